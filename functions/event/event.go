@@ -1,0 +1,164 @@
+// Package event decodes and validates the events the apply pipeline carries: an
+// event-table item (a registry event or a shadow acknowledgement plus the capture rule's
+// stamp) as it travels from the stream trigger through the state machine to a worker.
+//
+// It checks shape only (type known, names present and well formed, sizes within AWS's
+// limits); it does not decide what to change in the target Region, which is the
+// replication package's job.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+)
+
+// Event is the part of an event-table item the pipeline reads. Unknown fields are kept
+// by the state machine (it passes the whole item) but ignored here.
+type Event struct {
+	EventType       string `json:"eventType"`
+	EventID         string `json:"eventId"`
+	Operation       string `json:"operation,omitempty"`
+	Timestamp       int64  `json:"timestamp,omitempty"`
+	ShadowTimestamp int64  `json:"shadow_timestamp,omitempty"`
+	ThingName       string `json:"thingName,omitempty"`
+	ThingTypeName   string `json:"thingTypeName,omitempty"`
+	ThingGroupName  string `json:"thingGroupName,omitempty"`
+	ParentGroupName string `json:"parentGroupName,omitempty"`
+	ChildGroupName  string `json:"childGroupName,omitempty"`
+	VersionNumber   int64  `json:"versionNumber,omitempty"`
+	UUID            string `json:"uuid,omitempty"`
+	SourceRegion    string `json:"source_region,omitempty"`
+	// Attributes are the thing's or group's attributes as the event reported them; only
+	// validated, since workers re-read the source Region's current state.
+	Attributes map[string]json.RawMessage `json:"attributes,omitempty"`
+}
+
+// MaxInputBytes is the largest item the pipeline accepts: Step Functions refuses
+// execution input over 256 KiB.
+const MaxInputBytes = 256 * 1024
+
+// AWS IoT registry limits the validation enforces.
+const (
+	maxAttributes     = 50
+	maxAttrNameLen    = 128
+	maxAttrValueLen   = 800
+	maxResourceName   = 128
+	maxEventIDLength  = 128
+	maxThingGroupName = 128
+)
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9:_-]+$`)
+
+// Decode parses one item's JSON and validates it. Errors name the field at fault.
+func Decode(b []byte) (Event, error) {
+	if len(b) > MaxInputBytes {
+		return Event{}, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(b), MaxInputBytes)
+	}
+	var e Event
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&e); err != nil {
+		return Event{}, fmt.Errorf("malformed event JSON (%d bytes, starts %q): %w", len(b), Excerpt(b), err)
+	}
+	if err := e.Validate(); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// Validate checks that the event can be routed and names what it must.
+func (e Event) Validate() error {
+	if e.EventType == "" {
+		return fmt.Errorf("event %s: missing eventType", e.ID())
+	}
+	if !spec.KnownEventType(e.EventType) {
+		return fmt.Errorf("event %s: unknown eventType %q", e.ID(), Excerpt([]byte(e.EventType)))
+	}
+	if e.ID() == "" {
+		return fmt.Errorf("%s event: missing eventId and uuid", e.EventType)
+	}
+	if len(e.ID()) > maxEventIDLength {
+		return fmt.Errorf("%s event: eventId is %d characters, over %d", e.EventType, len(e.ID()), maxEventIDLength)
+	}
+	need := func(field, v string) error {
+		if v == "" {
+			return fmt.Errorf("%s %s: missing %s", e.EventType, e.ID(), field)
+		}
+		if len(v) > maxResourceName || !nameRE.MatchString(v) {
+			return fmt.Errorf("%s %s: %s %q is not a valid AWS IoT name", e.EventType, e.ID(), field, Excerpt([]byte(v)))
+		}
+		return nil
+	}
+	var errs []error
+	switch e.EventType {
+	case spec.EventThing, spec.EventThingTypeAssociation, spec.EventShadow:
+		errs = append(errs, need("thingName", e.ThingName))
+	case spec.EventThingType:
+		errs = append(errs, need("thingTypeName", e.ThingTypeName))
+	case spec.EventThingGroup:
+		errs = append(errs, need("thingGroupName", e.ThingGroupName))
+	case spec.EventThingGroupMembership:
+		errs = append(errs, need("thingName", e.ThingName), need("thingGroupName", e.ThingGroupName))
+	case spec.EventThingGroupHierarchy:
+		errs = append(errs, need("childGroupName", e.ChildGroupName), need("parentGroupName", e.ParentGroupName))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return e.validateAttributes()
+}
+
+func (e Event) validateAttributes() error {
+	if len(e.Attributes) > maxAttributes {
+		return fmt.Errorf("%s %s: %d attributes, over the limit of %d", e.EventType, e.ID(), len(e.Attributes), maxAttributes)
+	}
+	for k, v := range e.Attributes {
+		if len(k) > maxAttrNameLen {
+			return fmt.Errorf("%s %s: attribute name %q… is %d characters, over %d", e.EventType, e.ID(), Excerpt([]byte(k)), len(k), maxAttrNameLen)
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("%s %s: attribute %q is not a string", e.EventType, e.ID(), Excerpt([]byte(k)))
+		}
+		if len(s) > maxAttrValueLen {
+			return fmt.Errorf("%s %s: attribute %q value is %d characters, over %d", e.EventType, e.ID(), Excerpt([]byte(k)), len(s), maxAttrValueLen)
+		}
+	}
+	return nil
+}
+
+// ID is the event's identity: AWS's eventId for registry events, the item's uuid for
+// shadow events (which carry none).
+func (e Event) ID() string {
+	if e.EventID != "" {
+		return e.EventID
+	}
+	return e.UUID
+}
+
+// Time is when the change happened in the source Region, zero when unknown.
+func (e Event) Time() time.Time {
+	switch {
+	case e.Timestamp > 0:
+		return time.UnixMilli(e.Timestamp)
+	case e.ShadowTimestamp > 0:
+		return time.Unix(e.ShadowTimestamp, 0)
+	}
+	return time.Time{}
+}
+
+// Excerpt returns at most the first 64 bytes of b, for error messages and logs that must
+// not carry whole payloads of bad input.
+func Excerpt(b []byte) string {
+	const n = 64
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}

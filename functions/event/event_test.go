@@ -1,0 +1,44 @@
+package event
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	long := strings.Repeat("x", 801)
+	for _, tc := range []struct {
+		name, in, wantErr string
+	}{
+		{"thing", `{"eventType":"THING_EVENT","eventId":"e1","operation":"CREATED","thingName":"dev-1","attributes":{"a":"b"}}`, ""},
+		{"shadow uses uuid", `{"eventType":"SHADOW_EVENT","uuid":"u1","thingName":"dev-1"}`, ""},
+		{"membership", `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","eventId":"e","thingName":"d","thingGroupName":"g"}`, ""},
+		{"malformed", `{"eventType":`, "malformed event JSON"},
+		{"not an object", `[1,2]`, "malformed event JSON"},
+		{"no type", `{"eventId":"e"}`, "missing eventType"},
+		{"unknown type", `{"eventType":"JOB_EVENT","eventId":"e"}`, `unknown eventType "JOB_EVENT"`},
+		{"no id", `{"eventType":"THING_EVENT","thingName":"d"}`, "missing eventId"},
+		{"no thing", `{"eventType":"THING_EVENT","eventId":"e"}`, "missing thingName"},
+		{"bad thing name", `{"eventType":"THING_EVENT","eventId":"e","thingName":"a b"}`, "not a valid AWS IoT name"},
+		{"hierarchy without parent", `{"eventType":"THING_GROUP_HIERARCHY_EVENT","eventId":"e","childGroupName":"c"}`, "missing parentGroupName"},
+		{"oversized attribute", `{"eventType":"THING_EVENT","eventId":"e","thingName":"d","attributes":{"a":"` + long + `"}}`, "value is 801 characters"},
+		{"non-string attribute", `{"eventType":"THING_EVENT","eventId":"e","thingName":"d","attributes":{"a":1}}`, "not a string"},
+		{"too big", `{"eventType":"THING_EVENT","eventId":"e","thingName":"d","x":"` + strings.Repeat("y", MaxInputBytes) + `"}`, "over the 262144-byte limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.in))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Decode: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Decode error = %v, want it to contain %q", err, tc.wantErr)
+			}
+			if len(err.Error()) > 400 {
+				t.Errorf("error message is %d bytes: bad input must be excerpted", len(err.Error()))
+			}
+		})
+	}
+}

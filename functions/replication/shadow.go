@@ -1,0 +1,150 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+)
+
+// shadowSections are the parts of a classic shadow's state that are replicated; the
+// delta is derived by AWS and metadata, version and timestamps are per Region.
+var shadowSections = []string{"desired", "reported"}
+
+// Shadow converges the classic shadow of one thing: the target's desired and reported
+// state are made equal to the source's with one update (keys the source lacks are set
+// to null, nested objects compared recursively); nothing is written when they are
+// already equal. A shadow absent from the source is deleted from the target.
+func (r *Replicator) Shadow(ctx context.Context, thing string) (Outcome, error) {
+	rec := &recorder{}
+	err := r.shadow(ctx, thing, rec)
+	return r.finish(ctx, "shadow of thing", thing, rec, 0, err)
+}
+
+func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) error {
+	if err := validName("thing", thing); err != nil {
+		return err
+	}
+	if r.SourceShadows == nil || r.TargetShadows == nil {
+		return invalidf("shadow replication is not configured (no data-plane clients)")
+	}
+	src, err := r.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	if isNotFound(err) {
+		_, err := r.TargetShadows.DeleteThingShadow(ctx, &iotdataplane.DeleteThingShadowInput{ThingName: aws.String(thing)})
+		switch {
+		case isNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("delete in %s: %w", r.TargetRegion, err)
+		}
+		rec.add("deleted shadow of %s", thing)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get in %s: %w", r.SourceRegion, err)
+	}
+	srcState, err := shadowState(src.Payload)
+	if err != nil {
+		return fmt.Errorf("source document: %w", err)
+	}
+	var tgtState map[string]any
+	tgt, err := r.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return fmt.Errorf("get in %s: %w", r.TargetRegion, err)
+	default:
+		if tgtState, err = shadowState(tgt.Payload); err != nil {
+			return fmt.Errorf("target document: %w", err)
+		}
+	}
+	patch := statePatch(srcState, tgtState)
+	if patch == nil {
+		return nil
+	}
+	payload, err := json.Marshal(map[string]any{"state": patch})
+	if err != nil {
+		return fmt.Errorf("encode update: %w", err)
+	}
+	if _, err := r.TargetShadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(thing), Payload: payload}); err != nil {
+		return fmt.Errorf("update in %s: %w", r.TargetRegion, err)
+	}
+	rec.add("updated shadow of %s", thing)
+	return nil
+}
+
+// shadowState decodes the "state" object of a shadow document, keeping numbers as
+// written.
+func shadowState(payload []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var doc struct {
+		State map[string]any `json:"state"`
+	}
+	if err := dec.Decode(&doc); err != nil {
+		return nil, invalidf("shadow document is not JSON (%d bytes): %v", len(payload), err)
+	}
+	return doc.State, nil
+}
+
+// statePatch returns the state update that turns tgt into src for the replicated
+// sections, or nil when they are equal.
+func statePatch(src, tgt map[string]any) map[string]any {
+	patch := map[string]any{}
+	for _, sec := range shadowSections {
+		s, t := src[sec], tgt[sec]
+		switch {
+		case s == nil && t == nil:
+		case s == nil:
+			patch[sec] = nil // the source has no such section: clear it
+		default:
+			sm, sok := s.(map[string]any)
+			tm, tok := t.(map[string]any)
+			if sok && tok {
+				if p := objectPatch(sm, tm); len(p) > 0 {
+					patch[sec] = p
+				}
+			} else if !reflect.DeepEqual(s, t) {
+				patch[sec] = s
+			}
+		}
+	}
+	if len(patch) == 0 {
+		return nil
+	}
+	return patch
+}
+
+// objectPatch returns the merge patch (AWS shadow semantics: null deletes a key,
+// objects merge recursively, anything else replaces) that turns tgt into src.
+func objectPatch(src, tgt map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, sv := range src {
+		tv, ok := tgt[k]
+		if !ok {
+			out[k] = sv
+			continue
+		}
+		sm, sok := sv.(map[string]any)
+		tm, tok := tv.(map[string]any)
+		if sok && tok {
+			if p := objectPatch(sm, tm); len(p) > 0 {
+				out[k] = p
+			}
+			continue
+		}
+		if !reflect.DeepEqual(sv, tv) {
+			out[k] = sv
+		}
+	}
+	for k := range tgt {
+		if _, ok := src[k]; !ok {
+			out[k] = nil
+		}
+	}
+	return out
+}

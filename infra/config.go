@@ -1,0 +1,300 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+)
+
+// configNamespace is the namespace of every iot-dr setting (`pulumi config set iotdr:<key>`).
+const configNamespace = "iotdr"
+
+// Stack roles.
+const (
+	rolePrimary   = "primary"
+	roleSecondary = "secondary"
+)
+
+// settings is the validated stack configuration. Everything the program deploys is
+// derived from it; nothing else reads Pulumi config.
+type settings struct {
+	Role            string // primary or secondary
+	Prefix          string // physical-name prefix of named resources
+	PrimaryRegion   string
+	SecondaryRegion string
+	Domain          string // device-facing custom domain, e.g. iot.example.com
+	HostedZoneID    string // Route 53 public zone that holds Domain
+	CertificateARN  string // optional ACM certificate for Domain in this stack's Region
+	PrimaryStack    string // fully qualified name of the primary stack (secondary only)
+
+	// probeSecret is the health probe's shared secret. It is only ever handed to
+	// resources as a secret output (see secret) so it stays encrypted in state.
+	probeSecret string
+
+	ProbeMessages     int
+	ProbeTimeout      time.Duration
+	HealthInterval    int      // Route 53 request interval: 10 or 30 seconds
+	HealthThreshold   int      // Route 53 failure threshold: 1-10
+	HealthRegions     []string // Route 53 checker Regions; empty means Route 53's default set
+	RecordTTL         int
+	Retry             spec.Retry
+	EventTTL          time.Duration
+	RecheckSeconds    int
+	RecheckCount      int
+	StreamBatchSize   int
+	StreamMaxRetries  int
+	ReconcileSchedule string
+	LogRetentionDays  int
+	StateMachineLog   string // ALL, ERROR, FATAL or OFF
+	MetricNamespace   string
+	LagAlarmMS        int
+	AlarmTopicARN     string
+}
+
+// Region returns the Region this stack deploys to.
+func (s *settings) Region() string {
+	if s.Role == rolePrimary {
+		return s.PrimaryRegion
+	}
+	return s.SecondaryRegion
+}
+
+// secret returns the probe secret as a secret output: Pulumi encrypts it in state and
+// masks it in the CLI's display.
+func (s *settings) secret() pulumi.StringOutput {
+	return pulumi.ToSecret(pulumi.String(s.probeSecret)).(pulumi.StringOutput)
+}
+
+var (
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$`)
+	labelRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	prefixRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	zoneRE   = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	secretRE = regexp.MustCompile(`^[A-Za-z0-9_~.-]{32,128}$`)
+	// scheduleRE accepts EventBridge rate() and cron() expressions; EventBridge checks the details.
+	scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$`)
+)
+
+// logRetentionDays are the retention periods CloudWatch Logs accepts.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// configSource is where settings come from: Pulumi config in a deployment and in tests
+// (the mock runtime reads PULUMI_CONFIG too).
+type configSource interface {
+	Get(key string) string
+}
+
+// loadSettings reads and validates the stack configuration. It reports every problem
+// at once, each naming the key and what a valid value looks like.
+func loadSettings(ctx *pulumi.Context) (*settings, error) {
+	return parseSettings(config.New(ctx, configNamespace), ctx.Stack(), ctx.Organization(), ctx.Project())
+}
+
+func parseSettings(cfg configSource, stack, org, project string) (*settings, error) {
+	p := parser{cfg: cfg}
+	s := &settings{
+		Role:              p.str("role", stack),
+		Prefix:            p.str("prefix", "iotdr"),
+		PrimaryRegion:     p.required("primaryRegion", "us-east-1"),
+		SecondaryRegion:   p.required("secondaryRegion", "us-west-2"),
+		Domain:            strings.TrimSuffix(strings.ToLower(p.required("domain", "iot.example.com")), "."),
+		HostedZoneID:      p.required("hostedZoneId", "Z0123456789ABCDEFGHIJ"),
+		CertificateARN:    p.str("certificateArn", ""),
+		PrimaryStack:      p.str("primaryStack", org+"/"+project+"/"+rolePrimary),
+		probeSecret:       p.required("probeSecret", "$(openssl rand -hex 32) --secret"),
+		ProbeMessages:     p.intIn("probeMessages", 3, 1, 100),
+		HealthInterval:    p.intIn("healthCheckInterval", 30, 1, 3600),
+		HealthThreshold:   p.intIn("healthCheckFailureThreshold", 3, 1, 10),
+		RecordTTL:         p.intIn("recordTtl", 60, 1, 60),
+		RecheckSeconds:    p.intIn("recheckSeconds", 10, 1, 3600),
+		RecheckCount:      p.intIn("recheckCount", 3, 0, 100),
+		StreamBatchSize:   p.intIn("streamBatchSize", 10, 1, 1000),
+		StreamMaxRetries:  p.intIn("streamMaxRetries", 5, 0, 10000),
+		ReconcileSchedule: p.str("reconcileSchedule", "rate(5 minutes)"),
+		LogRetentionDays:  p.intIn("logRetentionDays", 14, 1, 3653),
+		StateMachineLog:   p.str("stateMachineLogLevel", "ERROR"),
+		MetricNamespace:   p.str("metricNamespace", spec.DefaultMetricNamespace),
+		LagAlarmMS:        p.intIn("lagAlarmThresholdMs", 60000, 1, 86400000),
+		AlarmTopicARN:     p.str("alarmTopicArn", ""),
+		ProbeTimeout:      time.Duration(p.intIn("probeTimeoutMs", 1500, 100, 1800)) * time.Millisecond,
+		EventTTL:          p.duration("eventTtl", 7*24*time.Hour),
+		Retry: spec.Retry{
+			IntervalSeconds: p.intIn("retryIntervalSeconds", spec.DefaultRetry.IntervalSeconds, 1, 3600),
+			BackoffRate:     p.floatIn("retryBackoffRate", spec.DefaultRetry.BackoffRate, 1, 10),
+			MaxAttempts:     p.intIn("retryMaxAttempts", spec.DefaultRetry.MaxAttempts, 0, 100),
+		},
+	}
+	if v := p.str("healthCheckRegions", ""); v != "" {
+		for r := range strings.SplitSeq(v, ",") {
+			s.HealthRegions = append(s.HealthRegions, strings.TrimSpace(r))
+		}
+	}
+	s.validate(&p)
+	if len(p.errs) > 0 {
+		return nil, fmt.Errorf("invalid stack configuration:\n  %w", errors.Join(p.errs...))
+	}
+	return s, nil
+}
+
+// validate checks the relations and formats that per-key parsing cannot.
+func (s *settings) validate(p *parser) {
+	if s.Role != rolePrimary && s.Role != roleSecondary {
+		p.fail("role", "must be %q or %q (it defaults to the stack name), got %q", rolePrimary, roleSecondary, s.Role)
+	}
+	if !prefixRE.MatchString(s.Prefix) {
+		p.fail("prefix", "must be 1-20 lowercase letters, digits or hyphens starting with a letter, got %q", s.Prefix)
+	}
+	for key, r := range map[string]string{"primaryRegion": s.PrimaryRegion, "secondaryRegion": s.SecondaryRegion} {
+		if r != "" && !regionRE.MatchString(r) {
+			p.fail(key, "%q is not an AWS Region name (like us-east-1)", r)
+		}
+	}
+	if s.PrimaryRegion != "" && s.PrimaryRegion == s.SecondaryRegion {
+		p.fail("secondaryRegion", "must differ from iotdr:primaryRegion (both are %q): a disaster-recovery pair needs two Regions", s.PrimaryRegion)
+	}
+	if s.Domain != "" {
+		if err := validDomain(s.Domain); err != nil {
+			p.fail("domain", "%v", err)
+		}
+	}
+	if s.HostedZoneID != "" && !zoneRE.MatchString(s.HostedZoneID) {
+		p.fail("hostedZoneId", "%q is not a Route 53 hosted zone id (like Z0123456789ABCDEFGHIJ)", s.HostedZoneID)
+	}
+	if s.CertificateARN != "" && !strings.HasPrefix(s.CertificateARN, "arn:aws") {
+		p.fail("certificateArn", "%q is not an ACM certificate ARN", s.CertificateARN)
+	}
+	if s.Role == roleSecondary && strings.Count(s.PrimaryStack, "/") != 2 {
+		p.fail("primaryStack", "must be a fully qualified stack name <org>/<project>/<stack>, got %q", s.PrimaryStack)
+	}
+	// The secret travels in the health check's query string, so it must be URL-safe;
+	// the length bound keeps it unguessable and inside Route 53's 255-character path.
+	if s.probeSecret != "" && !secretRE.MatchString(s.probeSecret) {
+		p.fail("probeSecret", "must be 32-128 characters from A-Z a-z 0-9 _ ~ . - (for example `openssl rand -hex 32`)")
+	}
+	if len(s.HealthRegions) > 0 && len(s.HealthRegions) < 3 {
+		p.fail("healthCheckRegions", "Route 53 needs at least 3 checker Regions, got %d", len(s.HealthRegions))
+	}
+	if !scheduleRE.MatchString(s.ReconcileSchedule) {
+		p.fail("reconcileSchedule", "must be an EventBridge rate(...) or cron(...) expression, got %q", s.ReconcileSchedule)
+	}
+	if !slices.Contains(logRetentionDays, s.LogRetentionDays) {
+		p.fail("logRetentionDays", "must be one of %v, got %d", logRetentionDays, s.LogRetentionDays)
+	}
+	if !slices.Contains([]string{"ALL", "ERROR", "FATAL", "OFF"}, s.StateMachineLog) {
+		p.fail("stateMachineLogLevel", "must be ALL, ERROR, FATAL or OFF, got %q", s.StateMachineLog)
+	}
+	if s.AlarmTopicARN != "" && !strings.HasPrefix(s.AlarmTopicARN, "arn:aws") {
+		p.fail("alarmTopicArn", "%q is not an SNS topic ARN", s.AlarmTopicARN)
+	}
+	if s.EventTTL != 0 && s.EventTTL < time.Hour {
+		p.fail("eventTtl", "must be at least 1h so replication can catch up before items expire, got %s", s.EventTTL)
+	}
+	if p.ok("healthCheckInterval") && s.HealthInterval != 10 && s.HealthInterval != 30 {
+		p.fail("healthCheckInterval", "Route 53 supports a request interval of 10 or 30 seconds only, got %d", s.HealthInterval)
+	}
+}
+
+// validDomain accepts a lowercase DNS name with at least three labels: the custom
+// domain gets a CNAME, which cannot live at a zone apex.
+func validDomain(d string) error {
+	if len(d) > 253 {
+		return fmt.Errorf("%q is longer than 253 characters", d)
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 3 {
+		return fmt.Errorf("%q must be a subdomain such as iot.example.com (a CNAME cannot sit at a zone apex)", d)
+	}
+	for _, l := range labels {
+		if !labelRE.MatchString(l) {
+			return fmt.Errorf("%q is not a valid domain name: label %q must be 1-63 letters, digits or inner hyphens", d, l)
+		}
+	}
+	if _, err := url.Parse("https://" + d); err != nil {
+		return fmt.Errorf("%q is not a valid domain name: %w", d, err)
+	}
+	return nil
+}
+
+// parser reads keys and collects one error per bad key.
+type parser struct {
+	cfg  configSource
+	errs []error
+	bad  map[string]bool
+}
+
+func (p *parser) fail(key, format string, args ...any) {
+	if p.bad == nil {
+		p.bad = map[string]bool{}
+	}
+	p.bad[key] = true
+	p.errs = append(p.errs, fmt.Errorf("%s:%s %s", configNamespace, key, fmt.Sprintf(format, args...)))
+}
+
+func (p *parser) ok(key string) bool { return !p.bad[key] }
+
+func (p *parser) str(key, def string) string {
+	if v := strings.TrimSpace(p.cfg.Get(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) required(key, example string) string {
+	v := strings.TrimSpace(p.cfg.Get(key))
+	if v == "" {
+		p.fail(key, "is required: pulumi config set %s:%s %s", configNamespace, key, example)
+	}
+	return v
+}
+
+func (p *parser) intIn(key string, def, lo, hi int) int {
+	v := strings.TrimSpace(p.cfg.Get(key))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		p.fail(key, "must be an integer, got %q", v)
+	case n < lo || n > hi:
+		p.fail(key, "must be between %d and %d, got %d", lo, hi, n)
+	}
+	return n
+}
+
+func (p *parser) floatIn(key string, def, lo, hi float64) float64 {
+	v := strings.TrimSpace(p.cfg.Get(key))
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	switch {
+	case err != nil:
+		p.fail(key, "must be a number, got %q", v)
+	case f < lo || f > hi:
+		p.fail(key, "must be between %g and %g, got %g", lo, hi, f)
+	}
+	return f
+}
+
+func (p *parser) duration(key string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(p.cfg.Get(key))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.fail(key, "must be a Go duration such as 168h, got %q", v)
+	}
+	return d
+}

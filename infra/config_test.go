@@ -1,0 +1,99 @@
+package main
+
+import (
+	"maps"
+	"strings"
+	"testing"
+)
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		edit map[string]string // "" deletes the key
+		want string
+	}{
+		{"missing primary Region", map[string]string{"primaryRegion": ""}, "iotdr:primaryRegion is required"},
+		{"missing secondary Region", map[string]string{"secondaryRegion": ""}, "iotdr:secondaryRegion is required"},
+		{"missing domain", map[string]string{"domain": ""}, "iotdr:domain is required"},
+		{"missing hosted zone", map[string]string{"hostedZoneId": ""}, "iotdr:hostedZoneId is required"},
+		{"missing probe secret", map[string]string{"probeSecret": ""}, "iotdr:probeSecret is required"},
+		{"equal Regions", map[string]string{"secondaryRegion": testPrimary}, "iotdr:secondaryRegion must differ from iotdr:primaryRegion"},
+		{"malformed Region", map[string]string{"primaryRegion": "Europe"}, `iotdr:primaryRegion "Europe" is not an AWS Region`},
+		{"interval 20", map[string]string{"healthCheckInterval": "20"}, "iotdr:healthCheckInterval Route 53 supports a request interval of 10 or 30"},
+		{"interval 5", map[string]string{"healthCheckInterval": "5"}, "iotdr:healthCheckInterval Route 53 supports a request interval of 10 or 30"},
+		{"interval not a number", map[string]string{"healthCheckInterval": "fast"}, "iotdr:healthCheckInterval must be an integer"},
+		{"threshold 0", map[string]string{"healthCheckFailureThreshold": "0"}, "iotdr:healthCheckFailureThreshold must be between 1 and 10, got 0"},
+		{"threshold 11", map[string]string{"healthCheckFailureThreshold": "11"}, "iotdr:healthCheckFailureThreshold must be between 1 and 10, got 11"},
+		{"domain with underscore", map[string]string{"domain": "iot_devices.example.com"}, `iotdr:domain "iot_devices.example.com" is not a valid domain name`},
+		{"domain at apex", map[string]string{"domain": "example.com"}, "iotdr:domain \"example.com\" must be a subdomain"},
+		{"domain with leading hyphen", map[string]string{"domain": "-iot.example.com"}, "is not a valid domain name"},
+		{"domain with empty label", map[string]string{"domain": "iot..example.com"}, "is not a valid domain name"},
+		{"domain outside the zone", map[string]string{"domain": "iot.example.org"}, `iotdr:domain "iot.example.org" is not inside hosted zone`},
+		{"weak secret", map[string]string{"probeSecret": "short"}, "iotdr:probeSecret must be 32-128 characters"},
+		{"unknown role", map[string]string{"role": "tertiary"}, `iotdr:role must be "primary" or "secondary"`},
+		{"record TTL too long", map[string]string{"recordTtl": "300"}, "iotdr:recordTtl must be between 1 and 60"},
+		{"probe timeout beyond Route 53's window", map[string]string{"probeTimeoutMs": "5000"}, "iotdr:probeTimeoutMs must be between 100 and 1800"},
+		{"bad event TTL", map[string]string{"eventTtl": "a week"}, "iotdr:eventTtl must be a Go duration"},
+		{"too few checker Regions", map[string]string{"healthCheckRegions": "us-east-1,eu-west-1"}, "iotdr:healthCheckRegions Route 53 needs at least 3"},
+		{"bad schedule", map[string]string{"reconcileSchedule": "every 5 minutes"}, "iotdr:reconcileSchedule must be an EventBridge"},
+		{"bad retention", map[string]string{"logRetentionDays": "10"}, "iotdr:logRetentionDays must be one of"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig(rolePrimary)
+			maps.Copy(cfg, tc.edit)
+			for k, v := range cfg {
+				if v == "" {
+					delete(cfg, k)
+				}
+			}
+			m := newMocks()
+			_, err := deployMocked(t, rolePrimary, cfg, m)
+			if err == nil {
+				t.Fatalf("deploy succeeded, want error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\nwant it to contain %q", err, tc.want)
+			}
+			if n := len(m.byType("aws:lambda/function:Function")); n != 0 {
+				t.Errorf("%d functions created despite invalid config", n)
+			}
+		})
+	}
+}
+
+func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
+	_, err := deployMocked(t, rolePrimary, map[string]string{"healthCheckInterval": "15"}, newMocks())
+	if err == nil {
+		t.Fatal("deploy succeeded with an empty configuration")
+	}
+	for _, key := range []string{"primaryRegion", "secondaryRegion", "domain", "hostedZoneId", "probeSecret", "healthCheckInterval"} {
+		if !strings.Contains(err.Error(), "iotdr:"+key) {
+			t.Errorf("error does not mention iotdr:%s:\n%v", key, err)
+		}
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	s, err := parseSettings(mapSource(baseConfig(roleSecondary)), "anything", "acme", "iot-dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.HealthInterval != 30 || s.HealthThreshold != 3 || s.RecordTTL != 60 || s.ProbeMessages != 3 || s.Prefix != "iotdr" {
+		t.Errorf("defaults %+v", s)
+	}
+	cfg := baseConfig(roleSecondary)
+	delete(cfg, "primaryStack")
+	delete(cfg, "role")
+	s, err = parseSettings(mapSource(cfg), roleSecondary, "acme", "iot-dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Role != roleSecondary || s.PrimaryStack != "acme/iot-dr/primary" {
+		t.Errorf("role %q, primary stack %q", s.Role, s.PrimaryStack)
+	}
+}
+
+type mapSource map[string]string
+
+func (m mapSource) Get(key string) string { return m[key] }

@@ -1,0 +1,37 @@
+// Package broker is the simulator's stand-in for one Region's AWS IoT Core
+// message broker: an in-process MQTT 3.1.1/5 server (mochi-mqtt) on a loopback
+// listener, plain TCP or TLS with client certificates, that asks an Authorizer
+// before every CONNECT, PUBLISH, SUBSCRIBE and delivery (RECEIVE), the way AWS IoT
+// policies are evaluated.
+//
+// Semantics, as far as they matter to the simulator:
+//   - Clients may publish and subscribe to $aws/... topics; only $SYS topics are
+//     reserved by the broker. Top-level wildcards (# and +/...) do not match $
+//     topics, as in MQTT and AWS IoT.
+//   - Handle registers an in-process subscriber (rules engine, shadow service).
+//     Its callback runs synchronously on the publishing goroutine, so messages
+//     from one publisher reach it in publish order; messages from different
+//     publishers may interleave. Broker.Publish reaches both Handle callbacks and
+//     client subscribers, bypassing authorisation for the sender but not the
+//     RECEIVE check for each recipient.
+//   - Delivery to clients is at most the lower of the publish and subscription
+//     QoS, capped at QoS 1 (AWS IoT does not support QoS 2). QoS 1 messages for
+//     offline persistent sessions are queued; sessions expire after an hour.
+//   - A refused CONNECT gets the "not authorized" CONNACK code (0x05 in 3.1.1,
+//     0x87 in 5). A refused SUBSCRIBE gets a failure code in the SUBACK. A refused
+//     QoS 1 PUBLISH disconnects a 3.1.1 client (a v5 client gets a PUBACK with
+//     0x87); a refused QoS 0 PUBLISH is dropped silently. A refused RECEIVE drops
+//     that message for that recipient only. Every refusal is recorded (Refusals).
+//   - SetDown(true) simulates the loss of the Region's endpoint: every TCP
+//     connection is cut without an MQTT DISCONNECT and new connections are
+//     accepted and closed at once; the listening socket stays bound so the
+//     address survives SetDown(false). Handle and Publish keep working while
+//     down: only the device-facing endpoint is lost.
+//   - Retained messages work as in mochi-mqtt (AWS IoT supports them too).
+//
+// Not modelled: AWS IoT quotas and throttling (message size, publish rates,
+// connections per second), keep-alive limits, the $aws reserved-topic
+// publish restrictions (left to the Authorizer), persistent-session limits,
+// lifecycle events ($aws/events/presence/...), and MQTT over WebSocket. This
+// package is for tests and drills, never production.
+package broker

@@ -1,0 +1,14 @@
+// Package simulator is iot-dr's in-process cloud: a World of two AWS Regions (primary
+// and secondary) wired as the Pulumi program wires the real ones, running the real
+// handlers, the spec's rule SQL and the spec's state-machine definition.
+//
+// Each Region has a registry, an MQTT broker with classic shadows, a rules engine, the
+// event and error tables, a Lambda runtime and a Step Functions interpreter; between
+// the Regions sits global-table replication. The pieces live in the sub-packages, each
+// documenting the semantics of its fake; this package only assembles them and offers
+// the waits and verbs that tests, drills and the CLI need.
+//
+// What is not modelled: IAM, CloudWatch, multiple stream shards, Lambda cold starts and
+// timeouts, and any AWS API the functions do not call. The simulator is for tests and
+// drills, never production.
+package simulator

@@ -1,0 +1,50 @@
+// Package dynamo is an in-process fake of one DynamoDB table with its stream,
+// TTL deletes and global-table replication, for the iot-dr simulator.
+//
+// A Table implements the aws-sdk-go-v2 dynamodb client signatures PutItem,
+// GetItem, DeleteItem and Scan and returns the SDK's own error types
+// (*types.ResourceNotFoundException, *types.ConditionalCheckFailedException,
+// *types.InternalServerError), or a *smithy.GenericAPIError with code
+// "ValidationException" for requests it cannot serve, so production code that
+// depends on narrow interfaces with those signatures runs unchanged.
+//
+// Semantics modelled:
+//
+//   - Items are keyed by a single hash key (S, N or B). Items are deep-copied on
+//     the way in and out; callers never share memory with the table.
+//   - ConditionExpression supports only attribute_not_exists(<hashkey>) and
+//     attribute_exists(<hashkey>) (ExpressionAttributeNames allowed); any other
+//     expression is refused with a ValidationException rather than ignored.
+//   - Scan returns items in a stable order (sorted by key), honours Limit, a
+//     1 MB page size and ExclusiveStartKey. As in DynamoDB, LastEvaluatedKey is
+//     set whenever a page stopped because of Limit or size, so the last page of
+//     an exact multiple may be empty.
+//   - The stream (StreamView NEW_IMAGE, NEW_AND_OLD_IMAGES, OLD_IMAGE or
+//     KEYS_ONLY) holds one record per item-level change, in commit order, as
+//     aws-lambda-go events.DynamoDBEventRecord values. A write that does not
+//     change the item writes no record, as in DynamoDB Streams. Sequence
+//     numbers are zero-padded decimals, so string order equals numeric order.
+//     Records are retained for 24 hours of table-clock time (configurable with
+//     WithStreamRetention), like DynamoDB Streams; readers that fall behind the
+//     trim horizon silently resume at the oldest retained record (DynamoDB
+//     would return TrimmedDataAccessException). The stream is a single shard.
+//   - TTL: ExpireNow deletes items whose TTL attribute (N, epoch seconds) lies
+//     in the past and writes REMOVE records carrying the TTL service identity.
+//     AWS deletes expired items typically within days; the simulator deletes
+//     only when asked.
+//   - Global tables: Replicate links two tables in different Regions. Every
+//     local change is applied to the peer after a configurable delay, in order,
+//     with last-writer-wins by update time (version 2019.11.21 semantics). The
+//     replicated copy carries the legacy attributes aws:rep:updateregion and
+//     aws:rep:updatetime; local writes are stored as written. Replicated writes
+//     are never replicated back.
+//   - SetAvailable(false) makes every API call fail with
+//     *types.InternalServerError, which the SDK treats as retryable. It does not
+//     stop the stream or replication (use Replication.SetRegionDown for that).
+//
+// Not modelled: range keys, secondary indexes, UpdateItem, queries,
+// transactions, batch operations, projection/filter expressions, capacity and
+// throttling, item collection metrics, stream shards splitting, and the exact
+// item size formula (sizes are a close approximation). This package is for
+// tests and drills, never production.
+package dynamo

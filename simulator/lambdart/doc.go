@@ -1,0 +1,29 @@
+// Package lambdart is the iot-dr simulator's in-process AWS Lambda: a runtime
+// that invokes registered Go handlers exactly as the aws-lambda-go runtime
+// does, and an event source mapping that feeds a DynamoDB stream
+// (simulator/dynamo) to a function the way Lambda's stream poller does.
+//
+// Invocation: handlers are wrapped with lambda.NewHandler and called through
+// Invoke with the JSON payload AWS would send, so (de)serialisation is
+// exercised. The context carries a lambdacontext.LambdaContext (request id,
+// function ARN). A returned error or a panic becomes a *FunctionError whose
+// Type is computed as aws-lambda-go computes errorType: the name of the
+// error's (or panic value's) dynamic type, pointer dereferenced, e.g.
+// "errorString" for errors.New, "wrapError" for fmt.Errorf with %w, "string"
+// for panic("..."). Invocations of one function may run concurrently.
+// ReservedConcurrency caps them; an invocation over the cap fails with
+// ErrThrottled (Lambda's TooManyRequestsException).
+//
+// Stream mapping (MapStream): one poller per mapping, for the stream's single
+// shard, with at most one batch in flight, in sequence-number order. It models
+// BatchSize, MaxBatchingWindow, MaxRetryAttempts, BisectBatchOnFunctionError,
+// ReportBatchItemFailures (partial batch response) and an on-failure
+// destination. Delivery is at least once: a record may be delivered again
+// after a failure, but is never skipped without being handed to OnFailure (or,
+// if OnFailure is nil, logged at error level and counted as discarded).
+//
+// Not modelled: timeouts and memory limits, cold starts, versions and
+// aliases, asynchronous invocation, parallelization factor, tumbling windows,
+// filter criteria, maximum record age, the Invoke API's HTTP shape, and
+// re-sharding. This package is for tests and drills, never production.
+package lambdart

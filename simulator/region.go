@@ -1,0 +1,210 @@
+package simulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator/broker"
+	"github.com/iot-dr/iot-dr/simulator/dynamo"
+	"github.com/iot-dr/iot-dr/simulator/lambdart"
+	"github.com/iot-dr/iot-dr/simulator/registry"
+	"github.com/iot-dr/iot-dr/simulator/rules"
+	"github.com/iot-dr/iot-dr/simulator/shadow"
+	"github.com/iot-dr/iot-dr/simulator/stepfn"
+)
+
+// Table names, as the stacks name them.
+const (
+	EventTableName = "iotdr-events"
+	ErrorTableName = "iotdr-errors"
+)
+
+// Region is one simulated AWS Region.
+type Region struct {
+	Name          string
+	Registry      *registry.Registry
+	Broker        *broker.Broker
+	Shadows       *shadow.Service
+	Rules         *rules.Engine
+	Events        *dynamo.Table
+	Errors        *dynamo.Table
+	Lambda        *lambdart.Runtime
+	StepFunctions *stepfn.Service
+	// StateMachineARN is the apply state machine (set in the Region that applies).
+	StateMachineARN string
+	// Lag collects the workers' replication-lag samples (the CloudWatch metric's stand-in).
+	Lag *LagRecorder
+
+	account string
+	cancels []func()
+}
+
+func newRegion(name string, o Options) (*Region, error) {
+	r := &Region{Name: name, account: o.AccountID, Lag: &LagRecorder{}}
+	b, err := broker.New(broker.Options{Region: name, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %s broker: %w", name, err)
+	}
+	r.Broker = b
+	r.Registry = registry.New(registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{b}, Rates: o.APIRates})
+	r.Shadows = shadow.New(b)
+	cancel, err := b.Handle("$aws/things/+/shadow/+", r.Shadows.HandleMQTT)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %s shadow topics: %w", name, err)
+	}
+	r.cancels = append(r.cancels, cancel)
+	r.Rules = rules.NewEngine(o.Logger)
+	ev, er := spec.EventTable(), spec.ErrorTable()
+	r.Events = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: EventTableName, HashKey: ev.HashKey, TTLAttribute: ev.TTLAttribute, StreamView: ev.StreamView})
+	r.Errors = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: ErrorTableName, HashKey: er.HashKey})
+	r.Lambda = lambdart.New(name, o.AccountID, o.Logger)
+	r.StepFunctions = stepfn.New(stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger})
+	return r, nil
+}
+
+// capture deploys the spec's capture rules with a DynamoDBv2 action into the event table.
+func (r *Region) capture(ttl time.Duration) error {
+	rs, err := spec.CaptureRules(r.Name, ttl)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	for _, rule := range rs {
+		if err := r.Rules.Add(rules.Rule{Name: rule.Name, SQL: rule.SQL, Action: rules.DynamoDBv2Action{Table: r.Events, TableName: EventTableName}}); err != nil {
+			return fmt.Errorf("simulator: %s rule %s: %w", r.Name, rule.Name, err)
+		}
+	}
+	for _, f := range r.Rules.Filters() {
+		cancel, err := r.Broker.Handle(f, r.Rules.Handle)
+		if err != nil {
+			return fmt.Errorf("simulator: %s rules on %s: %w", r.Name, f, err)
+		}
+		r.cancels = append(r.cancels, cancel)
+	}
+	return nil
+}
+
+func (r *Region) createStateMachine(ctx context.Context, def string) (string, error) {
+	out, err := r.StepFunctions.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String("iotdr-apply"),
+		Definition: aws.String(def),
+		RoleArn:    aws.String(fmt.Sprintf("arn:aws:iam::%s:role/iotdr-apply", r.account)),
+	})
+	if err != nil {
+		return "", fmt.Errorf("simulator: %s state machine: %w", r.Name, err)
+	}
+	return aws.ToString(out.StateMachineArn), nil
+}
+
+func (r *Region) close() error {
+	for i := len(r.cancels) - 1; i >= 0; i-- {
+		r.cancels[i]()
+	}
+	r.cancels = nil
+	if r.StepFunctions != nil {
+		r.StepFunctions.Close()
+	}
+	if r.Broker != nil {
+		return r.Broker.Close()
+	}
+	return nil
+}
+
+// eventPublisher publishes registry events on the broker at QoS 1, as AWS does.
+type eventPublisher struct{ b *broker.Broker }
+
+func (p eventPublisher) Publish(topic string, payload []byte) error { return p.b.Publish(topic, payload, 1) }
+
+// taskInvoker runs the state machine's Task resources in this Region: Lambda functions
+// through the runtime and the DynamoDB putItem service integration on the Region's tables.
+type taskInvoker struct{ r *Region }
+
+const putItemResource = "arn:aws:states:::dynamodb:putItem"
+
+func (t taskInvoker) InvokeTask(ctx context.Context, resource string, input []byte) ([]byte, error) {
+	if resource == putItemResource {
+		return t.putItem(ctx, input)
+	}
+	out, err := t.r.Lambda.Invoke(ctx, resource, input)
+	var fe *lambdart.FunctionError
+	if errors.As(err, &fe) {
+		return nil, stepfn.NewTaskError(fe.Type, fe.Message)
+	}
+	if err != nil {
+		return nil, stepfn.NewTaskError("Lambda.ServiceException", err.Error())
+	}
+	return out, nil
+}
+
+func (t taskInvoker) putItem(ctx context.Context, input []byte) ([]byte, error) {
+	var p struct {
+		TableName string
+		Item      map[string]events.DynamoDBAttributeValue
+	}
+	if err := json.Unmarshal(input, &p); err != nil {
+		return nil, stepfn.NewTaskError("DynamoDB.ValidationException", err.Error())
+	}
+	var tbl *dynamo.Table
+	switch p.TableName {
+	case EventTableName:
+		tbl = t.r.Events
+	case ErrorTableName:
+		tbl = t.r.Errors
+	default:
+		return nil, stepfn.NewTaskError("DynamoDB.ResourceNotFoundException", "no table " + p.TableName)
+	}
+	item, err := dynamo.FromEventImage(p.Item)
+	if err != nil {
+		return nil, stepfn.NewTaskError("DynamoDB.ValidationException", err.Error())
+	}
+	if _, err := tbl.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(p.TableName), Item: item}); err != nil {
+		return nil, stepfn.NewTaskError("DynamoDB.AmazonDynamoDBException", err.Error())
+	}
+	return []byte(`{}`), nil
+}
+
+// LagRecorder keeps replication-lag samples in memory: the simulator's CloudWatch.
+type LagRecorder struct {
+	mu      sync.Mutex
+	samples []time.Duration
+}
+
+// RecordLag stores one sample.
+func (l *LagRecorder) RecordLag(_ context.Context, _ string, lag time.Duration) error {
+	l.mu.Lock()
+	l.samples = append(l.samples, lag)
+	l.mu.Unlock()
+	return nil
+}
+
+// Percentile returns the p-th percentile (0-100) of the samples so far, 0 without any.
+func (l *LagRecorder) Percentile(p float64) time.Duration {
+	l.mu.Lock()
+	s := append([]time.Duration(nil), l.samples...)
+	l.mu.Unlock()
+	if len(s) == 0 {
+		return 0
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p / 100 * float64(len(s)-1))
+	return s[i]
+}
+
+// Reset drops the samples.
+func (l *LagRecorder) Reset() {
+	l.mu.Lock()
+	l.samples = nil
+	l.mu.Unlock()
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

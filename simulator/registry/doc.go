@@ -1,0 +1,66 @@
+// Package registry is the simulator's fake of the AWS IoT Core control plane
+// (the registry) of one Region: things, thing types, static thing groups,
+// certificates, principals and IoT policies.
+//
+// *Registry implements the subset of *iot.Client (aws-sdk-go-v2/service/iot)
+// that the replication functions use, with the SDK's exact method signatures,
+// input/output structs and error types, so production code that depends on
+// narrow interfaces runs against it unchanged. The SDK's own paginators
+// (iot.NewListThingsPaginator, ...) work against it.
+//
+// It is for tests and drills, never production.
+//
+// # Semantics
+//
+//   - Errors are the SDK's modelled exceptions (*types.ResourceNotFoundException,
+//     *types.InvalidRequestException, *types.ThrottlingException, ...) wrapped in a
+//     *smithy.OperationError naming the operation, as the real client returns
+//     them: use errors.As, never a type assertion. A missing required input
+//     member yields *smithy.InvalidParamsError, as the SDK's client-side
+//     validation does.
+//   - Every call first checks the context, then availability (SetAvailable)
+//     and then the per-operation token bucket (Options.Rates, SetRate), which
+//     is driven by Options.Now so a fake clock controls refills.
+//   - Lists are ordered by name, except ListCertificates (by creation) and
+//     ListPolicyVersions (newest first); for ListCertificates and ListPolicies
+//     AscendingOrder=false (the default) reverses the order. Pagination tokens
+//     are opaque, bound to the operation, and resume after the last returned
+//     key, so entries created or deleted between pages neither repeat nor
+//     shift the rest. A bad token is an InvalidRequestException. Default page
+//     size is 50, maximum 250.
+//   - Registry events ($aws/events/...) are published in AWS's documented topic
+//     and payload format after the state change, outside the registry lock,
+//     in exactly the order the changes were committed (one global order), and
+//     before the mutating call returns (so a blocked Publisher stalls mutating
+//     calls, never reads). Publish errors are ignored: events are at most once,
+//     as a broker outage would lose them in AWS too. Idempotent repeats and
+//     failed calls publish nothing. Attaching/detaching principals and
+//     policies and certificate changes publish nothing, as in AWS.
+//   - Payload field names are AWS's documented ones, e.g. membership events
+//     carry groupArn/groupId/thingArn/thingId/membershipId (names only in the
+//     topic), hierarchy events thingGroupId/thingGroupName (the parent) and
+//     childGroupId/childGroupName. A thingTypeAssociation event (ADDED or
+//     REMOVED) follows the thing event when CreateThing sets a type or
+//     UpdateThing sets, changes (REMOVED old, then ADDED new) or removes it;
+//     DeleteThing publishes only thing/deleted. Thing type deprecationDate is
+//     in epoch milliseconds.
+//   - Certificates registered without a status are INACTIVE. A certificate is
+//     deleted only when not ACTIVE (CertificateStateException) and not attached
+//     to a thing, nor to a policy unless ForceDelete (DeleteConflictException).
+//   - A thing with attached principals cannot be deleted (InvalidRequestException);
+//     deleting a missing thing or thing group succeeds. Deleting a thing (or a
+//     group) drops its memberships without membership events. A missing thing
+//     type on CreateThing/UpdateThing is a ResourceNotFoundException, a
+//     deprecated one an InvalidRequestException.
+//
+// # Not modelled
+//
+// Dynamic thing groups, billing groups (naming one is a ResourceNotFoundException),
+// tags (accepted and ignored), fleet indexing, CA certificate registration (a CA
+// PEM passed to RegisterCertificate is only checked to have signed the device
+// certificate), certificate transfer, non-certificate principals and policy
+// targets (Cognito identities, thing groups), policy document semantics beyond
+// "a JSON object of at most 2048 non-space characters", the 5-minute wait
+// before a deprecated thing type can be deleted, eventual consistency, and
+// per-account quotas other than the ones named in the method docs.
+package registry
