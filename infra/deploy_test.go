@@ -21,16 +21,16 @@ func TestPrimaryEventTableIsGlobalWithStreamTTLAndRecovery(t *testing.T) {
 	}
 	want := spec.EventTable()
 	checks := map[string]any{
-		"name":                         "iotdr-events",
-		"hashKey":                      want.HashKey,
-		"billingMode":                  "PAY_PER_REQUEST",
-		"streamEnabled":                true,
-		"streamViewType":               want.StreamView,
-		"ttl.attributeName":            spec.AttrExpires,
-		"ttl.enabled":                  true,
-		"pointInTimeRecovery.enabled":  true,
-		"serverSideEncryption.enabled": true,
-		"replicas.0.regionName":        testSecondary,
+		"name":                           "iotdr-events",
+		"hashKey":                        want.HashKey,
+		"billingMode":                    "PAY_PER_REQUEST",
+		"streamEnabled":                  true,
+		"streamViewType":                 want.StreamView,
+		"ttl.attributeName":              spec.AttrExpires,
+		"ttl.enabled":                    true,
+		"pointInTimeRecovery.enabled":    true,
+		"serverSideEncryption.enabled":   true,
+		"replicas.0.regionName":          testSecondary,
 		"replicas.0.pointInTimeRecovery": true,
 	}
 	for path, v := range checks {
@@ -138,7 +138,7 @@ func TestHealthCheckFromConfig(t *testing.T) {
 			if got := plain(rp); got != probePath+"?"+probeSecretParam+"="+testSecret {
 				t.Errorf("resource path %v", got)
 			}
-			if got := res.outputs[outHealthCheckID]; got != hc.ID {
+			if got := fmt.Sprint(res.outputs[outHealthCheckID]); got != hc.ID {
 				t.Errorf("healthCheckId output %v, want %v", got, hc.ID)
 			}
 			if url := fmt.Sprint(res.outputs[outProbeURL]); strings.Contains(url, "?") || !strings.HasSuffix(url, probePath) {
@@ -257,13 +257,13 @@ func TestSecondaryEventSourceMappingFailureHandling(t *testing.T) {
 	esm := res.m.one(t, "aws:lambda/eventSourceMapping:EventSourceMapping", "replica-stream")
 	queue := res.m.one(t, "aws:sqs/queue:Queue", "stream-failures")
 	for path, v := range map[string]any{
-		"eventSourceArn":                          testPrimaryStream,
-		"functionName":                            fmt.Sprintf("arn:aws:lambda:%s:%s:function:iotdr-trigger", testSecondary, testAccount),
-		"functionResponseTypes.0":                 "ReportBatchItemFailures",
-		"bisectBatchOnFunctionError":              true,
-		"maximumRetryAttempts":                    7.0,
-		"batchSize":                               25.0,
-		"startingPosition":                        "TRIM_HORIZON",
+		"eventSourceArn":                             testPrimaryStream,
+		"functionName":                               fmt.Sprintf("arn:aws:lambda:%s:%s:function:iotdr-trigger", testSecondary, testAccount),
+		"functionResponseTypes.0":                    "ReportBatchItemFailures",
+		"bisectBatchOnFunctionError":                 true,
+		"maximumRetryAttempts":                       7.0,
+		"batchSize":                                  25.0,
+		"startingPosition":                           "TRIM_HORIZON",
 		"destinationConfig.onFailure.destinationArn": str(queue.State, "arn"),
 	} {
 		if got := get(esm, path); got != v {
@@ -451,7 +451,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				}
 			}
 			for _, r := range res.m.byType("aws:iam/role:Role") {
-				var trust struct{ Statement []struct{ Principal map[string]string } }
+				var trust struct {
+					Statement []struct{ Principal map[string]string }
+				}
 				if err := json.Unmarshal([]byte(get(r, "assumeRolePolicy").(string)), &trust); err != nil {
 					t.Fatal(err)
 				}

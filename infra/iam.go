@@ -24,23 +24,23 @@ var anyResource = pulumi.String("*")
 // wildcardActions are the actions this program grants on Resource "*" because AWS
 // offers no resource-level permission for them.
 var wildcardActions = map[string]string{
-	"cloudwatch:PutMetricData":        "no resource types; scoped by the cloudwatch:namespace condition instead",
-	"iot:DescribeEndpoint":            "no resource types",
+	"cloudwatch:PutMetricData":         "no resource types; scoped by the cloudwatch:namespace condition instead",
+	"iot:DescribeEndpoint":             "no resource types",
 	"iot:RegisterCertificateWithoutCA": "no resource types",
-	"iot:ListThings":                  "no resource types",
-	"iot:ListThingTypes":              "no resource types",
-	"iot:ListThingGroups":             "no resource types",
-	"iot:ListPolicies":                "no resource types",
-	"iot:ListCertificates":            "no resource types",
+	"iot:ListThings":                   "no resource types",
+	"iot:ListThingTypes":               "no resource types",
+	"iot:ListThingGroups":              "no resource types",
+	"iot:ListPolicies":                 "no resource types",
+	"iot:ListCertificates":             "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
-	"logs:CreateLogDelivery":         "log delivery API has no resource types",
-	"logs:GetLogDelivery":            "log delivery API has no resource types",
-	"logs:UpdateLogDelivery":         "log delivery API has no resource types",
-	"logs:DeleteLogDelivery":         "log delivery API has no resource types",
-	"logs:ListLogDeliveries":         "log delivery API has no resource types",
-	"logs:PutResourcePolicy":         "log delivery API has no resource types",
-	"logs:DescribeResourcePolicies":  "log delivery API has no resource types",
-	"logs:DescribeLogGroups":         "log delivery API has no resource types",
+	"logs:CreateLogDelivery":        "log delivery API has no resource types",
+	"logs:GetLogDelivery":           "log delivery API has no resource types",
+	"logs:UpdateLogDelivery":        "log delivery API has no resource types",
+	"logs:DeleteLogDelivery":        "log delivery API has no resource types",
+	"logs:ListLogDeliveries":        "log delivery API has no resource types",
+	"logs:PutResourcePolicy":        "log delivery API has no resource types",
+	"logs:DescribeResourcePolicies": "log delivery API has no resource types",
+	"logs:DescribeLogGroups":        "log delivery API has no resource types",
 }
 
 // policyDocument renders statements as an IAM policy JSON once every resource ARN is known.

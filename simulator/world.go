@@ -16,6 +16,7 @@ import (
 	"github.com/iot-dr/iot-dr/functions/worker"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/lambdart"
+	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
 // Options configure a World. The zero value is a usable, fast simulation.
@@ -87,6 +88,8 @@ type World struct {
 	Replicator *replication.Replicator
 	// Workers are the worker handlers registered in the secondary's Lambda runtime.
 	Workers *worker.Handlers
+	// CA issues the run's device and server certificates.
+	CA *pki.CA
 
 	opts    Options
 	stopMap func()
@@ -108,6 +111,9 @@ func New(ctx context.Context, opts Options) (w *World, err error) {
 			w.Close()
 		}
 	}()
+	if w.CA, err = pki.NewCA("iot-dr simulator CA"); err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
 	if w.Primary, err = newRegion(opts.PrimaryRegion, opts); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
@@ -33,6 +34,7 @@ type Event struct {
 	VersionNumber   int64  `json:"versionNumber,omitempty"`
 	UUID            string `json:"uuid,omitempty"`
 	SourceRegion    string `json:"source_region,omitempty"`
+	Topic           string `json:"topic,omitempty"`
 	// Attributes are the thing's or group's attributes as the event reported them; only
 	// validated, since workers re-read the source Region's current state.
 	Attributes map[string]json.RawMessage `json:"attributes,omitempty"`
@@ -64,10 +66,28 @@ func Decode(b []byte) (Event, error) {
 	if err := d.Decode(&e); err != nil {
 		return Event{}, fmt.Errorf("malformed event JSON (%d bytes, starts %q): %w", len(b), Excerpt(b), err)
 	}
+	e.fillFromTopic()
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}
 	return e, nil
+}
+
+// fillFromTopic takes the names AWS puts only in the topic of membership events
+// ($aws/events/thingGroupMembership/thingGroup/<group>/thing/<thing>/added|removed).
+func (e *Event) fillFromTopic() {
+	if e.EventType != spec.EventThingGroupMembership || e.Topic == "" {
+		return
+	}
+	seg := strings.Split(e.Topic, "/")
+	if len(seg) == 8 && seg[3] == "thingGroup" && seg[5] == "thing" {
+		if e.ThingGroupName == "" {
+			e.ThingGroupName = seg[4]
+		}
+		if e.ThingName == "" {
+			e.ThingName = seg[6]
+		}
+	}
 }
 
 // Validate checks that the event can be routed and names what it must.
@@ -104,7 +124,8 @@ func (e Event) Validate() error {
 	case spec.EventThingGroupMembership:
 		errs = append(errs, need("thingName", e.ThingName), need("thingGroupName", e.ThingGroupName))
 	case spec.EventThingGroupHierarchy:
-		errs = append(errs, need("childGroupName", e.ChildGroupName), need("parentGroupName", e.ParentGroupName))
+		// AWS names the parent thingGroupName and the child childGroupName here.
+		errs = append(errs, need("childGroupName", e.ChildGroupName), need("thingGroupName", e.ThingGroupName))
 	}
 	for _, err := range errs {
 		if err != nil {

@@ -108,12 +108,11 @@ func (h *Handler) record(ctx context.Context, rec *events.DynamoDBEventRecord) e
 	if err != nil {
 		return h.recordBad(ctx, rec, doc, firstNonEmpty(attrString(img, "eventId"), attrString(img, spec.AttrUUID)), err)
 	}
-	if e.EventID == "" {
-		// Shadow events carry no eventId; the state machine and error table key on it.
-		doc, err = withField(doc, "eventId", e.ID())
-		if err != nil {
-			return h.recordBad(ctx, rec, doc, e.ID(), err)
-		}
+	// Shadow events carry no eventId, membership events their names only in the topic;
+	// the state machine, the workers and the error table need them as fields.
+	doc, err = withFields(doc, map[string]string{"eventId": e.ID(), "thingName": e.ThingName, "thingGroupName": e.ThingGroupName})
+	if err != nil {
+		return h.recordBad(ctx, rec, doc, e.ID(), err)
 	}
 	_, err = h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(h.StateMachineARN),
@@ -210,12 +209,25 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func withField(doc []byte, k, v string) ([]byte, error) {
+// withFields sets the fields in kv that doc lacks; empty values are skipped.
+func withFields(doc []byte, kv map[string]string) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &m); err != nil {
 		return nil, fmt.Errorf("re-encode event: %w", err)
 	}
-	b, _ := json.Marshal(v)
-	m[k] = b
+	changed := false
+	for k, v := range kv {
+		if _, ok := m[k]; ok || v == "" {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("re-encode event: %w", err)
+		}
+		m[k], changed = b, true
+	}
+	if !changed {
+		return doc, nil
+	}
 	return json.Marshal(m)
 }

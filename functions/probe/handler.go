@@ -1,0 +1,175 @@
+package probe
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// Where the caller puts the shared secret. Route 53 health checks cannot send
+// headers, so they put it in the resource path's query string.
+const (
+	SecretHeader = "x-iotdr-probe-secret"
+	SecretQuery  = "secret"
+)
+
+// RoundTripper runs one probe round trip; *Prober implements it.
+type RoundTripper interface {
+	RoundTrip(ctx context.Context) (Report, error)
+}
+
+// Handler is the probe Lambda's handler for an API Gateway HTTP API (payload
+// format 2.0). Its fields are read-only once it serves requests.
+type Handler struct {
+	// Secret returns the shared secret callers must present. An error or an
+	// empty secret makes every request fail with 503 (nothing is connected):
+	// a probe that cannot authenticate callers is not a working probe.
+	Secret func(ctx context.Context) (string, error)
+	// ForceFail reports whether the drill switch is on; it is called on every
+	// authenticated request. Nil means never. An error is logged and the
+	// switch taken as off, so an unreadable switch cannot fail a Region over.
+	ForceFail func(ctx context.Context) (bool, error)
+	// Probe runs the MQTT round trip.
+	Probe RoundTripper
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+}
+
+// response is the JSON body. Timings are in milliseconds.
+type response struct {
+	Status         string   `json:"status"`
+	Reason         string   `json:"reason,omitempty"`
+	ConnectMS      *float64 `json:"connectMs,omitempty"`
+	SubscribeMS    *float64 `json:"subscribeMs,omitempty"`
+	FirstMessageMS *float64 `json:"firstMessageMs,omitempty"`
+	AllMessagesMS  *float64 `json:"allMessagesMs,omitempty"`
+	Received       *int     `json:"received,omitempty"`
+	Expected       *int     `json:"expected,omitempty"`
+}
+
+// Handle authenticates the caller, then answers 200 if the broker round trip
+// succeeds and 503 with a short reason otherwise. A missing or wrong secret
+// gets 403 before anything else happens. Handle never returns an error: every
+// outcome is an HTTP answer, so API Gateway never turns it into a 500.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	log := h.logger().With("sourceIp", req.RequestContext.HTTP.SourceIP)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		log = log.With("requestId", lc.AwsRequestID)
+	}
+
+	var want string
+	err := errors.New("no secret source configured")
+	if h.Secret != nil {
+		want, err = h.Secret(ctx)
+	}
+	if err != nil || want == "" {
+		log.Error("probe secret unavailable", "error", err)
+		return reply(http.StatusServiceUnavailable, response{Status: "unhealthy", Reason: "probe secret unavailable"}), nil
+	}
+	if !secretMatches(presented(req), want) {
+		log.Warn("probe request refused: missing or wrong secret")
+		return reply(http.StatusForbidden, response{Status: "forbidden"}), nil
+	}
+
+	if h.ForceFail != nil {
+		forced, err := h.ForceFail(ctx)
+		if err != nil {
+			log.Warn("force-fail switch unreadable; probing anyway", "error", err)
+		}
+		if forced {
+			log.Info("probe answered unhealthy: forced failure")
+			return reply(http.StatusServiceUnavailable, response{Status: "unhealthy", Reason: "forced failure"}), nil
+		}
+	}
+
+	rep, err := h.Probe.RoundTrip(ctx)
+	if err != nil {
+		log.Warn("probe unhealthy", "reason", err.Error(), "received", rep.Received, "expected", rep.Expected,
+			"connect", rep.Connect, "subscribe", rep.Subscribe)
+		return reply(http.StatusServiceUnavailable, response{
+			Status: "unhealthy", Reason: err.Error(), Received: &rep.Received, Expected: &rep.Expected,
+		}), nil
+	}
+	log.Info("probe healthy", "connect", rep.Connect, "subscribe", rep.Subscribe,
+		"firstMessage", rep.FirstMessage, "allMessages", rep.AllMessages, "messages", rep.Received)
+	return reply(http.StatusOK, response{
+		Status:         "healthy",
+		ConnectMS:      ms(rep.Connect),
+		SubscribeMS:    ms(rep.Subscribe),
+		FirstMessageMS: ms(rep.FirstMessage),
+		AllMessagesMS:  ms(rep.AllMessages),
+		Received:       &rep.Received,
+		Expected:       &rep.Expected,
+	}), nil
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
+// presented returns the secret the caller sent: the header if present, else
+// the query parameter. API Gateway lower-cases header names in payload 2.0;
+// the lookup tolerates other spellings anyway.
+func presented(req events.APIGatewayV2HTTPRequest) string {
+	if v, ok := req.Headers[SecretHeader]; ok {
+		return v
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, SecretHeader) {
+			return v
+		}
+	}
+	if v, ok := req.QueryStringParameters[SecretQuery]; ok {
+		return v
+	}
+	if req.RawQueryString != "" {
+		if q, err := url.ParseQuery(req.RawQueryString); err == nil {
+			return q.Get(SecretQuery)
+		}
+	}
+	return ""
+}
+
+// secretMatches compares in constant time. Hashing both sides first makes the
+// comparison independent of the lengths too (ConstantTimeCompare returns at
+// once on a length mismatch).
+func secretMatches(got, want string) bool {
+	if got == "" {
+		return false
+	}
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+func reply(status int, body response) events.APIGatewayV2HTTPResponse {
+	b, _ := json.Marshal(body) // cannot fail: strings, numbers and pointers to them
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers: map[string]string{
+			"content-type":  "application/json",
+			"cache-control": "no-store",
+		},
+		Body: string(b),
+	}
+}
+
+// ms converts to milliseconds with microsecond precision, so loopback runs do
+// not all read 0.
+func ms(d time.Duration) *float64 {
+	v := math.Round(float64(d)/float64(time.Microsecond)) / 1000
+	return &v
+}
