@@ -92,12 +92,27 @@ var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 // (the mock runtime reads PULUMI_CONFIG too).
 type configSource interface {
 	Get(key string) string
+	// IsSecret reports whether key was stored encrypted (`pulumi config set --secret`).
+	IsSecret(key string) bool
+}
+
+// pulumiConfig reads the iotdr namespace of the stack's Pulumi config.
+type pulumiConfig struct {
+	cfg *config.Config
+	ctx *pulumi.Context
+}
+
+func (c pulumiConfig) Get(key string) string { return c.cfg.Get(key) }
+
+func (c pulumiConfig) IsSecret(key string) bool {
+	return c.ctx.IsConfigSecret(configNamespace + ":" + key)
 }
 
 // loadSettings reads and validates the stack configuration. It reports every problem
 // at once, each naming the key and what a valid value looks like.
 func loadSettings(ctx *pulumi.Context) (*settings, error) {
-	return parseSettings(config.New(ctx, configNamespace), ctx.Stack(), ctx.Organization(), ctx.Project())
+	src := pulumiConfig{cfg: config.New(ctx, configNamespace), ctx: ctx}
+	return parseSettings(src, ctx.Stack(), ctx.Organization(), ctx.Project())
 }
 
 func parseSettings(cfg configSource, stack, org, project string) (*settings, error) {
@@ -180,6 +195,10 @@ func (s *settings) validate(p *parser) {
 	// the length bound keeps it unguessable and inside Route 53's 255-character path.
 	if s.probeSecret != "" && !secretRE.MatchString(s.probeSecret) {
 		p.fail("probeSecret", "must be 32-128 characters from A-Z a-z 0-9 _ ~ . - (for example `openssl rand -hex 32`)")
+	}
+	// A plain-text value would sit readable in Pulumi.<stack>.yaml and in the state.
+	if s.probeSecret != "" && !p.cfg.IsSecret("probeSecret") {
+		p.fail("probeSecret", "is stored in plain text: set it with `pulumi config set --secret %s:probeSecret ...`", configNamespace)
 	}
 	if len(s.HealthRegions) > 0 && len(s.HealthRegions) < 3 {
 		p.fail("healthCheckRegions", "Route 53 needs at least 3 checker Regions, got %d", len(s.HealthRegions))

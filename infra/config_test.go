@@ -74,6 +74,15 @@ func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+func TestConfigRefusesPlainTextSecret(t *testing.T) {
+	m := newMocks()
+	m.plainSecret = true
+	_, err := deployMocked(t, rolePrimary, baseConfig(rolePrimary), m)
+	if err == nil || !strings.Contains(err.Error(), "iotdr:probeSecret is stored in plain text") {
+		t.Fatalf("error %v, want the plain-text secret refused", err)
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	s, err := parseSettings(mapSource(baseConfig(roleSecondary)), "anything", "acme", "iot-dr")
 	if err != nil {
@@ -97,3 +106,5 @@ func TestConfigDefaults(t *testing.T) {
 type mapSource map[string]string
 
 func (m mapSource) Get(key string) string { return m[key] }
+
+func (m mapSource) IsSecret(key string) bool { return key == "probeSecret" }

@@ -71,6 +71,8 @@ type mocks struct {
 	providers map[string]string // provider id -> region
 	refs      []string          // stack references read
 	primary   map[string]any
+	// plainSecret stores the probe secret unencrypted in the test's config.
+	plainSecret bool
 }
 
 func newMocks() *mocks {
@@ -327,7 +329,11 @@ func deployWith(t *testing.T, stack string, cfg map[string]string, m *mocks, bui
 		t.Fatal(err)
 	}
 	t.Setenv(pulumi.EnvConfig, string(b))
-	t.Setenv(pulumi.EnvConfigSecretKeys, `["`+configNamespace+`:probeSecret"]`)
+	secretKeys := `["` + configNamespace + `:probeSecret"]`
+	if m.plainSecret {
+		secretKeys = "[]"
+	}
+	t.Setenv(pulumi.EnvConfigSecretKeys, secretKeys)
 	res := &result{m: m, builder: builder}
 	done := make(chan map[string]any, 1)
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {

@@ -24,6 +24,8 @@ type Device struct {
 	// ExtraPolicies are attached to the certificate besides the device policy; they must
 	// exist.
 	ExtraPolicies []string
+	// Cert is the device's certificate; nil issues a new one from the CA.
+	Cert *pki.Device
 }
 
 // Provision provisions d in reg the way a fleet provisioning flow does: create the
@@ -45,9 +47,12 @@ func Provision(ctx context.Context, reg *registry.Registry, ca *pki.CA, region, 
 	if _, err := reg.CreateThing(ctx, in); err != nil {
 		return nil, fmt.Errorf("provision %s: %w", d.Thing, err)
 	}
-	dev, err := ca.IssueDevice(d.Thing)
-	if err != nil {
-		return nil, fmt.Errorf("provision %s: issue certificate: %w", d.Thing, err)
+	dev := d.Cert
+	if dev == nil {
+		var err error
+		if dev, err = ca.IssueDevice(d.Thing); err != nil {
+			return nil, fmt.Errorf("provision %s: issue certificate: %w", d.Thing, err)
+		}
 	}
 	cert, err := reg.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
 		CertificatePem: aws.String(string(dev.CertPEM)), Status: iottypes.CertificateStatusActive,

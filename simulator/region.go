@@ -123,7 +123,9 @@ func (r *Region) close() error {
 // eventPublisher publishes registry events on the broker at QoS 1, as AWS does.
 type eventPublisher struct{ b *broker.Broker }
 
-func (p eventPublisher) Publish(topic string, payload []byte) error { return p.b.Publish(topic, payload, 1) }
+func (p eventPublisher) Publish(topic string, payload []byte) error {
+	return p.b.Publish(topic, payload, 1)
+}
 
 // taskInvoker runs the state machine's Task resources in this Region: Lambda functions
 // through the runtime and the DynamoDB putItem service integration on the Region's tables.
@@ -161,7 +163,7 @@ func (t taskInvoker) putItem(ctx context.Context, input []byte) ([]byte, error) 
 	case ErrorTableName:
 		tbl = t.r.Errors
 	default:
-		return nil, stepfn.NewTaskError("DynamoDB.ResourceNotFoundException", "no table " + p.TableName)
+		return nil, stepfn.NewTaskError("DynamoDB.ResourceNotFoundException", "no table "+p.TableName)
 	}
 	item, err := dynamo.FromEventImage(p.Item)
 	if err != nil {

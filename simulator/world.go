@@ -33,7 +33,8 @@ type Options struct {
 	// Retry is the workers' retry policy in the state machine (default spec.DefaultRetry).
 	Retry spec.Retry
 	// RecheckSeconds and RecheckCount bound the thing worker's attachment re-checks
-	// (defaults 1 and 3; seconds are ASL seconds, scaled by TimeScale).
+	// (defaults 1 and 6; the wait doubles after each pass; seconds are ASL seconds,
+	// scaled by TimeScale).
 	RecheckSeconds, RecheckCount int
 	// EventTTL is the captured events' expiry (default 24h).
 	EventTTL time.Duration
@@ -65,7 +66,7 @@ func (o *Options) defaults() {
 		o.RecheckSeconds = 1
 	}
 	if o.RecheckCount == 0 {
-		o.RecheckCount = 3
+		o.RecheckCount = 6
 	}
 	if o.EventTTL == 0 {
 		o.EventTTL = 24 * time.Hour
@@ -229,7 +230,8 @@ func (w *World) DeadLetters() []events.DynamoDBEventRecord {
 	}
 }
 
-// Settle waits until the pipeline is idle: nothing waiting for replication, every
+// Settle waits until the pipeline is idle: nothing waiting for replication (unless it is
+// held by Pause or a Region outage, which only a verb undoes), every
 // stream record handed to the trigger, and no execution running. It checks twice in a
 // row so that work one stage hands to the next is not missed.
 func (w *World) Settle(ctx context.Context) error {
@@ -254,7 +256,7 @@ func (w *World) Settle(ctx context.Context) error {
 }
 
 func (w *World) idle() bool {
-	return w.Replication.Pending() == 0 && w.streamBacklog() == 0 && w.Secondary.StepFunctions.Running() == 0
+	return (w.Replication.Held() || w.Replication.Pending() == 0) && w.streamBacklog() == 0 && w.Secondary.StepFunctions.Running() == 0
 }
 
 func (w *World) streamBacklog() int64 {

@@ -100,7 +100,7 @@ func Workers(ctx context.Context, log *slog.Logger) (*worker.Handlers, *replicat
 	if err != nil {
 		return nil, nil, err
 	}
-	secs, err := EnvInt(spec.EnvRecheckSeconds, 10)
+	secs, err := EnvInt(spec.EnvRecheckSeconds, 5)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,7 +123,7 @@ func (p *Prober) RoundTrip(ctx context.Context) (Report, error) {
 		// unknown or inactive certificate, or iot:Connect denied).
 		if tok, ok := ct.(*mqtt.ConnectToken); ok && ctx.Err() == nil {
 			if rc := tok.ReturnCode(); rc != packets.Accepted && rc != packets.ErrNetworkError {
-				return rep, fmt.Errorf("connect refused: %s", packets.ConnackReturnCodes[rc])
+				return rep, fmt.Errorf("connect refused: %s", strings.TrimPrefix(packets.ConnackReturnCodes[rc], "Connection Refused: "))
 			}
 		}
 		return rep, fmt.Errorf("connect: %w", err)

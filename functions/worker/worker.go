@@ -57,7 +57,8 @@ type Result struct {
 type Handlers struct {
 	Converger Converger
 	// RecheckSeconds and RecheckCount bound the thing worker's re-checks of certificates
-	// and policies attached after the thing event (AWS publishes no event for those).
+	// and policies attached after the thing event (AWS publishes no event for those):
+	// the first wait is RecheckSeconds, each next one twice as long.
 	RecheckSeconds int
 	RecheckCount   int
 	Lag            LagRecorder
@@ -78,9 +79,23 @@ func (h *Handlers) Thing(ctx context.Context, in Input) (Result, error) {
 	// Keep re-checking while the source thing has no certificate yet, or while the last
 	// pass still found something to copy; stop once a pass finds everything in sync.
 	if in.Operation != "DELETED" && res.Attempt <= h.RecheckCount && (out.Principals == 0 || len(out.Changes) > 0) {
-		res.RecheckSeconds = max(h.RecheckSeconds, 1)
+		res.RecheckSeconds = recheckDelay(h.RecheckSeconds, res.Attempt)
 	}
 	return res, nil
+}
+
+// maxRecheckSeconds caps one re-check wait.
+const maxRecheckSeconds = 300
+
+// recheckDelay doubles the wait after each pass (base, 2*base, 4*base, ...): a device
+// provisioned by a fast flow is converged within seconds, a slow manual one still within
+// the bounded window, at a handful of invocations per thing.
+func recheckDelay(base, attempt int) int {
+	d := max(base, 1)
+	for i := 1; i < attempt && d < maxRecheckSeconds; i++ {
+		d *= 2
+	}
+	return min(d, maxRecheckSeconds)
 }
 
 // ThingType applies THING_TYPE_EVENT.

@@ -214,6 +214,14 @@ func (r *Replication) SetRegionDown(region string, down bool) {
 	r.wakeAll()
 }
 
+// Held reports whether delivery is held back (paused, or a Region down): queued
+// changes then wait for an operator's verb, not for time to pass.
+func (r *Replication) Held() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.paused || len(r.down) > 0
+}
+
 // Pending returns the number of changes not yet applied to their peer, in
 // both directions.
 func (r *Replication) Pending() int {

@@ -1,0 +1,59 @@
+// Package fleet simulates a fleet of IoT devices for failover drills: each
+// device is an MQTT 3.1.1 client (paho.mqtt.golang) with its own thing name
+// and X.509 certificate that connects to the custom domain over mutual TLS,
+// publishes telemetry and reports shadow state, and reconnects on its own
+// with capped exponential backoff and full jitter, resolving the domain again
+// before every attempt, as the devices of a real fleet are expected to.
+//
+// # Behaviour of one device
+//
+//   - Every connection attempt resolves Options.Domain through
+//     Options.Resolver (whose cache honours the DNS TTL), dials ip:Port and
+//     verifies the server certificate against Options.Roots for the domain
+//     name (ServerName = Domain), presenting the device certificate. The
+//     MQTT client ID is the thing name; sessions are clean; paho's own
+//     reconnect and connect-retry are off.
+//   - After CONNACK the device subscribes (QoS 1) to
+//     $aws/things/<thing>/shadow/update/accepted, which exercises the
+//     broker's Subscribe and Receive authorisation, then publishes telemetry
+//     to spec.TelemetryTopic(thing) every TelemetryEvery and, when
+//     ShadowEvery > 0, {"state":{"reported":{"seq":n}}} to
+//     $aws/things/<thing>/shadow/update, both at QoS 1. Each device's
+//     schedule starts at a random phase so publishes are spread over the
+//     interval rather than arriving in bursts.
+//   - A publish is delivered when its PUBACK arrives. A publish whose
+//     connection is lost before the PUBACK, and every scheduled publish
+//     while the device is disconnected, counts as a publish failure. Nothing
+//     is queued for later: a device that is offline loses that message, as a
+//     device without local buffering would. Delivery is therefore at most
+//     once per scheduled message.
+//   - Connection loss is seen at once when the broker closes the TCP
+//     connection (broker.SetDown) and otherwise by MQTT keep-alive
+//     (Options.KeepAlive, 2 s by default). After a loss, a refused CONNECT
+//     or a failed dial the device sleeps rand[0, min(Cap, Base*2^n)) (full
+//     jitter, n the number of consecutive failures) and tries again; n resets
+//     after a successful CONNECT.
+//
+// # Observability
+//
+// Each device keeps a bounded timeline (the most recent 256 events) of
+// resolves, connections, disconnections, refusals, failed attempts and the
+// first acknowledged publish of each connection, with the Region the
+// resolved IP belongs to (Options.Regions). Fleet-wide counters are in
+// Stats. Wait and WaitConnected block until a condition holds, woken by
+// timeline events rather than by polling.
+//
+// # Cost
+//
+// Each connected device costs one goroutine of its own plus paho's (about
+// seven per connected client) and the broker's; see BenchmarkFleetConnect
+// for measured memory and goroutines per device. Telemetry and shadow
+// schedules use one runtime timer per device, not goroutines.
+//
+// # Not modelled
+//
+// Persistent sessions and offline queueing, TLS session resumption, MQTT 5,
+// MQTT over WebSocket, ALPN on port 443, device-side clock skew, and any
+// device logic beyond connect/publish/report. This package is for the
+// simulator, tests and drills, never for production devices.
+package fleet
