@@ -47,7 +47,9 @@ func CaptureRules(region string, eventTTL time.Duration) ([]Rule, error) {
 		where = append(where, fmt.Sprintf("topic(3) = '%s'", k))
 	}
 	registry := fmt.Sprintf("SELECT *, %s FROM '$aws/events/#' WHERE %s", stamp, strings.Join(where, " OR "))
-	shadow := fmt.Sprintf("SELECT state, version, timestamp AS shadow_timestamp, '%s' AS eventType, "+
+	// A shadow document's timestamp has second resolution; timestamp() (ms, when the rule
+	// ran) is what the replication-lag metric is measured from.
+	shadow := fmt.Sprintf("SELECT state, version, timestamp AS shadow_timestamp, timestamp() AS timestamp, '%s' AS eventType, "+
 		"upper(topic(5)) AS operation, topic(3) AS thingName, %s "+
 		"FROM '$aws/things/+/shadow/+/accepted' WHERE topic(5) = 'update' OR topic(5) = 'delete'",
 		EventShadow, stamp)

@@ -66,8 +66,10 @@ func (m StateMachine) Definition() (string, error) {
 			"ResultPath": "$.result",
 			"Retry": []obj{
 				{"ErrorEquals": []string{PermanentErrorType}, "MaxAttempts": 0},
+				// Full jitter spreads the retries of a throttled burst instead of
+				// replaying it in lockstep.
 				{"ErrorEquals": []string{"States.ALL"}, "IntervalSeconds": m.Retry.IntervalSeconds,
-					"BackoffRate": m.Retry.BackoffRate, "MaxAttempts": m.Retry.MaxAttempts},
+					"BackoffRate": m.Retry.BackoffRate, "MaxAttempts": m.Retry.MaxAttempts, "JitterStrategy": "FULL"},
 			},
 			"Catch": []obj{{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.error", "Next": StateRecordError}},
 			"Next":  next,

@@ -149,7 +149,7 @@ type Fleet struct {
 	wg      sync.WaitGroup
 	devices map[string]*device
 
-	published, failures, received     atomic.Int64
+	published, failures, received      atomic.Int64
 	connects, reconnects, connectFails atomic.Int64
 
 	mu        sync.Mutex

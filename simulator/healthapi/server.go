@@ -67,7 +67,7 @@ type Server struct {
 
 // New returns a server that invokes the function through invoke. A nil
 // logger discards logs.
-func New(invoke func(ctx context.Context, payload []byte) ([]byte, error), logger *slog.Logger) *Server {
+func New(invoke Invoker, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -158,11 +158,14 @@ func (s *Server) Close() error {
 	srv, started := s.srv, s.started
 	s.mu.Unlock()
 
-	s.cancel()
 	if !started {
+		s.cancel()
 		return nil
 	}
+	// Connections first, so that no handler can still answer; then cancel
+	// the invocations and wait for their handlers.
 	err := srv.Close()
+	s.cancel()
 	<-s.served
 	s.inFlight.Wait()
 	if err != nil {
@@ -268,16 +271,15 @@ func (s *Server) event(r *http.Request, body []byte, requestID string, at time.T
 		}
 		headers[lower] = strings.Join(values, ",")
 	}
-	sourceIP, port, _ := net.SplitHostPort(r.RemoteAddr)
-	host := r.Host
-	headers["host"] = host
+	sourceIP, _, _ := net.SplitHostPort(r.RemoteAddr)
+	headers["host"] = r.Host
 	headers["x-forwarded-for"] = sourceIP
 	headers["x-forwarded-proto"] = "http"
-	if _, p, err := net.SplitHostPort(host); err == nil {
+	host := r.Host
+	if h, p, err := net.SplitHostPort(r.Host); err == nil {
+		host = h
 		headers["x-forwarded-port"] = p
-		host, _, _ = net.SplitHostPort(host)
 	}
-	_ = port
 
 	var query map[string]string
 	if values, _ := url.ParseQuery(r.URL.RawQuery); len(values) > 0 {

@@ -385,7 +385,7 @@ func (h *HealthCheck) observe(i, code int, probeErr error) {
 		h.history = append(h.history, t)
 		tr = &t
 	}
-	listeners := h.listeners
+	listeners, lastErr := h.listeners, c.LastError
 	h.mu.Unlock()
 
 	if tr == nil {
@@ -394,7 +394,7 @@ func (h *HealthCheck) observe(i, code int, probeErr error) {
 	if tr.Healthy {
 		h.opts.logger.Info("route53: health check healthy", "check", h.cfg.Name, "at", tr.At, "first_success", tr.FirstSuccess)
 	} else {
-		h.opts.logger.Warn("route53: health check unhealthy", "check", h.cfg.Name, "at", tr.At, "first_failure", tr.FirstFailure, "last_error", c.LastError)
+		h.opts.logger.Warn("route53: health check unhealthy", "check", h.cfg.Name, "at", tr.At, "first_failure", tr.FirstFailure, "last_error", lastErr)
 	}
 	for _, f := range listeners {
 		f(tr.Healthy, tr.At)

@@ -178,7 +178,7 @@ func (z *Zone) check(r *Record, role string) error {
 	if ip == nil {
 		return fmt.Errorf("value %v is not an IPv4 address", r.Value)
 	}
-	r.Value = ip
+	r.Value = append(net.IP(nil), ip...) // the caller keeps its slice
 	if r.TTL < 0 {
 		return fmt.Errorf("TTL %v is negative", r.TTL)
 	}
