@@ -15,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator/authz"
 	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/lambdart"
+	"github.com/iot-dr/iot-dr/simulator/pki"
 	"github.com/iot-dr/iot-dr/simulator/registry"
 	"github.com/iot-dr/iot-dr/simulator/rules"
 	"github.com/iot-dr/iot-dr/simulator/shadow"
@@ -50,17 +52,25 @@ type Region struct {
 	cancels []func()
 }
 
-func newRegion(name string, o Options) (*Region, error) {
+func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error) {
 	r := &Region{Name: name, account: o.AccountID, Lag: &LagRecorder{}}
-	b, err := broker.New(broker.Options{Region: name, Logger: o.Logger})
+	r.Registry = registry.New(registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{r}, Rates: o.APIRates})
+	// The broker speaks MQTT over TLS and admits a device only as AWS IoT Core would: a
+	// certificate registered and ACTIVE in this Region, and the IoT policies attached to it.
+	cert, err := ca.IssueServer([]string{o.Domain, Endpoint(name)}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %s server certificate: %w", name, err)
+	}
+	b, err := broker.New(broker.Options{Region: name, Addr: addr, Logger: o.Logger,
+		TLS: pki.ServerTLS(cert, ca.Pool()), Auth: authz.New(r.Registry, name, o.AccountID, o.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %s broker: %w", name, err)
 	}
 	r.Broker = b
-	r.Registry = registry.New(registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{b}, Rates: o.APIRates})
 	r.Shadows = shadow.New(b)
 	cancel, err := b.Handle("$aws/things/+/shadow/+", r.Shadows.HandleMQTT)
 	if err != nil {
+		b.Close()
 		return nil, fmt.Errorf("simulator: %s shadow topics: %w", name, err)
 	}
 	r.cancels = append(r.cancels, cancel)
@@ -72,6 +82,9 @@ func newRegion(name string, o Options) (*Region, error) {
 	r.StepFunctions = stepfn.New(stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger})
 	return r, nil
 }
+
+// Endpoint is a Region's own IoT data endpoint name (its server certificate's SAN).
+func Endpoint(region string) string { return "iot." + region + ".iotdr.test" }
 
 // capture deploys the spec's capture rules with a DynamoDBv2 action into the event table.
 func (r *Region) capture(ttl time.Duration) error {
@@ -120,11 +133,12 @@ func (r *Region) close() error {
 	return nil
 }
 
-// eventPublisher publishes registry events on the broker at QoS 1, as AWS does.
-type eventPublisher struct{ b *broker.Broker }
+// eventPublisher publishes registry events on the Region's broker at QoS 1, as AWS does.
+// The registry exists before the broker (whose authoriser reads it), hence the indirection.
+type eventPublisher struct{ r *Region }
 
 func (p eventPublisher) Publish(topic string, payload []byte) error {
-	return p.b.Publish(topic, payload, 1)
+	return p.r.Broker.Publish(topic, payload, 1)
 }
 
 // taskInvoker runs the state machine's Task resources in this Region: Lambda functions

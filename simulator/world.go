@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -42,6 +43,8 @@ type Options struct {
 	StreamBatchSize int
 	// APIRates limits the registries' per-API rates (operation name -> TPS).
 	APIRates map[string]float64
+	// Domain is the custom domain devices connect to (default iot.iotdr.test).
+	Domain string
 	// Logger receives the simulator's and the functions' logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -74,6 +77,9 @@ func (o *Options) defaults() {
 	if o.StreamBatchSize == 0 {
 		o.StreamBatchSize = 100
 	}
+	if o.Domain == "" {
+		o.Domain = "iot.iotdr.test"
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,6 +97,8 @@ type World struct {
 	Workers *worker.Handlers
 	// CA issues the run's device and server certificates.
 	CA *pki.CA
+	// Port is the MQTT port of both Regions' brokers.
+	Port string
 
 	opts    Options
 	stopMap func()
@@ -115,10 +123,7 @@ func New(ctx context.Context, opts Options) (w *World, err error) {
 	if w.CA, err = pki.NewCA("iot-dr simulator CA"); err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	if w.Primary, err = newRegion(opts.PrimaryRegion, opts); err != nil {
-		return nil, err
-	}
-	if w.Secondary, err = newRegion(opts.SecondaryRegion, opts); err != nil {
+	if err = w.newRegions(); err != nil {
 		return nil, err
 	}
 	if err = w.Primary.capture(opts.EventTTL); err != nil {
@@ -135,6 +140,34 @@ func New(ctx context.Context, opts Options) (w *World, err error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// Loopback IPs of the two Regions' brokers. DNS answers carry IPs only, so each Region
+// has its own, and both brokers listen on the same port, as AWS endpoints all use 8883.
+const (
+	PrimaryIP   = "127.0.0.11"
+	SecondaryIP = "127.0.0.12"
+)
+
+// newRegions starts both Regions with their brokers on PrimaryIP and SecondaryIP and one
+// OS-chosen port, retrying when the port is taken on the second IP.
+func (w *World) newRegions() error {
+	var lastErr error
+	for range 10 {
+		p, err := newRegion(w.opts.PrimaryRegion, w.opts, w.CA, PrimaryIP+":0")
+		if err != nil {
+			return err
+		}
+		_, port, _ := net.SplitHostPort(p.Broker.Addr())
+		s, err := newRegion(w.opts.SecondaryRegion, w.opts, w.CA, net.JoinHostPort(SecondaryIP, port))
+		if err == nil {
+			w.Primary, w.Secondary, w.Port = p, s, port
+			return nil
+		}
+		lastErr = err
+		p.close()
+	}
+	return fmt.Errorf("simulator: no port free on both %s and %s: %w", PrimaryIP, SecondaryIP, lastErr)
 }
 
 // applyPipeline registers the trigger, the workers and the reconciler in the secondary,
