@@ -69,18 +69,21 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 		metricStatement(s.MetricNamespace),
 		{Sid: "FindDataEndpoints", Actions: []string{"iot:DescribeEndpoint"}, Resources: []pulumi.StringInput{anyResource}},
 	}
-	thing := append(workerStatements("Thing", src, dst, acct, thingReadActions, thingWriteActions, iotKinds...),
-		statement{Sid: "RegisterCertificates", Actions: []string{"iot:RegisterCertificateWithoutCA"}, Resources: []pulumi.StringInput{anyResource}})
-	thingType := workerStatements("ThingType", src, dst, acct, thingTypeReadActions, thingTypeWriteActions, "thingtype")
-	group := workerStatements("ThingGroup", src, dst, acct, groupReadActions, groupWriteActions, "thinggroup", "thing")
+	// Listing has no resource-level permissions: child groups (group-tree deletes) and
+	// things of a type (a type is only deleted when unused).
+	registry := append(workerStatements("Registry", src, dst, acct, registryReadActions, registryWriteActions, iotKinds...),
+		statement{Sid: "RegisterCertificates", Actions: []string{"iot:RegisterCertificateWithoutCA"}, Resources: []pulumi.StringInput{anyResource}},
+		statement{Sid: "ListRegistry", Actions: []string{"iot:ListThingGroups", "iot:ListThings"}, Resources: []pulumi.StringInput{anyResource}})
+	thingType := append(workerStatements("ThingType", src, dst, acct, thingTypeReadActions, thingTypeWriteActions, "thingtype"),
+		statement{Sid: "ListThingsOfType", Actions: []string{"iot:ListThings"}, Resources: []pulumi.StringInput{anyResource}})
 	shadow := workerStatements("Shadow", src, dst, acct, shadowReadActions, shadowWriteActions, "thing")
 	workers := []struct {
 		name  string
 		stmts []statement
 	}{
-		{spec.FunctionThing, thing},
+		{spec.FunctionThing, registry},
 		{spec.FunctionThingType, thingType},
-		{spec.FunctionThingGroup, group},
+		{spec.FunctionThingGroup, registry},
 		{spec.FunctionShadow, shadow},
 	}
 	for _, w := range workers {
@@ -124,16 +127,16 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 		return nil, err
 	}
 
-	// The reconciler re-applies recorded failures itself (and runs full reconciles), so
-	// it holds every worker's permissions plus listing the source's registry.
+	// The reconciler re-applies recorded failures itself and runs full reconciles, so
+	// it holds the workers' permissions plus listing the registries.
 	var all []statement
-	for _, w := range workers {
-		for _, st := range w.stmts {
+	for _, set := range [][]statement{registry, shadow} {
+		for _, st := range set {
 			st.Sid = "Reconcile" + st.Sid
 			all = append(all, st)
 		}
 	}
-	reconcilerEnv := pulumi.StringMap{spec.EnvErrorTable: p.ErrorTable.Name, spec.EnvStateMachineARN: p.StateMachine.Arn}
+	reconcilerEnv := pulumi.StringMap{spec.EnvErrorTable: p.ErrorTable.Name}
 	for k, v := range workerEnv {
 		reconcilerEnv[k] = v
 	}
@@ -141,7 +144,7 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 		Name: spec.FunctionReconciler, Description: "iot-dr: re-drive the error table", Code: args.Code[spec.FunctionReconciler],
 		Timeout: 900, MemoryMB: 512, Env: reconcilerEnv,
 		Statements: append(append(append([]statement{}, common...), all...),
-			statement{Sid: "ListRegistry", Actions: []string{"iot:ListThings", "iot:ListThingTypes", "iot:ListThingGroups"}, Resources: []pulumi.StringInput{anyResource}},
+			statement{Sid: "ListAllTypes", Actions: []string{"iot:ListThingTypes"}, Resources: []pulumi.StringInput{anyResource}},
 			statement{Sid: "ReadErrors", Actions: []string{"dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, Resources: []pulumi.StringInput{errorTableArn}},
 		),
 	}, child)

@@ -472,7 +472,7 @@ func TestWildcardActionsAreTheUnavoidableOnes(t *testing.T) {
 	// permissions in AWS's service authorization reference.
 	want := []string{
 		"cloudwatch:PutMetricData",
-		"iot:DescribeEndpoint", "iot:ListCertificates", "iot:ListPolicies", "iot:ListThingGroups",
+		"iot:DescribeEndpoint", "iot:ListThingGroups",
 		"iot:ListThingTypes", "iot:ListThings", "iot:RegisterCertificateWithoutCA",
 		"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
 		"logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",

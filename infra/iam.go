@@ -30,8 +30,6 @@ var wildcardActions = map[string]string{
 	"iot:ListThings":                   "no resource types",
 	"iot:ListThingTypes":               "no resource types",
 	"iot:ListThingGroups":              "no resource types",
-	"iot:ListPolicies":                 "no resource types",
-	"iot:ListCertificates":             "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
 	"logs:CreateLogDelivery":        "log delivery API has no resource types",
 	"logs:GetLogDelivery":           "log delivery API has no resource types",
@@ -140,32 +138,33 @@ func iotResources(region, account string, kinds ...string) []pulumi.StringInput 
 	return out
 }
 
-// Per-worker IoT permissions: read the primary's current state, write this Region's.
-// They follow the replication package's calls; keep them in step when it changes.
+// IoT permissions of the workers: read the source's current state, read and write this
+// Region's. They follow the calls of functions/replication; keep them in step with it.
+// Converging a thing also converges its type, its certificates with their policies and
+// its group memberships (creating missing groups), and converging a group's membership
+// may converge the thing, so the thing and thing-group workers share one set.
 var (
-	thingReadActions = []string{
-		"iot:DescribeThing", "iot:ListThingPrincipals", "iot:DescribeCertificate",
-		"iot:ListAttachedPolicies", "iot:ListPrincipalPolicies", "iot:GetPolicy",
-		"iot:ListPrincipalThings", "iot:ListThingGroupsForThing", "iot:DescribeThingType",
+	registryReadActions = []string{
+		"iot:DescribeThing", "iot:ListThingPrincipals", "iot:ListThingGroupsForThing",
+		"iot:DescribeCertificate", "iot:ListAttachedPolicies", "iot:ListPrincipalThings",
+		"iot:GetPolicy", "iot:ListPolicyVersions", "iot:ListTargetsForPolicy",
+		"iot:DescribeThingType", "iot:DescribeThingGroup", "iot:ListThingsInThingGroup",
 	}
-	thingWriteActions = []string{
+	registryWriteActions = []string{
 		"iot:CreateThing", "iot:UpdateThing", "iot:DeleteThing",
 		"iot:AttachThingPrincipal", "iot:DetachThingPrincipal",
 		"iot:UpdateCertificate", "iot:DeleteCertificate",
-		"iot:CreatePolicy", "iot:CreatePolicyVersion", "iot:DeletePolicyVersion",
-		"iot:ListPolicyVersions", "iot:DeletePolicy", "iot:AttachPolicy", "iot:DetachPolicy",
-		"iot:ListTargetsForPolicy",
+		"iot:CreatePolicy", "iot:CreatePolicyVersion", "iot:DeletePolicyVersion", "iot:DeletePolicy",
+		"iot:AttachPolicy", "iot:DetachPolicy",
+		"iot:CreateThingType", "iot:DeprecateThingType", "iot:DeleteThingType",
+		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
+		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
 	}
 	thingTypeReadActions  = []string{"iot:DescribeThingType"}
-	thingTypeWriteActions = []string{"iot:CreateThingType", "iot:UpdateThingType", "iot:DeprecateThingType", "iot:DeleteThingType"}
-	groupReadActions      = []string{"iot:DescribeThingGroup", "iot:ListThingGroupsForThing", "iot:ListThingsInThingGroup", "iot:DescribeThing"}
-	groupWriteActions     = []string{
-		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
-		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup", "iot:UpdateThingGroupsForThing",
-	}
-	shadowReadActions  = []string{"iot:GetThingShadow"}
-	shadowWriteActions = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
-	iotKinds           = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
+	thingTypeWriteActions = []string{"iot:CreateThingType", "iot:DeprecateThingType", "iot:DeleteThingType"}
+	shadowReadActions     = []string{"iot:GetThingShadow"}
+	shadowWriteActions    = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
+	iotKinds              = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
 )
 
 // workerStatements are the IoT permissions of one worker family: reads in the source

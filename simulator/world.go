@@ -321,3 +321,6 @@ func (w *World) Close() error {
 	w.Primary, w.Secondary = nil, nil
 	return errors.Join(errs...)
 }
+
+// Options returns the World's settings, defaults filled in.
+func (w *World) Options() Options { return w.opts }

@@ -40,11 +40,11 @@ type device struct {
 	events []Event
 
 	// Owned by run.
-	cur       *attempt // the current connection attempt or connection
-	failures  int      // consecutive failed attempts, the backoff exponent
-	connected bool     // has ever connected (for Stats.Reconnects)
-	seq       int64
-	inflight  []pending // unacknowledged publishes and subscribes, oldest first
+	cur                     *attempt  // the current connection attempt or connection
+	failures                int       // consecutive failed attempts, the backoff exponent
+	everConnected           bool      // has ever connected (for Stats.Reconnects)
+	telemetrySeq, shadowSeq int64     // sequence numbers of scheduled messages
+	inflight                []pending // unacknowledged publishes and subscribes, oldest first
 }
 
 // attempt is one paho client and the connection it makes. A new client per
@@ -135,11 +135,11 @@ func (d *device) run(ctx context.Context, startDelay time.Duration) {
 
 		case <-telemetry.c():
 			telemetry.rearm()
-			d.publish(spec.TelemetryTopic(d.thing), telemetryPayload(d.thing, d.next()))
+			d.publish(spec.TelemetryTopic(d.thing), telemetryPayload(d.thing, inc(&d.telemetrySeq)))
 
 		case <-shadow.c():
 			shadow.rearm()
-			d.publish("$aws/things/"+d.thing+"/shadow/update", shadowPayload(d.next()))
+			d.publish("$aws/things/"+d.thing+"/shadow/update", shadowPayload(inc(&d.shadowSeq)))
 		}
 	}
 }
@@ -201,10 +201,10 @@ func (d *device) attemptDone() bool {
 	at.up, at.region = true, region
 	d.failures = 0
 	d.f.connects.Add(1)
-	if d.connected {
+	if d.everConnected {
 		d.f.reconnects.Add(1)
 	}
-	d.connected = true
+	d.everConnected = true
 	d.f.setConnected(region, +1)
 	d.record(Event{Kind: KindConnected, Region: region, Detail: at.getIP()})
 
@@ -314,9 +314,10 @@ func (d *device) shutdown(connectDone <-chan struct{}) {
 	d.inflight = nil
 }
 
-func (d *device) next() int64 {
-	d.seq++
-	return d.seq
+// inc increments *n and returns the new value.
+func inc(n *int64) int64 {
+	*n++
+	return *n
 }
 
 func telemetryPayload(thing string, seq int64) []byte {
