@@ -35,7 +35,7 @@ func TestFailoverAndFailback(t *testing.T) {
 	orphanCert := must(t)(w.ProvisionDevice(ctx, simulator.Device{Thing: "orphan"})).(*pki.Device)
 	devices = append(devices, fleet.Device{Thing: "orphan", Cert: orphanCert})
 
-	edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: 50 * time.Millisecond, FailureThreshold: 3, TTL: 100 * time.Millisecond})
+	edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: 100 * time.Millisecond, FailureThreshold: 3, TTL: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,19 +100,21 @@ func TestSingleFailedProbeDoesNotFailOver(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := newWorld(t, simulator.Options{})
-	edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: 40 * time.Millisecond, FailureThreshold: 3})
+	const interval = 200 * time.Millisecond
+	edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: interval, FailureThreshold: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { edge.Close() })
 	hc := edge.Checks[w.Primary.Name]
 	waitUntil(t, ctx, "primary healthy", hc.Healthy)
-	// Fail for about one interval (below the threshold of three), then recover.
+	// Fail for less than one interval: each checker sees at most one failed probe, below
+	// the threshold of three.
 	edge.SetProbeFailing(w.Primary.Name, true)
-	time.Sleep(45 * time.Millisecond) // the fault's duration is the point of the test
+	time.Sleep(interval * 3 / 4) // the fault's duration is the point of the test
 	edge.SetProbeFailing(w.Primary.Name, false)
 	// Watch a few more intervals: the answer must stay PRIMARY throughout.
-	deadline := time.Now().Add(10 * 40 * time.Millisecond)
+	deadline := time.Now().Add(5 * interval)
 	for time.Now().Before(deadline) {
 		if a, ok := edge.Zone.Resolve(w.Options().Domain); !ok || a.Which != "PRIMARY" {
 			t.Fatalf("answer switched to %+v after a single failed probe", a)

@@ -52,7 +52,9 @@ func (o *EdgeOptions) defaults() {
 		o.ProbeMessages = 2
 	}
 	if o.ProbeTimeout == 0 {
-		o.ProbeTimeout = o.Interval
+		// Inside the health check's own timeout (the interval), as the stacks keep the
+		// probe under Route 53's 2 s.
+		o.ProbeTimeout = o.Interval * 3 / 4
 	}
 }
 
