@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"flag"
 	"runtime"
 	"testing"
 	"time"
@@ -9,12 +10,14 @@ import (
 	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
 
-// BenchmarkFleetConnect connects 1,000 devices to one Region's broker over
+var benchDevices = flag.Int("fleet.devices", 1000, "devices BenchmarkFleetConnect connects")
+
+// BenchmarkFleetConnect connects 1,000 devices (-fleet.devices) to one Region's broker over
 // mutual TLS with policy checks and reports the cost of a connected device:
 // heap plus goroutine stacks per device (device and broker side: both live
 // in this process) and goroutines per device, and the time to connect all.
 func BenchmarkFleetConnect(b *testing.B) {
-	const n = 1000
+	n := *benchDevices
 	w := newWorld(b)
 	devs := w.devices(b, "bench", n, w.a)
 	opts := w.options(&switchResolver{ip: ipA})
@@ -38,14 +41,15 @@ func BenchmarkFleetConnect(b *testing.B) {
 		err = f.WaitConnected(ctx, primary, n)
 		cancel()
 		if err != nil {
+			reportStragglers(b, f)
 			f.Stop()
 			b.Fatal(err)
 		}
 		connectSeconds = time.Since(start).Seconds()
 
 		b.StopTimer()
-		bytesPerDevice = float64(memInUse()-before) / n
-		goroutinesPerDevice = float64(runtime.NumGoroutine()-g0) / n
+		bytesPerDevice = float64(memInUse()-before) / float64(n)
+		goroutinesPerDevice = float64(runtime.NumGoroutine()-g0) / float64(n)
 		f.Stop()
 		b.StartTimer()
 	}
@@ -60,4 +64,34 @@ func memInUse() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc + m.StackInuse)
+}
+
+// reportStragglers logs the stats and the timelines of a few devices that
+// are not connected.
+func reportStragglers(tb testing.TB, f *fleet.Fleet) {
+	tb.Helper()
+	tb.Logf("stats: %+v", f.Stats())
+	shown := 0
+	for _, th := range f.Things() {
+		tl := f.Timeline(th)
+		if len(tl) > 0 && tl[len(tl)-1].Kind == fleet.KindPublished || shown >= 3 {
+			continue
+		}
+		connected := false
+		for _, e := range tl {
+			switch e.Kind {
+			case fleet.KindConnected:
+				connected = true
+			case fleet.KindDisconnected:
+				connected = false
+			}
+		}
+		if connected {
+			continue
+		}
+		shown++
+		for _, e := range tl {
+			tb.Logf("%s %s %-14s %-10s %s", th, e.At.Format("15:04:05.000"), e.Kind, e.Region, e.Detail)
+		}
+	}
 }

@@ -25,6 +25,14 @@ const (
 	disconnectQuiesce = 250 // milliseconds
 	// subackFailure is the SUBACK return code of a refused subscription.
 	subackFailure = 0x80
+	// queueDepth is how many scheduled messages may wait for the previous
+	// PUBACK; beyond it a message counts as not delivered.
+	queueDepth = 4
+	// maxWriteTimeout bounds paho's wait to hand a packet to the connection
+	// and to write it. Writes of small packets to a live loopback broker
+	// never take that long; the bound matters when Publish races with a
+	// connection loss, where paho waits for the full timeout.
+	maxWriteTimeout = 2 * time.Second
 )
 
 // device is one simulated device. Its connection state is owned by the run
@@ -40,23 +48,36 @@ type device struct {
 	events []Event
 
 	// Owned by run.
-	cur                     *attempt  // the current connection attempt or connection
-	failures                int       // consecutive failed attempts, the backoff exponent
-	everConnected           bool      // has ever connected (for Stats.Reconnects)
-	telemetrySeq, shadowSeq int64     // sequence numbers of scheduled messages
-	inflight                []pending // unacknowledged publishes and subscribes, oldest first
+	cur                     *attempt // the current connection attempt or connection
+	failures                int      // consecutive failed attempts, the backoff exponent
+	everConnected           bool     // has ever connected (for Stats.Reconnects)
+	telemetrySeq, shadowSeq int64    // sequence numbers of scheduled messages
 }
 
 // attempt is one paho client and the connection it makes. A new client per
 // attempt keeps paho's state of a dead connection away from the next one.
+//
+// Once connected, a publisher goroutine owns the client's subscribe and
+// publish calls: paho's Publish can block for up to its write timeout when
+// it races with a connection loss, and the run loop must never stall, or
+// the device would notice the loss (and reconnect) late.
 type attempt struct {
-	client    paho.Client
-	token     paho.Token
-	ip        atomic.Pointer[string] // set by dial, read after the token completes
-	lost      chan error             // connection-lost notification, buffered
-	region    string                 // set once connected
-	up        bool                   // CONNACK accepted and not lost yet
-	gotPuback bool                   // a publish of this connection was acknowledged
+	client paho.Client
+	token  paho.Token
+	ip     atomic.Pointer[string] // set by dial, read after the token completes
+	lost   chan error             // connection-lost notification, buffered
+	region string                 // set once connected, before the publisher starts
+	up     bool                   // CONNACK accepted and not lost yet (run only)
+
+	queue   chan message  // scheduled messages for the publisher
+	done    chan struct{} // closed by run when it is finished with the connection
+	stopped chan struct{} // closed by the publisher when it returns
+}
+
+// message is one scheduled publish.
+type message struct {
+	topic   string
+	payload []byte
 }
 
 func (at *attempt) setIP(ip string) { at.ip.Store(&ip) }
@@ -66,13 +87,6 @@ func (at *attempt) getIP() string {
 		return *p
 	}
 	return ""
-}
-
-// pending is an operation awaiting its acknowledgement.
-type pending struct {
-	token paho.Token
-	conn  *attempt
-	topic string // for publishes; empty for the subscription
 }
 
 // run is the device's life: connect, publish on schedule, reconnect with
@@ -103,10 +117,6 @@ func (d *device) run(ctx context.Context, startDelay time.Duration) {
 	}
 
 	for {
-		var acked <-chan struct{}
-		if len(d.inflight) > 0 {
-			acked = d.inflight[0].token.Done()
-		}
 		select {
 		case <-ctx.Done():
 			d.shutdown(connectDone)
@@ -129,9 +139,6 @@ func (d *device) run(ctx context.Context, startDelay time.Duration) {
 			lost = nil
 			d.lose(err)
 			backoff()
-
-		case <-acked:
-			d.acknowledged()
 
 		case <-telemetry.c():
 			telemetry.rearm()
@@ -158,7 +165,7 @@ func (d *device) connect(ctx context.Context) *attempt {
 		SetKeepAlive(o.KeepAlive).
 		SetPingTimeout(o.KeepAlive).
 		SetConnectTimeout(o.ConnectTimeout).
-		SetWriteTimeout(o.ConnectTimeout).
+		SetWriteTimeout(min(o.ConnectTimeout, maxWriteTimeout)).
 		SetCustomOpenConnectionFn(func(*url.URL, paho.ClientOptions) (net.Conn, error) {
 			return d.f.dial(ctx, d, at)
 		}).
@@ -208,9 +215,11 @@ func (d *device) attemptDone() bool {
 	d.f.setConnected(region, +1)
 	d.record(Event{Kind: KindConnected, Region: region, Detail: at.getIP()})
 
-	filter := "$aws/things/" + d.thing + "/shadow/update/accepted"
-	tok := at.client.Subscribe(filter, qos, func(paho.Client, paho.Message) { d.f.received.Add(1) })
-	d.inflight = append(d.inflight, pending{token: tok, conn: at})
+	at.queue = make(chan message, queueDepth)
+	at.done = make(chan struct{})
+	at.stopped = make(chan struct{})
+	d.f.wg.Add(1)
+	go d.publisher(at)
 	return true
 }
 
@@ -221,8 +230,7 @@ func (d *device) lose(err error) {
 	if at == nil || !at.up {
 		return
 	}
-	at.up = false
-	d.f.setConnected(at.region, -1)
+	d.release(at)
 	detail := "connection lost"
 	if err != nil {
 		detail = err.Error()
@@ -230,55 +238,89 @@ func (d *device) lose(err error) {
 	d.record(Event{Kind: KindDisconnected, Region: at.region, Detail: detail})
 }
 
-// publish sends one scheduled message, or counts it lost when offline.
+// release marks a connection as finished: it leaves the connected count and
+// its publisher stops.
+func (d *device) release(at *attempt) {
+	at.up = false
+	close(at.done)
+	d.f.setConnected(at.region, -1)
+}
+
+// publish hands one scheduled message to the publisher, or counts it as not
+// delivered when the device is offline or still waiting for earlier PUBACKs.
 func (d *device) publish(topic string, payload []byte) {
 	at := d.cur
 	if at == nil || !at.up {
 		d.f.failures.Add(1)
 		return
 	}
-	tok := at.client.Publish(topic, qos, false, payload)
-	d.inflight = append(d.inflight, pending{token: tok, conn: at, topic: topic})
+	select {
+	case at.queue <- message{topic: topic, payload: payload}:
+	default:
+		d.f.failures.Add(1)
+	}
 }
 
-// acknowledged handles the completion of the oldest in-flight operation.
-func (d *device) acknowledged() {
-	p := d.inflight[0]
-	d.inflight[0] = pending{}
-	d.inflight = d.inflight[1:]
-	if len(d.inflight) == 0 {
-		d.inflight = d.inflight[:0:0] // let the backing array go
-	}
-	err := p.token.Error()
+// publisher subscribes to the device's shadow responses, then publishes the
+// queued messages one at a time, each after the previous PUBACK, until the
+// connection is released. It counts every outcome in the fleet's Stats and
+// records the connection's first acknowledged publish.
+func (d *device) publisher(at *attempt) {
+	defer d.f.wg.Done()
+	defer close(at.stopped)
+	defer func() {
+		// Whatever is still queued was never sent.
+		d.f.failures.Add(int64(len(at.queue)))
+	}()
 
-	if p.topic == "" { // the subscription
-		// An error means the connection went away, which lose reports; a
-		// refusal is a SUBACK failure code, which paho does not turn into an
-		// error.
-		if st, ok := p.token.(*paho.SubscribeToken); ok && err == nil {
-			for filter, code := range st.Result() {
-				if code == subackFailure {
-					d.f.refused("subscribe: refused")
-					d.record(Event{Kind: KindRefused, Region: p.conn.region, Detail: "subscription to " + filter + " refused"})
-				}
-			}
+	filter := "$aws/things/" + d.thing + "/shadow/update/accepted"
+	sub := at.client.Subscribe(filter, qos, func(paho.Client, paho.Message) { d.f.received.Add(1) })
+	select {
+	case <-sub.Done():
+	case <-at.done:
+		return
+	}
+	// An error means the connection went away, which run reports; a refusal
+	// is a SUBACK failure code, which paho does not turn into an error.
+	if st, ok := sub.(*paho.SubscribeToken); ok && sub.Error() == nil && st.Result()[filter] == subackFailure {
+		d.f.refused("subscribe: refused")
+		d.record(Event{Kind: KindRefused, Region: at.region, Detail: "subscription to " + filter + " refused"})
+	}
+
+	acked := false
+	for {
+		var m message
+		select {
+		case m = <-at.queue:
+		case <-at.done:
+			return
 		}
-		return
-	}
-
-	if err != nil {
-		d.f.failures.Add(1)
-		return
-	}
-	d.f.published.Add(1)
-	if !p.conn.gotPuback {
-		p.conn.gotPuback = true
-		d.record(Event{Kind: KindPublished, Region: p.conn.region, Detail: p.topic})
+		tok := at.client.Publish(m.topic, qos, false, m.payload)
+		select {
+		case <-tok.Done():
+		case <-at.done:
+			// paho completes the token when it tears the connection down;
+			// it was not acknowledged before the connection ended.
+			d.f.failures.Add(1)
+			return
+		}
+		if tok.Error() != nil {
+			d.f.failures.Add(1)
+			continue
+		}
+		d.f.published.Add(1)
+		if !acked {
+			acked = true
+			d.record(Event{Kind: KindPublished, Region: at.region, Detail: m.topic})
+		}
 	}
 }
 
 // shutdown ends the device when the fleet stops: it waits for an attempt in
-// progress, disconnects, and settles in-flight operations.
+// progress, stops the publisher and then disconnects. Stopping the publisher
+// first keeps it out of paho's Publish while Disconnect tears the client
+// down, which could otherwise block it for the write timeout. A publish
+// still awaiting its PUBACK counts as not delivered.
 func (d *device) shutdown(connectDone <-chan struct{}) {
 	if connectDone != nil {
 		<-connectDone // bounded by ConnectTimeout; dial aborts at once on ctx
@@ -287,31 +329,14 @@ func (d *device) shutdown(connectDone <-chan struct{}) {
 		}
 	}
 	at := d.cur
+	d.cur = nil
 	if at == nil || !at.up {
 		return
 	}
+	d.release(at)
+	<-at.stopped
 	at.client.Disconnect(disconnectQuiesce)
-	at.up = false
-	d.f.setConnected(at.region, -1)
 	d.record(Event{Kind: KindDisconnected, Region: at.region, Detail: "fleet stopped"})
-	d.cur = nil
-	// Disconnect completes the outstanding tokens unless its quiesce time
-	// ran out first; whatever is not acknowledged by now is lost.
-	for _, p := range d.inflight {
-		if p.topic == "" {
-			continue
-		}
-		select {
-		case <-p.token.Done():
-			if p.token.Error() == nil {
-				d.f.published.Add(1)
-				continue
-			}
-		default:
-		}
-		d.f.failures.Add(1)
-	}
-	d.inflight = nil
 }
 
 // inc increments *n and returns the new value.

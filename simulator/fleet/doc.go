@@ -21,12 +21,13 @@
 //     $aws/things/<thing>/shadow/update, both at QoS 1. Each device's
 //     schedule starts at a random phase so publishes are spread over the
 //     interval rather than arriving in bursts.
-//   - A publish is delivered when its PUBACK arrives. A publish whose
-//     connection is lost before the PUBACK, and every scheduled publish
-//     while the device is disconnected, counts as a publish failure. Nothing
-//     is queued for later: a device that is offline loses that message, as a
-//     device without local buffering would. Delivery is therefore at most
-//     once per scheduled message.
+//   - A publish is delivered when its PUBACK arrives. A device has one
+//     publish in flight at a time; up to four scheduled messages wait behind
+//     it. A message that finds that queue full, any scheduled message while
+//     the device is disconnected, and a publish whose connection ends before
+//     its PUBACK all count as publish failures. Nothing is kept for a later
+//     connection: an offline device loses the message, as a device without
+//     local buffering would, so delivery is at most once per message.
 //   - Connection loss is seen at once when the broker closes the TCP
 //     connection (broker.SetDown) and otherwise by MQTT keep-alive
 //     (Options.KeepAlive, 2 s by default). After a loss, a refused CONNECT
@@ -40,15 +41,19 @@
 // resolves, connections, disconnections, refusals, failed attempts and the
 // first acknowledged publish of each connection, with the Region the
 // resolved IP belongs to (Options.Regions). Fleet-wide counters are in
-// Stats. Wait and WaitConnected block until a condition holds, woken by
-// timeline events rather than by polling.
+// Stats. WaitConnected blocks until enough devices are connected, woken by
+// timeline events; Wait does the same for any condition and also re-checks
+// it every 50 ms, for conditions on Stats.
 //
 // # Cost
 //
-// A connected device costs one goroutine of its own, nine of paho's and
-// three on the simulated broker, about 13 goroutines and 100 KiB (stacks,
-// TLS and MQTT state on both ends) in all; BenchmarkFleetConnect measures
-// it. Telemetry and shadow schedules are runtime timers, not goroutines.
+// A connected device costs two goroutines of its own (its loop and a
+// publisher, so that a paho call that blocks never delays noticing a lost
+// connection), nine of paho's and three on the simulated broker: 14
+// goroutines and about 115 KiB (stacks, TLS and MQTT state of both ends) in
+// all, as BenchmarkFleetConnect measures. Telemetry and shadow schedules are
+// runtime timers. Both ends of every connection live in this process, so
+// N devices need 2N file descriptors (RLIMIT_NOFILE).
 //
 // # Not modelled
 //

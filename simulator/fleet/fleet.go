@@ -55,10 +55,12 @@ type Options struct {
 	// Regions maps a broker IP to its Region's name, to attribute
 	// connections; an IP missing from it is reported as the Region.
 	Regions map[string]string
-	// KeepAlive is the MQTT keep-alive (default 2 s; whole seconds).
+	// KeepAlive is the MQTT keep-alive (default 2 s; whole seconds). With
+	// thousands of devices on few cores, a longer keep-alive avoids
+	// spurious ping timeouts while a reconnect storm saturates the CPU.
 	KeepAlive time.Duration
 	// ConnectTimeout bounds resolve, dial, TLS handshake and CONNACK of one
-	// attempt, and the wait to hand a publish to the connection (default 5 s).
+	// attempt (default 5 s).
 	ConnectTimeout time.Duration
 	// StartSpread spreads the devices' first connection attempts uniformly
 	// over this window (default 0: all start at once).
