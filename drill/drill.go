@@ -1,10 +1,10 @@
-// Package drill runs iot-dr's drills on the simulated World and reports what they
-// measured: provision a fleet in the primary, let the pipeline replicate it, inject a
-// fault, keep changing the primary, and count what the secondary lost (RPO) and how
-// long it took to converge.
+// Package drill runs iot-dr's failover drills on the simulated World and reports what
+// they measured: provision a fleet in the primary, let the pipeline replicate it, run
+// device traffic, inject a fault, wait for the fleet to fail over, keep traffic going,
+// restore the primary, wait for failback, and verify the two Regions agree.
 //
 // It is the logic behind `iotdr drill`; the command only parses flags and prints.
-// Drills against a real deployment are not implemented here.
+// Drills against a real deployment live in the awsdrill package.
 package drill
 
 import (
@@ -12,34 +12,43 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iot"
-	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
-	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
-
-	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
 
 // Scenario is one drill.
 type Scenario struct {
 	Name        string
 	Description string
-	run         func(ctx context.Context, d *run) error
+	// fault injects the scenario's fault and returns its undo.
+	fault func(d *run) (undo func())
+	// expectFailover is false where the fleet must stay on the primary.
+	expectFailover bool
+	// before runs after the fleet is replicated, before the devices connect; it may
+	// add devices.
+	before func(ctx context.Context, d *run) ([]fleet.Device, error)
 }
 
 // Scenarios lists the drills, default first.
 var Scenarios = []Scenario{
-	{Name: "replication", Description: "provision the fleet, change things, types, groups and shadows in the primary, " +
-		"and check the secondary converges to an exact copy; reports replication lag", run: replicationDrill},
-	{Name: "replication-lag", Description: "the primary is lost while replication is behind (paused): reports the registry " +
-		"changes and shadow updates missing in the secondary at the fault (RPO), then restores the primary and checks nothing stays lost", run: lagDrill},
-	{Name: "throttling", Description: "the secondary's IoT APIs are throttled to 50 calls/s while the fleet is provisioned: " +
-		"what outlasts the state machine's retries must land in the error table and be re-driven by the reconciler once the throttling ends", run: throttlingDrill},
+	{Name: "region-outage", Description: "the primary Region is lost: broker, IoT APIs and replication down; " +
+		"the fleet must fail over to the secondary and back", fault: regionOutage, expectFailover: true},
+	{Name: "broker-outage", Description: "only the primary's MQTT broker goes down (APIs and replication keep working)",
+		fault: brokerOutage, expectFailover: true},
+	{Name: "probe-failure", Description: "the primary's health probe fails while its broker is fine (the force-fail switch): " +
+		"DNS moves to the secondary, connected devices stay where they are", fault: probeFailure, expectFailover: false},
+	{Name: "flapping", Description: "the primary's probe fails for less than the failure threshold, again and again: " +
+		"Route 53's damping must keep DNS on the primary", fault: flapping, expectFailover: false},
+	{Name: "replication-lag", Description: "the primary is lost while replication is behind (paused with changes queued): " +
+		"reports the registry changes and shadow updates missing in the secondary (RPO) and the devices it refuses",
+		fault: regionOutage, expectFailover: true, before: replicationBehind},
+	{Name: "throttling", Description: "the secondary's IoT APIs are throttled (50 calls/s per API) while registry changes replicate " +
+		"and the primary is lost: what outlasts the retries lands in the error table and is re-driven after the drill",
+		fault: regionOutage, expectFailover: true, before: throttleSecondary},
 }
 
 // Find returns the scenario called name.
@@ -54,19 +63,54 @@ func Find(name string) (Scenario, error) {
 	return Scenario{}, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(names, ", "))
 }
 
-// Config sizes and tunes a drill.
+// Config sizes and tunes a drill. Durations are the simulator's scaled time.
 type Config struct {
 	Scenario string
-	// Devices is the fleet size (1-100000).
+	// Devices is the fleet size.
 	Devices int
+	// Interval and Threshold are the Route 53 health checks' request interval and
+	// failure threshold; TTL is the failover records' TTL.
+	Interval  time.Duration
+	Threshold int
+	TTL       time.Duration
+	// BackoffBase and BackoffCap shape the devices' reconnect backoff (full jitter).
+	BackoffBase, BackoffCap time.Duration
 	// ReplicationDelay is the global table's delay.
 	ReplicationDelay time.Duration
-	// Changes is how many registry changes and shadow updates are made after the fault.
+	// Changes is how many registry changes and shadow updates the replication-lag
+	// scenario makes while replication is behind.
 	Changes int
-	// Seed makes the fleet's attributes reproducible.
+	// Seed makes the fleet's attributes and jitter reproducible.
 	Seed int64
-	// Progress receives one line per phase; nil discards.
+	// Progress receives one line per phase and periodic fleet counts; nil discards.
 	Progress io.Writer
+}
+
+// DefaultConfig is a drill that runs in seconds: Route 53's 10 s interval and 60 s
+// TTL scaled down about 50 times.
+func DefaultConfig() Config {
+	return Config{Scenario: Scenarios[0].Name, Devices: 100, Interval: 200 * time.Millisecond, Threshold: 3,
+		TTL: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffCap: 500 * time.Millisecond, Changes: 50, Seed: 1}
+}
+
+// maxDevices bounds a drill by the process's open-file limit: every simulated device
+// holds two sockets (its own and the broker's end), plus headroom for the rest.
+func maxDevices() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 100000
+	}
+	return max(0, int(min(l.Cur, 1<<31)-256)/2)
+}
+
+// RaiseFileLimit lifts the soft open-file limit to the hard limit, so that a drill can
+// hold as many devices as the machine allows.
+func RaiseFileLimit() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
 }
 
 // Validate names the first bad setting.
@@ -74,8 +118,20 @@ func (c Config) Validate() error {
 	if _, err := Find(c.Scenario); err != nil {
 		return err
 	}
-	if c.Devices < 1 || c.Devices > 100000 {
-		return fmt.Errorf("--devices must be between 1 and 100000, got %d", c.Devices)
+	if m := maxDevices(); c.Devices < 1 || c.Devices > m {
+		return fmt.Errorf("--devices must be between 1 and %d (two sockets per device within the open-file limit; raise `ulimit -n` for more), got %d", m, c.Devices)
+	}
+	if c.Interval < 10*time.Millisecond || c.Interval > 30*time.Second {
+		return fmt.Errorf("--interval must be between 10ms and 30s, got %s", c.Interval)
+	}
+	if c.Threshold < 1 || c.Threshold > 10 {
+		return fmt.Errorf("--threshold must be between 1 and 10 (as Route 53 allows), got %d", c.Threshold)
+	}
+	if c.TTL < 10*time.Millisecond || c.TTL > time.Hour {
+		return fmt.Errorf("--ttl must be between 10ms and 1h, got %s", c.TTL)
+	}
+	if c.BackoffBase <= 0 || c.BackoffCap < c.BackoffBase {
+		return fmt.Errorf("--backoff-base (%s) must be positive and at most --backoff-cap (%s)", c.BackoffBase, c.BackoffCap)
 	}
 	if c.ReplicationDelay < 0 || c.ReplicationDelay > time.Minute {
 		return fmt.Errorf("--replication-delay must be between 0 and 1m, got %s", c.ReplicationDelay)
@@ -86,44 +142,99 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Bound is the RTO the settings imply for one device: detection (interval x threshold,
+// plus one probe timeout), the record's TTL in the device's cache, and the longest
+// reconnect backoff.
+func (c Config) Bound() time.Duration {
+	return time.Duration(c.Threshold)*c.Interval + probeTimeout(c) + c.TTL + c.BackoffCap
+}
+
+func probeTimeout(c Config) time.Duration { return c.Interval * 3 / 4 }
+
 // Phase is one timeline entry.
 type Phase struct {
-	Name string        `json:"name"`
-	At   time.Duration `json:"at_ns"`
-	AtS  float64       `json:"at_s"`
+	Name string  `json:"name"`
+	AtS  float64 `json:"at_s"`
+}
+
+// Sample is the World's state at one moment, for the report's chart.
+type Sample struct {
+	AtS              float64 `json:"at_s"`
+	PrimaryDevices   int     `json:"primary_devices"`
+	SecondaryDevices int     `json:"secondary_devices"`
+	PrimaryHealthy   bool    `json:"primary_healthy"`
+	SecondaryHealthy bool    `json:"secondary_healthy"`
+	DNS              string  `json:"dns"`
 }
 
 // Report is what a drill measured.
 type Report struct {
-	Scenario                  string   `json:"scenario"`
-	Devices                   int      `json:"devices"`
-	Timeline                  []Phase  `json:"timeline"`
-	ProvisionS                float64  `json:"provision_s"`
-	ConvergeS                 float64  `json:"converge_s"`
-	LagP50MS                  float64  `json:"lag_p50_ms"`
-	LagP99MS                  float64  `json:"lag_p99_ms"`
+	Scenario string   `json:"scenario"`
+	Devices  int      `json:"devices"`
+	Settings Config   `json:"-"`
+	Timeline []Phase  `json:"timeline"`
+	Samples  []Sample `json:"samples"`
+
+	// RTO: from the fault to each device publishing again in the secondary.
+	RTOP50S  float64 `json:"rto_p50_s"`
+	RTOP99S  float64 `json:"rto_p99_s"`
+	RTOMaxS  float64 `json:"rto_max_s"`
+	RTOBound float64 `json:"rto_bound_s"`
+	// DetectionS is from the fault to the primary's health check turning unhealthy,
+	// DNSSwitchS to the failover record answering the secondary.
+	DetectionS float64 `json:"detection_s"`
+	DNSSwitchS float64 `json:"dns_switch_s"`
+	// FailbackS is from the restore to every device being back on the primary.
+	FailbackS float64 `json:"failback_s"`
+	// DevicesLost are replicated devices that never published in the secondary.
+	DevicesLost    int       `json:"devices_lost"`
+	LostDevices    []string  `json:"lost_devices,omitempty"`
+	RefusedDevices []Refusal `json:"refused_devices"`
+	// MessagesUndelivered are telemetry and shadow publishes not acknowledged during the
+	// drill (devices publishing while disconnected).
+	MessagesUndelivered int64 `json:"messages_undelivered"`
+	MessagesDelivered   int64 `json:"messages_delivered"`
+
+	// RPO: what the secondary lacked while the primary was down.
 	ReplicationPendingAtFault int      `json:"replication_pending_at_fault"`
 	ReplicationLagAtFaultMS   float64  `json:"replication_lag_at_fault_ms"`
 	RegistryChangesLost       int      `json:"registry_changes_lost"`
 	ShadowUpdatesLost         int      `json:"shadow_updates_lost"`
 	LostExamples              []string `json:"lost_examples,omitempty"`
-	DifferencesAfterRestore   []string `json:"differences_after_restore"`
-	ErrorTableRecords         int      `json:"error_table_records"`
-	ErrorTableAfterFault      int      `json:"error_table_after_fault"`
-	Passed                    bool     `json:"passed"`
-	Failure                   string   `json:"failure,omitempty"`
+
+	ErrorTableRecords       int      `json:"error_table_records"`
+	DifferencesAfterRestore []string `json:"differences_after_restore"`
+	WallS                   float64  `json:"wall_s"`
+	Passed                  bool     `json:"passed"`
+	Failures                []string `json:"failures,omitempty"`
+}
+
+// Refusal is one device refused by the secondary, with the broker's reason.
+type Refusal struct {
+	Device string `json:"device"`
+	Reason string `json:"reason"`
 }
 
 type run struct {
 	cfg    Config
+	sc     Scenario
 	w      *simulator.World
+	edge   *simulator.Edge
 	rep    *Report
 	start  time.Time
 	things []string
+	// replicated are the devices expected to work in the secondary.
+	replicated map[string]bool
+	// primaryDown is set while the fault has the primary's APIs down.
+	primaryDown bool
+	// throttling is set while the throttling scenario limits the secondary.
+	throttling bool
+	// afterRestore undoes what a scenario's before step set up.
+	afterRestore []func()
 }
 
 // Run executes the configured drill. An error means the drill could not run; a drill
-// that ran and found a problem returns a Report with Passed false.
+// that ran and found a problem returns a Report with Passed false and its Failures.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -134,247 +245,46 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("start simulator: %w", err)
 	}
 	defer w.Close()
-	d := &run{cfg: cfg, w: w, rep: &Report{Scenario: sc.Name, Devices: cfg.Devices}, start: time.Now()}
-	if err := sc.run(ctx, d); err != nil {
+	d := &run{cfg: cfg, sc: sc, w: w, start: time.Now(), replicated: map[string]bool{},
+		rep: &Report{Scenario: sc.Name, Devices: cfg.Devices, Settings: cfg, RTOBound: cfg.Bound().Seconds()}}
+	if err := d.failoverDrill(ctx); err != nil {
 		return nil, err
 	}
-	d.rep.ErrorTableRecords = w.Secondary.Errors.Len()
-	d.rep.Passed = d.rep.Failure == "" && len(d.rep.DifferencesAfterRestore) == 0
-	if !d.rep.Passed && d.rep.Failure == "" {
-		d.rep.Failure = fmt.Sprintf("%d differences remain after restore", len(d.rep.DifferencesAfterRestore))
-	}
+	d.rep.WallS = time.Since(d.start).Seconds()
+	d.rep.Passed = len(d.rep.Failures) == 0
 	return d.rep, nil
 }
 
-func (d *run) phase(name string) {
+func (d *run) phase(format string, args ...any) {
 	at := time.Since(d.start)
-	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: name, At: at, AtS: at.Seconds()})
+	name := fmt.Sprintf(format, args...)
+	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: name, AtS: at.Seconds()})
+	d.progress("%s", name)
+}
+
+func (d *run) progress(format string, args ...any) {
 	if d.cfg.Progress != nil {
-		fmt.Fprintf(d.cfg.Progress, "[%7.3fs] %s\n", at.Seconds(), name)
+		fmt.Fprintf(d.cfg.Progress, "[%7.3fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
 	}
 }
 
-// provision creates the fleet in the primary: two thing types, a group tree, N devices
-// spread over them with a certificate and the device policy each, and a reported shadow.
-func (d *run) provision(ctx context.Context) error {
-	d.phase(fmt.Sprintf("provisioning %d devices in %s", d.cfg.Devices, d.w.Primary.Name))
-	reg := d.w.Primary.Registry
-	for _, tt := range []string{"sensor", "gateway"} {
-		if _, err := reg.CreateThingType(ctx, &iot.CreateThingTypeInput{ThingTypeName: aws.String(tt)}); err != nil {
-			return fmt.Errorf("create thing type %s: %w", tt, err)
-		}
-	}
-	for _, g := range [][2]string{{"fleet", ""}, {"fleet-eu", "fleet"}, {"fleet-us", "fleet"}} {
-		in := &iot.CreateThingGroupInput{ThingGroupName: aws.String(g[0])}
-		if g[1] != "" {
-			in.ParentGroupName = aws.String(g[1])
-		}
-		if _, err := reg.CreateThingGroup(ctx, in); err != nil {
-			return fmt.Errorf("create thing group %s: %w", g[0], err)
-		}
-	}
-	t0 := time.Now()
-	for i := range d.cfg.Devices {
-		name := fmt.Sprintf("device-%06d", i)
-		dev := simulator.Device{Thing: name, ThingType: []string{"sensor", "gateway"}[i%2],
-			Attributes: map[string]string{"site": fmt.Sprint((int64(i) + d.cfg.Seed) % 17)},
-			Groups:     []string{[]string{"fleet-eu", "fleet-us"}[i%2]}}
-		if _, err := d.w.ProvisionDevice(ctx, dev); err != nil {
-			return err
-		}
-		if err := d.shadow(ctx, name, 0); err != nil {
-			return err
-		}
-		d.things = append(d.things, name)
-	}
-	d.rep.ProvisionS = time.Since(t0).Seconds()
-	return nil
-}
-
-func (d *run) shadow(ctx context.Context, thing string, seq int) error {
-	_, err := d.w.Primary.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(thing),
-		Payload: fmt.Appendf(nil, `{"state":{"reported":{"seq":%d}}}`, seq)})
-	if err != nil {
-		return fmt.Errorf("shadow of %s: %w", thing, err)
-	}
-	return nil
-}
-
-// changes makes n registry changes and n shadow updates in the primary.
-func (d *run) changes(ctx context.Context, n int) error {
-	for i := range n {
-		thing := d.things[i%len(d.things)]
-		if _, err := d.w.Primary.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(thing),
-			AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"rev": fmt.Sprint(i + 1)}}}); err != nil {
-			return fmt.Errorf("update %s: %w", thing, err)
-		}
-		if err := d.shadow(ctx, thing, i+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (d *run) settle(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	return d.w.Settle(ctx)
-}
-
-// differences compares the Regions: registry lines and shadows that differ.
-func (d *run) differences(ctx context.Context) (registry, shadows []string, err error) {
-	registry, err = replication.Diff(ctx, d.w.Primary.Registry, d.w.Secondary.Registry, d.w.Primary.Name, d.w.Secondary.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, thing := range d.things {
-		p, perr := d.w.Primary.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-		s, serr := d.w.Secondary.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-		if perr != nil || serr != nil {
-			if (perr == nil) != (serr == nil) {
-				shadows = append(shadows, "shadow "+thing+": present in only one Region")
-			}
-			continue
-		}
-		if reported(p.Payload) != reported(s.Payload) {
-			shadows = append(shadows, "shadow "+thing+": reported state differs")
-		}
-	}
-	return registry, shadows, nil
-}
-
-func reported(doc []byte) string {
-	s := string(doc)
-	i := strings.Index(s, `"reported":`)
-	if i < 0 {
-		return ""
-	}
-	j := strings.Index(s[i:], "}")
-	if j < 0 {
-		return s[i:]
-	}
-	return s[i : i+j]
-}
-
-func (d *run) converge(ctx context.Context) error {
-	t0 := time.Now()
-	if err := d.settle(ctx); err != nil {
-		return err
-	}
-	d.rep.ConvergeS = time.Since(t0).Seconds()
-	d.rep.LagP50MS = float64(d.w.Secondary.Lag.Percentile(50).Microseconds()) / 1000
-	d.rep.LagP99MS = float64(d.w.Secondary.Lag.Percentile(99).Microseconds()) / 1000
-	d.phase("secondary converged")
-	return nil
-}
-
-func (d *run) verify(ctx context.Context) error {
-	reg, sh, err := d.differences(ctx)
-	if err != nil {
-		return err
-	}
-	d.rep.DifferencesAfterRestore = append(reg, sh...)
-	if d.rep.DifferencesAfterRestore == nil {
-		d.rep.DifferencesAfterRestore = []string{}
-	}
-	d.phase(fmt.Sprintf("verified: %d differences", len(d.rep.DifferencesAfterRestore)))
-	return nil
-}
-
-func replicationDrill(ctx context.Context, d *run) error {
-	if err := d.provision(ctx); err != nil {
-		return err
-	}
-	if err := d.converge(ctx); err != nil {
-		return err
-	}
-	d.phase(fmt.Sprintf("making %d registry changes and shadow updates", d.cfg.Changes))
-	if err := d.changes(ctx, d.cfg.Changes); err != nil {
-		return err
-	}
-	if err := d.settle(ctx); err != nil {
-		return err
-	}
-	return d.verify(ctx)
-}
-
-func lagDrill(ctx context.Context, d *run) error {
-	if err := d.provision(ctx); err != nil {
-		return err
-	}
-	if err := d.converge(ctx); err != nil {
-		return err
-	}
-	d.w.Replication.Pause()
-	d.phase("replication falls behind (paused)")
-	if err := d.changes(ctx, d.cfg.Changes); err != nil {
-		return err
-	}
-	// The primary is lost: its APIs go down and what it had not replicated is stuck there.
-	d.rep.ReplicationPendingAtFault = d.w.Replication.Pending()
-	d.rep.ReplicationLagAtFaultMS = float64(d.w.Replication.Lag().Microseconds()) / 1000
-	d.w.Replication.SetRegionDown(d.w.Primary.Name, true)
-	d.w.Replication.Resume()
-	d.w.Primary.Registry.SetAvailable(false)
-	d.phase(fmt.Sprintf("fault: primary lost with %d changes not replicated", d.rep.ReplicationPendingAtFault))
-	if err := d.settle(ctx); err != nil {
-		return err
-	}
-	d.w.Primary.Registry.SetAvailable(true) // read the primary's state to count what is missing
-	reg, sh, err := d.differences(ctx)
-	if err != nil {
-		return err
-	}
-	d.w.Primary.Registry.SetAvailable(false)
-	d.rep.RegistryChangesLost, d.rep.ShadowUpdatesLost = len(reg), len(sh)
-	d.rep.LostExamples = slices.Clone(append(reg, sh...)[:min(5, len(reg)+len(sh))])
-	d.phase(fmt.Sprintf("RPO: %d registry changes and %d shadow updates missing in the secondary", len(reg), len(sh)))
-	d.w.Primary.Registry.SetAvailable(true)
-	d.w.Replication.SetRegionDown(d.w.Primary.Name, false)
-	d.phase("primary restored")
-	if err := d.settle(ctx); err != nil {
-		return err
-	}
-	return d.verify(ctx)
-}
-
-// throttled are the secondary APIs the throttling drill limits.
-var throttled = []string{"CreateThing", "RegisterCertificateWithoutCA", "AttachPolicy", "AttachThingPrincipal", "DescribeThing"}
-
-func throttlingDrill(ctx context.Context, d *run) error {
-	for _, api := range throttled {
-		d.w.Secondary.Registry.SetRate(api, 50)
-	}
-	d.phase("secondary IoT APIs throttled to 50 calls/s each")
-	if err := d.provision(ctx); err != nil {
-		return err
-	}
-	if err := d.converge(ctx); err != nil {
-		return err
-	}
-	d.rep.ErrorTableAfterFault = d.w.Secondary.Errors.Len()
-	for _, api := range throttled {
-		d.w.Secondary.Registry.SetRate(api, 0)
-	}
-	d.phase(fmt.Sprintf("throttling lifted; %d events in the error table", d.rep.ErrorTableAfterFault))
-	resp, err := d.w.Reconcile(ctx, false)
-	if err != nil {
-		return err
-	}
-	d.phase(fmt.Sprintf("reconciler re-drove %d events (%d still failing)", resp.Redriven, resp.StillFailing))
-	if err := d.settle(ctx); err != nil {
-		return err
-	}
-	return d.verify(ctx)
+func (d *run) fail(format string, args ...any) {
+	d.rep.Failures = append(d.rep.Failures, fmt.Sprintf(format, args...))
 }
 
 // ErrBudget is returned by CheckBudgets when a drill broke a budget.
 var ErrBudget = errors.New("budget exceeded")
 
-// CheckBudgets compares the report with the budgets; maxLost < 0 disables that check.
-func CheckBudgets(r *Report, maxLost int) error {
-	if maxLost >= 0 && r.RegistryChangesLost+r.ShadowUpdatesLost > maxLost {
-		return fmt.Errorf("%w: %d changes lost, budget %d", ErrBudget, r.RegistryChangesLost+r.ShadowUpdatesLost, maxLost)
+// CheckBudgets compares the report with the budgets: maxRTO on the p99 RTO (0: none),
+// maxLost on devices plus changes lost (negative: none).
+func CheckBudgets(r *Report, maxRTO time.Duration, maxLost int) error {
+	var errs []error
+	if maxRTO > 0 && r.RTOP99S > maxRTO.Seconds() {
+		errs = append(errs, fmt.Errorf("%w: RTO p99 %.3fs over --max-rto %s", ErrBudget, r.RTOP99S, maxRTO))
 	}
-	return nil
+	if lost := r.DevicesLost + r.RegistryChangesLost + r.ShadowUpdatesLost; maxLost >= 0 && lost > maxLost {
+		errs = append(errs, fmt.Errorf("%w: %d lost (devices %d, registry changes %d, shadow updates %d), --max-lost %d",
+			ErrBudget, lost, r.DevicesLost, r.RegistryChangesLost, r.ShadowUpdatesLost, maxLost))
+	}
+	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"sync"
 	"time"
@@ -57,7 +58,13 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	r.Registry = registry.New(registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{r}, Rates: o.APIRates})
 	// The broker speaks MQTT over TLS and admits a device only as AWS IoT Core would: a
 	// certificate registered and ACTIVE in this Region, and the IoT policies attached to it.
-	cert, err := ca.IssueServer([]string{o.Domain, Endpoint(name)}, nil)
+	// The Region's loopback IP is a SAN too, so ordinary MQTT clients (mosquitto_pub) can
+	// connect by address and still verify the server.
+	var ips []net.IP
+	if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) != nil {
+		ips = append(ips, net.ParseIP(host))
+	}
+	cert, err := ca.IssueServer([]string{o.Domain, Endpoint(name)}, ips)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %s server certificate: %w", name, err)
 	}

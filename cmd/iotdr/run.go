@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -47,18 +47,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func drillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	cfg := drill.DefaultConfig()
 	var (
-		cfg     drill.Config
 		list    = fs.Bool("list", false, "describe the scenarios and exit")
 		asJSON  = fs.Bool("json", false, "print the report as one JSON object")
+		report  = fs.String("report", "", "also write the report as a self-contained HTML page to `FILE`")
 		timeout = fs.Duration("timeout", 10*time.Minute, "abort the drill after this long")
-		maxLost = fs.Int("max-lost", -1, "exit 1 when more registry changes and shadow updates than this are lost (-1: no budget)")
+		maxRTO  = fs.Duration("max-rto", 0, "exit 1 when the p99 RTO is longer (0: no budget)")
+		maxLost = fs.Int("max-lost", -1, "exit 1 when more devices + registry changes + shadow updates are lost (-1: no budget)")
 	)
-	fs.StringVar(&cfg.Scenario, "scenario", drill.Scenarios[0].Name, "the drill to run (see --list)")
-	fs.IntVar(&cfg.Devices, "devices", 100, "devices to provision in the primary")
-	fs.DurationVar(&cfg.ReplicationDelay, "replication-delay", 0, "global-table replication delay")
-	fs.IntVar(&cfg.Changes, "changes", 50, "registry changes and shadow updates made after the fleet is replicated")
-	fs.Int64Var(&cfg.Seed, "seed", 1, "seed for the fleet's attributes")
+	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "the drill to run (see --list)")
+	fs.IntVar(&cfg.Devices, "devices", cfg.Devices, "devices to provision in the primary")
+	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "health-check request interval (Route 53: 10s or 30s; scaled)")
+	fs.IntVar(&cfg.Threshold, "threshold", cfg.Threshold, "health-check failure threshold (1-10)")
+	fs.DurationVar(&cfg.TTL, "ttl", cfg.TTL, "failover records' TTL")
+	fs.DurationVar(&cfg.BackoffBase, "backoff-base", cfg.BackoffBase, "devices' first reconnect backoff (exponential, full jitter)")
+	fs.DurationVar(&cfg.BackoffCap, "backoff-cap", cfg.BackoffCap, "devices' longest reconnect backoff")
+	fs.DurationVar(&cfg.ReplicationDelay, "replication-delay", cfg.ReplicationDelay, "global-table replication delay")
+	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "registry changes and shadow updates made while replication is behind (replication-lag, throttling)")
+	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for the fleet's attributes and jitter")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -77,9 +84,24 @@ func drillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		tw.Flush()
 		return exitOK
 	}
+	drill.RaiseFileLimit()
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "iotdr drill: %v\n", err)
 		return exitError
+	}
+	if *maxRTO < 0 || *timeout <= 0 {
+		fmt.Fprintf(stderr, "iotdr drill: --max-rto must not be negative and --timeout must be positive\n")
+		return exitError
+	}
+	var html *os.File
+	if *report != "" {
+		f, err := os.Create(*report)
+		if err != nil {
+			fmt.Fprintf(stderr, "iotdr drill: --report: %v\n", err)
+			return exitError
+		}
+		defer f.Close()
+		html = f
 	}
 	cfg.Progress = stderr
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -97,45 +119,21 @@ func drillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 	} else {
-		printReport(stdout, rep)
+		drill.WriteText(stdout, rep)
 	}
+	if html != nil {
+		if err := drill.WriteHTML(html, rep); err != nil {
+			fmt.Fprintf(stderr, "iotdr drill: --report: %v\n", err)
+			return exitError
+		}
+	}
+	code := exitOK
 	if !rep.Passed {
-		return exitFailed
+		code = exitFailed
 	}
-	if err := drill.CheckBudgets(rep, *maxLost); err != nil {
+	if err := drill.CheckBudgets(rep, *maxRTO, *maxLost); err != nil {
 		fmt.Fprintf(stderr, "iotdr drill: %v\n", err)
-		return exitFailed
+		code = exitFailed
 	}
-	return exitOK
-}
-
-func printReport(w io.Writer, r *drill.Report) {
-	verdict := "PASSED"
-	if !r.Passed {
-		verdict = "FAILED: " + r.Failure
-	}
-	fmt.Fprintf(w, "iot-dr drill %q with %d devices: %s\n\n", r.Scenario, r.Devices, verdict)
-	fmt.Fprintln(w, "Timeline")
-	for _, p := range r.Timeline {
-		fmt.Fprintf(w, "  %8.3fs  %s\n", p.AtS, p.Name)
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Replication")
-	fmt.Fprintf(tw, "  provisioning took\t%.3fs\n", r.ProvisionS)
-	fmt.Fprintf(tw, "  secondary converged after\t%.3fs\n", r.ConvergeS)
-	fmt.Fprintf(tw, "  replication lag p50 / p99\t%.1f ms / %.1f ms\n", r.LagP50MS, r.LagP99MS)
-	fmt.Fprintf(tw, "  error-table records\t%d\n", r.ErrorTableRecords)
-	fmt.Fprintln(tw, "RPO (at the fault)")
-	fmt.Fprintf(tw, "  changes not yet replicated\t%d (oldest %.1f ms old)\n", r.ReplicationPendingAtFault, r.ReplicationLagAtFaultMS)
-	fmt.Fprintf(tw, "  registry changes lost\t%d\n", r.RegistryChangesLost)
-	fmt.Fprintf(tw, "  shadow updates lost\t%d\n", r.ShadowUpdatesLost)
-	tw.Flush()
-	for _, ex := range r.LostExamples {
-		fmt.Fprintf(w, "    e.g. %s\n", ex)
-	}
-	fmt.Fprintf(w, "\nAfter restore: %d differences between the Regions\n", len(r.DifferencesAfterRestore))
-	for _, d := range r.DifferencesAfterRestore[:min(10, len(r.DifferencesAfterRestore))] {
-		fmt.Fprintf(w, "  %s\n", strings.TrimSpace(d))
-	}
+	return code
 }

@@ -131,6 +131,9 @@ func (d *device) run(ctx context.Context, startDelay time.Duration) {
 			connectDone = nil
 			if d.attemptDone() {
 				lost = d.cur.lost
+				// Announce itself at once, as devices do after (re)connecting: the
+				// moment service is restored is then measured, not the schedule.
+				d.publish(spec.TelemetryTopic(d.thing), telemetryPayload(d.thing, inc(&d.telemetrySeq)))
 			} else {
 				backoff()
 			}

@@ -1,0 +1,600 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+
+	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/dns"
+	"github.com/iot-dr/iot-dr/simulator/fleet"
+)
+
+// failoverDrill is every scenario's script; the scenario supplies the fault.
+func (d *run) failoverDrill(ctx context.Context) error {
+	c := d.cfg
+	edge, err := d.w.StartEdge(ctx, simulator.EdgeOptions{Interval: c.Interval, FailureThreshold: c.Threshold,
+		TTL: c.TTL, ProbeTimeout: probeTimeout(c)})
+	if err != nil {
+		return err
+	}
+	defer edge.Close()
+	d.edge = edge
+
+	devices, err := d.provision(ctx)
+	if err != nil {
+		return err
+	}
+	if err := d.settle(ctx); err != nil {
+		return err
+	}
+	for _, dev := range devices {
+		d.replicated[dev.Thing] = true
+	}
+	d.phase("secondary converged: %d devices replicated", len(devices))
+	if d.sc.before != nil {
+		extra, err := d.sc.before(ctx, d)
+		if err != nil {
+			return err
+		}
+		devices = append(devices, extra...)
+	}
+
+	res := dns.NewResolver(edge.DNS.Addr(), dns.WithTTLUnit(simulator.TTLUnit))
+	f, err := fleet.Start(ctx, devices, fleet.Options{
+		Domain: d.w.Options().Domain, Port: d.w.Port, Roots: d.w.CA.Pool(), Resolver: res,
+		TelemetryEvery: max(c.Interval*5, time.Second), Backoff: fleet.Backoff{Base: c.BackoffBase, Cap: c.BackoffCap},
+		Seed: c.Seed, StartSpread: min(time.Duration(len(devices))*time.Millisecond, 2*time.Second),
+		KeepAlive: 10 * time.Second,
+		Regions:   map[string]string{simulator.PrimaryIP: d.w.Primary.Name, simulator.SecondaryIP: d.w.Secondary.Name},
+	})
+	if err != nil {
+		return fmt.Errorf("start fleet: %w", err)
+	}
+	defer f.Stop()
+	waitCtx, cancel := context.WithTimeout(ctx, d.waitLimit())
+	err = d.waitFleet(waitCtx, f, d.w.Primary.Name, len(devices))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("fleet did not connect to the primary: %w", err)
+	}
+	d.phase("%d devices connected to %s", len(devices), d.w.Primary.Name)
+
+	stopSampling := d.sample(f)
+	defer stopSampling()
+
+	// Fault.
+	t0 := time.Now()
+	d.rep.ReplicationPendingAtFault = d.w.Replication.Pending()
+	d.rep.ReplicationLagAtFaultMS = float64(d.w.Replication.Lag().Microseconds()) / 1000
+	before := f.Stats()
+	undo := d.sc.fault(d)
+	d.phase("fault injected: %s", d.sc.Name)
+	// The pipeline drains what reached the secondary before devices can reconnect
+	// (detection takes interval x threshold): what is missing now is the RPO.
+	if err := d.settle(ctx); err != nil {
+		return err
+	}
+	if err := d.measureRPO(ctx); err != nil {
+		return err
+	}
+
+	if d.sc.expectFailover {
+		d.awaitFailover(ctx, f, t0)
+	} else {
+		d.observeNoFailover(ctx, f, t0)
+	}
+	after := f.Stats()
+	d.rep.MessagesUndelivered = after.PublishFailures - before.PublishFailures
+	d.rep.MessagesDelivered = after.Published - before.Published
+	d.refusals(t0)
+
+	// Restore and fail back.
+	undo()
+	for _, f := range d.afterRestore {
+		f()
+	}
+	restored := time.Now()
+	d.phase("primary restored")
+	d.failback(ctx, f, restored, len(devices))
+
+	stopSampling()
+	f.Stop()
+	d.phase("fleet stopped")
+	return d.verify(ctx)
+}
+
+// waitLimit bounds each wait for the fleet: generous against the bound, so a slow
+// machine is reported as slow rather than as lost devices.
+func (d *run) waitLimit() time.Duration {
+	return max(20*d.cfg.Bound(), 30*time.Second) + time.Duration(d.cfg.Devices)*5*time.Millisecond
+}
+
+// waitFleet waits until n devices are connected in region, printing progress.
+func (d *run) waitFleet(ctx context.Context, f *fleet.Fleet, region string, n int) error {
+	done := make(chan error, 1)
+	go func() { done <- f.WaitConnected(ctx, region, n) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			conn := f.Connected()
+			d.progress("devices connected: %s=%d %s=%d (waiting for %d in %s)",
+				d.w.Primary.Name, conn[d.w.Primary.Name], d.w.Secondary.Name, conn[d.w.Secondary.Name], n, region)
+		}
+	}
+}
+
+// provision creates the fleet in the primary: two thing types, a group tree, and N
+// devices spread over them, each with a certificate, the device policy and a reported
+// shadow.
+func (d *run) provision(ctx context.Context) ([]fleet.Device, error) {
+	d.phase("provisioning %d devices in %s", d.cfg.Devices, d.w.Primary.Name)
+	reg := d.w.Primary.Registry
+	for _, tt := range []string{"sensor", "gateway"} {
+		if _, err := reg.CreateThingType(ctx, &iot.CreateThingTypeInput{ThingTypeName: aws.String(tt)}); err != nil {
+			return nil, fmt.Errorf("create thing type %s: %w", tt, err)
+		}
+	}
+	for _, g := range [][2]string{{"fleet", ""}, {"fleet-eu", "fleet"}, {"fleet-us", "fleet"}} {
+		in := &iot.CreateThingGroupInput{ThingGroupName: aws.String(g[0])}
+		if g[1] != "" {
+			in.ParentGroupName = aws.String(g[1])
+		}
+		if _, err := reg.CreateThingGroup(ctx, in); err != nil {
+			return nil, fmt.Errorf("create thing group %s: %w", g[0], err)
+		}
+	}
+	var devices []fleet.Device
+	for i := range d.cfg.Devices {
+		dev, err := d.provisionOne(ctx, fmt.Sprintf("device-%06d", i), i)
+		if err != nil {
+			return nil, err
+		}
+		devices = append(devices, dev)
+	}
+	return devices, nil
+}
+
+func (d *run) provisionOne(ctx context.Context, name string, i int) (fleet.Device, error) {
+	spec := simulator.Device{Thing: name, ThingType: []string{"sensor", "gateway"}[i%2],
+		Attributes: map[string]string{"site": fmt.Sprint((int64(i) + d.cfg.Seed) % 17)},
+		Groups:     []string{[]string{"fleet-eu", "fleet-us"}[i%2]}}
+	cert, err := d.w.ProvisionDevice(ctx, spec)
+	if err != nil {
+		return fleet.Device{}, err
+	}
+	if err := d.shadow(ctx, name, 0); err != nil {
+		return fleet.Device{}, err
+	}
+	d.things = append(d.things, name)
+	return fleet.Device{Thing: name, Cert: cert}, nil
+}
+
+func (d *run) shadow(ctx context.Context, thing string, seq int) error {
+	_, err := d.w.Primary.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(thing),
+		Payload: fmt.Appendf(nil, `{"state":{"reported":{"config":%d}}}`, seq)})
+	if err != nil {
+		return fmt.Errorf("shadow of %s: %w", thing, err)
+	}
+	return nil
+}
+
+func (d *run) settle(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	return d.w.Settle(ctx)
+}
+
+// sample records the World's state every quarter interval for the chart, until stopped.
+func (d *run) sample(f *fleet.Fleet) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(max(d.cfg.Interval/4, 20*time.Millisecond))
+		defer tick.Stop()
+		for {
+			conn := f.Connected()
+			a, _ := d.edge.Zone.Resolve(d.w.Options().Domain)
+			d.rep.Samples = append(d.rep.Samples, Sample{AtS: time.Since(d.start).Seconds(),
+				PrimaryDevices: conn[d.w.Primary.Name], SecondaryDevices: conn[d.w.Secondary.Name],
+				PrimaryHealthy: d.edge.Checks[d.w.Primary.Name].Healthy(), SecondaryHealthy: d.edge.Checks[d.w.Secondary.Name].Healthy(),
+				DNS: a.Which})
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
+}
+
+// awaitFailover waits until every replicated device published in the secondary after
+// t0, then derives the RTO percentiles and the detection and DNS-switch times.
+func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
+	want := len(d.replicated)
+	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
+	defer cancel()
+	if err := d.waitFleet(ctx, f, d.w.Secondary.Name, want); err != nil {
+		d.progress("not every device failed over: %v", err)
+	}
+	// Devices connected is not yet devices publishing: wait for the acknowledgements.
+	_ = f.Wait(ctx, func() bool { return len(d.recovered(f, t0)) >= want })
+	rec := d.recovered(f, t0)
+	var rtos []time.Duration
+	for thing := range d.replicated {
+		if at, ok := rec[thing]; ok {
+			rtos = append(rtos, at.Sub(t0))
+		} else {
+			d.rep.LostDevices = append(d.rep.LostDevices, thing)
+		}
+	}
+	sort.Strings(d.rep.LostDevices)
+	d.rep.DevicesLost = len(d.rep.LostDevices)
+	if d.rep.DevicesLost > 0 {
+		d.fail("%d devices never published in %s", d.rep.DevicesLost, d.w.Secondary.Name)
+	}
+	slices.Sort(rtos)
+	pct := func(p float64) time.Duration {
+		if len(rtos) == 0 {
+			return 0
+		}
+		return rtos[min(len(rtos)-1, int(p/100*float64(len(rtos)-1)+0.5))]
+	}
+	d.rep.RTOP50S, d.rep.RTOP99S, d.rep.RTOMaxS = pct(50).Seconds(), pct(99).Seconds(), pct(100).Seconds()
+	for _, p := range []float64{50, 99, 100} {
+		if len(rtos) > 0 {
+			d.mark(t0.Add(pct(p)), "%g%% of devices publishing in %s", p, d.w.Secondary.Name)
+		}
+	}
+	d.detection(t0)
+	if d.rep.DNSSwitchS == 0 {
+		d.fail("DNS never answered the secondary")
+	}
+}
+
+// recovered returns, per device, when it first published in the secondary after t0.
+func (d *run) recovered(f *fleet.Fleet, t0 time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, thing := range f.Things() {
+		for _, e := range f.Timeline(thing) {
+			if e.Kind == fleet.KindPublished && e.Region == d.w.Secondary.Name && e.At.After(t0) {
+				out[thing] = e.At
+				break
+			}
+		}
+	}
+	return out
+}
+
+// detection reads the health check's and the zone's histories.
+func (d *run) detection(t0 time.Time) {
+	for _, tr := range d.edge.Checks[d.w.Primary.Name].History() {
+		if !tr.Healthy && tr.At.After(t0) {
+			if !tr.FirstFailure.IsZero() {
+				d.mark(tr.FirstFailure, "first failed health check")
+			}
+			d.rep.DetectionS = tr.At.Sub(t0).Seconds()
+			d.mark(tr.At, "primary health check unhealthy")
+			break
+		}
+	}
+	for _, a := range d.edge.Zone.Answers() {
+		if a.Which == "SECONDARY" && a.At.After(t0) {
+			d.rep.DNSSwitchS = a.At.Sub(t0).Seconds()
+			d.mark(a.At, "DNS answers %s", d.w.Secondary.Name)
+			break
+		}
+	}
+}
+
+// mark adds a timeline entry at a past moment.
+func (d *run) mark(at time.Time, format string, args ...any) {
+	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: fmt.Sprintf(format, args...), AtS: at.Sub(d.start).Seconds()})
+}
+
+// observeNoFailover watches several detection windows: connected devices must stay on
+// the primary; for probe-failure DNS must switch (new connections would go to the
+// secondary), for flapping it must not.
+func (d *run) observeNoFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
+	window := time.Duration(d.cfg.Threshold)*d.cfg.Interval*4 + d.cfg.TTL
+	timer := time.NewTimer(window)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C: // the observation window is the point of these scenarios
+	}
+	d.detection(t0)
+	switched := d.rep.DNSSwitchS > 0
+	switch d.sc.Name {
+	case "flapping":
+		if switched {
+			d.fail("DNS switched to the secondary although no failure lasted the threshold")
+		}
+	case "probe-failure":
+		if !switched {
+			d.fail("DNS did not switch although the primary's probe failed")
+		}
+	}
+	if conn := f.Connected(); conn[d.w.Secondary.Name] > 0 {
+		d.fail("%d devices left the healthy primary broker", conn[d.w.Secondary.Name])
+	}
+}
+
+// refusals lists the devices the secondary refused after t0, with the broker's reason.
+func (d *run) refusals(t0 time.Time) {
+	seen := map[string]bool{}
+	for _, r := range d.w.Secondary.Broker.Refusals() {
+		if r.Time.Before(t0) || seen[r.ClientID] {
+			continue
+		}
+		seen[r.ClientID] = true
+		d.rep.RefusedDevices = append(d.rep.RefusedDevices, Refusal{Device: r.ClientID, Reason: r.Reason})
+		if d.replicated[r.ClientID] {
+			d.fail("replicated device %s refused by %s: %s", r.ClientID, d.w.Secondary.Name, r.Reason)
+		}
+	}
+	sort.Slice(d.rep.RefusedDevices, func(i, j int) bool { return d.rep.RefusedDevices[i].Device < d.rep.RefusedDevices[j].Device })
+	if d.rep.RefusedDevices == nil {
+		d.rep.RefusedDevices = []Refusal{}
+	}
+}
+
+// failback waits for DNS to answer the primary, drains the secondary (connected devices
+// have no reason to leave it) and waits for the fleet to be back on the primary.
+func (d *run) failback(ctx context.Context, f *fleet.Fleet, restored time.Time, n int) {
+	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
+	defer cancel()
+	_ = f.Wait(ctx, func() bool {
+		a, ok := d.edge.Zone.Resolve(d.w.Options().Domain)
+		return ok && a.Which == "PRIMARY"
+	})
+	for _, a := range d.edge.Zone.Answers() {
+		if a.Which == "PRIMARY" && a.At.After(restored) {
+			d.mark(a.At, "DNS answers %s again", d.w.Primary.Name)
+			break
+		}
+	}
+	if f.Connected()[d.w.Secondary.Name] > 0 {
+		d.w.Secondary.Broker.SetDown(true)
+		d.phase("secondary drained")
+		defer d.w.Secondary.Broker.SetDown(false)
+	}
+	if err := d.waitFleet(ctx, f, d.w.Primary.Name, n); err != nil {
+		d.fail("fleet did not fail back: %v", err)
+		return
+	}
+	d.rep.FailbackS = time.Since(restored).Seconds()
+	d.phase("failback complete: %d devices on %s", n, d.w.Primary.Name)
+}
+
+// measureRPO compares the Regions right after the fault, before devices reconnect: the
+// registry changes and shadow updates the primary had and the secondary lacks. The
+// primary's APIs are read even when the fault took them down (the observer's privilege).
+func (d *run) measureRPO(ctx context.Context) error {
+	p := d.w.Primary
+	p.Registry.SetAvailable(true)
+	p.Shadows.SetAvailable(true)
+	reg, sh, err := d.differences(ctx)
+	if d.primaryDown {
+		p.Registry.SetAvailable(false)
+		p.Shadows.SetAvailable(false)
+	}
+	if err != nil {
+		return err
+	}
+	d.rep.RegistryChangesLost, d.rep.ShadowUpdatesLost = len(reg), len(sh)
+	all := append(reg, sh...)
+	d.rep.LostExamples = slices.Clone(all[:min(5, len(all))])
+	d.phase("RPO: %d registry differences and %d shadow updates missing in %s", len(reg), len(sh), d.w.Secondary.Name)
+	return nil
+}
+
+// differences compares the Regions: registry lines and the things whose reported
+// shadow state differs.
+func (d *run) differences(ctx context.Context) (registry, shadows []string, err error) {
+	// The drill observes without its own limits: lift any throttling while it looks.
+	if d.throttling {
+		setRates(d.w.Secondary, 0)
+		defer setRates(d.w.Secondary, throttleTPS)
+	}
+	registry, err = replication.Diff(ctx, d.w.Primary.Registry, d.w.Secondary.Registry, d.w.Primary.Name, d.w.Secondary.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("compare registries: %w", err)
+	}
+	for _, thing := range d.things {
+		p, s := reportedState(ctx, d.w.Primary, thing), reportedState(ctx, d.w.Secondary, thing)
+		if p != s {
+			shadows = append(shadows, fmt.Sprintf("shadow %s: reported %s in %s, %s in %s", thing, p, d.w.Primary.Name, s, d.w.Secondary.Name))
+		}
+	}
+	return registry, shadows, nil
+}
+
+// reportedState is a thing's reported shadow state as canonical JSON ("none" without).
+func reportedState(ctx context.Context, r *simulator.Region, thing string) string {
+	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	if err != nil {
+		return "none"
+	}
+	var doc struct {
+		State struct {
+			Reported map[string]any `json:"reported"`
+		} `json:"state"`
+	}
+	if json.Unmarshal(out.Payload, &doc) != nil {
+		return "unreadable"
+	}
+	b, _ := json.Marshal(doc.State.Reported) // map keys are sorted: canonical
+	return string(b)
+}
+
+// verify lets the pipeline catch up, re-drives the error table, and compares the Regions.
+func (d *run) verify(ctx context.Context) error {
+	if err := d.settle(ctx); err != nil {
+		return err
+	}
+	d.rep.ErrorTableRecords = d.w.Secondary.Errors.Len()
+	if d.rep.ErrorTableRecords > 0 {
+		resp, err := d.w.Reconcile(ctx, false)
+		if err != nil {
+			return err
+		}
+		d.phase("reconciler re-drove %d of %d error-table records", resp.Redriven, d.rep.ErrorTableRecords)
+		if err := d.settle(ctx); err != nil {
+			return err
+		}
+	}
+	reg, sh, err := d.differences(ctx)
+	if err != nil {
+		return err
+	}
+	d.rep.DifferencesAfterRestore = append(append([]string{}, reg...), sh...)
+	if n := len(d.rep.DifferencesAfterRestore); n > 0 {
+		d.fail("%d differences between the Regions after restore", n)
+	}
+	d.phase("verified: %d differences", len(d.rep.DifferencesAfterRestore))
+	sort.SliceStable(d.rep.Timeline, func(i, j int) bool { return d.rep.Timeline[i].AtS < d.rep.Timeline[j].AtS })
+	return nil
+}
+
+// Faults.
+
+func regionOutage(d *run) func() {
+	d.w.SetRegionDown(d.w.Primary, true)
+	d.primaryDown = true
+	return func() {
+		d.w.SetRegionDown(d.w.Primary, false)
+		d.primaryDown = false
+	}
+}
+
+func brokerOutage(d *run) func() {
+	d.w.Primary.Broker.SetDown(true)
+	return func() { d.w.Primary.Broker.SetDown(false) }
+}
+
+func probeFailure(d *run) func() {
+	d.edge.SetProbeFailing(d.w.Primary.Name, true)
+	return func() { d.edge.SetProbeFailing(d.w.Primary.Name, false) }
+}
+
+// flapping fails the primary's probe for a bit less than threshold-1 intervals, then
+// lets it pass for two, over and over: no checker ever sees `threshold` failures in a row.
+func flapping(d *run) func() {
+	down := time.Duration(max(d.cfg.Threshold-1, 1))*d.cfg.Interval - d.cfg.Interval/4
+	if d.cfg.Threshold == 1 {
+		down = d.cfg.Interval / 2 // threshold 1 cannot be flapped under: one failure flips it
+	}
+	up := 2 * d.cfg.Interval
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			d.edge.SetProbeFailing(d.w.Primary.Name, true)
+			if !sleep(done, down) {
+				return
+			}
+			d.edge.SetProbeFailing(d.w.Primary.Name, false)
+			if !sleep(done, up) {
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		d.edge.SetProbeFailing(d.w.Primary.Name, false)
+	}
+}
+
+func sleep(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// replicationBehind pauses replication, changes the registry and shadows, and
+// provisions a few devices that therefore never reach the secondary.
+func replicationBehind(ctx context.Context, d *run) ([]fleet.Device, error) {
+	d.w.Replication.Pause()
+	d.afterRestore = append(d.afterRestore, d.w.Replication.Resume)
+	d.phase("replication falls behind (paused)")
+	for i := range d.cfg.Changes {
+		thing := d.things[i%len(d.things)]
+		if _, err := d.w.Primary.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(thing),
+			AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"rev": fmt.Sprint(i + 1)}}}); err != nil {
+			return nil, fmt.Errorf("update %s: %w", thing, err)
+		}
+		if err := d.shadow(ctx, thing, i+1); err != nil {
+			return nil, err
+		}
+	}
+	var extra []fleet.Device
+	for i := range max(1, d.cfg.Devices/50) {
+		dev, err := d.provisionOne(ctx, fmt.Sprintf("late-device-%04d", i), i)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, dev)
+	}
+	d.phase("%d changes and %d new devices not yet replicated", d.cfg.Changes, len(extra))
+	return extra, nil
+}
+
+// throttled are the secondary APIs the throttling scenario limits.
+var throttled = []string{"CreateThing", "UpdateThing", "DescribeThing", "RegisterCertificateWithoutCA",
+	"DescribeCertificate", "AttachPolicy", "AttachThingPrincipal", "ListThingPrincipals"}
+
+// throttleTPS is the throttling scenario's per-API limit.
+const throttleTPS = 50
+
+func setRates(r *simulator.Region, tps float64) {
+	for _, api := range throttled {
+		r.Registry.SetRate(api, tps)
+	}
+}
+
+// throttleSecondary limits the secondary's IoT APIs and makes registry changes that
+// must replicate through them; the limits are lifted at restore.
+func throttleSecondary(ctx context.Context, d *run) ([]fleet.Device, error) {
+	setRates(d.w.Secondary, throttleTPS)
+	d.throttling = true
+	d.afterRestore = append(d.afterRestore, func() {
+		d.throttling = false
+		setRates(d.w.Secondary, 0)
+	})
+	d.phase("secondary IoT APIs throttled to 50 calls/s each")
+	for i := range d.cfg.Changes {
+		thing := d.things[i%len(d.things)]
+		if _, err := d.w.Primary.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(thing),
+			AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"rev": fmt.Sprint(i + 1)}}}); err != nil {
+			return nil, fmt.Errorf("update %s: %w", thing, err)
+		}
+	}
+	return nil, nil
+}

@@ -1,0 +1,59 @@
+package drill
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteText prints the report for a terminal: verdict, timeline, RTO against its bound,
+// RPO, refusals, and the verification after restore.
+func WriteText(w io.Writer, r *Report) {
+	verdict := "PASSED"
+	if !r.Passed {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "iot-dr drill %q with %d devices: %s\n", r.Scenario, r.Devices, verdict)
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "  - %s\n", f)
+	}
+	s := r.Settings
+	fmt.Fprintf(w, "settings: health check every %s, threshold %d, TTL %s, backoff %s..%s, replication delay %s\n\n",
+		s.Interval, s.Threshold, s.TTL, s.BackoffBase, s.BackoffCap, s.ReplicationDelay)
+	fmt.Fprintln(w, "Timeline")
+	for _, p := range r.Timeline {
+		fmt.Fprintf(w, "  %8.3fs  %s\n", p.AtS, p.Name)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Failover (from the fault)")
+	fmt.Fprintf(tw, "  detection (health check unhealthy)\t%.3fs\n", r.DetectionS)
+	fmt.Fprintf(tw, "  DNS switch\t%.3fs\n", r.DNSSwitchS)
+	fmt.Fprintf(tw, "  RTO p50 / p99 / max\t%.3fs / %.3fs / %.3fs\n", r.RTOP50S, r.RTOP99S, r.RTOMaxS)
+	ratio := 0.0
+	if r.RTOBound > 0 {
+		ratio = r.RTOP99S / r.RTOBound
+	}
+	fmt.Fprintf(tw, "  bound (interval x threshold + probe timeout + TTL + backoff cap)\t%.3fs (p99 is %.2f of it)\n", r.RTOBound, ratio)
+	fmt.Fprintf(tw, "  devices lost\t%d\n", r.DevicesLost)
+	fmt.Fprintf(tw, "  messages not delivered / delivered during the outage\t%d / %d\n", r.MessagesUndelivered, r.MessagesDelivered)
+	fmt.Fprintf(tw, "  failback\t%.3fs\n", r.FailbackS)
+	fmt.Fprintln(tw, "RPO (at the fault)")
+	fmt.Fprintf(tw, "  changes not yet replicated\t%d (oldest %.1f ms old)\n", r.ReplicationPendingAtFault, r.ReplicationLagAtFaultMS)
+	fmt.Fprintf(tw, "  registry changes lost\t%d\n", r.RegistryChangesLost)
+	fmt.Fprintf(tw, "  shadow updates lost\t%d\n", r.ShadowUpdatesLost)
+	tw.Flush()
+	for _, ex := range r.LostExamples {
+		fmt.Fprintf(w, "    e.g. %s\n", ex)
+	}
+	fmt.Fprintf(w, "\nRefused by the secondary: %d devices\n", len(r.RefusedDevices))
+	for _, rf := range r.RefusedDevices[:min(10, len(r.RefusedDevices))] {
+		fmt.Fprintf(w, "  %s: %s\n", rf.Device, rf.Reason)
+	}
+	fmt.Fprintf(w, "\nAfter restore: %d differences between the Regions (error-table records: %d)\n",
+		len(r.DifferencesAfterRestore), r.ErrorTableRecords)
+	for _, d := range r.DifferencesAfterRestore[:min(10, len(r.DifferencesAfterRestore))] {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
+	fmt.Fprintf(w, "\nwall time %.1fs\n", r.WallS)
+}
