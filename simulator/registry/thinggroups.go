@@ -239,10 +239,11 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iot.DeleteThingGrou
 	})
 }
 
-// ListThingGroups lists thing groups by name. With ParentGroup it lists that
-// group's children (all descendants if Recursive); without, all groups (only
-// root groups if Recursive is explicitly false). NamePrefixFilter narrows by
-// name prefix.
+// ListThingGroups lists thing groups by name. With ParentGroup it lists all
+// of that group's descendants, only its direct children when Recursive is
+// explicitly false; without, all groups (only root groups when Recursive is
+// explicitly false). Recursive has no documented default; an unset one
+// behaves as true, as AWS does. NamePrefixFilter narrows by name prefix.
 func (r *Registry) ListThingGroups(ctx context.Context, in *iot.ListThingGroupsInput, _ ...func(*iot.Options)) (*iot.ListThingGroupsOutput, error) {
 	return call(ctx, r, "ListThingGroups", in, func(in *iot.ListThingGroupsInput) (*iot.ListThingGroupsOutput, error) {
 		p, err := parsePage("ListThingGroups", in.NextToken, in.MaxResults, false)
@@ -258,7 +259,7 @@ func (r *Registry) ListThingGroups(ctx context.Context, in *iot.ListThingGroupsI
 			if parent == nil {
 				return nil, groupNotFound(*in.ParentGroup)
 			}
-			if aws.ToBool(in.Recursive) {
+			if in.Recursive == nil || *in.Recursive {
 				keys = r.descendants(parent)
 				sort.Strings(keys)
 			} else {

@@ -171,10 +171,12 @@ func TestThingGroupHierarchy(t *testing.T) {
 	}{
 		{"all", &iot.ListThingGroupsInput{}, "l4,l5,l6,l7,leaf,mid,other,root"},
 		{"roots only", &iot.ListThingGroupsInput{Recursive: aws.Bool(false)}, "root"},
-		{"children", &iot.ListThingGroupsInput{ParentGroup: aws.String("root")}, "mid,other"},
+		{"children", &iot.ListThingGroupsInput{ParentGroup: aws.String("root"), Recursive: aws.Bool(false)}, "mid,other"},
+		// Unset Recursive lists all descendants, as AWS does.
+		{"descendants by default", &iot.ListThingGroupsInput{ParentGroup: aws.String("mid")}, "l4,l5,l6,l7,leaf"},
 		{"descendants", &iot.ListThingGroupsInput{ParentGroup: aws.String("mid"), Recursive: aws.Bool(true)}, "l4,l5,l6,l7,leaf"},
 		{"prefix", &iot.ListThingGroupsInput{NamePrefixFilter: aws.String("l")}, "l4,l5,l6,l7,leaf"},
-		{"children with prefix", &iot.ListThingGroupsInput{ParentGroup: aws.String("root"), NamePrefixFilter: aws.String("o")}, "other"},
+		{"children with prefix", &iot.ListThingGroupsInput{ParentGroup: aws.String("root"), Recursive: aws.Bool(false), NamePrefixFilter: aws.String("o")}, "other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := list(tc.in); got != tc.want {
