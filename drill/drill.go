@@ -94,13 +94,15 @@ func DefaultConfig() Config {
 }
 
 // maxDevices bounds a drill by the process's open-file limit: every simulated device
-// holds two sockets (its own and the broker's end), plus headroom for the rest.
+// holds two sockets (its own and the broker's end); a tenth stays free for DNS queries,
+// health checks and the rest.
 func maxDevices() int {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		return 100000
 	}
-	return max(0, int(min(l.Cur, 1<<31)-256)/2)
+	n := int(min(l.Cur, 1<<31))
+	return max(0, (n-n/10)/2)
 }
 
 // RaiseFileLimit lifts the soft open-file limit to the hard limit, so that a drill can
