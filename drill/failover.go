@@ -235,8 +235,9 @@ func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
 	if err := d.waitFleet(ctx, f, d.w.Secondary.Name, want); err != nil {
 		d.progress("not every device failed over: %v", err)
 	}
-	// Devices connected is not yet devices publishing: wait for the acknowledgements.
-	_ = f.Wait(ctx, func() bool { return len(d.recovered(f, t0)) >= want })
+	// Devices connected is not yet devices publishing: wait for the acknowledgements, and
+	// for every device the secondary cannot know to have tried (and been refused).
+	_ = f.Wait(ctx, func() bool { return len(d.recovered(f, t0)) >= want && d.unreplicatedRefused(f, t0) })
 	rec := d.recovered(f, t0)
 	var rtos []time.Duration
 	for thing := range d.replicated {
@@ -268,6 +269,23 @@ func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
 	if d.rep.DNSSwitchS == 0 {
 		d.fail("DNS never answered the secondary")
 	}
+}
+
+// unreplicatedRefused reports whether every device missing from the secondary has been
+// refused there since t0.
+func (d *run) unreplicatedRefused(f *fleet.Fleet, t0 time.Time) bool {
+	refused := map[string]bool{}
+	for _, r := range d.w.Secondary.Broker.Refusals() {
+		if r.Time.After(t0) {
+			refused[r.ClientID] = true
+		}
+	}
+	for _, thing := range f.Things() {
+		if !d.replicated[thing] && !refused[thing] {
+			return false
+		}
+	}
+	return true
 }
 
 // recovered returns, per device, when it first published in the secondary after t0.

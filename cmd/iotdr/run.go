@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
+	"github.com/iot-dr/iot-dr/awsdrill"
 	"github.com/iot-dr/iot-dr/drill"
 )
 
@@ -25,7 +27,11 @@ const (
 const usage = `usage: iotdr <command> [flags]
 
 commands:
-  drill   run a disaster-recovery drill on the embedded simulator (iotdr drill -h)
+  drill    run a failover drill on the embedded simulator (iotdr drill -h),
+           or against a real deployment with --aws (iotdr drill --aws -h)
+  sim      run the two-Region simulator as a standalone server (iotdr sim -h)
+  sync     copy an existing fleet from one Region to the other (iotdr sync -h)
+  verify   compare two Regions and list the differences (iotdr verify -h)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -35,7 +41,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "drill":
+		if slices.Contains(args[1:], "--aws") || slices.Contains(args[1:], "-aws") {
+			return awsdrill.Run(ctx, args[1:], stdout, stderr)
+		}
 		return drillCmd(ctx, args[1:], stdout, stderr)
+	case "sim":
+		return simCmd(ctx, args[1:], stdout, stderr)
+	case "sync":
+		return syncCmd(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return verifyCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -339,6 +340,16 @@ func (h *HealthCheck) probe(ctx context.Context, i int) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// describeProbeError drops the URL from a transport error: the probe's URL carries its
+// shared secret (Route 53 health checks cannot send headers), and this text is logged.
+func describeProbeError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
+}
+
 // observe records one probe result for checker i, re-aggregates and notifies
 // listeners on a flip.
 func (h *HealthCheck) observe(i, code int, probeErr error) {
@@ -353,7 +364,7 @@ func (h *HealthCheck) observe(i, code int, probeErr error) {
 	c.LastOK, c.LastStatusCode, c.LastAt = ok, code, at
 	c.LastError = ""
 	if !ok {
-		c.LastError = probeErr.Error()
+		c.LastError = describeProbeError(probeErr)
 	}
 	if ok {
 		if c.ConsecutiveSuccesses == 0 {

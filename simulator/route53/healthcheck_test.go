@@ -357,3 +357,13 @@ func TestStartStop(t *testing.T) {
 		t.Error("shutting down must not count as a failure")
 	}
 }
+
+func TestProbeErrorsDoNotCarryTheSecret(t *testing.T) {
+	_, err := (&http.Client{}).Get("http://127.0.0.1:1/probe?secret=s3cr3t")
+	if err == nil {
+		t.Skip("something listens on port 1")
+	}
+	if got := describeProbeError(err); strings.Contains(got, "s3cr3t") || got == "" {
+		t.Errorf("probe error %q", got)
+	}
+}

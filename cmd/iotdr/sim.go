@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/iot-dr/iot-dr/simserver"
+	"github.com/iot-dr/iot-dr/simulator"
+)
+
+// simCmd runs the two-Region simulator as a standalone server until ctx is cancelled.
+func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: iotdr sim [flags]\n\nRuns the two-Region simulator until interrupted, for ordinary MQTT clients and a loopback control API.\n\n")
+		fs.PrintDefaults()
+	}
+	cfg, def := simserver.DefaultConfig(), simserver.DefaultConfig()
+	verbose := fs.Bool("verbose", false, "log the simulator's info messages (refusals, health flips) on stderr")
+	fs.IntVar(&cfg.Devices, "devices", def.Devices, "replicated devices to provision (plus one registered in the primary only)")
+	fs.StringVar(&cfg.Dir, "dir", "", "directory for ca.pem, the devices' certificates and keys and endpoints.json (default: a temporary directory, removed on exit)")
+	fs.StringVar(&cfg.Listen, "listen", def.Listen, "control API address (loopback only)")
+	fs.DurationVar(&cfg.Interval, "interval", def.Interval, "health-check request interval")
+	fs.IntVar(&cfg.Threshold, "threshold", def.Threshold, "health-check failure threshold (1-10)")
+	fs.DurationVar(&cfg.TTL, "ttl", def.TTL, "failover records' TTL")
+	fs.DurationVar(&cfg.ReplicationDelay, "replication-delay", def.ReplicationDelay, "global-table replication delay")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitError
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "iotdr sim: unexpected argument %q\n", fs.Arg(0))
+		return exitError
+	}
+	check := cfg
+	if check.Dir == "" {
+		check.Dir = os.TempDir() // a placeholder: the temporary directory is made once the flags are valid
+	}
+	if err := check.Validate(); err != nil {
+		fmt.Fprintf(stderr, "iotdr sim: %v\n", err)
+		return exitError
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	temp := cfg.Dir == ""
+	if temp {
+		dir, err := os.MkdirTemp("", "iotdr-sim-")
+		if err != nil {
+			fmt.Fprintf(stderr, "iotdr sim: %v\n", err)
+			return exitError
+		}
+		// The keys are throw-away, but they should not pile up in the temp directory.
+		defer os.RemoveAll(dir)
+		cfg.Dir = dir
+	}
+
+	fmt.Fprintf(stderr, "iotdr sim: starting two Regions, provisioning %d devices...\n", cfg.Devices)
+	srv, err := simserver.Start(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "iotdr sim: interrupted while starting")
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "iotdr sim: %v\n", err)
+		return exitError
+	}
+	printSim(stdout, srv.Info(), temp, cfg)
+	fmt.Fprintln(stderr, "iotdr sim: ready (Ctrl-C to stop)")
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "iotdr sim: stopping")
+	if err := srv.Close(); err != nil {
+		fmt.Fprintf(stderr, "iotdr sim: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintln(stderr, "iotdr sim: stopped")
+	return exitOK
+}
+
+// printSim prints what a user needs to point an MQTT client at the simulator.
+func printSim(w io.Writer, info simserver.Info, temp bool, cfg simserver.Config) {
+	fmt.Fprintln(w, "iot-dr simulator: two Regions, MQTT over TLS with client certificates")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range info.Regions {
+		fmt.Fprintf(tw, "%s\t%s  mqtts://%s  (server name %s)\n", r.Role, r.Name, r.Endpoint, r.EndpointName)
+	}
+	fmt.Fprintf(tw, "custom domain\t%s  (failover A record, TTL %v)\n", info.Domain, cfg.TTL)
+	fmt.Fprintf(tw, "DNS server\t%s  (UDP and TCP; wire TTLs count units of %v)\n", info.DNSServer, simulator.TTLUnit)
+	fmt.Fprintf(tw, "control API\t%s  (GET / lists the routes)\n", info.ControlURL)
+	note := ""
+	if temp {
+		note = "  (temporary: removed on exit; use --dir to keep the files)"
+	}
+	fmt.Fprintf(tw, "files\t%s%s\n", info.Dir, note)
+	fmt.Fprintf(tw, "  CA certificate\t%s\n", info.CAFile)
+	fmt.Fprintf(tw, "  endpoints\t%s\n", filepath.Join(info.Dir, simserver.EndpointsFile))
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "devices (certificate and key in the files directory as <thing>.crt.pem, <thing>.key.pem):")
+	var replicated string
+	for _, d := range info.Devices {
+		where := "registered in both Regions"
+		if !d.Replicated {
+			where = "certificate registered in the primary only: the secondary refuses it"
+		} else if replicated == "" {
+			replicated = d.Thing
+		}
+		fmt.Fprintf(w, "  %-20s %s\n", d.Thing, where)
+	}
+	primary, secondary := info.Regions[0], info.Regions[1]
+	client := func(thing string, r simserver.RegionInfo) string {
+		host, port, _ := net.SplitHostPort(r.Endpoint)
+		return fmt.Sprintf("--cafile %s --cert %s --key %s -h %s -p %s -i %s", info.CAFile,
+			filepath.Join(info.Dir, thing+".crt.pem"), filepath.Join(info.Dir, thing+".key.pem"), host, port, thing)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Try it with mosquitto-clients. The client id must be the thing's name, and each device may")
+	fmt.Fprintln(w, "use only its own topics (devices/<thing>/... and its shadow), one session at a time.")
+	if replicated != "" {
+		topic := "devices/" + replicated + "/telemetry"
+		fmt.Fprintf(w, "\n  # publish telemetry to the primary\n  mosquitto_pub %s -q 1 -t %s -m '{\"temp\":21}'\n", client(replicated, primary), topic)
+		fmt.Fprintf(w, "\n  # subscribe to its own topics (leave running; a second session as %s takes it over)\n  mosquitto_sub %s -q 1 -t 'devices/%s/#' -v\n", replicated, client(replicated, primary), replicated)
+		fmt.Fprintf(w, "\n  # publish and receive its own message on one session (MQTT 5)\n  mosquitto_rr %s -t %s -e %s -m '{\"temp\":21}'\n", client(replicated, primary), topic, topic)
+		fmt.Fprintf(w, "\n  # take the primary down, then publish to the secondary with the same certificate\n  curl -X POST %s/regions/primary/down\n  mosquitto_pub %s -q 1 -t %s -m '{\"temp\":22}'\n  curl -X POST %s/regions/primary/up\n",
+			info.ControlURL, client(replicated, secondary), topic, info.ControlURL)
+	}
+	fmt.Fprintf(w, "\n  # the unreplicated device is refused by the secondary (and accepted by the primary)\n  mosquitto_pub %s -q 1 -t devices/%s/telemetry -m hello\n  curl %s/regions/secondary/refusals\n",
+		client(simserver.UnreplicatedThing, secondary), simserver.UnreplicatedThing, info.ControlURL)
+}

@@ -1,0 +1,27 @@
+// Package fleetsync copies an existing fleet from the primary Region to the secondary:
+// every thing type, the static thing group tree, and then every selected thing with
+// its type, attributes, group memberships, certificates (RegisterCertificateWithoutCA),
+// policies (Region rewritten) and attachments, and optionally its classic shadow. It
+// is the engine of `iotdr sync`, for teams that adopt iot-dr with devices already
+// registered: the event pipeline only sees changes made from then on.
+//
+// Every resource is converged with the replication package's Replicator, the logic
+// the apply workers run, so a copied device is exactly what the pipeline would have
+// produced. Converging is idempotent, which makes a sync resumable by construction:
+// an interrupted run is simply run again, and resources that already match are
+// reported "in sync" without writes. A dry run compares instead (package verify) and
+// writes nothing.
+//
+// Throughput is bounded by the account's per-API request quotas, separately in each
+// Region. LimitedIoT and LimitedShadows wrap the clients with a token bucket per API
+// (DefaultRates, AWS's default quotas, overridable) and retry ThrottlingException and
+// other transient failures with jittered exponential back-off; a device whose calls
+// keep failing is retried as a whole a few times and then reported failed with the
+// reason, and the run goes on.
+//
+// What it is NOT: it does not delete anything the secondary has and the primary does
+// not (run the reconciler, or `iotdr verify` to see such extras), it does not copy
+// what replication does not (see the replication package), and it does not coordinate
+// with the event pipeline: both converge to the primary's current state, so running
+// them at the same time is safe but spends the same quotas twice.
+package fleetsync

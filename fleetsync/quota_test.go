@@ -1,0 +1,147 @@
+package fleetsync
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/iot-dr/iot-dr/simulator"
+)
+
+// quotaRun wires a sync of w through Limiters at rates and makes both registries
+// enforce the same rates, as AWS enforces the account's quotas.
+type quotaRun struct {
+	opts     Options
+	src, tgt *Limiter
+}
+
+func newQuotaRun(w *simulator.World, rates Rates) *quotaRun {
+	for api, tps := range rates {
+		w.Primary.Registry.SetRate(api, tps)
+		w.Secondary.Registry.SetRate(api, tps)
+	}
+	q := &quotaRun{
+		src: NewLimiter(w.Primary.Name, rates, DefaultRetry),
+		tgt: NewLimiter(w.Secondary.Name, rates, DefaultRetry),
+	}
+	q.opts = options(w)
+	q.opts.Source = &LimitedIoT{Next: w.Primary.Registry, Limiter: q.src}
+	q.opts.Target = &LimitedIoT{Next: w.Secondary.Registry, Limiter: q.tgt}
+	q.opts.SourceShadows = &LimitedShadows{Next: w.Primary.Shadows, Limiter: q.src}
+	q.opts.TargetShadows = &LimitedShadows{Next: w.Secondary.Shadows, Limiter: q.tgt}
+	q.opts.Concurrency = DefaultConcurrency
+	q.opts.Backoff = Retry{}
+	return q
+}
+
+// unlimit removes the registries' rate limits (for the verification afterwards).
+func unlimit(w *simulator.World, rates Rates) {
+	for api := range rates {
+		w.Primary.Registry.SetRate(api, 0)
+		w.Secondary.Registry.SetRate(api, 0)
+	}
+}
+
+// utilisation returns the API whose achieved call rate is the largest fraction of its
+// quota over elapsed, and that fraction: the binding quota's utilisation.
+func utilisation(elapsed time.Duration, lims ...*Limiter) (string, float64) {
+	best, api := 0.0, ""
+	for _, l := range lims {
+		for name, calls := range l.Calls() {
+			r := l.Rate(name)
+			if r == 0 {
+				continue
+			}
+			if u := float64(calls) / elapsed.Seconds() / r; u > best {
+				best, api = u, l.Region()+" "+name
+			}
+		}
+	}
+	return api, best
+}
+
+// quotaScale speeds the quota table up for tests: every quota, in the simulator and
+// in the limiter alike, is multiplied by it, which is the same as running the clock
+// quotaScale times faster. At AWS's real defaults the binding quotas are 10 TPS
+// (ListThingPrincipals, DescribeCertificate, GetPolicy, RegisterCertificateWithoutCA:
+// one call per device each), i.e. 10 devices/s, so 5,000 devices would take over
+// eight minutes.
+const quotaScale = 25
+
+func TestSync5000ThingsUnderDefaultQuotas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("syncs 5,000 things under rate limits (about 30 s); skipped with -short")
+	}
+	const n = 5000
+	w := newWorld(t)
+	seed(t, w, n)
+	rates := DefaultRatesCopy().Scaled(quotaScale)
+	q := newQuotaRun(w, rates)
+
+	// Interrupt the first run part-way, as a user pressing Ctrl-C would.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := 0
+	q.opts.OnResult = func(r Result) {
+		if r.Kind == KindThing {
+			if done++; done == 1000 {
+				cancel()
+			}
+		}
+	}
+	first, err := Run(ctx, q.opts)
+	if err == nil {
+		t.Fatal("interrupted run returned no error")
+	}
+
+	q = newQuotaRun(w, rates) // fresh limiters: count the resumed run's calls only
+	start := time.Now()
+	sum, err := Run(context.Background(), q.opts)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("resumed Run: %v", err)
+	}
+	if sum.Failed() != 0 {
+		t.Fatalf("%d failed, first: %v", sum.Failed(), sum.Failures[0].Err)
+	}
+	if sum.Things.Total() != n || sum.Things.InSync < first.Things.Copied {
+		t.Errorf("resumed run things = %+v, want %d total with at least the %d copied before in sync",
+			sum.Things, n, first.Things.Copied)
+	}
+	api, u := utilisation(elapsed, q.src, q.tgt)
+	t.Logf("resumed run: %d things in %v (%.0f/s at quotas x%d), binding %s at %.2f of its quota, %d+%d throttled",
+		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), quotaScale, api, u, q.src.Throttled(), q.tgt.Throttled())
+
+	unlimit(w, rates)
+	if d := differences(t, w); len(d) != 0 {
+		t.Fatalf("after sync: %d differences, first: %v", len(d), d[0])
+	}
+}
+
+// BenchmarkSync syncs b.N devices (one op = one device) under AWS's default quotas
+// (scaled by quotaScale in both the simulator and the limiter) and reports devices/s
+// at real quotas and the binding quota's utilisation. Run with e.g.
+// -bench=Sync -benchtime=1000x.
+func BenchmarkSync(b *testing.B) {
+	w := newWorld(b)
+	seed(b, w, b.N)
+	rates := DefaultRatesCopy().Scaled(quotaScale)
+	q := newQuotaRun(w, rates)
+	b.ResetTimer()
+	start := time.Now()
+	sum, err := Run(context.Background(), q.opts)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatalf("Run: %v", err)
+	}
+	if sum.Failed() != 0 {
+		b.Fatalf("%d failed, first: %v", sum.Failed(), sum.Failures[0].Err)
+	}
+	api, u := utilisation(elapsed, q.src, q.tgt)
+	b.Logf("%d devices: binding quota %s", b.N, api)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds()/quotaScale, "devices/s")
+	b.ReportMetric(u, "quota-utilisation")
+	b.ReportMetric(float64(sum.Failed()), "failed")
+	b.ReportMetric(float64(q.src.Throttled()+q.tgt.Throttled()), "throttled")
+}

@@ -1,0 +1,514 @@
+package fleetsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/verify"
+)
+
+// Status is the outcome of syncing one resource.
+type Status string
+
+// Statuses.
+const (
+	// Copied: the target needed changes and got them (in a dry run: would need them).
+	Copied Status = "copied"
+	// InSync: the target already matched the source.
+	InSync Status = "in sync"
+	// Failed: the resource could not be converged (see Result.Err).
+	Failed Status = "failed"
+)
+
+// Kinds of resources in a Result.
+const (
+	KindThingType  = replication.KindThingType
+	KindThingGroup = replication.KindThingGroup
+	KindThing      = replication.KindThing
+)
+
+// Result is what syncing one resource did.
+type Result struct {
+	Kind   string
+	Name   string
+	Status Status
+	// Changes are the writes made, in order ("created thing dev-1"); in a dry run the
+	// differences a sync would converge.
+	Changes []string
+	// Err says why a Failed resource failed.
+	Err error
+}
+
+// Tally counts results of one kind.
+type Tally struct {
+	Copied, InSync, Failed int
+}
+
+// Total returns how many resources were handled.
+func (t Tally) Total() int { return t.Copied + t.InSync + t.Failed }
+
+func (t *Tally) add(s Status) {
+	switch s {
+	case Copied:
+		t.Copied++
+	case InSync:
+		t.InSync++
+	default:
+		t.Failed++
+	}
+}
+
+// Summary is the outcome of a Run.
+type Summary struct {
+	ThingTypes, ThingGroups, Things Tally
+	// Failures lists every failed resource, in completion order.
+	Failures []Result
+	// Elapsed is the run's wall time.
+	Elapsed time.Duration
+	// DryRun says nothing was written.
+	DryRun bool
+}
+
+// Failed returns how many resources failed.
+func (s Summary) Failed() int { return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Things.Failed }
+
+// Selector streams the names of the things to sync: it calls yield once per name and
+// stops, returning yield's error, when yield fails.
+type Selector func(ctx context.Context, yield func(name string) error) error
+
+// Options configure a Run.
+type Options struct {
+	// Source and Target are the control-plane clients of the primary and secondary,
+	// normally LimitedIoT decorators.
+	Source, Target replication.IoT
+	// SourceShadows and TargetShadows are the data-plane clients; needed with Shadows.
+	SourceShadows, TargetShadows replication.Shadows
+	// SourceRegion and TargetRegion name the Regions (policy ARNs are rewritten).
+	SourceRegion, TargetRegion string
+
+	// Things selects the things; nil means every thing in the source (AllThings).
+	Things Selector
+	// Count, when set, counts the selection (for the progress ETA); it runs
+	// concurrently with the sync and its failure only leaves the total unknown.
+	Count func(ctx context.Context) (int, error)
+	// NamesFromUser says the selected names may not exist in the source (a --things
+	// file): such a thing is reported failed instead of being converged, because
+	// converging a thing the source lacks means deleting it from the target.
+	NamesFromUser bool
+
+	// Shadows also syncs each thing's classic shadow.
+	Shadows bool
+	// DryRun compares instead of writing; Copied then means "would be changed".
+	DryRun bool
+	// Concurrency bounds how many resources are converged at once (default 32).
+	Concurrency int
+	// DeviceAttempts bounds how often a resource is converged after transient
+	// failures (default 3); each attempt already retries throttled calls.
+	DeviceAttempts int
+	// Backoff is the pause policy between device attempts (default 1 s to 10 s).
+	Backoff Retry
+
+	// OnResult receives every result, never concurrently.
+	OnResult func(Result)
+	// Progress, when set, is told about every thing (and the total when known).
+	Progress *Progress
+	// Logger receives the Replicator's per-resource records; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConcurrency is Run's concurrency when Options.Concurrency is not set: enough
+// in-flight devices to keep the binding API's bucket busy while the others' calls
+// wait on theirs.
+const DefaultConcurrency = 32
+
+// Run syncs the thing types, then the thing groups, then the selected things (each
+// phase on a pool of Concurrency workers) and returns the summary. A resource that
+// fails is reported and the run goes on; the error is non-nil only when the run could
+// not complete: a list call failed, or ctx ended (the summary then covers what was
+// done, and running again resumes).
+func Run(ctx context.Context, opts Options) (Summary, error) {
+	if opts.Source == nil || opts.Target == nil {
+		return Summary{}, errors.New("sync: source and target clients are required")
+	}
+	if opts.Shadows && (opts.SourceShadows == nil || opts.TargetShadows == nil) {
+		return Summary{}, errors.New("sync: shadows requested without data-plane clients")
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.DeviceAttempts <= 0 {
+		opts.DeviceAttempts = 3
+	}
+	if opts.Backoff.Attempts == 0 {
+		opts.Backoff = Retry{Attempts: 1, Base: time.Second, Cap: 10 * time.Second}
+	}
+	if opts.Things == nil {
+		opts.Things = AllThings(opts.Source)
+		if opts.Count == nil {
+			opts.Count = CountThings(opts.Source)
+		}
+	}
+	e := &engine{
+		opts: opts,
+		rep: &replication.Replicator{
+			Source: opts.Source, Target: opts.Target,
+			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
+			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
+			Logger: opts.Logger,
+		},
+		cmp: &verify.Comparer{
+			Source: opts.Source, Target: opts.Target,
+			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
+			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
+			Shadows: opts.Shadows,
+		},
+		summary: Summary{DryRun: opts.DryRun},
+	}
+	start := time.Now()
+	if opts.Progress != nil {
+		opts.Progress.begin()
+	}
+	err := e.run(ctx)
+	e.summary.Elapsed = time.Since(start)
+	if opts.Progress != nil {
+		opts.Progress.Finish()
+	}
+	return e.summary, err
+}
+
+type engine struct {
+	opts Options
+	rep  *replication.Replicator
+	cmp  *verify.Comparer
+
+	mu      sync.Mutex
+	summary Summary
+}
+
+func (e *engine) run(ctx context.Context) error {
+	if e.opts.Count != nil && e.opts.Progress != nil {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan struct{})
+		defer func() { cancel(); <-done }()
+		go func() {
+			defer close(done)
+			if n, err := e.opts.Count(cctx); err == nil {
+				e.opts.Progress.SetTotal(n)
+			}
+		}()
+	}
+	phases := []struct {
+		name string
+		list Selector
+		work func(context.Context, string) Result
+	}{
+		{"thing types", func(ctx context.Context, yield func(string) error) error {
+			return listThingTypes(ctx, e.opts.Source, yield)
+		}, e.thingType},
+		{"thing groups", func(ctx context.Context, yield func(string) error) error {
+			return listThingGroups(ctx, e.opts.Source, yield)
+		}, e.thingGroup},
+		{"things", e.opts.Things, e.thing},
+	}
+	for _, ph := range phases {
+		if err := e.pool(ctx, ph.list, ph.work); err != nil {
+			return fmt.Errorf("sync %s: %w", ph.name, err)
+		}
+	}
+	return nil
+}
+
+// pool runs work on the names list yields, on at most Concurrency goroutines; list
+// blocks while all are busy, which bounds memory.
+func (e *engine) pool(ctx context.Context, list Selector, work func(context.Context, string) Result) error {
+	var g errgroup.Group
+	g.SetLimit(e.opts.Concurrency)
+	listErr := list(ctx, func(name string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		g.Go(func() error {
+			e.record(work(ctx, name))
+			return nil
+		})
+		return nil
+	})
+	_ = g.Wait() // workers never fail: failures are results
+	if listErr != nil {
+		return listErr
+	}
+	return ctx.Err()
+}
+
+func (e *engine) record(r Result) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch r.Kind {
+	case KindThingType:
+		e.summary.ThingTypes.add(r.Status)
+	case KindThingGroup:
+		e.summary.ThingGroups.add(r.Status)
+	default:
+		e.summary.Things.add(r.Status)
+		if e.opts.Progress != nil {
+			e.opts.Progress.Add(r.Status == Failed)
+		}
+	}
+	if r.Status == Failed {
+		e.summary.Failures = append(e.summary.Failures, r)
+	}
+	if e.opts.OnResult != nil {
+		e.opts.OnResult(r)
+	}
+}
+
+func (e *engine) thingType(ctx context.Context, name string) Result {
+	if e.opts.DryRun {
+		return dryResult(KindThingType, name, func() ([]verify.Difference, error) { return e.cmp.ThingType(ctx, name) })
+	}
+	return e.converge(ctx, KindThingType, name, func() ([]string, error) {
+		o, err := e.rep.ThingType(ctx, name)
+		return o.Changes, err
+	})
+}
+
+func (e *engine) thingGroup(ctx context.Context, name string) Result {
+	if e.opts.DryRun {
+		return dryResult(KindThingGroup, name, func() ([]verify.Difference, error) { return e.cmp.ThingGroup(ctx, name) })
+	}
+	return e.converge(ctx, KindThingGroup, name, func() ([]string, error) {
+		o, err := e.rep.ThingGroup(ctx, name)
+		return o.Changes, err
+	})
+}
+
+func (e *engine) thing(ctx context.Context, name string) Result {
+	if e.opts.NamesFromUser {
+		_, err := e.opts.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+		if isNotFound(err) {
+			return Result{Kind: KindThing, Name: name, Status: Failed,
+				Err: fmt.Errorf("thing %s: not found in %s", name, e.opts.SourceRegion)}
+		}
+		if err != nil {
+			return Result{Kind: KindThing, Name: name, Status: Failed,
+				Err: fmt.Errorf("thing %s: describe in %s: %w", name, e.opts.SourceRegion, err)}
+		}
+	}
+	if e.opts.DryRun {
+		return dryResult(KindThing, name, func() ([]verify.Difference, error) { return e.cmp.Thing(ctx, name) })
+	}
+	return e.converge(ctx, KindThing, name, func() ([]string, error) {
+		o, err := e.rep.Thing(ctx, name)
+		if err != nil || !e.opts.Shadows {
+			return o.Changes, err
+		}
+		so, err := e.rep.Shadow(ctx, name)
+		return append(o.Changes, so.Changes...), err
+	})
+}
+
+// converge runs fn, the Replicator call for one resource, again after transient
+// failures, up to DeviceAttempts times. Converging is idempotent, so a repeat only
+// finishes what the failed attempt left undone; the changes of all attempts are kept.
+func (e *engine) converge(ctx context.Context, kind, name string, fn func() ([]string, error)) Result {
+	var changes []string
+	for attempt := 1; ; attempt++ {
+		c, err := fn()
+		changes = append(changes, c...)
+		switch {
+		case err == nil:
+			st := InSync
+			if len(changes) > 0 {
+				st = Copied
+			}
+			return Result{Kind: kind, Name: name, Status: st, Changes: changes}
+		case replication.IsPermanent(err) || ctx.Err() != nil || attempt >= e.opts.DeviceAttempts:
+			return Result{Kind: kind, Name: name, Status: Failed, Changes: changes, Err: err}
+		}
+		if sleepCtx(ctx, backoff(e.opts.Backoff, attempt)) != nil {
+			return Result{Kind: kind, Name: name, Status: Failed, Changes: changes, Err: err}
+		}
+	}
+}
+
+// dryResult turns a comparison into a Result: the differences are the changes a sync
+// would make.
+func dryResult(kind, name string, cmp func() ([]verify.Difference, error)) Result {
+	diffs, err := cmp()
+	if err != nil {
+		return Result{Kind: kind, Name: name, Status: Failed, Err: err}
+	}
+	r := Result{Kind: kind, Name: name, Status: InSync}
+	for _, d := range diffs {
+		if d.Kind == verify.Extra && d.Resource == verify.Resource(kindResource(kind)) {
+			continue // sync never deletes what only the target has
+		}
+		r.Changes = append(r.Changes, d.String())
+	}
+	if len(r.Changes) > 0 {
+		r.Status = Copied
+	}
+	return r
+}
+
+func kindResource(kind string) verify.Resource {
+	switch kind {
+	case KindThingType:
+		return verify.ThingType
+	case KindThingGroup:
+		return verify.ThingGroup
+	}
+	return verify.Thing
+}
+
+// AllThings selects every thing of c, page by page.
+func AllThings(c replication.IoT) Selector {
+	return func(ctx context.Context, yield func(string) error) error {
+		p := iot.NewListThingsPaginator(c, &iot.ListThingsInput{}, func(o *iot.ListThingsPaginatorOptions) { o.Limit = 250 })
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list things: %w", err)
+			}
+			for _, t := range page.Things {
+				if t.ThingName == nil {
+					continue
+				}
+				if err := yield(*t.ThingName); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// CountThings counts the things of c by paging through ListThings (names are not
+// kept). It shares ListThings' quota with the sync's own listing.
+func CountThings(c replication.IoT) func(ctx context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		n := 0
+		err := AllThings(c)(ctx, func(string) error { n++; return nil })
+		return n, err
+	}
+}
+
+// Names selects the given things, in order.
+func Names(names []string) Selector {
+	return func(ctx context.Context, yield func(string) error) error {
+		for _, n := range names {
+			if err := yield(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// Query selects the things matching a fleet-indexing query (AWS_Things index), page
+// by page. c must implement Searcher; an endpoint without fleet indexing yields an
+// error wrapping ErrQueryUnsupported.
+func Query(c replication.IoT, query string) Selector {
+	return func(ctx context.Context, yield func(string) error) error {
+		s, ok := c.(Searcher)
+		if !ok {
+			return ErrQueryUnsupported
+		}
+		in := &iot.SearchIndexInput{IndexName: aws.String("AWS_Things"), QueryString: aws.String(query), MaxResults: aws.Int32(500)}
+		for {
+			out, err := s.SearchIndex(ctx, in)
+			if err != nil {
+				if errors.Is(err, ErrQueryUnsupported) || unsupported(err) {
+					return fmt.Errorf("%w: %w", ErrQueryUnsupported, err)
+				}
+				return fmt.Errorf("search index: %w", err)
+			}
+			for _, t := range out.Things {
+				if t.ThingName == nil {
+					continue
+				}
+				if err := yield(*t.ThingName); err != nil {
+					return err
+				}
+			}
+			if aws.ToString(out.NextToken) == "" {
+				return nil
+			}
+			in.NextToken = out.NextToken
+		}
+	}
+}
+
+// unsupported reports whether err says the endpoint does not implement SearchIndex
+// (an emulator) rather than that the query or the index is wrong.
+func unsupported(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NotImplemented", "NotImplementedException", "UnknownOperationException", "InternalFailure":
+			return true
+		}
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case 404, 405, 501:
+			return !isNotFound(err) // AWS answers 404 ResourceNotFound when indexing is off
+		}
+	}
+	return false
+}
+
+func listThingTypes(ctx context.Context, c replication.IoT, yield func(string) error) error {
+	p := iot.NewListThingTypesPaginator(c, &iot.ListThingTypesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list thing types: %w", err)
+		}
+		for _, t := range page.ThingTypes {
+			if t.ThingTypeName == nil {
+				continue
+			}
+			if err := yield(*t.ThingTypeName); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func listThingGroups(ctx context.Context, c replication.IoT, yield func(string) error) error {
+	p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list thing groups: %w", err)
+		}
+		for _, g := range page.ThingGroups {
+			if g.GroupName == nil {
+				continue
+			}
+			if err := yield(*g.GroupName); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException"
+}

@@ -1,0 +1,86 @@
+package simserver
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/iot-dr/iot-dr/simulator"
+)
+
+// regionState is one Region and the chaos state the server applied to it.
+type regionState struct {
+	role string
+	r    *simulator.Region
+	ip   string
+
+	// down and brokerDown are guarded by Server.mu: down is the Region-outage verb
+	// (broker, APIs, replication), brokerDown the broker alone (set by either verb).
+	down, brokerDown bool
+	// probeFailing mirrors the edge's force-fail switch, which has no getter. A flap
+	// goroutine writes it without Server.mu, so that stopping a flap under the lock
+	// cannot deadlock; only one writer runs at a time (a flap is stopped before any
+	// verb sets the probe).
+	probeFailing atomic.Bool
+	flap         *flapRun // guarded by Server.mu
+}
+
+// flapRun is one background flap of a Region's probe.
+type flapRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	period time.Duration
+	count  int
+}
+
+func (f *flapRun) running() bool {
+	if f == nil {
+		return false
+	}
+	select {
+	case <-f.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stopFlapLocked cancels a running flap and waits for it; Server.mu must be held.
+func (rs *regionState) stopFlapLocked() {
+	if rs.flap != nil {
+		rs.flap.cancel()
+		<-rs.flap.done
+		rs.flap = nil
+	}
+}
+
+// setProbe sets the probe's force-fail switch and its mirror.
+func (s *Server) setProbe(rs *regionState, failing bool) {
+	s.edge.SetProbeFailing(rs.r.Name, failing)
+	rs.probeFailing.Store(failing)
+}
+
+// startFlapLocked replaces any flap of rs with a new one: count toggles period apart,
+// starting with a failing probe and alternating; the probe is left passing at the end,
+// and when the flap is cancelled. Server.mu must be held.
+func (s *Server) startFlapLocked(rs *regionState, period time.Duration, count int) *flapRun {
+	rs.stopFlapLocked()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &flapRun{cancel: cancel, done: make(chan struct{}), period: period, count: count}
+	rs.flap = f
+	go func() {
+		defer close(f.done)
+		defer s.setProbe(rs, false)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for i := range count {
+			s.setProbe(rs, i%2 == 0)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return f
+}

@@ -1,0 +1,110 @@
+package awsfront
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/iot-dr/iot-dr/simulator"
+)
+
+// HostedZoneID is the simulated public hosted zone's id (without /hostedzone/).
+const HostedZoneID = "Z0IOTDRSIMULATOR"
+
+// ForceFailParameter is the name of each Region's probe force-fail switch, as the stacks
+// name it with the default prefix.
+const ForceFailParameter = "/iotdr/probe/force-fail"
+
+// Front is the AWS-shaped view of one World and its Edge.
+type Front struct {
+	// Route53 serves the Route 53 calls (a global service: one for both Regions).
+	Route53 *Route53
+	// SSM is each Region's parameter store, by Region name.
+	SSM map[string]*SSM
+
+	w *simulator.World
+}
+
+// New builds the AWS-shaped view of w and e. The force-fail switches start off, as
+// StartEdge leaves the probes. Closing w or e is the caller's business.
+func New(w *simulator.World, e *simulator.Edge) *Front {
+	domain := normalise(w.Options().Domain)
+	f := &Front{SSM: map[string]*SSM{}, w: w}
+	f.Route53 = &Route53{
+		zoneName: zoneFor(domain),
+		domain:   domain,
+		zone:     e.Zone,
+		checks: []*check{
+			{id: healthCheckID(1), region: w.Primary.Name, role: "PRIMARY", hc: e.Checks[w.Primary.Name]},
+			{id: healthCheckID(2), region: w.Secondary.Name, role: "SECONDARY", hc: e.Checks[w.Secondary.Name]},
+		},
+		prefix: "iotdr",
+	}
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		store := newSSM(r.Name, w.Options().AccountID)
+		store.bind(ForceFailParameter, "false", func(on bool) { e.SetProbeFailing(r.Name, on) })
+		f.SSM[r.Name] = store
+	}
+	return f
+}
+
+// HealthCheckID returns the id of region's health check ("" for an unknown Region).
+func (f *Front) HealthCheckID(region string) string {
+	for _, c := range f.Route53.checks {
+		if c.region == region {
+			return c.id
+		}
+	}
+	return ""
+}
+
+// StackOutputs returns what `pulumi stack output --json` would print for the primary
+// and the secondary stack of this deployment (the keys infra/deploy.go exports that the
+// AWS drill reads, plus a few neighbours), ready to be written as JSON.
+func (f *Front) StackOutputs() (primary, secondary map[string]any) {
+	p, s := f.w.Primary.Name, f.w.Secondary.Name
+	common := func(role, region string) map[string]any {
+		return map[string]any{
+			"role":                    role,
+			"region":                  region,
+			"primaryRegion":           p,
+			"secondaryRegion":         s,
+			"iotEndpoint":             simulator.Endpoint(region),
+			"domain":                  f.Route53.domain,
+			"domainConfigurationName": "iotdr-devices",
+			"healthCheckId":           f.HealthCheckID(region),
+			"probeUrl":                "https://probe." + region + ".iotdr.test/probe",
+			"probeForceFailParameter": ForceFailParameter,
+		}
+	}
+	primary, secondary = common("primary", p), common("secondary", s)
+	secondary["primaryHealthCheckId"] = f.HealthCheckID(p)
+	return primary, secondary
+}
+
+// healthCheckID makes a UUID-shaped id, as Route 53 assigns.
+func healthCheckID(n int) string {
+	return fmt.Sprintf("%08x-5eed-4a11-8c0d-%012x", 0x10d2000+n, n)
+}
+
+// zoneFor is the hosted zone that holds domain: its parent, since a CNAME cannot sit at
+// a zone apex (a two-label domain is its own zone).
+func zoneFor(domain string) string {
+	if i := strings.IndexByte(domain, '.'); i >= 0 && strings.Count(domain, ".") >= 2 {
+		return domain[i+1:]
+	}
+	return domain
+}
+
+// normalise lower-cases a DNS name and drops the trailing dot.
+func normalise(name string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+}
+
+// dnsKey orders names as Route 53 lists them: by labels from the right.
+func dnsKey(name string) string {
+	labels := strings.Split(normalise(name), ".")
+	for i, j := 0, len(labels)-1; i < j; i, j = i+1, j-1 {
+		labels[i], labels[j] = labels[j], labels[i]
+	}
+	return strings.Join(labels, ".")
+}

@@ -1,0 +1,527 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+
+	"github.com/iot-dr/iot-dr/functions/replication"
+)
+
+// ThingType compares one thing type: missing or extra in the target, deprecation,
+// description and searchable attributes.
+func (c *Comparer) ThingType(ctx context.Context, name string) ([]Difference, error) {
+	s, err := c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
+	sMissing := isNotFound(err)
+	if err != nil && !sMissing {
+		return nil, fmt.Errorf("describe thing type %s in %s: %w", name, c.SourceRegion, err)
+	}
+	t, err := c.Target.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
+	tMissing := isNotFound(err)
+	if err != nil && !tMissing {
+		return nil, fmt.Errorf("describe thing type %s in %s: %w", name, c.TargetRegion, err)
+	}
+	switch {
+	case sMissing && tMissing:
+		return nil, nil
+	case sMissing:
+		return []Difference{{Kind: Extra, Resource: ThingType, Name: name}}, nil
+	case tMissing:
+		return []Difference{{Kind: Missing, Resource: ThingType, Name: name}}, nil
+	}
+	var out []Difference
+	diff := func(field, a, b string) {
+		if a != b {
+			out = append(out, Difference{Kind: Different, Resource: ThingType, Name: name, Field: field, Source: a, Target: b})
+		}
+	}
+	sd := s.ThingTypeMetadata != nil && s.ThingTypeMetadata.Deprecated
+	td := t.ThingTypeMetadata != nil && t.ThingTypeMetadata.Deprecated
+	diff("deprecated", fmt.Sprint(sd), fmt.Sprint(td))
+	sp, tp := typeProps(s.ThingTypeProperties), typeProps(t.ThingTypeProperties)
+	diff("description", quote(sp.ThingTypeDescription), quote(tp.ThingTypeDescription))
+	diff("searchable attributes", sortedList(sp.SearchableAttributes), sortedList(tp.SearchableAttributes))
+	return out, nil
+}
+
+func typeProps(p *types.ThingTypeProperties) *types.ThingTypeProperties {
+	if p == nil {
+		return &types.ThingTypeProperties{}
+	}
+	return p
+}
+
+// ThingGroup compares one static thing group: missing or extra in the target, parent,
+// description and attributes. Dynamic groups are not replicated and not compared.
+func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, error) {
+	s, err := c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
+	sMissing := isNotFound(err)
+	if err != nil && !sMissing {
+		return nil, fmt.Errorf("describe thing group %s in %s: %w", name, c.SourceRegion, err)
+	}
+	if !sMissing && s.QueryString != nil {
+		return nil, nil // dynamic
+	}
+	t, err := c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
+	tMissing := isNotFound(err)
+	if err != nil && !tMissing {
+		return nil, fmt.Errorf("describe thing group %s in %s: %w", name, c.TargetRegion, err)
+	}
+	switch {
+	case sMissing && (tMissing || t.QueryString != nil):
+		return nil, nil
+	case sMissing:
+		return []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}}, nil
+	case tMissing:
+		return []Difference{{Kind: Missing, Resource: ThingGroup, Name: name, Source: parentNote(groupParent(s))}}, nil
+	}
+	var out []Difference
+	diff := func(field, a, b string) {
+		if a != b {
+			out = append(out, Difference{Kind: Different, Resource: ThingGroup, Name: name, Field: field, Source: a, Target: b})
+		}
+	}
+	diff("parent", quote(aws.String(groupParent(s))), quote(aws.String(groupParent(t))))
+	sp, tp := groupProps(s.ThingGroupProperties), groupProps(t.ThingGroupProperties)
+	diff("description", quote(sp.ThingGroupDescription), quote(tp.ThingGroupDescription))
+	if a, b := groupAttrs(sp), groupAttrs(tp); !equalAttrs(a, b) {
+		diff("attributes", attrString(a), attrString(b))
+	}
+	return out, nil
+}
+
+func parentNote(parent string) string {
+	if parent == "" {
+		return ""
+	}
+	return "child of " + parent
+}
+
+func groupParent(d *iot.DescribeThingGroupOutput) string {
+	if d.ThingGroupMetadata == nil {
+		return ""
+	}
+	return aws.ToString(d.ThingGroupMetadata.ParentGroupName)
+}
+
+func groupProps(p *types.ThingGroupProperties) *types.ThingGroupProperties {
+	if p == nil {
+		return &types.ThingGroupProperties{}
+	}
+	return p
+}
+
+func groupAttrs(p *types.ThingGroupProperties) map[string]string {
+	if p.AttributePayload == nil {
+		return nil
+	}
+	return p.AttributePayload.Attributes
+}
+
+// Thing compares one thing and what hangs off it: missing or extra in the target,
+// type, attributes, group memberships, attached certificates (registered, attached,
+// status), the policies attached to them (attached, default document modulo Region)
+// and, when c.Shadows is set, its classic shadow. A thing missing from the target is
+// one difference; what it carries is not listed separately.
+func (c *Comparer) Thing(ctx context.Context, name string) ([]Difference, error) {
+	s, err := c.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+	sMissing := isNotFound(err)
+	if err != nil && !sMissing {
+		return nil, fmt.Errorf("describe thing %s in %s: %w", name, c.SourceRegion, err)
+	}
+	t, err := c.Target.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+	tMissing := isNotFound(err)
+	if err != nil && !tMissing {
+		return nil, fmt.Errorf("describe thing %s in %s: %w", name, c.TargetRegion, err)
+	}
+	switch {
+	case sMissing && tMissing:
+		return nil, nil
+	case sMissing:
+		return []Difference{{Kind: Extra, Resource: Thing, Name: name}}, nil
+	case tMissing:
+		return []Difference{{Kind: Missing, Resource: Thing, Name: name}}, nil
+	}
+	var out []Difference
+	if a, b := aws.ToString(s.ThingTypeName), aws.ToString(t.ThingTypeName); a != b {
+		out = append(out, Difference{Kind: Different, Resource: Thing, Name: name, Field: "type", Source: quote(&a), Target: quote(&b)})
+	}
+	if !equalAttrs(s.Attributes, t.Attributes) {
+		out = append(out, Difference{Kind: Different, Resource: Thing, Name: name, Field: "attributes",
+			Source: attrString(s.Attributes), Target: attrString(t.Attributes)})
+	}
+	groups, err := c.memberships(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, groups...)
+	certs, err := c.certificates(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, certs...)
+	if c.Shadows {
+		sh, err := c.Shadow(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sh...)
+	}
+	return out, nil
+}
+
+func (c *Comparer) memberships(ctx context.Context, thing string) ([]Difference, error) {
+	sg, err := thingGroups(ctx, c.Source, thing)
+	if err != nil {
+		return nil, fmt.Errorf("list groups of thing %s in %s: %w", thing, c.SourceRegion, err)
+	}
+	tg, err := thingGroups(ctx, c.Target, thing)
+	if err != nil {
+		return nil, fmt.Errorf("list groups of thing %s in %s: %w", thing, c.TargetRegion, err)
+	}
+	var out []Difference
+	for _, g := range sg {
+		if !slices.Contains(tg, g) {
+			out = append(out, Difference{Kind: Missing, Resource: Membership, Name: thing + " -> " + g})
+		}
+	}
+	for _, g := range tg {
+		if !slices.Contains(sg, g) {
+			out = append(out, Difference{Kind: Extra, Resource: Membership, Name: thing + " -> " + g})
+		}
+	}
+	return out, nil
+}
+
+// certificates compares the certificates attached to the thing, by certificate id.
+func (c *Comparer) certificates(ctx context.Context, thing string) ([]Difference, error) {
+	sc, err := thingCerts(ctx, c.Source, thing)
+	if err != nil {
+		return nil, fmt.Errorf("list principals of thing %s in %s: %w", thing, c.SourceRegion, err)
+	}
+	tc, err := thingCerts(ctx, c.Target, thing)
+	if err != nil {
+		return nil, fmt.Errorf("list principals of thing %s in %s: %w", thing, c.TargetRegion, err)
+	}
+	var out []Difference
+	for _, id := range slices.Sorted(maps.Keys(sc)) {
+		d, err := c.certificate(ctx, thing, id, sc[id], tc[id])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d...)
+	}
+	for _, id := range slices.Sorted(maps.Keys(tc)) {
+		if _, ok := sc[id]; !ok {
+			out = append(out, Difference{Kind: Extra, Resource: CertAttachment, Name: thing + " -> " + id})
+		}
+	}
+	return out, nil
+}
+
+// certificate compares one certificate attached to thing in the source; tgtARN is
+// its ARN among the target thing's principals ("" when not attached there).
+func (c *Comparer) certificate(ctx context.Context, thing, id, srcARN, tgtARN string) ([]Difference, error) {
+	s, err := c.Source.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
+	if isNotFound(err) {
+		return nil, nil // deleted in the source meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe certificate %s in %s: %w", id, c.SourceRegion, err)
+	}
+	t, err := c.Target.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
+	if isNotFound(err) {
+		return []Difference{{Kind: Missing, Resource: Certificate, Name: id, Source: "attached to thing " + thing}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe certificate %s in %s: %w", id, c.TargetRegion, err)
+	}
+	sd, td := s.CertificateDescription, t.CertificateDescription
+	if sd == nil || td == nil {
+		return nil, fmt.Errorf("describe certificate %s: empty description", id)
+	}
+	var out []Difference
+	if tgtARN == "" {
+		out = append(out, Difference{Kind: Missing, Resource: CertAttachment, Name: thing + " -> " + id})
+		tgtARN = aws.ToString(td.CertificateArn)
+	}
+	if want := targetStatus(sd.Status); td.Status != want {
+		out = append(out, Difference{Kind: Different, Resource: Certificate, Name: id, Field: "status", Source: string(want), Target: string(td.Status)})
+	}
+	if strings.TrimSpace(aws.ToString(sd.CertificatePem)) != strings.TrimSpace(aws.ToString(td.CertificatePem)) {
+		out = append(out, Difference{Kind: Different, Resource: Certificate, Name: id, Field: "PEM", Source: "(source PEM)", Target: "(another PEM)"})
+	}
+	sp, err := attachedPolicies(ctx, c.Source, srcARN)
+	if err != nil {
+		return nil, fmt.Errorf("list policies of certificate %s in %s: %w", id, c.SourceRegion, err)
+	}
+	tp, err := attachedPolicies(ctx, c.Target, tgtARN)
+	if err != nil && !isNotFound(err) {
+		return nil, fmt.Errorf("list policies of certificate %s in %s: %w", id, c.TargetRegion, err)
+	}
+	for _, p := range sp {
+		d, err := c.policy(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d...)
+		if !slices.Contains(tp, p) && !(len(d) > 0 && d[0].Kind == Missing) {
+			out = append(out, Difference{Kind: Missing, Resource: PolicyAttachment, Name: id + " -> " + p})
+		}
+	}
+	for _, p := range tp {
+		if !slices.Contains(sp, p) {
+			out = append(out, Difference{Kind: Extra, Resource: PolicyAttachment, Name: id + " -> " + p})
+		}
+	}
+	return out, nil
+}
+
+// policy compares one policy's default document, once per Comparer. A policy missing
+// from the target is reported as Missing every time it is met, so that a dry run
+// shows it for every thing that needs it.
+func (c *Comparer) policy(ctx context.Context, name string) ([]Difference, error) {
+	if _, done := c.policies.Load(name); done {
+		return nil, nil
+	}
+	s, err := c.Source.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)})
+	if isNotFound(err) {
+		return nil, nil // deleted meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get policy %s in %s: %w", name, c.SourceRegion, err)
+	}
+	t, err := c.Target.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)})
+	if isNotFound(err) {
+		return []Difference{{Kind: Missing, Resource: Policy, Name: name}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get policy %s in %s: %w", name, c.TargetRegion, err)
+	}
+	if _, dup := c.policies.LoadOrStore(name, struct{}{}); dup {
+		return nil, nil // compared concurrently
+	}
+	want := replication.RewriteRegion(aws.ToString(s.PolicyDocument), c.SourceRegion, c.TargetRegion)
+	got := aws.ToString(t.PolicyDocument)
+	if sameDocument(want, got) {
+		return nil, nil
+	}
+	return []Difference{{Kind: Different, Resource: Policy, Name: name, Field: "document",
+		Source: excerpt(compact(want)), Target: excerpt(compact(got))}}, nil
+}
+
+// shadowSections are the replicated parts of a classic shadow's state.
+var shadowSections = []string{"desired", "reported"}
+
+// Shadow compares the classic (unnamed) shadow of one thing: missing or extra in the
+// target, and its desired and reported state (metadata, version and delta are per
+// Region and ignored).
+func (c *Comparer) Shadow(ctx context.Context, thing string) ([]Difference, error) {
+	if c.SourceShadows == nil || c.TargetShadows == nil {
+		return nil, fmt.Errorf("shadow of thing %s: no data-plane clients", thing)
+	}
+	s, err := c.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	sMissing := isNotFound(err)
+	if err != nil && !sMissing {
+		return nil, fmt.Errorf("get shadow of %s in %s: %w", thing, c.SourceRegion, err)
+	}
+	t, err := c.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	tMissing := isNotFound(err)
+	if err != nil && !tMissing {
+		return nil, fmt.Errorf("get shadow of %s in %s: %w", thing, c.TargetRegion, err)
+	}
+	switch {
+	case sMissing && tMissing:
+		return nil, nil
+	case sMissing:
+		return []Difference{{Kind: Extra, Resource: Shadow, Name: thing}}, nil
+	case tMissing:
+		return []Difference{{Kind: Missing, Resource: Shadow, Name: thing}}, nil
+	}
+	ss, err := shadowState(s.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("shadow of %s in %s: %w", thing, c.SourceRegion, err)
+	}
+	ts, err := shadowState(t.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("shadow of %s in %s: %w", thing, c.TargetRegion, err)
+	}
+	var out []Difference
+	for _, sec := range shadowSections {
+		if !reflect.DeepEqual(ss[sec], ts[sec]) {
+			out = append(out, Difference{Kind: Different, Resource: Shadow, Name: thing, Field: "state." + sec,
+				Source: excerpt(jsonString(ss[sec])), Target: excerpt(jsonString(ts[sec]))})
+		}
+	}
+	return out, nil
+}
+
+func shadowState(payload []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var doc struct {
+		State map[string]any `json:"state"`
+	}
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("shadow document is not JSON (%d bytes): %w", len(payload), err)
+	}
+	return doc.State, nil
+}
+
+func jsonString(v any) string {
+	if v == nil {
+		return "null"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func thingGroups(ctx context.Context, c IoT, thing string) ([]string, error) {
+	var out []string
+	p := iot.NewListThingGroupsForThingPaginator(c, &iot.ListThingGroupsForThingInput{ThingName: aws.String(thing)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page.ThingGroups {
+			out = append(out, aws.ToString(g.GroupName))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// thingCerts returns the certificate principals of a thing: id -> ARN.
+func thingCerts(ctx context.Context, c IoT, thing string) (map[string]string, error) {
+	out := map[string]string{}
+	p := iot.NewListThingPrincipalsPaginator(c, &iot.ListThingPrincipalsInput{ThingName: aws.String(thing)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, pr := range page.Principals {
+			if id := certID(pr); id != "" {
+				out[id] = pr
+			}
+		}
+	}
+	return out, nil
+}
+
+func attachedPolicies(ctx context.Context, c IoT, target string) ([]string, error) {
+	var out []string
+	p := iot.NewListAttachedPoliciesPaginator(c, &iot.ListAttachedPoliciesInput{Target: aws.String(target)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, pol := range page.Policies {
+			out = append(out, aws.ToString(pol.PolicyName))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// certID returns the certificate id of a certificate principal ARN
+// (arn:<partition>:iot:<region>:<account>:cert/<id>), or "" for other principals.
+func certID(principal string) string {
+	i := strings.LastIndex(principal, ":cert/")
+	if i < 0 || !strings.HasPrefix(principal, "arn:") {
+		return ""
+	}
+	return principal[i+len(":cert/"):]
+}
+
+// targetStatus is the status replication gives a certificate in the target: the
+// source's where AWS accepts it on registration, INACTIVE otherwise (transfer states
+// are per Region).
+func targetStatus(s types.CertificateStatus) types.CertificateStatus {
+	switch s {
+	case types.CertificateStatusActive, types.CertificateStatusInactive, types.CertificateStatusRevoked:
+		return s
+	}
+	return types.CertificateStatusInactive
+}
+
+// sameDocument compares two policy documents as JSON values, ignoring whitespace and
+// key order; documents that are not JSON are compared as text.
+func sameDocument(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ca, errA := canonicalJSON(a)
+	cb, errB := canonicalJSON(b)
+	if errA != nil || errB != nil {
+		return strings.TrimSpace(a) == strings.TrimSpace(b)
+	}
+	return bytes.Equal(ca, cb)
+}
+
+func canonicalJSON(s string) ([]byte, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v) // maps are marshalled with sorted keys
+}
+
+// compact renders a JSON document on one line (as is when it is not JSON).
+func compact(doc string) string {
+	if b, err := canonicalJSON(doc); err == nil {
+		return string(b)
+	}
+	return doc
+}
+
+func equalAttrs(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// attrString renders attributes sorted by key: {k1=v1, k2=v2}.
+func attrString(m map[string]string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k + "=" + m[k])
+	}
+	b.WriteByte('}')
+	return excerpt(b.String())
+}
+
+func sortedList(s []string) string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+func quote(s *string) string { return fmt.Sprintf("%q", aws.ToString(s)) }

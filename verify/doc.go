@@ -1,0 +1,28 @@
+// Package verify compares the replicated state of two AWS IoT Regions (the primary,
+// "source", and the secondary, "target") and reports every difference: things (type,
+// attributes), thing types (deprecation, properties), static thing groups (parent,
+// description, attributes), group memberships, the certificates attached to things
+// (by certificate id, which is the SHA-256 fingerprint of the DER and therefore the
+// same in both Regions; status), the policies attached to those certificates (default
+// document, compared after rewriting the source's Region in ARNs to the target's, as
+// replication does), the attachments between them, and optionally classic shadows
+// (desired and reported state).
+//
+// It is the engine of `iotdr verify` and of `iotdr sync --dry-run`, which uses the
+// per-thing comparison (Comparer.Thing) to tell what a sync would change without
+// writing anything.
+//
+// Memory is bounded by the concurrency and the list page size, not the fleet: Run
+// pages through the source's things and describes each in the target, then pages
+// through the target's things and checks that each exists in the source; no full list
+// of either Region is held. The only per-run state is the set of policy names whose
+// documents were already compared (policies are few and shared by whole fleets).
+// Differences are streamed to a callback as they are found.
+//
+// What it is NOT: it never writes, and it does not compare what replication does not
+// copy (dynamic thing groups, billing groups, tags, named shadows, certificates and
+// policies not reachable from a thing, CA certificates, non-certificate principals).
+// A certificate shared by several things is compared once per thing. The comparison
+// is not a snapshot: a Region that changes while Run pages through it can yield
+// differences that no longer exist (run it again) or miss ones that appear meanwhile.
+package verify

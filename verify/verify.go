@@ -1,0 +1,402 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// IoT is the read-only subset of the AWS IoT control-plane client (*iot.Client) that
+// the comparison uses, with the SDK's exact method signatures.
+type IoT interface {
+	ListThings(ctx context.Context, in *iot.ListThingsInput, optFns ...func(*iot.Options)) (*iot.ListThingsOutput, error)
+	DescribeThing(ctx context.Context, in *iot.DescribeThingInput, optFns ...func(*iot.Options)) (*iot.DescribeThingOutput, error)
+	ListThingTypes(ctx context.Context, in *iot.ListThingTypesInput, optFns ...func(*iot.Options)) (*iot.ListThingTypesOutput, error)
+	DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeInput, optFns ...func(*iot.Options)) (*iot.DescribeThingTypeOutput, error)
+	ListThingGroups(ctx context.Context, in *iot.ListThingGroupsInput, optFns ...func(*iot.Options)) (*iot.ListThingGroupsOutput, error)
+	DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error)
+	ListThingGroupsForThing(ctx context.Context, in *iot.ListThingGroupsForThingInput, optFns ...func(*iot.Options)) (*iot.ListThingGroupsForThingOutput, error)
+	ListThingPrincipals(ctx context.Context, in *iot.ListThingPrincipalsInput, optFns ...func(*iot.Options)) (*iot.ListThingPrincipalsOutput, error)
+	DescribeCertificate(ctx context.Context, in *iot.DescribeCertificateInput, optFns ...func(*iot.Options)) (*iot.DescribeCertificateOutput, error)
+	ListAttachedPolicies(ctx context.Context, in *iot.ListAttachedPoliciesInput, optFns ...func(*iot.Options)) (*iot.ListAttachedPoliciesOutput, error)
+	GetPolicy(ctx context.Context, in *iot.GetPolicyInput, optFns ...func(*iot.Options)) (*iot.GetPolicyOutput, error)
+}
+
+// Shadows is the subset of the AWS IoT data-plane client (*iotdataplane.Client) the
+// shadow comparison uses.
+type Shadows interface {
+	GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error)
+}
+
+// The production clients must satisfy the interfaces.
+var (
+	_ IoT     = (*iot.Client)(nil)
+	_ Shadows = (*iotdataplane.Client)(nil)
+)
+
+// Kind classifies a difference.
+type Kind string
+
+// The kinds of difference, from the target (secondary) Region's point of view.
+const (
+	// Missing: the source has it, the target does not.
+	Missing Kind = "missing"
+	// Extra: the target has it, the source does not.
+	Extra Kind = "extra"
+	// Different: both have it, a field differs.
+	Different Kind = "different"
+)
+
+// Kinds lists the kinds in report order.
+var Kinds = []Kind{Missing, Extra, Different}
+
+// Resource names what a difference is about.
+type Resource string
+
+// The resources compared.
+const (
+	ThingType        Resource = "thing type"
+	ThingGroup       Resource = "thing group"
+	Thing            Resource = "thing"
+	Membership       Resource = "group membership"       // Name is "thing -> group"
+	Certificate      Resource = "certificate"            // Name is the certificate id
+	CertAttachment   Resource = "certificate attachment" // Name is "thing -> certificate id"
+	Policy           Resource = "policy"
+	PolicyAttachment Resource = "policy attachment" // Name is "certificate id -> policy"
+	Shadow           Resource = "shadow"            // Name is the thing name
+)
+
+// Difference is one way in which the target differs from the source.
+type Difference struct {
+	Kind     Kind     `json:"kind"`
+	Resource Resource `json:"resource"`
+	Name     string   `json:"name"`
+	// Field is the differing field of a Different difference, e.g. "attributes".
+	Field string `json:"field,omitempty"`
+	// Source and Target are the field's values (Different), or context (Missing,
+	// Extra), in short human-readable form.
+	Source string `json:"source,omitempty"`
+	Target string `json:"target,omitempty"`
+}
+
+// String renders d on one line, e.g. `thing dev-1: attributes differ: {a:1} in
+// source, {a:2} in target`.
+func (d Difference) String() string {
+	switch d.Kind {
+	case Missing:
+		s := fmt.Sprintf("%s %s: missing in target", d.Resource, d.Name)
+		if d.Source != "" {
+			s += " (" + d.Source + ")"
+		}
+		return s
+	case Extra:
+		s := fmt.Sprintf("%s %s: extra in target", d.Resource, d.Name)
+		if d.Target != "" {
+			s += " (" + d.Target + ")"
+		}
+		return s
+	}
+	return fmt.Sprintf("%s %s: %s differs: %s in source, %s in target", d.Resource, d.Name, d.Field, d.Source, d.Target)
+}
+
+// Comparer compares resources of the source and target Regions. Its methods are safe
+// for concurrent use. The zero value is not usable: set Source, Target and the
+// Regions (and the shadow clients when Shadows is set).
+type Comparer struct {
+	// Source and Target are the control-plane clients of the primary and secondary.
+	Source, Target IoT
+	// SourceShadows and TargetShadows are the data-plane clients; needed when Shadows
+	// is set.
+	SourceShadows, TargetShadows Shadows
+	// SourceRegion and TargetRegion name the Regions; policy documents are compared
+	// after rewriting the one to the other in ARNs.
+	SourceRegion, TargetRegion string
+	// Shadows also compares classic shadows (Thing includes the thing's shadow).
+	Shadows bool
+
+	// policies remembers the policy names whose documents were compared, so that a
+	// policy shared by the fleet is read once per Comparer.
+	policies sync.Map
+}
+
+// RunOptions tunes Run.
+type RunOptions struct {
+	// Concurrency bounds how many resources are compared at once (default 8).
+	Concurrency int
+	// OnDifference receives every difference as it is found, never concurrently.
+	OnDifference func(Difference)
+}
+
+// Report summarises a Run.
+type Report struct {
+	// ThingTypes, ThingGroups and Things count the resources checked (each name once,
+	// from either Region).
+	ThingTypes, ThingGroups, Things int
+	// Differences counts the differences by kind.
+	Differences map[Kind]int
+}
+
+// Total returns the number of differences.
+func (r Report) Total() int {
+	n := 0
+	for _, c := range r.Differences {
+		n += c
+	}
+	return n
+}
+
+// DefaultConcurrency is Run's concurrency when RunOptions.Concurrency is not set.
+const DefaultConcurrency = 8
+
+// Run compares the two Regions: thing types, then thing groups, then things (with
+// their memberships, certificates, policies, attachments and, when c.Shadows is set,
+// shadows). Each phase first pages through the source and checks every resource
+// against the target, then pages through the target and reports what the source
+// lacks. It returns an error, and stops, when a list or describe call fails for
+// another reason than the resource not existing.
+func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
+	if c.Shadows && (c.SourceShadows == nil || c.TargetShadows == nil) {
+		return Report{}, errors.New("verify: shadow comparison requested without data-plane clients")
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	run := &run{c: c, opts: opts, report: Report{Differences: map[Kind]int{}}}
+	phases := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"thing types", run.thingTypes},
+		{"thing groups", run.thingGroups},
+		{"things", run.things},
+	}
+	for _, ph := range phases {
+		if err := ph.fn(ctx); err != nil {
+			return run.report, fmt.Errorf("verify %s: %w", ph.name, err)
+		}
+	}
+	return run.report, nil
+}
+
+type run struct {
+	c    *Comparer
+	opts RunOptions
+
+	mu     sync.Mutex
+	report Report
+}
+
+func (r *run) emit(counter *int, diffs []Difference) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*counter++
+	for _, d := range diffs {
+		r.report.Differences[d.Kind]++
+		if r.opts.OnDifference != nil {
+			r.opts.OnDifference(d)
+		}
+	}
+}
+
+// pool compares the names a lister produces on at most Concurrency goroutines; the
+// lister blocks while all are busy, which bounds memory.
+func (r *run) pool(ctx context.Context, list func(ctx context.Context, submit func(string) error) error, work func(ctx context.Context, name string) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	listErr := list(gctx, func(name string) error {
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		g.Go(func() error { return work(gctx, name) })
+		return nil
+	})
+	waitErr := g.Wait()
+	if waitErr != nil {
+		return waitErr // the root cause; listErr is then the cancellation it caused
+	}
+	if listErr != nil {
+		return listErr
+	}
+	return ctx.Err()
+}
+
+func (r *run) thingTypes(ctx context.Context) error {
+	err := r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
+		return listThingTypes(ctx, r.c.Source, submit)
+	}, func(ctx context.Context, name string) error {
+		diffs, err := r.c.ThingType(ctx, name)
+		if err != nil {
+			return err
+		}
+		r.emit(&r.report.ThingTypes, diffs)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
+		return listThingTypes(ctx, r.c.Target, submit)
+	}, func(ctx context.Context, name string) error {
+		_, err := r.c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: &name})
+		switch {
+		case isNotFound(err):
+			r.emit(&r.report.ThingTypes, []Difference{{Kind: Extra, Resource: ThingType, Name: name}})
+		case err != nil:
+			return fmt.Errorf("describe thing type %s in %s: %w", name, r.c.SourceRegion, err)
+		}
+		return nil
+	})
+}
+
+func (r *run) thingGroups(ctx context.Context) error {
+	err := r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
+		return listThingGroups(ctx, r.c.Source, submit)
+	}, func(ctx context.Context, name string) error {
+		diffs, err := r.c.ThingGroup(ctx, name)
+		if err != nil {
+			return err
+		}
+		r.emit(&r.report.ThingGroups, diffs)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
+		return listThingGroups(ctx, r.c.Target, submit)
+	}, func(ctx context.Context, name string) error {
+		_, err := r.c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
+		switch {
+		case isNotFound(err):
+			t, err := r.c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
+			if isNotFound(err) {
+				return nil // deleted meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("describe thing group %s in %s: %w", name, r.c.TargetRegion, err)
+			}
+			if t.QueryString != nil {
+				return nil // dynamic: not replicated
+			}
+			r.emit(&r.report.ThingGroups, []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}})
+		case err != nil:
+			return fmt.Errorf("describe thing group %s in %s: %w", name, r.c.SourceRegion, err)
+		}
+		return nil
+	})
+}
+
+func (r *run) things(ctx context.Context) error {
+	err := r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
+		return listThings(ctx, r.c.Source, submit)
+	}, func(ctx context.Context, name string) error {
+		diffs, err := r.c.Thing(ctx, name)
+		if err != nil {
+			return err
+		}
+		r.emit(&r.report.Things, diffs)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
+		return listThings(ctx, r.c.Target, submit)
+	}, func(ctx context.Context, name string) error {
+		_, err := r.c.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: &name})
+		switch {
+		case isNotFound(err):
+			r.emit(&r.report.Things, []Difference{{Kind: Extra, Resource: Thing, Name: name}})
+		case err != nil:
+			return fmt.Errorf("describe thing %s in %s: %w", name, r.c.SourceRegion, err)
+		}
+		return nil
+	})
+}
+
+// listThings streams the names of every thing in c, page by page.
+func listThings(ctx context.Context, c IoT, submit func(string) error) error {
+	p := iot.NewListThingsPaginator(c, &iot.ListThingsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list things: %w", err)
+		}
+		for _, t := range page.Things {
+			if t.ThingName == nil {
+				continue
+			}
+			if err := submit(*t.ThingName); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func listThingTypes(ctx context.Context, c IoT, submit func(string) error) error {
+	p := iot.NewListThingTypesPaginator(c, &iot.ListThingTypesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list thing types: %w", err)
+		}
+		for _, t := range page.ThingTypes {
+			if t.ThingTypeName == nil {
+				continue
+			}
+			if err := submit(*t.ThingTypeName); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func listThingGroups(ctx context.Context, c IoT, submit func(string) error) error {
+	p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list thing groups: %w", err)
+		}
+		for _, g := range page.ThingGroups {
+			if g.GroupName == nil {
+				continue
+			}
+			if err := submit(*g.GroupName); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func isNotFound(err error) bool {
+	return err != nil && errorCode(err) == "ResourceNotFoundException"
+}
+
+// excerpt shortens a value for a difference line.
+func excerpt(s string) string {
+	const max = 120
+	s = strings.TrimSpace(s)
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
