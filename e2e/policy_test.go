@@ -73,18 +73,16 @@ func TestPolicyEnforcement(t *testing.T) {
 	c.Publish("devices/dev-2/telemetry", 0, false, `{"spoofed":true}`).Wait()
 
 	want := map[string]bool{"iot:Connect": false, "iot:Subscribe": false, "iot:Publish": false}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	waitUntil(t, wctx, "the three refusals", func() bool {
 		for _, r := range w.Primary.Broker.Refusals() {
 			if _, ok := want[string(r.Action)]; ok && strings.Contains(r.Resource+r.Reason, "dev-2") {
 				want[string(r.Action)] = true
 			}
 		}
-		if want["iot:Connect"] && want["iot:Subscribe"] && want["iot:Publish"] {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // the broker records refusals asynchronously
-	}
+		return want["iot:Connect"] && want["iot:Subscribe"] && want["iot:Publish"]
+	})
 	for action, seen := range want {
 		if !seen {
 			t.Errorf("no %s refusal naming dev-2 recorded: %+v", action, w.Primary.Broker.Refusals())

@@ -95,7 +95,7 @@ func (w *World) StartEdge(ctx context.Context, o EdgeOptions) (e *Edge, err erro
 			return nil, err
 		}
 		hc, err := route53.NewHealthCheck(route53.CheckConfig{Name: r.Name, URL: u, Interval: o.Interval,
-			FailureThreshold: o.FailureThreshold}, &http.Client{}, route53.WithLogger(w.opts.Logger))
+			FailureThreshold: o.FailureThreshold}, checkerClient, route53.WithLogger(w.opts.Logger))
 		if err != nil {
 			return nil, fmt.Errorf("simulator: %s health check: %w", r.Name, err)
 		}
@@ -117,6 +117,10 @@ func (w *World) StartEdge(ctx context.Context, o EdgeOptions) (e *Edge, err erro
 	}
 	return e, nil
 }
+
+// checkerClient opens a new connection per probe, as Route 53's checkers do, and so
+// leaves no idle connection behind when the edge closes.
+var checkerClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // TTLUnit is what one wire TTL unit means in the simulator's DNS, so that scaled drills
 // can use sub-second TTLs; device resolvers must use the same unit.

@@ -229,5 +229,3 @@ func (l *LagRecorder) Reset() {
 	l.samples = nil
 	l.mu.Unlock()
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -245,7 +246,7 @@ func (w *World) Reconcile(ctx context.Context, full bool) (reconcile.Response, e
 	if err != nil {
 		return resp, fmt.Errorf("simulator: reconciler: %w", err)
 	}
-	if err := jsonUnmarshal(out, &resp); err != nil {
+	if err := json.Unmarshal(out, &resp); err != nil {
 		return resp, fmt.Errorf("simulator: reconciler response: %w", err)
 	}
 	return resp, nil
