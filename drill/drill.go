@@ -77,8 +77,9 @@ type Config struct {
 	BackoffBase, BackoffCap time.Duration
 	// ReplicationDelay is the global table's delay.
 	ReplicationDelay time.Duration
-	// Changes is how many registry changes and shadow updates the replication-lag
-	// scenario makes while replication is behind.
+	// Changes is how many registry changes and shadow updates the replication-lag and
+	// throttling scenarios make before the fault, and how many registry changes every
+	// scenario attempts while failed over.
 	Changes int
 	// Seed makes the fleet's attributes and jitter reproducible.
 	Seed int64
@@ -196,6 +197,10 @@ type Report struct {
 	// drill (devices publishing while disconnected).
 	MessagesUndelivered int64 `json:"messages_undelivered"`
 	MessagesDelivered   int64 `json:"messages_delivered"`
+	// ChangesDuringOutage are registry changes made while failed over that the primary
+	// accepted; ChangesRefusedDuringOutage those it refused (its APIs were down).
+	ChangesDuringOutage        int `json:"registry_changes_during_outage"`
+	ChangesRefusedDuringOutage int `json:"registry_changes_refused_during_outage"`
 
 	// RPO: what the secondary lacked while the primary was down.
 	ReplicationPendingAtFault int      `json:"replication_pending_at_fault"`

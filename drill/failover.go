@@ -94,6 +94,7 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	} else {
 		d.observeNoFailover(ctx, f, t0)
 	}
+	d.changesDuringOutage(ctx)
 	after := f.Stats()
 	d.rep.MessagesUndelivered = after.PublishFailures - before.PublishFailures
 	d.rep.MessagesDelivered = after.Published - before.Published
@@ -354,6 +355,25 @@ func (d *run) observeNoFailover(ctx context.Context, f *fleet.Fleet, t0 time.Tim
 	if conn := f.Connected(); conn[d.w.Secondary.Name] > 0 {
 		d.fail("%d devices left the healthy primary broker", conn[d.w.Secondary.Name])
 	}
+}
+
+// changesDuringOutage keeps the registry busy while the fleet is failed over: attribute
+// updates in the primary, which replicate where its control plane is up (broker-only
+// outage, probe failure) and are refused, to the caller, where the Region is down. The
+// secondary is not written: changes made there would not flow back (failback
+// replication is not built).
+func (d *run) changesDuringOutage(ctx context.Context) {
+	for i := range min(d.cfg.Changes, len(d.things)) {
+		_, err := d.w.Primary.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(d.things[i]),
+			AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"outage": fmt.Sprint(i + 1)}}})
+		if err != nil {
+			d.rep.ChangesRefusedDuringOutage++
+		} else {
+			d.rep.ChangesDuringOutage++
+		}
+	}
+	d.phase("registry changes during the outage: %d applied in %s, %d refused by it",
+		d.rep.ChangesDuringOutage, d.w.Primary.Name, d.rep.ChangesRefusedDuringOutage)
 }
 
 // refusals lists the devices the secondary refused after t0, with the broker's reason.

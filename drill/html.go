@@ -145,6 +145,7 @@ backoff {{.R.Settings.BackoffBase}}..{{.R.Settings.BackoffCap}}, replication del
 <tr><td>bound the settings imply</td><td>{{printf "%.3f" .R.RTOBound}}s (p99 is {{printf "%.2f" .Ratio}} of it)</td></tr>
 <tr><td>devices lost</td><td>{{.R.DevicesLost}}</td></tr>
 <tr><td>messages not delivered / delivered during the outage</td><td>{{.R.MessagesUndelivered}} / {{.R.MessagesDelivered}}</td></tr>
+<tr><td>registry changes during the outage: applied / refused</td><td>{{.R.ChangesDuringOutage}} / {{.R.ChangesRefusedDuringOutage}}</td></tr>
 <tr><td>failback</td><td>{{printf "%.3f" .R.FailbackS}}s</td></tr>
 </table>
 <h2>RPO</h2>

@@ -37,6 +37,7 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintf(tw, "  bound (interval x threshold + probe timeout + TTL + backoff cap)\t%.3fs (p99 is %.2f of it)\n", r.RTOBound, ratio)
 	fmt.Fprintf(tw, "  devices lost\t%d\n", r.DevicesLost)
 	fmt.Fprintf(tw, "  messages not delivered / delivered during the outage\t%d / %d\n", r.MessagesUndelivered, r.MessagesDelivered)
+	fmt.Fprintf(tw, "  registry changes during the outage: applied / refused\t%d / %d\n", r.ChangesDuringOutage, r.ChangesRefusedDuringOutage)
 	fmt.Fprintf(tw, "  failback\t%.3fs\n", r.FailbackS)
 	fmt.Fprintln(tw, "RPO (at the fault)")
 	fmt.Fprintf(tw, "  changes not yet replicated\t%d (oldest %.1f ms old)\n", r.ReplicationPendingAtFault, r.ReplicationLagAtFaultMS)
