@@ -209,15 +209,19 @@ func (d *run) sample(f *fleet.Fleet) (stop func()) {
 		defer wg.Done()
 		tick := time.NewTicker(max(d.cfg.Interval/4, 20*time.Millisecond))
 		defer tick.Stop()
-		for {
+		record := func() {
 			conn := f.Connected()
 			a, _ := d.edge.Zone.Resolve(d.w.Options().Domain)
 			d.rep.Samples = append(d.rep.Samples, Sample{AtS: time.Since(d.start).Seconds(),
 				PrimaryDevices: conn[d.w.Primary.Name], SecondaryDevices: conn[d.w.Secondary.Name],
 				PrimaryHealthy: d.edge.Checks[d.w.Primary.Name].Healthy(), SecondaryHealthy: d.edge.Checks[d.w.Secondary.Name].Healthy(),
 				DNS: a.Which})
+		}
+		for {
+			record()
 			select {
 			case <-done:
+				record() // the state at the end, so the chart ends where the drill did
 				return
 			case <-tick.C:
 			}
