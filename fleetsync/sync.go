@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/smithy-go"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/verify"
@@ -213,12 +212,8 @@ func (e *engine) run(ctx context.Context) error {
 		list Selector
 		work func(context.Context, string) Result
 	}{
-		{"thing types", func(ctx context.Context, yield func(string) error) error {
-			return listThingTypes(ctx, e.opts.Source, yield)
-		}, e.thingType},
-		{"thing groups", func(ctx context.Context, yield func(string) error) error {
-			return listThingGroups(ctx, e.opts.Source, yield)
-		}, e.thingGroup},
+		{"thing types", Selector(replication.ThingTypeNames(e.opts.Source)), e.thingType},
+		{"thing groups", Selector(replication.ThingGroupNames(e.opts.Source)), e.thingGroup},
 		{"things", e.opts.Things, e.thing},
 	}
 	for _, ph := range phases {
@@ -229,26 +224,13 @@ func (e *engine) run(ctx context.Context) error {
 	return nil
 }
 
-// pool runs work on the names list yields, on at most Concurrency goroutines; list
-// blocks while all are busy, which bounds memory.
+// pool runs work on the names list yields, on at most Concurrency goroutines (see
+// replication.ForEachName); workers never fail, as failures are results.
 func (e *engine) pool(ctx context.Context, list Selector, work func(context.Context, string) Result) error {
-	var g errgroup.Group
-	g.SetLimit(e.opts.Concurrency)
-	listErr := list(ctx, func(name string) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		g.Go(func() error {
-			e.record(work(ctx, name))
-			return nil
-		})
+	return replication.ForEachName(ctx, e.opts.Concurrency, replication.NameLister(list), func(ctx context.Context, name string) error {
+		e.record(work(ctx, name))
 		return nil
 	})
-	_ = g.Wait() // workers never fail: failures are results
-	if listErr != nil {
-		return listErr
-	}
-	return ctx.Err()
 }
 
 func (e *engine) record(r Result) {
@@ -296,7 +278,7 @@ func (e *engine) thingGroup(ctx context.Context, name string) Result {
 func (e *engine) thing(ctx context.Context, name string) Result {
 	if e.opts.NamesFromUser {
 		_, err := e.opts.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
-		if isNotFound(err) {
+		if replication.IsNotFound(err) {
 			return Result{Kind: KindThing, Name: name, Status: Failed,
 				Err: fmt.Errorf("thing %s: not found in %s", name, e.opts.SourceRegion)}
 		}
@@ -374,24 +356,7 @@ func kindResource(kind string) verify.Resource {
 
 // AllThings selects every thing of c, page by page.
 func AllThings(c replication.IoT) Selector {
-	return func(ctx context.Context, yield func(string) error) error {
-		p := iot.NewListThingsPaginator(c, &iot.ListThingsInput{}, func(o *iot.ListThingsPaginatorOptions) { o.Limit = 250 })
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("list things: %w", err)
-			}
-			for _, t := range page.Things {
-				if t.ThingName == nil {
-					continue
-				}
-				if err := yield(*t.ThingName); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
+	return Selector(replication.ThingNames(c, func(o *iot.ListThingsPaginatorOptions) { o.Limit = 250 }))
 }
 
 // CountThings counts the things of c by paging through ListThings (names are not
@@ -464,51 +429,8 @@ func unsupported(err error) bool {
 	if errors.As(err, &re) {
 		switch re.HTTPStatusCode() {
 		case 404, 405, 501:
-			return !isNotFound(err) // AWS answers 404 ResourceNotFound when indexing is off
+			return !replication.IsNotFound(err) // AWS answers 404 ResourceNotFound when indexing is off
 		}
 	}
 	return false
-}
-
-func listThingTypes(ctx context.Context, c replication.IoT, yield func(string) error) error {
-	p := iot.NewListThingTypesPaginator(c, &iot.ListThingTypesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list thing types: %w", err)
-		}
-		for _, t := range page.ThingTypes {
-			if t.ThingTypeName == nil {
-				continue
-			}
-			if err := yield(*t.ThingTypeName); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func listThingGroups(ctx context.Context, c replication.IoT, yield func(string) error) error {
-	p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list thing groups: %w", err)
-		}
-		for _, g := range page.ThingGroups {
-			if g.GroupName == nil {
-				continue
-			}
-			if err := yield(*g.GroupName); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func isNotFound(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException"
 }

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,12 +21,12 @@ import (
 // description and searchable attributes.
 func (c *Comparer) ThingType(ctx context.Context, name string) ([]Difference, error) {
 	s, err := c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
-	sMissing := isNotFound(err)
+	sMissing := replication.IsNotFound(err)
 	if err != nil && !sMissing {
 		return nil, fmt.Errorf("describe thing type %s in %s: %w", name, c.SourceRegion, err)
 	}
 	t, err := c.Target.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
-	tMissing := isNotFound(err)
+	tMissing := replication.IsNotFound(err)
 	if err != nil && !tMissing {
 		return nil, fmt.Errorf("describe thing type %s in %s: %w", name, c.TargetRegion, err)
 	}
@@ -65,7 +64,7 @@ func typeProps(p *types.ThingTypeProperties) *types.ThingTypeProperties {
 // description and attributes. Dynamic groups are not replicated and not compared.
 func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, error) {
 	s, err := c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
-	sMissing := isNotFound(err)
+	sMissing := replication.IsNotFound(err)
 	if err != nil && !sMissing {
 		return nil, fmt.Errorf("describe thing group %s in %s: %w", name, c.SourceRegion, err)
 	}
@@ -73,7 +72,7 @@ func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, e
 		return nil, nil // dynamic
 	}
 	t, err := c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
-	tMissing := isNotFound(err)
+	tMissing := replication.IsNotFound(err)
 	if err != nil && !tMissing {
 		return nil, fmt.Errorf("describe thing group %s in %s: %w", name, c.TargetRegion, err)
 	}
@@ -83,7 +82,7 @@ func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, e
 	case sMissing:
 		return []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}}, nil
 	case tMissing:
-		return []Difference{{Kind: Missing, Resource: ThingGroup, Name: name, Source: parentNote(groupParent(s))}}, nil
+		return []Difference{{Kind: Missing, Resource: ThingGroup, Name: name, Source: parentNote(replication.ThingGroupParent(s))}}, nil
 	}
 	var out []Difference
 	diff := func(field, a, b string) {
@@ -91,10 +90,10 @@ func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, e
 			out = append(out, Difference{Kind: Different, Resource: ThingGroup, Name: name, Field: field, Source: a, Target: b})
 		}
 	}
-	diff("parent", quote(aws.String(groupParent(s))), quote(aws.String(groupParent(t))))
+	diff("parent", quote(aws.String(replication.ThingGroupParent(s))), quote(aws.String(replication.ThingGroupParent(t))))
 	sp, tp := groupProps(s.ThingGroupProperties), groupProps(t.ThingGroupProperties)
 	diff("description", quote(sp.ThingGroupDescription), quote(tp.ThingGroupDescription))
-	if a, b := groupAttrs(sp), groupAttrs(tp); !equalAttrs(a, b) {
+	if a, b := replication.ThingGroupAttributes(sp), replication.ThingGroupAttributes(tp); !maps.Equal(a, b) {
 		diff("attributes", attrString(a), attrString(b))
 	}
 	return out, nil
@@ -107,25 +106,11 @@ func parentNote(parent string) string {
 	return "child of " + parent
 }
 
-func groupParent(d *iot.DescribeThingGroupOutput) string {
-	if d.ThingGroupMetadata == nil {
-		return ""
-	}
-	return aws.ToString(d.ThingGroupMetadata.ParentGroupName)
-}
-
 func groupProps(p *types.ThingGroupProperties) *types.ThingGroupProperties {
 	if p == nil {
 		return &types.ThingGroupProperties{}
 	}
 	return p
-}
-
-func groupAttrs(p *types.ThingGroupProperties) map[string]string {
-	if p.AttributePayload == nil {
-		return nil
-	}
-	return p.AttributePayload.Attributes
 }
 
 // Thing compares one thing and what hangs off it: missing or extra in the target,
@@ -135,12 +120,12 @@ func groupAttrs(p *types.ThingGroupProperties) map[string]string {
 // one difference; what it carries is not listed separately.
 func (c *Comparer) Thing(ctx context.Context, name string) ([]Difference, error) {
 	s, err := c.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
-	sMissing := isNotFound(err)
+	sMissing := replication.IsNotFound(err)
 	if err != nil && !sMissing {
 		return nil, fmt.Errorf("describe thing %s in %s: %w", name, c.SourceRegion, err)
 	}
 	t, err := c.Target.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
-	tMissing := isNotFound(err)
+	tMissing := replication.IsNotFound(err)
 	if err != nil && !tMissing {
 		return nil, fmt.Errorf("describe thing %s in %s: %w", name, c.TargetRegion, err)
 	}
@@ -156,7 +141,7 @@ func (c *Comparer) Thing(ctx context.Context, name string) ([]Difference, error)
 	if a, b := aws.ToString(s.ThingTypeName), aws.ToString(t.ThingTypeName); a != b {
 		out = append(out, Difference{Kind: Different, Resource: Thing, Name: name, Field: "type", Source: quote(&a), Target: quote(&b)})
 	}
-	if !equalAttrs(s.Attributes, t.Attributes) {
+	if !maps.Equal(s.Attributes, t.Attributes) {
 		out = append(out, Difference{Kind: Different, Resource: Thing, Name: name, Field: "attributes",
 			Source: attrString(s.Attributes), Target: attrString(t.Attributes)})
 	}
@@ -233,14 +218,14 @@ func (c *Comparer) certificates(ctx context.Context, thing string) ([]Difference
 // its ARN among the target thing's principals ("" when not attached there).
 func (c *Comparer) certificate(ctx context.Context, thing, id, srcARN, tgtARN string) ([]Difference, error) {
 	s, err := c.Source.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
-	if isNotFound(err) {
+	if replication.IsNotFound(err) {
 		return nil, nil // deleted in the source meanwhile
 	}
 	if err != nil {
 		return nil, fmt.Errorf("describe certificate %s in %s: %w", id, c.SourceRegion, err)
 	}
 	t, err := c.Target.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
-	if isNotFound(err) {
+	if replication.IsNotFound(err) {
 		return []Difference{{Kind: Missing, Resource: Certificate, Name: id, Source: "attached to thing " + thing}}, nil
 	}
 	if err != nil {
@@ -255,7 +240,7 @@ func (c *Comparer) certificate(ctx context.Context, thing, id, srcARN, tgtARN st
 		out = append(out, Difference{Kind: Missing, Resource: CertAttachment, Name: thing + " -> " + id})
 		tgtARN = aws.ToString(td.CertificateArn)
 	}
-	if want := targetStatus(sd.Status); td.Status != want {
+	if want := replication.TargetCertificateStatus(sd.Status); td.Status != want {
 		out = append(out, Difference{Kind: Different, Resource: Certificate, Name: id, Field: "status", Source: string(want), Target: string(td.Status)})
 	}
 	if strings.TrimSpace(aws.ToString(sd.CertificatePem)) != strings.TrimSpace(aws.ToString(td.CertificatePem)) {
@@ -266,7 +251,7 @@ func (c *Comparer) certificate(ctx context.Context, thing, id, srcARN, tgtARN st
 		return nil, fmt.Errorf("list policies of certificate %s in %s: %w", id, c.SourceRegion, err)
 	}
 	tp, err := attachedPolicies(ctx, c.Target, tgtARN)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !replication.IsNotFound(err) {
 		return nil, fmt.Errorf("list policies of certificate %s in %s: %w", id, c.TargetRegion, err)
 	}
 	for _, p := range sp {
@@ -295,14 +280,14 @@ func (c *Comparer) policy(ctx context.Context, name string) ([]Difference, error
 		return nil, nil
 	}
 	s, err := c.Source.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)})
-	if isNotFound(err) {
+	if replication.IsNotFound(err) {
 		return nil, nil // deleted meanwhile
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get policy %s in %s: %w", name, c.SourceRegion, err)
 	}
 	t, err := c.Target.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)})
-	if isNotFound(err) {
+	if replication.IsNotFound(err) {
 		return []Difference{{Kind: Missing, Resource: Policy, Name: name}}, nil
 	}
 	if err != nil {
@@ -313,11 +298,11 @@ func (c *Comparer) policy(ctx context.Context, name string) ([]Difference, error
 	}
 	want := replication.RewriteRegion(aws.ToString(s.PolicyDocument), c.SourceRegion, c.TargetRegion)
 	got := aws.ToString(t.PolicyDocument)
-	if sameDocument(want, got) {
+	if replication.SamePolicyDocument(want, got) {
 		return nil, nil
 	}
 	return []Difference{{Kind: Different, Resource: Policy, Name: name, Field: "document",
-		Source: excerpt(compact(want)), Target: excerpt(compact(got))}}, nil
+		Source: excerpt(replication.CompactPolicyDocument(want)), Target: excerpt(replication.CompactPolicyDocument(got))}}, nil
 }
 
 // shadowSections are the replicated parts of a classic shadow's state.
@@ -331,12 +316,12 @@ func (c *Comparer) Shadow(ctx context.Context, thing string) ([]Difference, erro
 		return nil, fmt.Errorf("shadow of thing %s: no data-plane clients", thing)
 	}
 	s, err := c.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	sMissing := isNotFound(err)
+	sMissing := replication.IsNotFound(err)
 	if err != nil && !sMissing {
 		return nil, fmt.Errorf("get shadow of %s in %s: %w", thing, c.SourceRegion, err)
 	}
 	t, err := c.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	tMissing := isNotFound(err)
+	tMissing := replication.IsNotFound(err)
 	if err != nil && !tMissing {
 		return nil, fmt.Errorf("get shadow of %s in %s: %w", thing, c.TargetRegion, err)
 	}
@@ -348,11 +333,11 @@ func (c *Comparer) Shadow(ctx context.Context, thing string) ([]Difference, erro
 	case tMissing:
 		return []Difference{{Kind: Missing, Resource: Shadow, Name: thing}}, nil
 	}
-	ss, err := shadowState(s.Payload)
+	ss, err := replication.ShadowState(s.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("shadow of %s in %s: %w", thing, c.SourceRegion, err)
 	}
-	ts, err := shadowState(t.Payload)
+	ts, err := replication.ShadowState(t.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("shadow of %s in %s: %w", thing, c.TargetRegion, err)
 	}
@@ -366,18 +351,6 @@ func (c *Comparer) Shadow(ctx context.Context, thing string) ([]Difference, erro
 	return out, nil
 }
 
-func shadowState(payload []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var doc struct {
-		State map[string]any `json:"state"`
-	}
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("shadow document is not JSON (%d bytes): %w", len(payload), err)
-	}
-	return doc.State, nil
-}
-
 func jsonString(v any) string {
 	if v == nil {
 		return "null"
@@ -389,119 +362,33 @@ func jsonString(v any) string {
 	return string(b)
 }
 
+// thingGroups returns the groups of a thing, sorted.
 func thingGroups(ctx context.Context, c IoT, thing string) ([]string, error) {
-	var out []string
-	p := iot.NewListThingGroupsForThingPaginator(c, &iot.ListThingGroupsForThingInput{ThingName: aws.String(thing)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range page.ThingGroups {
-			out = append(out, aws.ToString(g.GroupName))
-		}
-	}
+	out, err := replication.ListThingGroupsForThing(ctx, c, thing)
 	slices.Sort(out)
-	return out, nil
+	return out, err
 }
 
 // thingCerts returns the certificate principals of a thing: id -> ARN.
 func thingCerts(ctx context.Context, c IoT, thing string) (map[string]string, error) {
-	out := map[string]string{}
-	p := iot.NewListThingPrincipalsPaginator(c, &iot.ListThingPrincipalsInput{ThingName: aws.String(thing)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, pr := range page.Principals {
-			if id := certID(pr); id != "" {
-				out[id] = pr
-			}
-		}
-	}
-	return out, nil
-}
-
-func attachedPolicies(ctx context.Context, c IoT, target string) ([]string, error) {
-	var out []string
-	p := iot.NewListAttachedPoliciesPaginator(c, &iot.ListAttachedPoliciesInput{Target: aws.String(target)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, pol := range page.Policies {
-			out = append(out, aws.ToString(pol.PolicyName))
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
-// certID returns the certificate id of a certificate principal ARN
-// (arn:<partition>:iot:<region>:<account>:cert/<id>), or "" for other principals.
-func certID(principal string) string {
-	i := strings.LastIndex(principal, ":cert/")
-	if i < 0 || !strings.HasPrefix(principal, "arn:") {
-		return ""
-	}
-	return principal[i+len(":cert/"):]
-}
-
-// targetStatus is the status replication gives a certificate in the target: the
-// source's where AWS accepts it on registration, INACTIVE otherwise (transfer states
-// are per Region).
-func targetStatus(s types.CertificateStatus) types.CertificateStatus {
-	switch s {
-	case types.CertificateStatusActive, types.CertificateStatusInactive, types.CertificateStatusRevoked:
-		return s
-	}
-	return types.CertificateStatusInactive
-}
-
-// sameDocument compares two policy documents as JSON values, ignoring whitespace and
-// key order; documents that are not JSON are compared as text.
-func sameDocument(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ca, errA := canonicalJSON(a)
-	cb, errB := canonicalJSON(b)
-	if errA != nil || errB != nil {
-		return strings.TrimSpace(a) == strings.TrimSpace(b)
-	}
-	return bytes.Equal(ca, cb)
-}
-
-func canonicalJSON(s string) ([]byte, error) {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	principals, err := replication.ListThingPrincipals(ctx, c, thing)
+	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v) // maps are marshalled with sorted keys
-}
-
-// compact renders a JSON document on one line (as is when it is not JSON).
-func compact(doc string) string {
-	if b, err := canonicalJSON(doc); err == nil {
-		return string(b)
-	}
-	return doc
-}
-
-func equalAttrs(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
+	out := map[string]string{}
+	for _, pr := range principals {
+		if id := replication.CertificateID(pr); id != "" {
+			out[id] = pr
 		}
 	}
-	return true
+	return out, nil
+}
+
+// attachedPolicies returns the names of the policies attached to target, sorted.
+func attachedPolicies(ctx context.Context, c IoT, target string) ([]string, error) {
+	out, err := replication.ListAttachedPolicies(ctx, c, target)
+	slices.Sort(out)
+	return out, err
 }
 
 // attrString renders attributes sorted by key: {k1=v1, k2=v2}.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
-	"github.com/aws/smithy-go"
-	"golang.org/x/sync/errgroup"
+
+	"github.com/iot-dr/iot-dr/functions/replication"
 )
 
 // IoT is the read-only subset of the AWS IoT control-plane client (*iot.Client) that
@@ -205,32 +205,14 @@ func (r *run) emit(counter *int, diffs []Difference) {
 	}
 }
 
-// pool compares the names a lister produces on at most Concurrency goroutines; the
-// lister blocks while all are busy, which bounds memory.
-func (r *run) pool(ctx context.Context, list func(ctx context.Context, submit func(string) error) error, work func(ctx context.Context, name string) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Concurrency)
-	listErr := list(gctx, func(name string) error {
-		if err := gctx.Err(); err != nil {
-			return err
-		}
-		g.Go(func() error { return work(gctx, name) })
-		return nil
-	})
-	waitErr := g.Wait()
-	if waitErr != nil {
-		return waitErr // the root cause; listErr is then the cancellation it caused
-	}
-	if listErr != nil {
-		return listErr
-	}
-	return ctx.Err()
+// pool compares the names list yields on at most Concurrency goroutines (see
+// replication.ForEachName); the first failure stops the phase.
+func (r *run) pool(ctx context.Context, list replication.NameLister, work func(ctx context.Context, name string) error) error {
+	return replication.ForEachName(ctx, r.opts.Concurrency, list, work)
 }
 
 func (r *run) thingTypes(ctx context.Context) error {
-	err := r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
-		return listThingTypes(ctx, r.c.Source, submit)
-	}, func(ctx context.Context, name string) error {
+	err := r.pool(ctx, replication.ThingTypeNames(r.c.Source), func(ctx context.Context, name string) error {
 		diffs, err := r.c.ThingType(ctx, name)
 		if err != nil {
 			return err
@@ -241,12 +223,10 @@ func (r *run) thingTypes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
-		return listThingTypes(ctx, r.c.Target, submit)
-	}, func(ctx context.Context, name string) error {
+	return r.pool(ctx, replication.ThingTypeNames(r.c.Target), func(ctx context.Context, name string) error {
 		_, err := r.c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: &name})
 		switch {
-		case isNotFound(err):
+		case replication.IsNotFound(err):
 			r.emit(&r.report.ThingTypes, []Difference{{Kind: Extra, Resource: ThingType, Name: name}})
 		case err != nil:
 			return fmt.Errorf("describe thing type %s in %s: %w", name, r.c.SourceRegion, err)
@@ -256,9 +236,7 @@ func (r *run) thingTypes(ctx context.Context) error {
 }
 
 func (r *run) thingGroups(ctx context.Context) error {
-	err := r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
-		return listThingGroups(ctx, r.c.Source, submit)
-	}, func(ctx context.Context, name string) error {
+	err := r.pool(ctx, replication.ThingGroupNames(r.c.Source), func(ctx context.Context, name string) error {
 		diffs, err := r.c.ThingGroup(ctx, name)
 		if err != nil {
 			return err
@@ -269,14 +247,12 @@ func (r *run) thingGroups(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
-		return listThingGroups(ctx, r.c.Target, submit)
-	}, func(ctx context.Context, name string) error {
+	return r.pool(ctx, replication.ThingGroupNames(r.c.Target), func(ctx context.Context, name string) error {
 		_, err := r.c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
 		switch {
-		case isNotFound(err):
+		case replication.IsNotFound(err):
 			t, err := r.c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
-			if isNotFound(err) {
+			if replication.IsNotFound(err) {
 				return nil // deleted meanwhile
 			}
 			if err != nil {
@@ -294,9 +270,7 @@ func (r *run) thingGroups(ctx context.Context) error {
 }
 
 func (r *run) things(ctx context.Context) error {
-	err := r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
-		return listThings(ctx, r.c.Source, submit)
-	}, func(ctx context.Context, name string) error {
+	err := r.pool(ctx, replication.ThingNames(r.c.Source), func(ctx context.Context, name string) error {
 		diffs, err := r.c.Thing(ctx, name)
 		if err != nil {
 			return err
@@ -307,88 +281,16 @@ func (r *run) things(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.pool(ctx, func(ctx context.Context, submit func(string) error) error {
-		return listThings(ctx, r.c.Target, submit)
-	}, func(ctx context.Context, name string) error {
+	return r.pool(ctx, replication.ThingNames(r.c.Target), func(ctx context.Context, name string) error {
 		_, err := r.c.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: &name})
 		switch {
-		case isNotFound(err):
+		case replication.IsNotFound(err):
 			r.emit(&r.report.Things, []Difference{{Kind: Extra, Resource: Thing, Name: name}})
 		case err != nil:
 			return fmt.Errorf("describe thing %s in %s: %w", name, r.c.SourceRegion, err)
 		}
 		return nil
 	})
-}
-
-// listThings streams the names of every thing in c, page by page.
-func listThings(ctx context.Context, c IoT, submit func(string) error) error {
-	p := iot.NewListThingsPaginator(c, &iot.ListThingsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list things: %w", err)
-		}
-		for _, t := range page.Things {
-			if t.ThingName == nil {
-				continue
-			}
-			if err := submit(*t.ThingName); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func listThingTypes(ctx context.Context, c IoT, submit func(string) error) error {
-	p := iot.NewListThingTypesPaginator(c, &iot.ListThingTypesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list thing types: %w", err)
-		}
-		for _, t := range page.ThingTypes {
-			if t.ThingTypeName == nil {
-				continue
-			}
-			if err := submit(*t.ThingTypeName); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func listThingGroups(ctx context.Context, c IoT, submit func(string) error) error {
-	p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list thing groups: %w", err)
-		}
-		for _, g := range page.ThingGroups {
-			if g.GroupName == nil {
-				continue
-			}
-			if err := submit(*g.GroupName); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func errorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
-func isNotFound(err error) bool {
-	return err != nil && errorCode(err) == "ResourceNotFoundException"
 }
 
 // excerpt shortens a value for a difference line.

@@ -44,6 +44,20 @@ type fleetFlags struct {
 	rates                               fleetsync.Rates
 }
 
+// newFleetFlagSet returns the flag set of a fleet command (sync, verify), with the
+// shared flags registered; -h prints usage and then the flags' defaults on stderr.
+func newFleetFlagSet(name, usage string, stderr io.Writer) (*flag.FlagSet, *fleetFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	ff := &fleetFlags{}
+	ff.register(fs)
+	return fs, ff
+}
+
 func (f *fleetFlags) register(fs *flag.FlagSet) {
 	f.rates = fleetsync.DefaultRatesCopy()
 	fs.StringVar(&f.from, "from", "", "the primary (source) Region, e.g. us-east-1 (required)")
@@ -103,6 +117,18 @@ type fleetRegion struct {
 
 // clients builds the rate-limited SDK clients of one Region. It fails when the
 // configuration or the credentials cannot be loaded, before any API call.
+// regions returns the clients of the source (--from) and target (--to) Regions,
+// with data-plane clients when --shadows is set.
+func (f *fleetFlags) regions(ctx context.Context) (src, tgt *fleetRegion, err error) {
+	if src, err = f.clients(ctx, f.from, f.shadows); err != nil {
+		return nil, nil, err
+	}
+	if tgt, err = f.clients(ctx, f.to, f.shadows); err != nil {
+		return nil, nil, err
+	}
+	return src, tgt, nil
+}
+
 func (f *fleetFlags) clients(ctx context.Context, region string, withData bool) (*fleetRegion, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(region),
@@ -202,14 +228,7 @@ func readThingNames(path string) ([]string, error) {
 }
 
 func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, syncUsage)
-		fs.PrintDefaults()
-	}
-	var ff fleetFlags
-	ff.register(fs)
+	fs, ff := newFleetFlagSet("sync", syncUsage, stderr)
 	var (
 		query     = fs.String("query", "", "sync only the things matching this fleet-indexing query (needs fleet indexing on)")
 		thingFile = fs.String("things", "", "sync only the things named in this file, one per line")
@@ -249,11 +268,7 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
-	src, err := ff.clients(ctx, ff.from, ff.shadows)
-	if err != nil {
-		return fail("%v", err)
-	}
-	tgt, err := ff.clients(ctx, ff.to, ff.shadows)
+	src, tgt, err := ff.regions(ctx)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -24,14 +24,7 @@ flags:
 `
 
 func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, verifyUsage)
-		fs.PrintDefaults()
-	}
-	var ff fleetFlags
-	ff.register(fs)
+	fs, ff := newFleetFlagSet("verify", verifyUsage, stderr)
 	var (
 		asJSON    = fs.Bool("json", false, "print the result as one JSON object")
 		maxListed = fs.Int("max-listed", 1000, "list at most this many differences per kind (all are counted)")
@@ -55,11 +48,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *maxListed < 0 {
 		return fail("--max-listed %d: must not be negative", *maxListed)
 	}
-	src, err := ff.clients(ctx, ff.from, ff.shadows)
-	if err != nil {
-		return fail("%v", err)
-	}
-	tgt, err := ff.clients(ctx, ff.to, ff.shadows)
+	src, tgt, err := ff.regions(ctx)
 	if err != nil {
 		return fail("%v", err)
 	}

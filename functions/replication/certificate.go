@@ -9,10 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 )
 
-// targetStatus is the status a certificate gets in the target: the source's, where
-// RegisterCertificateWithoutCA and UpdateCertificate accept it (ACTIVE, INACTIVE,
-// REVOKED), INACTIVE otherwise (transfer and activation states are per Region).
-func targetStatus(s types.CertificateStatus) types.CertificateStatus {
+// TargetCertificateStatus is the status replication gives a certificate in the
+// target, given its status s in the source: s where RegisterCertificateWithoutCA and
+// UpdateCertificate accept it (ACTIVE, INACTIVE, REVOKED), INACTIVE otherwise
+// (transfer and activation states are per Region).
+func TargetCertificateStatus(s types.CertificateStatus) types.CertificateStatus {
 	switch s {
 	case types.CertificateStatusActive, types.CertificateStatusInactive, types.CertificateStatusRevoked:
 		return s
@@ -25,7 +26,7 @@ func targetStatus(s types.CertificateStatus) types.CertificateStatus {
 // when the certificate no longer exists in the source.
 func (r *Replicator) syncCertificate(ctx context.Context, id string, rec *recorder, cache *runCache) (string, error) {
 	sd, err := r.Source.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return "", nil
 	}
 	if err != nil {
@@ -35,12 +36,12 @@ func (r *Replicator) syncCertificate(ctx context.Context, id string, rec *record
 	if src == nil {
 		return "", fmt.Errorf("describe certificate %s in %s: empty description", id, r.SourceRegion)
 	}
-	status := targetStatus(src.Status)
+	status := TargetCertificateStatus(src.Status)
 
 	var tgtARN string
 	td, err := r.Target.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
 	switch {
-	case isNotFound(err):
+	case IsNotFound(err):
 		tgtARN, err = r.registerCertificate(ctx, id, src.CertificatePem, status, rec)
 		if err != nil {
 			return "", err
@@ -103,11 +104,11 @@ func (r *Replicator) setCertStatus(ctx context.Context, id string, status types.
 // syncCertPolicies makes the target certificate carry exactly the policies the source
 // certificate carries, each converged to the source's document.
 func (r *Replicator) syncCertPolicies(ctx context.Context, id, srcARN, tgtARN string, rec *recorder, cache *runCache) error {
-	srcPolicies, err := listAttachedPolicies(ctx, r.Source, srcARN)
+	srcPolicies, err := ListAttachedPolicies(ctx, r.Source, srcARN)
 	if err != nil {
 		return fmt.Errorf("list policies of certificate %s in %s: %w", id, r.SourceRegion, err)
 	}
-	tgtPolicies, err := listAttachedPolicies(ctx, r.Target, tgtARN)
+	tgtPolicies, err := ListAttachedPolicies(ctx, r.Target, tgtARN)
 	if err != nil {
 		return fmt.Errorf("list policies of certificate %s in %s: %w", id, r.TargetRegion, err)
 	}
@@ -141,7 +142,7 @@ func (r *Replicator) syncCertPolicies(ctx context.Context, id, srcARN, tgtARN st
 
 func (r *Replicator) detachPolicy(ctx context.Context, policy, id, tgtARN string, rec *recorder) error {
 	_, err := r.Target.DetachPolicy(ctx, &iot.DetachPolicyInput{PolicyName: aws.String(policy), Target: aws.String(tgtARN)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -157,12 +158,12 @@ func (r *Replicator) detachPolicy(ctx context.Context, policy, id, tgtARN string
 func (r *Replicator) certificateUnused(ctx context.Context, id, tgtARN, thing string) (bool, error) {
 	sd, err := r.Source.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
 	switch {
-	case isNotFound(err):
+	case IsNotFound(err):
 	case err != nil:
 		return false, fmt.Errorf("describe certificate %s in %s: %w", id, r.SourceRegion, err)
 	case sd.CertificateDescription != nil:
 		things, err := listPrincipalThings(ctx, r.Source, aws.ToString(sd.CertificateDescription.CertificateArn), 1)
-		if err != nil && !isNotFound(err) {
+		if err != nil && !IsNotFound(err) {
 			return false, fmt.Errorf("list things of certificate %s in %s: %w", id, r.SourceRegion, err)
 		}
 		if len(things) > 0 {
@@ -170,7 +171,7 @@ func (r *Replicator) certificateUnused(ctx context.Context, id, tgtARN, thing st
 		}
 	}
 	things, err := listPrincipalThings(ctx, r.Target, tgtARN, 0)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !IsNotFound(err) {
 		return false, fmt.Errorf("list things of certificate %s in %s: %w", id, r.TargetRegion, err)
 	}
 	for _, t := range things {
@@ -193,8 +194,8 @@ func (r *Replicator) releaseCertificate(ctx context.Context, thing, id, tgtARN s
 	}
 	var policies []string
 	if unused {
-		policies, err = listAttachedPolicies(ctx, r.Target, tgtARN)
-		if err != nil && !isNotFound(err) {
+		policies, err = ListAttachedPolicies(ctx, r.Target, tgtARN)
+		if err != nil && !IsNotFound(err) {
 			return fmt.Errorf("list policies of certificate %s: %w", id, err)
 		}
 		for _, p := range policies {
@@ -203,7 +204,7 @@ func (r *Replicator) releaseCertificate(ctx context.Context, thing, id, tgtARN s
 			}
 		}
 		err := r.setCertStatus(ctx, id, types.CertificateStatusInactive)
-		if err != nil && !isNotFound(err) {
+		if err != nil && !IsNotFound(err) {
 			return err
 		}
 	}
@@ -239,7 +240,7 @@ func (r *Replicator) releaseCertificate(ctx context.Context, thing, id, tgtARN s
 
 func (r *Replicator) detachPrincipal(ctx context.Context, thing, principal string, rec *recorder) error {
 	_, err := r.Target.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String(thing), Principal: aws.String(principal)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -250,7 +251,7 @@ func (r *Replicator) detachPrincipal(ctx context.Context, thing, principal strin
 }
 
 func principalLabel(principal string) string {
-	if id := certID(principal); id != "" {
+	if id := CertificateID(principal); id != "" {
 		return "certificate " + shortID(id)
 	}
 	return "principal " + principal

@@ -64,26 +64,19 @@ func (d *differ) compareNames(kind string, src, tgt []string) []string {
 	return both
 }
 
+// names reads the source's and the target's lists whole.
+func (d *differ) names(ctx context.Context, src, tgt NameLister) (s, t []string, err error) {
+	if s, err = collectNames(ctx, src); err != nil {
+		return nil, nil, err
+	}
+	if t, err = collectNames(ctx, tgt); err != nil {
+		return nil, nil, err
+	}
+	return s, t, nil
+}
+
 func (d *differ) thingTypes(ctx context.Context) error {
-	list := func(c IoT) ([]string, error) {
-		var out []string
-		p := iot.NewListThingTypesPaginator(c, &iot.ListThingTypesInput{})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("list thing types: %w", err)
-			}
-			for _, t := range page.ThingTypes {
-				out = append(out, aws.ToString(t.ThingTypeName))
-			}
-		}
-		return out, nil
-	}
-	src, err := list(d.src)
-	if err != nil {
-		return err
-	}
-	tgt, err := list(d.tgt)
+	src, tgt, err := d.names(ctx, ThingTypeNames(d.src), ThingTypeNames(d.tgt))
 	if err != nil {
 		return err
 	}
@@ -109,25 +102,7 @@ func (d *differ) thingTypes(ctx context.Context) error {
 }
 
 func (d *differ) thingGroups(ctx context.Context) error {
-	list := func(c IoT) ([]string, error) {
-		var out []string
-		p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("list thing groups: %w", err)
-			}
-			for _, g := range page.ThingGroups {
-				out = append(out, aws.ToString(g.GroupName))
-			}
-		}
-		return out, nil
-	}
-	src, err := list(d.src)
-	if err != nil {
-		return err
-	}
-	tgt, err := list(d.tgt)
+	src, tgt, err := d.names(ctx, ThingGroupNames(d.src), ThingGroupNames(d.tgt))
 	if err != nil {
 		return err
 	}
@@ -140,14 +115,14 @@ func (d *differ) thingGroups(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("describe thing group %s: %w", n, err)
 		}
-		if sp, tp := groupParent(s), groupParent(t); sp != tp {
+		if sp, tp := ThingGroupParent(s), ThingGroupParent(t); sp != tp {
 			d.addf("thing group %s: parent %q in source, %q in target", n, sp, tp)
 		}
 		sp, tp := groupProps(s.ThingGroupProperties), groupProps(t.ThingGroupProperties)
 		if a, b := aws.ToString(sp.ThingGroupDescription), aws.ToString(tp.ThingGroupDescription); a != b {
 			d.addf("thing group %s: description %q in source, %q in target", n, a, b)
 		}
-		if a, b := groupAttrs(sp), groupAttrs(tp); !equalAttrs(a, b) {
+		if a, b := ThingGroupAttributes(sp), ThingGroupAttributes(tp); !maps.Equal(a, b) {
 			d.addf("thing group %s: attributes %v in source, %v in target", n, a, b)
 		}
 	}
@@ -155,25 +130,7 @@ func (d *differ) thingGroups(ctx context.Context) error {
 }
 
 func (d *differ) things(ctx context.Context) error {
-	list := func(c IoT) ([]string, error) {
-		var out []string
-		p := iot.NewListThingsPaginator(c, &iot.ListThingsInput{})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("list things: %w", err)
-			}
-			for _, t := range page.Things {
-				out = append(out, aws.ToString(t.ThingName))
-			}
-		}
-		return out, nil
-	}
-	src, err := list(d.src)
-	if err != nil {
-		return err
-	}
-	tgt, err := list(d.tgt)
+	src, tgt, err := d.names(ctx, ThingNames(d.src), ThingNames(d.tgt))
 	if err != nil {
 		return err
 	}
@@ -198,14 +155,14 @@ func (d *differ) thing(ctx context.Context, n string) error {
 	if a, b := aws.ToString(s.ThingTypeName), aws.ToString(t.ThingTypeName); a != b {
 		d.addf("thing %s: type %q in source, %q in target", n, a, b)
 	}
-	if !equalAttrs(s.Attributes, t.Attributes) {
+	if !maps.Equal(s.Attributes, t.Attributes) {
 		d.addf("thing %s: attributes %v in source, %v in target", n, s.Attributes, t.Attributes)
 	}
-	sg, err := listThingGroupsForThing(ctx, d.src, n)
+	sg, err := ListThingGroupsForThing(ctx, d.src, n)
 	if err != nil {
 		return fmt.Errorf("list groups of thing %s: %w", n, err)
 	}
-	tg, err := listThingGroupsForThing(ctx, d.tgt, n)
+	tg, err := ListThingGroupsForThing(ctx, d.tgt, n)
 	if err != nil {
 		return fmt.Errorf("list groups of thing %s: %w", n, err)
 	}
@@ -216,13 +173,13 @@ func (d *differ) thing(ctx context.Context, n string) error {
 	}
 
 	certs := func(c IoT) (map[string]string, error) {
-		ps, err := listThingPrincipals(ctx, c, n)
+		ps, err := ListThingPrincipals(ctx, c, n)
 		if err != nil {
 			return nil, fmt.Errorf("list principals of thing %s: %w", n, err)
 		}
 		m := map[string]string{}
 		for _, p := range ps {
-			if id := certID(p); id != "" {
+			if id := CertificateID(p); id != "" {
 				m[id] = p
 			}
 		}
@@ -259,17 +216,17 @@ func (d *differ) certificate(ctx context.Context, id, srcARN, tgtARN string) err
 	if sd == nil || td == nil {
 		return fmt.Errorf("describe certificate %s: empty description", id)
 	}
-	if want := targetStatus(sd.Status); td.Status != want {
+	if want := TargetCertificateStatus(sd.Status); td.Status != want {
 		d.addf("certificate %s: status %s in target, want %s", id, td.Status, want)
 	}
 	if strings.TrimSpace(aws.ToString(sd.CertificatePem)) != strings.TrimSpace(aws.ToString(td.CertificatePem)) {
 		d.addf("certificate %s: PEM differs", id)
 	}
-	sp, err := listAttachedPolicies(ctx, d.src, srcARN)
+	sp, err := ListAttachedPolicies(ctx, d.src, srcARN)
 	if err != nil {
 		return fmt.Errorf("list policies of certificate %s: %w", id, err)
 	}
-	tp, err := listAttachedPolicies(ctx, d.tgt, tgtARN)
+	tp, err := ListAttachedPolicies(ctx, d.tgt, tgtARN)
 	if err != nil {
 		return fmt.Errorf("list policies of certificate %s: %w", id, err)
 	}
@@ -289,7 +246,7 @@ func (d *differ) certificate(ctx context.Context, id, srcARN, tgtARN string) err
 			return fmt.Errorf("get policy %s: %w", p, err)
 		}
 		want := RewriteRegion(aws.ToString(sg.PolicyDocument), d.srcRegion, d.tgtRegion)
-		if !sameDocument(want, aws.ToString(tg.PolicyDocument)) {
+		if !SamePolicyDocument(want, aws.ToString(tg.PolicyDocument)) {
 			d.addf("policy %s: document differs (Region-rewritten source vs target)", p)
 		}
 	}

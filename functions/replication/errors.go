@@ -130,7 +130,9 @@ func errorCode(err error) string {
 	return ""
 }
 
-func isNotFound(err error) bool { return err != nil && errorCode(err) == "ResourceNotFoundException" }
+// IsNotFound reports whether err is AWS's answer that the resource does not exist
+// (ResourceNotFoundException, from the SDK or a fake returning the SDK's type).
+func IsNotFound(err error) bool { return err != nil && errorCode(err) == "ResourceNotFoundException" }
 
 func isAlreadyExists(err error) bool {
 	return err != nil && errorCode(err) == "ResourceAlreadyExistsException"

@@ -206,7 +206,7 @@ func (e *env) assertNoChanges(t testing.TB) {
 func (e *env) shadowState(t testing.TB, s *shadow.Service, thing string) map[string]any {
 	t.Helper()
 	out, err := s.GetThingShadow(e.ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -229,7 +229,7 @@ func (e *env) updateShadow(t testing.TB, thing, state string) {
 func (e *env) targetThing(t testing.TB, name string) *iot.DescribeThingOutput {
 	t.Helper()
 	out, err := e.tgt.DescribeThing(e.ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -241,7 +241,7 @@ func (e *env) targetThing(t testing.TB, name string) *iot.DescribeThingOutput {
 func (e *env) targetCertExists(t testing.TB, id string) bool {
 	t.Helper()
 	_, err := e.tgt.DescribeCertificate(e.ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !IsNotFound(err) {
 		t.Fatal(err)
 	}
 	return err == nil
@@ -250,7 +250,7 @@ func (e *env) targetCertExists(t testing.TB, id string) bool {
 func (e *env) targetPolicyExists(t testing.TB, name string) bool {
 	t.Helper()
 	_, err := e.tgt.GetPolicy(e.ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !IsNotFound(err) {
 		t.Fatal(err)
 	}
 	return err == nil

@@ -2,26 +2,57 @@ package replication
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 )
 
 // The per-resource lists below are small (principals of a thing, policies of a
-// certificate, groups of a thing) and read whole; the fleet-wide lists that
-// Reconcile walks are streamed page by page instead.
+// certificate, groups of a thing) and read whole; the fleet-wide lists (NameLister)
+// are streamed page by page instead. The exported ones take the SDK's one-method
+// paginator client interfaces, so that read-only callers (verify) can use them too.
 
-func listThingPrincipals(ctx context.Context, c IoT, thing string) ([]string, error) {
-	var out []string
-	p := iot.NewListThingPrincipalsPaginator(c, &iot.ListThingPrincipalsInput{ThingName: aws.String(thing)})
+// pager is what the SDK's paginators have in common.
+type pager[O any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*iot.Options)) (O, error)
+}
+
+// eachName pages through p and calls yield with the names of every page, stopping
+// when yield fails (returning its error as is). A page error is returned as is, or
+// as "list <what>: ..." when what is set.
+func eachName[O any](ctx context.Context, p pager[O], what string, names func(O) []string, yield func(string) error) error {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, err
+			if what != "" {
+				return fmt.Errorf("list %s: %w", what, err)
+			}
+			return err
 		}
-		out = append(out, page.Principals...)
+		for _, n := range names(page) {
+			if err := yield(n); err != nil {
+				return err
+			}
+		}
 	}
-	return out, nil
+	return nil
+}
+
+// collect reads every page of p whole.
+func collect[O any](ctx context.Context, p pager[O], names func(O) []string) ([]string, error) {
+	return collectNames(ctx, func(ctx context.Context, yield func(string) error) error {
+		return eachName(ctx, p, "", names, yield)
+	})
+}
+
+// ListThingPrincipals returns every principal (certificate ARN, ...) attached to the
+// thing, in the order AWS lists them.
+func ListThingPrincipals(ctx context.Context, c iot.ListThingPrincipalsAPIClient, thing string) ([]string, error) {
+	p := iot.NewListThingPrincipalsPaginator(c, &iot.ListThingPrincipalsInput{ThingName: aws.String(thing)})
+	return collect(ctx, p, func(o *iot.ListThingPrincipalsOutput) []string { return o.Principals })
 }
 
 // listPrincipalThings returns up to limit things the principal is attached to (all
@@ -42,93 +73,72 @@ func listPrincipalThings(ctx context.Context, c IoT, principal string, limit int
 	return out, nil
 }
 
-func listAttachedPolicies(ctx context.Context, c IoT, target string) ([]string, error) {
-	var out []string
+// ListAttachedPolicies returns the names of the policies attached to target (for
+// instance a certificate ARN), in the order AWS lists them.
+func ListAttachedPolicies(ctx context.Context, c iot.ListAttachedPoliciesAPIClient, target string) ([]string, error) {
 	p := iot.NewListAttachedPoliciesPaginator(c, &iot.ListAttachedPoliciesInput{Target: aws.String(target)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
+	return collect(ctx, p, func(o *iot.ListAttachedPoliciesOutput) []string {
+		out := make([]string, len(o.Policies))
+		for i, pol := range o.Policies {
+			out[i] = aws.ToString(pol.PolicyName)
 		}
-		for _, pol := range page.Policies {
-			out = append(out, aws.ToString(pol.PolicyName))
-		}
-	}
-	return out, nil
+		return out
+	})
+}
+
+// ListThingGroupsForThing returns the names of the thing groups the thing is a member
+// of, in the order AWS lists them.
+func ListThingGroupsForThing(ctx context.Context, c iot.ListThingGroupsForThingAPIClient, thing string) ([]string, error) {
+	p := iot.NewListThingGroupsForThingPaginator(c, &iot.ListThingGroupsForThingInput{ThingName: aws.String(thing)})
+	return collect(ctx, p, func(o *iot.ListThingGroupsForThingOutput) []string { return groupNames(o.ThingGroups) })
 }
 
 // policyHasTargets reports whether anything is attached to the policy.
 func policyHasTargets(ctx context.Context, c IoT, policy string) (bool, error) {
 	p := iot.NewListTargetsForPolicyPaginator(c, &iot.ListTargetsForPolicyInput{PolicyName: aws.String(policy)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return false, err
-		}
-		if len(page.Targets) > 0 {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func listThingGroupsForThing(ctx context.Context, c IoT, thing string) ([]string, error) {
-	var out []string
-	p := iot.NewListThingGroupsForThingPaginator(c, &iot.ListThingGroupsForThingInput{ThingName: aws.String(thing)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range page.ThingGroups {
-			out = append(out, aws.ToString(g.GroupName))
-		}
-	}
-	return out, nil
+	return anyPage(ctx, p, func(o *iot.ListTargetsForPolicyOutput) bool { return len(o.Targets) > 0 })
 }
 
 func listChildGroups(ctx context.Context, c IoT, parent string) ([]string, error) {
-	var out []string
 	p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{ParentGroup: aws.String(parent), Recursive: aws.Bool(false)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range page.ThingGroups {
-			out = append(out, aws.ToString(g.GroupName))
-		}
-	}
-	return out, nil
+	return collect(ctx, p, func(o *iot.ListThingGroupsOutput) []string { return groupNames(o.ThingGroups) })
 }
 
 func listThingsInGroup(ctx context.Context, c IoT, group string) ([]string, error) {
-	var out []string
 	p := iot.NewListThingsInThingGroupPaginator(c, &iot.ListThingsInThingGroupInput{ThingGroupName: aws.String(group)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Things...)
-	}
-	return out, nil
+	return collect(ctx, p, func(o *iot.ListThingsInThingGroupOutput) []string { return o.Things })
 }
 
 // typeInUse reports whether any thing in c has the thing type.
 func typeInUse(ctx context.Context, c IoT, typeName string) (bool, error) {
 	p := iot.NewListThingsPaginator(c, &iot.ListThingsInput{ThingTypeName: aws.String(typeName)},
 		func(o *iot.ListThingsPaginatorOptions) { o.Limit = 1 })
+	return anyPage(ctx, p, func(o *iot.ListThingsOutput) bool { return len(o.Things) > 0 })
+}
+
+// anyPage reports whether some page of p satisfies found, reading no further pages
+// once one does.
+func anyPage[O any](ctx context.Context, p pager[O], found func(O) bool) (bool, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return false, err
 		}
-		if len(page.Things) > 0 {
+		if found(page) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// groupNames returns the names of groups as listed by ListThingGroups or
+// ListThingGroupsForThing.
+func groupNames(groups []types.GroupNameAndArn) []string {
+	out := make([]string, len(groups))
+	for i, g := range groups {
+		out[i] = aws.ToString(g.GroupName)
+	}
+	return out
 }
 
 func set(items []string) map[string]bool {

@@ -87,9 +87,11 @@ func validService(s string) bool {
 	return true
 }
 
-// sameDocument compares two policy documents as JSON values, ignoring whitespace and
-// key order; documents that are not JSON are compared as text.
-func sameDocument(a, b string) bool {
+// SamePolicyDocument reports whether two policy documents are the same JSON value,
+// ignoring whitespace and key order; documents that are not JSON are compared as
+// text, ignoring leading and trailing space. Rewrite the Region first
+// (RewriteRegion) to compare a source document with its replica.
+func SamePolicyDocument(a, b string) bool {
 	if a == b {
 		return true
 	}
@@ -111,6 +113,15 @@ func canonicalJSON(s string) ([]byte, error) {
 	return json.Marshal(v) // maps are marshalled with sorted keys
 }
 
+// CompactPolicyDocument renders a policy document as SamePolicyDocument compares it:
+// JSON on one line with sorted keys, or doc as is when it is not JSON.
+func CompactPolicyDocument(doc string) string {
+	if b, err := canonicalJSON(doc); err == nil {
+		return string(b)
+	}
+	return doc
+}
+
 // syncPolicy makes the target's policy name have the source's default document, with
 // the Region rewritten.
 func (r *Replicator) syncPolicy(ctx context.Context, name string, rec *recorder, cache *runCache) error {
@@ -129,7 +140,7 @@ func (r *Replicator) syncPolicy(ctx context.Context, name string, rec *recorder,
 	for attempt := 0; ; attempt++ {
 		tgt, err := r.Target.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)})
 		switch {
-		case isNotFound(err):
+		case IsNotFound(err):
 			_, err = r.Target.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(want)})
 			if isAlreadyExists(err) && attempt == 0 {
 				continue // created concurrently: compare documents
@@ -140,7 +151,7 @@ func (r *Replicator) syncPolicy(ctx context.Context, name string, rec *recorder,
 			rec.add("created policy %s", name)
 		case err != nil:
 			return fmt.Errorf("get policy %s in %s: %w", name, r.TargetRegion, err)
-		case !sameDocument(want, aws.ToString(tgt.PolicyDocument)):
+		case !SamePolicyDocument(want, aws.ToString(tgt.PolicyDocument)):
 			if err := r.newPolicyVersion(ctx, name, want); err != nil {
 				return err
 			}
@@ -178,7 +189,7 @@ func (r *Replicator) newPolicyVersion(ctx context.Context, name, doc string) err
 		if len(old) > 0 {
 			id := aws.ToString(old[0].VersionId)
 			_, err := r.Target.DeletePolicyVersion(ctx, &iot.DeletePolicyVersionInput{PolicyName: aws.String(name), PolicyVersionId: aws.String(id)})
-			if err != nil && !isNotFound(err) {
+			if err != nil && !IsNotFound(err) {
 				return fmt.Errorf("delete version %s of policy %s: %w", id, name, err)
 			}
 		}
@@ -207,12 +218,12 @@ func (r *Replicator) cleanupPolicy(ctx context.Context, name string, rec *record
 	switch {
 	case err == nil:
 		return nil // still defined in the source: keep it
-	case !isNotFound(err):
+	case !IsNotFound(err):
 		return fmt.Errorf("get policy %s in %s: %w", name, r.SourceRegion, err)
 	}
 	used, err := policyHasTargets(ctx, r.Target, name)
 	if err != nil {
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("list targets of policy %s: %w", name, err)
@@ -221,7 +232,7 @@ func (r *Replicator) cleanupPolicy(ctx context.Context, name string, rec *record
 		return nil
 	}
 	vs, err := r.Target.ListPolicyVersions(ctx, &iot.ListPolicyVersionsInput{PolicyName: aws.String(name)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -233,13 +244,13 @@ func (r *Replicator) cleanupPolicy(ctx context.Context, name string, rec *record
 			continue
 		}
 		_, err := r.Target.DeletePolicyVersion(ctx, &iot.DeletePolicyVersionInput{PolicyName: aws.String(name), PolicyVersionId: v.VersionId})
-		if err != nil && !isNotFound(err) {
+		if err != nil && !IsNotFound(err) {
 			return fmt.Errorf("delete version %s of policy %s: %w", aws.ToString(v.VersionId), name, err)
 		}
 	}
 	_, err = r.Target.DeletePolicy(ctx, &iot.DeletePolicyInput{PolicyName: aws.String(name)})
 	switch {
-	case isNotFound(err):
+	case IsNotFound(err):
 		return nil
 	case errorCode(err) == "DeleteConflictException":
 		return nil // attached again concurrently: keep it

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
-	"golang.org/x/sync/errgroup"
 )
 
 // Kinds of resources, as passed to ReconcileOptions.OnResult.
@@ -133,83 +132,17 @@ func (run *reconcileRun) record(kind, name string, o Outcome, err error) {
 	}
 }
 
-// pool runs the items a lister produces on at most Concurrency goroutines; the lister
-// blocks while all are busy, which bounds memory.
-func (run *reconcileRun) pool(ctx context.Context, list func(submit func(name string) error) error, work func(ctx context.Context, name string)) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(run.opts.Concurrency)
-	listErr := list(func(name string) error {
-		if err := gctx.Err(); err != nil {
-			return err
-		}
-		g.Go(func() error {
-			work(gctx, name)
-			return nil
-		})
+// pool converges the names list yields on at most Concurrency goroutines (see
+// ForEachName); work records its own failures, so that one does not stop the run.
+func (run *reconcileRun) pool(ctx context.Context, list NameLister, work func(ctx context.Context, name string)) error {
+	return ForEachName(ctx, run.opts.Concurrency, list, func(ctx context.Context, name string) error {
+		work(ctx, name)
 		return nil
 	})
-	waitErr := g.Wait()
-	if listErr != nil {
-		return listErr
-	}
-	if waitErr != nil {
-		return waitErr
-	}
-	return ctx.Err()
-}
-
-func (run *reconcileRun) listThingTypes(ctx context.Context, c IoT, submit func(string) error) error {
-	p := iot.NewListThingTypesPaginator(c, &iot.ListThingTypesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list thing types: %w", err)
-		}
-		for _, t := range page.ThingTypes {
-			if err := submit(aws.ToString(t.ThingTypeName)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (run *reconcileRun) listThingGroups(ctx context.Context, c IoT, submit func(string) error) error {
-	p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list thing groups: %w", err)
-		}
-		for _, g := range page.ThingGroups {
-			if err := submit(aws.ToString(g.GroupName)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (run *reconcileRun) listThings(ctx context.Context, c IoT, submit func(string) error) error {
-	p := iot.NewListThingsPaginator(c, &iot.ListThingsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list things: %w", err)
-		}
-		for _, t := range page.Things {
-			if err := submit(aws.ToString(t.ThingName)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func (run *reconcileRun) thingTypes(ctx context.Context) error {
-	return run.pool(ctx, func(submit func(string) error) error {
-		return run.listThingTypes(ctx, run.r.Source, submit)
-	}, func(ctx context.Context, name string) {
+	return run.pool(ctx, ThingTypeNames(run.r.Source), func(ctx context.Context, name string) {
 		o, err := run.r.ThingType(ctx, name)
 		run.record(KindThingType, name, o, err)
 	})
@@ -218,18 +151,14 @@ func (run *reconcileRun) thingTypes(ctx context.Context) error {
 // thingGroups converges every source group; ThingGroup creates missing parents
 // first, so the order of the list does not matter.
 func (run *reconcileRun) thingGroups(ctx context.Context) error {
-	return run.pool(ctx, func(submit func(string) error) error {
-		return run.listThingGroups(ctx, run.r.Source, submit)
-	}, func(ctx context.Context, name string) {
+	return run.pool(ctx, ThingGroupNames(run.r.Source), func(ctx context.Context, name string) {
 		o, err := run.r.ThingGroup(ctx, name)
 		run.record(KindThingGroup, name, o, err)
 	})
 }
 
 func (run *reconcileRun) things(ctx context.Context) error {
-	return run.pool(ctx, func(submit func(string) error) error {
-		return run.listThings(ctx, run.r.Source, submit)
-	}, func(ctx context.Context, name string) {
+	return run.pool(ctx, ThingNames(run.r.Source), func(ctx context.Context, name string) {
 		o, err := run.r.convergeThing(ctx, name, run.cache)
 		run.record(KindThing, name, o, err)
 		if run.opts.Shadows {
@@ -243,7 +172,7 @@ func (run *reconcileRun) things(ctx context.Context) error {
 // failed describe is recorded and reported as "not missing".
 func (run *reconcileRun) missingInSource(kind, name string, describe func() error) bool {
 	err := describe()
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return true
 	}
 	if err != nil {
@@ -255,9 +184,7 @@ func (run *reconcileRun) missingInSource(kind, name string, describe func() erro
 // extraThings deletes the target things the source does not have. Things the source
 // has were converged in the previous phase and are not counted again.
 func (run *reconcileRun) extraThings(ctx context.Context) error {
-	return run.pool(ctx, func(submit func(string) error) error {
-		return run.listThings(ctx, run.r.Target, submit)
-	}, func(ctx context.Context, name string) {
+	return run.pool(ctx, ThingNames(run.r.Target), func(ctx context.Context, name string) {
 		if !run.missingInSource(KindThing, name, func() error {
 			_, err := run.r.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
 			return err
@@ -274,9 +201,7 @@ func (run *reconcileRun) extraThings(ctx context.Context) error {
 }
 
 func (run *reconcileRun) extraThingGroups(ctx context.Context) error {
-	return run.pool(ctx, func(submit func(string) error) error {
-		return run.listThingGroups(ctx, run.r.Target, submit)
-	}, func(ctx context.Context, name string) {
+	return run.pool(ctx, ThingGroupNames(run.r.Target), func(ctx context.Context, name string) {
 		if !run.missingInSource(KindThingGroup, name, func() error {
 			_, err := run.r.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
 			return err
@@ -289,9 +214,7 @@ func (run *reconcileRun) extraThingGroups(ctx context.Context) error {
 }
 
 func (run *reconcileRun) extraThingTypes(ctx context.Context) error {
-	return run.pool(ctx, func(submit func(string) error) error {
-		return run.listThingTypes(ctx, run.r.Target, submit)
-	}, func(ctx context.Context, name string) {
+	return run.pool(ctx, ThingTypeNames(run.r.Target), func(ctx context.Context, name string) {
 		if !run.missingInSource(KindThingType, name, func() error {
 			_, err := run.r.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
 			return err

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -76,7 +77,7 @@ func TestScenarios(t *testing.T) {
 			for _, s := range steps {
 				must(e.src.UpdateThing(e.ctx, &iot.UpdateThingInput{ThingName: aws.String("dev-1"), AttributePayload: &s.payload}))(t)
 				must(e.r.Thing(e.ctx, "dev-1"))(t)
-				if got := e.targetThing(t, "dev-1").Attributes; !equalAttrs(got, s.want) {
+				if got := e.targetThing(t, "dev-1").Attributes; !maps.Equal(got, s.want) {
 					t.Errorf("after %+v: target attributes %v, want %v", s.payload, got, s.want)
 				}
 			}
@@ -189,7 +190,7 @@ func TestScenarios(t *testing.T) {
 				must(e.r.Thing(e.ctx, th))(t)
 			}
 			must(e.r.ThingType(e.ctx, "sensor"))(t)
-			if _, err := e.tgt.DescribeThingType(e.ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String("sensor")}); !isNotFound(err) {
+			if _, err := e.tgt.DescribeThingType(e.ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String("sensor")}); !IsNotFound(err) {
 				t.Errorf("type still in target: %v", err)
 			}
 		}},
@@ -471,7 +472,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	ps := must(e.tgt.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String("dev-c")}))(t)
 	mustT(e.tgt.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String("dev-c"), Principal: aws.String(ps.Principals[0])}))
 	ps = must(e.tgt.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String("dev-d")}))(t)
-	mustT(e.tgt.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(certID(ps.Principals[0])), NewStatus: types.CertificateStatusInactive}))
+	mustT(e.tgt.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(CertificateID(ps.Principals[0])), NewStatus: types.CertificateStatusInactive}))
 	mustT(e.tgt.DetachPolicy(ctx, &iot.DetachPolicyInput{PolicyName: aws.String("device"), Target: aws.String(ps.Principals[0])}))
 	mustT(e.tgt.CreatePolicyVersion(ctx, &iot.CreatePolicyVersionInput{PolicyName: aws.String("device"), PolicyDocument: aws.String(policyDoc(tgtRegion, "evil")), SetAsDefault: true}))
 	mustT(e.tgt.RemoveThingFromThingGroup(ctx, &iot.RemoveThingFromThingGroupInput{ThingName: aws.String("dev-e"), ThingGroupName: aws.String("eu")}))

@@ -157,26 +157,15 @@ func shortID(id string) string {
 	return id[:10] + "…"
 }
 
-// certID returns the certificate id of a certificate principal ARN
-// (arn:aws:iot:<region>:<account>:cert/<id>), or "" for other principals.
-func certID(principal string) string {
+// CertificateID returns the certificate id of a certificate principal ARN
+// (arn:<partition>:iot:<region>:<account>:cert/<id>), or "" for other principals.
+// The id is the SHA-256 fingerprint of the certificate, the same in every Region.
+func CertificateID(principal string) string {
 	i := strings.LastIndex(principal, ":cert/")
 	if i < 0 || !strings.HasPrefix(principal, "arn:") {
 		return ""
 	}
 	return principal[i+len(":cert/"):]
-}
-
-func equalAttrs(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // fullAttrs returns attrs, never nil, so that a replacing AttributePayload with no

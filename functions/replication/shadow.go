@@ -33,10 +33,10 @@ func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) er
 		return invalidf("shadow replication is not configured (no data-plane clients)")
 	}
 	src, err := r.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		_, err := r.TargetShadows.DeleteThingShadow(ctx, &iotdataplane.DeleteThingShadowInput{ThingName: aws.String(thing)})
 		switch {
-		case isNotFound(err):
+		case IsNotFound(err):
 			return nil
 		case err != nil:
 			return fmt.Errorf("delete in %s: %w", r.TargetRegion, err)
@@ -54,7 +54,7 @@ func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) er
 	var tgtState map[string]any
 	tgt, err := r.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
 	switch {
-	case isNotFound(err):
+	case IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("get in %s: %w", r.TargetRegion, err)
 	default:
@@ -77,18 +77,29 @@ func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) er
 	return nil
 }
 
-// shadowState decodes the "state" object of a shadow document, keeping numbers as
-// written.
-func shadowState(payload []byte) (map[string]any, error) {
+// ShadowState decodes the "state" object of a classic shadow document (desired,
+// reported, delta), keeping numbers as written (json.Number) so that comparing two
+// states is exact.
+func ShadowState(payload []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var doc struct {
 		State map[string]any `json:"state"`
 	}
 	if err := dec.Decode(&doc); err != nil {
-		return nil, invalidf("shadow document is not JSON (%d bytes): %v", len(payload), err)
+		return nil, fmt.Errorf("shadow document is not JSON (%d bytes): %w", len(payload), err)
 	}
 	return doc.State, nil
+}
+
+// shadowState is ShadowState with a document that is not JSON reported as bad input,
+// which retrying cannot fix.
+func shadowState(payload []byte) (map[string]any, error) {
+	st, err := ShadowState(payload)
+	if err != nil {
+		return nil, invalidInput{msg: err.Error()}
+	}
+	return st, nil
 }
 
 // statePatch returns the state update that turns tgt into src for the replicated

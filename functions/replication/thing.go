@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -35,7 +36,7 @@ func (r *Replicator) thing(ctx context.Context, name string, rec *recorder, cach
 		return 0, err
 	}
 	src, err := r.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return 0, r.deleteThing(ctx, name, rec)
 	}
 	if err != nil {
@@ -64,7 +65,7 @@ func (r *Replicator) syncThing(ctx context.Context, src *iot.DescribeThingOutput
 	srcType := aws.ToString(src.ThingTypeName)
 	for attempt := 0; ; attempt++ {
 		tgt, err := r.Target.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			in := &iot.CreateThingInput{ThingName: aws.String(name), ThingTypeName: src.ThingTypeName}
 			if len(src.Attributes) > 0 {
 				in.AttributePayload = &types.AttributePayload{Attributes: src.Attributes}
@@ -88,7 +89,7 @@ func (r *Replicator) syncThing(ctx context.Context, src *iot.DescribeThingOutput
 
 		tgtType := aws.ToString(tgt.ThingTypeName)
 		sameType := srcType == tgtType
-		sameAttrs := equalAttrs(src.Attributes, tgt.Attributes)
+		sameAttrs := maps.Equal(src.Attributes, tgt.Attributes)
 		if sameType && sameAttrs {
 			return nil
 		}
@@ -132,7 +133,7 @@ func (r *Replicator) withType(ctx context.Context, typ string, rec *recorder, fn
 		return fn()
 	}
 	d, err := r.Target.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(typ)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		if err := r.thingType(ctx, typ, rec); err != nil {
 			return fmt.Errorf("thing type %s: %w", typ, err)
 		}
@@ -160,27 +161,27 @@ func (r *Replicator) withType(ctx context.Context, typ string, rec *recorder, fn
 // each registered and converged. It returns how many certificates the source thing
 // has, or errSourceGone when the source thing vanished meanwhile.
 func (r *Replicator) syncPrincipals(ctx context.Context, name string, rec *recorder, cache *runCache) (int, error) {
-	srcPrincipals, err := listThingPrincipals(ctx, r.Source, name)
-	if isNotFound(err) {
+	srcPrincipals, err := ListThingPrincipals(ctx, r.Source, name)
+	if IsNotFound(err) {
 		return 0, errSourceGone
 	}
 	if err != nil {
 		return 0, fmt.Errorf("list principals in %s: %w", r.SourceRegion, err)
 	}
-	tgtPrincipals, err := listThingPrincipals(ctx, r.Target, name)
+	tgtPrincipals, err := ListThingPrincipals(ctx, r.Target, name)
 	if err != nil {
 		return 0, fmt.Errorf("list principals in %s: %w", r.TargetRegion, err)
 	}
 	tgtCerts := make(map[string]string, len(tgtPrincipals)) // id -> target ARN
 	for _, p := range tgtPrincipals {
-		if id := certID(p); id != "" {
+		if id := CertificateID(p); id != "" {
 			tgtCerts[id] = p
 		}
 	}
 
 	wanted := make(map[string]bool, len(srcPrincipals))
 	for _, p := range srcPrincipals {
-		id := certID(p)
+		id := CertificateID(p)
 		if id == "" {
 			r.log().DebugContext(ctx, "principal is not a certificate; not replicated", "thing", name, "principal", p)
 			continue
@@ -222,15 +223,15 @@ func (r *Replicator) syncPrincipals(ctx context.Context, name string, rec *recor
 // deleted when nothing else uses them), other principals detached, then the thing
 // deleted.
 func (r *Replicator) deleteThing(ctx context.Context, name string, rec *recorder) error {
-	principals, err := listThingPrincipals(ctx, r.Target, name)
-	if isNotFound(err) {
+	principals, err := ListThingPrincipals(ctx, r.Target, name)
+	if IsNotFound(err) {
 		return nil // already gone
 	}
 	if err != nil {
 		return fmt.Errorf("list principals in %s: %w", r.TargetRegion, err)
 	}
 	for _, p := range principals {
-		if id := certID(p); id != "" {
+		if id := CertificateID(p); id != "" {
 			err = r.releaseCertificate(ctx, name, id, p, rec)
 		} else {
 			err = r.detachPrincipal(ctx, name, p, rec)
@@ -241,7 +242,7 @@ func (r *Replicator) deleteThing(ctx context.Context, name string, rec *recorder
 	}
 	_, err = r.Target.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(name)})
 	switch {
-	case isNotFound(err):
+	case IsNotFound(err):
 		return nil
 	case err != nil:
 		// AWS detaches principals asynchronously and refuses (InvalidRequestException)

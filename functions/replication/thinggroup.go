@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -46,7 +47,7 @@ func (r *Replicator) thingGroup(ctx context.Context, name string, rec *recorder,
 		return invalidf("thing group %s: hierarchy deeper than %d levels (a cycle?)", name, maxGroupDepth)
 	}
 	src, err := r.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return r.deleteThingGroup(ctx, name, rec, depth)
 	}
 	if err != nil {
@@ -55,11 +56,11 @@ func (r *Replicator) thingGroup(ctx context.Context, name string, rec *recorder,
 	if src.QueryString != nil {
 		return errDynamicGroup
 	}
-	parent := groupParent(src)
+	parent := ThingGroupParent(src)
 	for attempt := 0; ; attempt++ {
 		tgt, err := r.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
 		switch {
-		case isNotFound(err):
+		case IsNotFound(err):
 			err := r.createThingGroup(ctx, name, parent, src.ThingGroupProperties, rec, depth)
 			if isAlreadyExists(err) && attempt == 0 {
 				continue // created concurrently: compare
@@ -67,19 +68,19 @@ func (r *Replicator) thingGroup(ctx context.Context, name string, rec *recorder,
 			return err
 		case err != nil:
 			return fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
-		case groupParent(tgt) != parent:
+		case ThingGroupParent(tgt) != parent:
 			return r.recreateThingGroup(ctx, name, parent, src.ThingGroupProperties, rec, depth)
 		}
 		sp, tp := groupProps(src.ThingGroupProperties), groupProps(tgt.ThingGroupProperties)
 		sameDesc := aws.ToString(sp.ThingGroupDescription) == aws.ToString(tp.ThingGroupDescription)
-		if sameDesc && equalAttrs(groupAttrs(sp), groupAttrs(tp)) {
+		if sameDesc && maps.Equal(ThingGroupAttributes(sp), ThingGroupAttributes(tp)) {
 			return nil
 		}
 		_, err = r.Target.UpdateThingGroup(ctx, &iot.UpdateThingGroupInput{
 			ThingGroupName: aws.String(name),
 			ThingGroupProperties: &types.ThingGroupProperties{
 				ThingGroupDescription: aws.String(aws.ToString(sp.ThingGroupDescription)),
-				AttributePayload:      &types.AttributePayload{Attributes: fullAttrs(groupAttrs(sp)), Merge: false},
+				AttributePayload:      &types.AttributePayload{Attributes: fullAttrs(ThingGroupAttributes(sp)), Merge: false},
 			},
 		})
 		if err != nil {
@@ -90,7 +91,9 @@ func (r *Replicator) thingGroup(ctx context.Context, name string, rec *recorder,
 	}
 }
 
-func groupParent(d *iot.DescribeThingGroupOutput) string {
+// ThingGroupParent returns the name of the described group's parent, "" for a root
+// group.
+func ThingGroupParent(d *iot.DescribeThingGroupOutput) string {
 	if d.ThingGroupMetadata == nil {
 		return ""
 	}
@@ -104,8 +107,10 @@ func groupProps(p *types.ThingGroupProperties) *types.ThingGroupProperties {
 	return p
 }
 
-func groupAttrs(p *types.ThingGroupProperties) map[string]string {
-	if p.AttributePayload == nil {
+// ThingGroupAttributes returns the attributes in a group's properties (nil when
+// there are none; p may be nil).
+func ThingGroupAttributes(p *types.ThingGroupProperties) map[string]string {
+	if p == nil || p.AttributePayload == nil {
 		return nil
 	}
 	return p.AttributePayload.Attributes
@@ -117,7 +122,7 @@ func (r *Replicator) createThingGroup(ctx context.Context, name, parent string, 
 	in := &iot.CreateThingGroupInput{ThingGroupName: aws.String(name)}
 	if parent != "" {
 		_, err := r.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(parent)})
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			err = r.thingGroup(ctx, parent, rec, depth+1)
 		}
 		if err != nil {
@@ -127,7 +132,7 @@ func (r *Replicator) createThingGroup(ctx context.Context, name, parent string, 
 	}
 	if props != nil {
 		in.ThingGroupProperties = &types.ThingGroupProperties{ThingGroupDescription: props.ThingGroupDescription}
-		if attrs := groupAttrs(props); len(attrs) > 0 {
+		if attrs := ThingGroupAttributes(props); len(attrs) > 0 {
 			in.ThingGroupProperties.AttributePayload = &types.AttributePayload{Attributes: attrs}
 		}
 	}
@@ -160,7 +165,7 @@ func (r *Replicator) recreateThingGroup(ctx context.Context, name, parent string
 // converges the descendants in case the source still has one of them elsewhere.
 func (r *Replicator) deleteThingGroup(ctx context.Context, name string, rec *recorder, depth int) error {
 	_, err := r.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -192,7 +197,7 @@ func (r *Replicator) deleteGroupTree(ctx context.Context, name string, rec *reco
 		return nil, invalidf("thing group %s: hierarchy deeper than %d levels (a cycle?)", name, maxGroupDepth)
 	}
 	children, err := listChildGroups(ctx, r.Target, name)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !IsNotFound(err) {
 		return nil, fmt.Errorf("list children of %s: %w", name, err)
 	}
 	deleted := []string{name}
@@ -204,7 +209,7 @@ func (r *Replicator) deleteGroupTree(ctx context.Context, name string, rec *reco
 		deleted = append(deleted, sub...)
 	}
 	_, err = r.Target.DeleteThingGroup(ctx, &iot.DeleteThingGroupInput{ThingGroupName: aws.String(name)})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !IsNotFound(err) {
 		return nil, fmt.Errorf("delete %s: %w", name, err)
 	}
 	rec.add("deleted thing group %s", name)
@@ -215,7 +220,7 @@ func (r *Replicator) deleteGroupTree(ctx context.Context, name string, rec *reco
 // in the target yet are skipped (their own converge adds them).
 func (r *Replicator) addMembers(ctx context.Context, group string, rec *recorder) error {
 	things, err := listThingsInGroup(ctx, r.Source, group)
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -223,7 +228,7 @@ func (r *Replicator) addMembers(ctx context.Context, group string, rec *recorder
 	}
 	for _, t := range things {
 		_, err := r.Target.AddThingToThingGroup(ctx, &iot.AddThingToThingGroupInput{ThingGroupName: aws.String(group), ThingName: aws.String(t)})
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			continue
 		}
 		if err != nil {
@@ -251,15 +256,15 @@ func (r *Replicator) Memberships(ctx context.Context, thing string) (Outcome, er
 }
 
 func (r *Replicator) memberships(ctx context.Context, thing string, rec *recorder) error {
-	srcGroups, err := listThingGroupsForThing(ctx, r.Source, thing)
-	if isNotFound(err) {
+	srcGroups, err := ListThingGroupsForThing(ctx, r.Source, thing)
+	if IsNotFound(err) {
 		return errSourceGone
 	}
 	if err != nil {
 		return fmt.Errorf("list groups in %s: %w", r.SourceRegion, err)
 	}
-	tgtGroups, err := listThingGroupsForThing(ctx, r.Target, thing)
-	if isNotFound(err) {
+	tgtGroups, err := ListThingGroupsForThing(ctx, r.Target, thing)
+	if IsNotFound(err) {
 		return errTargetThingMissing
 	}
 	if err != nil {
@@ -280,7 +285,7 @@ func (r *Replicator) memberships(ctx context.Context, thing string, rec *recorde
 			continue
 		}
 		_, err := r.Target.RemoveThingFromThingGroup(ctx, &iot.RemoveThingFromThingGroupInput{ThingGroupName: aws.String(g), ThingName: aws.String(thing)})
-		if err != nil && !isNotFound(err) {
+		if err != nil && !IsNotFound(err) {
 			return fmt.Errorf("remove from group %s: %w", g, err)
 		}
 		rec.add("removed thing %s from group %s", thing, g)
@@ -296,7 +301,7 @@ func (r *Replicator) addToGroup(ctx context.Context, thing, group string, rec *r
 		return err
 	}
 	err := add()
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		// The group or the thing is missing: converge the group, then tell the two
 		// apart.
 		if err := r.thingGroup(ctx, group, rec, 0); err != nil {
@@ -306,13 +311,13 @@ func (r *Replicator) addToGroup(ctx context.Context, thing, group string, rec *r
 			return fmt.Errorf("group %s: %w", group, err)
 		}
 		_, derr := r.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(group)})
-		if isNotFound(derr) {
+		if IsNotFound(derr) {
 			return nil // gone from the source meanwhile
 		}
 		if derr != nil {
 			return fmt.Errorf("describe group %s in %s: %w", group, r.TargetRegion, derr)
 		}
-		if err = add(); isNotFound(err) {
+		if err = add(); IsNotFound(err) {
 			return errTargetThingMissing
 		}
 	}

@@ -26,7 +26,7 @@ func (r *Replicator) thingType(ctx context.Context, name string, rec *recorder) 
 		return err
 	}
 	src, err := r.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return r.deleteThingType(ctx, name, rec)
 	}
 	if err != nil {
@@ -37,7 +37,7 @@ func (r *Replicator) thingType(ctx context.Context, name string, rec *recorder) 
 	tgtDeprecated := false
 	tgt, err := r.Target.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
 	switch {
-	case isNotFound(err):
+	case IsNotFound(err):
 		_, err := r.Target.CreateThingType(ctx, &iot.CreateThingTypeInput{
 			ThingTypeName: aws.String(name), ThingTypeProperties: src.ThingTypeProperties,
 		})
@@ -81,7 +81,7 @@ func (r *Replicator) thingType(ctx context.Context, name string, rec *recorder) 
 // uses it.
 func (r *Replicator) deleteThingType(ctx context.Context, name string, rec *recorder) error {
 	tgt, err := r.Target.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -89,7 +89,7 @@ func (r *Replicator) deleteThingType(ctx context.Context, name string, rec *reco
 	}
 	if tgt.ThingTypeMetadata == nil || !tgt.ThingTypeMetadata.Deprecated {
 		_, err := r.Target.DeprecateThingType(ctx, &iot.DeprecateThingTypeInput{ThingTypeName: aws.String(name)})
-		if err != nil && !isNotFound(err) {
+		if err != nil && !IsNotFound(err) {
 			return fmt.Errorf("deprecate: %w", err)
 		}
 		rec.add("deprecated thing type %s", name)
@@ -103,7 +103,7 @@ func (r *Replicator) deleteThingType(ctx context.Context, name string, rec *reco
 	}
 	_, err = r.Target.DeleteThingType(ctx, &iot.DeleteThingTypeInput{ThingTypeName: aws.String(name)})
 	switch {
-	case isNotFound(err):
+	case IsNotFound(err):
 		return nil
 	case err != nil:
 		// AWS refuses (InvalidRequestException) to delete a type deprecated less than

@@ -238,16 +238,8 @@ func (t *Table) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...fun
 	if in == nil {
 		return nil, validationError("PutItemInput is nil")
 	}
-	if err := t.checkCall(ctx, "PutItem", in.TableName); err != nil {
-		return nil, err
-	}
-	if len(in.Expected) > 0 || in.ConditionalOperator != "" {
-		return nil, validationError("legacy Expected/ConditionalOperator are not supported by the simulator; use ConditionExpression")
-	}
-	if err := checkReturnValues(in.ReturnValues); err != nil {
-		return nil, err
-	}
-	mustExist, mustNotExist, err := t.parseCondition(in.ConditionExpression, in.ExpressionAttributeNames)
+	legacy := len(in.Expected) > 0 || in.ConditionalOperator != ""
+	mustExist, mustNotExist, err := t.checkWrite(ctx, "PutItem", in.TableName, legacy, in.ReturnValues, in.ConditionExpression, in.ExpressionAttributeNames)
 	if err != nil {
 		return nil, err
 	}
@@ -267,11 +259,8 @@ func (t *Table) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...fun
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.unavailableLocked(); err != nil {
-		return nil, err
-	}
-	old := t.items[k]
-	if err := conditionFailed(old, mustExist, mustNotExist, in.ReturnValuesOnConditionCheckFailure); err != nil {
+	old, err := t.currentLocked(k, mustExist, mustNotExist, in.ReturnValuesOnConditionCheckFailure)
+	if err != nil {
 		return nil, err
 	}
 	now := t.versionTimeLocked(k, old)
@@ -291,15 +280,37 @@ func (t *Table) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...fun
 	return out, nil
 }
 
-func conditionFailed(old *entry, mustExist, mustNotExist bool, rv types.ReturnValuesOnConditionCheckFailure) error {
+// checkWrite checks what PutItem and DeleteItem share: the call itself, no legacy
+// conditions (legacy), supported ReturnValues; it returns the parsed
+// ConditionExpression.
+func (t *Table) checkWrite(ctx context.Context, op string, table *string, legacy bool, rv types.ReturnValue, cond *string, names map[string]string) (mustExist, mustNotExist bool, err error) {
+	if err := t.checkCall(ctx, op, table); err != nil {
+		return false, false, err
+	}
+	if legacy {
+		return false, false, validationError("legacy Expected/ConditionalOperator are not supported by the simulator; use ConditionExpression")
+	}
+	if err := checkReturnValues(rv); err != nil {
+		return false, false, err
+	}
+	return t.parseCondition(cond, names)
+}
+
+// currentLocked returns the entry stored under k (nil when none) once the table is
+// available and the write's condition holds; t.mu must be held.
+func (t *Table) currentLocked(k string, mustExist, mustNotExist bool, rv types.ReturnValuesOnConditionCheckFailure) (*entry, error) {
+	if err := t.unavailableLocked(); err != nil {
+		return nil, err
+	}
+	old := t.items[k]
 	if (mustNotExist && old != nil) || (mustExist && old == nil) {
 		e := &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
 		if rv == types.ReturnValuesOnConditionCheckFailureAllOld && old != nil {
 			e.Item = copyItem(old.item)
 		}
-		return e
+		return nil, e
 	}
-	return nil
+	return old, nil
 }
 
 // GetItem returns the item with the given key, or an output with a nil Item.
@@ -335,16 +346,8 @@ func (t *Table) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, _ 
 	if in == nil {
 		return nil, validationError("DeleteItemInput is nil")
 	}
-	if err := t.checkCall(ctx, "DeleteItem", in.TableName); err != nil {
-		return nil, err
-	}
-	if len(in.Expected) > 0 || in.ConditionalOperator != "" {
-		return nil, validationError("legacy Expected/ConditionalOperator are not supported by the simulator; use ConditionExpression")
-	}
-	if err := checkReturnValues(in.ReturnValues); err != nil {
-		return nil, err
-	}
-	mustExist, mustNotExist, err := t.parseCondition(in.ConditionExpression, in.ExpressionAttributeNames)
+	legacy := len(in.Expected) > 0 || in.ConditionalOperator != ""
+	mustExist, mustNotExist, err := t.checkWrite(ctx, "DeleteItem", in.TableName, legacy, in.ReturnValues, in.ConditionExpression, in.ExpressionAttributeNames)
 	if err != nil {
 		return nil, err
 	}
@@ -354,11 +357,8 @@ func (t *Table) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, _ 
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.unavailableLocked(); err != nil {
-		return nil, err
-	}
-	old := t.items[k]
-	if err := conditionFailed(old, mustExist, mustNotExist, in.ReturnValuesOnConditionCheckFailure); err != nil {
+	old, err := t.currentLocked(k, mustExist, mustNotExist, in.ReturnValuesOnConditionCheckFailure)
+	if err != nil {
 		return nil, err
 	}
 	out := &dynamodb.DeleteItemOutput{}

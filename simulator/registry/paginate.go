@@ -74,6 +74,51 @@ func (p pageRequest) page(op string, keys []string, keep func(string) bool) ([]s
 	return out, nil
 }
 
+// listPage serves a List call op that pages through names held by one resource:
+// it checks the required input member (field) that names the resource, parses the
+// page request, then, under the read lock, asks names for the resource's sorted
+// names (or its not-found error) and returns one page of them.
+func (r *Registry) listPage(op, field string, key, token *string, size *int32, names func(key string) ([]string, error)) ([]string, *string, error) {
+	if key == nil {
+		return nil, nil, required(op+"Input", field)
+	}
+	p, err := parsePage(op, token, size, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	keys, err := names(*key)
+	if err != nil {
+		return nil, nil, err
+	}
+	page, next := p.page(op, keys, nil)
+	return page, next, nil
+}
+
+// thingNames returns a listPage lookup of the names of holds yields for a thing.
+func (r *Registry) thingNames(holds func(*thing) []string) func(string) ([]string, error) {
+	return func(name string) ([]string, error) {
+		t := r.things[name]
+		if t == nil {
+			return nil, r.thingNotFound(name)
+		}
+		return holds(t), nil
+	}
+}
+
+// certNames returns a listPage lookup of the names holds yields for a certificate,
+// given by ARN.
+func (r *Registry) certNames(holds func(*certificate) []string) func(string) ([]string, error) {
+	return func(arn string) ([]string, error) {
+		c, err := r.certByARN(arn)
+		if err != nil {
+			return nil, err
+		}
+		return holds(c), nil
+	}
+}
+
 // excerpt shortens untrusted input quoted in error messages.
 func excerpt(s string) string {
 	const n = 64

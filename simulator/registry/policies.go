@@ -63,8 +63,24 @@ func validatePolicyDocument(doc string) error {
 	return nil
 }
 
-func (r *Registry) policyNotFound(name string) error {
-	return notFound("The policy %s does not exist", name)
+// policyOf returns the policy named by the PolicyName member of a call whose input
+// type is input (the SDK's parameter validation error when it is missing); mu must
+// be held.
+func (r *Registry) policyOf(input string, name *string) (*policy, error) {
+	if name == nil {
+		return nil, required(input, "PolicyName")
+	}
+	return r.policyNamed(*name)
+}
+
+// policyNamed returns the named policy, or the error AWS gives when there is none;
+// mu must be held.
+func (r *Registry) policyNamed(name string) (*policy, error) {
+	p := r.policies[name]
+	if p == nil {
+		return nil, notFound("The policy %s does not exist", name)
+	}
+	return p, nil
 }
 
 // CreatePolicy creates a policy with version 1 as its default. The document
@@ -104,14 +120,11 @@ func (r *Registry) CreatePolicy(ctx context.Context, in *iot.CreatePolicyInput, 
 // GetPolicy returns a policy with its default version's document.
 func (r *Registry) GetPolicy(ctx context.Context, in *iot.GetPolicyInput, _ ...func(*iot.Options)) (*iot.GetPolicyOutput, error) {
 	return call(ctx, r, "GetPolicy", in, func(in *iot.GetPolicyInput) (*iot.GetPolicyOutput, error) {
-		if in.PolicyName == nil {
-			return nil, required("GetPolicyInput", "PolicyName")
-		}
 		r.mu.RLock()
 		defer r.mu.RUnlock()
-		p := r.policies[*in.PolicyName]
-		if p == nil {
-			return nil, r.policyNotFound(*in.PolicyName)
+		p, err := r.policyOf("GetPolicyInput", in.PolicyName)
+		if err != nil {
+			return nil, err
 		}
 		return &iot.GetPolicyOutput{
 			CreationDate: timePtr(p.created), DefaultVersionId: aws.String(strconv.Itoa(p.defaultVersion)),
@@ -125,14 +138,11 @@ func (r *Registry) GetPolicy(ctx context.Context, in *iot.GetPolicyInput, _ ...f
 // version besides the default (DeleteConflictException otherwise).
 func (r *Registry) DeletePolicy(ctx context.Context, in *iot.DeletePolicyInput, _ ...func(*iot.Options)) (*iot.DeletePolicyOutput, error) {
 	return call(ctx, r, "DeletePolicy", in, func(in *iot.DeletePolicyInput) (*iot.DeletePolicyOutput, error) {
-		if in.PolicyName == nil {
-			return nil, required("DeletePolicyInput", "PolicyName")
-		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		p := r.policies[*in.PolicyName]
-		if p == nil {
-			return nil, r.policyNotFound(*in.PolicyName)
+		p, err := r.policyOf("DeletePolicyInput", in.PolicyName)
+		if err != nil {
+			return nil, err
 		}
 		if len(p.targets) > 0 {
 			return nil, deleteConflict("The policy cannot be deleted as the policy is attached to one or more principals (name=%s)", p.name)
@@ -159,9 +169,9 @@ func (r *Registry) CreatePolicyVersion(ctx context.Context, in *iot.CreatePolicy
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		p := r.policies[*in.PolicyName]
-		if p == nil {
-			return nil, r.policyNotFound(*in.PolicyName)
+		p, err := r.policyNamed(*in.PolicyName)
+		if err != nil {
+			return nil, err
 		}
 		if len(p.versions) >= maxPolicyVersions {
 			return nil, &types.VersionsLimitExceededException{Message: aws.String(fmt.Sprintf(
@@ -185,14 +195,11 @@ func (r *Registry) CreatePolicyVersion(ctx context.Context, in *iot.CreatePolicy
 // ListPolicyVersions lists a policy's versions, newest first.
 func (r *Registry) ListPolicyVersions(ctx context.Context, in *iot.ListPolicyVersionsInput, _ ...func(*iot.Options)) (*iot.ListPolicyVersionsOutput, error) {
 	return call(ctx, r, "ListPolicyVersions", in, func(in *iot.ListPolicyVersionsInput) (*iot.ListPolicyVersionsOutput, error) {
-		if in.PolicyName == nil {
-			return nil, required("ListPolicyVersionsInput", "PolicyName")
-		}
 		r.mu.RLock()
 		defer r.mu.RUnlock()
-		p := r.policies[*in.PolicyName]
-		if p == nil {
-			return nil, r.policyNotFound(*in.PolicyName)
+		p, err := r.policyOf("ListPolicyVersionsInput", in.PolicyName)
+		if err != nil {
+			return nil, err
 		}
 		ids := make([]int, 0, len(p.versions))
 		for id := range p.versions {
@@ -211,9 +218,9 @@ func (r *Registry) ListPolicyVersions(ctx context.Context, in *iot.ListPolicyVer
 
 // policyVersionOf resolves a policy and one of its versions; mu must be held.
 func (r *Registry) policyVersionOf(name, versionID string) (*policy, int, error) {
-	p := r.policies[name]
-	if p == nil {
-		return nil, 0, r.policyNotFound(name)
+	p, err := r.policyNamed(name)
+	if err != nil {
+		return nil, 0, err
 	}
 	id, err := strconv.Atoi(versionID)
 	if err != nil || id < 1 {
@@ -272,16 +279,9 @@ func (r *Registry) SetDefaultPolicyVersion(ctx context.Context, in *iot.SetDefau
 // (LimitExceededException). Publishes no event.
 func (r *Registry) AttachPolicy(ctx context.Context, in *iot.AttachPolicyInput, _ ...func(*iot.Options)) (*iot.AttachPolicyOutput, error) {
 	return call(ctx, r, "AttachPolicy", in, func(in *iot.AttachPolicyInput) (*iot.AttachPolicyOutput, error) {
-		if err := need("AttachPolicyInput", member{"PolicyName", in.PolicyName != nil}, member{"Target", in.Target != nil}); err != nil {
-			return nil, err
-		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		p := r.policies[*in.PolicyName]
-		if p == nil {
-			return nil, r.policyNotFound(*in.PolicyName)
-		}
-		c, err := r.certByARN(*in.Target)
+		p, c, err := r.policyTarget("AttachPolicyInput", in.PolicyName, in.Target)
 		if err != nil {
 			return nil, err
 		}
@@ -298,20 +298,30 @@ func (r *Registry) AttachPolicy(ctx context.Context, in *iot.AttachPolicyInput, 
 	})
 }
 
+// policyTarget resolves the policy and the certificate (by ARN) of an attach or
+// detach call whose input type is input; mu must be held.
+func (r *Registry) policyTarget(input string, policyName, target *string) (*policy, *certificate, error) {
+	if err := need(input, member{"PolicyName", policyName != nil}, member{"Target", target != nil}); err != nil {
+		return nil, nil, err
+	}
+	p, err := r.policyNamed(*policyName)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := r.certByARN(*target)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
+
 // DetachPolicy detaches a policy from a certificate; detaching one that is not
 // attached succeeds.
 func (r *Registry) DetachPolicy(ctx context.Context, in *iot.DetachPolicyInput, _ ...func(*iot.Options)) (*iot.DetachPolicyOutput, error) {
 	return call(ctx, r, "DetachPolicy", in, func(in *iot.DetachPolicyInput) (*iot.DetachPolicyOutput, error) {
-		if err := need("DetachPolicyInput", member{"PolicyName", in.PolicyName != nil}, member{"Target", in.Target != nil}); err != nil {
-			return nil, err
-		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		p := r.policies[*in.PolicyName]
-		if p == nil {
-			return nil, r.policyNotFound(*in.PolicyName)
-		}
-		c, err := r.certByARN(*in.Target)
+		p, c, err := r.policyTarget("DetachPolicyInput", in.PolicyName, in.Target)
 		if err != nil {
 			return nil, err
 		}
@@ -326,20 +336,11 @@ func (r *Registry) DetachPolicy(ctx context.Context, in *iot.DetachPolicyInput, 
 // groups only).
 func (r *Registry) ListAttachedPolicies(ctx context.Context, in *iot.ListAttachedPoliciesInput, _ ...func(*iot.Options)) (*iot.ListAttachedPoliciesOutput, error) {
 	return call(ctx, r, "ListAttachedPolicies", in, func(in *iot.ListAttachedPoliciesInput) (*iot.ListAttachedPoliciesOutput, error) {
-		if in.Target == nil {
-			return nil, required("ListAttachedPoliciesInput", "Target")
-		}
-		pg, err := parsePage("ListAttachedPolicies", in.Marker, in.PageSize, false)
+		names, next, err := r.listPage("ListAttachedPolicies", "Target", in.Target, in.Marker, in.PageSize,
+			r.certNames(func(c *certificate) []string { return sortedSet(c.policies) }))
 		if err != nil {
 			return nil, err
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		c, err := r.certByARN(*in.Target)
-		if err != nil {
-			return nil, err
-		}
-		names, next := pg.page("ListAttachedPolicies", sortedSet(c.policies), nil)
 		return &iot.ListAttachedPoliciesOutput{Policies: r.policyRefs(names), NextMarker: next}, nil
 	})
 }
@@ -356,20 +357,17 @@ func (r *Registry) policyRefs(names []string) []types.Policy {
 // sorted, paged with Marker/PageSize.
 func (r *Registry) ListTargetsForPolicy(ctx context.Context, in *iot.ListTargetsForPolicyInput, _ ...func(*iot.Options)) (*iot.ListTargetsForPolicyOutput, error) {
 	return call(ctx, r, "ListTargetsForPolicy", in, func(in *iot.ListTargetsForPolicyInput) (*iot.ListTargetsForPolicyOutput, error) {
-		if in.PolicyName == nil {
-			return nil, required("ListTargetsForPolicyInput", "PolicyName")
-		}
-		pg, err := parsePage("ListTargetsForPolicy", in.Marker, in.PageSize, false)
+		targets, next, err := r.listPage("ListTargetsForPolicy", "PolicyName", in.PolicyName, in.Marker, in.PageSize,
+			func(name string) ([]string, error) {
+				p, err := r.policyNamed(name)
+				if err != nil {
+					return nil, err
+				}
+				return sortedSet(p.targets), nil
+			})
 		if err != nil {
 			return nil, err
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		p := r.policies[*in.PolicyName]
-		if p == nil {
-			return nil, r.policyNotFound(*in.PolicyName)
-		}
-		targets, next := pg.page("ListTargetsForPolicy", sortedSet(p.targets), nil)
 		return &iot.ListTargetsForPolicyOutput{Targets: nonNil(targets), NextMarker: next}, nil
 	})
 }

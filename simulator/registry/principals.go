@@ -75,20 +75,11 @@ func (r *Registry) DetachThingPrincipal(ctx context.Context, in *iot.DetachThing
 // ListThingPrincipals lists the certificate ARNs attached to a thing, sorted.
 func (r *Registry) ListThingPrincipals(ctx context.Context, in *iot.ListThingPrincipalsInput, _ ...func(*iot.Options)) (*iot.ListThingPrincipalsOutput, error) {
 	return call(ctx, r, "ListThingPrincipals", in, func(in *iot.ListThingPrincipalsInput) (*iot.ListThingPrincipalsOutput, error) {
-		if in.ThingName == nil {
-			return nil, required("ListThingPrincipalsInput", "ThingName")
-		}
-		p, err := parsePage("ListThingPrincipals", in.NextToken, in.MaxResults, false)
+		page, next, err := r.listPage("ListThingPrincipals", "ThingName", in.ThingName, in.NextToken, in.MaxResults,
+			r.thingNames(func(t *thing) []string { return sortedSet(t.principals) }))
 		if err != nil {
 			return nil, err
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		t := r.things[*in.ThingName]
-		if t == nil {
-			return nil, r.thingNotFound(*in.ThingName)
-		}
-		page, next := p.page("ListThingPrincipals", sortedSet(t.principals), nil)
 		return &iot.ListThingPrincipalsOutput{Principals: nonNil(page), NextToken: next}, nil
 	})
 }
@@ -97,20 +88,11 @@ func (r *Registry) ListThingPrincipals(ctx context.Context, in *iot.ListThingPri
 // attached to, sorted.
 func (r *Registry) ListPrincipalThings(ctx context.Context, in *iot.ListPrincipalThingsInput, _ ...func(*iot.Options)) (*iot.ListPrincipalThingsOutput, error) {
 	return call(ctx, r, "ListPrincipalThings", in, func(in *iot.ListPrincipalThingsInput) (*iot.ListPrincipalThingsOutput, error) {
-		if in.Principal == nil {
-			return nil, required("ListPrincipalThingsInput", "Principal")
-		}
-		p, err := parsePage("ListPrincipalThings", in.NextToken, in.MaxResults, false)
+		page, next, err := r.listPage("ListPrincipalThings", "Principal", in.Principal, in.NextToken, in.MaxResults,
+			r.certNames(func(c *certificate) []string { return sortedSet(c.things) }))
 		if err != nil {
 			return nil, err
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		c, err := r.certByARN(*in.Principal)
-		if err != nil {
-			return nil, err
-		}
-		page, next := p.page("ListPrincipalThings", sortedSet(c.things), nil)
 		return &iot.ListPrincipalThingsOutput{Things: nonNil(page), NextToken: next}, nil
 	})
 }

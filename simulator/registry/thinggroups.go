@@ -386,20 +386,11 @@ func (r *Registry) RemoveThingFromThingGroup(ctx context.Context, in *iot.Remove
 // name.
 func (r *Registry) ListThingGroupsForThing(ctx context.Context, in *iot.ListThingGroupsForThingInput, _ ...func(*iot.Options)) (*iot.ListThingGroupsForThingOutput, error) {
 	return call(ctx, r, "ListThingGroupsForThing", in, func(in *iot.ListThingGroupsForThingInput) (*iot.ListThingGroupsForThingOutput, error) {
-		if in.ThingName == nil {
-			return nil, required("ListThingGroupsForThingInput", "ThingName")
-		}
-		p, err := parsePage("ListThingGroupsForThing", in.NextToken, in.MaxResults, false)
+		names, next, err := r.listPage("ListThingGroupsForThing", "ThingName", in.ThingName, in.NextToken, in.MaxResults,
+			r.thingNames(func(t *thing) []string { return sortedSet(t.groups) }))
 		if err != nil {
 			return nil, err
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		t := r.things[*in.ThingName]
-		if t == nil {
-			return nil, r.thingNotFound(*in.ThingName)
-		}
-		names, next := p.page("ListThingGroupsForThing", sortedSet(t.groups), nil)
 		return &iot.ListThingGroupsForThingOutput{ThingGroups: r.groupRefs(names), NextToken: next}, nil
 	})
 }

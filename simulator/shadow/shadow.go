@@ -298,16 +298,9 @@ func (s *Service) update(name string, payload []byte, mqtt bool) ([]byte, *shado
 func (s *Service) get(name, clientToken string, mqtt bool) ([]byte, *shadowError) {
 	ts := s.now().Unix()
 	s.mu.Lock()
-	t := s.things[name]
-	if t == nil || !t.exists {
-		var drain bool
-		if mqtt {
-			t = s.thingLocked(name)
-			drain = s.enqueueRejectLocked(t, true, name, "get", clientToken, errNotFound(name), ts)
-		}
-		s.mu.Unlock()
-		s.maybeDrain(drain, name, t)
-		return nil, errNotFound(name)
+	t, serr := s.existingLocked(name, "get", clientToken, mqtt, ts)
+	if serr != nil {
+		return nil, serr
 	}
 	doc := mustJSON(fullDoc{
 		State:       stateDoc{Desired: t.desired, Reported: t.reported, Delta: delta(t.desired, t.reported)},
@@ -330,16 +323,9 @@ func (s *Service) get(name, clientToken string, mqtt bool) ([]byte, *shadowError
 func (s *Service) delete(name, clientToken string, mqtt bool) ([]byte, *shadowError) {
 	ts := s.now().Unix()
 	s.mu.Lock()
-	t := s.things[name]
-	if t == nil || !t.exists {
-		var drain bool
-		if mqtt {
-			t = s.thingLocked(name)
-			drain = s.enqueueRejectLocked(t, true, name, "delete", clientToken, errNotFound(name), ts)
-		}
-		s.mu.Unlock()
-		s.maybeDrain(drain, name, t)
-		return nil, errNotFound(name)
+	t, serr := s.existingLocked(name, "delete", clientToken, mqtt, ts)
+	if serr != nil {
+		return nil, serr
 	}
 	t.exists = false
 	t.desired, t.reported, t.metaDes, t.metaRep = nil, nil, nil, nil
@@ -355,6 +341,28 @@ func (s *Service) delete(name, clientToken string, mqtt bool) ([]byte, *shadowEr
 func (s *Service) reject(name, op, clientToken string, serr *shadowError) {
 	ts := s.now().Unix()
 	s.mu.Lock()
+	s.rejectLocked(name, op, clientToken, serr, ts)
+}
+
+// existingLocked returns the thing's shadow when it exists; s.mu must be held.
+// Otherwise it releases s.mu, publishes the not-found error on the op/rejected topic
+// when mqtt is set, and returns that error.
+func (s *Service) existingLocked(name, op, clientToken string, mqtt bool, ts int64) (*thing, *shadowError) {
+	t := s.things[name]
+	if t != nil && t.exists {
+		return t, nil
+	}
+	if mqtt {
+		s.rejectLocked(name, op, clientToken, errNotFound(name), ts)
+	} else {
+		s.mu.Unlock()
+	}
+	return nil, errNotFound(name)
+}
+
+// rejectLocked publishes an error document on the op/rejected topic of the thing;
+// s.mu must be held, and rejectLocked releases it.
+func (s *Service) rejectLocked(name, op, clientToken string, serr *shadowError, ts int64) {
 	t := s.thingLocked(name)
 	drain := s.enqueueRejectLocked(t, true, name, op, clientToken, serr, ts)
 	s.mu.Unlock()
