@@ -242,7 +242,9 @@ func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
 	}
 	// Devices connected is not yet devices publishing: wait for the acknowledgements, and
 	// for every device the secondary cannot know to have tried (and been refused).
-	_ = f.Wait(ctx, func() bool { return len(d.recovered(f, t0)) >= want && d.unreplicatedRefused(f, t0) })
+	// The condition reads every device's timeline: poll it, rather than re-run it on each
+	// of the thousands of events a failing-over fleet records.
+	pollUntil(ctx, 50*time.Millisecond, func() bool { return len(d.recovered(f, t0)) >= want && d.unreplicatedRefused(f, t0) })
 	rec := d.recovered(f, t0)
 	var rtos []time.Duration
 	for thing := range d.replicated {
@@ -476,15 +478,11 @@ func reportedState(ctx context.Context, r *simulator.Region, thing string) strin
 	if err != nil {
 		return "none"
 	}
-	var doc struct {
-		State struct {
-			Reported map[string]any `json:"reported"`
-		} `json:"state"`
-	}
-	if json.Unmarshal(out.Payload, &doc) != nil {
+	state, err := replication.ShadowState(out.Payload)
+	if err != nil {
 		return "unreadable"
 	}
-	b, _ := json.Marshal(doc.State.Reported) // map keys are sorted: canonical
+	b, _ := json.Marshal(state["reported"]) // map keys are sorted: canonical
 	return string(b)
 }
 
@@ -566,6 +564,19 @@ func flapping(d *run) func() {
 		close(done)
 		wg.Wait()
 		d.edge.SetProbeFailing(d.w.Primary.Name, false)
+	}
+}
+
+// pollUntil checks cond every period until it holds or ctx ends.
+func pollUntil(ctx context.Context, period time.Duration, cond func() bool) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -75,14 +74,12 @@ func shadowState(t testing.TB, r *simulator.Region, thing string) map[string]any
 	if err != nil {
 		return nil
 	}
-	var doc struct {
-		State map[string]any `json:"state"`
-	}
-	if err := json.Unmarshal(out.Payload, &doc); err != nil {
+	state, err := replication.ShadowState(out.Payload)
+	if err != nil {
 		t.Fatalf("shadow of %s in %s: %v", thing, r.Name, err)
 	}
-	delete(doc.State, "delta")
-	return doc.State
+	delete(state, "delta")
+	return state
 }
 
 // must fails the test on an error and returns the call's value: must(t)(call()).

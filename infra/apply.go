@@ -108,7 +108,6 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 		Name: spec.FunctionTrigger, Description: "iot-dr: replica stream -> state machine", Code: args.Code[spec.FunctionTrigger],
 		Timeout: 60, MemoryMB: 256,
 		Env: pulumi.StringMap{
-			spec.EnvSourceRegion:    pulumi.String(src),
 			spec.EnvStateMachineARN: p.StateMachine.Arn,
 			spec.EnvErrorTable:      p.ErrorTable.Name,
 		},

@@ -135,13 +135,13 @@ func TestHealthCheckFromConfig(t *testing.T) {
 			if !rp.ContainsSecrets() {
 				t.Error("health check resource path is not a secret")
 			}
-			if got := plain(rp); got != probePath+"?"+probeSecretParam+"="+testSecret {
+			if got := plain(rp); got != spec.ProbePath+"?"+spec.ProbeSecretQuery+"="+testSecret {
 				t.Errorf("resource path %v", got)
 			}
 			if got := fmt.Sprint(res.outputs[outHealthCheckID]); got != hc.ID {
 				t.Errorf("healthCheckId output %v, want %v", got, hc.ID)
 			}
-			if url := fmt.Sprint(res.outputs[outProbeURL]); strings.Contains(url, "?") || !strings.HasSuffix(url, probePath) {
+			if url := fmt.Sprint(res.outputs[outProbeURL]); strings.Contains(url, "?") || !strings.HasSuffix(url, spec.ProbePath) {
 				t.Errorf("probe URL %q", url)
 			}
 			alarm := res.m.one(t, "aws:cloudwatch/metricAlarm:MetricAlarm", "health")
@@ -284,14 +284,17 @@ func TestSecondaryEventSourceMappingFailureHandling(t *testing.T) {
 	trigger := res.m.one(t, "aws:lambda/function:Function", spec.FunctionTrigger)
 	sm := res.m.one(t, "aws:sfn/stateMachine:StateMachine", "apply")
 	for k, v := range map[string]string{
-		spec.EnvStateMachineARN: str(sm.State, "arn"), spec.EnvErrorTable: "iotdr-errors", spec.EnvSourceRegion: testPrimary,
+		spec.EnvStateMachineARN: str(sm.State, "arn"), spec.EnvErrorTable: "iotdr-errors",
 	} {
 		if got := get(trigger, "environment.variables."+k); got != v {
 			t.Errorf("trigger %s = %v, want %v", k, got, v)
 		}
 	}
+	if got := get(trigger, "environment.variables."+spec.EnvSourceRegion); got != nil {
+		t.Errorf("trigger gets %s=%v, which it never reads", spec.EnvSourceRegion, got)
+	}
 	thing := res.m.one(t, "aws:lambda/function:Function", spec.FunctionThing)
-	if get(thing, "environment.variables."+spec.EnvRecheckSeconds) != "10" || get(thing, "environment.variables."+spec.EnvMetricNamespace) != spec.DefaultMetricNamespace {
+	if get(thing, "environment.variables."+spec.EnvRecheckSeconds) != fmt.Sprint(spec.DefaultRecheckSeconds) || get(thing, "environment.variables."+spec.EnvMetricNamespace) != spec.DefaultMetricNamespace {
 		t.Errorf("thing worker environment %v", get(thing, "environment.variables"))
 	}
 	errs := res.m.one(t, "aws:dynamodb/table:Table", "errors")

@@ -16,13 +16,6 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// probePath is the probe's route on its HTTP API. The shared secret is passed as the
-// query parameter probeSecretParam, because Route 53 health checks cannot send headers.
-const (
-	probePath        = "/probe"
-	probeSecretParam = "secret"
-)
-
 // Probe is one Region's health probe: a Lambda that round-trips MQTT messages through
 // this Region's broker, its HTTP API, the SSM parameters it reads (shared secret, its
 // certificate and key, the force-fail switch) and the Route 53 health check calling it.
@@ -189,7 +182,7 @@ func (p *Probe) newAPI(ctx *pulumi.Context, s *settings, child pulumi.ResourceOp
 	}
 	if _, err := apigatewayv2.NewRoute(ctx, "probe", &apigatewayv2.RouteArgs{
 		ApiId:    api.ID(),
-		RouteKey: pulumi.String("GET " + probePath),
+		RouteKey: pulumi.String("GET " + spec.ProbePath),
 		Target:   pulumi.Sprintf("integrations/%s", integ.ID()),
 	}, child); err != nil {
 		return fmt.Errorf("probe route: %w", err)
@@ -209,12 +202,12 @@ func (p *Probe) newAPI(ctx *pulumi.Context, s *settings, child pulumi.ResourceOp
 		Action:    pulumi.String("lambda:InvokeFunction"),
 		Function:  p.Function.Function.Name,
 		Principal: pulumi.String("apigateway.amazonaws.com"),
-		SourceArn: pulumi.Sprintf("%s/*/*%s", api.ExecutionArn, probePath),
+		SourceArn: pulumi.Sprintf("%s/*/*%s", api.ExecutionArn, spec.ProbePath),
 	}, child); err != nil {
 		return fmt.Errorf("probe API permission: %w", err)
 	}
 	p.API = api
-	p.URL = pulumi.Sprintf("%s%s", api.ApiEndpoint, probePath)
+	p.URL = pulumi.Sprintf("%s%s", api.ApiEndpoint, spec.ProbePath)
 	return nil
 }
 
@@ -229,7 +222,7 @@ func (p *Probe) newAPI(ctx *pulumi.Context, s *settings, child pulumi.ResourceOp
 // iotdr:probeSecret` and `pulumi up` on both stacks.
 func (p *Probe) newHealthCheck(ctx *pulumi.Context, s *settings, child pulumi.ResourceOption) error {
 	path := s.secret().ApplyT(func(secret string) string {
-		return probePath + "?" + url.Values{probeSecretParam: {secret}}.Encode()
+		return spec.ProbePath + "?" + url.Values{spec.ProbeSecretQuery: {secret}}.Encode()
 	}).(pulumi.StringOutput)
 	args := &route53.HealthCheckArgs{
 		Type: pulumi.String("HTTPS"),

@@ -60,10 +60,6 @@ func newFunction(ctx *pulumi.Context, s *settings, args functionArgs, opts ...pu
 	if err != nil {
 		return nil, err
 	}
-	memory := args.MemoryMB
-	if memory == 0 {
-		memory = 256
-	}
 	fn, err := lambda.NewFunction(ctx, args.Name, &lambda.FunctionArgs{
 		Name:          pulumi.String(physical),
 		Description:   pulumi.String(args.Description),
@@ -73,7 +69,7 @@ func newFunction(ctx *pulumi.Context, s *settings, args functionArgs, opts ...pu
 		Handler:       pulumi.String(lambdaHandler),
 		Role:          role.Arn,
 		Timeout:       pulumi.Int(args.Timeout),
-		MemorySize:    pulumi.Int(memory),
+		MemorySize:    pulumi.Int(args.MemoryMB),
 		Environment:   &lambda.FunctionEnvironmentArgs{Variables: args.Env},
 		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
 			LogFormat: pulumi.String("JSON"),

@@ -169,7 +169,7 @@ func (e *Edge) deployProbe(ctx context.Context, r *Region) (string, error) {
 		return "", fmt.Errorf("simulator: %s probe API: %w", r.Name, err)
 	}
 	e.APIs[r.Name] = api
-	return base + "/probe?" + url.Values{probe.SecretQuery: {e.secret}}.Encode(), nil
+	return base + spec.ProbePath + "?" + url.Values{spec.ProbeSecretQuery: {e.secret}}.Encode(), nil
 }
 
 // SetProbeFailing flips a Region's probe force-fail switch: the probe answers 503 while

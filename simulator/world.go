@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -103,9 +105,9 @@ type World struct {
 
 	opts    Options
 	stopMap func()
-	// deadLetters receives stream records the trigger's mapping gave up on.
-	deadLetters chan []events.DynamoDBEventRecord
-	lost        []events.DynamoDBEventRecord
+	// deadLetters are the stream records the trigger's mapping gave up on.
+	mu          sync.Mutex
+	deadLetters []events.DynamoDBEventRecord
 }
 
 // New starts a World: both Regions, the capture rules in the primary, replication, and
@@ -215,7 +217,6 @@ func (w *World) applyPipeline(ctx context.Context) error {
 	if _, err := s.Lambda.Register(spec.FunctionReconciler, rec.Handle, lambdart.FunctionOptions{}); err != nil {
 		return fmt.Errorf("simulator: register reconciler: %w", err)
 	}
-	w.deadLetters = make(chan []events.DynamoDBEventRecord, 1024)
 	stop, err := s.Lambda.MapStream(context.WithoutCancel(ctx), s.Events.Stream(), spec.FunctionTrigger, lambdart.StreamMapping{
 		BatchSize:               o.StreamBatchSize,
 		MaxRetryAttempts:        StreamMaxRetries,
@@ -224,7 +225,9 @@ func (w *World) applyPipeline(ctx context.Context) error {
 		RetryDelay:              10 * time.Millisecond,
 		OnFailure: func(recs []events.DynamoDBEventRecord, err error) {
 			o.Logger.Error("stream records sent to the on-failure destination", "records", len(recs), "error", err)
-			w.deadLetters <- recs
+			w.mu.Lock()
+			w.deadLetters = append(w.deadLetters, recs...)
+			w.mu.Unlock()
 		},
 	})
 	if err != nil {
@@ -254,14 +257,9 @@ func (w *World) Reconcile(ctx context.Context, full bool) (reconcile.Response, e
 
 // DeadLetters returns the stream records the trigger's mapping gave up on so far.
 func (w *World) DeadLetters() []events.DynamoDBEventRecord {
-	for {
-		select {
-		case recs := <-w.deadLetters:
-			w.lost = append(w.lost, recs...)
-		default:
-			return w.lost
-		}
-	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.deadLetters)
 }
 
 // Settle waits until the pipeline is idle: nothing waiting for replication (unless it is

@@ -100,11 +100,11 @@ func Workers(ctx context.Context, log *slog.Logger) (*worker.Handlers, *replicat
 	if err != nil {
 		return nil, nil, err
 	}
-	secs, err := EnvInt(spec.EnvRecheckSeconds, 5)
+	secs, err := EnvInt(spec.EnvRecheckSeconds, spec.DefaultRecheckSeconds)
 	if err != nil {
 		return nil, nil, err
 	}
-	count, err := EnvInt(spec.EnvRecheckCount, 6)
+	count, err := EnvInt(spec.EnvRecheckCount, spec.DefaultRecheckCount)
 	if err != nil {
 		return nil, nil, err
 	}

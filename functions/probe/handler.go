@@ -15,13 +15,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // Where the caller puts the shared secret. Route 53 health checks cannot send
 // headers, so they put it in the resource path's query string.
 const (
 	SecretHeader = "x-iotdr-probe-secret"
-	SecretQuery  = "secret"
 )
 
 // RoundTripper runs one probe round trip; *Prober implements it.
@@ -133,12 +134,12 @@ func presented(req events.APIGatewayV2HTTPRequest) string {
 			return v
 		}
 	}
-	if v, ok := req.QueryStringParameters[SecretQuery]; ok {
+	if v, ok := req.QueryStringParameters[spec.ProbeSecretQuery]; ok {
 		return v
 	}
 	if req.RawQueryString != "" {
 		if q, err := url.ParseQuery(req.RawQueryString); err == nil {
-			return q.Get(SecretQuery)
+			return q.Get(spec.ProbeSecretQuery)
 		}
 	}
 	return ""

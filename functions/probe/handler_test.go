@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator/broker"
 )
 
@@ -100,19 +101,19 @@ func TestHandle(t *testing.T) {
 		{name: "secret with suffix", req: request(map[string]string{SecretHeader: theSecret + "x"}, nil), wantStatus: 403},
 		{name: "secret prefix", req: request(map[string]string{SecretHeader: theSecret[:5]}, nil), wantStatus: 403},
 		{name: "empty header", req: request(map[string]string{SecretHeader: ""}, nil), wantStatus: 403},
-		{name: "wrong query", req: request(nil, url.Values{SecretQuery: {wrongSecret}}), wantStatus: 403},
+		{name: "wrong query", req: request(nil, url.Values{spec.ProbeSecretQuery: {wrongSecret}}), wantStatus: 403},
 		{name: "secret in another parameter", req: request(nil, url.Values{"token": {theSecret}}), wantStatus: 403},
 		{
 			name: "header", req: request(good, nil), wantStatus: 200, wantProbes: 1,
 			wantBody: map[string]any{"status": "healthy", "connectMs": 20.0, "subscribeMs": 3.0, "firstMessageMs": 1.5, "allMessagesMs": 4.0, "received": 3.0, "expected": 3.0},
 		},
 		{name: "header in other case", req: request(map[string]string{"X-IoTDR-Probe-Secret": theSecret}, nil), wantStatus: 200, wantProbes: 1},
-		{name: "query parameter", req: request(nil, url.Values{SecretQuery: {theSecret}}), wantStatus: 200, wantProbes: 1},
+		{name: "query parameter", req: request(nil, url.Values{spec.ProbeSecretQuery: {theSecret}}), wantStatus: 200, wantProbes: 1},
 		{
 			name: "raw query string only",
 			req: func() events.APIGatewayV2HTTPRequest {
 				r := request(nil, nil)
-				r.RawQueryString = url.Values{SecretQuery: {theSecret}}.Encode()
+				r.RawQueryString = url.Values{spec.ProbeSecretQuery: {theSecret}}.Encode()
 				return r
 			}(),
 			wantStatus: 200, wantProbes: 1,
@@ -210,7 +211,7 @@ func TestHandleAgainstBroker(t *testing.T) {
 				Logger: log,
 			}
 			// Through the aws-lambda-go handler adapter, with the JSON API Gateway sends.
-			event, err := json.Marshal(request(nil, url.Values{SecretQuery: {theSecret}}))
+			event, err := json.Marshal(request(nil, url.Values{spec.ProbeSecretQuery: {theSecret}}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -45,6 +45,13 @@ const (
 	EnvProbeTimeoutMS = "IOTDR_PROBE_TIMEOUT_MS"
 )
 
+// Defaults of the thing worker's attachment re-checks (EnvRecheckSeconds,
+// EnvRecheckCount): waits of 5, 10, 20, 40, 80 and 160 s, about five minutes in all.
+const (
+	DefaultRecheckSeconds = 5
+	DefaultRecheckCount   = 6
+)
+
 // MetricReplicationLag is the CloudWatch metric (milliseconds from the primary's event
 // timestamp to the secondary converged) that the workers publish.
 const MetricReplicationLag = "ReplicationLag"

@@ -12,6 +12,11 @@ const (
 	TelemetryTopicFormat = "devices/%s/telemetry"
 	// ProbeTopicPrefix is the probe's topic root; each probe run adds a unique suffix.
 	ProbeTopicPrefix = "iotdr/probe"
+	// ProbePath is the probe's route on its HTTP API.
+	ProbePath = "/probe"
+	// ProbeSecretQuery is the query parameter carrying the probe's shared secret: Route 53
+	// health checks cannot send headers.
+	ProbeSecretQuery = "secret"
 	// ProbeClientIDPrefix starts the MQTT client id of every probe connection.
 	ProbeClientIDPrefix = "iotdr-probe-"
 	// DevicePolicyName is the device policy's name in both Regions.

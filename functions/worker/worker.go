@@ -142,8 +142,9 @@ func (h *Handlers) Apply(ctx context.Context, ev event.Event) (Result, error) {
 	in := Input{Event: ev}
 	switch ev.EventType {
 	case spec.EventThing, spec.EventThingTypeAssociation:
-		out, err := h.Converger.Thing(ctx, ev.ThingName)
-		return h.finish(ctx, in, out, err)
+		res, err := h.Thing(ctx, in)
+		res.RecheckSeconds = 0 // no state machine to loop back
+		return res, err
 	case spec.EventThingType:
 		return h.ThingType(ctx, in)
 	case spec.EventThingGroup, spec.EventThingGroupMembership, spec.EventThingGroupHierarchy:

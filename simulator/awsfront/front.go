@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
 )
 
@@ -72,7 +73,7 @@ func (f *Front) StackOutputs() (primary, secondary map[string]any) {
 			"domain":                  f.Route53.domain,
 			"domainConfigurationName": "iotdr-devices",
 			"healthCheckId":           f.HealthCheckID(region),
-			"probeUrl":                "https://probe." + region + ".iotdr.test/probe",
+			"probeUrl":                "https://probe." + region + ".iotdr.test" + spec.ProbePath,
 			"probeForceFailParameter": ForceFailParameter,
 		}
 	}
