@@ -176,6 +176,9 @@ func (e *Edge) deployProbe(ctx context.Context, r *Region) (string, error) {
 // the broker is fine (the drill against real deployments uses the same switch).
 func (e *Edge) SetProbeFailing(region string, failing bool) { e.forceFail[region].Store(failing) }
 
+// ProbeFailing reports whether a Region's probe force-fail switch is on.
+func (e *Edge) ProbeFailing(region string) bool { return e.forceFail[region].Load() }
+
 // DetectionBound is how long the health checks need at most to notice an outage.
 func (e *Edge) DetectionBound() time.Duration {
 	for _, c := range e.Checks {

@@ -105,7 +105,7 @@ func (r *Region) capture(ttl time.Duration) error {
 		}
 	}
 	for _, f := range r.Rules.Filters() {
-		cancel, err := r.Broker.Handle(f, r.Rules.Handle)
+		cancel, err := r.Broker.Handle(f, r.Rules.HandleFilter(f))
 		if err != nil {
 			return fmt.Errorf("simulator: %s rules on %s: %w", r.Name, f, err)
 		}

@@ -164,10 +164,24 @@ func (e *Engine) HandleMessage(ctx context.Context, m Message) {
 	rules := e.rules
 	e.mu.RUnlock()
 	for _, rs := range rules {
-		if !rs.stmt.Matches(m.Topic) {
-			continue
+		e.run(ctx, rs, m) // EvaluateEnv matches the topic against the rule's filter
+	}
+}
+
+// HandleFilter returns the broker handler for one of Filters(): it runs only the rules
+// whose FROM is that filter. Subscribing one such handler per filter delivers each
+// message to each rule once, even where two rules' filters overlap.
+func (e *Engine) HandleFilter(filter string) func(topic string, payload []byte) {
+	return func(topic string, payload []byte) {
+		e.mu.RLock()
+		rules := e.rules
+		e.mu.RUnlock()
+		m := Message{Topic: topic, Payload: payload}
+		for _, rs := range rules {
+			if rs.stmt.Filter() == filter {
+				e.run(context.Background(), rs, m)
+			}
 		}
-		e.run(ctx, rs, m)
 	}
 }
 

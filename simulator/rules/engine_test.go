@@ -134,6 +134,35 @@ func TestEngineRouting(t *testing.T) {
 	}
 }
 
+// TestHandleFilterRunsEachRuleOnce subscribes one handler per filter, as the simulator
+// does, with two rules whose filters overlap: a message matching both filters reaches
+// each rule once.
+func TestHandleFilterRunsEachRuleOnce(t *testing.T) {
+	e, _ := newTestEngine(t)
+	wide, narrow := &recorder{}, &recorder{}
+	for _, r := range []Rule{
+		{Name: "wide", SQL: "SELECT * FROM 'dev/#'", Action: wide},
+		{Name: "narrow", SQL: "SELECT * FROM 'dev/+/telemetry'", Action: narrow},
+	} {
+		if err := e.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The broker calls every subscription whose filter matches the topic.
+	for _, f := range e.Filters() {
+		tf, err := parseTopicFilter(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tf.match("dev/d1/telemetry") {
+			e.HandleFilter(f)("dev/d1/telemetry", []byte(`{"t":1}`))
+		}
+	}
+	if len(wide.got()) != 1 || len(narrow.got()) != 1 {
+		t.Errorf("wide ran %d times, narrow %d times; want once each", len(wide.got()), len(narrow.got()))
+	}
+}
+
 func TestEngineErrorAction(t *testing.T) {
 	e, logs := newTestEngine(t)
 	table := &fakeTable{err: &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}}

@@ -4,14 +4,20 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// The two capture rules the project deploys (functions/spec holds the
-// canonical copies; these must stay in sync for the tests to mean anything).
-const (
-	registryRuleSQL = `SELECT *, newuuid() AS uuid, topic() AS topic, 'us-east-1' AS source_region, floor(timestamp() / 1000) + 2592000 AS expires FROM '$aws/events/#' WHERE topic(3) = 'thing' OR topic(3) = 'thingType' OR topic(3) = 'thingGroup' OR topic(3) = 'thingTypeAssociation' OR topic(3) = 'thingGroupMembership' OR topic(3) = 'thingGroupHierarchy'`
-	shadowRuleSQL   = `SELECT state, version, timestamp AS shadow_timestamp, 'SHADOW_EVENT' AS eventType, upper(topic(5)) AS operation, topic(3) AS thingName, newuuid() AS uuid, topic() AS topic, 'us-east-1' AS source_region, floor(timestamp() / 1000) + 2592000 AS expires FROM '$aws/things/+/shadow/+/accepted' WHERE topic(5) = 'update' OR topic(5) = 'delete'`
-)
+// The two capture rules the project deploys, from the spec package itself, so that the
+// tests parse and evaluate exactly what is deployed.
+var registryRuleSQL, shadowRuleSQL = func() (string, string) {
+	rs, err := spec.CaptureRules("us-east-1", 30*24*time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	return rs[0].SQL, rs[1].SQL
+}()
 
 func TestParseAccepts(t *testing.T) {
 	tests := []struct {
@@ -25,7 +31,7 @@ func TestParseAccepts(t *testing.T) {
 		{"registry rule", registryRuleSQL, "$aws/events/#", true,
 			[]string{"uuid", "topic", "source_region", "expires"}, true},
 		{"shadow rule", shadowRuleSQL, "$aws/things/+/shadow/+/accepted", false,
-			[]string{"state", "version", "shadow_timestamp", "eventType", "operation", "thingName", "uuid", "topic", "source_region", "expires"}, true},
+			[]string{"state", "version", "shadow_timestamp", "timestamp", "eventType", "operation", "thingName", "uuid", "topic", "source_region", "expires"}, true},
 		{"star only", "SELECT * FROM 'a/b'", "a/b", true, nil, false},
 		{"lower-case keywords", "select a as b from 'x' where not a = 1 and (b <> 2 or c >= 3)", "x", false, []string{"b"}, true},
 		{"mixed-case functions", "SELECT Topic(2) AS t, NEWUUID() AS u, Floor(1.5) AS f, LOWER('A') AS l FROM 'x/y'", "x/y", false, []string{"t", "u", "f", "l"}, false},

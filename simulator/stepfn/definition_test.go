@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 func TestProjectDefinitionAccepted(t *testing.T) {
@@ -17,7 +19,7 @@ func TestProjectDefinitionAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.startAt != "Route" || len(def.states) != 9 {
+	if def.startAt != spec.StateRoute || len(def.states) != 11 {
 		t.Fatalf("startAt %q, %d states", def.startAt, len(def.states))
 	}
 	thing := def.states["Thing"]

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 const (
@@ -20,27 +22,20 @@ const (
 	putItem   = "arn:aws:states:::dynamodb:putItem"
 )
 
-// projectDefinition mirrors the definition the spec package produces.
-const projectDefinition = `{"Comment":"iot-dr apply","StartAt":"Route","States":{
- "Route":{"Type":"Choice","Choices":[
-   {"Variable":"$.eventType","StringEquals":"THING_EVENT","Next":"Thing"},
-   {"Variable":"$.eventType","StringEquals":"SHADOW_EVENT","Next":"Shadow"}],
-   "Default":"UnknownEventType"},
- "Thing":{"Type":"Task","Resource":"` + thingARN + `","ResultPath":"$.result",
-   "Retry":[{"ErrorEquals":["PermanentError"],"MaxAttempts":0},{"ErrorEquals":["States.ALL"],"IntervalSeconds":1,"BackoffRate":2,"MaxAttempts":3}],
-   "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"RecordError"}],"Next":"Recheck"},
- "Recheck":{"Type":"Choice","Choices":[{"And":[{"Variable":"$.result.recheckSeconds","IsPresent":true},{"Variable":"$.result.recheckSeconds","NumericGreaterThan":0}],"Next":"WaitRecheck"}],"Default":"Done"},
- "WaitRecheck":{"Type":"Wait","SecondsPath":"$.result.recheckSeconds","Next":"Thing"},
- "Shadow":{"Type":"Task","Resource":"` + shadowARN + `","ResultPath":"$.result",
-   "Retry":[{"ErrorEquals":["PermanentError"],"MaxAttempts":0},{"ErrorEquals":["States.ALL"],"IntervalSeconds":1,"BackoffRate":2,"MaxAttempts":3}],
-   "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"RecordError"}],"Next":"Done"},
- "RecordError":{"Type":"Task","Resource":"` + putItem + `","Parameters":{"TableName":"iotdr-errors","Item":{
-     "id":{"S.$":"$$.Execution.Name"},"eventId":{"S.$":"$.eventId"},"eventType":{"S.$":"$.eventType"},
-     "error":{"S.$":"$.error.Error"},"cause":{"S.$":"$.error.Cause"},"event":{"S.$":"States.JsonToString($)"},"recordedAt":{"S.$":"$$.State.EnteredTime"}}},
-   "ResultPath":null,"Next":"Failed"},
- "Failed":{"Type":"Fail","Error":"ReplicationFailed","Cause":"event recorded in the error table"},
- "UnknownEventType":{"Type":"Fail","Error":"UnknownEventType","Cause":"no worker for this event type"},
- "Done":{"Type":"Succeed"}}}`
+// projectDefinition is the definition the spec package deploys, with fast retries.
+var projectDefinition = func() string {
+	def, err := spec.StateMachine{
+		Workers: spec.Workers{Thing: thingARN, Shadow: shadowARN,
+			ThingType:  "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-thing-type-worker",
+			ThingGroup: "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-thing-group-worker"},
+		ErrorTable: "iotdr-errors",
+		Retry:      spec.Retry{IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3},
+	}.Definition()
+	if err != nil {
+		panic(err)
+	}
+	return def
+}()
 
 // call is one task invocation seen by fakeInvoker.
 type call struct {
