@@ -101,16 +101,15 @@ func checkJSONReport(t *testing.T, data []byte) {
 }
 
 func TestParseFlagsDefaults(t *testing.T) {
-	s := startSim(t)
-	primary, secondary := s.writeOutputs(t)
-	cfg, err := ParseFlags([]string{"--stack-outputs", primary, "--stack-outputs", secondary})
+	p, sec := stackOutputs()
+	cfg, err := ParseFlags([]string{"--stack-outputs", writeJSON(t, "p.json", p), "--stack-outputs", writeJSON(t, "s.json", sec)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Yes || cfg.PollInterval != 5*time.Second || cfg.Timeout != 30*time.Minute || cfg.MaxRTO != 0 || cfg.JSON {
 		t.Errorf("defaults %+v", cfg)
 	}
-	if cfg.Deployment.ForceFailParameter == "" || cfg.Deployment.SecondaryRegion != s.w.Secondary.Name {
+	if cfg.Deployment.ForceFailParameter != p["probeForceFailParameter"] || cfg.Deployment.SecondaryRegion != sec["region"] {
 		t.Errorf("deployment %+v", cfg.Deployment)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // Scenario is the name the drill reports under.
@@ -123,9 +125,9 @@ func (c Config) Validate() error {
 
 // Phase is one timeline entry, in the simulator drill's format.
 type Phase struct {
-	Name string        `json:"name"`
-	At   time.Duration `json:"at_ns"`
-	AtS  float64       `json:"at_s"`
+	Name string `json:"name"`
+	// AtS is seconds since the drill started.
+	AtS float64 `json:"at_s"`
 }
 
 // Report is what the drill measured. Times in seconds are from the fault (detection,
@@ -238,7 +240,7 @@ func AWSDrill(ctx context.Context, cfg Config, clients Clients, progress io.Writ
 func (d *run) phaseAt(at time.Time, format string, args ...any) {
 	off := at.Sub(d.start)
 	name := fmt.Sprintf(format, args...)
-	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: name, At: off, AtS: off.Seconds()})
+	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: name, AtS: off.Seconds()})
 	fmt.Fprintf(d.out, "[%8.3fs] %s\n", off.Seconds(), name)
 }
 
@@ -264,7 +266,7 @@ func (d *run) preflight(ctx context.Context) error {
 		return err
 	}
 	var problems []string
-	for _, hc := range []struct{ role, id string }{{rolePrimary, dep.PrimaryHealthCheckID}, {roleSecondary, dep.SecondaryHealthCheckID}} {
+	for _, hc := range []struct{ role, id string }{{spec.RolePrimary, dep.PrimaryHealthCheckID}, {spec.RoleSecondary, dep.SecondaryHealthCheckID}} {
 		h, err := d.health(ctx, hc.id, time.Time{})
 		if err != nil {
 			return fmt.Errorf("%w: %s health check: %w", ErrPreflight, hc.role, err)
@@ -288,7 +290,7 @@ func (d *run) preflight(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrPreflight, err)
 	}
-	if role != primaryRecordRole {
+	if role != spec.FailoverPrimary {
 		problems = append(problems, fmt.Sprintf("%s answers %s, not the PRIMARY record", dep.Domain, describe(role, data)))
 	}
 	if len(problems) > 0 {
@@ -366,8 +368,8 @@ func (d *run) findRecords(ctx context.Context) error {
 		}
 		in.StartRecordName, in.StartRecordType, in.StartRecordIdentifier = out.NextRecordName, out.NextRecordType, out.NextRecordIdentifier
 	}
-	p, okP := byRole[primaryRecordRole]
-	s, okS := byRole[secondaryRecordRole]
+	p, okP := byRole[spec.FailoverPrimary]
+	s, okS := byRole[spec.FailoverSecondary]
 	if !okP || !okS {
 		return fmt.Errorf("%w: hosted zone %s has no PRIMARY/SECONDARY failover records for %s: is the secondary stack deployed?", ErrPreflight, d.zoneID, dep.Domain)
 	}
@@ -385,7 +387,7 @@ func (d *run) findRecords(ctx context.Context) error {
 	}
 	d.recordType = p.Type
 	d.roleOf = map[string]string{}
-	for role, rs := range map[string]r53types.ResourceRecordSet{primaryRecordRole: p, secondaryRecordRole: s} {
+	for role, rs := range map[string]r53types.ResourceRecordSet{spec.FailoverPrimary: p, spec.FailoverSecondary: s} {
 		for _, rr := range rs.ResourceRecords {
 			d.roleOf[normalise(aws.ToString(rr.Value))] = role
 		}
@@ -581,7 +583,7 @@ func (d *run) failover(ctx context.Context) error {
 		if err != nil {
 			return false, err
 		}
-		if role == secondaryRecordRole {
+		if role == spec.FailoverSecondary {
 			d.rep.SwitchS = seconds(time.Since(fault))
 			d.phase("DNS switch: %s answers %s", dep.Domain, describe(role, data))
 			return true, nil
@@ -657,7 +659,7 @@ func (d *run) failback(ctx context.Context) error {
 		if err != nil {
 			return false, err
 		}
-		if role == primaryRecordRole {
+		if role == spec.FailoverPrimary {
 			d.rep.FailbackS = seconds(time.Since(restored))
 			d.phase("failback: %s answers %s", dep.Domain, describe(role, data))
 			return true, nil
@@ -684,11 +686,6 @@ func (d *run) finish() {
 	r.RTOP50S, r.RTOP99S = r.SwitchS, r.SwitchS
 	r.WithinBound = r.SwitchS != nil && *r.SwitchS <= r.RTOBoundS
 	// Observations carry AWS's clock, so the first failure can sort before a poll.
-	slices.SortStableFunc(r.Timeline, func(a, b Phase) int { return cmp.Compare(a.At, b.At) })
+	slices.SortStableFunc(r.Timeline, func(a, b Phase) int { return cmp.Compare(a.AtS, b.AtS) })
 	r.Passed = r.Failure == "" && r.SwitchS != nil && r.SwitchRestored && r.FailedBack
-}
-
-// normalise lower-cases a DNS name or value and drops the trailing dot.
-func normalise(s string) string {
-	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
 }

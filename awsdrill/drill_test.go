@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/iot-dr/iot-dr/simulator/awsfront"
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator"
 )
 
 // TestDrillFailsOverAndBack runs the whole drill against the simulator: the switch
@@ -22,8 +24,8 @@ import (
 func TestDrillFailsOverAndBack(t *testing.T) {
 	s := startSim(t)
 	rec := &recordingSSM{SSMAPI: s.front.SSM[s.w.Primary.Name]}
-	clients := s.clients()
-	clients.SSM = rec
+	r53 := &timedRoute53{Route53API: s.front.Route53, watch: simulator.Endpoint(s.w.Secondary.Name)}
+	clients := Clients{SSM: rec, Route53: r53}
 	var progress bytes.Buffer
 	rep, err := AWSDrill(context.Background(), s.config(t), clients, &progress)
 	if err != nil {
@@ -45,28 +47,53 @@ func TestDrillFailsOverAndBack(t *testing.T) {
 	if want := (simThreshold*simInterval + simTTL).Seconds(); rep.RTOBoundS != want {
 		t.Errorf("RTO bound %v, want %v", rep.RTOBoundS, want)
 	}
-	if rep.RTOP50S != rep.SwitchS || rep.RTOP99S != rep.SwitchS {
-		t.Errorf("rto percentiles %v/%v, want the switch time", rep.RTOP50S, rep.RTOP99S)
-	}
 	if !rep.SwitchRestored || !rep.FailedBack || rep.Scenario != Scenario {
 		t.Errorf("report: %+v", rep)
 	}
-	if got := rec.calls(); len(got) != 2 || got[0].value != "true" || got[1].value != "false" {
-		t.Errorf("PutParameter calls %+v, want true then false", got)
+	calls := rec.calls()
+	if len(calls) != 2 || calls[0].value != "true" || calls[1].value != "false" {
+		t.Fatalf("PutParameter calls %+v, want true then false", calls)
 	}
-	// The timeline is ordered and tells the story in order.
+	// The RTO measured independently from the calls the drill made: the fault is after
+	// the switch-on call returned and before the next health poll; the switch is after
+	// Route 53 first answered the secondary and before the restore call.
+	faultLo, faultHi := calls[0].done, r53.firstStatusAfter(calls[0].done)
+	switchLo, switchHi := r53.firstAnswer(), calls[1].at
+	if faultHi.IsZero() || switchLo.IsZero() {
+		t.Fatalf("no health poll after the fault (%v) or no answer naming the secondary (%v)", faultHi, switchLo)
+	}
+	lo, hi := switchLo.Sub(faultHi).Seconds(), switchHi.Sub(faultLo).Seconds()
+	for name, v := range map[string]*float64{"switch_s": rep.SwitchS, "rto_p50_s": rep.RTOP50S, "rto_p99_s": rep.RTOP99S} {
+		if v == nil {
+			t.Errorf("%s missing, measured switch between %.3fs and %.3fs", name, lo, hi)
+		} else if *v < lo || *v > hi {
+			t.Errorf("%s = %.3fs, measured switch between %.3fs and %.3fs", name, *v, lo, hi)
+		}
+	}
+	// The timeline is what was printed, and the phases were emitted in story order.
+	var emitted []string
+	for _, line := range strings.Split(progress.String(), "\n") {
+		if _, name, ok := strings.Cut(line, "s] "); ok && strings.HasPrefix(line, "[") && !strings.HasPrefix(name, " ") {
+			emitted = append(emitted, name)
+		}
+	}
+	if len(emitted) != len(rep.Timeline) {
+		t.Errorf("%d phases printed, %d in the timeline:\n%s", len(emitted), len(rep.Timeline), progress.String())
+	}
+	for _, p := range rep.Timeline {
+		if line := fmt.Sprintf("[%8.3fs] %s\n", p.AtS, p.Name); !strings.Contains(progress.String(), line) {
+			t.Errorf("timeline entry %q was not printed at %.3fs:\n%s", p.Name, p.AtS, progress.String())
+		}
+	}
 	order := []string{"preflight passed", "fault injected", "first failed check", "DNS switch", "restored", "failback"}
 	i := 0
-	for k, p := range rep.Timeline {
-		if k > 0 && p.At < rep.Timeline[k-1].At {
-			t.Errorf("timeline out of order at %q", p.Name)
-		}
-		if i < len(order) && strings.HasPrefix(p.Name, order[i]) {
+	for _, name := range emitted {
+		if i < len(order) && strings.HasPrefix(name, order[i]) {
 			i++
 		}
 	}
 	if i != len(order) {
-		t.Errorf("timeline lacks %q in order:\n%s", order[i], progress.String())
+		t.Errorf("progress lacks %q in order:\n%s", order[i], progress.String())
 	}
 	s.assertRecovered(t)
 }
@@ -177,7 +204,7 @@ func TestDrillReportsUnrestoredSwitch(t *testing.T) {
 	}
 	// Clean up by hand, as the message says.
 	if _, err := s.front.SSM[s.w.Primary.Name].PutParameter(context.Background(), &ssm.PutParameterInput{
-		Name: aws.String(awsfront.ForceFailParameter), Value: aws.String("false"), Overwrite: aws.Bool(true)}); err != nil {
+		Name: aws.String(spec.ForceFailParameter(spec.DefaultPrefix)), Value: aws.String("false"), Overwrite: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
 	s.assertRecovered(t)
@@ -212,7 +239,7 @@ func TestDrillPreflightRefuses(t *testing.T) {
 		{name: "switch already on", own: true, reason: "is \"true\", not \"false\"",
 			setup: func(t *testing.T, s *sim, _ *Config) {
 				if _, err := s.front.SSM[s.w.Primary.Name].PutParameter(context.Background(), &ssm.PutParameterInput{
-					Name: aws.String(awsfront.ForceFailParameter), Value: aws.String("true"), Overwrite: aws.Bool(true)}); err != nil {
+					Name: aws.String(spec.ForceFailParameter(spec.DefaultPrefix)), Value: aws.String("true"), Overwrite: aws.Bool(true)}); err != nil {
 					t.Fatal(err)
 				}
 			}},

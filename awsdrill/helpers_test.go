@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/awsfront"
 )
@@ -81,7 +84,7 @@ func (s *sim) clients() Clients {
 // switchValue reads the primary's force-fail switch.
 func (s *sim) switchValue(t *testing.T) string {
 	t.Helper()
-	out, err := s.front.SSM[s.w.Primary.Name].GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(awsfront.ForceFailParameter)})
+	out, err := s.front.SSM[s.w.Primary.Name].GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(spec.ForceFailParameter(spec.DefaultPrefix))})
 	if err != nil {
 		t.Fatalf("read the switch: %v", err)
 	}
@@ -151,12 +154,15 @@ type recordingSSM struct {
 type putCall struct {
 	value  string
 	ctxErr error
+	// at is when the call was made, done when the store had answered.
+	at, done time.Time
 }
 
 func (r *recordingSSM) PutParameter(ctx context.Context, in *ssm.PutParameterInput, opts ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
 	v := aws.ToString(in.Value)
 	r.mu.Lock()
-	r.puts = append(r.puts, putCall{value: v, ctxErr: ctx.Err()})
+	i := len(r.puts)
+	r.puts = append(r.puts, putCall{value: v, ctxErr: ctx.Err(), at: time.Now()})
 	r.mu.Unlock()
 	if r.block != nil {
 		if err := r.block(v); err != nil {
@@ -164,6 +170,9 @@ func (r *recordingSSM) PutParameter(ctx context.Context, in *ssm.PutParameterInp
 		}
 	}
 	out, err := r.SSMAPI.PutParameter(ctx, in, opts...)
+	r.mu.Lock()
+	r.puts[i].done = time.Now()
+	r.mu.Unlock()
 	if err == nil && r.hook != nil {
 		err = r.hook(v)
 	}
@@ -174,4 +183,53 @@ func (r *recordingSSM) calls() []putCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]putCall(nil), r.puts...)
+}
+
+// timedRoute53 records when the drill polls health check status and when an answer
+// first named the record value watch.
+type timedRoute53 struct {
+	Route53API
+	watch string
+
+	mu       sync.Mutex
+	statuses []time.Time
+	answered time.Time
+}
+
+func (r *timedRoute53) GetHealthCheckStatus(ctx context.Context, in *route53.GetHealthCheckStatusInput, opts ...func(*route53.Options)) (*route53.GetHealthCheckStatusOutput, error) {
+	r.mu.Lock()
+	r.statuses = append(r.statuses, time.Now())
+	r.mu.Unlock()
+	return r.Route53API.GetHealthCheckStatus(ctx, in, opts...)
+}
+
+func (r *timedRoute53) TestDNSAnswer(ctx context.Context, in *route53.TestDNSAnswerInput, opts ...func(*route53.Options)) (*route53.TestDNSAnswerOutput, error) {
+	out, err := r.Route53API.TestDNSAnswer(ctx, in, opts...)
+	if err == nil && slices.Contains(out.RecordData, r.watch) {
+		r.mu.Lock()
+		if r.answered.IsZero() {
+			r.answered = time.Now()
+		}
+		r.mu.Unlock()
+	}
+	return out, err
+}
+
+// firstStatusAfter is when the first status poll at or after t was made (zero if none).
+func (r *timedRoute53) firstStatusAfter(t time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, at := range r.statuses {
+		if !at.Before(t) {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
+// firstAnswer is when an answer first named watch (zero if never).
+func (r *timedRoute53) firstAnswer() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.answered
 }

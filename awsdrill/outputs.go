@@ -6,23 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-)
 
-// Stack output keys the drill reads (infra/deploy.go exports them).
-const (
-	keyRole             = "role"
-	keyRegion           = "region"
-	keyPrimaryRegion    = "primaryRegion"
-	keySecondaryRegion  = "secondaryRegion"
-	keyDomain           = "domain"
-	keyIoTEndpoint      = "iotEndpoint"
-	keyHealthCheckID    = "healthCheckId"
-	keyPrimaryHCID      = "primaryHealthCheckId"
-	keyForceFailParam   = "probeForceFailParameter"
-	rolePrimary         = "primary"
-	roleSecondary       = "secondary"
-	primaryRecordRole   = "PRIMARY"
-	secondaryRecordRole = "SECONDARY"
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // Deployment is what the drill needs to know about the primary and secondary stacks.
@@ -86,13 +71,13 @@ func LoadOutputs(paths ...string) (Deployment, error) {
 			stacks[role], from[role] = out, path
 		}
 	}
-	for _, role := range []string{rolePrimary, roleSecondary} {
+	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
 		if stacks[role] == nil {
 			return Deployment{}, fmt.Errorf("stack outputs: no %s stack outputs in %s: pass `pulumi stack output --json` of both stacks "+
 				"(--stack-outputs twice, or one file {\"primary\": ..., \"secondary\": ...})", role, strings.Join(paths, ", "))
 		}
 	}
-	d, err := DeploymentFromOutputs(stacks[rolePrimary], stacks[roleSecondary])
+	d, err := DeploymentFromOutputs(stacks[spec.RolePrimary], stacks[spec.RoleSecondary])
 	if err != nil {
 		return Deployment{}, fmt.Errorf("stack outputs: %w", err)
 	}
@@ -108,14 +93,14 @@ func splitOutputs(data []byte) (map[string]map[string]any, error) {
 	if doc == nil {
 		return nil, errors.New("empty document")
 	}
-	if role, ok := doc[keyRole].(string); ok {
-		if role != rolePrimary && role != roleSecondary {
-			return nil, fmt.Errorf("output %q is %q, want %q or %q", keyRole, role, rolePrimary, roleSecondary)
+	if role, ok := doc[spec.OutputRole].(string); ok {
+		if role != spec.RolePrimary && role != spec.RoleSecondary {
+			return nil, fmt.Errorf("output %q is %q, want %q or %q", spec.OutputRole, role, spec.RolePrimary, spec.RoleSecondary)
 		}
 		return map[string]map[string]any{role: doc}, nil
 	}
 	out := map[string]map[string]any{}
-	for _, role := range []string{rolePrimary, roleSecondary} {
+	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
 		v, ok := doc[role]
 		if !ok {
 			continue
@@ -124,13 +109,13 @@ func splitOutputs(data []byte) (map[string]map[string]any, error) {
 		if !ok {
 			return nil, fmt.Errorf("%q is not an object of stack outputs", role)
 		}
-		if r, _ := m[keyRole].(string); r != "" && r != role {
+		if r, _ := m[spec.OutputRole].(string); r != "" && r != role {
 			return nil, fmt.Errorf("%q holds the outputs of the %s stack", role, r)
 		}
 		out[role] = m
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("neither one stack's outputs (no %q output) nor {\"primary\": ..., \"secondary\": ...}", keyRole)
+		return nil, fmt.Errorf("neither one stack's outputs (no %q output) nor {\"primary\": ..., \"secondary\": ...}", spec.OutputRole)
 	}
 	return out, nil
 }
@@ -153,17 +138,17 @@ func DeploymentFromOutputs(primary, secondary map[string]any) (Deployment, error
 		return strings.TrimSpace(s)
 	}
 	d := Deployment{
-		PrimaryRegion:          get(rolePrimary, primary, keyRegion, true),
-		SecondaryRegion:        get(roleSecondary, secondary, keyRegion, true),
-		Domain:                 strings.TrimSuffix(strings.ToLower(get(rolePrimary, primary, keyDomain, true)), "."),
-		PrimaryHealthCheckID:   get(rolePrimary, primary, keyHealthCheckID, true),
-		SecondaryHealthCheckID: get(roleSecondary, secondary, keyHealthCheckID, true),
-		ForceFailParameter:     get(rolePrimary, primary, keyForceFailParam, true),
-		PrimaryEndpoint:        get(rolePrimary, primary, keyIoTEndpoint, false),
-		SecondaryEndpoint:      get(roleSecondary, secondary, keyIoTEndpoint, false),
+		PrimaryRegion:          get(spec.RolePrimary, primary, spec.OutputRegion, true),
+		SecondaryRegion:        get(spec.RoleSecondary, secondary, spec.OutputRegion, true),
+		Domain:                 normalise(get(spec.RolePrimary, primary, spec.OutputDomain, true)),
+		PrimaryHealthCheckID:   get(spec.RolePrimary, primary, spec.OutputHealthCheckID, true),
+		SecondaryHealthCheckID: get(spec.RoleSecondary, secondary, spec.OutputHealthCheckID, true),
+		ForceFailParameter:     get(spec.RolePrimary, primary, spec.OutputProbeForceFailParameter, true),
+		PrimaryEndpoint:        get(spec.RolePrimary, primary, spec.OutputIoTEndpoint, false),
+		SecondaryEndpoint:      get(spec.RoleSecondary, secondary, spec.OutputIoTEndpoint, false),
 	}
-	secDomain := strings.TrimSuffix(strings.ToLower(get(roleSecondary, secondary, keyDomain, true)), ".")
-	secPrimaryHC := get(roleSecondary, secondary, keyPrimaryHCID, true)
+	secDomain := normalise(get(spec.RoleSecondary, secondary, spec.OutputDomain, true))
+	secPrimaryHC := get(spec.RoleSecondary, secondary, spec.OutputPrimaryHealthCheckID, true)
 	if len(errs) > 0 {
 		return Deployment{}, errors.Join(errs...)
 	}
@@ -176,10 +161,10 @@ func DeploymentFromOutputs(primary, secondary map[string]any) (Deployment, error
 		errs = append(errs, fmt.Errorf("the secondary stack's failover record uses primary health check %s, but the primary stack's is %s: "+
 			"the outputs are from different deployments, or the secondary needs `pulumi up`", secPrimaryHC, d.PrimaryHealthCheckID))
 	}
-	if r := get(rolePrimary, primary, keySecondaryRegion, false); r != "" && r != d.SecondaryRegion {
+	if r := get(spec.RolePrimary, primary, spec.OutputSecondaryRegion, false); r != "" && r != d.SecondaryRegion {
 		errs = append(errs, fmt.Errorf("the primary stack replicates to %s, but the secondary stack is in %s", r, d.SecondaryRegion))
 	}
-	if r := get(roleSecondary, secondary, keyPrimaryRegion, false); r != "" && r != d.PrimaryRegion {
+	if r := get(spec.RoleSecondary, secondary, spec.OutputPrimaryRegion, false); r != "" && r != d.PrimaryRegion {
 		errs = append(errs, fmt.Errorf("the secondary stack's primary is %s, but the primary stack is in %s", r, d.PrimaryRegion))
 	}
 	if len(errs) == 0 {
@@ -189,4 +174,9 @@ func DeploymentFromOutputs(primary, secondary map[string]any) (Deployment, error
 		return Deployment{}, err
 	}
 	return d, nil
+}
+
+// normalise lower-cases a DNS name or value and drops the trailing dot.
+func normalise(s string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
 }

@@ -35,8 +35,6 @@ var DefaultRetry = Retry{Attempts: 8, Base: 100 * time.Millisecond, Cap: 5 * tim
 type Limiter struct {
 	region string
 	retry  Retry
-	// sleep waits between retries; tests replace it.
-	sleep func(ctx context.Context, d time.Duration) error
 
 	buckets map[string]*rate.Limiter // fixed after NewLimiter: read without a lock
 
@@ -53,7 +51,7 @@ func NewLimiter(region string, rates Rates, r Retry) *Limiter {
 	if r.Attempts <= 0 {
 		r = DefaultRetry
 	}
-	l := &Limiter{region: region, retry: r, sleep: sleepCtx, buckets: map[string]*rate.Limiter{}, calls: map[string]int64{}}
+	l := &Limiter{region: region, retry: r, buckets: map[string]*rate.Limiter{}, calls: map[string]int64{}}
 	for api, tps := range rates {
 		if tps > 0 {
 			l.buckets[api] = rate.NewLimiter(rate.Limit(tps), 1)
@@ -134,7 +132,7 @@ func do[O any](ctx context.Context, l *Limiter, api string, fn func() (*O, error
 			return out, fmt.Errorf("%s %s: gave up after %d attempts: %w", l.region, api, attempt, err)
 		}
 		l.retried.Add(1)
-		if err := l.sleep(ctx, backoff(l.retry, attempt)); err != nil {
+		if err := sleepCtx(ctx, backoff(l.retry, attempt)); err != nil {
 			return nil, fmt.Errorf("%s %s: backing off: %w", l.region, api, err)
 		}
 	}

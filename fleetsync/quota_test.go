@@ -111,6 +111,22 @@ func TestSync5000ThingsUnderDefaultQuotas(t *testing.T) {
 	api, u := utilisation(elapsed, q.src, q.tgt)
 	t.Logf("resumed run: %d things in %v (%.0f/s at quotas x%d), binding %s at %.2f of its quota, %d+%d throttled",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), quotaScale, api, u, q.src.Throttled(), q.tgt.Throttled())
+	// The limiter admits at most rate*T+1 calls of an API in any T, and the registry's
+	// bucket (burst: one second of its rate) allows rate*T+rate: nothing can be
+	// throttled unless calls are delayed by most of a second between the two.
+	if th := q.src.Throttled() + q.tgt.Throttled(); th != 0 {
+		t.Errorf("%d calls throttled, want 0: the limiter should keep every API under its quota", th)
+	}
+	// Pacing must keep the binding quota busy (the point of the sync) without
+	// exceeding it (5% slack for the limiter's burst of one and timer granularity).
+	if u < 0.8 || u > 1.05 {
+		t.Errorf("binding quota %s at %.3f of its quota, want 0.8 to 1.05", api, u)
+	}
+	// The fleet shares two policies: the run reads each once, save for workers that
+	// met it before the first read finished.
+	if got, limit := q.src.Calls()["GetPolicy"], int64(2*q.opts.Concurrency); got > limit {
+		t.Errorf("%d GetPolicy calls in %s for 2 shared policies, want at most %d", got, q.src.Region(), limit)
+	}
 
 	unlimit(w, rates)
 	if d := differences(t, w); len(d) != 0 {

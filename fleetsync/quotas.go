@@ -65,8 +65,6 @@ var DefaultRates = map[string]float64{
 	"ListThingsInThingGroup":    25,
 	"AddThingToThingGroup":      100,
 	"RemoveThingFromThingGroup": 100,
-	// Endpoint discovery.
-	"DescribeEndpoint": 10,
 	// Device Shadow service (data plane).
 	"GetThingShadow":    4000,
 	"UpdateThingShadow": 4000,

@@ -82,8 +82,9 @@ type Summary struct {
 func (s Summary) Failed() int { return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Things.Failed }
 
 // Selector streams the names of the things to sync: it calls yield once per name and
-// stops, returning yield's error, when yield fails.
-type Selector func(ctx context.Context, yield func(name string) error) error
+// stops, returning yield's error, when yield fails. It is replication.NameLister, so
+// the replication package's listers are selectors as they are.
+type Selector = replication.NameLister
 
 // Options configure a Run.
 type Options struct {
@@ -159,12 +160,13 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	e := &engine{
 		opts: opts,
-		rep: &replication.Replicator{
+		// One replication.Run per sync: a policy the fleet shares is converged once.
+		rep: (&replication.Replicator{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger,
-		},
+		}).NewRun(),
 		cmp: &verify.Comparer{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
@@ -187,7 +189,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 
 type engine struct {
 	opts Options
-	rep  *replication.Replicator
+	rep  *replication.Run
 	cmp  *verify.Comparer
 
 	mu      sync.Mutex
@@ -212,8 +214,8 @@ func (e *engine) run(ctx context.Context) error {
 		list Selector
 		work func(context.Context, string) Result
 	}{
-		{"thing types", Selector(replication.ThingTypeNames(e.opts.Source)), e.thingType},
-		{"thing groups", Selector(replication.ThingGroupNames(e.opts.Source)), e.thingGroup},
+		{"thing types", replication.ThingTypeNames(e.opts.Source), e.thingType},
+		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
 		{"things", e.opts.Things, e.thing},
 	}
 	for _, ph := range phases {
@@ -227,7 +229,7 @@ func (e *engine) run(ctx context.Context) error {
 // pool runs work on the names list yields, on at most Concurrency goroutines (see
 // replication.ForEachName); workers never fail, as failures are results.
 func (e *engine) pool(ctx context.Context, list Selector, work func(context.Context, string) Result) error {
-	return replication.ForEachName(ctx, e.opts.Concurrency, replication.NameLister(list), func(ctx context.Context, name string) error {
+	return replication.ForEachName(ctx, e.opts.Concurrency, list, func(ctx context.Context, name string) error {
 		e.record(work(ctx, name))
 		return nil
 	})
@@ -356,7 +358,7 @@ func kindResource(kind string) verify.Resource {
 
 // AllThings selects every thing of c, page by page.
 func AllThings(c replication.IoT) Selector {
-	return Selector(replication.ThingNames(c, func(o *iot.ListThingsPaginatorOptions) { o.Limit = 250 }))
+	return replication.ThingNames(c, func(o *iot.ListThingsPaginatorOptions) { o.Limit = 250 })
 }
 
 // CountThings counts the things of c by paging through ListThings (names are not
@@ -394,7 +396,10 @@ func Query(c replication.IoT, query string) Selector {
 		for {
 			out, err := s.SearchIndex(ctx, in)
 			if err != nil {
-				if errors.Is(err, ErrQueryUnsupported) || unsupported(err) {
+				if errors.Is(err, ErrQueryUnsupported) {
+					return err // already says so (LimitedIoT without a Searcher)
+				}
+				if unsupported(err) {
 					return fmt.Errorf("%w: %w", ErrQueryUnsupported, err)
 				}
 				return fmt.Errorf("search index: %w", err)

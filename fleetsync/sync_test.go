@@ -203,8 +203,9 @@ func TestSyncQueryUnsupportedBySimulator(t *testing.T) {
 	if !errors.Is(err, ErrQueryUnsupported) {
 		t.Fatalf("Run error = %v, want ErrQueryUnsupported", err)
 	}
-	if !strings.Contains(err.Error(), "fleet indexing query not supported by this endpoint") {
-		t.Errorf("error %q lacks the explanation", err)
+	// Said once: the limiter's error already wraps ErrQueryUnsupported.
+	if want := "sync things: " + w.Primary.Name + ": fleet indexing query not supported by this endpoint"; err.Error() != want {
+		t.Errorf("Run error = %q, want %q", err, want)
 	}
 }
 

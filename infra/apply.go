@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -77,6 +79,8 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 	thingType := append(workerStatements("ThingType", src, dst, acct, thingTypeReadActions, thingTypeWriteActions, "thingtype"),
 		statement{Sid: "ListThingsOfType", Actions: []string{"iot:ListThings"}, Resources: []pulumi.StringInput{anyResource}})
 	shadow := workerStatements("Shadow", src, dst, acct, shadowReadActions, shadowWriteActions, "thing")
+	// The state machine's task Lambdas, in one place: the state machine and its role
+	// are derived from this list.
 	workers := []struct {
 		name  string
 		stmts []statement
@@ -86,19 +90,21 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 		{spec.FunctionThingGroup, registry},
 		{spec.FunctionShadow, shadow},
 	}
+	workerNames := make([]string, 0, len(workers))
 	for _, w := range workers {
 		f, err := newFunction(ctx, s, functionArgs{
 			Name: w.name, Description: "iot-dr: apply worker", Code: args.Code[w.name],
 			Timeout: 60, MemoryMB: 256, Env: workerEnv,
-			Statements: append(append([]statement{}, common...), w.stmts...),
+			Statements: slices.Concat(common, w.stmts),
 		}, child)
 		if err != nil {
 			return nil, err
 		}
 		p.Functions[w.name] = f
+		workerNames = append(workerNames, w.name)
 	}
 
-	if err := p.newStateMachine(ctx, s, acct, child); err != nil {
+	if err := p.newStateMachine(ctx, s, acct, workerNames, child); err != nil {
 		return nil, err
 	}
 
@@ -136,16 +142,14 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 		}
 	}
 	reconcilerEnv := pulumi.StringMap{spec.EnvErrorTable: p.ErrorTable.Name}
-	for k, v := range workerEnv {
-		reconcilerEnv[k] = v
-	}
+	maps.Copy(reconcilerEnv, workerEnv)
 	reconciler, err := newFunction(ctx, s, functionArgs{
 		Name: spec.FunctionReconciler, Description: "iot-dr: re-drive the error table", Code: args.Code[spec.FunctionReconciler],
 		Timeout: 900, MemoryMB: 512, Env: reconcilerEnv,
-		Statements: append(append(append([]statement{}, common...), all...),
-			statement{Sid: "ListAllTypes", Actions: []string{"iot:ListThingTypes"}, Resources: []pulumi.StringInput{anyResource}},
-			statement{Sid: "ReadErrors", Actions: []string{"dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, Resources: []pulumi.StringInput{errorTableArn}},
-		),
+		Statements: slices.Concat(common, all, []statement{
+			{Sid: "ListAllTypes", Actions: []string{"iot:ListThingTypes"}, Resources: []pulumi.StringInput{anyResource}},
+			{Sid: "ReadErrors", Actions: []string{"dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, Resources: []pulumi.StringInput{errorTableArn}},
+		}),
 	}, child)
 	if err != nil {
 		return nil, err
@@ -160,15 +164,29 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 	return p, nil
 }
 
-// newStateMachine deploys the spec's definition verbatim, with the worker ARNs, the
-// error table and the configured retry policy filled in.
-func (p *Pipeline) newStateMachine(ctx *pulumi.Context, s *settings, account string, child pulumi.ResourceOption) error {
+// newStateMachine deploys the spec's definition verbatim, with the ARNs of workers
+// (already in p.Functions), the error table and the configured retry policy filled in.
+func (p *Pipeline) newStateMachine(ctx *pulumi.Context, s *settings, account string, workers []string, child pulumi.ResourceOption) error {
 	w := func(name string) pulumi.StringOutput { return p.Functions[name].Function.Arn }
-	def := pulumi.All(w(spec.FunctionThing), w(spec.FunctionThingType), w(spec.FunctionThingGroup), w(spec.FunctionShadow), p.ErrorTable.Name).
+	inputs := []any{p.ErrorTable.Name}
+	var invoke []pulumi.StringInput
+	for _, n := range workers {
+		inputs = append(inputs, w(n))
+		invoke = append(invoke, w(n), pulumi.Sprintf("%s:*", w(n)))
+	}
+	def := pulumi.All(inputs...).
 		ApplyT(func(v []any) (string, error) {
+			arn := map[string]string{}
+			for i, n := range workers {
+				arn[n] = v[i+1].(string)
+			}
+			// A worker missing here leaves its ARN empty, which Definition refuses.
 			return spec.StateMachine{
-				Workers:    spec.Workers{Thing: v[0].(string), ThingType: v[1].(string), ThingGroup: v[2].(string), Shadow: v[3].(string)},
-				ErrorTable: v[4].(string),
+				Workers: spec.Workers{
+					Thing: arn[spec.FunctionThing], ThingType: arn[spec.FunctionThingType],
+					ThingGroup: arn[spec.FunctionThingGroup], Shadow: arn[spec.FunctionShadow],
+				},
+				ErrorTable: v[0].(string),
 				Retry:      s.Retry,
 			}.Definition()
 		}).(pulumi.StringOutput)
@@ -181,10 +199,6 @@ func (p *Pipeline) newStateMachine(ctx *pulumi.Context, s *settings, account str
 	}, child)
 	if err != nil {
 		return fmt.Errorf("state machine log group: %w", err)
-	}
-	var invoke []pulumi.StringInput
-	for _, n := range []string{spec.FunctionThing, spec.FunctionThingType, spec.FunctionThingGroup, spec.FunctionShadow} {
-		invoke = append(invoke, w(n), pulumi.Sprintf("%s:*", w(n)))
 	}
 	r, err := newRole(ctx, "state-machine", "states.amazonaws.com", account, []statement{
 		{Sid: "InvokeWorkers", Actions: []string{"lambda:InvokeFunction"}, Resources: invoke},

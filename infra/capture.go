@@ -10,13 +10,6 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// registryEventTypes are the registry event types the primary publishes; the capture
-// rule's SQL selects exactly these topics.
-var registryEventTypes = []string{
-	"THING", "THING_TYPE", "THING_TYPE_ASSOCIATION",
-	"THING_GROUP", "THING_GROUP_MEMBERSHIP", "THING_GROUP_HIERARCHY",
-}
-
 // Capture is the primary's change capture: registry events switched on, fleet
 // indexing, the two topic rules writing into the event table, and the device policy.
 type Capture struct {
@@ -33,8 +26,9 @@ func newCapture(ctx *pulumi.Context, s *settings, account string, events *EventT
 	}
 	child := pulumi.Parent(c)
 
+	// Exactly the registry events the capture rule's SQL selects.
 	enabled := pulumi.BoolMap{}
-	for _, t := range registryEventTypes {
+	for _, t := range spec.RegistryEventConfigurations() {
 		enabled[t] = pulumi.Bool(true)
 	}
 	// EventConfigurations and IndexingConfiguration are per-account-and-Region

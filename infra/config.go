@@ -19,12 +19,6 @@ import (
 // configNamespace is the namespace of every iot-dr setting (`pulumi config set iotdr:<key>`).
 const configNamespace = "iotdr"
 
-// Stack roles.
-const (
-	rolePrimary   = "primary"
-	roleSecondary = "secondary"
-)
-
 // settings is the validated stack configuration. Everything the program deploys is
 // derived from it; nothing else reads Pulumi config.
 type settings struct {
@@ -63,7 +57,7 @@ type settings struct {
 
 // Region returns the Region this stack deploys to.
 func (s *settings) Region() string {
-	if s.Role == rolePrimary {
+	if s.Role == spec.RolePrimary {
 		return s.PrimaryRegion
 	}
 	return s.SecondaryRegion
@@ -119,13 +113,13 @@ func parseSettings(cfg configSource, stack, org, project string) (*settings, err
 	p := parser{cfg: cfg}
 	s := &settings{
 		Role:              p.str("role", stack),
-		Prefix:            p.str("prefix", "iotdr"),
+		Prefix:            p.str("prefix", spec.DefaultPrefix),
 		PrimaryRegion:     p.required("primaryRegion", "us-east-1"),
 		SecondaryRegion:   p.required("secondaryRegion", "us-west-2"),
 		Domain:            strings.TrimSuffix(strings.ToLower(p.required("domain", "iot.example.com")), "."),
 		HostedZoneID:      p.required("hostedZoneId", "Z0123456789ABCDEFGHIJ"),
 		CertificateARN:    p.str("certificateArn", ""),
-		PrimaryStack:      p.str("primaryStack", org+"/"+project+"/"+rolePrimary),
+		PrimaryStack:      p.str("primaryStack", org+"/"+project+"/"+spec.RolePrimary),
 		probeSecret:       p.required("probeSecret", "$(openssl rand -hex 32) --secret"),
 		ProbeMessages:     p.intIn("probeMessages", 3, 1, 100),
 		HealthInterval:    p.intIn("healthCheckInterval", 30, 1, 3600),
@@ -163,8 +157,8 @@ func parseSettings(cfg configSource, stack, org, project string) (*settings, err
 
 // validate checks the relations and formats that per-key parsing cannot.
 func (s *settings) validate(p *parser) {
-	if s.Role != rolePrimary && s.Role != roleSecondary {
-		p.fail("role", "must be %q or %q (it defaults to the stack name), got %q", rolePrimary, roleSecondary, s.Role)
+	if s.Role != spec.RolePrimary && s.Role != spec.RoleSecondary {
+		p.fail("role", "must be %q or %q (it defaults to the stack name), got %q", spec.RolePrimary, spec.RoleSecondary, s.Role)
 	}
 	if !prefixRE.MatchString(s.Prefix) {
 		p.fail("prefix", "must be 1-20 lowercase letters, digits or hyphens starting with a letter, got %q", s.Prefix)
@@ -188,7 +182,7 @@ func (s *settings) validate(p *parser) {
 	if s.CertificateARN != "" && !strings.HasPrefix(s.CertificateARN, "arn:aws") {
 		p.fail("certificateArn", "%q is not an ACM certificate ARN", s.CertificateARN)
 	}
-	if s.Role == roleSecondary && strings.Count(s.PrimaryStack, "/") != 2 {
+	if s.Role == spec.RoleSecondary && strings.Count(s.PrimaryStack, "/") != 2 {
 		p.fail("primaryStack", "must be a fully qualified stack name <org>/<project>/<stack>, got %q", s.PrimaryStack)
 	}
 	// The secret travels in the health check's query string, so it must be URL-safe;

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -40,7 +42,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := baseConfig(rolePrimary)
+			cfg := baseConfig(spec.RolePrimary)
 			maps.Copy(cfg, tc.edit)
 			for k, v := range cfg {
 				if v == "" {
@@ -48,7 +50,7 @@ func TestConfigValidation(t *testing.T) {
 				}
 			}
 			m := newMocks()
-			_, err := deployMocked(t, rolePrimary, cfg, m)
+			_, err := deployMocked(t, spec.RolePrimary, cfg, m)
 			if err == nil {
 				t.Fatalf("deploy succeeded, want error containing %q", tc.want)
 			}
@@ -63,7 +65,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
-	_, err := deployMocked(t, rolePrimary, map[string]string{"healthCheckInterval": "15"}, newMocks())
+	_, err := deployMocked(t, spec.RolePrimary, map[string]string{"healthCheckInterval": "15"}, newMocks())
 	if err == nil {
 		t.Fatal("deploy succeeded with an empty configuration")
 	}
@@ -77,28 +79,28 @@ func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
 func TestConfigRefusesPlainTextSecret(t *testing.T) {
 	m := newMocks()
 	m.plainSecret = true
-	_, err := deployMocked(t, rolePrimary, baseConfig(rolePrimary), m)
+	_, err := deployMocked(t, spec.RolePrimary, baseConfig(spec.RolePrimary), m)
 	if err == nil || !strings.Contains(err.Error(), "iotdr:probeSecret is stored in plain text") {
 		t.Fatalf("error %v, want the plain-text secret refused", err)
 	}
 }
 
 func TestConfigDefaults(t *testing.T) {
-	s, err := parseSettings(mapSource(baseConfig(roleSecondary)), "anything", "acme", "iot-dr")
+	s, err := parseSettings(mapSource(baseConfig(spec.RoleSecondary)), "anything", "acme", "iot-dr")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.HealthInterval != 30 || s.HealthThreshold != 3 || s.RecordTTL != 60 || s.ProbeMessages != 3 || s.Prefix != "iotdr" {
 		t.Errorf("defaults %+v", s)
 	}
-	cfg := baseConfig(roleSecondary)
+	cfg := baseConfig(spec.RoleSecondary)
 	delete(cfg, "primaryStack")
 	delete(cfg, "role")
-	s, err = parseSettings(mapSource(cfg), roleSecondary, "acme", "iot-dr")
+	s, err = parseSettings(mapSource(cfg), spec.RoleSecondary, "acme", "iot-dr")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Role != roleSecondary || s.PrimaryStack != "acme/iot-dr/primary" {
+	if s.Role != spec.RoleSecondary || s.PrimaryStack != "acme/iot-dr/primary" {
 		t.Errorf("role %q, primary stack %q", s.Role, s.PrimaryStack)
 	}
 }

@@ -14,33 +14,6 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// Output names. The secondary stack and `iotdr drill --aws` read these.
-const (
-	outRole                  = "role"
-	outRegion                = "region"
-	outPrimaryRegion         = "primaryRegion"
-	outSecondaryRegion       = "secondaryRegion"
-	outIoTEndpoint           = "iotEndpoint"
-	outDomain                = "domain"
-	outDomainConfiguration   = "domainConfigurationName"
-	outHealthCheckID         = "healthCheckId"
-	outPrimaryHealthCheckID  = "primaryHealthCheckId"
-	outProbeURL              = "probeUrl"
-	outProbeForceFailParam   = "probeForceFailParameter"
-	outEventTableName        = "eventTableName"
-	outEventTableArn         = "eventTableArn"
-	outReplicaArn            = "eventTableReplicaArn"
-	outReplicaStreamArn      = "eventTableReplicaStreamArn"
-	outCaptureRules          = "captureRuleNames"
-	outDevicePolicy          = "devicePolicyName"
-	outStateMachineName      = "stateMachineName"
-	outStateMachineArn       = "stateMachineArn"
-	outErrorTableName        = "errorTableName"
-	outStreamFailureQueueURL = "streamFailureQueueUrl"
-	outFunctionNames         = "functionNames"
-	outAlarmNames            = "alarmNames"
-)
-
 // deploy is the Pulumi program: it validates the configuration and builds the stack
 // for its role, compiling the Lambdas with the local Go toolchain.
 func deploy(ctx *pulumi.Context) error {
@@ -62,7 +35,6 @@ type stack struct {
 	region   pulumi.ProviderResource
 	health   pulumi.ProviderResource // us-east-1, for health-check metrics
 	code     map[string]pulumi.Archive
-	probe    *Probe
 }
 
 // build creates the stack's resources and returns its outputs. Tests call it with a
@@ -105,8 +77,8 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 	st.endpoint = ep.EndpointAddress
 
 	names := []string{spec.FunctionHealthProbe}
-	if s.Role == roleSecondary {
-		names = append(slices.Clone(spec.ApplyFunctions), names...)
+	if s.Role == spec.RoleSecondary {
+		names = slices.Concat(spec.ApplyFunctions, names)
 	}
 	if st.code, err = builder.Build(names); err != nil {
 		return nil, err
@@ -117,46 +89,46 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 		}
 	}
 
-	if s.Role == rolePrimary {
+	if s.Role == spec.RolePrimary {
 		return st.primary(ctx)
 	}
 	return st.secondary(ctx)
 }
 
 // common deploys what both Regions have: the probe with its health check, the domain
-// configuration and the health alarm.
-func (st *stack) common(ctx *pulumi.Context, pipeline *Pipeline) (map[string]pulumi.Input, error) {
+// configuration and the health alarm. It returns the outputs they give and the probe,
+// whose health check the secondary's failover record uses.
+func (st *stack) common(ctx *pulumi.Context, pipeline *Pipeline) (map[string]pulumi.Input, *Probe, error) {
 	s, inRegion := st.s, pulumi.Provider(st.region)
 	probe, err := newProbe(ctx, s, probeArgs{Account: st.account, Endpoint: st.endpoint, Code: st.code[spec.FunctionHealthProbe]}, inRegion)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	st.probe = probe
 	domain, err := newDomain(ctx, s, inRegion)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	alarms, err := newAlarms(ctx, s, alarmArgs{HealthCheckID: probe.HealthCheck.ID(), HealthProvider: st.health, Pipeline: pipeline}, inRegion)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	alarmNames := pulumi.StringArray{}
 	for _, n := range alarms.Names {
 		alarmNames = append(alarmNames, n)
 	}
 	return map[string]pulumi.Input{
-		outRole:                pulumi.String(s.Role),
-		outRegion:              pulumi.String(s.Region()),
-		outPrimaryRegion:       pulumi.String(s.PrimaryRegion),
-		outSecondaryRegion:     pulumi.String(s.SecondaryRegion),
-		outIoTEndpoint:         pulumi.String(st.endpoint),
-		outDomain:              pulumi.String(s.Domain),
-		outDomainConfiguration: domain.Configuration.Name,
-		outHealthCheckID:       probe.HealthCheck.ID(),
-		outProbeURL:            probe.URL,
-		outProbeForceFailParam: probe.ForceFailParam.Name,
-		outAlarmNames:          alarmNames,
-	}, nil
+		spec.OutputRole:                    pulumi.String(s.Role),
+		spec.OutputRegion:                  pulumi.String(s.Region()),
+		spec.OutputPrimaryRegion:           pulumi.String(s.PrimaryRegion),
+		spec.OutputSecondaryRegion:         pulumi.String(s.SecondaryRegion),
+		spec.OutputIoTEndpoint:             pulumi.String(st.endpoint),
+		spec.OutputDomain:                  pulumi.String(s.Domain),
+		spec.OutputDomainConfiguration:     domain.Configuration.Name,
+		spec.OutputHealthCheckID:           probe.HealthCheck.ID(),
+		spec.OutputProbeURL:                probe.URL,
+		spec.OutputProbeForceFailParameter: probe.ForceFailParam.Name,
+		spec.OutputAlarmNames:              alarmNames,
+	}, probe, nil
 }
 
 func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
@@ -169,7 +141,7 @@ func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := st.common(ctx, nil)
+	out, _, err := st.common(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -177,12 +149,12 @@ func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	for _, r := range capture.Rules {
 		rules = append(rules, r.Name)
 	}
-	out[outEventTableName] = events.Table.Name
-	out[outEventTableArn] = events.Table.Arn
-	out[outReplicaArn] = events.ReplicaArn
-	out[outReplicaStreamArn] = events.ReplicaStreamArn
-	out[outCaptureRules] = rules
-	out[outDevicePolicy] = capture.DevicePolicy.Name
+	out[spec.OutputEventTableName] = events.Table.Name
+	out[spec.OutputEventTableArn] = events.Table.Arn
+	out[spec.OutputReplicaArn] = events.ReplicaArn
+	out[spec.OutputReplicaStreamArn] = events.ReplicaStreamArn
+	out[spec.OutputCaptureRules] = rules
+	out[spec.OutputDevicePolicy] = capture.DevicePolicy.Name
 	return out, nil
 }
 
@@ -203,31 +175,31 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 	}
 	// Deploying against a primary configured for another pair of Regions would
 	// replicate from the wrong place; refuse early.
-	checkRegion := fromPrimary(outSecondaryRegion).ApplyT(func(r string) (string, error) {
+	checkRegion := fromPrimary(spec.OutputSecondaryRegion).ApplyT(func(r string) (string, error) {
 		if r != s.SecondaryRegion {
 			return "", fmt.Errorf("primary stack %s replicates to %s, but this stack is %s", s.PrimaryStack, r, s.SecondaryRegion)
 		}
 		return r, nil
 	}).(pulumi.StringOutput)
-	replicaStream := pulumi.All(fromPrimary(outReplicaStreamArn), checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	replicaStream := pulumi.All(fromPrimary(spec.OutputReplicaStreamArn), checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
 
 	pipeline, err := newPipeline(ctx, s, pipelineArgs{
 		Account:          st.account,
 		Code:             st.code,
-		EventTableName:   fromPrimary(outEventTableName),
+		EventTableName:   fromPrimary(spec.OutputEventTableName),
 		ReplicaStreamArn: replicaStream,
 	}, inRegion)
 	if err != nil {
 		return nil, err
 	}
-	out, err := st.common(ctx, pipeline)
+	out, probe, err := st.common(ctx, pipeline)
 	if err != nil {
 		return nil, err
 	}
-	primaryHC := fromPrimary(outHealthCheckID)
+	primaryHC := fromPrimary(spec.OutputHealthCheckID)
 	if _, err := newFailover(ctx, s,
-		failoverTarget{Endpoint: fromPrimary(outIoTEndpoint), HealthCheckID: primaryHC},
-		failoverTarget{Endpoint: pulumi.String(st.endpoint), HealthCheckID: st.probe.HealthCheck.ID().ToStringOutput()},
+		failoverTarget{Endpoint: fromPrimary(spec.OutputIoTEndpoint), HealthCheckID: primaryHC},
+		failoverTarget{Endpoint: pulumi.String(st.endpoint), HealthCheckID: probe.HealthCheck.ID().ToStringOutput()},
 		inRegion); err != nil {
 		return nil, err
 	}
@@ -235,11 +207,11 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 	for name, f := range pipeline.Functions {
 		fns[name] = f.Function.Name
 	}
-	out[outPrimaryHealthCheckID] = primaryHC
-	out[outStateMachineName] = pipeline.StateMachine.Name
-	out[outStateMachineArn] = pipeline.StateMachine.Arn
-	out[outErrorTableName] = pipeline.ErrorTable.Name
-	out[outStreamFailureQueueURL] = pipeline.DeadLetters.Url
-	out[outFunctionNames] = fns
+	out[spec.OutputPrimaryHealthCheckID] = primaryHC
+	out[spec.OutputStateMachineName] = pipeline.StateMachine.Name
+	out[spec.OutputStateMachineArn] = pipeline.StateMachine.Arn
+	out[spec.OutputErrorTableName] = pipeline.ErrorTable.Name
+	out[spec.OutputStreamFailureQueueURL] = pipeline.DeadLetters.Url
+	out[spec.OutputFunctionNames] = fns
 	return out, nil
 }

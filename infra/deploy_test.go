@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -10,11 +12,12 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 func TestPrimaryEventTableIsGlobalWithStreamTTLAndRecovery(t *testing.T) {
-	res := mustDeploy(t, rolePrimary, nil)
+	res := mustDeploy(t, spec.RolePrimary, nil)
 	tbl := res.m.one(t, "aws:dynamodb/table:Table", "events")
 	if tbl.Region != testPrimary {
 		t.Errorf("event table in %q, want %q", tbl.Region, testPrimary)
@@ -41,13 +44,13 @@ func TestPrimaryEventTableIsGlobalWithStreamTTLAndRecovery(t *testing.T) {
 	if n := len(get(tbl, "replicas").([]any)); n != 1 {
 		t.Errorf("event table has %d replicas, want 1", n)
 	}
-	if got := res.outputs[outReplicaStreamArn]; !strings.Contains(fmt.Sprint(got), ":"+testSecondary+":") {
+	if got := res.outputs[spec.OutputReplicaStreamArn]; !strings.Contains(fmt.Sprint(got), ":"+testSecondary+":") {
 		t.Errorf("replica stream output %v is not in %s", got, testSecondary)
 	}
 }
 
 func TestPrimaryCaptureRulesUseSpecSQL(t *testing.T) {
-	res := mustDeploy(t, rolePrimary, map[string]string{"eventTtl": "48h"})
+	res := mustDeploy(t, spec.RolePrimary, map[string]string{"eventTtl": "48h"})
 	want, err := spec.CaptureRules(testPrimary, 48*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -77,13 +80,25 @@ func TestPrimaryCaptureRulesUseSpecSQL(t *testing.T) {
 }
 
 func TestPrimaryRegistryEventsIndexingAndPolicies(t *testing.T) {
-	res := mustDeploy(t, rolePrimary, nil)
+	res := mustDeploy(t, spec.RolePrimary, nil)
 	ev := res.m.byType("aws:iot/eventConfigurations:EventConfigurations")
 	if len(ev) != 1 {
 		t.Fatalf("%d event configurations", len(ev))
 	}
-	for _, typ := range registryEventTypes {
-		if get(ev[0], "eventConfigurations."+typ) != true {
+	// AWS names an event configuration after its registry event type without the
+	// _EVENT suffix; exactly the registry types the pipeline applies are enabled.
+	var want []string
+	for _, typ := range spec.EventTypes {
+		if typ != spec.EventShadow {
+			want = append(want, strings.TrimSuffix(typ, "_EVENT"))
+		}
+	}
+	enabled, _ := get(ev[0], "eventConfigurations").(map[string]any)
+	if got := slices.Sorted(maps.Keys(enabled)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("event configurations %v, want %v", got, want)
+	}
+	for _, typ := range want {
+		if enabled[typ] != true {
 			t.Errorf("registry event %s not enabled", typ)
 		}
 	}
@@ -112,7 +127,7 @@ func TestPrimaryRegistryEventsIndexingAndPolicies(t *testing.T) {
 }
 
 func TestHealthCheckFromConfig(t *testing.T) {
-	for _, role := range []string{rolePrimary, roleSecondary} {
+	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
 		t.Run(role, func(t *testing.T) {
 			res := mustDeploy(t, role, map[string]string{"healthCheckInterval": "10", "healthCheckFailureThreshold": "7"})
 			hcs := res.m.byType("aws:route53/healthCheck:HealthCheck")
@@ -120,7 +135,7 @@ func TestHealthCheckFromConfig(t *testing.T) {
 				t.Fatalf("%d health checks", len(hcs))
 			}
 			hc := hcs[0]
-			region := map[string]string{rolePrimary: testPrimary, roleSecondary: testSecondary}[role]
+			region := map[string]string{spec.RolePrimary: testPrimary, spec.RoleSecondary: testSecondary}[role]
 			for path, v := range map[string]any{
 				"type": "HTTPS", "requestInterval": 10.0, "failureThreshold": 7.0, "port": 443.0, "enableSni": true,
 				"fqdn": "abc123.execute-api." + region + ".amazonaws.com",
@@ -138,10 +153,10 @@ func TestHealthCheckFromConfig(t *testing.T) {
 			if got := plain(rp); got != spec.ProbePath+"?"+spec.ProbeSecretQuery+"="+testSecret {
 				t.Errorf("resource path %v", got)
 			}
-			if got := fmt.Sprint(res.outputs[outHealthCheckID]); got != hc.ID {
+			if got := fmt.Sprint(res.outputs[spec.OutputHealthCheckID]); got != hc.ID {
 				t.Errorf("healthCheckId output %v, want %v", got, hc.ID)
 			}
-			if url := fmt.Sprint(res.outputs[outProbeURL]); strings.Contains(url, "?") || !strings.HasSuffix(url, spec.ProbePath) {
+			if url := fmt.Sprint(res.outputs[spec.OutputProbeURL]); strings.Contains(url, "?") || !strings.HasSuffix(url, spec.ProbePath) {
 				t.Errorf("probe URL %q", url)
 			}
 			alarm := res.m.one(t, "aws:cloudwatch/metricAlarm:MetricAlarm", "health")
@@ -154,8 +169,8 @@ func TestHealthCheckFromConfig(t *testing.T) {
 
 func TestLambdasRuntimeArchitectureAndBuild(t *testing.T) {
 	for role, want := range map[string][]string{
-		rolePrimary:   {spec.FunctionHealthProbe},
-		roleSecondary: append(slices.Clone(spec.ApplyFunctions), spec.FunctionHealthProbe),
+		spec.RolePrimary:   {spec.FunctionHealthProbe},
+		spec.RoleSecondary: append(slices.Clone(spec.ApplyFunctions), spec.FunctionHealthProbe),
 	} {
 		t.Run(role, func(t *testing.T) {
 			res := mustDeploy(t, role, nil)
@@ -198,9 +213,9 @@ func TestLambdasRuntimeArchitectureAndBuild(t *testing.T) {
 
 func TestBuildFailureFailsDeployment(t *testing.T) {
 	m := newMocks()
-	cfg := baseConfig(rolePrimary)
+	cfg := baseConfig(spec.RolePrimary)
 	b := &fakeBuilder{err: fmt.Errorf("lambda build of probe failed: exit status 1\nfunctions/cmd/probe/main.go:3:1: syntax error")}
-	_, err := deployWith(t, rolePrimary, cfg, m, b)
+	_, err := deployWith(t, spec.RolePrimary, cfg, m, b)
 	if err == nil || !strings.Contains(err.Error(), "syntax error") {
 		t.Fatalf("deploy error %v, want the compiler's message", err)
 	}
@@ -210,7 +225,7 @@ func TestBuildFailureFailsDeployment(t *testing.T) {
 }
 
 func TestSecondaryStateMachineIsSpecDefinition(t *testing.T) {
-	res := mustDeploy(t, roleSecondary, map[string]string{
+	res := mustDeploy(t, spec.RoleSecondary, map[string]string{
 		"retryIntervalSeconds": "3", "retryBackoffRate": "1.5", "retryMaxAttempts": "4", "stateMachineLogLevel": "ALL",
 	})
 	arn := func(name string) string {
@@ -244,13 +259,13 @@ func TestSecondaryStateMachineIsSpecDefinition(t *testing.T) {
 	if sm.Region != testSecondary {
 		t.Errorf("state machine in %q", sm.Region)
 	}
-	if res.outputs[outStateMachineName] != "iotdr-apply" || res.outputs[outErrorTableName] != "iotdr-errors" {
-		t.Errorf("outputs %v / %v", res.outputs[outStateMachineName], res.outputs[outErrorTableName])
+	if res.outputs[spec.OutputStateMachineName] != "iotdr-apply" || res.outputs[spec.OutputErrorTableName] != "iotdr-errors" {
+		t.Errorf("outputs %v / %v", res.outputs[spec.OutputStateMachineName], res.outputs[spec.OutputErrorTableName])
 	}
 }
 
 func TestSecondaryEventSourceMappingFailureHandling(t *testing.T) {
-	res := mustDeploy(t, roleSecondary, map[string]string{"streamMaxRetries": "7", "streamBatchSize": "25"})
+	res := mustDeploy(t, spec.RoleSecondary, map[string]string{"streamMaxRetries": "7", "streamBatchSize": "25"})
 	if !slices.Equal(res.m.refs, []string{testPrimaryStack}) {
 		t.Errorf("stack references %v, want %s", res.m.refs, testPrimaryStack)
 	}
@@ -308,7 +323,7 @@ func TestSecondaryEventSourceMappingFailureHandling(t *testing.T) {
 }
 
 func TestSecondaryFailoverRecords(t *testing.T) {
-	res := mustDeploy(t, roleSecondary, map[string]string{"recordTtl": "30"})
+	res := mustDeploy(t, spec.RoleSecondary, map[string]string{"recordTtl": "30"})
 	own := res.m.byType("aws:route53/healthCheck:HealthCheck")[0].ID
 	want := map[string]struct{ hc, target string }{
 		"PRIMARY":   {testPrimaryHC, endpointOf(testPrimary)},
@@ -338,8 +353,8 @@ func TestSecondaryFailoverRecords(t *testing.T) {
 	if seen != 2 {
 		t.Errorf("%d failover records, want 2", seen)
 	}
-	if res.outputs[outPrimaryHealthCheckID] != testPrimaryHC {
-		t.Errorf("primaryHealthCheckId output %v", res.outputs[outPrimaryHealthCheckID])
+	if res.outputs[spec.OutputPrimaryHealthCheckID] != testPrimaryHC {
+		t.Errorf("primaryHealthCheckId output %v", res.outputs[spec.OutputPrimaryHealthCheckID])
 	}
 	dc := res.m.one(t, "aws:iot/domainConfiguration:DomainConfiguration", "domain")
 	if get(dc, "domainName") != testDomain || get(dc, "serviceType") != "DATA" || dc.Region != testSecondary {
@@ -348,7 +363,7 @@ func TestSecondaryFailoverRecords(t *testing.T) {
 }
 
 func TestSecondaryAlarms(t *testing.T) {
-	res := mustDeploy(t, roleSecondary, map[string]string{"lagAlarmThresholdMs": "5000", "alarmTopicArn": "arn:aws:sns:" + testSecondary + ":" + testAccount + ":ops"})
+	res := mustDeploy(t, spec.RoleSecondary, map[string]string{"lagAlarmThresholdMs": "5000", "alarmTopicArn": "arn:aws:sns:" + testSecondary + ":" + testAccount + ":ops"})
 	lag := res.m.one(t, "aws:cloudwatch/metricAlarm:MetricAlarm", "replication-lag")
 	if q, _ := get(lag, "metricQueries.0.expression").(string); !strings.Contains(q, spec.MetricReplicationLag) || !strings.Contains(q, spec.DefaultMetricNamespace) {
 		t.Errorf("lag alarm query %q", q)
@@ -368,7 +383,7 @@ func TestSecondaryAlarms(t *testing.T) {
 }
 
 func TestSecretNeverInOutputsOrEnvironment(t *testing.T) {
-	for _, role := range []string{rolePrimary, roleSecondary} {
+	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
 		t.Run(role, func(t *testing.T) {
 			res := mustDeploy(t, role, nil)
 			for k, v := range res.outputs {
@@ -410,7 +425,7 @@ func TestSecretNeverInOutputsOrEnvironment(t *testing.T) {
 }
 
 func TestIAMLeastPrivilege(t *testing.T) {
-	for _, role := range []string{rolePrimary, roleSecondary} {
+	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
 		t.Run(role, func(t *testing.T) {
 			res := mustDeploy(t, role, nil)
 			policies := res.m.byType("aws:iam/rolePolicy:RolePolicy")
@@ -470,24 +485,147 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	}
 }
 
-func TestWildcardActionsAreTheUnavoidableOnes(t *testing.T) {
-	// The list of actions allowed on Resource "*": each has no resource-level
-	// permissions in AWS's service authorization reference.
-	want := []string{
-		"cloudwatch:PutMetricData",
-		"iot:DescribeEndpoint", "iot:ListThingGroups",
-		"iot:ListThingTypes", "iot:ListThings", "iot:RegisterCertificateWithoutCA",
-		"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
-		"logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+// TestWildcardActionsAreAllGranted: TestIAMLeastPrivilege allows Resource "*" only for
+// wildcardActions; this is the other direction, so the list holds no stale entry that
+// would let a future grant on "*" pass unnoticed.
+func TestWildcardActionsAreAllGranted(t *testing.T) {
+	onAny := map[string]bool{}
+	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
+		res := mustDeploy(t, role, nil)
+		for _, p := range res.m.byType("aws:iam/rolePolicy:RolePolicy") {
+			for _, s := range policyStatements(t, p) {
+				if slices.Contains(s.Resource, "*") {
+					for _, a := range s.Action {
+						onAny[a] = true
+					}
+				}
+			}
+		}
 	}
-	var got []string
-	for a := range wildcardActions {
-		got = append(got, a)
+	for a, why := range wildcardActions {
+		if !onAny[a] {
+			t.Errorf("wildcardActions lists %s, which no policy grants on Resource \"*\"", a)
+		}
+		if why == "" {
+			t.Errorf("wildcardActions gives no reason for %s", a)
+		}
 	}
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("wildcard actions %v, want %v", got, want)
+}
+
+// TestFunctionEnvironmentIsWhatItsMainReads: each Lambda gets exactly the spec.Env*
+// variables its main (functions/cmd/<name>/main.go, through functions/awsclients)
+// reads: none missing, which would stop it at cold start, and none it ignores.
+func TestFunctionEnvironmentIsWhatItsMainReads(t *testing.T) {
+	// awsclients.Workers reads these for every function holding a replicator.
+	worker := []string{spec.EnvSourceRegion, spec.EnvRecheckSeconds, spec.EnvRecheckCount, spec.EnvMetricNamespace}
+	reads := map[string][]string{
+		spec.FunctionThing:      worker,
+		spec.FunctionThingType:  worker,
+		spec.FunctionThingGroup: worker,
+		spec.FunctionShadow:     worker,
+		spec.FunctionReconciler: append(slices.Clone(worker), spec.EnvErrorTable),
+		spec.FunctionTrigger:    {spec.EnvStateMachineARN, spec.EnvErrorTable},
+		spec.FunctionHealthProbe: {spec.EnvProbeEndpoint, spec.EnvProbeSecretParam, spec.EnvProbeCertParam,
+			spec.EnvProbeForceFailParam, spec.EnvProbeMessages, spec.EnvProbeTimeoutMS},
 	}
+	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
+		t.Run(role, func(t *testing.T) {
+			res := mustDeploy(t, role, nil)
+			fns := res.m.byType("aws:lambda/function:Function")
+			if len(fns) == 0 {
+				t.Fatal("no functions")
+			}
+			for _, f := range fns {
+				want, ok := reads[f.Name]
+				if !ok {
+					t.Errorf("function %s: no main known to this test", f.Name)
+					continue
+				}
+				vars, _ := get(f, "environment.variables").(map[string]any)
+				for _, k := range slices.Sorted(maps.Keys(vars)) {
+					if v, _ := vars[k].(string); v == "" {
+						t.Errorf("function %s: %s is empty", f.Name, k)
+					}
+				}
+				if got := slices.Sorted(maps.Keys(vars)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+					t.Errorf("function %s environment %v, its main reads %v", f.Name, got, slices.Sorted(slices.Values(want)))
+				}
+			}
+		})
+	}
+}
+
+// TestWorkersMayCallEveryReplicationMethod: the workers' IoT actions are kept by hand
+// beside functions/replication's client interfaces; every method of replication.IoT
+// and replication.Shadows is an IAM action of the same name, which the functions
+// running the replicator must hold on the target Region.
+func TestWorkersMayCallEveryReplicationMethod(t *testing.T) {
+	res := mustDeploy(t, spec.RoleSecondary, nil)
+	// granted reports whether fn's policy allows action on the target Region.
+	granted := func(fn, action string) bool {
+		for _, s := range policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", fn)) {
+			if !slices.Contains(s.Action, action) {
+				continue
+			}
+			for _, r := range s.Resource {
+				if r == "*" || strings.HasPrefix(r, "arn:aws:iot:"+testSecondary+":") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	methods := func(typ reflect.Type) []string {
+		var out []string
+		for i := range typ.NumMethod() {
+			out = append(out, "iot:"+typ.Method(i).Name)
+		}
+		if len(out) == 0 {
+			t.Fatalf("%s has no methods", typ)
+		}
+		return out
+	}
+	control, data := methods(reflect.TypeFor[replication.IoT]()), methods(reflect.TypeFor[replication.Shadows]())
+	// Only the reconciler's full reconcile lists every thing type.
+	reconcileOnly := map[string]bool{"iot:ListThingTypes": true}
+	for _, tc := range []struct {
+		fn      string
+		actions []string
+		except  map[string]bool
+	}{
+		{spec.FunctionThing, control, reconcileOnly},
+		{spec.FunctionThingGroup, control, reconcileOnly},
+		{spec.FunctionShadow, data, nil},
+		{spec.FunctionReconciler, slices.Concat(control, data), nil},
+	} {
+		for _, a := range tc.actions {
+			if !tc.except[a] && !granted(tc.fn, a) {
+				t.Errorf("%s may not call %s in %s, which replication calls", tc.fn, a, testSecondary)
+			}
+		}
+	}
+	for a := range reconcileOnly {
+		if !slices.Contains(control, a) {
+			t.Errorf("exception %s is not a replication.IoT method any more", a)
+		}
+	}
+}
+
+type policyStatement struct {
+	Sid      string
+	Action   []string
+	Resource []string
+}
+
+// policyStatements parses a role policy's document.
+func policyStatements(t *testing.T, p mockResource) []policyStatement {
+	t.Helper()
+	doc, _ := get(p, "policy").(string)
+	var parsed struct{ Statement []policyStatement }
+	if err := json.Unmarshal([]byte(doc), &parsed); err != nil {
+		t.Fatalf("policy %s: %v", p.Name, err)
+	}
+	return parsed.Statement
 }
 
 func TestSecondaryRefusesMismatchedOrMissingPrimary(t *testing.T) {
@@ -495,13 +633,13 @@ func TestSecondaryRefusesMismatchedOrMissingPrimary(t *testing.T) {
 		edit func(map[string]any)
 		want string
 	}{
-		"primary not deployed": {func(o map[string]any) { delete(o, outReplicaStreamArn) }, "run `pulumi up` on the primary stack first"},
-		"other Region pair":    {func(o map[string]any) { o[outSecondaryRegion] = "ap-south-1" }, "replicates to ap-south-1"},
+		"primary not deployed": {func(o map[string]any) { delete(o, spec.OutputReplicaStreamArn) }, "run `pulumi up` on the primary stack first"},
+		"other Region pair":    {func(o map[string]any) { o[spec.OutputSecondaryRegion] = "ap-south-1" }, "replicates to ap-south-1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := newMocks()
 			tc.edit(m.primary)
-			_, err := deployMocked(t, roleSecondary, baseConfig(roleSecondary), m)
+			_, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
@@ -511,10 +649,10 @@ func TestSecondaryRefusesMismatchedOrMissingPrimary(t *testing.T) {
 
 func TestOutputsAUserNeeds(t *testing.T) {
 	for role, keys := range map[string][]string{
-		rolePrimary: {outIoTEndpoint, outHealthCheckID, outProbeURL, outEventTableName, outReplicaStreamArn, outDomain,
-			outDomainConfiguration, outProbeForceFailParam, outCaptureRules, outDevicePolicy},
-		roleSecondary: {outIoTEndpoint, outHealthCheckID, outPrimaryHealthCheckID, outProbeURL, outStateMachineName,
-			outStateMachineArn, outErrorTableName, outStreamFailureQueueURL, outFunctionNames, outDomain},
+		spec.RolePrimary: {spec.OutputIoTEndpoint, spec.OutputHealthCheckID, spec.OutputProbeURL, spec.OutputEventTableName, spec.OutputReplicaStreamArn, spec.OutputDomain,
+			spec.OutputDomainConfiguration, spec.OutputProbeForceFailParameter, spec.OutputCaptureRules, spec.OutputDevicePolicy},
+		spec.RoleSecondary: {spec.OutputIoTEndpoint, spec.OutputHealthCheckID, spec.OutputPrimaryHealthCheckID, spec.OutputProbeURL, spec.OutputStateMachineName,
+			spec.OutputStateMachineArn, spec.OutputErrorTableName, spec.OutputStreamFailureQueueURL, spec.OutputFunctionNames, spec.OutputDomain},
 	} {
 		t.Run(role, func(t *testing.T) {
 			res := mustDeploy(t, role, nil)

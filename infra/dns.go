@@ -7,6 +7,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iot"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // Domain is this Region's IoT domain configuration for the device-facing custom domain,
@@ -62,7 +64,7 @@ func newDomain(ctx *pulumi.Context, s *settings, opts ...pulumi.ResourceOption) 
 		d.CertificateArn = valid.CertificateArn
 	}
 	cfg, err := iot.NewDomainConfiguration(ctx, "domain", &iot.DomainConfigurationArgs{
-		Name:                  pulumi.String(s.Prefix + "-devices"),
+		Name:                  pulumi.String(spec.DomainConfigurationName(s.Prefix)),
 		DomainName:            pulumi.String(s.Domain),
 		ServiceType:           pulumi.String("DATA"),
 		ServerCertificateArns: pulumi.StringArray{d.CertificateArn},
@@ -118,10 +120,10 @@ func newFailover(ctx *pulumi.Context, s *settings, primary, secondary failoverTa
 		return r, nil
 	}
 	var err error
-	if f.Primary, err = record("PRIMARY", primary); err != nil {
+	if f.Primary, err = record(spec.FailoverPrimary, primary); err != nil {
 		return nil, err
 	}
-	if f.Secondary, err = record("SECONDARY", secondary); err != nil {
+	if f.Secondary, err = record(spec.FailoverSecondary, secondary); err != nil {
 		return nil, err
 	}
 	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{"name": f.Primary.Fqdn}); err != nil {
@@ -130,9 +132,10 @@ func newFailover(ctx *pulumi.Context, s *settings, primary, secondary failoverTa
 	return f, nil
 }
 
+// kindName is the stack role behind a failover record kind.
 func kindName(kind string) string {
-	if kind == "PRIMARY" {
-		return rolePrimary
+	if kind == spec.FailoverPrimary {
+		return spec.RolePrimary
 	}
-	return roleSecondary
+	return spec.RoleSecondary
 }

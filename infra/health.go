@@ -44,12 +44,11 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 	}
 	child := pulumi.Parent(p)
 	region := s.Region()
-	paramName := func(leaf string) string { return "/" + s.Prefix + "/probe/" + leaf }
 
 	// The secret and the key live only in SecureString parameters (encrypted with the
 	// account's aws/ssm key); the Lambda gets their names and reads them at cold start.
 	secretParam, err := ssm.NewParameter(ctx, "probe-secret", &ssm.ParameterArgs{
-		Name:        pulumi.String(paramName("secret")),
+		Name:        pulumi.String(spec.ProbeParameter(s.Prefix, "secret")),
 		Description: pulumi.String("iot-dr: shared secret the health probe demands"),
 		Type:        pulumi.String("SecureString"),
 		Tier:        pulumi.String("Standard"),
@@ -87,7 +86,7 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 		return strings.TrimSpace(v[0].(string)) + "\n" + strings.TrimSpace(v[1].(string)) + "\n"
 	})).(pulumi.StringOutput)
 	certParam, err := ssm.NewParameter(ctx, "probe-certificate", &ssm.ParameterArgs{
-		Name:        pulumi.String(paramName("certificate")),
+		Name:        pulumi.String(spec.ProbeParameter(s.Prefix, "certificate")),
 		Description: pulumi.String("iot-dr: the health probe's device certificate and private key (PEM)"),
 		Type:        pulumi.String("SecureString"),
 		Tier:        pulumi.String("Standard"),
@@ -99,7 +98,7 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 	// Drills flip this switch to fail the Region over without harming it; `pulumi up`
 	// leaves whatever value a drill set alone.
 	p.ForceFailParam, err = ssm.NewParameter(ctx, "probe-force-fail", &ssm.ParameterArgs{
-		Name:        pulumi.String(paramName("force-fail")),
+		Name:        pulumi.String(spec.ForceFailParameter(s.Prefix)),
 		Description: pulumi.String("iot-dr: set to true to make this Region's health probe fail (drills)"),
 		Type:        pulumi.String("String"),
 		Tier:        pulumi.String("Standard"),

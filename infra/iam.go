@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -139,7 +140,8 @@ func iotResources(region, account string, kinds ...string) []pulumi.StringInput 
 }
 
 // IoT permissions of the workers: read the source's current state, read and write this
-// Region's. They follow the calls of functions/replication; keep them in step with it.
+// Region's. They follow the calls of functions/replication; keep them in step with it
+// (TestWorkersMayCallEveryReplicationMethod checks that every client method is granted).
 // Converging a thing also converges its type, its certificates with their policies and
 // its group memberships (creating missing groups), and converging a group's membership
 // may converge the thing, so the thing and thing-group workers share one set.
@@ -172,7 +174,7 @@ var (
 func workerStatements(sid string, src, dst, account string, read, write []string, kinds ...string) []statement {
 	return []statement{
 		{Sid: sid + "ReadSource", Actions: read, Resources: iotResources(src, account, kinds...)},
-		{Sid: sid + "ConvergeTarget", Actions: append(append([]string{}, read...), write...), Resources: iotResources(dst, account, kinds...)},
+		{Sid: sid + "ConvergeTarget", Actions: slices.Concat(read, write), Resources: iotResources(dst, account, kinds...)},
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 const (
@@ -45,13 +47,13 @@ func baseConfig(role string) map[string]string {
 // primaryOutputs is what the mocked primary stack reference returns.
 func primaryOutputs() map[string]any {
 	return map[string]any{
-		outRole:             rolePrimary,
-		outRegion:           testPrimary,
-		outSecondaryRegion:  testSecondary,
-		outIoTEndpoint:      endpointOf(testPrimary),
-		outHealthCheckID:    testPrimaryHC,
-		outEventTableName:   "iotdr-events",
-		outReplicaStreamArn: testPrimaryStream,
+		spec.OutputRole:             spec.RolePrimary,
+		spec.OutputRegion:           testPrimary,
+		spec.OutputSecondaryRegion:  testSecondary,
+		spec.OutputIoTEndpoint:      endpointOf(testPrimary),
+		spec.OutputHealthCheckID:    testPrimaryHC,
+		spec.OutputEventTableName:   "iotdr-events",
+		spec.OutputReplicaStreamArn: testPrimaryStream,
 	}
 }
 

@@ -179,7 +179,7 @@ func (s *Server) Handler() http.Handler {
 	}{{"fail", true}, {"ok", false}} {
 		post("/regions/{r}/probe/"+v.verb, s.regionVerb(func(rs *regionState) {
 			rs.stopFlapLocked()
-			s.setProbe(rs, v.failing)
+			s.edge.SetProbeFailing(rs.r.Name, v.failing)
 		}))
 	}
 	post("/regions/{r}/flap", s.flap)
@@ -382,7 +382,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	flapping := rs.flap.running()
 	s.mu.Unlock()
-	h := Health{Role: rs.role, Name: rs.r.Name, Healthy: hc.Healthy(), ProbeFailing: rs.probeFailing.Load(), Flapping: flapping,
+	h := Health{Role: rs.role, Name: rs.r.Name, Healthy: hc.Healthy(), ProbeFailing: s.edge.ProbeFailing(rs.r.Name), Flapping: flapping,
 		IntervalMS: ms(cfg.Interval), Threshold: cfg.FailureThreshold, DetectionBoundMS: ms(hc.DetectionBound()),
 		Checkers: []CheckerHealth{}, Transitions: []Transition{}}
 	for _, c := range hc.Status() {
@@ -438,7 +438,7 @@ func (s *Server) regionStatus(rs *regionState, ans DNSAnswer) RegionStatus {
 	s.mu.Unlock()
 	return RegionStatus{Role: rs.role, Name: rs.r.Name, Endpoint: net.JoinHostPort(rs.ip, s.world.Port),
 		Down: down, BrokerUp: !brokerDown, ConnectedClients: rs.r.Broker.ConnectedClients(),
-		Healthy: s.edge.Checks[rs.r.Name].Healthy(), ProbeFailing: rs.probeFailing.Load(), Flapping: flapping,
+		Healthy: s.edge.Checks[rs.r.Name].Healthy(), ProbeFailing: s.edge.ProbeFailing(rs.r.Name), Flapping: flapping,
 		DNSActive: ans.Region == rs.r.Name}
 }
 

@@ -2,7 +2,6 @@ package simserver
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/iot-dr/iot-dr/simulator"
@@ -16,13 +15,9 @@ type regionState struct {
 
 	// down and brokerDown are guarded by Server.mu: down is the Region-outage verb
 	// (broker, APIs, replication), brokerDown the broker alone (set by either verb).
+	// The probe's force-fail switch lives on the Edge (Edge.ProbeFailing).
 	down, brokerDown bool
-	// probeFailing mirrors the edge's force-fail switch, which has no getter. A flap
-	// goroutine writes it without Server.mu, so that stopping a flap under the lock
-	// cannot deadlock; only one writer runs at a time (a flap is stopped before any
-	// verb sets the probe).
-	probeFailing atomic.Bool
-	flap         *flapRun // guarded by Server.mu
+	flap             *flapRun // guarded by Server.mu
 }
 
 // flapRun is one background flap of a Region's probe.
@@ -54,12 +49,6 @@ func (rs *regionState) stopFlapLocked() {
 	}
 }
 
-// setProbe sets the probe's force-fail switch and its mirror.
-func (s *Server) setProbe(rs *regionState, failing bool) {
-	s.edge.SetProbeFailing(rs.r.Name, failing)
-	rs.probeFailing.Store(failing)
-}
-
 // startFlapLocked replaces any flap of rs with a new one: count toggles period apart,
 // starting with a failing probe and alternating; the probe is left passing at the end,
 // and when the flap is cancelled. Server.mu must be held.
@@ -70,11 +59,11 @@ func (s *Server) startFlapLocked(rs *regionState, period time.Duration, count in
 	rs.flap = f
 	go func() {
 		defer close(f.done)
-		defer s.setProbe(rs, false)
+		defer s.edge.SetProbeFailing(rs.r.Name, false)
 		t := time.NewTicker(period)
 		defer t.Stop()
 		for i := range count {
-			s.setProbe(rs, i%2 == 0)
+			s.edge.SetProbeFailing(rs.r.Name, i%2 == 0)
 			select {
 			case <-ctx.Done():
 				return

@@ -91,7 +91,7 @@ func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, e
 		}
 	}
 	diff("parent", quote(aws.String(replication.ThingGroupParent(s))), quote(aws.String(replication.ThingGroupParent(t))))
-	sp, tp := groupProps(s.ThingGroupProperties), groupProps(t.ThingGroupProperties)
+	sp, tp := replication.ThingGroupProperties(s), replication.ThingGroupProperties(t)
 	diff("description", quote(sp.ThingGroupDescription), quote(tp.ThingGroupDescription))
 	if a, b := replication.ThingGroupAttributes(sp), replication.ThingGroupAttributes(tp); !maps.Equal(a, b) {
 		diff("attributes", attrString(a), attrString(b))
@@ -104,13 +104,6 @@ func parentNote(parent string) string {
 		return ""
 	}
 	return "child of " + parent
-}
-
-func groupProps(p *types.ThingGroupProperties) *types.ThingGroupProperties {
-	if p == nil {
-		return &types.ThingGroupProperties{}
-	}
-	return p
 }
 
 // Thing compares one thing and what hangs off it: missing or extra in the target,
@@ -190,11 +183,11 @@ func (c *Comparer) memberships(ctx context.Context, thing string) ([]Difference,
 
 // certificates compares the certificates attached to the thing, by certificate id.
 func (c *Comparer) certificates(ctx context.Context, thing string) ([]Difference, error) {
-	sc, err := thingCerts(ctx, c.Source, thing)
+	sc, err := replication.ThingCertificates(ctx, c.Source, thing)
 	if err != nil {
 		return nil, fmt.Errorf("list principals of thing %s in %s: %w", thing, c.SourceRegion, err)
 	}
-	tc, err := thingCerts(ctx, c.Target, thing)
+	tc, err := replication.ThingCertificates(ctx, c.Target, thing)
 	if err != nil {
 		return nil, fmt.Errorf("list principals of thing %s in %s: %w", thing, c.TargetRegion, err)
 	}
@@ -305,9 +298,6 @@ func (c *Comparer) policy(ctx context.Context, name string) ([]Difference, error
 		Source: excerpt(replication.CompactPolicyDocument(want)), Target: excerpt(replication.CompactPolicyDocument(got))}}, nil
 }
 
-// shadowSections are the replicated parts of a classic shadow's state.
-var shadowSections = []string{"desired", "reported"}
-
 // Shadow compares the classic (unnamed) shadow of one thing: missing or extra in the
 // target, and its desired and reported state (metadata, version and delta are per
 // Region and ignored).
@@ -342,7 +332,7 @@ func (c *Comparer) Shadow(ctx context.Context, thing string) ([]Difference, erro
 		return nil, fmt.Errorf("shadow of %s in %s: %w", thing, c.TargetRegion, err)
 	}
 	var out []Difference
-	for _, sec := range shadowSections {
+	for _, sec := range replication.ShadowSections() {
 		if !reflect.DeepEqual(ss[sec], ts[sec]) {
 			out = append(out, Difference{Kind: Different, Resource: Shadow, Name: thing, Field: "state." + sec,
 				Source: excerpt(jsonString(ss[sec])), Target: excerpt(jsonString(ts[sec]))})
@@ -367,21 +357,6 @@ func thingGroups(ctx context.Context, c IoT, thing string) ([]string, error) {
 	out, err := replication.ListThingGroupsForThing(ctx, c, thing)
 	slices.Sort(out)
 	return out, err
-}
-
-// thingCerts returns the certificate principals of a thing: id -> ARN.
-func thingCerts(ctx context.Context, c IoT, thing string) (map[string]string, error) {
-	principals, err := replication.ListThingPrincipals(ctx, c, thing)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, pr := range principals {
-		if id := replication.CertificateID(pr); id != "" {
-			out[id] = pr
-		}
-	}
-	return out, nil
 }
 
 // attachedPolicies returns the names of the policies attached to target, sorted.

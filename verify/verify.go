@@ -211,85 +211,101 @@ func (r *run) pool(ctx context.Context, list replication.NameLister, work func(c
 	return replication.ForEachName(ctx, r.opts.Concurrency, list, work)
 }
 
-func (r *run) thingTypes(ctx context.Context) error {
-	err := r.pool(ctx, replication.ThingTypeNames(r.c.Source), func(ctx context.Context, name string) error {
-		diffs, err := r.c.ThingType(ctx, name)
+// phase is one kind of resource as Run walks it.
+type phase struct {
+	resource Resource
+	// counter is the Report field counting the kind's resources.
+	counter *int
+	// source and target list the kind's names in either Region.
+	source, target replication.NameLister
+	// compare compares a resource the source lists.
+	compare func(ctx context.Context, name string) ([]Difference, error)
+	// describe describes a resource in the source (only its error matters).
+	describe func(ctx context.Context, name string) error
+	// extra, when set, returns the differences of a resource only the target has
+	// (none: not counted); by default it is one Extra difference.
+	extra func(ctx context.Context, name string) ([]Difference, error)
+}
+
+// walk runs a phase: every name the source lists is compared against the target,
+// then every name the target lists and the source lacks is reported.
+func (r *run) walk(ctx context.Context, ph phase) error {
+	err := r.pool(ctx, ph.source, func(ctx context.Context, name string) error {
+		diffs, err := ph.compare(ctx, name)
 		if err != nil {
 			return err
 		}
-		r.emit(&r.report.ThingTypes, diffs)
+		r.emit(ph.counter, diffs)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return r.pool(ctx, replication.ThingTypeNames(r.c.Target), func(ctx context.Context, name string) error {
-		_, err := r.c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: &name})
+	return r.pool(ctx, ph.target, func(ctx context.Context, name string) error {
+		err := ph.describe(ctx, name)
 		switch {
-		case replication.IsNotFound(err):
-			r.emit(&r.report.ThingTypes, []Difference{{Kind: Extra, Resource: ThingType, Name: name}})
-		case err != nil:
-			return fmt.Errorf("describe thing type %s in %s: %w", name, r.c.SourceRegion, err)
+		case err == nil:
+			return nil // compared in the source pass
+		case !replication.IsNotFound(err):
+			return fmt.Errorf("describe %s %s in %s: %w", ph.resource, name, r.c.SourceRegion, err)
+		case ph.extra == nil:
+			r.emit(ph.counter, []Difference{{Kind: Extra, Resource: ph.resource, Name: name}})
+			return nil
 		}
+		diffs, err := ph.extra(ctx, name)
+		if err != nil || diffs == nil {
+			return err
+		}
+		r.emit(ph.counter, diffs)
 		return nil
+	})
+}
+
+func (r *run) thingTypes(ctx context.Context) error {
+	return r.walk(ctx, phase{
+		resource: ThingType, counter: &r.report.ThingTypes,
+		source: replication.ThingTypeNames(r.c.Source), target: replication.ThingTypeNames(r.c.Target),
+		compare: r.c.ThingType,
+		describe: func(ctx context.Context, name string) error {
+			_, err := r.c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: &name})
+			return err
+		},
 	})
 }
 
 func (r *run) thingGroups(ctx context.Context) error {
-	err := r.pool(ctx, replication.ThingGroupNames(r.c.Source), func(ctx context.Context, name string) error {
-		diffs, err := r.c.ThingGroup(ctx, name)
-		if err != nil {
+	return r.walk(ctx, phase{
+		resource: ThingGroup, counter: &r.report.ThingGroups,
+		source: replication.ThingGroupNames(r.c.Source), target: replication.ThingGroupNames(r.c.Target),
+		compare: r.c.ThingGroup,
+		describe: func(ctx context.Context, name string) error {
+			_, err := r.c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
 			return err
-		}
-		r.emit(&r.report.ThingGroups, diffs)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return r.pool(ctx, replication.ThingGroupNames(r.c.Target), func(ctx context.Context, name string) error {
-		_, err := r.c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
-		switch {
-		case replication.IsNotFound(err):
+		},
+		extra: func(ctx context.Context, name string) ([]Difference, error) {
 			t, err := r.c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
-			if replication.IsNotFound(err) {
-				return nil // deleted meanwhile
+			switch {
+			case replication.IsNotFound(err):
+				return nil, nil // deleted meanwhile
+			case err != nil:
+				return nil, fmt.Errorf("describe thing group %s in %s: %w", name, r.c.TargetRegion, err)
+			case t.QueryString != nil:
+				return nil, nil // dynamic: not replicated
 			}
-			if err != nil {
-				return fmt.Errorf("describe thing group %s in %s: %w", name, r.c.TargetRegion, err)
-			}
-			if t.QueryString != nil {
-				return nil // dynamic: not replicated
-			}
-			r.emit(&r.report.ThingGroups, []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}})
-		case err != nil:
-			return fmt.Errorf("describe thing group %s in %s: %w", name, r.c.SourceRegion, err)
-		}
-		return nil
+			return []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}}, nil
+		},
 	})
 }
 
 func (r *run) things(ctx context.Context) error {
-	err := r.pool(ctx, replication.ThingNames(r.c.Source), func(ctx context.Context, name string) error {
-		diffs, err := r.c.Thing(ctx, name)
-		if err != nil {
+	return r.walk(ctx, phase{
+		resource: Thing, counter: &r.report.Things,
+		source: replication.ThingNames(r.c.Source), target: replication.ThingNames(r.c.Target),
+		compare: r.c.Thing,
+		describe: func(ctx context.Context, name string) error {
+			_, err := r.c.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: &name})
 			return err
-		}
-		r.emit(&r.report.Things, diffs)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return r.pool(ctx, replication.ThingNames(r.c.Target), func(ctx context.Context, name string) error {
-		_, err := r.c.Source.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: &name})
-		switch {
-		case replication.IsNotFound(err):
-			r.emit(&r.report.Things, []Difference{{Kind: Extra, Resource: Thing, Name: name}})
-		case err != nil:
-			return fmt.Errorf("describe thing %s in %s: %w", name, r.c.SourceRegion, err)
-		}
-		return nil
+		},
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simserver"
 	"github.com/iot-dr/iot-dr/simulator"
 )
@@ -111,33 +112,36 @@ func printSim(w io.Writer, info simserver.Info, temp bool, cfg simserver.Config)
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "devices (certificate and key in the files directory as <thing>.crt.pem, <thing>.key.pem):")
-	var replicated string
-	for _, d := range info.Devices {
+	var replicated, unreplicated *simserver.DeviceInfo
+	for i, d := range info.Devices {
 		where := "registered in both Regions"
-		if !d.Replicated {
+		switch {
+		case !d.Replicated:
 			where = "certificate registered in the primary only: the secondary refuses it"
-		} else if replicated == "" {
-			replicated = d.Thing
+			unreplicated = &info.Devices[i]
+		case replicated == nil:
+			replicated = &info.Devices[i]
 		}
 		fmt.Fprintf(w, "  %-20s %s\n", d.Thing, where)
 	}
 	primary, secondary := info.Regions[0], info.Regions[1]
-	client := func(thing string, r simserver.RegionInfo) string {
+	client := func(d *simserver.DeviceInfo, r simserver.RegionInfo) string {
 		host, port, _ := net.SplitHostPort(r.Endpoint)
-		return fmt.Sprintf("--cafile %s --cert %s --key %s -h %s -p %s -i %s", info.CAFile,
-			filepath.Join(info.Dir, thing+".crt.pem"), filepath.Join(info.Dir, thing+".key.pem"), host, port, thing)
+		return fmt.Sprintf("--cafile %s --cert %s --key %s -h %s -p %s -i %s", info.CAFile, d.CertFile, d.KeyFile, host, port, d.Thing)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Try it with mosquitto-clients. The client id must be the thing's name, and each device may")
 	fmt.Fprintln(w, "use only its own topics (devices/<thing>/... and its shadow), one session at a time.")
-	if replicated != "" {
-		topic := "devices/" + replicated + "/telemetry"
-		fmt.Fprintf(w, "\n  # publish telemetry to the primary\n  mosquitto_pub %s -q 1 -t %s -m '{\"temp\":21}'\n", client(replicated, primary), topic)
-		fmt.Fprintf(w, "\n  # subscribe to its own topics (leave running; a second session as %s takes it over)\n  mosquitto_sub %s -q 1 -t 'devices/%s/#' -v\n", replicated, client(replicated, primary), replicated)
-		fmt.Fprintf(w, "\n  # publish and receive its own message on one session (MQTT 5)\n  mosquitto_rr %s -t %s -e %s -m '{\"temp\":21}'\n", client(replicated, primary), topic, topic)
+	if d := replicated; d != nil {
+		topic := spec.TelemetryTopic(d.Thing)
+		fmt.Fprintf(w, "\n  # publish telemetry to the primary\n  mosquitto_pub %s -q 1 -t %s -m '{\"temp\":21}'\n", client(d, primary), topic)
+		fmt.Fprintf(w, "\n  # subscribe to its own topics (leave running; a second session as %s takes it over)\n  mosquitto_sub %s -q 1 -t 'devices/%s/#' -v\n", d.Thing, client(d, primary), d.Thing)
+		fmt.Fprintf(w, "\n  # publish and receive its own message on one session (MQTT 5)\n  mosquitto_rr %s -t %s -e %s -m '{\"temp\":21}'\n", client(d, primary), topic, topic)
 		fmt.Fprintf(w, "\n  # take the primary down, then publish to the secondary with the same certificate\n  curl -X POST %s/regions/primary/down\n  mosquitto_pub %s -q 1 -t %s -m '{\"temp\":22}'\n  curl -X POST %s/regions/primary/up\n",
-			info.ControlURL, client(replicated, secondary), topic, info.ControlURL)
+			info.ControlURL, client(d, secondary), topic, info.ControlURL)
 	}
-	fmt.Fprintf(w, "\n  # the unreplicated device is refused by the secondary (and accepted by the primary)\n  mosquitto_pub %s -q 1 -t devices/%s/telemetry -m hello\n  curl %s/regions/secondary/refusals\n",
-		client(simserver.UnreplicatedThing, secondary), simserver.UnreplicatedThing, info.ControlURL)
+	if d := unreplicated; d != nil {
+		fmt.Fprintf(w, "\n  # the unreplicated device is refused by the secondary (and accepted by the primary)\n  mosquitto_pub %s -q 1 -t %s -m hello\n  curl %s/regions/secondary/refusals\n",
+			client(d, secondary), spec.TelemetryTopic(d.Thing), info.ControlURL)
+	}
 }

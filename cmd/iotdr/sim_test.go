@@ -186,6 +186,9 @@ func TestSimRunsUntilCancelled(t *testing.T) {
 		"device-0002", simserver.UnreplicatedThing + "  certificate registered in the primary only",
 		"mosquitto_pub --cafile " + dir + "/ca.pem --cert " + dir + "/device-0001.crt.pem --key " + dir + "/device-0001.key.pem -h " +
 			simulator.PrimaryIP + " -p " + info.Port + " -i device-0001 -q 1 -t devices/device-0001/telemetry",
+		"mosquitto_pub --cafile " + dir + "/ca.pem --cert " + dir + "/" + simserver.UnreplicatedThing + ".crt.pem --key " + dir + "/" +
+			simserver.UnreplicatedThing + ".key.pem -h " + simulator.SecondaryIP + " -p " + info.Port + " -i " + simserver.UnreplicatedThing +
+			" -q 1 -t devices/" + simserver.UnreplicatedThing + "/telemetry -m hello",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)

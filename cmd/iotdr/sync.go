@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/iot-dr/iot-dr/fleetsync"
+	"github.com/iot-dr/iot-dr/functions/awsclients"
 )
 
 const syncUsage = `usage: iotdr sync --from REGION --to REGION [flags]
@@ -99,39 +100,22 @@ func (f *fleetFlags) validate() error {
 // rateFlag parses repeated --rate API=TPS into the rate table.
 type rateFlag struct{ rates fleetsync.Rates }
 
-func (r rateFlag) String() string { return "" }
-func (r rateFlag) Set(v string) error {
-	if r.rates == nil {
-		return errors.New("no rate table")
-	}
-	return r.rates.Set(v)
-}
+func (r rateFlag) String() string     { return "" }
+func (r rateFlag) Set(v string) error { return r.rates.Set(v) }
 
 // fleetRegion is one Region's rate-limited clients.
 type fleetRegion struct {
-	name    string
-	ctl     *fleetsync.LimitedIoT
-	data    *fleetsync.LimitedShadows // nil unless shadows are needed
-	limiter *fleetsync.Limiter
+	ctl  *fleetsync.LimitedIoT
+	data *fleetsync.LimitedShadows // nil unless shadows are needed
 }
 
-// clients builds the rate-limited SDK clients of one Region. It fails when the
-// configuration or the credentials cannot be loaded, before any API call.
-// regions returns the clients of the source (--from) and target (--to) Regions,
-// with data-plane clients when --shadows is set.
+// regions returns the rate-limited clients of the source (--from) and target (--to)
+// Regions, with data-plane clients when --shadows is set. The AWS configuration is
+// loaded and the credentials retrieved once, for both Regions; it fails when either
+// cannot be had, before any API call.
 func (f *fleetFlags) regions(ctx context.Context) (src, tgt *fleetRegion, err error) {
-	if src, err = f.clients(ctx, f.from, f.shadows); err != nil {
-		return nil, nil, err
-	}
-	if tgt, err = f.clients(ctx, f.to, f.shadows); err != nil {
-		return nil, nil, err
-	}
-	return src, tgt, nil
-}
-
-func (f *fleetFlags) clients(ctx context.Context, region string, withData bool) (*fleetRegion, error) {
 	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(region),
+		config.WithRegion(f.from),
 		// The limiter retries (through its token bucket); SDK retries would bypass it.
 		config.WithRetryMaxAttempts(1),
 	}
@@ -140,16 +124,29 @@ func (f *fleetFlags) clients(ctx context.Context, region string, withData bool) 
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration for %s: %w", region, err)
+		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	// LoadDefaultConfig succeeds without credentials; find out now, not on the
-	// first call of a long run.
+	// first call of a long run. The Regions' copies share the cached credentials.
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	_, err = cfg.Credentials.Retrieve(cctx)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("no usable AWS credentials (environment, shared config/--profile, SSO or instance role): %w", err)
+		return nil, nil, fmt.Errorf("no usable AWS credentials (environment, shared config/--profile, SSO or instance role): %w", err)
 	}
+	if src, err = f.clients(ctx, cfg, f.from); err != nil {
+		return nil, nil, err
+	}
+	if tgt, err = f.clients(ctx, cfg, f.to); err != nil {
+		return nil, nil, err
+	}
+	return src, tgt, nil
+}
+
+// clients builds the rate-limited clients of region from a copy of cfg.
+func (f *fleetFlags) clients(ctx context.Context, cfg aws.Config, region string) (*fleetRegion, error) {
+	cfg = cfg.Copy()
+	cfg.Region = region
 	lim := fleetsync.NewLimiter(region, f.rates, fleetsync.DefaultRetry)
 	ctlURL := firstNonEmpty(f.iotEndpoint, f.endpoint)
 	ctl := iot.NewFromConfig(cfg, func(o *iot.Options) {
@@ -157,33 +154,22 @@ func (f *fleetFlags) clients(ctx context.Context, region string, withData bool) 
 			o.BaseEndpoint = aws.String(ctlURL)
 		}
 	})
-	r := &fleetRegion{name: region, ctl: &fleetsync.LimitedIoT{Next: ctl, Limiter: lim}, limiter: lim}
-	if !withData {
+	r := &fleetRegion{ctl: &fleetsync.LimitedIoT{Next: ctl, Limiter: lim}}
+	if !f.shadows {
 		return r, nil
 	}
-	dataURL := firstNonEmpty(f.dataEndpoint, f.endpoint)
-	if dataURL == "" {
-		out, err := dataEndpoint(ctx, ctl)
-		if err != nil {
-			return nil, fmt.Errorf("find the IoT data endpoint of %s (DescribeEndpoint iot:Data-ATS): %w", region, err)
+	var data *iotdataplane.Client
+	if dataURL := firstNonEmpty(f.dataEndpoint, f.endpoint); dataURL != "" {
+		data = iotdataplane.NewFromConfig(cfg, func(o *iotdataplane.Options) { o.BaseEndpoint = aws.String(dataURL) })
+	} else {
+		// One unpaced DescribeEndpoint per Region and run.
+		var err error
+		if data, err = awsclients.DataPlane(ctx, cfg, ctl); err != nil {
+			return nil, err
 		}
-		dataURL = "https://" + out
 	}
-	data := iotdataplane.NewFromConfig(cfg, func(o *iotdataplane.Options) { o.BaseEndpoint = aws.String(dataURL) })
 	r.data = &fleetsync.LimitedShadows{Next: data, Limiter: lim}
 	return r, nil
-}
-
-// dataEndpoint returns the account's ATS data-plane host (one call per Region and run).
-func dataEndpoint(ctx context.Context, c *iot.Client) (string, error) {
-	out, err := c.DescribeEndpoint(ctx, &iot.DescribeEndpointInput{EndpointType: aws.String("iot:Data-ATS")})
-	if err != nil {
-		return "", err
-	}
-	if aws.ToString(out.EndpointAddress) == "" {
-		return "", errors.New("empty endpoint address")
-	}
-	return aws.ToString(out.EndpointAddress), nil
 }
 
 func firstNonEmpty(s ...string) string {

@@ -63,11 +63,11 @@ func Replicator(ctx context.Context, cfg aws.Config, sourceRegion string, log *s
 	src := cfg.Copy()
 	src.Region = sourceRegion
 	srcIoT, tgtIoT := iot.NewFromConfig(src), iot.NewFromConfig(cfg)
-	srcData, err := dataPlane(ctx, src, srcIoT)
+	srcData, err := DataPlane(ctx, src, srcIoT)
 	if err != nil {
 		return nil, err
 	}
-	tgtData, err := dataPlane(ctx, cfg, tgtIoT)
+	tgtData, err := DataPlane(ctx, cfg, tgtIoT)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +79,17 @@ func Replicator(ctx context.Context, cfg aws.Config, sourceRegion string, log *s
 	}, nil
 }
 
-func dataPlane(ctx context.Context, cfg aws.Config, c *iot.Client) (*iotdataplane.Client, error) {
+// DataPlane returns the IoT data-plane client of cfg's Region, its endpoint (the
+// account's ATS data endpoint) looked up with one DescribeEndpoint call on c, the
+// control-plane client of the same Region.
+func DataPlane(ctx context.Context, cfg aws.Config, c *iot.Client) (*iotdataplane.Client, error) {
 	out, err := c.DescribeEndpoint(ctx, &iot.DescribeEndpointInput{EndpointType: aws.String("iot:Data-ATS")})
 	if err != nil {
-		return nil, fmt.Errorf("describe IoT data endpoint in %s: %w", cfg.Region, err)
+		return nil, fmt.Errorf("describe IoT data endpoint (iot:Data-ATS) in %s: %w", cfg.Region, err)
+	}
+	if aws.ToString(out.EndpointAddress) == "" {
+		// Else every shadow call would go to "https://" and fail far from the cause.
+		return nil, fmt.Errorf("describe IoT data endpoint (iot:Data-ATS) in %s: empty endpoint address", cfg.Region)
 	}
 	endpoint := "https://" + aws.ToString(out.EndpointAddress)
 	return iotdataplane.NewFromConfig(cfg, func(o *iotdataplane.Options) { o.BaseEndpoint = aws.String(endpoint) }), nil

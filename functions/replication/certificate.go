@@ -162,24 +162,19 @@ func (r *Replicator) certificateUnused(ctx context.Context, id, tgtARN, thing st
 	case err != nil:
 		return false, fmt.Errorf("describe certificate %s in %s: %w", id, r.SourceRegion, err)
 	case sd.CertificateDescription != nil:
-		things, err := listPrincipalThings(ctx, r.Source, aws.ToString(sd.CertificateDescription.CertificateArn), 1)
+		used, err := attachedToOtherThing(ctx, r.Source, aws.ToString(sd.CertificateDescription.CertificateArn), "")
 		if err != nil && !IsNotFound(err) {
 			return false, fmt.Errorf("list things of certificate %s in %s: %w", id, r.SourceRegion, err)
 		}
-		if len(things) > 0 {
+		if used {
 			return false, nil
 		}
 	}
-	things, err := listPrincipalThings(ctx, r.Target, tgtARN, 0)
+	used, err := attachedToOtherThing(ctx, r.Target, tgtARN, thing)
 	if err != nil && !IsNotFound(err) {
 		return false, fmt.Errorf("list things of certificate %s in %s: %w", id, r.TargetRegion, err)
 	}
-	for _, t := range things {
-		if t != thing {
-			return false, nil
-		}
-	}
-	return true, nil
+	return !used, nil
 }
 
 // releaseCertificate detaches the certificate from the target thing and, when nothing

@@ -118,7 +118,7 @@ func (d *differ) thingGroups(ctx context.Context) error {
 		if sp, tp := ThingGroupParent(s), ThingGroupParent(t); sp != tp {
 			d.addf("thing group %s: parent %q in source, %q in target", n, sp, tp)
 		}
-		sp, tp := groupProps(s.ThingGroupProperties), groupProps(t.ThingGroupProperties)
+		sp, tp := ThingGroupProperties(s), ThingGroupProperties(t)
 		if a, b := aws.ToString(sp.ThingGroupDescription), aws.ToString(tp.ThingGroupDescription); a != b {
 			d.addf("thing group %s: description %q in source, %q in target", n, a, b)
 		}
@@ -172,26 +172,13 @@ func (d *differ) thing(ctx context.Context, n string) error {
 		d.addf("thing %s: groups %v in source, %v in target", n, sg, tg)
 	}
 
-	certs := func(c IoT) (map[string]string, error) {
-		ps, err := ListThingPrincipals(ctx, c, n)
-		if err != nil {
-			return nil, fmt.Errorf("list principals of thing %s: %w", n, err)
-		}
-		m := map[string]string{}
-		for _, p := range ps {
-			if id := CertificateID(p); id != "" {
-				m[id] = p
-			}
-		}
-		return m, nil
-	}
-	sc, err := certs(d.src)
+	sc, err := ThingCertificates(ctx, d.src, n)
 	if err != nil {
-		return err
+		return fmt.Errorf("list principals of thing %s: %w", n, err)
 	}
-	tc, err := certs(d.tgt)
+	tc, err := ThingCertificates(ctx, d.tgt, n)
 	if err != nil {
-		return err
+		return fmt.Errorf("list principals of thing %s: %w", n, err)
 	}
 	ids := slices.Sorted(maps.Keys(sc))
 	both := d.compareNames("thing "+n+": certificate", ids, slices.Sorted(maps.Keys(tc)))

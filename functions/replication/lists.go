@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -55,22 +56,29 @@ func ListThingPrincipals(ctx context.Context, c iot.ListThingPrincipalsAPIClient
 	return collect(ctx, p, func(o *iot.ListThingPrincipalsOutput) []string { return o.Principals })
 }
 
-// listPrincipalThings returns up to limit things the principal is attached to (all
-// when limit <= 0).
-func listPrincipalThings(ctx context.Context, c IoT, principal string, limit int) ([]string, error) {
-	var out []string
-	p := iot.NewListPrincipalThingsPaginator(c, &iot.ListPrincipalThingsInput{Principal: aws.String(principal)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Things...)
-		if limit > 0 && len(out) >= limit {
-			break
+// ThingCertificates returns the certificates attached to the thing: certificate id
+// (the same in every Region) -> certificate ARN. Other principals are left out.
+func ThingCertificates(ctx context.Context, c iot.ListThingPrincipalsAPIClient, thing string) (map[string]string, error) {
+	principals, err := ListThingPrincipals(ctx, c, thing)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(principals))
+	for _, p := range principals {
+		if id := CertificateID(p); id != "" {
+			out[id] = p
 		}
 	}
 	return out, nil
+}
+
+// attachedToOtherThing reports whether the principal is attached to a thing other
+// than thing (to any thing when thing is ""), reading no further pages once one is.
+func attachedToOtherThing(ctx context.Context, c IoT, principal, thing string) (bool, error) {
+	p := iot.NewListPrincipalThingsPaginator(c, &iot.ListPrincipalThingsInput{Principal: aws.String(principal)})
+	return anyPage(ctx, p, func(o *iot.ListPrincipalThingsOutput) bool {
+		return slices.ContainsFunc(o.Things, func(t string) bool { return t != thing })
+	})
 }
 
 // ListAttachedPolicies returns the names of the policies attached to target (for
@@ -90,7 +98,7 @@ func ListAttachedPolicies(ctx context.Context, c iot.ListAttachedPoliciesAPIClie
 // of, in the order AWS lists them.
 func ListThingGroupsForThing(ctx context.Context, c iot.ListThingGroupsForThingAPIClient, thing string) ([]string, error) {
 	p := iot.NewListThingGroupsForThingPaginator(c, &iot.ListThingGroupsForThingInput{ThingName: aws.String(thing)})
-	return collect(ctx, p, func(o *iot.ListThingGroupsForThingOutput) []string { return groupNames(o.ThingGroups) })
+	return collect(ctx, p, func(o *iot.ListThingGroupsForThingOutput) []string { return namesOf(o.ThingGroups, groupName) })
 }
 
 // policyHasTargets reports whether anything is attached to the policy.
@@ -101,7 +109,7 @@ func policyHasTargets(ctx context.Context, c IoT, policy string) (bool, error) {
 
 func listChildGroups(ctx context.Context, c IoT, parent string) ([]string, error) {
 	p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{ParentGroup: aws.String(parent), Recursive: aws.Bool(false)})
-	return collect(ctx, p, func(o *iot.ListThingGroupsOutput) []string { return groupNames(o.ThingGroups) })
+	return collect(ctx, p, func(o *iot.ListThingGroupsOutput) []string { return namesOf(o.ThingGroups, groupName) })
 }
 
 func listThingsInGroup(ctx context.Context, c IoT, group string) ([]string, error) {
@@ -131,15 +139,9 @@ func anyPage[O any](ctx context.Context, p pager[O], found func(O) bool) (bool, 
 	return false, nil
 }
 
-// groupNames returns the names of groups as listed by ListThingGroups or
-// ListThingGroupsForThing.
-func groupNames(groups []types.GroupNameAndArn) []string {
-	out := make([]string, len(groups))
-	for i, g := range groups {
-		out[i] = aws.ToString(g.GroupName)
-	}
-	return out
-}
+// groupName is the name of a group as ListThingGroups and ListThingGroupsForThing
+// list it (see namesOf).
+func groupName(g types.GroupNameAndArn) *string { return g.GroupName }
 
 func set(items []string) map[string]bool {
 	m := make(map[string]bool, len(items))

@@ -16,8 +16,9 @@ import (
 // maxPolicyVersions is how many versions AWS IoT keeps per policy.
 const maxPolicyVersions = 5
 
-// runCache remembers, within one Reconcile run, what has already been converged so
-// that a policy shared by a whole fleet is read once rather than once per thing.
+// runCache remembers, within one Run (a Reconcile or a fleet sync), what has already
+// been converged so that a policy shared by a whole fleet is read once rather than
+// once per thing.
 type runCache struct {
 	policies sync.Map // policy name -> struct{}
 }

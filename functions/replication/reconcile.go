@@ -66,7 +66,7 @@ func (r *Replicator) Reconcile(ctx context.Context, opts ReconcileOptions) (Repo
 	if opts.Shadows && (r.SourceShadows == nil || r.TargetShadows == nil) {
 		return Report{}, &PermanentError{Op: "reconcile", Err: errors.New("shadow replication requested without data-plane clients")}
 	}
-	run := &reconcileRun{r: r, opts: opts, cache: &runCache{}}
+	run := &reconcileRun{r: r, opts: opts, conv: r.NewRun()}
 	if run.opts.Concurrency <= 0 {
 		run.opts.Concurrency = DefaultConcurrency
 	}
@@ -93,9 +93,10 @@ func (r *Replicator) Reconcile(ctx context.Context, opts ReconcileOptions) (Repo
 }
 
 type reconcileRun struct {
-	r     *Replicator
-	opts  ReconcileOptions
-	cache *runCache
+	r    *Replicator
+	opts ReconcileOptions
+	// conv converges every resource of the run, sharing its cache.
+	conv *Run
 
 	mu     sync.Mutex
 	report Report
@@ -143,7 +144,7 @@ func (run *reconcileRun) pool(ctx context.Context, list NameLister, work func(ct
 
 func (run *reconcileRun) thingTypes(ctx context.Context) error {
 	return run.pool(ctx, ThingTypeNames(run.r.Source), func(ctx context.Context, name string) {
-		o, err := run.r.ThingType(ctx, name)
+		o, err := run.conv.ThingType(ctx, name)
 		run.record(KindThingType, name, o, err)
 	})
 }
@@ -152,17 +153,17 @@ func (run *reconcileRun) thingTypes(ctx context.Context) error {
 // first, so the order of the list does not matter.
 func (run *reconcileRun) thingGroups(ctx context.Context) error {
 	return run.pool(ctx, ThingGroupNames(run.r.Source), func(ctx context.Context, name string) {
-		o, err := run.r.ThingGroup(ctx, name)
+		o, err := run.conv.ThingGroup(ctx, name)
 		run.record(KindThingGroup, name, o, err)
 	})
 }
 
 func (run *reconcileRun) things(ctx context.Context) error {
 	return run.pool(ctx, ThingNames(run.r.Source), func(ctx context.Context, name string) {
-		o, err := run.r.convergeThing(ctx, name, run.cache)
+		o, err := run.conv.Thing(ctx, name)
 		run.record(KindThing, name, o, err)
 		if run.opts.Shadows {
-			o, err := run.r.Shadow(ctx, name)
+			o, err := run.conv.Shadow(ctx, name)
 			run.record(KindShadow, name, o, err)
 		}
 	})
@@ -192,10 +193,10 @@ func (run *reconcileRun) extraThings(ctx context.Context) error {
 			return
 		}
 		if run.opts.Shadows {
-			o, err := run.r.Shadow(ctx, name)
+			o, err := run.conv.Shadow(ctx, name)
 			run.record(KindShadow, name, o, err)
 		}
-		o, err := run.r.convergeThing(ctx, name, run.cache)
+		o, err := run.conv.Thing(ctx, name)
 		run.record(KindThing, name, o, err)
 	})
 }
@@ -208,7 +209,7 @@ func (run *reconcileRun) extraThingGroups(ctx context.Context) error {
 		}) {
 			return
 		}
-		o, err := run.r.ThingGroup(ctx, name)
+		o, err := run.conv.ThingGroup(ctx, name)
 		run.record(KindThingGroup, name, o, err)
 	})
 }
@@ -221,7 +222,7 @@ func (run *reconcileRun) extraThingTypes(ctx context.Context) error {
 		}) {
 			return
 		}
-		o, err := run.r.ThingType(ctx, name)
+		o, err := run.conv.ThingType(ctx, name)
 		run.record(KindThingType, name, o, err)
 	})
 }

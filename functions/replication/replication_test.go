@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	"github.com/aws/smithy-go"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
@@ -566,7 +567,10 @@ func TestStatePatch(t *testing.T) {
 }
 
 func TestIsPermanent(t *testing.T) {
-	op := func(err error) error { return &smithyOpErr{err} }
+	// The SDK wraps every API error in a *smithy.OperationError.
+	op := func(err error) error {
+		return &smithy.OperationError{ServiceID: "IoT", OperationName: "CreateThing", Err: err}
+	}
 	tests := []struct {
 		err  error
 		want bool
@@ -590,9 +594,3 @@ func TestIsPermanent(t *testing.T) {
 		}
 	}
 }
-
-// smithyOpErr wraps an error the way the SDK's *smithy.OperationError does.
-type smithyOpErr struct{ err error }
-
-func (e *smithyOpErr) Error() string { return "operation error IoT: " + e.err.Error() }
-func (e *smithyOpErr) Unwrap() error { return e.err }

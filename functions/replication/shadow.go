@@ -11,9 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 )
 
-// shadowSections are the parts of a classic shadow's state that are replicated; the
-// delta is derived by AWS and metadata, version and timestamps are per Region.
-var shadowSections = []string{"desired", "reported"}
+// ShadowSections returns the parts of a classic shadow's state that are replicated,
+// and compared: desired and reported. The delta is derived by AWS, and metadata,
+// version and timestamps are per Region. The slice is the caller's.
+func ShadowSections() []string { return []string{"desired", "reported"} }
 
 // Shadow converges the classic shadow of one thing: the target's desired and reported
 // state are made equal to the source's with one update (keys the source lacks are set
@@ -106,7 +107,7 @@ func shadowState(payload []byte) (map[string]any, error) {
 // sections, or nil when they are equal.
 func statePatch(src, tgt map[string]any) map[string]any {
 	patch := map[string]any{}
-	for _, sec := range shadowSections {
+	for _, sec := range ShadowSections() {
 		s, t := src[sec], tgt[sec]
 		switch {
 		case s == nil && t == nil:

@@ -41,7 +41,7 @@ func ThingGroupNames(c iot.ListThingGroupsAPIClient) NameLister {
 	return func(ctx context.Context, yield func(string) error) error {
 		p := iot.NewListThingGroupsPaginator(c, &iot.ListThingGroupsInput{})
 		return eachName(ctx, p, "thing groups", func(o *iot.ListThingGroupsOutput) []string {
-			return namesOf(o.ThingGroups, func(g types.GroupNameAndArn) *string { return g.GroupName })
+			return namesOf(o.ThingGroups, groupName)
 		}, yield)
 	}
 }

@@ -168,15 +168,9 @@ func (r *Replicator) syncPrincipals(ctx context.Context, name string, rec *recor
 	if err != nil {
 		return 0, fmt.Errorf("list principals in %s: %w", r.SourceRegion, err)
 	}
-	tgtPrincipals, err := ListThingPrincipals(ctx, r.Target, name)
+	tgtCerts, err := ThingCertificates(ctx, r.Target, name) // id -> target ARN
 	if err != nil {
 		return 0, fmt.Errorf("list principals in %s: %w", r.TargetRegion, err)
-	}
-	tgtCerts := make(map[string]string, len(tgtPrincipals)) // id -> target ARN
-	for _, p := range tgtPrincipals {
-		if id := CertificateID(p); id != "" {
-			tgtCerts[id] = p
-		}
 	}
 
 	wanted := make(map[string]bool, len(srcPrincipals))

@@ -71,7 +71,7 @@ func (r *Replicator) thingGroup(ctx context.Context, name string, rec *recorder,
 		case ThingGroupParent(tgt) != parent:
 			return r.recreateThingGroup(ctx, name, parent, src.ThingGroupProperties, rec, depth)
 		}
-		sp, tp := groupProps(src.ThingGroupProperties), groupProps(tgt.ThingGroupProperties)
+		sp, tp := ThingGroupProperties(src), ThingGroupProperties(tgt)
 		sameDesc := aws.ToString(sp.ThingGroupDescription) == aws.ToString(tp.ThingGroupDescription)
 		if sameDesc && maps.Equal(ThingGroupAttributes(sp), ThingGroupAttributes(tp)) {
 			return nil
@@ -100,11 +100,13 @@ func ThingGroupParent(d *iot.DescribeThingGroupOutput) string {
 	return aws.ToString(d.ThingGroupMetadata.ParentGroupName)
 }
 
-func groupProps(p *types.ThingGroupProperties) *types.ThingGroupProperties {
-	if p == nil {
+// ThingGroupProperties returns the described group's properties, empty ones (never
+// nil) when it has none, so that callers can read their fields directly.
+func ThingGroupProperties(d *iot.DescribeThingGroupOutput) *types.ThingGroupProperties {
+	if d.ThingGroupProperties == nil {
 		return &types.ThingGroupProperties{}
 	}
-	return p
+	return d.ThingGroupProperties
 }
 
 // ThingGroupAttributes returns the attributes in a group's properties (nil when

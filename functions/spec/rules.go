@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Rule names as deployed (topic-rule names allow only letters, digits and underscores).
@@ -26,6 +27,26 @@ type Rule struct {
 var registryEventKinds = []string{
 	"thing", "thingType", "thingGroup", "thingTypeAssociation",
 	"thingGroupMembership", "thingGroupHierarchy",
+}
+
+// RegistryEventConfigurations returns the names the IoT event configuration
+// (UpdateEventConfigurations) gives the registry events the registry rule captures:
+// each topic kind in upper snake case, e.g. thingTypeAssociation ->
+// THING_TYPE_ASSOCIATION. Enabling exactly these makes the primary publish what the
+// rule selects.
+func RegistryEventConfigurations() []string {
+	out := make([]string, 0, len(registryEventKinds))
+	for _, k := range registryEventKinds {
+		var b strings.Builder
+		for i, c := range k {
+			if c >= 'A' && c <= 'Z' && i > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToUpper(c))
+		}
+		out = append(out, b.String())
+	}
+	return out
 }
 
 // CaptureRules returns the two capture rules deployed in region: registry events and

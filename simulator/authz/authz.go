@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -115,7 +114,11 @@ func (a *Authorizer) decide(c broker.ClientInfo, action, resource string) error 
 	if c.Certificate == nil {
 		return &Error{Action: action, Reason: "no client certificate presented"}
 	}
-	certID := pki.Fingerprint(c.Certificate.Raw)
+	certID := c.CertificateID
+	if certID == "" {
+		// A ClientInfo not built by the broker: derive the ID here.
+		certID = pki.Fingerprint(c.Certificate.Raw)
+	}
 	cert, ok := a.reg.CertificateByFingerprint(certID)
 	if !ok {
 		return &Error{Action: action, Reason: fmt.Sprintf("certificate %s not registered in %s", certID, a.region)}
@@ -164,7 +167,7 @@ func (a *Authorizer) decide(c broker.ClientInfo, action, resource string) error 
 		return nil
 	}
 	reason := dec.Reason
-	if strings.HasPrefix(reason, "no policy allows") {
+	if dec.ImplicitDeny {
 		// iotpolicy repeats the action and resource, which Error already names.
 		reason = "no attached policy allows it"
 	}
@@ -180,14 +183,12 @@ func (a *Authorizer) policy(name, doc string) *cachedPolicy {
 	if cp != nil && cp.doc == doc {
 		return cp
 	}
-	cp = &cachedPolicy{
-		doc: doc,
-		needsThing: strings.Contains(doc, "iot:Connection.Thing.ThingTypeName") ||
-			strings.Contains(doc, "iot:Connection.Thing.Attributes["),
-	}
+	cp = &cachedPolicy{doc: doc}
 	cp.pol, cp.err = iotpolicy.Parse(doc)
 	if cp.err != nil {
 		a.log.Warn("policy cannot be evaluated; actions of certificates carrying it are refused", "policy", name, "error", cp.err)
+	} else {
+		cp.needsThing = cp.pol.UsesThingDetails()
 	}
 	a.mu.Lock()
 	a.policies[name] = cp

@@ -110,8 +110,13 @@ func (e *env) certARN(dev *pki.Device) string {
 	return info.ARN
 }
 
+// client builds a ClientInfo as the broker does, the certificate ID included.
 func client(id string, cert *x509.Certificate) broker.ClientInfo {
-	return broker.ClientInfo{ClientID: id, Certificate: cert, Remote: "127.0.0.1:50000"}
+	c := broker.ClientInfo{ClientID: id, Certificate: cert, Remote: "127.0.0.1:50000"}
+	if cert != nil {
+		c.CertificateID = pki.Fingerprint(cert.Raw)
+	}
+	return c
 }
 
 // check asserts that err is nil when allow, or otherwise a refusal whose
@@ -172,6 +177,13 @@ func TestConnect(t *testing.T) {
 
 	// The same certificate is admitted in the Region where it is registered.
 	check(t, sec.auth.Connect(client("frank", onlyOther.Leaf)), true, "")
+
+	// The broker's certificate ID is the one looked up; without one the
+	// authoriser derives it from the certificate.
+	claimed := client("alice", alice.Leaf)
+	claimed.CertificateID = onlyOther.ID
+	check(t, e.auth.Connect(claimed), false, "certificate "+onlyOther.ID+" not registered in us-east-1")
+	check(t, e.auth.Connect(broker.ClientInfo{ClientID: "alice", Certificate: alice.Leaf}), true, "")
 }
 
 func TestTopics(t *testing.T) {
@@ -273,6 +285,7 @@ func TestThingAttributeVariable(t *testing.T) {
 			"Resource": "arn:aws:iot:us-east-1:123456789012:topic/sites/${iot:Connection.Thing.Attributes[site]}/*"}]
 	}`)
 	alice := e.device("alice", types.CertificateStatusActive, "site")
+	bob := e.device("bob", types.CertificateStatusActive, spec.DevicePolicyName)
 	me := client("alice", alice.Leaf)
 
 	// No attribute yet: the variable is unresolved and nothing matches.
@@ -291,6 +304,10 @@ func TestThingAttributeVariable(t *testing.T) {
 	e.reg.SetAvailable(false)
 	t.Cleanup(func() { e.reg.SetAvailable(true) })
 	check(t, e.auth.Publish(me, "sites/lyon/x"), false, "describe thing alice")
+
+	// A policy without thing type or attribute variables needs no lookup, so
+	// it still decides while the registry API is down.
+	check(t, e.auth.Publish(client("bob", bob.Leaf), spec.TelemetryTopic("bob")), true, "")
 }
 
 func TestUnevaluablePolicyRefuses(t *testing.T) {

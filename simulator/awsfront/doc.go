@@ -31,7 +31,7 @@
 //     types, NXDOMAIN for other names in the zone. The answer changes the instant the
 //     simulated health check flips (Route 53's propagation delay is not modelled).
 //   - Per Region, an SSM parameter store holding the probe's force-fail switch
-//     (ForceFailParameter). PutParameter on it drives Edge.SetProbeFailing with the
+//     (Front.ForceFailParameter). PutParameter on it drives Edge.SetProbeFailing with the
 //     probe's own parsing (strconv.ParseBool; anything else is off). Other parameters
 //     can be created and read but do nothing.
 //

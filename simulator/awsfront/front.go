@@ -11,10 +11,6 @@ import (
 // HostedZoneID is the simulated public hosted zone's id (without /hostedzone/).
 const HostedZoneID = "Z0IOTDRSIMULATOR"
 
-// ForceFailParameter is the name of each Region's probe force-fail switch, as the stacks
-// name it with the default prefix.
-const ForceFailParameter = "/iotdr/probe/force-fail"
-
 // Front is the AWS-shaped view of one World and its Edge.
 type Front struct {
 	// Route53 serves the Route 53 calls (a global service: one for both Regions).
@@ -35,18 +31,22 @@ func New(w *simulator.World, e *simulator.Edge) *Front {
 		domain:   domain,
 		zone:     e.Zone,
 		checks: []*check{
-			{id: healthCheckID(1), region: w.Primary.Name, role: "PRIMARY", hc: e.Checks[w.Primary.Name]},
-			{id: healthCheckID(2), region: w.Secondary.Name, role: "SECONDARY", hc: e.Checks[w.Secondary.Name]},
+			{id: healthCheckID(1), region: w.Primary.Name, role: spec.FailoverPrimary, hc: e.Checks[w.Primary.Name]},
+			{id: healthCheckID(2), region: w.Secondary.Name, role: spec.FailoverSecondary, hc: e.Checks[w.Secondary.Name]},
 		},
-		prefix: "iotdr",
+		prefix: spec.DefaultPrefix,
 	}
 	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
 		store := newSSM(r.Name, w.Options().AccountID)
-		store.bind(ForceFailParameter, "false", func(on bool) { e.SetProbeFailing(r.Name, on) })
+		store.bind(f.ForceFailParameter(), "false", func(on bool) { e.SetProbeFailing(r.Name, on) })
 		f.SSM[r.Name] = store
 	}
 	return f
 }
+
+// ForceFailParameter is the name of each Region's probe force-fail switch, as the stacks
+// name it with the default prefix.
+func (f *Front) ForceFailParameter() string { return spec.ForceFailParameter(f.Route53.prefix) }
 
 // HealthCheckID returns the id of region's health check ("" for an unknown Region).
 func (f *Front) HealthCheckID(region string) string {
@@ -65,20 +65,20 @@ func (f *Front) StackOutputs() (primary, secondary map[string]any) {
 	p, s := f.w.Primary.Name, f.w.Secondary.Name
 	common := func(role, region string) map[string]any {
 		return map[string]any{
-			"role":                    role,
-			"region":                  region,
-			"primaryRegion":           p,
-			"secondaryRegion":         s,
-			"iotEndpoint":             simulator.Endpoint(region),
-			"domain":                  f.Route53.domain,
-			"domainConfigurationName": "iotdr-devices",
-			"healthCheckId":           f.HealthCheckID(region),
-			"probeUrl":                "https://probe." + region + ".iotdr.test" + spec.ProbePath,
-			"probeForceFailParameter": ForceFailParameter,
+			spec.OutputRole:                    role,
+			spec.OutputRegion:                  region,
+			spec.OutputPrimaryRegion:           p,
+			spec.OutputSecondaryRegion:         s,
+			spec.OutputIoTEndpoint:             simulator.Endpoint(region),
+			spec.OutputDomain:                  f.Route53.domain,
+			spec.OutputDomainConfiguration:     spec.DomainConfigurationName(f.Route53.prefix),
+			spec.OutputHealthCheckID:           f.HealthCheckID(region),
+			spec.OutputProbeURL:                "https://probe." + region + ".iotdr.test" + spec.ProbePath,
+			spec.OutputProbeForceFailParameter: f.ForceFailParameter(),
 		}
 	}
-	primary, secondary = common("primary", p), common("secondary", s)
-	secondary["primaryHealthCheckId"] = f.HealthCheckID(p)
+	primary, secondary = common(spec.RolePrimary, p), common(spec.RoleSecondary, s)
+	secondary[spec.OutputPrimaryHealthCheckID] = f.HealthCheckID(p)
 	return primary, secondary
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/awsfront"
 )
@@ -68,7 +69,7 @@ func TestForceFailSwitchDrivesFailover(t *testing.T) {
 	store := f.SSM[w.Primary.Name]
 	put := func(v string) {
 		t.Helper()
-		if _, err := store.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(awsfront.ForceFailParameter), Value: aws.String(v), Overwrite: aws.Bool(true)}); err != nil {
+		if _, err := store.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(f.ForceFailParameter()), Value: aws.String(v), Overwrite: aws.Bool(true)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,7 +109,7 @@ func TestForceFailSwitchDrivesFailover(t *testing.T) {
 		a, _ := e.Zone.Resolve(domain)
 		return a.Which == "PRIMARY" && e.Checks[w.Primary.Name].Healthy()
 	})
-	got, err := store.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(awsfront.ForceFailParameter)})
+	got, err := store.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(f.ForceFailParameter())})
 	if err != nil || aws.ToString(got.Parameter.Value) != "false" || got.Parameter.Version != 3 {
 		t.Errorf("parameter after two writes: %+v, %v", got, err)
 	}
@@ -152,7 +153,8 @@ func TestDescribesTheDeployment(t *testing.T) {
 	}
 	p, s := f.StackOutputs()
 	if p["healthCheckId"] != f.HealthCheckID(w.Primary.Name) || s["primaryHealthCheckId"] != p["healthCheckId"] ||
-		p["probeForceFailParameter"] != awsfront.ForceFailParameter || s["role"] != "secondary" {
+		p["probeForceFailParameter"] != spec.ForceFailParameter(spec.DefaultPrefix) || s["role"] != "secondary" ||
+		p["domainConfigurationName"] != spec.DomainConfigurationName(spec.DefaultPrefix) {
 		t.Errorf("outputs %v / %v", p, s)
 	}
 	if out := answer(t, f, "other."+w.Options().Domain, r53types.RRTypeA); aws.ToString(out.ResponseCode) != "NXDOMAIN" {
@@ -198,7 +200,7 @@ func TestErrors(t *testing.T) {
 			return err
 		}, new(*ssmtypes.ParameterNotFound)},
 		{"overwrite without Overwrite", func() error {
-			_, err := store.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(awsfront.ForceFailParameter), Value: aws.String("true")})
+			_, err := store.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(f.ForceFailParameter()), Value: aws.String("true")})
 			return err
 		}, new(*ssmtypes.ParameterAlreadyExists)},
 	}
@@ -211,12 +213,12 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	// The refused overwrite did not flip the switch.
-	got, _ := store.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(awsfront.ForceFailParameter)})
+	got, _ := store.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(f.ForceFailParameter())})
 	if aws.ToString(got.Parameter.Value) != "false" {
 		t.Errorf("switch %q after a refused write", aws.ToString(got.Parameter.Value))
 	}
 	// The secondary's store is separate: its switch exists and is off.
-	if _, err := f.SSM[w.Secondary.Name].GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(awsfront.ForceFailParameter)}); err != nil {
+	if _, err := f.SSM[w.Secondary.Name].GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(f.ForceFailParameter())}); err != nil {
 		t.Errorf("secondary switch: %v", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
 // ErrClosed is returned by Broker methods called after Close.
@@ -29,6 +31,10 @@ type ClientInfo struct {
 	ClientID string
 	// Certificate is the client's leaf certificate; nil on a plain TCP listener.
 	Certificate *x509.Certificate
+	// CertificateID is Certificate's AWS IoT certificate ID (pki.Fingerprint of
+	// its DER), computed once per connection so that per-message authorisation
+	// does not hash the certificate; empty without a certificate.
+	CertificateID string
 	// Remote is the client's network address (host:port).
 	Remote string
 }
@@ -267,6 +273,7 @@ func newClientInfo(cl *mqtt.Client) ClientInfo {
 	if tc, ok := cl.Net.Conn.(*tls.Conn); ok {
 		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 			info.Certificate = certs[0]
+			info.CertificateID = pki.Fingerprint(certs[0].Raw)
 		}
 	}
 	return info

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -171,6 +173,8 @@ func TestAuthorizerRefusals(t *testing.T) {
 	})
 
 	t.Run("receive", func(t *testing.T) {
+		// sub-client above subscribed to fleet/hidden too: only rx-client may be refused.
+		eventually(t, "the earlier clients gone", func() bool { return b.ConnectedClients() == 0 })
 		c := mustDial(t, b, clientOpts{id: "rx-client"})
 		c.subscribe(t, "fleet/+")
 		if err := b.Publish("fleet/hidden", []byte("x"), 1); err != nil {
@@ -234,9 +238,14 @@ func TestTLSClientCertificates(t *testing.T) {
 
 	auth.mu.Lock()
 	cn := auth.connectedCerts["device-1"]
+	connectID, receiveID := auth.connectIDs["device-1"], auth.receiveIDs["device-1"]
 	auth.mu.Unlock()
 	if cn != "device-1" {
 		t.Errorf("Authorizer saw certificate CN %q, want device-1", cn)
+	}
+	sum := sha256.Sum256(devCert.Certificate[0])
+	if want := hex.EncodeToString(sum[:]); connectID != want || receiveID != want {
+		t.Errorf("Authorizer saw certificate ID %q on Connect and %q on Receive, want %q", connectID, receiveID, want)
 	}
 
 	t.Run("certificate of another identity", func(t *testing.T) {

@@ -253,6 +253,17 @@ type fakeAuth struct {
 	denyReceive    map[string]bool // topics
 	requireCertCN  bool            // refuse connect unless the certificate CN equals the client ID
 	connectedCerts map[string]string
+	// certIDs are the certificate IDs seen, by client ID, on Connect and
+	// Receive.
+	connectIDs, receiveIDs map[string]string
+}
+
+// record notes id in m (allocated on first use); a.mu must be held.
+func record(m *map[string]string, clientID, id string) {
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[clientID] = id
 }
 
 func (a *fakeAuth) Connect(c ClientInfo) error {
@@ -267,11 +278,9 @@ func (a *fakeAuth) Connect(c ClientInfo) error {
 		}
 	}
 	if c.Certificate != nil {
-		if a.connectedCerts == nil {
-			a.connectedCerts = map[string]string{}
-		}
-		a.connectedCerts[c.ClientID] = c.Certificate.Subject.CommonName
+		record(&a.connectedCerts, c.ClientID, c.Certificate.Subject.CommonName)
 	}
+	record(&a.connectIDs, c.ClientID, c.CertificateID)
 	if !strings.HasPrefix(c.Remote, "127.0.0.1:") {
 		return fmt.Errorf("unexpected remote %q", c.Remote)
 	}
@@ -292,7 +301,10 @@ func (a *fakeAuth) Subscribe(_ ClientInfo, filter string) error {
 	return nil
 }
 
-func (a *fakeAuth) Receive(_ ClientInfo, topic string) error {
+func (a *fakeAuth) Receive(c ClientInfo, topic string) error {
+	a.mu.Lock()
+	record(&a.receiveIDs, c.ClientID, c.CertificateID)
+	a.mu.Unlock()
 	if a.denyReceive[topic] {
 		return errors.New("receive denied by policy")
 	}

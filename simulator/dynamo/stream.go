@@ -39,7 +39,6 @@ type Stream struct {
 
 	mu      sync.Mutex
 	records []events.DynamoDBEventRecord
-	created []time.Time // creation time of records[i], for retention
 	seq     uint64
 	notify  chan struct{} // closed and replaced on every append
 }
@@ -125,17 +124,17 @@ func (s *Stream) append(c change) error {
 	}
 	s.trimLocked()
 	s.records = append(s.records, rec)
-	s.created = append(s.created, c.at)
 	close(s.notify)
 	s.notify = make(chan struct{})
 	return nil
 }
 
-// trimLocked drops records older than the retention period.
+// trimLocked drops records older than the retention period, by their
+// creation time (kept at full precision; only its JSON form is in seconds).
 func (s *Stream) trimLocked() {
 	cutoff := s.now().Add(-s.retention)
 	n := 0
-	for n < len(s.created) && s.created[n].Before(cutoff) {
+	for n < len(s.records) && s.records[n].Change.ApproximateCreationDateTime.Before(cutoff) {
 		n++
 	}
 	if n == 0 {
@@ -144,7 +143,6 @@ func (s *Stream) trimLocked() {
 	// Zero the dropped records so their images can be collected.
 	clear(s.records[:n])
 	s.records = s.records[n:]
-	s.created = s.created[n:]
 }
 
 // indexAfter returns the index of the first record whose sequence number is

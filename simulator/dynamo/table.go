@@ -78,13 +78,12 @@ func (v version) newerThan(o version) bool {
 // Table is an in-memory DynamoDB table with a stream. It is safe for
 // concurrent use.
 type Table struct {
-	region    string
-	account   string
-	schema    Schema
-	arn       string
-	now       func() time.Time
-	stream    *Stream
-	streamARN string
+	region  string
+	account string
+	schema  Schema
+	arn     string
+	now     func() time.Time
+	stream  *Stream
 
 	mu         sync.Mutex
 	items      map[string]*entry
@@ -118,8 +117,7 @@ func NewTable(region, account string, s Schema, opts ...Option) *Table {
 	case ViewNewImage, ViewNewAndOldImages, ViewOldImage, ViewKeysOnly:
 		// The stream label is the creation timestamp, as in DynamoDB.
 		label := o.now().UTC().Format("2006-01-02T15:04:05.000")
-		t.streamARN = t.arn + "/stream/" + label
-		t.stream = newStream(t.streamARN, region, s.StreamView, o.retention, o.now)
+		t.stream = newStream(t.arn+"/stream/"+label, region, s.StreamView, o.retention, o.now)
 	default:
 		panic(fmt.Sprintf("dynamo: NewTable: unknown stream view %q", s.StreamView))
 	}
@@ -130,7 +128,12 @@ func NewTable(region, account string, s Schema, opts ...Option) *Table {
 func (t *Table) ARN() string { return t.arn }
 
 // StreamARN returns the latest stream ARN, or "" if the table has no stream.
-func (t *Table) StreamARN() string { return t.streamARN }
+func (t *Table) StreamARN() string {
+	if t.stream == nil {
+		return ""
+	}
+	return t.stream.arn
+}
 
 // Stream returns the table's stream, or nil if the schema has no StreamView.
 func (t *Table) Stream() *Stream { return t.stream }

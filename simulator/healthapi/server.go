@@ -325,38 +325,54 @@ func (s *Server) event(r *http.Request, body []byte, requestID string, at time.T
 	return ev
 }
 
-// proxyResponse is the format 2.0 response fields API Gateway honours.
+// proxyResponse is a format 2.0 response as the function returned it. Its own
+// StatusCode shadows the embedded one so that an absent statusCode can be
+// told from any value, null included.
 type proxyResponse struct {
-	StatusCode      int               `json:"statusCode"`
-	Headers         map[string]string `json:"headers"`
-	Body            string            `json:"body"`
-	IsBase64Encoded bool              `json:"isBase64Encoded"`
-	Cookies         []string          `json:"cookies"`
+	StatusCode statusField `json:"statusCode"`
+	events.APIGatewayV2HTTPResponse
+}
+
+// statusField is a statusCode that remembers whether the response had one.
+type statusField struct {
+	set  bool
+	code int
+}
+
+// UnmarshalJSON records that the field is present; null decodes as 0.
+func (f *statusField) UnmarshalJSON(b []byte) error {
+	f.set = true
+	return json.Unmarshal(b, &f.code)
 }
 
 // writeResponse maps the function's output to the HTTP answer. It writes
 // nothing when it returns an error.
 func writeResponse(w http.ResponseWriter, out []byte) (int, error) {
-	var resp proxyResponse
-	var fields map[string]json.RawMessage
+	var pr proxyResponse
+	err := json.Unmarshal(out, &pr)
+	resp := pr.APIGatewayV2HTTPResponse
+	var syntaxErr *json.SyntaxError
 	switch {
-	case json.Unmarshal(out, &fields) == nil && fields["statusCode"] != nil:
-		if err := json.Unmarshal(out, &resp); err != nil {
+	case errors.As(err, &syntaxErr):
+		return 0, errors.New("response is not JSON")
+	case pr.StatusCode.set:
+		if err != nil {
 			return 0, fmt.Errorf("decode proxy response: %w", err)
 		}
-		if resp.StatusCode < 100 || resp.StatusCode > 599 {
-			return 0, fmt.Errorf("status code %d out of range", resp.StatusCode)
+		if pr.StatusCode.code < 100 || pr.StatusCode.code > 599 {
+			return 0, fmt.Errorf("status code %d out of range", pr.StatusCode.code)
 		}
-	case json.Valid(out):
-		// No statusCode: API Gateway infers a 200 JSON answer. A JSON string
-		// is the body itself; anything else is sent as it is.
-		resp = proxyResponse{StatusCode: http.StatusOK, Headers: map[string]string{"content-type": "application/json"}, Body: string(out)}
+		resp.StatusCode = pr.StatusCode.code
+	default:
+		// Valid JSON without statusCode (any object lacking one, whatever its
+		// other fields, or a non-object): API Gateway infers a 200 JSON
+		// answer. A JSON string is the body itself; anything else is sent as
+		// it is.
+		resp = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: map[string]string{"content-type": "application/json"}, Body: string(out)}
 		var str string
-		if json.Unmarshal(out, &str) == nil {
+		if len(out) > 0 && out[0] == '"' && json.Unmarshal(out, &str) == nil {
 			resp.Body = str
 		}
-	default:
-		return 0, errors.New("response is not JSON")
 	}
 	body := []byte(resp.Body)
 	if resp.IsBase64Encoded {

@@ -219,7 +219,21 @@ func TestResponse(t *testing.T) {
 			wantStatus: 500, wantBody: bodyInternalError, wantHeader: map[string]string{"Content-Type": "application/json"},
 		},
 		{name: "function missing", err: lambdart.ErrFunctionNotFound, wantStatus: 500, wantBody: bodyInternalError},
+		{
+			name:       "inferred from an array",
+			out:        `[1,2]`,
+			wantStatus: 200, wantBody: `[1,2]`, wantHeader: map[string]string{"Content-Type": "application/json"},
+		},
+		{
+			name:       "inferred from an object without statusCode, whatever its fields",
+			out:        `{"headers":5,"body":7}`,
+			wantStatus: 200, wantBody: `{"headers":5,"body":7}`, wantHeader: map[string]string{"Content-Type": "application/json"},
+		},
 		{name: "not JSON", out: `nope`, wantStatus: 500, wantBody: bodyInternalError},
+		{name: "truncated JSON", out: `{"statusCode":200`, wantStatus: 500, wantBody: bodyInternalError},
+		{name: "null status", out: `{"statusCode":null,"body":"x"}`, wantStatus: 500, wantBody: bodyInternalError},
+		{name: "status as a string", out: `{"statusCode":"200","body":"x"}`, wantStatus: 500, wantBody: bodyInternalError},
+		{name: "malformed field beside a status", out: `{"headers":5,"statusCode":200}`, wantStatus: 500, wantBody: bodyInternalError},
 		{name: "status out of range", out: `{"statusCode":42}`, wantStatus: 500, wantBody: bodyInternalError},
 		{name: "bad base64", out: `{"statusCode":200,"body":"!!","isBase64Encoded":true}`, wantStatus: 500, wantBody: bodyInternalError},
 	}

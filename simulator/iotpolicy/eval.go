@@ -115,6 +115,9 @@ type Decision struct {
 	// Allowed is true only when some statement allows the request and none
 	// denies it.
 	Allowed bool
+	// ImplicitDeny is true when the request is refused because no statement
+	// allows it (rather than by an explicit Deny).
+	ImplicitDeny bool
 	// Reason names the deciding policy and statement, or says that no policy
 	// allows the request. It is meant for logs and test failures.
 	Reason string
@@ -156,7 +159,7 @@ func Evaluate(policies map[string]*Policy, req Request) Decision {
 	if allowedBy != "" {
 		return Decision{Allowed: true, Reason: allowedBy}
 	}
-	return Decision{Reason: fmt.Sprintf("no policy allows %s on %s", req.Action, req.Resource)}
+	return Decision{ImplicitDeny: true, Reason: fmt.Sprintf("no policy allows %s on %s", req.Action, req.Resource)}
 }
 
 // matches reports whether the statement applies to the (lower-cased) action and

@@ -225,6 +225,35 @@ func TestEvaluate(t *testing.T) {
 			if !strings.Contains(got.Reason, tc.reasonIn) {
 				t.Fatalf("reason %q does not contain %q", got.Reason, tc.reasonIn)
 			}
+			if implicit := !got.Allowed && strings.HasPrefix(got.Reason, "no policy allows"); got.ImplicitDeny != implicit {
+				t.Fatalf("ImplicitDeny = %v for %+v, want %v", got.ImplicitDeny, got, implicit)
+			}
+		})
+	}
+}
+
+func TestUsesThingDetails(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want bool
+	}{
+		{"thing type and attribute variables", thingVars, true},
+		{"thing name only", deviceTopics, false},
+		{"certificate variables", certificateVars, false},
+		{"no variables", allowAll, false},
+		{"type variable", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:Publish",
+			"Resource":"arn:aws:iot:*:*:topic/${iot:Connection.Thing.ThingTypeName}"}}`, true},
+		{"attribute variable", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iot:Publish",
+			"Resource":"arn:aws:iot:*:*:topic/${iot:Connection.Thing.Attributes[site]}"}}`, true},
+		{"variable names in a Sid are not variables", `{"Version":"2012-10-17","Statement":{"Sid":"iot:Connection.Thing.ThingTypeName",
+			"Effect":"Allow","Action":"iot:Publish","Resource":"*"}}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MustParse(tc.doc).UsesThingDetails(); got != tc.want {
+				t.Errorf("UsesThingDetails() = %v, want %v", got, tc.want)
+			}
 		})
 	}
 }

@@ -31,7 +31,16 @@ var ErrInvalidPolicy = errors.New("invalid IoT policy")
 // for concurrent use by any number of evaluations.
 type Policy struct {
 	statements []statement
+	// thingDetails is true when some resource uses the thing type or an
+	// attribute variable.
+	thingDetails bool
 }
+
+// UsesThingDetails reports whether the policy refers to the connected thing's
+// type or attributes (${iot:Connection.Thing.ThingTypeName},
+// ${iot:Connection.Thing.Attributes[...]}), so that a caller knows whether it
+// must look the thing up to build Vars. The thing's name alone does not count.
+func (p *Policy) UsesThingDetails() bool { return p.thingDetails }
 
 // statement is one compiled policy statement.
 type statement struct {
@@ -40,6 +49,19 @@ type statement struct {
 	deny      bool
 	actions   []globPattern // lower-cased, matched case-insensitively
 	resources []resourcePattern
+}
+
+// usesThingDetails reports whether a resource of the statement uses the thing
+// type or an attribute variable.
+func (s *statement) usesThingDetails() bool {
+	for _, r := range s.resources {
+		for _, pt := range r.parts {
+			if pt.isVar && (pt.kind == varThingTypeName || pt.kind == varAttribute) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // label names the statement in decisions, e.g. `statement 2 (Sid "pub")`.
@@ -102,6 +124,7 @@ func Parse(doc string) (*Policy, error) {
 			return nil, err
 		}
 		p.statements = append(p.statements, st)
+		p.thingDetails = p.thingDetails || st.usesThingDetails()
 	}
 	return p, nil
 }

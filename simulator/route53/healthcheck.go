@@ -79,9 +79,8 @@ func (c *CheckConfig) validate() error {
 type Option func(*options)
 
 type options struct {
-	now      func() time.Time
-	logger   *slog.Logger
-	onChange func(healthy bool, at time.Time)
+	now    func() time.Time
+	logger *slog.Logger
 }
 
 func buildOptions(opts []Option) options {
@@ -109,13 +108,6 @@ func WithLogger(l *slog.Logger) Option {
 			o.logger = l
 		}
 	}
-}
-
-// WithOnChange registers a function called, in order, each time a health
-// check's aggregate status flips. It runs on a checker goroutine and must not
-// call Stop. A Zone ignores it.
-func WithOnChange(f func(healthy bool, at time.Time)) Option {
-	return func(o *options) { o.onChange = f }
 }
 
 // CheckerStatus is one checker's current view of the endpoint.
@@ -208,9 +200,6 @@ func NewHealthCheck(cfg CheckConfig, client *http.Client, opts ...Option) (*Heal
 		h.checkers[i].Index = i
 		h.checkers[i].Healthy = true
 	}
-	if h.opts.onChange != nil {
-		h.listeners = append(h.listeners, h.opts.onChange)
-	}
 	return h, nil
 }
 
@@ -281,7 +270,9 @@ func (h *HealthCheck) History() []Transition {
 	return append([]Transition(nil), h.history...)
 }
 
-// addListener registers f like WithOnChange; Zone uses it to follow flips.
+// addListener registers f, called in order each time the aggregate status
+// flips; Zone uses it to follow flips. f runs on a checker goroutine, with the
+// check's notify lock held, so it must not call Stop or addListener.
 func (h *HealthCheck) addListener(f func(healthy bool, at time.Time)) {
 	h.notifyMu.Lock()
 	defer h.notifyMu.Unlock()

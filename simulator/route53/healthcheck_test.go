@@ -142,11 +142,12 @@ func TestTransitionCauses(t *testing.T) {
 	clock := newFakeClock()
 	var mu sync.Mutex
 	var seen []bool
-	h := newManualCheck(t, 2, 2, WithClock(clock.Now), WithOnChange(func(healthy bool, _ time.Time) {
+	h := newManualCheck(t, 2, 2, WithClock(clock.Now))
+	h.addListener(func(healthy bool, _ time.Time) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, healthy)
-	}))
+	})
 	t0 := clock.Now()
 	h.fail(0) // checker 0's streak starts at t0
 	clock.Advance(time.Second)
@@ -177,7 +178,7 @@ func TestTransitionCauses(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 2 || seen[0] || !seen[1] {
-		t.Errorf("OnChange saw %v, want [false true]", seen)
+		t.Errorf("listener saw %v, want [false true]", seen)
 	}
 	st := h.Status()
 	if st[1].ConsecutiveSuccesses != 2 || st[0].ConsecutiveFailures != 2 || st[0].LastError == "" || st[1].Checks != 4 {
@@ -193,13 +194,14 @@ func TestHTTPFailureThreshold(t *testing.T) {
 	e := newEndpoint(t)
 	var mu sync.Mutex
 	var atFlip []CheckerStatus
-	var h *HealthCheck
-	h = startCheck(t, CheckConfig{URL: e.srv.URL + "/probe?secret=s", FailureThreshold: threshold, Checkers: 1},
-		WithOnChange(func(bool, time.Time) {
-			mu.Lock()
-			defer mu.Unlock()
-			atFlip = append(atFlip, h.Status()[0])
-		}))
+	h := newCheck(t, CheckConfig{URL: e.srv.URL + "/probe?secret=s", FailureThreshold: threshold, Checkers: 1})
+	h.addListener(func(bool, time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		atFlip = append(atFlip, h.Status()[0])
+	})
+	h.Start(context.Background())
+	t.Cleanup(h.Stop)
 	e.waitRequests(t, 2)
 	if !h.Healthy() {
 		t.Fatal("unhealthy while the endpoint answers 200")
@@ -328,6 +330,13 @@ func TestStartStop(t *testing.T) {
 	h.Stop()
 	n := e.requests.Load()
 	h.Start(ctx) // a stopped check stays stopped
+	// Nothing to wait for: the point is that several intervals pass with no probe.
+	quiet := time.NewTimer(5 * tick)
+	defer quiet.Stop()
+	<-quiet.C
+	if got := e.requests.Load(); got != n {
+		t.Errorf("server saw %d requests after Start following Stop, want none", got-n)
+	}
 	st := h.Status()
 	total := 0
 	for _, s := range st {

@@ -113,8 +113,8 @@ func (e *endpoint) waitRequests(t *testing.T, n int64) {
 	waitFor(t, "probe requests", func() bool { return e.requests.Load() >= target })
 }
 
-// startCheck creates and starts a health check on url, stopped at cleanup.
-func startCheck(t *testing.T, cfg CheckConfig, opts ...Option) *HealthCheck {
+// newCheck creates a stopped health check, the interval defaulting to tick.
+func newCheck(t *testing.T, cfg CheckConfig, opts ...Option) *HealthCheck {
 	t.Helper()
 	if cfg.Interval == 0 {
 		cfg.Interval = tick
@@ -126,6 +126,13 @@ func startCheck(t *testing.T, cfg CheckConfig, opts ...Option) *HealthCheck {
 	if err != nil {
 		t.Fatalf("NewHealthCheck: %v", err)
 	}
+	return h
+}
+
+// startCheck creates and starts a health check on url, stopped at cleanup.
+func startCheck(t *testing.T, cfg CheckConfig, opts ...Option) *HealthCheck {
+	t.Helper()
+	h := newCheck(t, cfg, opts...)
 	h.Start(context.Background())
 	t.Cleanup(h.Stop)
 	return h

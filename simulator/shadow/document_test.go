@@ -216,6 +216,9 @@ func TestParseUpdateRejects(t *testing.T) {
 	}{
 		{"not JSON", `{"state":`, 400, "Invalid JSON", ""},
 		{"trailing garbage", `{"state":{}} x`, 400, "Invalid JSON", ""},
+		{"trailing closing brace", `{"state":{}}}`, 400, "Invalid JSON", ""},
+		{"trailing closing bracket", `{"state":{}}]`, 400, "Invalid JSON", ""},
+		{"second value", `{"state":{}} {}`, 400, "Invalid JSON", ""},
 		{"not an object", `[1]`, 400, "Invalid JSON", ""},
 		{"empty payload", ``, 400, "Invalid JSON", ""},
 		{"missing state", `{"clientToken":"t1"}`, 400, "Missing required node: state", "t1"},

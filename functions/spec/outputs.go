@@ -1,0 +1,87 @@
+package spec
+
+// Stack outputs: the keys `pulumi stack output --json` prints for the primary and the
+// secondary stack. The secondary stack reads the primary's through a stack reference and
+// `iotdr drill --aws` reads both, so renaming one here renames it for every reader.
+const (
+	// OutputRole is the stack's role, RolePrimary or RoleSecondary.
+	OutputRole = "role"
+	// OutputRegion is the Region the stack deploys to.
+	OutputRegion = "region"
+	// OutputPrimaryRegion is the Region replicated from.
+	OutputPrimaryRegion = "primaryRegion"
+	// OutputSecondaryRegion is the Region replicated to.
+	OutputSecondaryRegion = "secondaryRegion"
+	// OutputIoTEndpoint is the stack's Region's iot:Data-ATS endpoint.
+	OutputIoTEndpoint = "iotEndpoint"
+	// OutputDomain is the device-facing custom domain.
+	OutputDomain = "domain"
+	// OutputDomainConfiguration is the name of the Region's IoT domain configuration
+	// (DomainConfigurationName).
+	OutputDomainConfiguration = "domainConfigurationName"
+	// OutputHealthCheckID is the Route 53 health check calling this Region's probe.
+	OutputHealthCheckID = "healthCheckId"
+	// OutputPrimaryHealthCheckID is the primary's health check, as the secondary's
+	// PRIMARY failover record uses it (secondary only).
+	OutputPrimaryHealthCheckID = "primaryHealthCheckId"
+	// OutputProbeURL is the probe's URL, without its secret.
+	OutputProbeURL = "probeUrl"
+	// OutputProbeForceFailParameter is the SSM parameter that makes this Region's probe
+	// fail (ForceFailParameter).
+	OutputProbeForceFailParameter = "probeForceFailParameter"
+	// OutputEventTableName is the replicated event table (primary only).
+	OutputEventTableName = "eventTableName"
+	// OutputEventTableArn is the event table's ARN in the primary (primary only).
+	OutputEventTableArn = "eventTableArn"
+	// OutputReplicaArn is the event table's replica in the secondary (primary only).
+	OutputReplicaArn = "eventTableReplicaArn"
+	// OutputReplicaStreamArn is the replica's stream, which feeds the secondary's
+	// trigger (primary only).
+	OutputReplicaStreamArn = "eventTableReplicaStreamArn"
+	// OutputCaptureRules lists the capture rules' names (primary only).
+	OutputCaptureRules = "captureRuleNames"
+	// OutputDevicePolicy is the device policy's name (primary only).
+	OutputDevicePolicy = "devicePolicyName"
+	// OutputStateMachineName is the apply state machine's name (secondary only).
+	OutputStateMachineName = "stateMachineName"
+	// OutputStateMachineArn is the apply state machine's ARN (secondary only).
+	OutputStateMachineArn = "stateMachineArn"
+	// OutputErrorTableName is the error table's name (secondary only).
+	OutputErrorTableName = "errorTableName"
+	// OutputStreamFailureQueueURL is the queue of stream records given up on
+	// (secondary only).
+	OutputStreamFailureQueueURL = "streamFailureQueueUrl"
+	// OutputFunctionNames maps Function* names to deployed Lambda names (secondary only).
+	OutputFunctionNames = "functionNames"
+	// OutputAlarmNames lists the stack's CloudWatch alarms.
+	OutputAlarmNames = "alarmNames"
+)
+
+// Stack roles, the values of OutputRole; each is also the stack's default name.
+const (
+	RolePrimary   = "primary"
+	RoleSecondary = "secondary"
+)
+
+// Failover record kinds: the Route 53 failover routing policy types of the domain's
+// two records, the primary stack's endpoint behind FailoverPrimary.
+const (
+	FailoverPrimary   = "PRIMARY"
+	FailoverSecondary = "SECONDARY"
+)
+
+// DefaultPrefix is the physical-name prefix of named resources when the stack
+// configuration sets none (iotdr:prefix).
+const DefaultPrefix = "iotdr"
+
+// ProbeParameter names the probe's SSM parameter leaf ("secret", "certificate",
+// "force-fail") in a stack deployed with prefix.
+func ProbeParameter(prefix, leaf string) string { return "/" + prefix + "/probe/" + leaf }
+
+// ForceFailParameter names the SSM parameter that, set to "true", makes the health
+// probe of a stack deployed with prefix fail: what drills flip.
+func ForceFailParameter(prefix string) string { return ProbeParameter(prefix, "force-fail") }
+
+// DomainConfigurationName names the IoT domain configuration serving the custom domain
+// in a stack deployed with prefix.
+func DomainConfigurationName(prefix string) string { return prefix + "-devices" }

@@ -1,0 +1,52 @@
+package spec
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRegistryEventConfigurations: the event configurations enabled are exactly the
+// registry event types the pipeline applies (EventTypes without the shadow event, as
+// AWS names them without the _EVENT suffix), and the registry rule selects each one's
+// topic kind.
+func TestRegistryEventConfigurations(t *testing.T) {
+	got := RegistryEventConfigurations()
+	var want []string
+	for _, e := range EventTypes {
+		if e != EventShadow {
+			want = append(want, strings.TrimSuffix(e, "_EVENT"))
+		}
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+		t.Errorf("event configurations %v, want %v", got, want)
+	}
+	rules, err := CaptureRules("eu-west-1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range got {
+		// THING_TYPE_ASSOCIATION -> thingTypeAssociation, the topic's third level.
+		words := strings.Split(strings.ToLower(c), "_")
+		for i := 1; i < len(words); i++ {
+			words[i] = strings.ToUpper(words[i][:1]) + words[i][1:]
+		}
+		if where := "topic(3) = '" + strings.Join(words, "") + "'"; !strings.Contains(rules[0].SQL, where) {
+			t.Errorf("registry rule does not capture %s (%s):\n%s", c, where, rules[0].SQL)
+		}
+	}
+}
+
+func TestParameterAndResourceNames(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{ForceFailParameter(DefaultPrefix), "/iotdr/probe/force-fail"},
+		{ForceFailParameter("acme-dr"), "/acme-dr/probe/force-fail"},
+		{ProbeParameter("acme-dr", "secret"), "/acme-dr/probe/secret"},
+		{DomainConfigurationName(DefaultPrefix), "iotdr-devices"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
