@@ -5,6 +5,7 @@ package awsclients
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,13 +14,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/iot-dr/iot-dr/functions/apply"
+	"github.com/iot-dr/iot-dr/functions/capture"
+	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/metrics"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
-	"github.com/iot-dr/iot-dr/functions/worker"
+	"github.com/iot-dr/iot-dr/functions/state"
 )
 
 // Logger is the JSON logger every Lambda uses.
@@ -56,29 +62,6 @@ func EnvInt(name string, def int) (int, error) {
 	return n, nil
 }
 
-// Replicator builds the replicator from sourceRegion into the Lambda's own Region, with
-// each Region's IoT control-plane client and data-plane client (its ATS endpoint looked
-// up with DescribeEndpoint).
-func Replicator(ctx context.Context, cfg aws.Config, sourceRegion string, log *slog.Logger) (*replication.Replicator, error) {
-	src := cfg.Copy()
-	src.Region = sourceRegion
-	srcIoT, tgtIoT := iot.NewFromConfig(src), iot.NewFromConfig(cfg)
-	srcData, err := DataPlane(ctx, src, srcIoT)
-	if err != nil {
-		return nil, err
-	}
-	tgtData, err := DataPlane(ctx, cfg, tgtIoT)
-	if err != nil {
-		return nil, err
-	}
-	return &replication.Replicator{
-		Source: srcIoT, Target: tgtIoT,
-		SourceShadows: srcData, TargetShadows: tgtData,
-		SourceRegion: sourceRegion, TargetRegion: cfg.Region,
-		Logger: log,
-	}, nil
-}
-
 // DataPlane returns the IoT data-plane client of cfg's Region, its endpoint (the
 // account's ATS data endpoint) looked up with one DescribeEndpoint call on c, the
 // control-plane client of the same Region.
@@ -95,34 +78,62 @@ func DataPlane(ctx context.Context, cfg aws.Config, c *iot.Client) (*iotdataplan
 	return iotdataplane.NewFromConfig(cfg, func(o *iotdataplane.Options) { o.BaseEndpoint = aws.String(endpoint) }), nil
 }
 
-// Workers builds the worker handlers from the environment: the replicator from
-// spec.EnvSourceRegion into this Region, the re-check settings, and the CloudWatch
-// replication-lag publisher.
-func Workers(ctx context.Context, log *slog.Logger) (*worker.Handlers, *replication.Replicator, error) {
+// Pipeline is every replication handler of one Region, built on that Region's own
+// clients only: the applier reads the state table's local replica and never holds a
+// client of another Region.
+type Pipeline struct {
+	Capture   *capture.Handler
+	Recheck   *capture.Rechecker
+	Sweep     *capture.Sweeper
+	Apply     *apply.Handler
+	Failures  *failures.Recorder
+	Capturer  *capture.Capturer
+	Applier   *apply.Applier
+	Region    string
+	StateName string
+}
+
+// NewPipeline builds the pipeline from the environment.
+func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	cfg, err := Config(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	source, err := Env(spec.EnvSourceRegion)
+	peer, err1 := Env(spec.EnvPeerRegion)
+	stateTable, err2 := Env(spec.EnvStateTable)
+	errorTable, err3 := Env(spec.EnvErrorTable)
+	secs, err4 := EnvInt(spec.EnvRecheckSeconds, spec.DefaultRecheckSeconds)
+	count, err5 := EnvInt(spec.EnvRecheckCount, spec.DefaultRecheckCount)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return nil, err
+	}
+	ctl := iot.NewFromConfig(cfg)
+	data, err := DataPlane(ctx, cfg, ctl)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	secs, err := EnvInt(spec.EnvRecheckSeconds, spec.DefaultRecheckSeconds)
-	if err != nil {
-		return nil, nil, err
+	ddb := dynamodb.NewFromConfig(cfg)
+	store := &state.Store{Table: ddb, Name: stateTable}
+	fails := &failures.Recorder{Table: ddb, Name: errorTable, Logger: log}
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Store: store, Region: cfg.Region, Logger: log}
+	view := &state.View{Store: store}
+	rep := &replication.Replicator{
+		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,
+		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
-	count, err := EnvInt(spec.EnvRecheckCount, spec.DefaultRecheckCount)
-	if err != nil {
-		return nil, nil, err
+	applier := &apply.Applier{
+		Region: cfg.Region, Store: store, Converger: rep, Logger: log,
+		Lag: metrics.CloudWatch{Client: cloudwatch.NewFromConfig(cfg), Namespace: os.Getenv(spec.EnvMetricNamespace)},
 	}
-	rep, err := Replicator(ctx, cfg, source, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	ns := os.Getenv(spec.EnvMetricNamespace)
-	return &worker.Handlers{
-		Converger: rep, RecheckSeconds: secs, RecheckCount: count,
-		Lag:    metrics.CloudWatch{Client: cloudwatch.NewFromConfig(cfg), Namespace: ns},
-		Logger: log,
-	}, rep, nil
+	return &Pipeline{
+		Capture: &capture.Handler{
+			Capturer: capt, SFN: sfn.NewFromConfig(cfg), RecheckMachineARN: os.Getenv(spec.EnvRecheckMachineARN),
+			RecheckSeconds: secs, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: log,
+		},
+		Recheck:  &capture.Rechecker{Capturer: capt, Count: count},
+		Sweep:    &capture.Sweeper{Capturer: capt, Shadows: true, Failures: fails},
+		Apply:    &apply.Handler{Applier: applier, Failures: fails},
+		Failures: fails, Capturer: capt, Applier: applier,
+		Region: cfg.Region, StateName: stateTable,
+	}, nil
 }

@@ -1,10 +1,9 @@
-// Package event decodes and validates the events the apply pipeline carries: an
-// event-table item (a registry event or a shadow acknowledgement plus the capture rule's
-// stamp) as it travels from the stream trigger through the state machine to a worker.
+// Package event decodes and validates what the capture rules hand the capture
+// function: a registry event with its topic, or a classic shadow's update/documents or
+// delete/accepted message reshaped by the shadow rules.
 //
 // It checks shape only (type known, names present and well formed, sizes within AWS's
-// limits); it does not decide what to change in the target Region, which is the
-// replication package's job.
+// limits); it does not decide what to capture, which is the capture package's job.
 package event
 
 import (
@@ -18,30 +17,47 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// Event is the part of an event-table item the pipeline reads. Unknown fields are kept
-// by the state machine (it passes the whole item) but ignored here.
+// Event is the part of a capture rule's message the pipeline reads; other fields are
+// ignored.
 type Event struct {
-	EventType       string `json:"eventType"`
-	EventID         string `json:"eventId"`
-	Operation       string `json:"operation,omitempty"`
+	EventType string `json:"eventType"`
+	EventID   string `json:"eventId"`
+	Operation string `json:"operation,omitempty"`
+	// Timestamp is epoch milliseconds for registry events and epoch seconds for shadow
+	// messages, as AWS sends them.
 	Timestamp       int64  `json:"timestamp,omitempty"`
-	ShadowTimestamp int64  `json:"shadow_timestamp,omitempty"`
 	ThingName       string `json:"thingName,omitempty"`
 	ThingTypeName   string `json:"thingTypeName,omitempty"`
 	ThingGroupName  string `json:"thingGroupName,omitempty"`
 	ParentGroupName string `json:"parentGroupName,omitempty"`
 	ChildGroupName  string `json:"childGroupName,omitempty"`
 	VersionNumber   int64  `json:"versionNumber,omitempty"`
-	UUID            string `json:"uuid,omitempty"`
-	SourceRegion    string `json:"source_region,omitempty"`
 	Topic           string `json:"topic,omitempty"`
+	// Current is a shadow update's new document ({"state": ..., "version": ...}).
+	Current *ShadowSnapshot `json:"current,omitempty"`
+	// Version is a shadow delete's version.
+	Version int64 `json:"version,omitempty"`
+	// ClientToken is the shadow request's client token, which tells an apply's own
+	// write from a device's.
+	ClientToken string `json:"clientToken,omitempty"`
+	// CapturedAt is when the rule ran (epoch ms), set by the shadow rules.
+	CapturedAt int64 `json:"capturedAt,omitempty"`
 	// Attributes are the thing's or group's attributes as the event reported them; only
 	// validated, since workers re-read the source Region's current state.
 	Attributes map[string]json.RawMessage `json:"attributes,omitempty"`
 }
 
-// MaxInputBytes is the largest item the pipeline accepts: Step Functions refuses
-// execution input over 256 KiB.
+// ShadowSnapshot is a shadow document as update/documents carries it.
+type ShadowSnapshot struct {
+	State struct {
+		Desired  json.RawMessage `json:"desired,omitempty"`
+		Reported json.RawMessage `json:"reported,omitempty"`
+	} `json:"state"`
+	Version int64 `json:"version"`
+}
+
+// MaxInputBytes is the largest message the capture function accepts: Lambda's
+// asynchronous invocation payload limit.
 const MaxInputBytes = 256 * 1024
 
 // AWS IoT registry limits the validation enforces.
@@ -99,7 +115,7 @@ func (e Event) Validate() error {
 		return fmt.Errorf("event %s: unknown eventType %q", e.ID(), Excerpt([]byte(e.EventType)))
 	}
 	if e.ID() == "" {
-		return fmt.Errorf("%s event: missing eventId and uuid", e.EventType)
+		return fmt.Errorf("%s event: missing eventId", e.EventType)
 	}
 	if len(e.ID()) > maxEventIDLength {
 		return fmt.Errorf("%s event: eventId is %d characters, over %d", e.EventType, len(e.ID()), maxEventIDLength)
@@ -126,6 +142,18 @@ func (e Event) Validate() error {
 	case spec.EventThingGroupHierarchy:
 		// AWS names the parent thingGroupName and the child childGroupName here.
 		errs = append(errs, need("childGroupName", e.ChildGroupName), need("thingGroupName", e.ThingGroupName))
+	}
+	if e.EventType == spec.EventShadow {
+		switch {
+		case e.Operation == "UPDATE" && e.Current == nil:
+			errs = append(errs, fmt.Errorf("shadow update of %s: missing current document", e.ThingName))
+		case e.Operation == "UPDATE" && e.Current.Version <= 0:
+			errs = append(errs, fmt.Errorf("shadow update of %s: current.version must be positive, got %d", e.ThingName, e.Current.Version))
+		case e.Operation == "DELETE" && e.Version < 0:
+			errs = append(errs, fmt.Errorf("shadow delete of %s: negative version %d", e.ThingName, e.Version))
+		case e.Operation != "UPDATE" && e.Operation != "DELETE":
+			errs = append(errs, fmt.Errorf("shadow message of %s: operation %q is neither UPDATE nor DELETE", e.ThingName, Excerpt([]byte(e.Operation))))
+		}
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -154,22 +182,30 @@ func (e Event) validateAttributes() error {
 	return nil
 }
 
-// ID is the event's identity: AWS's eventId for registry events, the item's uuid for
-// shadow events (which carry none).
+// ID is the event's identity: AWS's eventId for registry events; for shadow messages,
+// which carry none, the thing, operation and version.
 func (e Event) ID() string {
-	if e.EventID != "" {
+	if e.EventID != "" || e.EventType != spec.EventShadow {
 		return e.EventID
 	}
-	return e.UUID
+	v := e.Version
+	if e.Current != nil {
+		v = e.Current.Version
+	}
+	return fmt.Sprintf("%s:%s:%d", e.ThingName, e.Operation, v)
 }
 
-// Time is when the change happened in the source Region, zero when unknown.
+// Time is when the change happened in the origin Region, zero when unknown. Shadow
+// timestamps have second resolution; the rule's capture time (ms) is used when it
+// is later, so that lag is never measured from before the change.
 func (e Event) Time() time.Time {
 	switch {
+	case e.EventType == spec.EventShadow && e.CapturedAt > 0:
+		return time.UnixMilli(e.CapturedAt)
+	case e.EventType == spec.EventShadow && e.Timestamp > 0:
+		return time.Unix(e.Timestamp, 0)
 	case e.Timestamp > 0:
 		return time.UnixMilli(e.Timestamp)
-	case e.ShadowTimestamp > 0:
-		return time.Unix(e.ShadowTimestamp, 0)
 	}
 	return time.Time{}
 }

@@ -74,7 +74,7 @@ func ThingCertificates(ctx context.Context, c iot.ListThingPrincipalsAPIClient, 
 
 // attachedToOtherThing reports whether the principal is attached to a thing other
 // than thing (to any thing when thing is ""), reading no further pages once one is.
-func attachedToOtherThing(ctx context.Context, c IoT, principal, thing string) (bool, error) {
+func attachedToOtherThing(ctx context.Context, c iot.ListPrincipalThingsAPIClient, principal, thing string) (bool, error) {
 	p := iot.NewListPrincipalThingsPaginator(c, &iot.ListPrincipalThingsInput{Principal: aws.String(principal)})
 	return anyPage(ctx, p, func(o *iot.ListPrincipalThingsOutput) bool {
 		return slices.ContainsFunc(o.Things, func(t string) bool { return t != thing })
@@ -112,7 +112,7 @@ func listChildGroups(ctx context.Context, c IoT, parent string) ([]string, error
 	return collect(ctx, p, func(o *iot.ListThingGroupsOutput) []string { return namesOf(o.ThingGroups, groupName) })
 }
 
-func listThingsInGroup(ctx context.Context, c IoT, group string) ([]string, error) {
+func listThingsInGroup(ctx context.Context, c iot.ListThingsInThingGroupAPIClient, group string) ([]string, error) {
 	p := iot.NewListThingsInThingGroupPaginator(c, &iot.ListThingsInThingGroupInput{ThingGroupName: aws.String(group)})
 	return collect(ctx, p, func(o *iot.ListThingsInThingGroupOutput) []string { return o.Things })
 }

@@ -57,6 +57,31 @@ type IoT interface {
 	RemoveThingFromThingGroup(ctx context.Context, in *iot.RemoveThingFromThingGroupInput, optFns ...func(*iot.Options)) (*iot.RemoveThingFromThingGroupOutput, error)
 }
 
+// Source is what the replication reads the wanted state from, with the SDK's exact
+// method signatures: a Region's own API (*iot.Client, as sync uses it), or the state
+// table's local replica (state.View, as the apply function uses it, which never calls
+// the Region the state came from).
+type Source interface {
+	DescribeThing(ctx context.Context, in *iot.DescribeThingInput, optFns ...func(*iot.Options)) (*iot.DescribeThingOutput, error)
+	ListThings(ctx context.Context, in *iot.ListThingsInput, optFns ...func(*iot.Options)) (*iot.ListThingsOutput, error)
+	ListThingPrincipals(ctx context.Context, in *iot.ListThingPrincipalsInput, optFns ...func(*iot.Options)) (*iot.ListThingPrincipalsOutput, error)
+	ListPrincipalThings(ctx context.Context, in *iot.ListPrincipalThingsInput, optFns ...func(*iot.Options)) (*iot.ListPrincipalThingsOutput, error)
+	DescribeCertificate(ctx context.Context, in *iot.DescribeCertificateInput, optFns ...func(*iot.Options)) (*iot.DescribeCertificateOutput, error)
+	GetPolicy(ctx context.Context, in *iot.GetPolicyInput, optFns ...func(*iot.Options)) (*iot.GetPolicyOutput, error)
+	ListAttachedPolicies(ctx context.Context, in *iot.ListAttachedPoliciesInput, optFns ...func(*iot.Options)) (*iot.ListAttachedPoliciesOutput, error)
+	DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeInput, optFns ...func(*iot.Options)) (*iot.DescribeThingTypeOutput, error)
+	ListThingTypes(ctx context.Context, in *iot.ListThingTypesInput, optFns ...func(*iot.Options)) (*iot.ListThingTypesOutput, error)
+	DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error)
+	ListThingGroups(ctx context.Context, in *iot.ListThingGroupsInput, optFns ...func(*iot.Options)) (*iot.ListThingGroupsOutput, error)
+	ListThingGroupsForThing(ctx context.Context, in *iot.ListThingGroupsForThingInput, optFns ...func(*iot.Options)) (*iot.ListThingGroupsForThingOutput, error)
+	ListThingsInThingGroup(ctx context.Context, in *iot.ListThingsInThingGroupInput, optFns ...func(*iot.Options)) (*iot.ListThingsInThingGroupOutput, error)
+}
+
+// SourceShadows is what the shadow replication reads the wanted shadow from.
+type SourceShadows interface {
+	GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error)
+}
+
 // Shadows is the subset of the AWS IoT data-plane client (*iotdataplane.Client) the
 // shadow replication uses, with the SDK's exact method signatures.
 type Shadows interface {
@@ -65,17 +90,22 @@ type Shadows interface {
 	DeleteThingShadow(ctx context.Context, in *iotdataplane.DeleteThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.DeleteThingShadowOutput, error)
 }
 
-// Replicator converges the target Region to the source Region. Its methods are safe
-// for concurrent use; it holds no state between calls.
+// Replicator converges the target Region to the source. Its methods are safe for
+// concurrent use; it holds no state between calls.
 type Replicator struct {
-	// Source and Target are the control-plane clients of the primary and secondary.
-	Source, Target IoT
-	// SourceShadows and TargetShadows are the data-plane clients; only Shadow and
+	// Source is where the wanted state is read; Target is the Region converged.
+	Source Source
+	Target IoT
+	// SourceShadows and TargetShadows are the data-plane sides; only Shadow and
 	// Reconcile with shadows need them.
-	SourceShadows, TargetShadows Shadows
+	SourceShadows SourceShadows
+	TargetShadows Shadows
 	// SourceRegion and TargetRegion name the Regions; policy ARNs are rewritten from
 	// the one to the other.
 	SourceRegion, TargetRegion string
+	// ClientToken, when set, is sent with every shadow update to the target, so that
+	// the target's capture can tell the replication's writes from devices'.
+	ClientToken string
 	// Logger receives one record per converged resource; nil discards.
 	Logger *slog.Logger
 }
@@ -180,5 +210,6 @@ func fullAttrs(attrs map[string]string) map[string]string {
 // The production clients must satisfy the interfaces.
 var (
 	_ IoT     = (*iot.Client)(nil)
+	_ Source  = (*iot.Client)(nil)
 	_ Shadows = (*iotdataplane.Client)(nil)
 )

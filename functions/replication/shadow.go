@@ -67,7 +67,11 @@ func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) er
 	if patch == nil {
 		return nil
 	}
-	payload, err := json.Marshal(map[string]any{"state": patch})
+	doc := map[string]any{"state": patch}
+	if r.ClientToken != "" {
+		doc["clientToken"] = r.ClientToken
+	}
+	payload, err := json.Marshal(doc)
 	if err != nil {
 		return fmt.Errorf("encode update: %w", err)
 	}

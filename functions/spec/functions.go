@@ -3,31 +3,40 @@ package spec
 // Function names: one folder under functions/cmd per Lambda, deployed with this name
 // prefixed by the stack's resource prefix.
 const (
-	FunctionTrigger     = "trigger"
-	FunctionThing       = "thing-worker"
-	FunctionThingType   = "thing-type-worker"
-	FunctionThingGroup  = "thing-group-worker"
-	FunctionShadow      = "shadow-worker"
-	FunctionReconciler  = "reconciler"
+	// FunctionCapture is invoked by the capture rules (registry events, shadow
+	// documents) and by the re-check state machine; it writes the state table.
+	FunctionCapture = "capture"
+	// FunctionRecheck is the capture function's re-check entry point.
+	FunctionRecheck = "recheck"
+	// FunctionSweep is the capture sweep, one page per invocation.
+	FunctionSweep = "sweep"
+	// FunctionApply reads the state table's replica stream and converges this Region.
+	FunctionApply = "apply"
+	// FunctionRedrive re-runs what the error table holds.
+	FunctionRedrive     = "redrive"
 	FunctionHealthProbe = "probe"
 )
 
-// ApplyFunctions are the Lambdas of the secondary's apply pipeline.
-var ApplyFunctions = []string{
-	FunctionTrigger, FunctionThing, FunctionThingType, FunctionThingGroup, FunctionShadow, FunctionReconciler,
+// PipelineFunctions are the Lambdas of the replication pipeline; every Region runs
+// them all, since capture and apply run where changes happen and where they land.
+var PipelineFunctions = []string{
+	FunctionCapture, FunctionRecheck, FunctionSweep, FunctionApply, FunctionRedrive,
 }
 
 // Environment variables the stacks set and the mains read. Handlers never read them.
 const (
-	// EnvSourceRegion names the Region replicated from (the primary).
-	EnvSourceRegion = "IOTDR_SOURCE_REGION"
-	// EnvStateMachineARN is the apply state machine the trigger starts.
-	EnvStateMachineARN = "IOTDR_STATE_MACHINE_ARN"
-	// EnvErrorTable is the error table's name.
+	// EnvPeerRegion is the other Region of the pair: policy ARNs naming it are
+	// rewritten to this Region when applied.
+	EnvPeerRegion = "IOTDR_PEER_REGION"
+	// EnvStateTable is the state (global) table's name.
+	EnvStateTable = "IOTDR_STATE_TABLE"
+	// EnvErrorTable is this Region's error table's name.
 	EnvErrorTable = "IOTDR_ERROR_TABLE"
-	// EnvRecheckSeconds is how long the thing worker waits between attachment re-checks.
+	// EnvRecheckMachineARN is the re-check state machine the capture function starts.
+	EnvRecheckMachineARN = "IOTDR_RECHECK_MACHINE_ARN"
+	// EnvRecheckSeconds is the first wait of a new thing's attachment re-checks.
 	EnvRecheckSeconds = "IOTDR_RECHECK_SECONDS"
-	// EnvRecheckCount is how many times the thing worker re-checks after a thing event.
+	// EnvRecheckCount is how many times a new thing's attachments are re-checked.
 	EnvRecheckCount = "IOTDR_RECHECK_COUNT"
 	// EnvMetricNamespace is the CloudWatch namespace of the replication-lag metric.
 	EnvMetricNamespace = "IOTDR_METRIC_NAMESPACE"
@@ -45,15 +54,20 @@ const (
 	EnvProbeTimeoutMS = "IOTDR_PROBE_TIMEOUT_MS"
 )
 
-// Defaults of the thing worker's attachment re-checks (EnvRecheckSeconds,
+// Defaults of a new thing's attachment re-checks (EnvRecheckSeconds,
 // EnvRecheckCount): waits of 5, 10, 20, 40, 80 and 160 s, about five minutes in all.
 const (
 	DefaultRecheckSeconds = 5
 	DefaultRecheckCount   = 6
 )
 
-// MetricReplicationLag is the CloudWatch metric (milliseconds from the primary's event
-// timestamp to the secondary converged) that the workers publish.
+// ApplyClientToken is the clientToken of every shadow write the apply function makes;
+// the capture function does not capture documents that carry it, so an apply never
+// comes back as a change.
+const ApplyClientToken = "iotdr-apply"
+
+// MetricReplicationLag is the CloudWatch metric (milliseconds from the change in its
+// origin Region to this Region converged) that the apply function publishes.
 const MetricReplicationLag = "ReplicationLag"
 
 // DefaultMetricNamespace is the namespace of iot-dr's metrics.

@@ -3,14 +3,14 @@ package spec
 import (
 	"fmt"
 	"strings"
-	"time"
 	"unicode"
 )
 
 // Rule names as deployed (topic-rule names allow only letters, digits and underscores).
 const (
-	RegistryRuleName = "iotdr_registry_events"
-	ShadowRuleName   = "iotdr_shadow_updates"
+	RegistryRuleName     = "iotdr_registry_capture"
+	ShadowRuleName       = "iotdr_shadow_capture"
+	ShadowDeleteRuleName = "iotdr_shadow_delete_capture"
 )
 
 // SQLVersion is the IoT SQL version the rules are written for.
@@ -49,32 +49,26 @@ func RegistryEventConfigurations() []string {
 	return out
 }
 
-// CaptureRules returns the two capture rules deployed in region: registry events and
-// classic shadow update/delete acknowledgements, each stamped with the capturing Region,
-// a fresh uuid key and an expiry eventTTL from now.
-func CaptureRules(region string, eventTTL time.Duration) ([]Rule, error) {
-	if err := validRegion(region); err != nil {
-		return nil, err
-	}
-	ttl := int64(eventTTL / time.Second)
-	if ttl <= 0 {
-		return nil, fmt.Errorf("spec: event TTL must be at least one second, got %s", eventTTL)
-	}
-	stamp := fmt.Sprintf("newuuid() AS %s, topic() AS %s, '%s' AS %s, floor(timestamp() / 1000) + %d AS %s",
-		AttrUUID, AttrTopic, region, AttrSourceRegion, ttl, AttrExpires)
-
+// CaptureRules returns the capture rules deployed in every Region; their action invokes
+// the capture function there. The registry rule passes each registry event with its
+// topic. The shadow rules pass what a classic shadow's update/documents message carries
+// (the full current state and its version) and what delete/accepted carries (the
+// version at the delete), both with the clientToken that tells an apply's own write.
+func CaptureRules() []Rule {
 	var where []string
 	for _, k := range registryEventKinds {
 		where = append(where, fmt.Sprintf("topic(3) = '%s'", k))
 	}
-	registry := fmt.Sprintf("SELECT *, %s FROM '$aws/events/#' WHERE %s", stamp, strings.Join(where, " OR "))
-	// A shadow document's timestamp has second resolution; timestamp() (ms, when the rule
-	// ran) is what the replication-lag metric is measured from.
-	shadow := fmt.Sprintf("SELECT state, version, timestamp AS shadow_timestamp, timestamp() AS timestamp, '%s' AS eventType, "+
-		"upper(topic(5)) AS operation, topic(3) AS thingName, %s "+
-		"FROM '$aws/things/+/shadow/+/accepted' WHERE topic(5) = 'update' OR topic(5) = 'delete'",
-		EventShadow, stamp)
-	return []Rule{{Name: RegistryRuleName, SQL: registry}, {Name: ShadowRuleName, SQL: shadow}}, nil
+	registry := fmt.Sprintf("SELECT *, topic() AS topic FROM '$aws/events/#' WHERE %s", strings.Join(where, " OR "))
+	shadow := fmt.Sprintf("SELECT current, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
+		"'UPDATE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/update/documents'", EventShadow)
+	shadowDelete := fmt.Sprintf("SELECT version, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
+		"'DELETE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/delete/accepted'", EventShadow)
+	return []Rule{
+		{Name: RegistryRuleName, SQL: registry},
+		{Name: ShadowRuleName, SQL: shadow},
+		{Name: ShadowDeleteRuleName, SQL: shadowDelete},
+	}
 }
 
 // validRegion accepts AWS Region names such as us-east-1 or ap-southeast-2; it only

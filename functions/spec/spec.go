@@ -35,21 +35,6 @@ func KnownEventType(t string) bool {
 	return false
 }
 
-// Item attributes written by the capture rules next to the event's own fields.
-const (
-	// AttrUUID is the event table's hash key, newuuid() per captured message.
-	AttrUUID = "uuid"
-	// AttrExpires is the TTL attribute (epoch seconds).
-	AttrExpires = "expires"
-	// AttrSourceRegion is the Region whose rule captured the event. Global tables of
-	// version 2019.11.21 no longer add aws:rep:updateregion, so the rule writes it.
-	AttrSourceRegion = "source_region"
-	// AttrTopic is the MQTT topic the event was captured from.
-	AttrTopic = "topic"
-	// AttrReplicaRegion is the legacy global-table attribute naming the writing Region.
-	AttrReplicaRegion = "aws:rep:updateregion"
-)
-
 // Table describes a DynamoDB table's key and stream settings.
 type Table struct {
 	// HashKey is the partition key attribute; its type is always S.
@@ -60,24 +45,34 @@ type Table struct {
 	StreamView string
 }
 
-// EventTable is the replicated table the capture rules write and the trigger reads.
-func EventTable() Table {
-	return Table{HashKey: AttrUUID, TTLAttribute: AttrExpires, StreamView: "NEW_IMAGE"}
-}
-
-// ErrorTable is the table the state machine records failed applies in, keyed by the
-// execution name, for the reconciler to re-drive.
+// ErrorTable is each Region's own (not replicated) table of what its capture or apply
+// could not do: one record per resource and stage, removed when a later capture or
+// apply of that resource succeeds, re-driven by the redrive function.
 func ErrorTable() Table {
-	return Table{HashKey: ErrorAttrID, TTLAttribute: ""}
+	return Table{HashKey: ErrorAttrID}
 }
 
-// Error-table attributes, written by the state machine's RecordError state.
+// Error-table attributes.
 const (
-	ErrorAttrID         = "id"
-	ErrorAttrEventID    = "eventId"
-	ErrorAttrEventType  = "eventType"
+	// ErrorAttrID is "<stage>#<state key>", or "<stage>#invalid#<digest>" for input
+	// that names no resource.
+	ErrorAttrID = "id"
+	// ErrorAttrKey is the state key of the resource ("" for unreadable input).
+	ErrorAttrKey = "key"
+	// ErrorAttrStage is StageCapture or StageApply.
+	ErrorAttrStage      = "stage"
 	ErrorAttrError      = "error"
 	ErrorAttrCause      = "cause"
-	ErrorAttrEvent      = "event"
+	ErrorAttrInput      = "input"
 	ErrorAttrRecordedAt = "recordedAt"
+	ErrorAttrAttempts   = "attempts"
 )
+
+// Stages an error-table record belongs to.
+const (
+	StageCapture = "capture"
+	StageApply   = "apply"
+)
+
+// ErrorID is the error-table id of a failure of stage on the resource key.
+func ErrorID(stage, key string) string { return stage + "#" + key }

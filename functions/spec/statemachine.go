@@ -7,31 +7,30 @@ import (
 )
 
 // PermanentErrorType is the Lambda errorType of a failure that retrying cannot fix (bad
-// input, a limit AWS will keep enforcing). The state machine does not retry it.
+// input, a limit AWS will keep enforcing). The state machines do not retry it.
 const PermanentErrorType = "PermanentError"
 
-// Names of the state machine's states, for assertions on execution history.
+// Names of the state machines' states, for assertions on execution history.
 const (
-	StateRoute         = "Route"
-	StateThing         = "Thing"
-	StateThingType     = "ThingType"
-	StateThingGroup    = "ThingGroup"
-	StateShadow        = "Shadow"
-	StateRecheck       = "Recheck"
-	StateWaitRecheck   = "WaitRecheck"
-	StateRecordError   = "RecordError"
-	StateFailed        = "Failed"
-	StateUnknownType   = "UnknownEventType"
-	StateDone          = "Done"
-	ErrorReplication   = "ReplicationFailed"
-	ErrorUnknownType   = "UnknownEventType"
-	ResultRecheckField = "recheckSeconds"
+	StateWaitRecheck = "WaitRecheck"
+	StateRecheck     = "Recheck"
+	StateAgain       = "Again"
+	StateSweep       = "Sweep"
+	StateMore        = "More"
+	StateRecordError = "RecordError"
+	StateFailed      = "Failed"
+	StateDone        = "Done"
+	ErrorCapture     = "CaptureFailed"
 )
 
-// Workers holds the worker Lambdas' ARNs.
-type Workers struct {
-	Thing, ThingType, ThingGroup, Shadow string
-}
+// Fields of the re-check and sweep state machines' input and output.
+const (
+	// RecheckWaitField is how long the re-check machine waits before its next pass;
+	// 0 ends it.
+	RecheckWaitField = "waitSeconds"
+	// SweepDoneField is true when the sweep has visited everything.
+	SweepDoneField = "done"
+)
 
 // Retry is a Task's retry policy for transient failures.
 type Retry struct {
@@ -44,120 +43,150 @@ type Retry struct {
 // to ride out API throttling, short enough that the error table sees real failures soon.
 var DefaultRetry = Retry{IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 6}
 
-// StateMachine is the apply pipeline's state machine: Choice on the event type, one Task
-// per worker family with Retry and Catch, a Wait loop that lets the thing worker re-check
-// attachments AWS publishes no event for, and an error-table record for what still fails.
-type StateMachine struct {
-	Workers    Workers
+func (r Retry) validate() error {
+	if r.IntervalSeconds < 1 || r.MaxAttempts < 0 || r.MaxAttempts > 99999999 || r.BackoffRate < 1 {
+		return fmt.Errorf("spec: retry policy %+v: need IntervalSeconds >= 1, BackoffRate >= 1, 0 <= MaxAttempts", r)
+	}
+	return nil
+}
+
+// RecheckMachine is the capture side's only Step Functions workflow, started once per
+// created thing: AWS publishes no event when a certificate is attached to a thing or a
+// policy to a certificate, so the machine waits and re-captures the thing's
+// attachments a bounded number of times (the capture function decides the next wait,
+// doubling it, and ends the loop once a pass finds the thing complete and unchanged).
+// Waiting is what Step Functions is for: a Wait state costs one transition however long
+// it lasts, and no Lambda runs while it waits.
+type RecheckMachine struct {
+	// Recheck is the capture function's ARN (its recheck entry point).
+	Recheck    string
 	ErrorTable string
 	Retry      Retry
 }
 
 // Definition returns the state machine as Amazon States Language JSON.
-func (m StateMachine) Definition() (string, error) {
-	if err := m.validate(); err != nil {
+func (m RecheckMachine) Definition() (string, error) {
+	if err := lambdaARN("re-check", m.Recheck); err != nil {
 		return "", err
 	}
-	type obj = map[string]any
-	task := func(arn, next string) obj {
-		return obj{
-			"Type":       "Task",
-			"Resource":   arn,
-			"ResultPath": "$.result",
-			"Retry": []obj{
-				{"ErrorEquals": []string{PermanentErrorType}, "MaxAttempts": 0},
-				// Full jitter spreads the retries of a throttled burst instead of
-				// replaying it in lockstep.
-				{"ErrorEquals": []string{"States.ALL"}, "IntervalSeconds": m.Retry.IntervalSeconds,
-					"BackoffRate": m.Retry.BackoffRate, "MaxAttempts": m.Retry.MaxAttempts, "JitterStrategy": "FULL"},
-			},
-			"Catch": []obj{{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.error", "Next": StateRecordError}},
-			"Next":  next,
-		}
+	if err := m.Retry.validate(); err != nil {
+		return "", err
 	}
-	route := func(eventType, next string) obj {
-		return obj{"Variable": "$.eventType", "StringEquals": eventType, "Next": next}
+	if m.ErrorTable == "" {
+		return "", fmt.Errorf("spec: error table name is empty")
 	}
-	recheck := "$.result." + ResultRecheckField
-	s := func(path string) obj { return obj{"S.$": path} }
-	def := obj{
-		"Comment": "iot-dr: apply one captured primary-Region event to this Region",
-		"StartAt": StateRoute,
+	wait := "$." + RecheckWaitField
+	return encodeMachine(obj{
+		"Comment": "iot-dr: re-capture a new thing's certificate and policy attachments, which raise no registry event",
+		"StartAt": StateWaitRecheck,
 		"States": obj{
-			StateRoute: obj{
-				"Type": "Choice",
-				"Choices": []obj{
-					route(EventThing, StateThing),
-					route(EventThingTypeAssociation, StateThing),
-					route(EventThingType, StateThingType),
-					route(EventThingGroup, StateThingGroup),
-					route(EventThingGroupMembership, StateThingGroup),
-					route(EventThingGroupHierarchy, StateThingGroup),
-					route(EventShadow, StateShadow),
-				},
-				"Default": StateUnknownType,
-			},
-			StateThing:      task(m.Workers.Thing, StateRecheck),
-			StateThingType:  task(m.Workers.ThingType, StateDone),
-			StateThingGroup: task(m.Workers.ThingGroup, StateDone),
-			StateShadow:     task(m.Workers.Shadow, StateDone),
-			StateRecheck: obj{
+			StateWaitRecheck: obj{"Type": "Wait", "SecondsPath": wait, "Next": StateRecheck},
+			StateRecheck:     task(m.Recheck, m.Retry, "$", StateAgain),
+			StateAgain: obj{
 				"Type": "Choice",
 				"Choices": []obj{{
-					"And": []obj{
-						{"Variable": recheck, "IsPresent": true},
-						{"Variable": recheck, "NumericGreaterThan": 0},
-					},
+					"And":  []obj{{"Variable": wait, "IsPresent": true}, {"Variable": wait, "NumericGreaterThan": 0}},
 					"Next": StateWaitRecheck,
 				}},
 				"Default": StateDone,
 			},
-			StateWaitRecheck: obj{"Type": "Wait", "SecondsPath": recheck, "Next": StateThing},
-			StateRecordError: obj{
-				"Type":     "Task",
-				"Resource": "arn:aws:states:::dynamodb:putItem",
-				"Parameters": obj{
-					"TableName": m.ErrorTable,
-					"Item": obj{
-						ErrorAttrID:         s("$$.Execution.Name"),
-						ErrorAttrEventID:    s("$.eventId"),
-						ErrorAttrEventType:  s("$.eventType"),
-						ErrorAttrError:      s("$.error.Error"),
-						ErrorAttrCause:      s("$.error.Cause"),
-						ErrorAttrEvent:      s("States.JsonToString($)"),
-						ErrorAttrRecordedAt: s("$$.State.EnteredTime"),
-					},
-				},
-				"ResultPath": nil,
-				"Next":       StateFailed,
-			},
-			StateFailed:      obj{"Type": "Fail", "Error": ErrorReplication, "Cause": "the event is recorded in the error table for the reconciler"},
-			StateUnknownType: obj{"Type": "Fail", "Error": ErrorUnknownType, "Cause": "no worker applies this event type"},
+			StateRecordError: recordError(m.ErrorTable, "States.Format('capture#thing#{}', $.thingName)", "States.Format('thing#{}', $.thingName)"),
+			StateFailed:      obj{"Type": "Fail", "Error": ErrorCapture, "Cause": "recorded in the error table for the redrive function"},
 			StateDone:        obj{"Type": "Succeed"},
 		},
+	})
+}
+
+// SweepMachine pages the capture sweep through a Region's registry and shadows: one
+// Task per page, looping until the sweep reports done, so no single Lambda run has to
+// fit the whole fleet into its 15 minutes.
+type SweepMachine struct {
+	// Sweep is the sweep function's ARN.
+	Sweep      string
+	ErrorTable string
+	Retry      Retry
+}
+
+// Definition returns the state machine as Amazon States Language JSON.
+func (m SweepMachine) Definition() (string, error) {
+	if err := lambdaARN("sweep", m.Sweep); err != nil {
+		return "", err
 	}
+	if err := m.Retry.validate(); err != nil {
+		return "", err
+	}
+	if m.ErrorTable == "" {
+		return "", fmt.Errorf("spec: error table name is empty")
+	}
+	return encodeMachine(obj{
+		"Comment": "iot-dr: compare this Region's registry and shadows with the state table, page by page",
+		"StartAt": StateSweep,
+		"States": obj{
+			StateSweep: task(m.Sweep, m.Retry, "$", StateMore),
+			StateMore: obj{
+				"Type":    "Choice",
+				"Choices": []obj{{"Variable": "$." + SweepDoneField, "BooleanEquals": false, "Next": StateSweep}},
+				"Default": StateDone,
+			},
+			StateRecordError: recordError(m.ErrorTable, "States.Format('capture#sweep#{}', $$.Execution.Name)", "$$.Execution.Name"),
+			StateFailed:      obj{"Type": "Fail", "Error": ErrorCapture, "Cause": "recorded in the error table; the next scheduled sweep starts over"},
+			StateDone:        obj{"Type": "Succeed"},
+		},
+	})
+}
+
+type obj = map[string]any
+
+func task(arn string, r Retry, resultPath, next string) obj {
+	return obj{
+		"Type":       "Task",
+		"Resource":   arn,
+		"ResultPath": resultPath,
+		"Retry": []obj{
+			{"ErrorEquals": []string{PermanentErrorType}, "MaxAttempts": 0},
+			// Full jitter spreads the retries of a throttled burst instead of
+			// replaying it in lockstep.
+			{"ErrorEquals": []string{"States.ALL"}, "IntervalSeconds": r.IntervalSeconds,
+				"BackoffRate": r.BackoffRate, "MaxAttempts": r.MaxAttempts, "JitterStrategy": "FULL"},
+		},
+		"Catch": []obj{{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.error", "Next": StateRecordError}},
+		"Next":  next,
+	}
+}
+
+func recordError(table, idExpr, keyExpr string) obj {
+	s := func(path string) obj { return obj{"S.$": path} }
+	return obj{
+		"Type":     "Task",
+		"Resource": "arn:aws:states:::dynamodb:putItem",
+		"Parameters": obj{
+			"TableName": table,
+			"Item": obj{
+				ErrorAttrID:         s(idExpr),
+				ErrorAttrKey:        s(keyExpr),
+				ErrorAttrStage:      obj{"S": StageCapture},
+				ErrorAttrError:      s("$.error.Error"),
+				ErrorAttrCause:      s("$.error.Cause"),
+				ErrorAttrInput:      s("States.JsonToString($)"),
+				ErrorAttrRecordedAt: s("$$.State.EnteredTime"),
+			},
+		},
+		"ResultPath": nil,
+		"Next":       StateFailed,
+	}
+}
+
+func lambdaARN(what, arn string) error {
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":lambda:") {
+		return fmt.Errorf("spec: %s function ARN %q is not a Lambda function ARN", what, arn)
+	}
+	return nil
+}
+
+func encodeMachine(def obj) (string, error) {
 	b, err := json.MarshalIndent(def, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("spec: encode state machine: %w", err)
 	}
 	return string(b), nil
-}
-
-func (m StateMachine) validate() error {
-	for name, arn := range map[string]string{
-		"thing": m.Workers.Thing, "thing type": m.Workers.ThingType,
-		"thing group": m.Workers.ThingGroup, "shadow": m.Workers.Shadow,
-	} {
-		if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":lambda:") {
-			return fmt.Errorf("spec: %s worker ARN %q is not a Lambda function ARN", name, arn)
-		}
-	}
-	if m.ErrorTable == "" {
-		return fmt.Errorf("spec: error table name is empty")
-	}
-	r := m.Retry
-	if r.IntervalSeconds < 1 || r.MaxAttempts < 0 || r.MaxAttempts > 99999999 || r.BackoffRate < 1 {
-		return fmt.Errorf("spec: retry policy %+v: need IntervalSeconds >= 1, BackoffRate >= 1, 0 <= MaxAttempts", r)
-	}
-	return nil
 }

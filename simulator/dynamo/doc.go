@@ -12,9 +12,13 @@
 //
 //   - Items are keyed by a single hash key (S, N or B). Items are deep-copied on
 //     the way in and out; callers never share memory with the table.
-//   - ConditionExpression supports only attribute_not_exists(<hashkey>) and
-//     attribute_exists(<hashkey>) (ExpressionAttributeNames allowed); any other
-//     expression is refused with a ValidationException rather than ignored.
+//   - ConditionExpression supports only attribute_not_exists(<hashkey>),
+//     attribute_exists(<hashkey>) and the version guard
+//     "attribute_not_exists(<hashkey>) OR <attr> < :value" with a number value
+//     (ExpressionAttributeNames and ExpressionAttributeValues allowed; a stored
+//     attribute that is missing or not a number compares false, as in DynamoDB);
+//     any other expression is refused with a ValidationException rather than
+//     ignored. Reads are always strongly consistent.
 //   - Scan returns items in a stable order (sorted by key), honours Limit, a
 //     1 MB page size and ExclusiveStartKey. As in DynamoDB, LastEvaluatedKey is
 //     set whenever a page stopped because of Limit or size, so the last page of

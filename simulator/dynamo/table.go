@@ -198,33 +198,88 @@ func (t *Table) keyOf(m Item, exact bool) (string, Item, error) {
 	return k, Item{t.schema.HashKey: copyValue(v)}, nil
 }
 
-// parseCondition understands the only condition expressions the simulator
-// supports: attribute_exists / attribute_not_exists on the hash key. It
-// returns mustExist, mustNotExist.
-func (t *Table) parseCondition(expr *string, names map[string]string) (mustExist, mustNotExist bool, err error) {
+// condition is a parsed ConditionExpression: the key must exist, must not exist,
+// or must not exist unless the stored item's numeric attribute lessAttr is below
+// lessThan (the shape of a version guard).
+type condition struct {
+	mustExist, mustNotExist bool
+	lessAttr                string
+	lessThan                *big.Float
+}
+
+// holds reports whether the condition allows a write over old (nil when none).
+func (c condition) holds(old *entry) bool {
+	switch {
+	case c.mustExist:
+		return old != nil
+	case c.lessAttr != "":
+		if old == nil {
+			return true
+		}
+		n, ok := old.item[c.lessAttr].(*types.AttributeValueMemberN)
+		if !ok {
+			return false // a missing or non-number attribute compares false, as in DynamoDB
+		}
+		f, _, err := big.ParseFloat(n.Value, 10, 128, big.ToNearestEven)
+		return err == nil && f.Cmp(c.lessThan) < 0
+	case c.mustNotExist:
+		return old == nil
+	}
+	return true
+}
+
+// parseCondition understands the condition expressions the simulator supports:
+// attribute_exists / attribute_not_exists on the hash key, and
+// "attribute_not_exists(<hashkey>) OR <attr> < :value" with a number value.
+// Anything else is refused rather than ignored.
+func (t *Table) parseCondition(expr *string, names map[string]string, values map[string]types.AttributeValue) (condition, error) {
 	if expr == nil {
-		return false, false, nil
+		return condition{}, nil
 	}
 	e := strings.TrimSpace(*expr)
-	for _, fn := range []string{"attribute_not_exists", "attribute_exists"} {
-		rest, ok := strings.CutPrefix(e, fn)
-		if !ok {
-			continue
+	resolve := func(s string) string {
+		s = strings.TrimSpace(s)
+		if strings.HasPrefix(s, "#") {
+			return names[s]
 		}
-		rest = strings.TrimSpace(rest)
-		if !strings.HasPrefix(rest, "(") || !strings.HasSuffix(rest, ")") {
-			break
-		}
-		arg := strings.TrimSpace(rest[1 : len(rest)-1])
-		if strings.HasPrefix(arg, "#") {
-			arg = names[arg]
-		}
-		if arg != t.schema.HashKey {
-			break
-		}
-		return fn == "attribute_exists", fn == "attribute_not_exists", nil
+		return s
 	}
-	return false, false, validationError("simulator supports only attribute_exists(%[1]s) / attribute_not_exists(%[1]s) as ConditionExpression, got %q", t.schema.HashKey, e)
+	keyFn := func(e string) (string, bool) {
+		for _, fn := range []string{"attribute_not_exists", "attribute_exists"} {
+			rest, ok := strings.CutPrefix(e, fn)
+			if !ok {
+				continue
+			}
+			rest = strings.TrimSpace(rest)
+			if !strings.HasPrefix(rest, "(") || !strings.HasSuffix(rest, ")") {
+				return "", false
+			}
+			if resolve(rest[1:len(rest)-1]) != t.schema.HashKey {
+				return "", false
+			}
+			return fn, true
+		}
+		return "", false
+	}
+	if left, right, ok := strings.Cut(e, " OR "); ok {
+		fn, ok := keyFn(strings.TrimSpace(left))
+		attr, val, ok2 := strings.Cut(right, "<")
+		if ok && ok2 && fn == "attribute_not_exists" {
+			v, isN := values[strings.TrimSpace(val)].(*types.AttributeValueMemberN)
+			a := resolve(attr)
+			if isN && a != "" {
+				f, _, err := big.ParseFloat(v.Value, 10, 128, big.ToNearestEven)
+				if err != nil {
+					return condition{}, validationError("invalid number %q in ConditionExpression value", v.Value)
+				}
+				return condition{mustNotExist: true, lessAttr: a, lessThan: f}, nil
+			}
+		}
+	} else if fn, ok := keyFn(e); ok {
+		return condition{mustExist: fn == "attribute_exists", mustNotExist: fn == "attribute_not_exists"}, nil
+	}
+	return condition{}, validationError("simulator supports only attribute_exists(%[1]s), attribute_not_exists(%[1]s) and "+
+		"attribute_not_exists(%[1]s) OR <attr> < :number as ConditionExpression, got %q", t.schema.HashKey, e)
 }
 
 func checkReturnValues(rv types.ReturnValue) error {
@@ -242,7 +297,7 @@ func (t *Table) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...fun
 		return nil, validationError("PutItemInput is nil")
 	}
 	legacy := len(in.Expected) > 0 || in.ConditionalOperator != ""
-	mustExist, mustNotExist, err := t.checkWrite(ctx, "PutItem", in.TableName, legacy, in.ReturnValues, in.ConditionExpression, in.ExpressionAttributeNames)
+	cond, err := t.checkWrite(ctx, "PutItem", in.TableName, legacy, in.ReturnValues, in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +317,7 @@ func (t *Table) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...fun
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old, err := t.currentLocked(k, mustExist, mustNotExist, in.ReturnValuesOnConditionCheckFailure)
+	old, err := t.currentLocked(k, cond, in.ReturnValuesOnConditionCheckFailure)
 	if err != nil {
 		return nil, err
 	}
@@ -286,27 +341,27 @@ func (t *Table) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...fun
 // checkWrite checks what PutItem and DeleteItem share: the call itself, no legacy
 // conditions (legacy), supported ReturnValues; it returns the parsed
 // ConditionExpression.
-func (t *Table) checkWrite(ctx context.Context, op string, table *string, legacy bool, rv types.ReturnValue, cond *string, names map[string]string) (mustExist, mustNotExist bool, err error) {
+func (t *Table) checkWrite(ctx context.Context, op string, table *string, legacy bool, rv types.ReturnValue, cond *string, names map[string]string, values map[string]types.AttributeValue) (condition, error) {
 	if err := t.checkCall(ctx, op, table); err != nil {
-		return false, false, err
+		return condition{}, err
 	}
 	if legacy {
-		return false, false, validationError("legacy Expected/ConditionalOperator are not supported by the simulator; use ConditionExpression")
+		return condition{}, validationError("legacy Expected/ConditionalOperator are not supported by the simulator; use ConditionExpression")
 	}
 	if err := checkReturnValues(rv); err != nil {
-		return false, false, err
+		return condition{}, err
 	}
-	return t.parseCondition(cond, names)
+	return t.parseCondition(cond, names, values)
 }
 
 // currentLocked returns the entry stored under k (nil when none) once the table is
 // available and the write's condition holds; t.mu must be held.
-func (t *Table) currentLocked(k string, mustExist, mustNotExist bool, rv types.ReturnValuesOnConditionCheckFailure) (*entry, error) {
+func (t *Table) currentLocked(k string, cond condition, rv types.ReturnValuesOnConditionCheckFailure) (*entry, error) {
 	if err := t.unavailableLocked(); err != nil {
 		return nil, err
 	}
 	old := t.items[k]
-	if (mustNotExist && old != nil) || (mustExist && old == nil) {
+	if !cond.holds(old) {
 		e := &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
 		if rv == types.ReturnValuesOnConditionCheckFailureAllOld && old != nil {
 			e.Item = copyItem(old.item)
@@ -350,7 +405,7 @@ func (t *Table) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, _ 
 		return nil, validationError("DeleteItemInput is nil")
 	}
 	legacy := len(in.Expected) > 0 || in.ConditionalOperator != ""
-	mustExist, mustNotExist, err := t.checkWrite(ctx, "DeleteItem", in.TableName, legacy, in.ReturnValues, in.ConditionExpression, in.ExpressionAttributeNames)
+	cond, err := t.checkWrite(ctx, "DeleteItem", in.TableName, legacy, in.ReturnValues, in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +415,7 @@ func (t *Table) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, _ 
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old, err := t.currentLocked(k, mustExist, mustNotExist, in.ReturnValuesOnConditionCheckFailure)
+	old, err := t.currentLocked(k, cond, in.ReturnValuesOnConditionCheckFailure)
 	if err != nil {
 		return nil, err
 	}

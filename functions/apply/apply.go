@@ -1,0 +1,268 @@
+// Package apply is the apply function: it reads the state table's stream in its own
+// Region and converges that Region's registry and shadows to the items other Regions
+// captured, reading each item from its own replica, never from the Region the change
+// came from. A stream record only names a resource; what is applied is the item's
+// current content, so late, duplicate and reordered records are harmless.
+//
+// One batch is coalesced to one apply per resource. Records of one resource reach the
+// function in order on one shard and batches of a shard are processed one at a time,
+// so applies of a resource are serial; an apply re-reads the item when it is done and
+// converges again if the item moved meanwhile (a re-drive racing the stream), so the
+// last apply to finish always leaves the newest content.
+//
+// A failure is recorded in the error table when it happens and reported as a batch
+// item failure, so Lambda retries from it and the redrive function re-runs what the
+// retries give up on. Bad input (an undecodable record) is recorded and skipped.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/functions/state"
+)
+
+// Converger is what the applier needs from *replication.Replicator, whose Source is
+// a state.View over this Region's replica.
+type Converger interface {
+	Thing(ctx context.Context, name string) (replication.Outcome, error)
+	Memberships(ctx context.Context, thing string) (replication.Outcome, error)
+	Certificate(ctx context.Context, id string) (replication.Outcome, error)
+	Policy(ctx context.Context, name string) (replication.Outcome, error)
+	ThingType(ctx context.Context, name string) (replication.Outcome, error)
+	ThingGroup(ctx context.Context, name string) (replication.Outcome, error)
+	Shadow(ctx context.Context, thing string) (replication.Outcome, error)
+}
+
+// LagRecorder receives one replication-lag sample per apply that changed something.
+type LagRecorder interface {
+	RecordLag(ctx context.Context, kind string, lag time.Duration) error
+}
+
+// Applier converges one resource of this Region to its state item.
+type Applier struct {
+	// Region is this Region; items it captured itself are not applied.
+	Region    string
+	Store     *state.Store
+	Converger Converger
+	Lag       LagRecorder
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Applied says what applying one key did.
+type Applied struct {
+	Key     string
+	Changes []string
+	// Skipped is true when the item is this Region's own capture, or gone.
+	Skipped bool
+	// Lag is from the change in its origin to this apply, when it changed something.
+	Lag time.Duration
+}
+
+// maxPasses bounds the converge-again loop of one apply.
+const maxPasses = 3
+
+// Key converges the resource the state key names.
+func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
+	res := Applied{Key: key}
+	kind, name, err := spec.ParseStateKey(key)
+	if err != nil {
+		return res, &replication.PermanentError{Op: "apply", Err: err}
+	}
+	for pass := 0; pass < maxPasses; pass++ {
+		it, ok, err := a.Store.Get(ctx, kind, name)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			// Expired tombstone (TTL) or never written: nothing to converge to.
+			res.Skipped = true
+			return res, nil
+		}
+		if it.Origin == a.Region && pass == 0 {
+			res.Skipped = true
+			return res, nil
+		}
+		out, err := a.converge(ctx, kind, name)
+		res.Changes = append(res.Changes, out.Changes...)
+		if err != nil {
+			return res, err
+		}
+		if len(out.Changes) > 0 && it.ChangedAt > 0 {
+			res.Lag = a.now().Sub(time.UnixMilli(it.ChangedAt))
+		}
+		after, ok, err := a.Store.Get(ctx, kind, name)
+		if err != nil {
+			return res, err
+		}
+		if !ok || after.Seq == it.Seq || after.Origin == a.Region {
+			break
+		}
+	}
+	if len(res.Changes) > 0 && a.Lag != nil {
+		if err := a.Lag.RecordLag(ctx, kind, res.Lag); err != nil {
+			a.logger().Warn("lag metric not recorded", "key", key, "error", err)
+		}
+	}
+	return res, nil
+}
+
+func (a *Applier) converge(ctx context.Context, kind, name string) (replication.Outcome, error) {
+	c := a.Converger
+	switch kind {
+	case spec.KindThing, spec.KindThingPrincipals:
+		return c.Thing(ctx, name)
+	case spec.KindThingGroups:
+		return c.Memberships(ctx, name)
+	case spec.KindCertificate:
+		return c.Certificate(ctx, name)
+	case spec.KindPolicy:
+		return c.Policy(ctx, name)
+	case spec.KindThingType:
+		return c.ThingType(ctx, name)
+	case spec.KindThingGroup:
+		return c.ThingGroup(ctx, name)
+	case spec.KindShadow:
+		return c.Shadow(ctx, name)
+	}
+	return replication.Outcome{}, &replication.PermanentError{Op: "apply", Err: fmt.Errorf("no apply for kind %q", kind)}
+}
+
+func (a *Applier) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Applier) logger() *slog.Logger {
+	if a.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Logger
+}
+
+// Handler is the apply function's Lambda handler on the state table's stream.
+type Handler struct {
+	Applier  *Applier
+	Failures *failures.Recorder
+	// Concurrency bounds the resources applied at once per batch (default 8).
+	Concurrency int
+}
+
+// Handle applies one stream batch and returns the records to retry.
+func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	type pending struct {
+		key      string
+		firstSeq string
+	}
+	var order []*pending
+	byKey := map[string]*pending{}
+	for i := range ev.Records {
+		rec := &ev.Records[i]
+		key, skip, err := h.route(rec)
+		if err != nil {
+			// No retry can make an undecodable record readable: keep it for an operator.
+			if rerr := h.Failures.Record(ctx, spec.StageApply, "", "InvalidRecord", err, []byte(rec.Change.SequenceNumber)); rerr != nil {
+				return failAll(ev), nil
+			}
+			continue
+		}
+		if skip {
+			continue
+		}
+		if _, ok := byKey[key]; ok {
+			continue // coalesced: the first record's sequence number is where a retry resumes
+		}
+		p := &pending{key: key, firstSeq: rec.Change.SequenceNumber}
+		byKey[key] = p
+		order = append(order, p)
+	}
+
+	n := h.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	var (
+		mu     sync.Mutex
+		failed []events.DynamoDBBatchItemFailure
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, n)
+	)
+	for _, p := range order {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, err := h.Applier.Key(ctx, p.key)
+			if err == nil {
+				if len(res.Changes) > 0 {
+					h.Applier.logger().Info("applied", "key", p.key, "changes", res.Changes, "lagMs", res.Lag.Milliseconds())
+				}
+				return
+			}
+			name := "ApplyFailed"
+			if replication.IsPermanent(err) {
+				name = spec.PermanentErrorType
+			}
+			rerr := h.Failures.Record(ctx, spec.StageApply, p.key, name, err, nil)
+			if replication.IsPermanent(err) && rerr == nil {
+				return // recorded; retrying cannot help
+			}
+			mu.Lock()
+			failed = append(failed, events.DynamoDBBatchItemFailure{ItemIdentifier: p.firstSeq})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return events.DynamoDBEventResponse{BatchItemFailures: failed}, nil
+}
+
+// route returns the key a record names and whether to skip it: removes (tombstones
+// expiring) and this Region's own captures carry nothing to apply.
+func (h *Handler) route(rec *events.DynamoDBEventRecord) (key string, skip bool, err error) {
+	key, err = state.KeyOfImage(rec.Change.Keys)
+	if err != nil {
+		return "", false, err
+	}
+	if rec.EventName == "REMOVE" {
+		return key, true, nil
+	}
+	if img := rec.Change.NewImage; img != nil {
+		it, err := state.FromImage(img)
+		if err != nil {
+			return "", false, err
+		}
+		if it.Key() != key {
+			return "", false, errors.New("apply: stream record's image and keys name different items")
+		}
+		if it.Origin == h.Applier.Region {
+			return key, true, nil
+		}
+	}
+	return key, false, nil
+}
+
+func failAll(ev events.DynamoDBEvent) events.DynamoDBEventResponse {
+	if len(ev.Records) == 0 {
+		return events.DynamoDBEventResponse{}
+	}
+	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[0].Change.SequenceNumber}}}
+}
+
+// The applier's source is the local replica.
+var (
+	_ replication.Source        = (*state.View)(nil)
+	_ replication.SourceShadows = (*state.View)(nil)
+)

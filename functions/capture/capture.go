@@ -1,0 +1,416 @@
+// Package capture runs in the Region where a change happens and writes the state table:
+// it turns registry events and shadow messages into items holding the changed
+// resource's full current content, read from the event where the event carries it
+// (shadow documents) and from its own Region's API where it does not (things, whose
+// events are unordered and may repeat; certificates, policies and attachments, which
+// raise no events at all).
+//
+// It writes only what differs from the table (state.Store.Put), so a duplicate or late
+// event costs a read and no replicated write, and a capture can never replace a later
+// capture of the same resource. It never calls another Region. The re-check after a
+// new thing and the paged sweep (sweep.go) catch what no event announced.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+
+	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/functions/state"
+)
+
+// Capturer builds state items from its own Region's registry and shadows.
+type Capturer struct {
+	// IoT is this Region's control plane (*iot.Client).
+	IoT replication.Source
+	// Shadows is this Region's data plane, for the sweep (*iotdataplane.Client).
+	Shadows replication.SourceShadows
+	Store   *state.Store
+	// Region is this Region; it is written as every item's origin.
+	Region string
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result counts what one capture did.
+type Result struct {
+	// Written counts items written; Unchanged and Stale those not written.
+	Written, Unchanged, Stale int
+	// Principals is how many certificates the captured thing has (Thing only).
+	Principals int
+}
+
+func (r *Result) add(o state.Outcome) {
+	switch o {
+	case state.Written:
+		r.Written++
+	case state.Unchanged:
+		r.Unchanged++
+	case state.Stale:
+		r.Stale++
+	}
+}
+
+func (r *Result) merge(o Result) {
+	r.Written += o.Written
+	r.Unchanged += o.Unchanged
+	r.Stale += o.Stale
+}
+
+func (c *Capturer) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// stamp fills an item's origin and times; seq is the read time in microseconds,
+// taken before the read so that a later read always has a larger seq.
+func (c *Capturer) stamp(it state.Item, readAt time.Time, changedAt time.Time) state.Item {
+	it.Origin = c.Region
+	if it.Seq == 0 {
+		it.Seq = readAt.UnixMicro()
+	}
+	it.CapturedAt = c.now().UnixMilli()
+	it.ChangedAt = it.CapturedAt
+	if !changedAt.IsZero() && changedAt.UnixMilli() < it.ChangedAt {
+		it.ChangedAt = changedAt.UnixMilli()
+	}
+	if it.Deleted {
+		it.Expires = c.now().Add(spec.TombstoneRetention).Unix()
+	}
+	return it
+}
+
+func (c *Capturer) put(ctx context.Context, res *Result, it state.Item, readAt, changedAt time.Time) error {
+	o, err := c.Store.Put(ctx, c.stamp(it, readAt, changedAt))
+	if err != nil {
+		return err
+	}
+	res.add(o)
+	return nil
+}
+
+// putBody builds a live item and stores it.
+func (c *Capturer) putBody(ctx context.Context, res *Result, kind, name string, body any, readAt, changedAt time.Time) error {
+	it, err := state.NewItem(kind, name, body)
+	if err != nil {
+		return err
+	}
+	return c.put(ctx, res, it, readAt, changedAt)
+}
+
+// Thing captures a thing with its principals (and their certificates and policies)
+// and its group memberships; a thing gone from the Region becomes tombstones.
+func (c *Capturer) Thing(ctx context.Context, name string, changedAt time.Time) (Result, error) {
+	var res Result
+	readAt := c.now()
+	d, err := c.IoT.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+	if replication.IsNotFound(err) {
+		return res, c.thingGone(ctx, &res, name, readAt, changedAt)
+	}
+	if err != nil {
+		return res, fmt.Errorf("capture: describe thing %s: %w", name, err)
+	}
+	body := state.Thing{ThingTypeName: aws.ToString(d.ThingTypeName), Attributes: d.Attributes}
+	if err := c.putBody(ctx, &res, spec.KindThing, name, body, readAt, changedAt); err != nil {
+		return res, err
+	}
+	n, err := c.principals(ctx, &res, name, changedAt)
+	res.Principals = n
+	if err != nil {
+		return res, err
+	}
+	g, err := c.Memberships(ctx, name, changedAt)
+	res.merge(g)
+	return res, err
+}
+
+// thingGone writes the thing's tombstones and re-captures the certificates it had, so
+// their lists of things follow.
+func (c *Capturer) thingGone(ctx context.Context, res *Result, name string, readAt, changedAt time.Time) error {
+	old, err := c.recordedPrincipals(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, kind := range []string{spec.KindThing, spec.KindThingPrincipals, spec.KindThingGroups} {
+		if err := c.put(ctx, res, state.Tombstone(kind, name), readAt, changedAt); err != nil {
+			return err
+		}
+	}
+	for _, p := range old {
+		if id := replication.CertificateID(p); id != "" {
+			r, err := c.Certificate(ctx, id, changedAt)
+			res.merge(r)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Capturer) recordedPrincipals(ctx context.Context, thing string) ([]string, error) {
+	it, ok, err := c.Store.Get(ctx, spec.KindThingPrincipals, thing)
+	if err != nil || !ok || it.Deleted {
+		return nil, err
+	}
+	var p state.Principals
+	if err := it.Decode(&p); err != nil {
+		return nil, err
+	}
+	return p.Principals, nil
+}
+
+// principals captures the thing's certificate list and every certificate that is on
+// it or just left it.
+func (c *Capturer) principals(ctx context.Context, res *Result, thing string, changedAt time.Time) (int, error) {
+	readAt := c.now()
+	ps, err := replication.ListThingPrincipals(ctx, c.IoT, thing)
+	if replication.IsNotFound(err) {
+		return 0, nil // deleted meanwhile: its own event captures that
+	}
+	if err != nil {
+		return 0, fmt.Errorf("capture: principals of thing %s: %w", thing, err)
+	}
+	old, err := c.recordedPrincipals(ctx, thing)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.putBody(ctx, res, spec.KindThingPrincipals, thing, state.Principals{Principals: ps}, readAt, changedAt); err != nil {
+		return 0, err
+	}
+	certs := 0
+	seen := map[string]bool{}
+	for _, p := range append(ps, old...) {
+		id := replication.CertificateID(p)
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, err := c.Certificate(ctx, id, changedAt)
+		res.merge(r)
+		if err != nil {
+			return certs, err
+		}
+	}
+	for _, p := range ps {
+		if replication.CertificateID(p) != "" {
+			certs++
+		}
+	}
+	return certs, nil
+}
+
+// Certificate captures a certificate with its status, policies and things, and the
+// policies attached to it; a certificate gone from the Region becomes a tombstone.
+func (c *Capturer) Certificate(ctx context.Context, id string, changedAt time.Time) (Result, error) {
+	var res Result
+	readAt := c.now()
+	d, err := c.IoT.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
+	if replication.IsNotFound(err) {
+		return res, c.put(ctx, &res, state.Tombstone(spec.KindCertificate, id), readAt, changedAt)
+	}
+	if err != nil {
+		return res, fmt.Errorf("capture: describe certificate %s: %w", id, err)
+	}
+	if d.CertificateDescription == nil {
+		return res, fmt.Errorf("capture: describe certificate %s: empty description", id)
+	}
+	arn := aws.ToString(d.CertificateDescription.CertificateArn)
+	policies, err := replication.ListAttachedPolicies(ctx, c.IoT, arn)
+	if err != nil && !replication.IsNotFound(err) {
+		return res, fmt.Errorf("capture: policies of certificate %s: %w", id, err)
+	}
+	things, err := listPrincipalThings(ctx, c.IoT, arn)
+	if err != nil && !replication.IsNotFound(err) {
+		return res, fmt.Errorf("capture: things of certificate %s: %w", id, err)
+	}
+	body := state.Certificate{
+		ARN: arn, PEM: aws.ToString(d.CertificateDescription.CertificatePem),
+		Status: string(d.CertificateDescription.Status), Policies: policies, Things: things,
+	}
+	if err := c.putBody(ctx, &res, spec.KindCertificate, id, body, readAt, changedAt); err != nil {
+		return res, err
+	}
+	for _, p := range policies {
+		r, err := c.Policy(ctx, p, changedAt)
+		res.merge(r)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func listPrincipalThings(ctx context.Context, c replication.Source, principal string) ([]string, error) {
+	var out []string
+	p := iot.NewListPrincipalThingsPaginator(c, &iot.ListPrincipalThingsInput{Principal: aws.String(principal)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, page.Things...)
+	}
+	return out, nil
+}
+
+// Policy captures a policy's default document.
+func (c *Capturer) Policy(ctx context.Context, name string, changedAt time.Time) (Result, error) {
+	var res Result
+	readAt := c.now()
+	p, err := c.IoT.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)})
+	if replication.IsNotFound(err) {
+		return res, c.put(ctx, &res, state.Tombstone(spec.KindPolicy, name), readAt, changedAt)
+	}
+	if err != nil {
+		return res, fmt.Errorf("capture: get policy %s: %w", name, err)
+	}
+	body := state.Policy{ARN: aws.ToString(p.PolicyArn), Document: replication.CompactPolicyDocument(aws.ToString(p.PolicyDocument))}
+	return res, c.putBody(ctx, &res, spec.KindPolicy, name, body, readAt, changedAt)
+}
+
+// ThingType captures a thing type.
+func (c *Capturer) ThingType(ctx context.Context, name string, changedAt time.Time) (Result, error) {
+	var res Result
+	readAt := c.now()
+	d, err := c.IoT.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
+	if replication.IsNotFound(err) {
+		return res, c.put(ctx, &res, state.Tombstone(spec.KindThingType, name), readAt, changedAt)
+	}
+	if err != nil {
+		return res, fmt.Errorf("capture: describe thing type %s: %w", name, err)
+	}
+	var body state.ThingType
+	if p := d.ThingTypeProperties; p != nil {
+		body.Description = aws.ToString(p.ThingTypeDescription)
+		body.SearchableAttributes = p.SearchableAttributes
+	}
+	body.Deprecated = d.ThingTypeMetadata != nil && d.ThingTypeMetadata.Deprecated
+	return res, c.putBody(ctx, &res, spec.KindThingType, name, body, readAt, changedAt)
+}
+
+// ThingGroup captures a thing group (dynamic groups are marked, not replicated).
+func (c *Capturer) ThingGroup(ctx context.Context, name string, changedAt time.Time) (Result, error) {
+	var res Result
+	readAt := c.now()
+	d, err := c.IoT.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
+	if replication.IsNotFound(err) {
+		return res, c.put(ctx, &res, state.Tombstone(spec.KindThingGroup, name), readAt, changedAt)
+	}
+	if err != nil {
+		return res, fmt.Errorf("capture: describe thing group %s: %w", name, err)
+	}
+	p := replication.ThingGroupProperties(d)
+	body := state.ThingGroup{
+		Parent: replication.ThingGroupParent(d), Description: aws.ToString(p.ThingGroupDescription),
+		Attributes: replication.ThingGroupAttributes(p), Dynamic: d.QueryString != nil,
+	}
+	return res, c.putBody(ctx, &res, spec.KindThingGroup, name, body, readAt, changedAt)
+}
+
+// Memberships captures the static groups a thing is a direct member of.
+func (c *Capturer) Memberships(ctx context.Context, thing string, changedAt time.Time) (Result, error) {
+	var res Result
+	readAt := c.now()
+	gs, err := replication.ListThingGroupsForThing(ctx, c.IoT, thing)
+	if replication.IsNotFound(err) {
+		return res, nil // the thing is gone: its own capture writes the tombstones
+	}
+	if err != nil {
+		return res, fmt.Errorf("capture: groups of thing %s: %w", thing, err)
+	}
+	return res, c.putBody(ctx, &res, spec.KindThingGroups, thing, state.Groups{Groups: gs}, readAt, changedAt)
+}
+
+// shadowSeq orders a shadow's items by its version, which AWS keeps across deletes: a
+// delete at version v comes after the update that made v.
+func shadowSeq(version int64, deleted bool) int64 {
+	if deleted {
+		return 2*version + 1
+	}
+	return 2 * version
+}
+
+// ShadowUpdate captures a shadow from its update/documents message: the full current
+// state is in the message, so no API call is made.
+func (c *Capturer) ShadowUpdate(ctx context.Context, thing string, desired, reported []byte, version int64, changedAt time.Time) (Result, error) {
+	var res Result
+	it, err := state.NewItem(spec.KindShadow, thing, state.Shadow{Desired: desired, Reported: reported, Version: version})
+	if err != nil {
+		return res, permanent(err)
+	}
+	it.Seq = shadowSeq(version, false)
+	return res, c.put(ctx, &res, it, c.now(), changedAt)
+}
+
+// ShadowDelete captures a shadow's delete.
+func (c *Capturer) ShadowDelete(ctx context.Context, thing string, version int64, changedAt time.Time) (Result, error) {
+	var res Result
+	it := state.Tombstone(spec.KindShadow, thing)
+	it.Seq = shadowSeq(version, true)
+	return res, c.put(ctx, &res, it, c.now(), changedAt)
+}
+
+// Shadow captures a shadow through the data-plane API (the sweep's path).
+func (c *Capturer) Shadow(ctx context.Context, thing string) (Result, error) {
+	var res Result
+	if c.Shadows == nil {
+		return res, permanent(errors.New("capture: no data-plane client configured"))
+	}
+	out, err := c.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	if replication.IsNotFound(err) {
+		// A delete whose message was lost: its version is unknown here, so the
+		// tombstone is ordered right after the live item the table holds.
+		cur, ok, err := c.Store.Get(ctx, spec.KindShadow, thing)
+		if err != nil || !ok || cur.Deleted {
+			return res, err
+		}
+		it := state.Tombstone(spec.KindShadow, thing)
+		it.Seq = cur.Seq + 1
+		return res, c.put(ctx, &res, it, c.now(), time.Time{})
+	}
+	if err != nil {
+		return res, fmt.Errorf("capture: get shadow of %s: %w", thing, err)
+	}
+	doc, err := decodeShadowDocument(out.Payload)
+	if err != nil {
+		return res, permanent(fmt.Errorf("capture: shadow of %s: %w", thing, err))
+	}
+	return c.ShadowUpdate(ctx, thing, doc.State.Desired, doc.State.Reported, doc.Version, time.Time{})
+}
+
+// Key captures the resource a state key names, whatever its kind: the redrive's path.
+func (c *Capturer) Key(ctx context.Context, key string) (Result, error) {
+	kind, name, err := spec.ParseStateKey(key)
+	if err != nil {
+		return Result{}, permanent(err)
+	}
+	switch kind {
+	case spec.KindThing, spec.KindThingPrincipals:
+		return c.Thing(ctx, name, time.Time{})
+	case spec.KindThingGroups:
+		return c.Memberships(ctx, name, time.Time{})
+	case spec.KindCertificate:
+		return c.Certificate(ctx, name, time.Time{})
+	case spec.KindPolicy:
+		return c.Policy(ctx, name, time.Time{})
+	case spec.KindThingType:
+		return c.ThingType(ctx, name, time.Time{})
+	case spec.KindThingGroup:
+		return c.ThingGroup(ctx, name, time.Time{})
+	case spec.KindShadow:
+		return c.Shadow(ctx, name)
+	}
+	return Result{}, permanent(fmt.Errorf("capture: no capture for kind %q", kind))
+}

@@ -1,0 +1,218 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/iot-dr/iot-dr/functions/event"
+	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
+)
+
+// StepFunctions is the part of *sfn.Client the capture function uses to start a new
+// thing's re-checks.
+type StepFunctions interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+// Handler is the capture function: the capture rules invoke it (asynchronously, so
+// Lambda retries a returned error twice) with one message each.
+type Handler struct {
+	Capturer *Capturer
+	// SFN and RecheckMachineARN start a created thing's re-checks; without them no
+	// re-check runs (the sweep still catches late attachments).
+	SFN               StepFunctions
+	RecheckMachineARN string
+	// RecheckSeconds is the first re-check's wait.
+	RecheckSeconds int
+	// ApplyClientToken is the client token the apply function's shadow writes carry;
+	// their documents are not captured again (no echo).
+	ApplyClientToken string
+	Failures         *failures.Recorder
+	Logger           *slog.Logger
+}
+
+// Handle captures one rule message. Bad input is recorded in the error table and not
+// retried; a transient failure is recorded and returned, so Lambda retries it.
+func (h *Handler) Handle(ctx context.Context, msg json.RawMessage) error {
+	ev, err := event.Decode(msg)
+	if err != nil {
+		return h.Failures.Record(ctx, spec.StageCapture, "", "InvalidEvent", err, msg)
+	}
+	key, err := h.capture(ctx, ev)
+	if err == nil {
+		return nil
+	}
+	name := "CaptureFailed"
+	if replication.IsPermanent(err) {
+		name = spec.PermanentErrorType
+	}
+	if rerr := h.Failures.Record(ctx, spec.StageCapture, key, name, err, msg); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if replication.IsPermanent(err) {
+		return nil // recorded; retrying cannot help
+	}
+	return err
+}
+
+// capture routes one event and returns the state key it is about.
+func (h *Handler) capture(ctx context.Context, ev event.Event) (string, error) {
+	c, at := h.Capturer, ev.Time()
+	switch ev.EventType {
+	case spec.EventThing, spec.EventThingTypeAssociation:
+		key := spec.StateKey(spec.KindThing, ev.ThingName)
+		res, err := c.Thing(ctx, ev.ThingName, at)
+		if err != nil {
+			return key, err
+		}
+		if ev.EventType == spec.EventThing && ev.Operation == "CREATED" {
+			return key, h.startRecheck(ctx, ev, res)
+		}
+		return key, nil
+	case spec.EventThingType:
+		_, err := c.ThingType(ctx, ev.ThingTypeName, at)
+		return spec.StateKey(spec.KindThingType, ev.ThingTypeName), err
+	case spec.EventThingGroup:
+		_, err := c.ThingGroup(ctx, ev.ThingGroupName, at)
+		return spec.StateKey(spec.KindThingGroup, ev.ThingGroupName), err
+	case spec.EventThingGroupHierarchy:
+		_, err := c.ThingGroup(ctx, ev.ChildGroupName, at)
+		return spec.StateKey(spec.KindThingGroup, ev.ChildGroupName), err
+	case spec.EventThingGroupMembership:
+		_, err := c.Memberships(ctx, ev.ThingName, at)
+		return spec.StateKey(spec.KindThingGroups, ev.ThingName), err
+	case spec.EventShadow:
+		key := spec.StateKey(spec.KindShadow, ev.ThingName)
+		if h.ApplyClientToken != "" && ev.ClientToken == h.ApplyClientToken {
+			return key, nil // an apply's own write: capturing it would echo it back
+		}
+		if ev.Operation == "DELETE" {
+			_, err := c.ShadowDelete(ctx, ev.ThingName, ev.Version, at)
+			return key, err
+		}
+		_, err := c.ShadowUpdate(ctx, ev.ThingName, ev.Current.State.Desired, ev.Current.State.Reported, ev.Current.Version, at)
+		return key, err
+	}
+	return "", permanent(fmt.Errorf("capture: event type %q has no capture", ev.EventType))
+}
+
+// RecheckInput is the re-check state machine's input and each pass's output.
+type RecheckInput struct {
+	ThingName string `json:"thingName"`
+	// Attempt counts the passes done.
+	Attempt int `json:"attempt"`
+	// WaitSeconds is the wait before the next pass; 0 ends the loop.
+	WaitSeconds int `json:"waitSeconds"`
+}
+
+// startRecheck starts a created thing's re-checks, once per event id.
+func (h *Handler) startRecheck(ctx context.Context, ev event.Event, res Result) error {
+	if h.SFN == nil || h.RecheckMachineARN == "" {
+		return nil
+	}
+	in, err := json.Marshal(RecheckInput{ThingName: ev.ThingName, WaitSeconds: max(h.RecheckSeconds, 1)})
+	if err != nil {
+		return fmt.Errorf("capture: encode re-check input: %w", err)
+	}
+	_, err = h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(h.RecheckMachineARN),
+		Name:            aws.String(ExecutionName("recheck-" + ev.ID())),
+		Input:           aws.String(string(in)),
+	})
+	var exists *sfntypes.ExecutionAlreadyExists
+	if err != nil && !errors.As(err, &exists) { // a duplicate event: one loop is enough
+		return fmt.Errorf("capture: start re-checks of thing %s: %w", ev.ThingName, err)
+	}
+	return nil
+}
+
+// Rechecker is the re-check function: one pass of a new thing's attachment re-checks.
+type Rechecker struct {
+	Capturer *Capturer
+	// Count bounds the passes; the wait doubles after each (capped at 300 s).
+	Count int
+}
+
+// maxRecheckSeconds caps one re-check wait.
+const maxRecheckSeconds = 300
+
+// Handle re-captures the thing and decides the next wait: keep going while the thing
+// has no certificate yet or the pass still found something new, and while passes
+// remain.
+func (r *Rechecker) Handle(ctx context.Context, in RecheckInput) (RecheckInput, error) {
+	if err := validThingName(in.ThingName); err != nil {
+		return in, permanent(err)
+	}
+	res, err := r.Capturer.Thing(ctx, in.ThingName, time.Time{})
+	if err != nil {
+		return in, err
+	}
+	out := RecheckInput{ThingName: in.ThingName, Attempt: in.Attempt + 1}
+	if out.Attempt < r.Count && (res.Principals == 0 || res.Written > 0) {
+		out.WaitSeconds = min(max(in.WaitSeconds, 1)*2, maxRecheckSeconds)
+	}
+	return out, nil
+}
+
+func validThingName(n string) error {
+	if n == "" || len(n) > 128 || strings.ContainsAny(n, "#/ ") {
+		return fmt.Errorf("capture: thing name %q is not a valid AWS IoT thing name", event.Excerpt([]byte(n)))
+	}
+	return nil
+}
+
+// ExecutionName derives a Step Functions execution name: the allowed characters kept,
+// everything else mapped to '-', at most 80 characters. The same id always gets the
+// same name, so a redelivered event cannot start a second run.
+func ExecutionName(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		if b.Len() == 80 {
+			break
+		}
+		if r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// shadowDocument is what GetThingShadow returns, in the parts capture keeps.
+type shadowDocument struct {
+	State struct {
+		Desired  json.RawMessage `json:"desired"`
+		Reported json.RawMessage `json:"reported"`
+	} `json:"state"`
+	Version int64 `json:"version"`
+}
+
+func decodeShadowDocument(b []byte) (shadowDocument, error) {
+	var d shadowDocument
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&d); err != nil {
+		return d, fmt.Errorf("shadow document is not JSON (%d bytes, starts %q): %w", len(b), event.Excerpt(b), err)
+	}
+	if d.Version <= 0 {
+		return d, fmt.Errorf("shadow document has no positive version")
+	}
+	return d, nil
+}
+
+// permanent marks an error that retrying cannot fix.
+func permanent(err error) error {
+	return &replication.PermanentError{Op: "capture", Err: err}
+}

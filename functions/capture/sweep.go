@@ -1,0 +1,152 @@
+package capture
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+)
+
+// Sweep stages, in order.
+const (
+	SweepThingTypes  = "thing-types"
+	SweepThingGroups = "thing-groups"
+	SweepThings      = "things"
+)
+
+// SweepState is the sweep state machine's input and each page's output.
+type SweepState struct {
+	// Stage is the list being paged ("" starts at the beginning).
+	Stage string `json:"stage"`
+	// Token resumes the stage's list.
+	Token string `json:"token,omitempty"`
+	// Done is true once every stage is paged through.
+	Done bool `json:"done"`
+	// Visited, Written count resources captured and items written so far.
+	Visited int `json:"visited"`
+	Written int `json:"written"`
+	// Failed counts resources whose capture failed (each is in the error table).
+	Failed int `json:"failed"`
+}
+
+// Sweeper is the sweep function: it pages through its own Region's thing types, thing
+// groups and things (with their attachments and shadows) and captures each, which
+// writes only what the table does not already hold. One invocation handles one page,
+// so a fleet of any size fits Lambda's time limit; the state machine loops.
+type Sweeper struct {
+	Capturer *Capturer
+	// PageSize is the things per page (default 100, at most 250).
+	PageSize int32
+	// Shadows includes classic shadows.
+	Shadows  bool
+	Failures interface {
+		Record(ctx context.Context, stage, key, errName string, cause error, input []byte) error
+	}
+}
+
+// Handle sweeps one page.
+func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error) {
+	if st.Done {
+		return st, nil
+	}
+	if st.Stage == "" {
+		st.Stage = SweepThingTypes
+	}
+	size := s.PageSize
+	if size <= 0 || size > 250 {
+		size = 100
+	}
+	var (
+		names []string
+		next  *string
+		err   error
+	)
+	c := s.Capturer
+	tok := optional(st.Token)
+	switch st.Stage {
+	case SweepThingTypes:
+		var out *iot.ListThingTypesOutput
+		if out, err = c.IoT.ListThingTypes(ctx, &iot.ListThingTypesInput{NextToken: tok, MaxResults: aws.Int32(size)}); err == nil {
+			for _, t := range out.ThingTypes {
+				names = append(names, aws.ToString(t.ThingTypeName))
+			}
+			next = out.NextToken
+		}
+	case SweepThingGroups:
+		var out *iot.ListThingGroupsOutput
+		if out, err = c.IoT.ListThingGroups(ctx, &iot.ListThingGroupsInput{NextToken: tok, MaxResults: aws.Int32(size)}); err == nil {
+			for _, g := range out.ThingGroups {
+				names = append(names, aws.ToString(g.GroupName))
+			}
+			next = out.NextToken
+		}
+	case SweepThings:
+		var out *iot.ListThingsOutput
+		if out, err = c.IoT.ListThings(ctx, &iot.ListThingsInput{NextToken: tok, MaxResults: aws.Int32(size)}); err == nil {
+			for _, t := range out.Things {
+				names = append(names, aws.ToString(t.ThingName))
+			}
+			next = out.NextToken
+		}
+	default:
+		return st, permanent(fmt.Errorf("capture: unknown sweep stage %q", st.Stage))
+	}
+	if err != nil {
+		return st, fmt.Errorf("capture: sweep %s: %w", st.Stage, err) // the state machine retries the page
+	}
+	for _, n := range names {
+		res, key, err := s.one(ctx, st.Stage, n)
+		st.Visited++
+		st.Written += res.Written
+		if err != nil {
+			st.Failed++
+			// One resource's failure must not stop the sweep: it is recorded for the
+			// redrive and the page goes on.
+			if rerr := s.Failures.Record(ctx, spec.StageCapture, key, "SweepCaptureFailed", err, nil); rerr != nil {
+				return st, rerr
+			}
+		}
+	}
+	st.Token = aws.ToString(next)
+	if st.Token == "" {
+		switch st.Stage {
+		case SweepThingTypes:
+			st.Stage = SweepThingGroups
+		case SweepThingGroups:
+			st.Stage = SweepThings
+		default:
+			st.Done = true
+		}
+	}
+	return st, nil
+}
+
+func (s *Sweeper) one(ctx context.Context, stage, name string) (Result, string, error) {
+	c := s.Capturer
+	switch stage {
+	case SweepThingTypes:
+		r, err := c.ThingType(ctx, name, time.Time{})
+		return r, spec.StateKey(spec.KindThingType, name), err
+	case SweepThingGroups:
+		r, err := c.ThingGroup(ctx, name, time.Time{})
+		return r, spec.StateKey(spec.KindThingGroup, name), err
+	}
+	r, err := c.Thing(ctx, name, time.Time{})
+	if err != nil || !s.Shadows {
+		return r, spec.StateKey(spec.KindThing, name), err
+	}
+	sr, err := c.Shadow(ctx, name)
+	r.merge(sr)
+	return r, spec.StateKey(spec.KindShadow, name), err
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

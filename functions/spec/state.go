@@ -1,0 +1,105 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kinds of resource the state table holds, one item per resource. The item key is
+// "<kind>#<name>" (see StateKey).
+const (
+	// KindThing is a thing: type, attributes and the origin's version.
+	KindThing = "thing"
+	// KindThingPrincipals is the set of certificates attached to one thing (by ARN).
+	KindThingPrincipals = "thing-principals"
+	// KindThingGroups is the set of static groups one thing is a direct member of.
+	KindThingGroups = "thing-groups"
+	// KindCertificate is a certificate by id: PEM, status, its policies and its things.
+	KindCertificate = "certificate"
+	// KindPolicy is an IoT policy's default document, ARNs as the origin wrote them.
+	KindPolicy = "policy"
+	// KindThingType is a thing type's properties and deprecation.
+	KindThingType = "thing-type"
+	// KindThingGroup is a static thing group: parent, description, attributes.
+	KindThingGroup = "thing-group"
+	// KindShadow is a thing's classic shadow: its full desired and reported state.
+	KindShadow = "shadow"
+)
+
+// Kinds lists every kind, in the order the sweep and the docs present them.
+var Kinds = []string{
+	KindThingType, KindThingGroup, KindPolicy, KindCertificate, KindThing,
+	KindThingPrincipals, KindThingGroups, KindShadow,
+}
+
+// KnownKind reports whether k is a kind the pipeline captures and applies.
+func KnownKind(k string) bool {
+	for _, x := range Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// StateKey returns the state-table key of one resource.
+func StateKey(kind, name string) string { return kind + "#" + name }
+
+// ParseStateKey splits a state-table key into its kind and name.
+func ParseStateKey(key string) (kind, name string, err error) {
+	kind, name, ok := strings.Cut(key, "#")
+	if !ok || name == "" || !KnownKind(kind) {
+		return "", "", fmt.Errorf("state key %q is not <kind>#<name> with a known kind", excerptKey(key))
+	}
+	return kind, name, nil
+}
+
+func excerptKey(k string) string {
+	if len(k) > 80 {
+		return k[:80] + "…"
+	}
+	return k
+}
+
+// State-table attributes. The table is a DynamoDB global table: every Region's
+// capture writes the resources that changed there, every other Region applies them
+// from its own replica.
+const (
+	// StateAttrKey is the hash key, "<kind>#<name>".
+	StateAttrKey = "pk"
+	// StateAttrKind and StateAttrName repeat the key's parts for readers and scans.
+	StateAttrKind = "kind"
+	StateAttrName = "name"
+	// StateAttrOrigin is the Region whose capture wrote the item. Appliers skip the
+	// items of their own Region.
+	StateAttrOrigin = "origin"
+	// StateAttrSeq orders writes of one resource: the origin's version where the
+	// resource has a monotonic one (shadows), else the capture's read time in
+	// microseconds. A capture writes only over a smaller seq.
+	StateAttrSeq = "seq"
+	// StateAttrHash is the SHA-256 of the body (hex); a capture whose body hashes the
+	// same writes nothing.
+	StateAttrHash = "hash"
+	// StateAttrBody is the resource's content as JSON (see the state package).
+	StateAttrBody = "body"
+	// StateAttrDeleted marks a tombstone: the resource no longer exists in the origin.
+	StateAttrDeleted = "deleted"
+	// StateAttrCapturedAt is when the capture read the resource (epoch ms), for lag.
+	StateAttrCapturedAt = "capturedAt"
+	// StateAttrChangedAt is when the change happened in the origin, where the origin
+	// says (registry event or shadow timestamp, epoch ms), else capturedAt.
+	StateAttrChangedAt = "changedAt"
+	// StateAttrExpires is the TTL attribute: set on tombstones only.
+	StateAttrExpires = "expires"
+)
+
+// TombstoneRetention is how long a delete's tombstone stays in the state table: long
+// enough for a Region that was cut off for a week to learn of the delete.
+const TombstoneRetention = 14 * 24 * time.Hour
+
+// StateTable is the global table that carries state between the Regions. The stream
+// must carry new and old images: global tables require it.
+func StateTable() Table {
+	return Table{HashKey: StateAttrKey, TTLAttribute: StateAttrExpires, StreamView: "NEW_AND_OLD_IMAGES"}
+}

@@ -1,0 +1,97 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+)
+
+// Table is the part of *dynamodb.Client the state table is read and written with.
+type Table interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// Store reads and writes one Region's replica of the state table.
+type Store struct {
+	Table Table
+	Name  string
+}
+
+// Get returns the current item of kind/name with a strongly consistent read, and
+// whether there is one.
+func (s *Store) Get(ctx context.Context, kind, name string) (Item, bool, error) {
+	key := spec.StateKey(kind, name)
+	out, err := s.Table.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.Name),
+		Key:            map[string]types.AttributeValue{spec.StateAttrKey: &types.AttributeValueMemberS{Value: key}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Item{}, false, fmt.Errorf("state: get %s: %w", key, err)
+	}
+	if out.Item == nil {
+		return Item{}, false, nil
+	}
+	it, err := FromAttributes(out.Item)
+	if err != nil {
+		return Item{}, false, err
+	}
+	return it, true, nil
+}
+
+// Outcome says what Put did.
+type Outcome int
+
+// Put outcomes.
+const (
+	// Written: the item was stored.
+	Written Outcome = iota
+	// Unchanged: the table already held the same content; nothing was written.
+	Unchanged
+	// Stale: the table holds a later capture of the resource; nothing was written.
+	Stale
+)
+
+func (o Outcome) String() string {
+	return [...]string{"written", "unchanged", "stale"}[o]
+}
+
+// Put stores it unless the table already holds the same content (a capture that
+// changes nothing costs no replicated write) or a later capture (it.Seq not above the
+// stored seq). The write is conditional on the stored seq, so two captures racing on
+// one resource cannot leave the earlier one in the table.
+func (s *Store) Put(ctx context.Context, it Item) (Outcome, error) {
+	cur, ok, err := s.Get(ctx, it.Kind, it.Name)
+	if err != nil {
+		return 0, err
+	}
+	if ok && cur.Same(it) {
+		return Unchanged, nil
+	}
+	if ok && cur.Seq >= it.Seq {
+		return Stale, nil
+	}
+	_, err = s.Table.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.Name),
+		Item:                      it.Attributes(),
+		ConditionExpression:       aws.String("attribute_not_exists(#k) OR #s < :s"),
+		ExpressionAttributeNames:  map[string]string{"#k": spec.StateAttrKey, "#s": spec.StateAttrSeq},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberN{Value: strconv.FormatInt(it.Seq, 10)}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return Stale, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state: put %s: %w", it.Key(), err)
+	}
+	return Written, nil
+}

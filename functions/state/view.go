@@ -1,0 +1,260 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	dptypes "github.com/aws/aws-sdk-go-v2/service/iotdataplane/types"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+)
+
+// View answers the replication package's source reads (replication.Source and
+// replication.SourceShadows) from one Region's replica of the state table, so that the
+// apply function converges its Region without calling the Region a change came from.
+// A resource the table does not hold, or holds as a tombstone, is a
+// ResourceNotFoundException, exactly as the source's API would answer.
+//
+// What a per-resource table cannot answer cheaply: ListThingsInThingGroup lists no
+// members (memberships are converged per thing, from the thing's groups item), and
+// the fleet-wide lists (ListThings, ListThingTypes, ListThingGroups) are refused: the
+// apply path never pages a fleet.
+type View struct {
+	Store *Store
+	// Reads counts table reads, for the cost model; nil skips counting.
+	Reads func()
+}
+
+func (v *View) get(ctx context.Context, kind, name string, body any) (Item, error) {
+	if v.Reads != nil {
+		v.Reads()
+	}
+	it, ok, err := v.Store.Get(ctx, kind, name)
+	if err != nil {
+		return Item{}, err
+	}
+	if !ok || it.Deleted {
+		return Item{}, &iottypes.ResourceNotFoundException{Message: aws.String(fmt.Sprintf("%s %s not in the state table", kind, name))}
+	}
+	if err := it.Decode(body); err != nil {
+		return Item{}, err
+	}
+	return it, nil
+}
+
+// optional reads an item whose absence means "empty" rather than "not found".
+func (v *View) optional(ctx context.Context, kind, name string, body any) error {
+	_, err := v.get(ctx, kind, name, body)
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func isNotFound(err error) bool {
+	_, ok := err.(*iottypes.ResourceNotFoundException)
+	return ok
+}
+
+// DescribeThing answers from the thing's item.
+func (v *View) DescribeThing(ctx context.Context, in *iot.DescribeThingInput, _ ...func(*iot.Options)) (*iot.DescribeThingOutput, error) {
+	var b Thing
+	name := aws.ToString(in.ThingName)
+	if _, err := v.get(ctx, spec.KindThing, name, &b); err != nil {
+		return nil, err
+	}
+	out := &iot.DescribeThingOutput{ThingName: aws.String(name), Attributes: cloneAttrs(b.Attributes)}
+	if b.ThingTypeName != "" {
+		out.ThingTypeName = aws.String(b.ThingTypeName)
+	}
+	return out, nil
+}
+
+// ListThingPrincipals answers from the thing's principals item; a thing without one
+// has none yet.
+func (v *View) ListThingPrincipals(ctx context.Context, in *iot.ListThingPrincipalsInput, _ ...func(*iot.Options)) (*iot.ListThingPrincipalsOutput, error) {
+	name := aws.ToString(in.ThingName)
+	var t Thing
+	if _, err := v.get(ctx, spec.KindThing, name, &t); err != nil {
+		return nil, err
+	}
+	var p Principals
+	if err := v.optional(ctx, spec.KindThingPrincipals, name, &p); err != nil {
+		return nil, err
+	}
+	return &iot.ListThingPrincipalsOutput{Principals: p.Principals}, nil
+}
+
+// certificateOf reads the certificate a principal ARN names.
+func (v *View) certificateOf(ctx context.Context, principal string) (Certificate, error) {
+	var c Certificate
+	i := strings.LastIndex(principal, ":cert/")
+	if i < 0 {
+		return c, &iottypes.ResourceNotFoundException{Message: aws.String("principal " + principal + " is not a certificate")}
+	}
+	_, err := v.get(ctx, spec.KindCertificate, principal[i+len(":cert/"):], &c)
+	return c, err
+}
+
+// ListPrincipalThings answers from the certificate's item.
+func (v *View) ListPrincipalThings(ctx context.Context, in *iot.ListPrincipalThingsInput, _ ...func(*iot.Options)) (*iot.ListPrincipalThingsOutput, error) {
+	c, err := v.certificateOf(ctx, aws.ToString(in.Principal))
+	if err != nil {
+		return nil, err
+	}
+	return &iot.ListPrincipalThingsOutput{Things: c.Things}, nil
+}
+
+// ListAttachedPolicies answers from the certificate's item.
+func (v *View) ListAttachedPolicies(ctx context.Context, in *iot.ListAttachedPoliciesInput, _ ...func(*iot.Options)) (*iot.ListAttachedPoliciesOutput, error) {
+	c, err := v.certificateOf(ctx, aws.ToString(in.Target))
+	if err != nil {
+		return nil, err
+	}
+	out := &iot.ListAttachedPoliciesOutput{}
+	for _, p := range c.Policies {
+		out.Policies = append(out.Policies, iottypes.Policy{PolicyName: aws.String(p)})
+	}
+	return out, nil
+}
+
+// DescribeCertificate answers from the certificate's item.
+func (v *View) DescribeCertificate(ctx context.Context, in *iot.DescribeCertificateInput, _ ...func(*iot.Options)) (*iot.DescribeCertificateOutput, error) {
+	var c Certificate
+	id := aws.ToString(in.CertificateId)
+	if _, err := v.get(ctx, spec.KindCertificate, id, &c); err != nil {
+		return nil, err
+	}
+	return &iot.DescribeCertificateOutput{CertificateDescription: &iottypes.CertificateDescription{
+		CertificateId: aws.String(id), CertificateArn: aws.String(c.ARN),
+		CertificatePem: aws.String(c.PEM), Status: iottypes.CertificateStatus(c.Status),
+	}}, nil
+}
+
+// GetPolicy answers from the policy's item.
+func (v *View) GetPolicy(ctx context.Context, in *iot.GetPolicyInput, _ ...func(*iot.Options)) (*iot.GetPolicyOutput, error) {
+	var p Policy
+	name := aws.ToString(in.PolicyName)
+	if _, err := v.get(ctx, spec.KindPolicy, name, &p); err != nil {
+		return nil, err
+	}
+	return &iot.GetPolicyOutput{PolicyName: aws.String(name), PolicyArn: aws.String(p.ARN), PolicyDocument: aws.String(p.Document)}, nil
+}
+
+// DescribeThingType answers from the thing type's item.
+func (v *View) DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeInput, _ ...func(*iot.Options)) (*iot.DescribeThingTypeOutput, error) {
+	var t ThingType
+	name := aws.ToString(in.ThingTypeName)
+	if _, err := v.get(ctx, spec.KindThingType, name, &t); err != nil {
+		return nil, err
+	}
+	props := &iottypes.ThingTypeProperties{SearchableAttributes: t.SearchableAttributes}
+	if t.Description != "" {
+		props.ThingTypeDescription = aws.String(t.Description)
+	}
+	return &iot.DescribeThingTypeOutput{
+		ThingTypeName: aws.String(name), ThingTypeProperties: props,
+		ThingTypeMetadata: &iottypes.ThingTypeMetadata{Deprecated: t.Deprecated},
+	}, nil
+}
+
+// DescribeThingGroup answers from the group's item.
+func (v *View) DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, _ ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error) {
+	var g ThingGroup
+	name := aws.ToString(in.ThingGroupName)
+	if _, err := v.get(ctx, spec.KindThingGroup, name, &g); err != nil {
+		return nil, err
+	}
+	out := &iot.DescribeThingGroupOutput{
+		ThingGroupName: aws.String(name),
+		ThingGroupProperties: &iottypes.ThingGroupProperties{
+			AttributePayload: &iottypes.AttributePayload{Attributes: cloneAttrs(g.Attributes)},
+		},
+		ThingGroupMetadata: &iottypes.ThingGroupMetadata{},
+	}
+	if g.Description != "" {
+		out.ThingGroupProperties.ThingGroupDescription = aws.String(g.Description)
+	}
+	if g.Parent != "" {
+		out.ThingGroupMetadata.ParentGroupName = aws.String(g.Parent)
+	}
+	if g.Dynamic {
+		out.QueryString = aws.String("(dynamic group: not replicated)")
+	}
+	return out, nil
+}
+
+// ListThingGroupsForThing answers from the thing's groups item.
+func (v *View) ListThingGroupsForThing(ctx context.Context, in *iot.ListThingGroupsForThingInput, _ ...func(*iot.Options)) (*iot.ListThingGroupsForThingOutput, error) {
+	name := aws.ToString(in.ThingName)
+	var t Thing
+	if _, err := v.get(ctx, spec.KindThing, name, &t); err != nil {
+		return nil, err
+	}
+	var g Groups
+	if err := v.optional(ctx, spec.KindThingGroups, name, &g); err != nil {
+		return nil, err
+	}
+	out := &iot.ListThingGroupsForThingOutput{}
+	for _, n := range g.Groups {
+		out.ThingGroups = append(out.ThingGroups, iottypes.GroupNameAndArn{GroupName: aws.String(n)})
+	}
+	return out, nil
+}
+
+// ListThingsInThingGroup lists no members: see View.
+func (v *View) ListThingsInThingGroup(context.Context, *iot.ListThingsInThingGroupInput, ...func(*iot.Options)) (*iot.ListThingsInThingGroupOutput, error) {
+	return &iot.ListThingsInThingGroupOutput{}, nil
+}
+
+// errFleetList refuses the fleet-wide lists.
+var errFleetList = fmt.Errorf("state: the state view does not list the fleet; the apply path converges one resource at a time")
+
+// ListThings is refused: see View.
+func (v *View) ListThings(context.Context, *iot.ListThingsInput, ...func(*iot.Options)) (*iot.ListThingsOutput, error) {
+	return nil, errFleetList
+}
+
+// ListThingTypes is refused: see View.
+func (v *View) ListThingTypes(context.Context, *iot.ListThingTypesInput, ...func(*iot.Options)) (*iot.ListThingTypesOutput, error) {
+	return nil, errFleetList
+}
+
+// ListThingGroups is refused: see View.
+func (v *View) ListThingGroups(context.Context, *iot.ListThingGroupsInput, ...func(*iot.Options)) (*iot.ListThingGroupsOutput, error) {
+	return nil, errFleetList
+}
+
+// GetThingShadow answers from the shadow's item, as a document with the desired and
+// reported state.
+func (v *View) GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error) {
+	if aws.ToString(in.ShadowName) != "" {
+		return nil, &dptypes.InvalidRequestException{Message: aws.String("named shadows are not in the state table")}
+	}
+	var s Shadow
+	_, err := v.get(ctx, spec.KindShadow, aws.ToString(in.ThingName), &s)
+	if isNotFound(err) {
+		return nil, &dptypes.ResourceNotFoundException{Message: aws.String("No shadow exists with name: '" + aws.ToString(in.ThingName) + "'")}
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := map[string]json.RawMessage{}
+	if len(s.Desired) > 0 {
+		st["desired"] = s.Desired
+	}
+	if len(s.Reported) > 0 {
+		st["reported"] = s.Reported
+	}
+	doc, err := json.Marshal(map[string]any{"state": st, "version": s.Version})
+	if err != nil {
+		return nil, fmt.Errorf("state: encode shadow of %s: %w", aws.ToString(in.ThingName), err)
+	}
+	return &iotdataplane.GetThingShadowOutput{Payload: doc}, nil
+}
