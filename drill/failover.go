@@ -491,13 +491,13 @@ func (d *run) verify(ctx context.Context) error {
 	if err := d.settle(ctx); err != nil {
 		return err
 	}
-	d.rep.ErrorTableRecords = d.w.Secondary.Errors.Len()
+	d.rep.ErrorTableRecords = d.w.Primary.Errors.Len() + d.w.Secondary.Errors.Len()
 	if d.rep.ErrorTableRecords > 0 {
-		resp, err := d.w.Reconcile(ctx, false)
+		resp, err := d.w.Redrive(ctx)
 		if err != nil {
 			return err
 		}
-		d.phase("reconciler re-drove %d of %d error-table records", resp.Redriven, d.rep.ErrorTableRecords)
+		d.phase("redrive re-ran %d of %d error-table records", resp.Redriven, d.rep.ErrorTableRecords)
 		if err := d.settle(ctx); err != nil {
 			return err
 		}

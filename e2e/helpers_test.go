@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/simulator"
@@ -120,28 +118,6 @@ func updateShadow(t testing.TB, r *simulator.Region, thing, doc string) {
 	must(t)(r.Shadows.UpdateThingShadow(context.Background(), &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(thing), Payload: []byte(doc)}))
 }
 
-// lambdaFailures counts failed Lambda attempts over every execution in the secondary.
-func lambdaFailures(t testing.TB, w *simulator.World) (failed int, executions []sfntypes.ExecutionListItem) {
-	t.Helper()
-	ctx := context.Background()
-	sf := w.Secondary.StepFunctions
-	p := sfn.NewListExecutionsPaginator(sf, &sfn.ListExecutionsInput{StateMachineArn: aws.String(w.Secondary.StateMachineARN)})
-	for p.HasMorePages() {
-		page := must(t)(p.NextPage(ctx)).(*sfn.ListExecutionsOutput)
-		executions = append(executions, page.Executions...)
-	}
-	for _, e := range executions {
-		h := must(t)(sf.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: e.ExecutionArn})).(*sfn.GetExecutionHistoryOutput)
-		for _, ev := range h.Events {
-			if ev.Type == sfntypes.HistoryEventTypeLambdaFunctionFailed {
-				failed++
-			}
-		}
-	}
-	return failed, executions
-}
-
-// policyDoc is a second policy for certificates, with ARNs in the primary's Region.
 func policyDoc(region string) string {
 	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:%s:123456789012:topic/fleet/metrics"}]}`, region)
 }

@@ -29,7 +29,7 @@ import (
 
 // Table names, as the stacks name them.
 const (
-	EventTableName = "iotdr-events"
+	StateTableName = "iotdr-state"
 	ErrorTableName = "iotdr-errors"
 )
 
@@ -40,14 +40,20 @@ type Region struct {
 	Broker        *broker.Broker
 	Shadows       *shadow.Service
 	Rules         *rules.Engine
-	Events        *dynamo.Table
+	// State is this Region's replica of the state (global) table.
+	State *dynamo.Table
+	// Errors is this Region's own error table.
 	Errors        *dynamo.Table
 	Lambda        *lambdart.Runtime
 	StepFunctions *stepfn.Service
-	// StateMachineARN is the apply state machine (set in the Region that applies).
-	StateMachineARN string
-	// Lag collects the workers' replication-lag samples (the CloudWatch metric's stand-in).
+	// RecheckMachineARN and SweepMachineARN are the capture side's state machines
+	// (set in a Region that captures).
+	RecheckMachineARN, SweepMachineARN string
+	// Lag collects the apply function's replication-lag samples (the CloudWatch
+	// metric's stand-in).
 	Lag *LagRecorder
+	// async runs the capture rules' asynchronous Lambda invocations.
+	async *asyncInvoker
 
 	account string
 	cancels []func()
@@ -82,10 +88,11 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	}
 	r.cancels = append(r.cancels, cancel)
 	r.Rules = rules.NewEngine(o.Logger)
-	ev, er := spec.EventTable(), spec.ErrorTable()
-	r.Events = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: EventTableName, HashKey: ev.HashKey, TTLAttribute: ev.TTLAttribute, StreamView: ev.StreamView})
+	st, er := spec.StateTable(), spec.ErrorTable()
+	r.State = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: StateTableName, HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView})
 	r.Errors = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: ErrorTableName, HashKey: er.HashKey})
 	r.Lambda = lambdart.New(name, o.AccountID, o.Logger)
+	r.async = newAsyncInvoker(r.Lambda, o.TimeScale, o.Logger)
 	r.StepFunctions = stepfn.New(stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger})
 	return r, nil
 }
@@ -93,14 +100,11 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 // Endpoint is a Region's own IoT data endpoint name (its server certificate's SAN).
 func Endpoint(region string) string { return "iot." + region + ".iotdr.test" }
 
-// capture deploys the spec's capture rules with a DynamoDBv2 action into the event table.
-func (r *Region) capture(ttl time.Duration) error {
-	rs, err := spec.CaptureRules(r.Name, ttl)
-	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
-	}
-	for _, rule := range rs {
-		if err := r.Rules.Add(rules.Rule{Name: rule.Name, SQL: rule.SQL, Action: rules.DynamoDBv2Action{Table: r.Events, TableName: EventTableName}}); err != nil {
+// capture deploys the spec's capture rules, whose action invokes the capture function
+// asynchronously, as a Lambda rule action does.
+func (r *Region) capture() error {
+	for _, rule := range spec.CaptureRules() {
+		if err := r.Rules.Add(rules.Rule{Name: rule.Name, SQL: rule.SQL, Action: r.async.action(spec.FunctionCapture)}); err != nil {
 			return fmt.Errorf("simulator: %s rule %s: %w", r.Name, rule.Name, err)
 		}
 	}
@@ -114,11 +118,11 @@ func (r *Region) capture(ttl time.Duration) error {
 	return nil
 }
 
-func (r *Region) createStateMachine(ctx context.Context, def string) (string, error) {
+func (r *Region) createStateMachine(ctx context.Context, name, def string) (string, error) {
 	out, err := r.StepFunctions.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name:       aws.String("iotdr-apply"),
+		Name:       aws.String(name),
 		Definition: aws.String(def),
-		RoleArn:    aws.String(fmt.Sprintf("arn:aws:iam::%s:role/iotdr-apply", r.account)),
+		RoleArn:    aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s", r.account, name)),
 	})
 	if err != nil {
 		return "", fmt.Errorf("simulator: %s state machine: %w", r.Name, err)
@@ -127,6 +131,9 @@ func (r *Region) createStateMachine(ctx context.Context, def string) (string, er
 }
 
 func (r *Region) close() error {
+	if r.async != nil {
+		r.async.close()
+	}
 	for i := len(r.cancels) - 1; i >= 0; i-- {
 		r.cancels[i]()
 	}
@@ -179,8 +186,8 @@ func (t taskInvoker) putItem(ctx context.Context, input []byte) ([]byte, error) 
 	}
 	var tbl *dynamo.Table
 	switch p.TableName {
-	case EventTableName:
-		tbl = t.r.Events
+	case StateTableName:
+		tbl = t.r.State
 	case ErrorTableName:
 		tbl = t.r.Errors
 	default:

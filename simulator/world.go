@@ -12,12 +12,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/iot-dr/iot-dr/functions/reconcile"
+	"github.com/iot-dr/iot-dr/functions/apply"
+	"github.com/iot-dr/iot-dr/functions/capture"
+	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/redrive"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
-	"github.com/iot-dr/iot-dr/functions/trigger"
-	"github.com/iot-dr/iot-dr/functions/worker"
+	"github.com/iot-dr/iot-dr/functions/state"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/lambdart"
 	"github.com/iot-dr/iot-dr/simulator/pki"
@@ -34,15 +39,13 @@ type Options struct {
 	// TimeScale multiplies every Step Functions Wait and Retry delay: 1 is real time,
 	// the default 0.01 makes one ASL second last 10 ms.
 	TimeScale float64
-	// Retry is the workers' retry policy in the state machine (default spec.DefaultRetry).
+	// Retry is the state machines' retry policy (default spec.DefaultRetry).
 	Retry spec.Retry
-	// RecheckSeconds and RecheckCount bound the thing worker's attachment re-checks
+	// RecheckSeconds and RecheckCount bound a new thing's attachment re-checks
 	// (defaults 1 and 6; the wait doubles after each pass; seconds are ASL seconds,
 	// scaled by TimeScale).
 	RecheckSeconds, RecheckCount int
-	// EventTTL is the captured events' expiry (default 24h).
-	EventTTL time.Duration
-	// StreamBatchSize is the trigger's batch size (default 100).
+	// StreamBatchSize is the apply function's batch size (default 100).
 	StreamBatchSize int
 	// APIRates limits the registries' per-API rates (operation name -> TPS).
 	APIRates map[string]float64
@@ -74,9 +77,6 @@ func (o *Options) defaults() {
 	if o.RecheckCount == 0 {
 		o.RecheckCount = 6
 	}
-	if o.EventTTL == 0 {
-		o.EventTTL = 24 * time.Hour
-	}
 	if o.StreamBatchSize == 0 {
 		o.StreamBatchSize = 100
 	}
@@ -88,16 +88,20 @@ func (o *Options) defaults() {
 	}
 }
 
-// World is the two-Region simulation: the primary captures registry and shadow events,
-// the global table carries them to the secondary, whose pipeline applies them.
+// World is the two-Region simulation: the primary captures its registry and shadow
+// changes into the state table, the global table carries the items to the secondary,
+// whose apply function converges the secondary from its own replica.
 type World struct {
 	Primary, Secondary *Region
-	// Replication is the event table's global-table link.
+	// Replication is the state table's global-table link.
 	Replication *dynamo.Replication
-	// Replicator is the convergence logic the workers use (primary -> secondary).
+	// Capturer is the primary's capture logic (the capture, re-check and sweep
+	// functions share it).
+	Capturer *capture.Capturer
+	// Applier is the secondary's apply logic; Replicator its convergence, reading the
+	// secondary's replica through a state.View.
+	Applier    *apply.Applier
 	Replicator *replication.Replicator
-	// Workers are the worker handlers registered in the secondary's Lambda runtime.
-	Workers *worker.Handlers
 	// CA issues the run's device and server certificates.
 	CA *pki.CA
 	// Port is the MQTT port of both Regions' brokers.
@@ -105,13 +109,13 @@ type World struct {
 
 	opts    Options
 	stopMap func()
-	// deadLetters are the stream records the trigger's mapping gave up on.
+	// deadLetters are the stream batches the apply mapping gave up on.
 	mu          sync.Mutex
 	deadLetters []events.DynamoDBEventRecord
 }
 
-// New starts a World: both Regions, the capture rules in the primary, replication, and
-// the apply pipeline in the secondary. Close stops it.
+// New starts a World: both Regions, the capture pipeline in the primary, the state
+// table's replication, and the apply pipeline in the secondary. Close stops it.
 func New(ctx context.Context, opts Options) (w *World, err error) {
 	opts.defaults()
 	if opts.PrimaryRegion == opts.SecondaryRegion {
@@ -129,15 +133,9 @@ func New(ctx context.Context, opts Options) (w *World, err error) {
 	if err = w.newRegions(); err != nil {
 		return nil, err
 	}
-	if err = w.Primary.capture(opts.EventTTL); err != nil {
+	w.Replication = dynamo.Replicate(w.Primary.State, w.Secondary.State, dynamo.ReplicationOptions{Delay: opts.ReplicationDelay})
+	if err = w.capturePipeline(ctx); err != nil {
 		return nil, err
-	}
-	w.Replication = dynamo.Replicate(w.Primary.Events, w.Secondary.Events, dynamo.ReplicationOptions{Delay: opts.ReplicationDelay})
-	w.Replicator = &replication.Replicator{
-		Source: w.Primary.Registry, Target: w.Secondary.Registry,
-		SourceShadows: w.Primary.Shadows, TargetShadows: w.Secondary.Shadows,
-		SourceRegion: w.Primary.Name, TargetRegion: w.Secondary.Name,
-		Logger: opts.Logger,
 	}
 	if err = w.applyPipeline(ctx); err != nil {
 		return nil, err
@@ -173,57 +171,84 @@ func (w *World) newRegions() error {
 	return fmt.Errorf("simulator: no port free on both %s and %s: %w", PrimaryIP, SecondaryIP, lastErr)
 }
 
-// applyPipeline registers the trigger, the workers and the reconciler in the secondary,
-// creates the spec's state machine there and maps the replica stream to the trigger.
-func (w *World) applyPipeline(ctx context.Context) error {
-	s, o := w.Secondary, w.opts
-	w.Workers = &worker.Handlers{
-		Converger: w.Replicator, RecheckSeconds: o.RecheckSeconds, RecheckCount: o.RecheckCount,
-		Lag: s.Lag, Logger: o.Logger,
-	}
+func (r *Region) failures(o Options) *failures.Recorder {
+	return &failures.Recorder{Table: r.Errors, Name: ErrorTableName, Logger: o.Logger}
+}
+
+func (r *Region) store() *state.Store { return &state.Store{Table: r.State, Name: StateTableName} }
+
+// capturePipeline registers the capture, re-check and sweep functions in the primary,
+// creates the spec's re-check and sweep state machines there and deploys the capture
+// rules.
+func (w *World) capturePipeline(ctx context.Context) error {
+	p, o := w.Primary, w.opts
+	w.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Store: p.store(), Region: p.Name, Logger: o.Logger}
+	fails := p.failures(o)
+	recheck := &capture.Rechecker{Capturer: w.Capturer, Count: o.RecheckCount}
+	sweep := &capture.Sweeper{Capturer: w.Capturer, Shadows: true, Failures: fails}
 	arns := map[string]string{}
-	for name, h := range map[string]any{
-		spec.FunctionThing: w.Workers.Thing, spec.FunctionThingType: w.Workers.ThingType,
-		spec.FunctionThingGroup: w.Workers.ThingGroup, spec.FunctionShadow: w.Workers.Shadow,
-	} {
-		arn, err := s.Lambda.Register(name, h, lambdart.FunctionOptions{})
+	for name, h := range map[string]any{spec.FunctionRecheck: recheck.Handle, spec.FunctionSweep: sweep.Handle} {
+		arn, err := p.Lambda.Register(name, h, lambdart.FunctionOptions{})
 		if err != nil {
 			return fmt.Errorf("simulator: register %s: %w", name, err)
 		}
 		arns[name] = arn
 	}
-	def, err := spec.StateMachine{
-		Workers: spec.Workers{
-			Thing: arns[spec.FunctionThing], ThingType: arns[spec.FunctionThingType],
-			ThingGroup: arns[spec.FunctionThingGroup], Shadow: arns[spec.FunctionShadow],
-		},
-		ErrorTable: s.Errors.Schema().Name,
-		Retry:      o.Retry,
-	}.Definition()
+	def, err := spec.RecheckMachine{Recheck: arns[spec.FunctionRecheck], ErrorTable: ErrorTableName, Retry: o.Retry}.Definition()
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
-	if s.StateMachineARN, err = s.createStateMachine(ctx, def); err != nil {
+	if p.RecheckMachineARN, err = p.createStateMachine(ctx, "iotdr-recheck", def); err != nil {
 		return err
 	}
-	trig := &trigger.Handler{
-		Region: s.Name, StateMachineARN: s.StateMachineARN, SFN: s.StepFunctions,
-		Errors: s.Errors, ErrorTableName: s.Errors.Schema().Name, Logger: o.Logger,
+	if def, err = (spec.SweepMachine{Sweep: arns[spec.FunctionSweep], ErrorTable: ErrorTableName, Retry: o.Retry}).Definition(); err != nil {
+		return fmt.Errorf("simulator: %w", err)
 	}
-	if _, err := s.Lambda.Register(spec.FunctionTrigger, trig.Handle, lambdart.FunctionOptions{}); err != nil {
-		return fmt.Errorf("simulator: register trigger: %w", err)
+	if p.SweepMachineARN, err = p.createStateMachine(ctx, "iotdr-sweep", def); err != nil {
+		return err
 	}
-	rec := &reconcile.Handler{Errors: s.Errors, TableName: s.Errors.Schema().Name, Apply: w.Workers, Full: w.Replicator, Logger: o.Logger}
-	if _, err := s.Lambda.Register(spec.FunctionReconciler, rec.Handle, lambdart.FunctionOptions{}); err != nil {
-		return fmt.Errorf("simulator: register reconciler: %w", err)
+	h := &capture.Handler{
+		Capturer: w.Capturer, SFN: p.StepFunctions, RecheckMachineARN: p.RecheckMachineARN,
+		RecheckSeconds: o.RecheckSeconds, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: o.Logger,
 	}
-	stop, err := s.Lambda.MapStream(context.WithoutCancel(ctx), s.Events.Stream(), spec.FunctionTrigger, lambdart.StreamMapping{
+	if _, err := p.Lambda.Register(spec.FunctionCapture, h.Handle, lambdart.FunctionOptions{}); err != nil {
+		return fmt.Errorf("simulator: register capture: %w", err)
+	}
+	rd := &redrive.Handler{Failures: fails, Capture: w.Capturer, Apply: noApply{}, Logger: o.Logger}
+	if _, err := p.Lambda.Register(spec.FunctionRedrive, rd.Handle, lambdart.FunctionOptions{}); err != nil {
+		return fmt.Errorf("simulator: register redrive: %w", err)
+	}
+	return p.capture()
+}
+
+// applyPipeline registers the apply and redrive functions in the secondary and maps
+// its replica's stream to the apply function.
+func (w *World) applyPipeline(ctx context.Context) error {
+	s, o := w.Secondary, w.opts
+	view := &state.View{Store: s.store()}
+	w.Replicator = &replication.Replicator{
+		Source: view, SourceShadows: view, Target: s.Registry, TargetShadows: s.Shadows,
+		SourceRegion: w.Primary.Name, TargetRegion: s.Name, ClientToken: spec.ApplyClientToken, Logger: o.Logger,
+	}
+	w.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: w.Replicator, Lag: s.Lag, Logger: o.Logger}
+	fails := s.failures(o)
+	h := &apply.Handler{Applier: w.Applier, Failures: fails}
+	if _, err := s.Lambda.Register(spec.FunctionApply, h.Handle, lambdart.FunctionOptions{}); err != nil {
+		return fmt.Errorf("simulator: register apply: %w", err)
+	}
+	rd := &redrive.Handler{Failures: fails, Capture: noCapture{}, Apply: w.Applier, Logger: o.Logger}
+	if _, err := s.Lambda.Register(spec.FunctionRedrive, rd.Handle, lambdart.FunctionOptions{}); err != nil {
+		return fmt.Errorf("simulator: register redrive: %w", err)
+	}
+	stop, err := s.Lambda.MapStream(context.WithoutCancel(ctx), s.State.Stream(), spec.FunctionApply, lambdart.StreamMapping{
 		BatchSize:               o.StreamBatchSize,
 		MaxRetryAttempts:        StreamMaxRetries,
 		BisectOnError:           true,
 		ReportBatchItemFailures: true,
 		RetryDelay:              10 * time.Millisecond,
 		OnFailure: func(recs []events.DynamoDBEventRecord, err error) {
+			// What the retries gave up on is already in the error table (the apply
+			// function records a failure before it reports it).
 			o.Logger.Error("stream records sent to the on-failure destination", "records", len(recs), "error", err)
 			w.mu.Lock()
 			w.deadLetters = append(w.deadLetters, recs...)
@@ -231,31 +256,84 @@ func (w *World) applyPipeline(ctx context.Context) error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("simulator: map stream to trigger: %w", err)
+		return fmt.Errorf("simulator: map stream to apply: %w", err)
 	}
 	w.stopMap = stop
 	return nil
 }
 
+// noApply and noCapture stand for the stage a Region does not run (the primary
+// applies nothing, the secondary captures nothing): a record of that stage there
+// is a wiring error, kept in the table.
+type (
+	noApply   struct{}
+	noCapture struct{}
+)
+
+func (noApply) Key(context.Context, string) (apply.Applied, error) {
+	return apply.Applied{}, errors.New("simulator: this Region does not apply")
+}
+
+func (noCapture) Key(context.Context, string) (capture.Result, error) {
+	return capture.Result{}, errors.New("simulator: this Region does not capture")
+}
+
 // StreamMaxRetries is the trigger mapping's retry bound, as the stacks deploy it.
 const StreamMaxRetries = 10
 
-// Reconcile invokes the secondary's reconciler through its Lambda runtime, as the
-// schedule does.
-func (w *World) Reconcile(ctx context.Context, full bool) (reconcile.Response, error) {
-	var resp reconcile.Response
-	in := fmt.Sprintf(`{"full":%t,"shadows":%t}`, full, full)
-	out, err := w.Secondary.Lambda.Invoke(ctx, spec.FunctionReconciler, []byte(in))
-	if err != nil {
-		return resp, fmt.Errorf("simulator: reconciler: %w", err)
+// Redrive invokes both Regions' redrive functions, as their schedules do, and sums
+// their responses.
+func (w *World) Redrive(ctx context.Context) (redrive.Response, error) {
+	var sum redrive.Response
+	for _, r := range []*Region{w.Primary, w.Secondary} {
+		out, err := r.Lambda.Invoke(ctx, spec.FunctionRedrive, []byte(`{}`))
+		if err != nil {
+			return sum, fmt.Errorf("simulator: %s redrive: %w", r.Name, err)
+		}
+		var resp redrive.Response
+		if err := json.Unmarshal(out, &resp); err != nil {
+			return sum, fmt.Errorf("simulator: %s redrive response: %w", r.Name, err)
+		}
+		sum.Redriven += resp.Redriven
+		sum.StillFailing += resp.StillFailing
+		sum.Unreadable += resp.Unreadable
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return resp, fmt.Errorf("simulator: reconciler response: %w", err)
-	}
-	return resp, nil
+	return sum, nil
 }
 
-// DeadLetters returns the stream records the trigger's mapping gave up on so far.
+// Sweep runs the primary's capture sweep (its state machine, page by page) to the end,
+// as the schedule does, and returns its final state.
+func (w *World) Sweep(ctx context.Context) (capture.SweepState, error) {
+	var st capture.SweepState
+	sf := w.Primary.StepFunctions
+	out, err := sf.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(w.Primary.SweepMachineARN), Input: aws.String(`{}`)})
+	if err != nil {
+		return st, fmt.Errorf("simulator: start sweep: %w", err)
+	}
+	for {
+		d, err := sf.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
+		if err != nil {
+			return st, fmt.Errorf("simulator: sweep: %w", err)
+		}
+		switch d.Status {
+		case sfntypes.ExecutionStatusSucceeded:
+			if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &st); err != nil {
+				return st, fmt.Errorf("simulator: sweep output: %w", err)
+			}
+			return st, nil
+		case sfntypes.ExecutionStatusRunning:
+		default:
+			return st, fmt.Errorf("simulator: sweep ended %s: %s", d.Status, aws.ToString(d.Cause))
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("simulator: sweep: %w", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// DeadLetters returns the stream records the apply mapping gave up on so far.
 func (w *World) DeadLetters() []events.DynamoDBEventRecord {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -288,17 +366,20 @@ func (w *World) Settle(ctx context.Context) error {
 }
 
 func (w *World) idle() bool {
-	return (w.Replication.Held() || w.Replication.Pending() == 0) && w.streamBacklog() == 0 && w.Secondary.StepFunctions.Running() == 0
+	return w.Primary.async.Pending() == 0 && (w.Replication.Held() || w.Replication.Pending() == 0) &&
+		w.StreamBacklog() == 0 && w.Primary.StepFunctions.Running() == 0
 }
 
-func (w *World) streamBacklog() int64 {
-	st := w.Secondary.Lambda.MappingStats(spec.FunctionTrigger)
-	return int64(w.Secondary.Events.Stream().Len()) - st.Records - st.FailedRecords - st.DiscardedRecords
+// StreamBacklog is how many records of the secondary's replica stream the apply
+// function has not processed yet: the backlog a catching-up Region still has to apply.
+func (w *World) StreamBacklog() int64 {
+	st := w.Secondary.Lambda.MappingStats(spec.FunctionApply)
+	return int64(w.Secondary.State.Stream().Len()) - st.Records - st.FailedRecords - st.DiscardedRecords
 }
 
 func (w *World) backlog() string {
-	return fmt.Sprintf("replication pending %d, stream backlog %d, executions running %d",
-		w.Replication.Pending(), w.streamBacklog(), w.Secondary.StepFunctions.Running())
+	return fmt.Sprintf("captures pending %d, replication pending %d, stream backlog %d, re-checks running %d",
+		w.Primary.async.Pending(), w.Replication.Pending(), w.StreamBacklog(), w.Primary.StepFunctions.Running())
 }
 
 // Close stops everything the World started; it is safe to call more than once.

@@ -186,9 +186,6 @@ func (c *Capturer) principals(ctx context.Context, res *Result, thing string, ch
 	if err != nil {
 		return 0, err
 	}
-	if err := c.putBody(ctx, res, spec.KindThingPrincipals, thing, state.Principals{Principals: ps}, readAt, changedAt); err != nil {
-		return 0, err
-	}
 	certs := 0
 	seen := map[string]bool{}
 	for _, p := range append(ps, old...) {
@@ -202,6 +199,11 @@ func (c *Capturer) principals(ctx context.Context, res *Result, thing string, ch
 		if err != nil {
 			return certs, err
 		}
+	}
+	// The list goes last, after the certificates it names: an applier that reads it
+	// then finds them (it copes with any order, but this one costs no second pass).
+	if err := c.putBody(ctx, res, spec.KindThingPrincipals, thing, state.Principals{Principals: ps}, readAt, changedAt); err != nil {
+		return 0, err
 	}
 	for _, p := range ps {
 		if replication.CertificateID(p) != "" {
@@ -239,9 +241,6 @@ func (c *Capturer) Certificate(ctx context.Context, id string, changedAt time.Ti
 		ARN: arn, PEM: aws.ToString(d.CertificateDescription.CertificatePem),
 		Status: string(d.CertificateDescription.Status), Policies: policies, Things: things,
 	}
-	if err := c.putBody(ctx, &res, spec.KindCertificate, id, body, readAt, changedAt); err != nil {
-		return res, err
-	}
 	for _, p := range policies {
 		r, err := c.Policy(ctx, p, changedAt)
 		res.merge(r)
@@ -249,7 +248,7 @@ func (c *Capturer) Certificate(ctx context.Context, id string, changedAt time.Ti
 			return res, err
 		}
 	}
-	return res, nil
+	return res, c.putBody(ctx, &res, spec.KindCertificate, id, body, readAt, changedAt)
 }
 
 func listPrincipalThings(ctx context.Context, c replication.Source, principal string) ([]string, error) {

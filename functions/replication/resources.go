@@ -23,11 +23,14 @@ func (r *Replicator) certificate(ctx context.Context, id string, rec *recorder) 
 	if id == "" || len(id) > 64 {
 		return invalidf("certificate id %q: must be 1 to 64 characters", excerpt(id))
 	}
-	_, err := r.Source.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
+	sd, err := r.Source.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
 	switch {
 	case err == nil:
-		_, err := r.syncCertificate(ctx, id, rec, nil)
-		return err
+		tgtARN, err := r.syncCertificate(ctx, id, rec, nil)
+		if err != nil || tgtARN == "" {
+			return err
+		}
+		return r.attachToThings(ctx, id, aws.ToString(sd.CertificateDescription.CertificateArn), tgtARN, rec)
 	case !IsNotFound(err):
 		return fmt.Errorf("describe certificate %s in %s: %w", id, r.SourceRegion, err)
 	}
@@ -78,6 +81,41 @@ func (r *Replicator) certificate(ctx context.Context, id string, rec *recorder) 
 		if err := r.cleanupPolicy(ctx, p, rec); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// attachToThings attaches the certificate to the target things the source has it on.
+// A thing's own converge does this too; doing it here as well means the order in
+// which a thing and its certificate reach the target does not matter.
+func (r *Replicator) attachToThings(ctx context.Context, id, srcARN, tgtARN string, rec *recorder) error {
+	things, err := collect(ctx, iot.NewListPrincipalThingsPaginator(r.Source, &iot.ListPrincipalThingsInput{Principal: aws.String(srcARN)}),
+		func(o *iot.ListPrincipalThingsOutput) []string { return o.Things })
+	if err != nil {
+		if IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("list things of certificate %s in %s: %w", id, r.SourceRegion, err)
+	}
+	for _, t := range things {
+		have, err := ThingCertificates(ctx, r.Target, t)
+		if IsNotFound(err) {
+			continue // the thing is not in the target yet; its converge attaches
+		}
+		if err != nil {
+			return fmt.Errorf("list principals of thing %s in %s: %w", t, r.TargetRegion, err)
+		}
+		if _, ok := have[id]; ok {
+			continue
+		}
+		_, err = r.Target.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(t), Principal: aws.String(tgtARN)})
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("attach certificate %s to thing %s: %w", id, t, err)
+		}
+		rec.add("attached certificate %s to thing %s", shortID(id), t)
 	}
 	return nil
 }
