@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -96,37 +97,44 @@ func TestEngineAddRefuses(t *testing.T) {
 
 func TestEngineRouting(t *testing.T) {
 	e, _ := newTestEngine(t)
-	registry, shadow, extra := &recorder{}, &recorder{}, &recorder{}
+	registry, shadow, shadowDelete, extra := &recorder{}, &recorder{}, &recorder{}, &recorder{}
 	for _, r := range []Rule{
 		{Name: "registry", SQL: registryRuleSQL, Action: registry},
 		{Name: "shadow", SQL: shadowRuleSQL, Action: shadow},
+		{Name: "shadow-delete", SQL: shadowDeleteRuleSQL, Action: shadowDelete},
 		{Name: "extra", SQL: "SELECT topic(3) AS name FROM '$aws/events/#'", Action: extra},
 	} {
 		if err := e.Add(r); err != nil {
 			t.Fatalf("Add(%s): %v", r.Name, err)
 		}
 	}
-	if got, want := e.Filters(), []string{"$aws/events/#", "$aws/things/+/shadow/+/accepted"}; !slices.Equal(got, want) {
+	if got, want := e.Filters(), []string{"$aws/events/#", "$aws/things/+/shadow/update/documents", "$aws/things/+/shadow/delete/accepted"}; !slices.Equal(got, want) {
 		t.Errorf("Filters() = %v, want %v", got, want)
 	}
 
-	e.Handle("$aws/events/thing/T1/created", []byte(`{"eventType":"THING_EVENT","thingName":"T1","versionNumber":1}`))
+	e.Handle("$aws/events/thing/T1/created", []byte(`{"eventType":"THING_EVENT","eventId":"e1","thingName":"T1","versionNumber":1}`))
 	e.Handle("$aws/events/presence/connected/c1", []byte(`{"eventType":"connected"}`))
+	e.Handle("$aws/things/T1/shadow/update/documents", []byte(`{"previous":null,"current":{"state":{"reported":{"x":1}},"version":3},"timestamp":1700000000}`))
 	e.Handle("$aws/things/T1/shadow/update/accepted", []byte(`{"state":{"reported":{"x":1}},"version":3,"timestamp":1700000000}`))
 	e.Handle("$aws/things/T1/shadow/get/accepted", []byte(`{"state":{},"version":3}`))
+	e.Handle("$aws/things/T1/shadow/delete/accepted", []byte(`{"version":4,"timestamp":1700000001}`))
+	e.Handle("$aws/things/T1/shadow/name/cfg/delete/accepted", []byte(`{"version":1,"timestamp":1700000001}`))
 	e.Handle("telemetry/T1", []byte(`{"x":1}`))
 
-	if got := registry.got(); len(got) != 1 || got[0]["thingName"] != "T1" || got[0]["versionNumber"] != json.Number("1") {
-		t.Errorf("registry action got %v, want the one thing event", got)
+	if got := registry.got(); len(got) != 1 || got[0]["thingName"] != "T1" || got[0]["versionNumber"] != json.Number("1") || got[0]["topic"] != "$aws/events/thing/T1/created" {
+		t.Errorf("registry action got %v, want the one thing event with its topic", got)
 	}
-	if got := shadow.got(); len(got) != 1 || got[0]["operation"] != "UPDATE" || got[0]["thingName"] != "T1" {
+	if got := shadow.got(); len(got) != 1 || got[0]["operation"] != "UPDATE" || got[0]["thingName"] != "T1" || got[0]["current"] == nil {
 		t.Errorf("shadow action got %v, want the one shadow update", got)
+	}
+	if got := shadowDelete.got(); len(got) != 1 || got[0]["operation"] != "DELETE" || got[0]["thingName"] != "T1" || got[0]["version"] != json.Number("4") {
+		t.Errorf("shadow delete action got %v, want the one classic shadow delete", got)
 	}
 	if got := extra.got(); len(got) != 2 || got[0]["name"] != "thing" || got[1]["name"] != "presence" {
 		t.Errorf("extra action got %v, want both $aws/events messages in order", got)
 	}
 	st := e.Stats()
-	if st["registry"].Matched != 1 || st["shadow"].Matched != 1 || st["extra"].Matched != 2 {
+	if st["registry"].Matched != 1 || st["shadow"].Matched != 1 || st["shadow-delete"].Matched != 1 || st["extra"].Matched != 2 {
 		t.Errorf("Stats = %+v", st)
 	}
 	if st["registry"].ActionErrors != 0 || st["registry"].LastError != "" {
@@ -189,8 +197,8 @@ func TestEngineErrorAction(t *testing.T) {
 	if m["ruleName"] != "registry" || m["topic"] != "$aws/events/thing/T1/deleted" || m["clientId"] != "device-1" {
 		t.Errorf("error message header = %v", m)
 	}
-	if m["cloudwatchTraceId"] != "u2" { // u1 went to the rule's newuuid()
-		t.Errorf("cloudwatchTraceId = %v, want u2", m["cloudwatchTraceId"])
+	if m["cloudwatchTraceId"] != "u1" { // the rule itself calls no newuuid()
+		t.Errorf("cloudwatchTraceId = %v, want u1", m["cloudwatchTraceId"])
 	}
 	if m["base64OriginalPayload"] != base64.StdEncoding.EncodeToString(payload) {
 		t.Errorf("base64OriginalPayload = %v", m["base64OriginalPayload"])
@@ -278,8 +286,8 @@ func TestEngineConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range per {
-				e.Handle("$aws/things/T/shadow/update/accepted", []byte(`{"version":1}`))
+			for i := range per {
+				e.Handle("$aws/things/T/shadow/update/documents", fmt.Appendf(nil, `{"current":{"state":{},"version":%d},"timestamp":1700000000}`, w*per+i+1))
 			}
 		}()
 		// Rules may be added while messages flow.
@@ -295,11 +303,13 @@ func TestEngineConcurrent(t *testing.T) {
 	if got := len(rec.got()); got != workers*per {
 		t.Errorf("action runs = %d, want %d", got, workers*per)
 	}
-	uuids := map[any]bool{}
+	versions := map[any]bool{}
 	for _, m := range rec.got() {
-		uuids[m["uuid"]] = true
+		if cur, ok := m["current"].(map[string]any); ok {
+			versions[cur["version"]] = true
+		}
 	}
-	if len(uuids) != workers*per {
-		t.Errorf("distinct uuids = %d, want %d", len(uuids), workers*per)
+	if len(versions) != workers*per {
+		t.Errorf("distinct versions = %d, want %d: messages lost or mixed up", len(versions), workers*per)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // fixedEnv returns an Env with a fixed clock and sequential UUIDs u1, u2, ...
@@ -235,74 +237,141 @@ func TestEvaluateDefaultEnv(t *testing.T) {
 	}
 }
 
-func TestCaptureRules(t *testing.T) {
-	const nowExpires = `1702592000` // floor(1700000000123/1000) + 2592000
-	registry := mustParse(t, registryRuleSQL)
-	shadow := mustParse(t, shadowRuleSQL)
+// Registry event payloads as AWS publishes them (AWS IoT Developer Guide, "Registry
+// events"), one per kind the registry rule captures.
+const (
+	thingCreated        = `{"eventType":"THING_EVENT","eventId":"f5ae9b94-8b8e-4d8e-8c8f-b3266dd89853","timestamp":1700000000001,"operation":"CREATED","accountId":"123456789012","thingId":"b604f69c-aa9a-4d4a-829e-c480e958a0f5","thingName":"MyThing","versionNumber":1,"thingTypeName":null,"attributes":{"attribute1":"value1"}}`
+	thingUpdated        = `{"eventType":"THING_EVENT","eventId":"1a2b3c4d-8b8e-4d8e-8c8f-b3266dd89853","timestamp":1700000000002,"operation":"UPDATED","accountId":"123456789012","thingId":"b604f69c-aa9a-4d4a-829e-c480e958a0f5","thingName":"MyThing","versionNumber":9007199254740993,"thingTypeName":"MyThingType","attributes":{"attribute1":"value2","attribute2":"value3"}}`
+	thingDeleted        = `{"eventType":"THING_EVENT","eventId":"9f8e7d6c-8b8e-4d8e-8c8f-b3266dd89853","timestamp":1700000000003,"operation":"DELETED","accountId":"123456789012","thingId":"b604f69c-aa9a-4d4a-829e-c480e958a0f5","thingName":"MyThing","versionNumber":2,"thingTypeName":null,"attributes":{}}`
+	thingTypeCreated    = `{"eventType":"THING_TYPE_EVENT","eventId":"8827376c-4b05-49a3-9b3b-733729df7ed5","timestamp":1700000000004,"operation":"CREATED","accountId":"123456789012","thingTypeId":"c530ae83-32aa-4592-94d3-da29879d1aac","thingTypeName":"MyThingType","isDeprecated":false,"deprecationDate":null,"searchableAttributes":["attribute1","attribute2"],"propagatingAttributes":[{"userPropertyKey":"key","thingAttribute":"model"}],"description":"My thing type"}`
+	thingTypeAssociated = `{"eventId":"87f8e095-531c-47b3-aab5-5171364d138d","eventType":"THING_TYPE_ASSOCIATION_EVENT","operation":"ADDED","thingId":"b604f69c-aa9a-4d4a-829e-c480e958a0f5","thingName":"MyThing","thingTypeName":"MyThingType","timestamp":1700000000005}`
+	thingGroupCreated   = `{"eventType":"THING_GROUP_EVENT","eventId":"8b9ea8626aeaa1e42100f3f32b975899","timestamp":1700000000006,"operation":"CREATED","accountId":"123456789012","thingGroupId":"8757eec8-bb37-4cca-a6fa-403b003d139f","thingGroupName":"MyGroup","versionNumber":1,"parentGroupName":null,"parentGroupId":null,"description":"My thing group","rootToParentThingGroups":[],"attributes":{"attribute1":"value1"},"dynamicGroupMappingId":null}`
+	membershipAdded     = `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","eventId":"d684bd5f-6f6e-48e1-950c-766ac7f02fd1","timestamp":1700000000007,"operation":"ADDED","accountId":"123456789012","groupArn":"arn:aws:iot:us-east-1:123456789012:thinggroup/MyGroup","groupId":"06838589-373f-4312-b1f2-53f2192291c4","thingArn":"arn:aws:iot:us-east-1:123456789012:thing/MyThing","thingId":"b604f69c-aa9a-4d4a-829e-c480e958a0f5","membershipId":"8505ebf8-4d32-4286-80e9-c23a4a16bbd8"}`
+	hierarchyAdded      = `{"eventType":"THING_GROUP_HIERARCHY_EVENT","eventId":"264192c7-b573-46ef-ab7b-489fcd47da41","timestamp":1700000000008,"operation":"ADDED","accountId":"123456789012","thingGroupId":"8f82a106-6b1d-4331-8984-a84db5f6f8cb","thingGroupName":"Parent","childGroupId":"06838589-373f-4312-b1f2-53f2192291c4","childGroupName":"Child"}`
+)
 
-	thingCreated := `{"eventType":"THING_EVENT","eventId":"f5ae9b94-8b8e-4d8e-8c8f-b3266dd89853","timestamp":1700000000001,"operation":"CREATED","accountId":"123456789012","thingId":"b604f69c-aa9a-4d4a-829e-c480e958a0f5","thingName":"MyThing","versionNumber":1,"thingTypeName":null,"attributes":{"attribute1":"value1"}}`
-	shadowAccepted := `{"state":{"reported":{"temp":21.5,"on":true}},"metadata":{"reported":{"temp":{"timestamp":1700000000}}},"version":17,"timestamp":1700000000,"clientToken":"tok-1"}`
+// Classic shadow messages as the shadow service publishes them.
+const (
+	shadowDocuments = `{"previous":{"state":{"desired":{"temp":20},"reported":{"temp":19,"on":true}},"metadata":{"desired":{"temp":{"timestamp":1700000000}},"reported":{"temp":{"timestamp":1700000000},"on":{"timestamp":1700000000}}},"version":16},` +
+		`"current":{"state":{"desired":{"temp":22},"reported":{"temp":19,"on":true}},"metadata":{"desired":{"temp":{"timestamp":1700000005}},"reported":{"temp":{"timestamp":1700000000},"on":{"timestamp":1700000000}}},"version":17},` +
+		`"timestamp":1700000005,"clientToken":"tok-1"}`
+	shadowCurrent    = `{"metadata":{"desired":{"temp":{"timestamp":1700000005}},"reported":{"on":{"timestamp":1700000000},"temp":{"timestamp":1700000000}}},"state":{"desired":{"temp":22},"reported":{"on":true,"temp":19}},"version":17}`
+	shadowFirstDoc   = `{"previous":null,"current":{"state":{"reported":{"fw":"1.0.2"}},"metadata":{"reported":{"fw":{"timestamp":1700000001}}},"version":1},"timestamp":1700000001}`
+	shadowAccepted   = `{"state":{"reported":{"temp":21.5,"on":true}},"metadata":{"reported":{"temp":{"timestamp":1700000000}}},"version":17,"timestamp":1700000000,"clientToken":"tok-1"}`
+	shadowDelta      = `{"state":{"temp":22},"metadata":{"temp":{"timestamp":1700000005}},"version":17,"timestamp":1700000005}`
+	shadowDeleted    = `{"version":18,"timestamp":1700000010,"clientToken":"tok-2"}`
+	shadowRejected   = `{"code":409,"message":"Version conflict","timestamp":1700000010,"clientToken":"tok-3"}`
+	shadowGetRequest = `{"clientToken":"tok-4"}`
+)
+
+// withTopic is what `SELECT *, topic() AS topic` makes of payload on topic: the payload
+// with the topic added (replacing any topic field it had), numbers as their JSON text.
+func withTopic(t *testing.T, topic, payload string) string {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(payload))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("payload %s: %v", payload, err)
+	}
+	m["topic"] = topic
+	return canonical(t, m)
+}
+
+// TestCaptureRules evaluates every message against all three capture rules: exactly the
+// rule named in the case matches, with the output shown; "" means no rule matches.
+func TestCaptureRules(t *testing.T) {
+	const capturedAt = `1700000000123` // fixedEnv's timestamp()
+	rules := map[string]*Statement{}
+	for _, r := range spec.CaptureRules() {
+		rules[r.Name] = mustParse(t, r.SQL)
+	}
+	registry := func(topic, payload string) func(t *testing.T) string {
+		return func(t *testing.T) string { return withTopic(t, topic, payload) }
+	}
+	literal := func(s string) func(*testing.T) string { return func(*testing.T) string { return s } }
 
 	tests := []struct {
-		name    string
-		stmt    *Statement
-		topic   string
-		payload string
-		want    string // canonical out; "" means not matched
+		name, topic, payload string
+		rule                 string
+		want                 func(*testing.T) string
 	}{
-		{"registry thing created", registry, "$aws/events/thing/MyThing/created", thingCreated,
-			`{"accountId":"123456789012","attributes":{"attribute1":"value1"},"eventId":"f5ae9b94-8b8e-4d8e-8c8f-b3266dd89853","eventType":"THING_EVENT","expires":` + nowExpires + `,"operation":"CREATED","source_region":"us-east-1","thingId":"b604f69c-aa9a-4d4a-829e-c480e958a0f5","thingName":"MyThing","thingTypeName":null,"timestamp":1700000000001,"topic":"$aws/events/thing/MyThing/created","uuid":"u1","versionNumber":1}`},
-		{"registry thing type", registry, "$aws/events/thingType/MyType/updated", `{"eventType":"THING_TYPE_EVENT"}`,
-			`{"eventType":"THING_TYPE_EVENT","expires":` + nowExpires + `,"source_region":"us-east-1","topic":"$aws/events/thingType/MyType/updated","uuid":"u1"}`},
-		{"registry type association", registry, "$aws/events/thingTypeAssociation/thing/T1/MyType", `{"eventType":"THING_TYPE_ASSOCIATION_EVENT"}`,
-			`{"eventType":"THING_TYPE_ASSOCIATION_EVENT","expires":` + nowExpires + `,"source_region":"us-east-1","topic":"$aws/events/thingTypeAssociation/thing/T1/MyType","uuid":"u1"}`},
-		{"registry group membership", registry, "$aws/events/thingGroupMembership/thingGroup/G/thing/T/added", `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT"}`,
-			`{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","expires":` + nowExpires + `,"source_region":"us-east-1","topic":"$aws/events/thingGroupMembership/thingGroup/G/thing/T/added","uuid":"u1"}`},
-		{"registry group hierarchy", registry, "$aws/events/thingGroupHierarchy/thingGroup/P/childThingGroup/C/added", `{}`,
-			`{"expires":` + nowExpires + `,"source_region":"us-east-1","topic":"$aws/events/thingGroupHierarchy/thingGroup/P/childThingGroup/C/added","uuid":"u1"}`},
-		{"registry thing group", registry, "$aws/events/thingGroup/G/created", `{"eventType":"THING_GROUP_EVENT"}`,
-			`{"eventType":"THING_GROUP_EVENT","expires":` + nowExpires + `,"source_region":"us-east-1","topic":"$aws/events/thingGroup/G/created","uuid":"u1"}`},
-		{"registry ignores presence events", registry, "$aws/events/presence/connected/client-1", `{"eventType":"connected"}`, ""},
-		{"registry ignores job events", registry, "$aws/events/job/j1/completed", `{}`, ""},
-		{"registry ignores short topic", registry, "$aws/events", `{}`, ""},
-		{"registry ignores other prefixes", registry, "$aws/things/MyThing/shadow/update/accepted", shadowAccepted, ""},
-		{"shadow update accepted", shadow, "$aws/things/MyThing/shadow/update/accepted", shadowAccepted,
-			`{"eventType":"SHADOW_EVENT","expires":` + nowExpires + `,"operation":"UPDATE","shadow_timestamp":1700000000,"source_region":"us-east-1","state":{"reported":{"on":true,"temp":21.5}},"thingName":"MyThing","timestamp":1700000000123,"topic":"$aws/things/MyThing/shadow/update/accepted","uuid":"u1","version":17}`},
-		{"shadow delete accepted", shadow, "$aws/things/MyThing/shadow/delete/accepted", `{"version":18,"timestamp":1700000005}`,
-			`{"eventType":"SHADOW_EVENT","expires":` + nowExpires + `,"operation":"DELETE","shadow_timestamp":1700000005,"source_region":"us-east-1","thingName":"MyThing","timestamp":1700000000123,"topic":"$aws/things/MyThing/shadow/delete/accepted","uuid":"u1","version":18}`},
-		{"shadow get accepted ignored", shadow, "$aws/things/MyThing/shadow/get/accepted", shadowAccepted, ""},
-		{"shadow update rejected ignored", shadow, "$aws/things/MyThing/shadow/update/rejected", `{"code":400}`, ""},
-		{"named shadow ignored", shadow, "$aws/things/MyThing/shadow/name/n1/update/accepted", shadowAccepted, ""},
-		{"shadow documents ignored", shadow, "$aws/things/MyThing/shadow/update/documents", `{}`, ""},
+		// Registry events: every kind the rule selects, passed whole with its topic.
+		{"thing created", "$aws/events/thing/MyThing/created", thingCreated, spec.RegistryRuleName, registry("$aws/events/thing/MyThing/created", thingCreated)},
+		{"thing updated", "$aws/events/thing/MyThing/updated", thingUpdated, spec.RegistryRuleName, registry("$aws/events/thing/MyThing/updated", thingUpdated)},
+		{"thing deleted", "$aws/events/thing/MyThing/deleted", thingDeleted, spec.RegistryRuleName, registry("$aws/events/thing/MyThing/deleted", thingDeleted)},
+		{"thing type created", "$aws/events/thingType/MyThingType/created", thingTypeCreated, spec.RegistryRuleName, registry("$aws/events/thingType/MyThingType/created", thingTypeCreated)},
+		{"thing type associated", "$aws/events/thingTypeAssociation/thing/MyThing/MyThingType", thingTypeAssociated, spec.RegistryRuleName,
+			registry("$aws/events/thingTypeAssociation/thing/MyThing/MyThingType", thingTypeAssociated)},
+		{"thing group created", "$aws/events/thingGroup/MyGroup/created", thingGroupCreated, spec.RegistryRuleName, registry("$aws/events/thingGroup/MyGroup/created", thingGroupCreated)},
+		// The membership event names the thing and group only in its topic: the rule
+		// must pass the topic on.
+		{"group membership added", "$aws/events/thingGroupMembership/thingGroup/MyGroup/thing/MyThing/added", membershipAdded, spec.RegistryRuleName,
+			registry("$aws/events/thingGroupMembership/thingGroup/MyGroup/thing/MyThing/added", membershipAdded)},
+		{"group hierarchy added", "$aws/events/thingGroupHierarchy/thingGroup/Parent/childThingGroup/Child/added", hierarchyAdded, spec.RegistryRuleName,
+			registry("$aws/events/thingGroupHierarchy/thingGroup/Parent/childThingGroup/Child/added", hierarchyAdded)},
+		{"payload topic field is replaced", "$aws/events/thing/MyThing/created", `{"eventType":"THING_EVENT","topic":"$aws/events/thing/Other/created"}`, spec.RegistryRuleName,
+			literal(`{"eventType":"THING_EVENT","topic":"$aws/events/thing/MyThing/created"}`)},
+		{"empty registry payload", "$aws/events/thingGroup/G/deleted", ``, spec.RegistryRuleName, literal(`{"topic":"$aws/events/thingGroup/G/deleted"}`)},
+		// Registry-side messages no rule captures.
+		{"presence event", "$aws/events/presence/connected/client-1", `{"clientId":"client-1","timestamp":1700000000000,"eventType":"connected","sessionIdentifier":"s","principalIdentifier":"p"}`, "", nil},
+		{"subscription event", "$aws/events/subscriptions/subscribed/client-1", `{"clientId":"client-1","timestamp":1700000000000,"eventType":"subscribed","topics":["a/b"]}`, "", nil},
+		{"job event", "$aws/events/job/j1/completed", `{"eventType":"JOB","operation":"completed","jobId":"j1"}`, "", nil},
+		{"job execution event", "$aws/events/jobExecution/j1/succeeded", `{"eventType":"JOB_EXECUTION","operation":"succeeded","jobId":"j1","thingArn":"arn:aws:iot:us-east-1:123456789012:thing/MyThing"}`, "", nil},
+		{"kind is case-sensitive", "$aws/events/thinggroup/MyGroup/created", thingGroupCreated, "", nil},
+		{"kind lookalike", "$aws/events/thingGroups/MyGroup/created", thingGroupCreated, "", nil},
+		{"too short for a kind", "$aws/events", `{}`, "", nil},
+		{"not under $aws/events", "events/thing/MyThing/created", thingCreated, "", nil},
+
+		// Classic shadow update/documents: the current document, the clientToken and
+		// the rule's own fields; previous is left behind.
+		{"update documents", "$aws/things/MyThing/shadow/update/documents", shadowDocuments, spec.ShadowRuleName,
+			literal(`{"capturedAt":` + capturedAt + `,"clientToken":"tok-1","current":` + shadowCurrent + `,"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"MyThing","timestamp":1700000005}`)},
+		{"first update without client token", "$aws/things/dev-7/shadow/update/documents", shadowFirstDoc, spec.ShadowRuleName,
+			literal(`{"capturedAt":` + capturedAt + `,"current":{"metadata":{"reported":{"fw":{"timestamp":1700000001}}},"state":{"reported":{"fw":"1.0.2"}},"version":1},"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"dev-7","timestamp":1700000001}`)},
+		{"huge version keeps its digits", "$aws/things/MyThing/shadow/update/documents", `{"current":{"state":{},"version":9007199254740993},"timestamp":1700000005}`, spec.ShadowRuleName,
+			literal(`{"capturedAt":` + capturedAt + `,"current":{"state":{},"version":9007199254740993},"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"MyThing","timestamp":1700000005}`)},
+		// delete/accepted: the version at the delete.
+		{"delete accepted", "$aws/things/MyThing/shadow/delete/accepted", shadowDeleted, spec.ShadowDeleteRuleName,
+			literal(`{"capturedAt":` + capturedAt + `,"clientToken":"tok-2","eventType":"SHADOW_EVENT","operation":"DELETE","thingName":"MyThing","timestamp":1700000010,"version":18}`)},
+		{"delete accepted without client token", "$aws/things/MyThing/shadow/delete/accepted", `{"version":4,"timestamp":1700000011}`, spec.ShadowDeleteRuleName,
+			literal(`{"capturedAt":` + capturedAt + `,"eventType":"SHADOW_EVENT","operation":"DELETE","thingName":"MyThing","timestamp":1700000011,"version":4}`)},
+		// Shadow messages no rule captures: update/documents says everything
+		// update/accepted would, and named shadows are not replicated.
+		{"update accepted", "$aws/things/MyThing/shadow/update/accepted", shadowAccepted, "", nil},
+		{"update delta", "$aws/things/MyThing/shadow/update/delta", shadowDelta, "", nil},
+		{"update rejected", "$aws/things/MyThing/shadow/update/rejected", shadowRejected, "", nil},
+		{"update request", "$aws/things/MyThing/shadow/update", `{"state":{"reported":{"temp":19}},"clientToken":"tok-5"}`, "", nil},
+		{"get accepted", "$aws/things/MyThing/shadow/get/accepted", shadowAccepted, "", nil},
+		{"get request", "$aws/things/MyThing/shadow/get", shadowGetRequest, "", nil},
+		{"delete request", "$aws/things/MyThing/shadow/delete", shadowGetRequest, "", nil},
+		{"delete rejected", "$aws/things/MyThing/shadow/delete/rejected", `{"code":404,"message":"No shadow exists with name: 'MyThing'","timestamp":1700000010}`, "", nil},
+		{"named shadow documents", "$aws/things/MyThing/shadow/name/config/update/documents", shadowDocuments, "", nil},
+		{"named shadow delete accepted", "$aws/things/MyThing/shadow/name/config/delete/accepted", shadowDeleted, "", nil},
+		{"telemetry", "dt/MyThing/telemetry", `{"temp":19}`, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, matched, err := tt.stmt.EvaluateEnv(tt.topic, []byte(tt.payload), fixedEnv(t))
-			if err != nil {
-				t.Fatalf("Evaluate: %v", err)
-			}
-			if tt.want == "" {
-				if matched {
-					t.Fatalf("matched with out %v; want no match", out)
+			for name, st := range rules {
+				out, matched, err := st.EvaluateEnv(tt.topic, []byte(tt.payload), fixedEnv(t))
+				if err != nil {
+					t.Fatalf("%s: Evaluate: %v", name, err)
 				}
-				return
-			}
-			if !matched {
-				t.Fatal("not matched")
-			}
-			assertJSONShaped(t, "out", out)
-			if got := canonical(t, out); got != tt.want {
-				t.Errorf("out = %s\nwant  %s", got, tt.want)
+				if name != tt.rule {
+					if matched {
+						t.Errorf("%s matched with out %v; want no match", name, out)
+					}
+					continue
+				}
+				if !matched {
+					t.Fatalf("%s did not match", name)
+				}
+				assertJSONShaped(t, "out", out)
+				if got, want := canonical(t, out), tt.want(t); got != want {
+					t.Errorf("%s: out = %s\nwant  %s", name, got, want)
+				}
 			}
 		})
-	}
-	// Integer payload numbers must survive exactly, not as float64.
-	out, _, err := registry.EvaluateEnv("$aws/events/thing/T/updated", []byte(`{"versionNumber":9007199254740993}`), fixedEnv(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := out["versionNumber"]; got != json.Number("9007199254740993") {
-		t.Errorf("versionNumber = %#v, want json.Number 9007199254740993", got)
 	}
 }
 
@@ -311,12 +380,12 @@ func BenchmarkEvaluateShadowRule(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload := []byte(`{"state":{"reported":{"temp":21.5,"on":true}},"metadata":{"reported":{"temp":{"timestamp":1700000000}}},"version":17,"timestamp":1700000000}`)
+	payload := []byte(shadowDocuments)
 	env := Env{NewUUID: func() string { return "u" }}
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		if _, ok, err := st.EvaluateEnv("$aws/things/MyThing/shadow/update/accepted", payload, env); err != nil || !ok {
+		if _, ok, err := st.EvaluateEnv("$aws/things/MyThing/shadow/update/documents", payload, env); err != nil || !ok {
 			b.Fatalf("Evaluate = %v, %v", ok, err)
 		}
 	}

@@ -2,21 +2,25 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// The two capture rules the project deploys, from the spec package itself, so that the
-// tests parse and evaluate exactly what is deployed.
-var registryRuleSQL, shadowRuleSQL = func() (string, string) {
-	rs, err := spec.CaptureRules("us-east-1", 30*24*time.Hour)
-	if err != nil {
-		panic(err)
+// The capture rules the project deploys, from the spec package itself, so that the
+// tests parse and evaluate exactly what is deployed. They are looked up by name, so a
+// reordering in spec cannot swap them silently.
+var registryRuleSQL, shadowRuleSQL, shadowDeleteRuleSQL = func() (string, string, string) {
+	sql := map[string]string{}
+	for _, r := range spec.CaptureRules() {
+		sql[r.Name] = r.SQL
 	}
-	return rs[0].SQL, rs[1].SQL
+	if len(sql) != 3 || sql[spec.RegistryRuleName] == "" || sql[spec.ShadowRuleName] == "" || sql[spec.ShadowDeleteRuleName] == "" {
+		panic(fmt.Sprintf("spec.CaptureRules() = %v: want the registry, shadow and shadow delete rules", sql))
+	}
+	return sql[spec.RegistryRuleName], sql[spec.ShadowRuleName], sql[spec.ShadowDeleteRuleName]
 }()
 
 func TestParseAccepts(t *testing.T) {
@@ -28,10 +32,11 @@ func TestParseAccepts(t *testing.T) {
 		colNames []string
 		where    bool
 	}{
-		{"registry rule", registryRuleSQL, "$aws/events/#", true,
-			[]string{"uuid", "topic", "source_region", "expires"}, true},
-		{"shadow rule", shadowRuleSQL, "$aws/things/+/shadow/+/accepted", false,
-			[]string{"state", "version", "shadow_timestamp", "timestamp", "eventType", "operation", "thingName", "uuid", "topic", "source_region", "expires"}, true},
+		{"registry rule", registryRuleSQL, "$aws/events/#", true, []string{"topic"}, true},
+		{"shadow rule", shadowRuleSQL, "$aws/things/+/shadow/update/documents", false,
+			[]string{"current", "timestamp", "clientToken", "thingName", "eventType", "operation", "capturedAt"}, false},
+		{"shadow delete rule", shadowDeleteRuleSQL, "$aws/things/+/shadow/delete/accepted", false,
+			[]string{"version", "timestamp", "clientToken", "thingName", "eventType", "operation", "capturedAt"}, false},
 		{"star only", "SELECT * FROM 'a/b'", "a/b", true, nil, false},
 		{"lower-case keywords", "select a as b from 'x' where not a = 1 and (b <> 2 or c >= 3)", "x", false, []string{"b"}, true},
 		{"mixed-case functions", "SELECT Topic(2) AS t, NEWUUID() AS u, Floor(1.5) AS f, LOWER('A') AS l FROM 'x/y'", "x/y", false, []string{"t", "u", "f", "l"}, false},
@@ -165,13 +170,16 @@ func TestParseRefuses(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
-		registryRuleSQL, shadowRuleSQL,
+		registryRuleSQL, shadowRuleSQL, shadowDeleteRuleSQL,
 		"SELECT * FROM 'a/+/#' WHERE NOT (a.b <= -1.5e-3 AND c <> 'x''y')",
 		"SELECT floor(a / 0) AS z, lower(upper(topic(1))) AS t FROM 'x'",
 		"SELECT", "'", "SELECT * FROM '#'", "select a.b.c from 'x' where a = b = c",
 	} {
 		f.Add(s, "$aws/events/thing/t1/created", []byte(`{"a":{"b":1},"c":"x"}`))
 	}
+	f.Add(shadowRuleSQL, "$aws/things/t1/shadow/update/documents", []byte(`{"current":{"state":{"reported":{"t":1}},"version":2},"timestamp":1700000000}`))
+	f.Add(shadowDeleteRuleSQL, "$aws/things/t1/shadow/delete/accepted", []byte(`{"version":3,"timestamp":1700000000,"clientToken":"c"}`))
+	f.Add(registryRuleSQL, "$aws/events/thingGroupMembership/thingGroup/g/thing/t/added", []byte("\x00not json"))
 	f.Fuzz(func(t *testing.T, sql, topic string, payload []byte) {
 		st, err := Parse(sql)
 		if err != nil {

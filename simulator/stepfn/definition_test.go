@@ -3,6 +3,7 @@ package stepfn
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,26 +15,70 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-func TestProjectDefinitionAccepted(t *testing.T) {
-	def, err := parseDefinition(projectDefinition)
-	if err != nil {
-		t.Fatal(err)
+// TestProjectDefinitionsAccepted compiles the spec's two state machines and checks
+// that each state compiled to what the spec meant: the Lambda task with its two
+// retriers (PermanentError never retried, everything else with full jitter) and its
+// catcher, the error record as a DynamoDB integration whose result is discarded.
+func TestProjectDefinitionsAccepted(t *testing.T) {
+	tests := []struct {
+		name    string
+		def     string
+		startAt string
+		task    string
+		states  []string
+	}{
+		{"recheck", recheckDefinition, spec.StateWaitRecheck, spec.StateRecheck,
+			[]string{spec.StateWaitRecheck, spec.StateRecheck, spec.StateAgain, spec.StateRecordError, spec.StateFailed, spec.StateDone}},
+		{"sweep", sweepDefinition, spec.StateSweep, spec.StateSweep,
+			[]string{spec.StateSweep, spec.StateMore, spec.StateRecordError, spec.StateFailed, spec.StateDone}},
 	}
-	if def.startAt != spec.StateRoute || len(def.states) != 11 {
-		t.Fatalf("startAt %q, %d states", def.startAt, len(def.states))
-	}
-	thing := def.states["Thing"]
-	if !thing.lambda || len(thing.retry) != 2 || len(thing.catch) != 1 {
-		t.Fatalf("Thing compiled wrong: %+v", thing)
-	}
-	if r := thing.retry[0]; r.maxAttempts != 0 || r.interval != 1 || r.backoff != 2 {
-		t.Errorf("PermanentError retrier %+v: want MaxAttempts 0 and defaults interval 1, backoff 2", r)
-	}
-	if r := thing.retry[1]; r.maxAttempts != 3 {
-		t.Errorf("States.ALL retrier %+v", r)
-	}
-	if rec := def.states["RecordError"]; rec.resourceType != "dynamodb" || !rec.resultPath.null {
-		t.Errorf("RecordError compiled wrong: %+v", rec)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			def, err := parseDefinition(tc.def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if def.startAt != tc.startAt || len(def.states) != len(tc.states) {
+				t.Fatalf("startAt %q, %d states; want %q, %d", def.startAt, len(def.states), tc.startAt, len(tc.states))
+			}
+			for _, n := range tc.states {
+				if def.states[n] == nil {
+					t.Fatalf("state %q missing", n)
+				}
+			}
+			task := def.states[tc.task]
+			if !task.lambda || len(task.retry) != 2 || len(task.catch) != 1 || task.resultPath.null || task.resultPath.p.raw != "$" {
+				t.Fatalf("%s compiled wrong: %+v", tc.task, task)
+			}
+			if r := task.retry[0]; !slices.Equal(r.errors, []string{spec.PermanentErrorType}) || r.maxAttempts != 0 || r.interval != 1 || r.backoff != 2 || r.jitterFull {
+				t.Errorf("PermanentError retrier %+v: want MaxAttempts 0 and defaults interval 1, backoff 2, no jitter", r)
+			}
+			if r := task.retry[1]; !slices.Equal(r.errors, []string{"States.ALL"}) || r.maxAttempts != 3 || r.interval != 1 || r.backoff != 2 || !r.jitterFull {
+				t.Errorf("States.ALL retrier %+v", r)
+			}
+			if c := task.catch[0]; c.next != spec.StateRecordError || !slices.Equal(c.errors, []string{"States.ALL"}) {
+				t.Errorf("catcher %+v", c)
+			}
+			if rec := def.states[spec.StateRecordError]; rec.resourceType != "dynamodb" || rec.resourceName != "putItem" || !rec.resultPath.null || rec.next != spec.StateFailed {
+				t.Errorf("RecordError compiled wrong: %+v", rec)
+			}
+			if f := def.states[spec.StateFailed]; f.typ != stFail || f.failError != spec.ErrorCapture {
+				t.Errorf("Failed compiled wrong: %+v", f)
+			}
+			if d := def.states[spec.StateDone]; d.typ != stSucceed {
+				t.Errorf("Done compiled wrong: %+v", d)
+			}
+			// The loop: the task's Next is a Choice whose one rule goes back (to the
+			// wait or to the task) and whose default ends the execution.
+			loop := def.states[task.next]
+			if loop == nil || loop.typ != stChoice || len(loop.choices) != 1 || loop.choices[0].next != tc.startAt || loop.defaultNext != spec.StateDone {
+				t.Errorf("%s's Next %q compiled wrong: %+v", tc.task, task.next, loop)
+			}
+			if w := def.states[spec.StateWaitRecheck]; tc.name == "recheck" && (w.typ != stWait || w.waitSecondsPath == nil ||
+				w.waitSecondsPath.raw != "$."+spec.RecheckWaitField || w.next != spec.StateRecheck) {
+				t.Errorf("WaitRecheck compiled wrong: %+v", w)
+			}
+		})
 	}
 }
 
@@ -45,7 +90,7 @@ func minimal(state string) string {
 
 func TestDefinitionRefused(t *testing.T) {
 	task := func(extra string) string {
-		return minimal(`{"Type":"Task","Resource":"` + thingARN + `","Next":"End"` + extra + `}`)
+		return minimal(`{"Type":"Task","Resource":"` + fnARN + `","Next":"End"` + extra + `}`)
 	}
 	pass := func(extra string) string { return minimal(`{"Type":"Pass","Next":"End"` + extra + `}`) }
 	choice := func(rule string) string {
@@ -141,7 +186,7 @@ func TestDefinitionReportsEveryProblem(t *testing.T) {
 func TestDefinitionAcceptsSupportedForms(t *testing.T) {
 	def := `{"Version":"1.0","QueryLanguage":"JSONPath","StartAt":"P","States":{
 	  "P":{"Type":"Pass","Comment":"c","InputPath":"$['a b']","Parameters":{"x.$":"States.Format('{} \\{\\}', States.JsonToString($.k))","arr":[{"y.$":"$.y"}]},"ResultPath":"$.r","OutputPath":"$.r","Next":"T"},
-	  "T":{"Type":"Task","Resource":"` + thingARN + `:live","TimeoutSeconds":30,"ResultSelector":{"v.$":"$.v"},
+	  "T":{"Type":"Task","Resource":"` + fnARN + `:live","TimeoutSeconds":30,"ResultSelector":{"v.$":"$.v"},
 	       "Retry":[{"ErrorEquals":["States.Timeout","States.TaskFailed"],"IntervalSeconds":2,"BackoffRate":1.5,"MaxAttempts":5,"MaxDelaySeconds":10,"JitterStrategy":"FULL"}],
 	       "Catch":[{"ErrorEquals":["States.ALL"],"Next":"F","ResultPath":null}],"Next":"C"},
 	  "C":{"Type":"Choice","Choices":[{"Or":[{"Not":{"Variable":"$.a","IsNull":true}},{"Variable":"$$.State.Name","StringMatches":"C*"}],"Next":"W"}],"Default":"F"},

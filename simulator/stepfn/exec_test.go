@@ -5,36 +5,129 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-const thingEvent = `{"eventType":"THING_EVENT","eventId":"ev-1","thingName":"t1"}`
+// recheckInput is what the capture function starts a created thing's re-checks with
+// (capture.RecheckInput).
+const recheckInput = `{"thingName":"dev-1","attempt":0,"waitSeconds":5}`
 
-func TestProjectThingSucceeds(t *testing.T) {
-	inv := &fakeInvoker{fn: func(_ context.Context, _ string, _ int, in map[string]any) ([]byte, error) {
-		return []byte(`{"applied":true}`), nil
-	}}
-	s, rec := newTestService(t, inv)
-	r := runDef(t, s, projectDefinition, thingEvent)
+// project is one of the spec's machines with the input its first run gets and a
+// successful answer of its Lambda that ends the loop.
+type project struct {
+	name, def, fn, input, done string
+	// waits are the Wait state's delays before the first task attempt.
+	waits []time.Duration
+}
+
+var (
+	recheckProject = project{"recheck", recheckDefinition, recheckARN, recheckInput,
+		`{"thingName":"dev-1","attempt":1,"waitSeconds":0}`, []time.Duration{5 * time.Second}}
+	sweepProject = project{"sweep", sweepDefinition, sweepARN, `{}`,
+		`{"stage":"shadows","done":true,"visited":3,"written":0,"failed":0}`, nil}
+	projects = []project{recheckProject, sweepProject}
+)
+
+// answers returns a task function that answers the nth call with outputs[n] (the last
+// one again once they run out).
+func answers(outputs ...string) func(context.Context, string, int, map[string]any) ([]byte, error) {
+	return func(_ context.Context, _ string, n int, _ map[string]any) ([]byte, error) {
+		return []byte(outputs[min(n, len(outputs)-1)]), nil
+	}
+}
+
+// jsonObject decodes a JSON object for comparisons, or fails the test.
+func jsonObject(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return m
+}
+
+// TestRecheckLoop runs the re-check machine as the capture function drives it: each
+// pass returns the next wait, and the loop ends when a pass returns none, or a wait
+// that is not a positive number.
+func TestRecheckLoop(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		outputs []string // the recheck Lambda's answers, pass by pass
+		delays  []time.Duration
+		status  types.ExecutionStatus
+		errName string
+	}{
+		{"one pass", recheckInput, []string{`{"thingName":"dev-1","attempt":1,"waitSeconds":0}`},
+			[]time.Duration{5 * time.Second}, types.ExecutionStatusSucceeded, ""},
+		{"doubling waits until complete", recheckInput, []string{
+			`{"thingName":"dev-1","attempt":1,"waitSeconds":10}`,
+			`{"thingName":"dev-1","attempt":2,"waitSeconds":20}`,
+			`{"thingName":"dev-1","attempt":3,"waitSeconds":0}`,
+		}, []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}, types.ExecutionStatusSucceeded, ""},
+		{"no waitSeconds ends the loop", recheckInput, []string{`{"thingName":"dev-1","attempt":1}`},
+			[]time.Duration{5 * time.Second}, types.ExecutionStatusSucceeded, ""},
+		{"negative wait ends the loop", recheckInput, []string{`{"thingName":"dev-1","attempt":1,"waitSeconds":-4}`},
+			[]time.Duration{5 * time.Second}, types.ExecutionStatusSucceeded, ""},
+		{"string wait ends the loop", recheckInput, []string{`{"thingName":"dev-1","attempt":1,"waitSeconds":"10"}`},
+			[]time.Duration{5 * time.Second}, types.ExecutionStatusSucceeded, ""},
+		{"zero first wait still passes once", `{"thingName":"dev-1","attempt":0,"waitSeconds":0}`,
+			[]string{`{"thingName":"dev-1","attempt":1,"waitSeconds":0}`}, []time.Duration{0}, types.ExecutionStatusSucceeded, ""},
+		{"no first wait is a runtime error", `{"thingName":"dev-1"}`, nil, nil, types.ExecutionStatusFailed, "States.Runtime"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &fakeInvoker{}
+			if len(tc.outputs) > 0 {
+				inv.fn = answers(tc.outputs...)
+			}
+			s, rec := newTestService(t, inv)
+			r := runDef(t, s, recheckDefinition, tc.input)
+			wantStatus(t, r, tc.status, tc.errName)
+			if got := rec.get(); !slices.Equal(got, tc.delays) {
+				t.Fatalf("delays %v, want %v", got, tc.delays)
+			}
+			calls := inv.callsTo(recheckARN)
+			if len(calls) != len(tc.outputs) || len(inv.calls) != len(calls) {
+				t.Fatalf("%d recheck calls of %d task calls, want %d", len(calls), len(inv.calls), len(tc.outputs))
+			}
+			// ResultPath "$": each pass gets what the previous one returned.
+			prev := tc.input
+			for i, c := range calls {
+				if want := jsonObject(t, prev); !reflect.DeepEqual(c.input, want) {
+					t.Fatalf("pass %d input %v, want %v", i, c.input, want)
+				}
+				prev = tc.outputs[i]
+			}
+			if tc.status == types.ExecutionStatusSucceeded {
+				if r.count(types.HistoryEventTypeWaitStateEntered) != len(tc.delays) || r.count(types.HistoryEventTypeTaskStateEntered) != len(tc.outputs) ||
+					r.count(types.HistoryEventTypeChoiceStateEntered) != len(tc.outputs) {
+					t.Fatalf("history %v", r.types())
+				}
+				if got, want := r.output(t), jsonObject(t, prev); !reflect.DeepEqual(got, want) {
+					t.Fatalf("output %v, want the last pass's %v", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRecheckHistory pins the event sequence of one re-check pass.
+func TestRecheckHistory(t *testing.T) {
+	inv := &fakeInvoker{fn: answers(recheckProject.done)}
+	s, _ := newTestService(t, inv)
+	r := runDef(t, s, recheckDefinition, recheckInput)
 	wantStatus(t, r, types.ExecutionStatusSucceeded, "")
-	out := r.output(t)
-	if !reflect.DeepEqual(out["result"], map[string]any{"applied": true}) || out["eventId"] != "ev-1" {
-		t.Fatalf("output %v", out)
-	}
-	calls := inv.callsTo(thingARN)
-	if len(calls) != 1 || calls[0].input["thingName"] != "t1" {
-		t.Fatalf("thing worker calls %v", calls)
-	}
-	if d := rec.get(); len(d) != 0 {
-		t.Fatalf("unexpected delays %v", d)
-	}
 	want := []types.HistoryEventType{
-		"ExecutionStarted", "ChoiceStateEntered", "ChoiceStateExited",
+		"ExecutionStarted", "WaitStateEntered", "WaitStateExited",
 		"TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
 		"ChoiceStateEntered", "ChoiceStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded",
 	}
@@ -46,149 +139,205 @@ func TestProjectThingSucceeds(t *testing.T) {
 			t.Fatalf("event %d: id %d prev %d", i, e.Id, e.PreviousEventId)
 		}
 	}
-	if d := r.events[4].LambdaFunctionScheduledEventDetails; d == nil || aws.ToString(d.Resource) != thingARN || !strings.Contains(aws.ToString(d.Input), `"eventId":"ev-1"`) {
+	if d := r.events[4].LambdaFunctionScheduledEventDetails; d == nil || aws.ToString(d.Resource) != recheckARN || !strings.Contains(aws.ToString(d.Input), `"thingName":"dev-1"`) {
 		t.Fatalf("scheduled details %+v", d)
 	}
+	for _, e := range r.events {
+		if d := e.StateEnteredEventDetails; d != nil && aws.ToString(d.Name) == spec.StateWaitRecheck && !reflect.DeepEqual(jsonObject(t, aws.ToString(d.Input)), jsonObject(t, recheckInput)) {
+			t.Fatalf("WaitRecheck entered with %q", aws.ToString(d.Input))
+		}
+	}
 }
 
+// TestSweepLoop runs the sweep machine page by page until the sweep reports done.
+func TestSweepLoop(t *testing.T) {
+	tests := []struct {
+		name    string
+		outputs []string
+		status  types.ExecutionStatus
+		errName string
+	}{
+		{"pages until done", []string{
+			`{"stage":"things","token":"p2","done":false,"visited":100,"written":2,"failed":0}`,
+			`{"stage":"shadows","done":false,"visited":200,"written":2,"failed":0}`,
+			`{"stage":"shadows","done":true,"visited":250,"written":3,"failed":0}`,
+		}, types.ExecutionStatusSucceeded, ""},
+		{"done at once", []string{`{"stage":"shadows","done":true,"visited":0,"written":0,"failed":0}`}, types.ExecutionStatusSucceeded, ""},
+		{"non-boolean done ends the loop", []string{`{"stage":"things","done":"false"}`}, types.ExecutionStatusSucceeded, ""},
+		// The sweep function always sets done; without it the Choice cannot decide, and
+		// a Choice state has no Catch, so nothing reaches the error table.
+		{"missing done is a runtime error", []string{`{"stage":"things","token":"p2"}`}, types.ExecutionStatusFailed, "States.Runtime"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &fakeInvoker{fn: answers(tc.outputs...)}
+			s, rec := newTestService(t, inv)
+			r := runDef(t, s, sweepDefinition, `{}`)
+			wantStatus(t, r, tc.status, tc.errName)
+			if d := rec.get(); len(d) != 0 {
+				t.Fatalf("delays %v: the sweep never waits", d)
+			}
+			calls := inv.callsTo(sweepARN)
+			if len(calls) != len(tc.outputs) || len(inv.calls) != len(calls) {
+				t.Fatalf("%d sweep calls of %d task calls, want %d", len(calls), len(inv.calls), len(tc.outputs))
+			}
+			prev := `{}`
+			for i, c := range calls {
+				if want := jsonObject(t, prev); !reflect.DeepEqual(c.input, want) {
+					t.Fatalf("page %d input %v, want %v", i, c.input, want)
+				}
+				prev = tc.outputs[i]
+			}
+			if tc.status == types.ExecutionStatusSucceeded {
+				if got, want := r.output(t), jsonObject(t, prev); !reflect.DeepEqual(got, want) {
+					t.Fatalf("output %v, want the last page's %v", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestProjectRetryThenSuccess: a throttled task is retried with full jitter and the
+// loop goes on as if nothing happened.
 func TestProjectRetryThenSuccess(t *testing.T) {
-	inv := &fakeInvoker{fn: func(_ context.Context, _ string, n int, _ map[string]any) ([]byte, error) {
-		if n < 2 {
-			return nil, NewTaskError("ThrottlingException", "slow down")
-		}
-		return []byte(`{}`), nil
-	}}
-	s, rec := newTestService(t, inv)
-	r := runDef(t, s, projectDefinition, thingEvent)
-	wantStatus(t, r, types.ExecutionStatusSucceeded, "")
-	if n := len(inv.callsTo(thingARN)); n != 3 {
-		t.Fatalf("%d attempts, want 3", n)
-	}
-	wantJittered(t, rec.get(), time.Second, 2*time.Second)
-	if r.count(types.HistoryEventTypeLambdaFunctionFailed) != 2 || r.count(types.HistoryEventTypeLambdaFunctionScheduled) != 3 || r.count(types.HistoryEventTypeTaskStateEntered) != 1 {
-		t.Fatalf("history %v", r.types())
-	}
-	for _, e := range r.events {
-		if d := e.LambdaFunctionFailedEventDetails; d != nil && (aws.ToString(d.Error) != "ThrottlingException" || aws.ToString(d.Cause) != "slow down") {
-			t.Fatalf("failed details %+v", d)
-		}
-	}
-}
-
-func TestProjectRetriesExhaustedThenCaughtAndRecorded(t *testing.T) {
-	inv := &fakeInvoker{fn: func(_ context.Context, res string, _ int, _ map[string]any) ([]byte, error) {
-		if res == putItem {
-			return []byte(`{}`), nil
-		}
-		return nil, NewTaskError("Transient", "still broken")
-	}}
-	s, rec := newTestService(t, inv)
-	smArn := createSM(t, s, projectDefinition)
-	r := run(t, s, smArn, "ev-1-exec", thingEvent)
-	wantStatus(t, r, types.ExecutionStatusFailed, "ReplicationFailed")
-	if c := aws.ToString(r.desc.Cause); !strings.Contains(c, "error table") {
-		t.Fatalf("cause %q", c)
-	}
-	if n := len(inv.callsTo(thingARN)); n != 4 {
-		t.Fatalf("%d attempts, want 1 + MaxAttempts 3", n)
-	}
-	wantJittered(t, rec.get(), time.Second, 2*time.Second, 4*time.Second)
-	puts := inv.callsTo(putItem)
-	if len(puts) != 1 {
-		t.Fatalf("putItem calls %d", len(puts))
-	}
-	item := puts[0].input["Item"].(map[string]any)
-	str := func(k string) string { return item[k].(map[string]any)["S"].(string) }
-	if puts[0].input["TableName"] != "iotdr-errors" || str("id") != "ev-1-exec" || str("eventId") != "ev-1" ||
-		str("eventType") != "THING_EVENT" || str("error") != "Transient" || str("cause") != "still broken" ||
-		str("recordedAt") != "2025-03-04T05:06:07.890Z" {
-		t.Fatalf("error item %v", item)
-	}
-	// The event field is the state input as JSON: the event plus the caught error.
-	var ev map[string]any
-	if err := json.Unmarshal([]byte(str("event")), &ev); err != nil {
-		t.Fatal(err)
-	}
-	if ev["thingName"] != "t1" || !reflect.DeepEqual(ev["error"], map[string]any{"Error": "Transient", "Cause": "still broken"}) {
-		t.Fatalf("event %v", ev)
-	}
-	// putItem is a service integration: Task* events with resource type.
-	var sched *types.TaskScheduledEventDetails
-	for _, e := range r.events {
-		if e.TaskScheduledEventDetails != nil {
-			sched = e.TaskScheduledEventDetails
-		}
-	}
-	if sched == nil || aws.ToString(sched.ResourceType) != "dynamodb" || aws.ToString(sched.Resource) != "putItem" || aws.ToString(sched.Region) != "eu-west-1" {
-		t.Fatalf("TaskScheduled details %+v", sched)
-	}
-	tail := r.types()[len(r.events)-3:]
-	if want := []types.HistoryEventType{"TaskStateExited", "FailStateEntered", "ExecutionFailed"}; !reflect.DeepEqual(tail, want) {
-		t.Fatalf("history tail %v", tail)
+	for _, p := range projects {
+		t.Run(p.name, func(t *testing.T) {
+			inv := &fakeInvoker{fn: func(_ context.Context, _ string, n int, _ map[string]any) ([]byte, error) {
+				if n < 2 {
+					return nil, NewTaskError("ThrottlingException", "slow down")
+				}
+				return []byte(p.done), nil
+			}}
+			s, rec := newTestService(t, inv)
+			s.jitter = func() float64 { return 0.5 }
+			r := runDef(t, s, p.def, p.input)
+			wantStatus(t, r, types.ExecutionStatusSucceeded, "")
+			if n := len(inv.callsTo(p.fn)); n != 3 {
+				t.Fatalf("%d attempts, want 3", n)
+			}
+			// Half of 1 s and of 2 s: the jitter is applied, to IntervalSeconds x BackoffRate^n.
+			want := append(slices.Clone(p.waits), 500*time.Millisecond, time.Second)
+			if got := rec.get(); !slices.Equal(got, want) {
+				t.Fatalf("delays %v, want %v", got, want)
+			}
+			if r.count(types.HistoryEventTypeLambdaFunctionFailed) != 2 || r.count(types.HistoryEventTypeLambdaFunctionScheduled) != 3 || r.count(types.HistoryEventTypeTaskStateEntered) != 1 {
+				t.Fatalf("history %v", r.types())
+			}
+			for _, e := range r.events {
+				if d := e.LambdaFunctionFailedEventDetails; d != nil && (aws.ToString(d.Error) != "ThrottlingException" || aws.ToString(d.Cause) != "slow down") {
+					t.Fatalf("failed details %+v", d)
+				}
+			}
+			if got, want := r.output(t), jsonObject(t, p.done); !reflect.DeepEqual(got, want) {
+				t.Fatalf("output %v, want %v", got, want)
+			}
+		})
 	}
 }
 
-func TestProjectPermanentErrorIsNotRetried(t *testing.T) {
-	inv := &fakeInvoker{fn: func(_ context.Context, res string, _ int, _ map[string]any) ([]byte, error) {
-		if res == putItem {
-			return []byte(`{}`), nil
-		}
-		return nil, NewTaskError("PermanentError", "bad input")
-	}}
-	s, rec := newTestService(t, inv)
-	r := runDef(t, s, `{"StartAt":"Route","States":`+projectStatesWithShadowFirst()+`}`, `{"eventType":"SHADOW_EVENT","eventId":"e"}`)
-	wantStatus(t, r, types.ExecutionStatusFailed, "ReplicationFailed")
-	if n := len(inv.callsTo(shadowARN)); n != 1 {
-		t.Fatalf("%d attempts of a MaxAttempts 0 error, want 1", n)
+// TestProjectFailureRecorded: a failure the retries do not fix is caught, written to
+// the error table with the ids the spec's States.Format builds, and fails the
+// execution with spec.ErrorCapture.
+func TestProjectFailureRecorded(t *testing.T) {
+	tests := []struct {
+		p         project
+		execName  string
+		errName   string
+		attempts  int
+		retryWait []time.Duration
+		id, key   string
+	}{
+		{recheckProject, "recheck-ev-1", "Transient", 4, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second},
+			"capture#thing#dev-1", "thing#dev-1"},
+		{sweepProject, "sweep-20250304", "Transient", 4, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second},
+			"capture#sweep#sweep-20250304", "sweep-20250304"},
+		{recheckProject, "recheck-ev-2", spec.PermanentErrorType, 1, nil, "capture#thing#dev-1", "thing#dev-1"},
+		{sweepProject, "sweep-perm", spec.PermanentErrorType, 1, nil, "capture#sweep#sweep-perm", "sweep-perm"},
 	}
-	if d := rec.get(); len(d) != 0 {
-		t.Fatalf("delays %v", d)
-	}
-	if n := len(inv.callsTo(putItem)); n != 1 {
-		t.Fatalf("putItem calls %d", n)
+	for _, tc := range tests {
+		t.Run(tc.p.name+" "+tc.errName, func(t *testing.T) {
+			inv := &fakeInvoker{fn: func(_ context.Context, res string, _ int, _ map[string]any) ([]byte, error) {
+				if res == putItem {
+					return []byte(`{}`), nil
+				}
+				return nil, NewTaskError(tc.errName, "still broken")
+			}}
+			s, rec := newTestService(t, inv)
+			s.jitter = func() float64 { return 0.5 }
+			r := run(t, s, createSM(t, s, tc.p.def), tc.execName, tc.p.input)
+			wantStatus(t, r, types.ExecutionStatusFailed, spec.ErrorCapture)
+			if c := aws.ToString(r.desc.Cause); !strings.Contains(c, "error table") {
+				t.Fatalf("cause %q", c)
+			}
+			if n := len(inv.callsTo(tc.p.fn)); n != tc.attempts {
+				t.Fatalf("%d attempts, want %d", n, tc.attempts)
+			}
+			if got, want := rec.get(), append(slices.Clone(tc.p.waits), tc.retryWait...); !slices.Equal(got, want) {
+				t.Fatalf("delays %v, want %v", got, want)
+			}
+			puts := inv.callsTo(putItem)
+			if len(puts) != 1 {
+				t.Fatalf("putItem calls %d", len(puts))
+			}
+			if puts[0].input["TableName"] != errorTable {
+				t.Fatalf("TableName %v", puts[0].input["TableName"])
+			}
+			item := puts[0].input["Item"].(map[string]any)
+			got := map[string]string{}
+			for k, v := range item {
+				got[k] = v.(map[string]any)["S"].(string)
+			}
+			// The input is the state the task was entered with, plus the caught error.
+			in := jsonObject(t, got[spec.ErrorAttrInput])
+			caught := in["error"]
+			delete(in, "error")
+			if wantIn := jsonObject(t, tc.p.input); !reflect.DeepEqual(caught, map[string]any{"Error": tc.errName, "Cause": "still broken"}) || !reflect.DeepEqual(in, wantIn) {
+				t.Fatalf("recorded input %v with error %v, want %v plus the error", in, caught, wantIn)
+			}
+			delete(got, spec.ErrorAttrInput)
+			want := map[string]string{
+				spec.ErrorAttrID: tc.id, spec.ErrorAttrKey: tc.key, spec.ErrorAttrStage: spec.StageCapture,
+				spec.ErrorAttrError: tc.errName, spec.ErrorAttrCause: "still broken", spec.ErrorAttrRecordedAt: "2025-03-04T05:06:07.890Z",
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("error item\n got %v\nwant %v", got, want)
+			}
+			// putItem is a service integration: Task* events with resource type.
+			var sched *types.TaskScheduledEventDetails
+			for _, e := range r.events {
+				if e.TaskScheduledEventDetails != nil {
+					sched = e.TaskScheduledEventDetails
+				}
+			}
+			if sched == nil || aws.ToString(sched.ResourceType) != "dynamodb" || aws.ToString(sched.Resource) != "putItem" || aws.ToString(sched.Region) != "eu-west-1" {
+				t.Fatalf("TaskScheduled details %+v", sched)
+			}
+			tail := r.types()[len(r.events)-3:]
+			if want := []types.HistoryEventType{"TaskStateExited", "FailStateEntered", "ExecutionFailed"}; !reflect.DeepEqual(tail, want) {
+				t.Fatalf("history tail %v", tail)
+			}
+		})
 	}
 }
 
-// projectStatesWithShadowFirst returns the project's States object.
-func projectStatesWithShadowFirst() string {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(projectDefinition), &m); err != nil {
-		panic(err)
-	}
-	return string(m["States"])
-}
-
-func TestProjectUnknownEventType(t *testing.T) {
-	inv := &fakeInvoker{}
-	s, _ := newTestService(t, inv)
-	r := runDef(t, s, projectDefinition, `{"eventType":"WHAT"}`)
-	wantStatus(t, r, types.ExecutionStatusFailed, "UnknownEventType")
-	if len(inv.callsTo(thingARN))+len(inv.callsTo(putItem)) != 0 {
-		t.Fatal("tasks invoked")
-	}
-}
-
-func TestProjectRecheckLoop(t *testing.T) {
-	inv := &fakeInvoker{fn: func(_ context.Context, _ string, n int, _ map[string]any) ([]byte, error) {
-		if n == 0 {
-			return []byte(`{"recheckSeconds":5}`), nil
-		}
-		return []byte(`{"done":true}`), nil
-	}}
-	s, rec := newTestService(t, inv)
-	r := runDef(t, s, projectDefinition, thingEvent)
-	wantStatus(t, r, types.ExecutionStatusSucceeded, "")
-	if got, want := rec.get(), []time.Duration{5 * time.Second}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("delays %v, want %v", got, want)
-	}
-	if n := len(inv.callsTo(thingARN)); n != 2 {
-		t.Fatalf("thing worker called %d times, want 2", n)
-	}
-	if out := r.output(t); !reflect.DeepEqual(out["result"], map[string]any{"done": true}) {
-		t.Fatalf("output %v", out)
-	}
-	if r.count(types.HistoryEventTypeWaitStateEntered) != 1 || r.count(types.HistoryEventTypeTaskStateEntered) != 2 {
-		t.Fatalf("history %v", r.types())
+// TestProjectRecordErrorFailure: RecordError has no Retry or Catch, so an error table
+// that refuses the write fails the execution with DynamoDB's error, not the spec's.
+func TestProjectRecordErrorFailure(t *testing.T) {
+	for _, p := range projects {
+		t.Run(p.name, func(t *testing.T) {
+			inv := &fakeInvoker{fn: func(_ context.Context, res string, _ int, _ map[string]any) ([]byte, error) {
+				if res == putItem {
+					return nil, NewTaskError("DynamoDB.ProvisionedThroughputExceededException", "slow down")
+				}
+				return nil, NewTaskError(spec.PermanentErrorType, "bad input")
+			}}
+			s, _ := newTestService(t, inv)
+			r := runDef(t, s, p.def, p.input)
+			wantStatus(t, r, types.ExecutionStatusFailed, "DynamoDB.ProvisionedThroughputExceededException")
+			if n := len(inv.callsTo(putItem)); n != 1 {
+				t.Fatalf("putItem calls %d, want 1", n)
+			}
+		})
 	}
 }
 
@@ -211,7 +360,7 @@ func TestNoChoiceMatched(t *testing.T) {
 }
 
 func TestTaskErrorMapping(t *testing.T) {
-	def := minimal(`{"Type":"Task","Resource":"` + thingARN + `","Next":"End"}`)
+	def := minimal(`{"Type":"Task","Resource":"` + fnARN + `","Next":"End"}`)
 	tests := []struct {
 		name      string
 		err       error
@@ -282,11 +431,11 @@ func TestRetryMatching(t *testing.T) {
 				return []byte(`{}`), nil
 			}}
 			s, rec := newTestService(t, inv)
-			r := runDef(t, s, minimal(`{"Type":"Task","Resource":"`+thingARN+`","Retry":`+tc.retry+`,"Next":"End"}`), `{}`)
+			r := runDef(t, s, minimal(`{"Type":"Task","Resource":"`+fnARN+`","Retry":`+tc.retry+`,"Next":"End"}`), `{}`)
 			if r.desc.Status != tc.status {
 				t.Fatalf("status %s (%s), want %s", r.desc.Status, aws.ToString(r.desc.Error), tc.status)
 			}
-			if n := len(inv.callsTo(thingARN)); n != tc.attempts {
+			if n := len(inv.callsTo(fnARN)); n != tc.attempts {
 				t.Fatalf("%d attempts, want %d", n, tc.attempts)
 			}
 			if got := rec.get(); !reflect.DeepEqual(got, tc.delays) && (len(got) != 0 || len(tc.delays) != 0) {
@@ -305,7 +454,7 @@ func TestRetryJitterFull(t *testing.T) {
 	}}
 	s, rec := newTestService(t, inv)
 	s.jitter = func() float64 { return 0.25 }
-	r := runDef(t, s, minimal(`{"Type":"Task","Resource":"`+thingARN+`","Retry":[{"ErrorEquals":["X"],"IntervalSeconds":4,"JitterStrategy":"FULL"}],"Next":"End"}`), `{}`)
+	r := runDef(t, s, minimal(`{"Type":"Task","Resource":"`+fnARN+`","Retry":[{"ErrorEquals":["X"],"IntervalSeconds":4,"JitterStrategy":"FULL"}],"Next":"End"}`), `{}`)
 	wantStatus(t, r, types.ExecutionStatusSucceeded, "")
 	if got, want := rec.get(), []time.Duration{time.Second, 2 * time.Second}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("delays %v, want %v (a quarter of 4s and 8s)", got, want)
@@ -337,7 +486,7 @@ func TestCatch(t *testing.T) {
 			}}
 			s, _ := newTestService(t, inv)
 			def := `{"StartAt":"T","States":{
-			  "T":{"Type":"Task","Resource":"` + thingARN + `","OutputPath":"$.never","Catch":` + tc.catch + `,"Next":"End"},
+			  "T":{"Type":"Task","Resource":"` + fnARN + `","OutputPath":"$.never","Catch":` + tc.catch + `,"Next":"End"},
 			  "After":{"Type":"Pass","Next":"End"},"End":{"Type":"Succeed"}}}`
 			r := runDef(t, s, def, `{"keep":1}`)
 			if r.desc.Status != tc.wantStatus {
@@ -356,7 +505,7 @@ func TestTaskInputOutputProcessing(t *testing.T) {
 		return b, nil
 	}}
 	s, _ := newTestService(t, inv)
-	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + thingARN + `",
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnARN + `",
 	  "InputPath":"$.payload",
 	  "Parameters":{"name.$":"$.name","fixed":"v","exec.$":"$$.Execution.Name","sm.$":"$$.StateMachine.Id","state.$":"$$.State.Name","greeting.$":"States.Format('hi {}', $.name)","parsed.$":"States.StringToJson($.raw)"},
 	  "ResultSelector":{"got.$":"$.echo","code.$":"$.meta.code"},
@@ -364,7 +513,7 @@ func TestTaskInputOutputProcessing(t *testing.T) {
 	smArn := createSM(t, s, def)
 	r := run(t, s, smArn, "exec-io", `{"payload":{"name":"bob","raw":"{\"a\":1}"},"other":true}`)
 	wantStatus(t, r, types.ExecutionStatusSucceeded, "")
-	sent := inv.callsTo(thingARN)[0].input
+	sent := inv.callsTo(fnARN)[0].input
 	want := map[string]any{"name": "bob", "fixed": "v", "exec": "exec-io", "sm": smArn, "state": "T", "greeting": "hi bob", "parsed": map[string]any{"a": float64(1)}}
 	if !reflect.DeepEqual(sent, want) {
 		t.Fatalf("task input\n got %v\nwant %v", sent, want)
@@ -379,13 +528,13 @@ func TestTaskInputOutputProcessing(t *testing.T) {
 func TestParametersMissingPathIsRuntime(t *testing.T) {
 	inv := &fakeInvoker{}
 	s, _ := newTestService(t, inv)
-	def := minimal(`{"Type":"Task","Resource":"` + thingARN + `","Parameters":{"x.$":"$.nope"},"Catch":[{"ErrorEquals":["States.ALL"],"Next":"End"}],"Next":"End"}`)
+	def := minimal(`{"Type":"Task","Resource":"` + fnARN + `","Parameters":{"x.$":"$.nope"},"Catch":[{"ErrorEquals":["States.ALL"],"Next":"End"}],"Next":"End"}`)
 	r := runDef(t, s, def, `{}`)
 	wantStatus(t, r, types.ExecutionStatusFailed, "States.Runtime")
 	if !strings.Contains(aws.ToString(r.desc.Cause), `"x.$"`) {
 		t.Fatalf("cause %q does not name the field", aws.ToString(r.desc.Cause))
 	}
-	if len(inv.callsTo(thingARN)) != 0 {
+	if len(inv.callsTo(fnARN)) != 0 {
 		t.Fatal("task invoked despite bad Parameters")
 	}
 }
@@ -489,12 +638,12 @@ func TestTaskTimeout(t *testing.T) {
 	}}
 	s, _ := newTestService(t, inv)
 	t.Cleanup(func() { close(release) }) // runs before s.Close (LIFO)
-	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + thingARN + `","TimeoutSeconds":1,
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnARN + `","TimeoutSeconds":1,
 	  "Retry":[{"ErrorEquals":["States.TaskFailed"],"MaxAttempts":3}],
 	  "Catch":[{"ErrorEquals":["States.Timeout"],"ResultPath":"$.e","Next":"D"}],"Next":"D"},"D":{"Type":"Succeed"}}}`
 	r := runDef(t, s, def, `{}`)
 	wantStatus(t, r, types.ExecutionStatusSucceeded, "")
-	if n := len(inv.callsTo(thingARN)); n != 1 {
+	if n := len(inv.callsTo(fnARN)); n != 1 {
 		t.Fatalf("%d attempts: States.TaskFailed must not retry States.Timeout", n)
 	}
 	if r.count(types.HistoryEventTypeLambdaFunctionTimedOut) != 1 {
@@ -517,20 +666,6 @@ func TestTimeScaleRealTimer(t *testing.T) {
 
 func TestNoInvoker(t *testing.T) {
 	s, _ := newTestService(t, nil)
-	r := runDef(t, s, minimal(`{"Type":"Task","Resource":"`+thingARN+`","Next":"End"}`), `{}`)
+	r := runDef(t, s, minimal(`{"Type":"Task","Resource":"`+fnARN+`","Next":"End"}`), `{}`)
 	wantStatus(t, r, types.ExecutionStatusFailed, "States.TaskFailed")
-}
-
-// wantJittered checks retry delays of the spec's full-jitter retrier: one per ceiling,
-// each drawn from (0, interval x rate^n].
-func wantJittered(t *testing.T, got []time.Duration, ceilings ...time.Duration) {
-	t.Helper()
-	if len(got) != len(ceilings) {
-		t.Fatalf("delays %v, want %d", got, len(ceilings))
-	}
-	for i, d := range got {
-		if d < 0 || d > ceilings[i] {
-			t.Fatalf("delay %d is %v, want at most %v (full jitter)", i, d, ceilings[i])
-		}
-	}
 }

@@ -17,24 +17,30 @@ import (
 )
 
 const (
-	thingARN  = "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-thing-worker"
-	shadowARN = "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-shadow-worker"
-	putItem   = "arn:aws:states:::dynamodb:putItem"
+	recheckARN = "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-recheck"
+	sweepARN   = "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-sweep"
+	// fnARN is any Lambda, for the tests of generic interpreter behaviour.
+	fnARN      = "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-fn"
+	putItem    = "arn:aws:states:::dynamodb:putItem"
+	errorTable = "iotdr-errors"
 )
 
-// projectDefinition is the definition the spec package deploys, with fast retries.
-var projectDefinition = func() string {
-	def, err := spec.StateMachine{
-		Workers: spec.Workers{Thing: thingARN, Shadow: shadowARN,
-			ThingType:  "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-thing-type-worker",
-			ThingGroup: "arn:aws:lambda:eu-west-1:123456789012:function:iotdr-thing-group-worker"},
-		ErrorTable: "iotdr-errors",
-		Retry:      spec.Retry{IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3},
-	}.Definition()
+// testRetry is the spec's retry policy with short, fixed numbers, so that the tests
+// can assert the exact attempt count and the ceiling of every delay.
+var testRetry = spec.Retry{IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3}
+
+// recheckDefinition and sweepDefinition are the state machines the spec package
+// deploys, built by the spec package itself so that the tests run exactly them.
+var recheckDefinition, sweepDefinition = func() (string, string) {
+	recheck, err := spec.RecheckMachine{Recheck: recheckARN, ErrorTable: errorTable, Retry: testRetry}.Definition()
 	if err != nil {
 		panic(err)
 	}
-	return def
+	sweep, err := spec.SweepMachine{Sweep: sweepARN, ErrorTable: errorTable, Retry: testRetry}.Definition()
+	if err != nil {
+		panic(err)
+	}
+	return recheck, sweep
 }()
 
 // call is one task invocation seen by fakeInvoker.

@@ -61,12 +61,12 @@ func (b *blockingInvoker) count() int {
 func TestCreateStateMachine(t *testing.T) {
 	s, _ := newTestService(t, nil)
 	ctx := context.Background()
-	in := &sfn.CreateStateMachineInput{Name: aws.String("apply"), Definition: aws.String(projectDefinition), RoleArn: aws.String("arn:aws:iam::123456789012:role/r")}
+	in := &sfn.CreateStateMachineInput{Name: aws.String("recheck"), Definition: aws.String(recheckDefinition), RoleArn: aws.String("arn:aws:iam::123456789012:role/r")}
 	out, err := s.CreateStateMachine(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := aws.ToString(out.StateMachineArn); got != "arn:aws:states:eu-west-1:123456789012:stateMachine:apply" {
+	if got := aws.ToString(out.StateMachineArn); got != "arn:aws:states:eu-west-1:123456789012:stateMachine:recheck" {
 		t.Fatalf("arn %s", got)
 	}
 	again, err := s.CreateStateMachine(ctx, in)
@@ -101,11 +101,11 @@ func TestStartExecutionIdempotency(t *testing.T) {
 	inv := &blockingInvoker{release: make(chan struct{})}
 	s, _ := newTestService(t, inv)
 	ctx := context.Background()
-	smArn := createSM(t, s, projectDefinition)
+	smArn := createSM(t, s, recheckDefinition)
 	start := func(name, input string) (*sfn.StartExecutionOutput, error) {
 		return s.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(smArn), Name: aws.String(name), Input: aws.String(input)})
 	}
-	first, err := start("ev-1", thingEvent)
+	first, err := start("ev-1", recheckInput)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,26 +113,26 @@ func TestStartExecutionIdempotency(t *testing.T) {
 		t.Fatalf("arn %s, want %s", *first.ExecutionArn, want)
 	}
 	// Same name and input while RUNNING: same execution, no second run.
-	second, err := start("ev-1", thingEvent)
+	second, err := start("ev-1", recheckInput)
 	if err != nil || *second.ExecutionArn != *first.ExecutionArn || !second.StartDate.Equal(*first.StartDate) {
 		t.Fatalf("repeat start: %v %v", second, err)
 	}
 	// Same name, other input.
 	var exists *types.ExecutionAlreadyExists
-	if _, err := start("ev-1", `{"eventType":"THING_EVENT","eventId":"other"}`); !errors.As(err, &exists) {
+	if _, err := start("ev-1", `{"thingName":"dev-2","attempt":0,"waitSeconds":5}`); !errors.As(err, &exists) {
 		t.Fatalf("different input: %v", err)
 	}
 	close(inv.release)
 	waitIdle(t, s)
 	if n := inv.count(); n != 1 {
-		t.Fatalf("worker invoked %d times, want 1", n)
+		t.Fatalf("recheck invoked %d times, want 1", n)
 	}
 	list, err := s.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
 	if err != nil || len(list.Executions) != 1 {
 		t.Fatalf("executions %v %v", list, err)
 	}
 	// Same name and input after the execution closed: AWS refuses too.
-	if _, err := start("ev-1", thingEvent); !errors.As(err, &exists) {
+	if _, err := start("ev-1", recheckInput); !errors.As(err, &exists) {
 		t.Fatalf("restart of a closed execution: %v", err)
 	}
 }
@@ -218,7 +218,8 @@ func TestDescribeAndHistoryErrors(t *testing.T) {
 func TestHistoryPagination(t *testing.T) {
 	s, _ := newTestService(t, &fakeInvoker{})
 	ctx := context.Background()
-	r := runDef(t, s, projectDefinition, thingEvent)
+	r := runDef(t, s, recheckDefinition, recheckInput)
+	wantStatus(t, r, types.ExecutionStatusSucceeded, "")
 	full := r.events
 	for _, reverse := range []bool{false, true} {
 		var got []types.HistoryEvent
@@ -269,7 +270,7 @@ func TestHistoryPagination(t *testing.T) {
 		}
 	}
 	// The stored history is untouched.
-	if r2 := run(t, s, createSM(t, s, projectDefinition), "", thingEvent); r2.events[1].StateEnteredEventDetails.Input == nil {
+	if r2 := run(t, s, createSM(t, s, recheckDefinition), "", recheckInput); r2.events[1].StateEnteredEventDetails.Input == nil {
 		t.Fatal("stored history lost its data")
 	}
 	again, _ := s.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(r.arn)})
@@ -281,11 +282,11 @@ func TestHistoryPagination(t *testing.T) {
 func TestListExecutions(t *testing.T) {
 	s, _ := newTestService(t, &fakeInvoker{})
 	ctx := context.Background()
-	smArn := createSM(t, s, projectDefinition)
+	smArn := createSM(t, s, recheckDefinition)
 	for i := range 7 {
-		input := thingEvent
+		input := recheckInput
 		if i%3 == 0 {
-			input = `{"eventType":"NOPE"}` // fails
+			input = `{"thingName":"dev-1"}` // no first wait: fails
 		}
 		name := fmt.Sprintf("ex-%d", i)
 		if _, err := s.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(smArn), Name: aws.String(name), Input: aws.String(input)}); err != nil {
@@ -352,7 +353,7 @@ func TestCloseAbortsAndLeaksNothing(t *testing.T) {
 	inv := &blockingInvoker{release: make(chan struct{})}
 	s := New(Options{Invoker: inv})
 	ctx := context.Background()
-	taskSM := createSM(t, s, minimal(`{"Type":"Task","Resource":"`+thingARN+`","TimeoutSeconds":3600,"Next":"End"}`))
+	taskSM := createSM(t, s, minimal(`{"Type":"Task","Resource":"`+fnARN+`","TimeoutSeconds":3600,"Next":"End"}`))
 	waitSM := createSM(t, s, minimal(`{"Type":"Wait","Seconds":3600,"Next":"End"}`))
 	var arns []*string
 	for i := range 20 {
@@ -406,7 +407,7 @@ func TestManyConcurrentExecutions(t *testing.T) {
 		return []byte(`{"ok":true}`), nil
 	}}
 	s, _ := newTestService(t, inv)
-	smArn := createSM(t, s, projectDefinition)
+	smArn := createSM(t, s, recheckDefinition)
 	const n = 500
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -414,7 +415,7 @@ func TestManyConcurrentExecutions(t *testing.T) {
 		wg.Go(func() {
 			_, err := s.StartExecution(context.Background(), &sfn.StartExecutionInput{
 				StateMachineArn: aws.String(smArn), Name: aws.String(fmt.Sprintf("ev-%d", i)),
-				Input: aws.String(fmt.Sprintf(`{"eventType":"THING_EVENT","eventId":"ev-%d"}`, i)),
+				Input: aws.String(fmt.Sprintf(`{"thingName":"dev-%d","attempt":0,"waitSeconds":5}`, i)),
 			})
 			errs <- err
 		})
@@ -433,16 +434,16 @@ func TestManyConcurrentExecutions(t *testing.T) {
 	}
 }
 
-// BenchmarkProjectExecution measures start-to-finish throughput of the
-// project's definition (Choice, Lambda task, Choice, Succeed).
-func BenchmarkProjectExecution(b *testing.B) {
+// BenchmarkSweepExecution measures start-to-finish throughput of the spec's sweep
+// machine (Lambda task, Choice, Succeed).
+func BenchmarkSweepExecution(b *testing.B) {
 	inv := &fakeInvoker{fn: func(context.Context, string, int, map[string]any) ([]byte, error) {
-		return []byte(`{"ok":true}`), nil
+		return []byte(`{"stage":"shadows","done":true,"visited":100,"written":0,"failed":0}`), nil
 	}}
 	s := New(Options{Invoker: inv})
 	b.Cleanup(s.Close)
 	out, err := s.CreateStateMachine(context.Background(), &sfn.CreateStateMachineInput{
-		Name: aws.String("bench"), Definition: aws.String(projectDefinition), RoleArn: aws.String("arn:aws:iam::123456789012:role/r"),
+		Name: aws.String("bench"), Definition: aws.String(sweepDefinition), RoleArn: aws.String("arn:aws:iam::123456789012:role/r"),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -451,8 +452,7 @@ func BenchmarkProjectExecution(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		if _, err := s.StartExecution(context.Background(), &sfn.StartExecutionInput{
-			StateMachineArn: out.StateMachineArn, Name: aws.String(fmt.Sprintf("b-%d", i)),
-			Input: aws.String(`{"eventType":"THING_EVENT","eventId":"e","thingName":"t","attributes":{"a":"1","b":"2"}}`),
+			StateMachineArn: out.StateMachineArn, Name: aws.String(fmt.Sprintf("b-%d", i)), Input: aws.String(`{}`),
 		}); err != nil {
 			b.Fatal(err)
 		}
