@@ -71,7 +71,7 @@ func TestSyncDryRunWritesNothing(t *testing.T) {
 	seed(t, w, 6)
 	ctx := context.Background()
 	// One device is already in the secondary, equal.
-	if _, err := w.Replicator.Thing(ctx, deviceName(3)); err != nil {
+	if _, err := w.DirectReplicator().Thing(ctx, deviceName(3)); err != nil {
 		t.Fatalf("replicate one thing: %v", err)
 	}
 	var changes []string

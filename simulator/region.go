@@ -35,11 +35,11 @@ const (
 
 // Region is one simulated AWS Region.
 type Region struct {
-	Name          string
-	Registry      *registry.Registry
-	Broker        *broker.Broker
-	Shadows       *shadow.Service
-	Rules         *rules.Engine
+	Name     string
+	Registry *registry.Registry
+	Broker   *broker.Broker
+	Shadows  *shadow.Service
+	Rules    *rules.Engine
 	// State is this Region's replica of the state (global) table.
 	State *dynamo.Table
 	// Errors is this Region's own error table.

@@ -262,6 +262,16 @@ func (w *World) applyPipeline(ctx context.Context) error {
 	return nil
 }
 
+// DirectReplicator returns a replicator from the primary's own API into the secondary,
+// as `iotdr sync` runs one: it reads the primary, unlike the apply pipeline.
+func (w *World) DirectReplicator() *replication.Replicator {
+	return &replication.Replicator{
+		Source: w.Primary.Registry, SourceShadows: w.Primary.Shadows,
+		Target: w.Secondary.Registry, TargetShadows: w.Secondary.Shadows,
+		SourceRegion: w.Primary.Name, TargetRegion: w.Secondary.Name, Logger: w.opts.Logger,
+	}
+}
+
 // noApply and noCapture stand for the stage a Region does not run (the primary
 // applies nothing, the secondary captures nothing): a record of that stage there
 // is a wiring error, kept in the table.

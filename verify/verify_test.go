@@ -52,7 +52,7 @@ func equalWorld(t *testing.T) *simulator.World {
 	must(p.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("bare")}))
 	must(w.Primary.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev-0"),
 		Payload: []byte(`{"state":{"desired":{"led":"on"},"reported":{"led":"off","temp":21}}}`)}))
-	if _, err := w.Replicator.Reconcile(ctx, replication.ReconcileOptions{Shadows: true}); err != nil {
+	if _, err := w.DirectReplicator().Reconcile(ctx, replication.ReconcileOptions{Shadows: true}); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
 	return w

@@ -35,6 +35,7 @@ import (
 // a state.View over this Region's replica.
 type Converger interface {
 	Thing(ctx context.Context, name string) (replication.Outcome, error)
+	Principals(ctx context.Context, thing string) (replication.Outcome, error)
 	Memberships(ctx context.Context, thing string) (replication.Outcome, error)
 	Certificate(ctx context.Context, id string) (replication.Outcome, error)
 	Policy(ctx context.Context, name string) (replication.Outcome, error)
@@ -121,8 +122,10 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 func (a *Applier) converge(ctx context.Context, kind, name string) (replication.Outcome, error) {
 	c := a.Converger
 	switch kind {
-	case spec.KindThing, spec.KindThingPrincipals:
+	case spec.KindThing:
 		return c.Thing(ctx, name)
+	case spec.KindThingPrincipals:
+		return c.Principals(ctx, name)
 	case spec.KindThingGroups:
 		return c.Memberships(ctx, name)
 	case spec.KindCertificate:

@@ -135,6 +135,15 @@ func (c *Capturer) Thing(ctx context.Context, name string, changedAt time.Time) 
 	return res, err
 }
 
+// Attachments captures only what raises no registry event: the thing's certificates
+// and their policies. The re-check passes use it.
+func (c *Capturer) Attachments(ctx context.Context, thing string) (Result, error) {
+	var res Result
+	n, err := c.principals(ctx, &res, thing, time.Time{})
+	res.Principals = n
+	return res, err
+}
+
 // thingGone writes the thing's tombstones and re-captures the certificates it had, so
 // their lists of things follow.
 func (c *Capturer) thingGone(ctx context.Context, res *Result, name string, readAt, changedAt time.Time) error {

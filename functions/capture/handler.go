@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -155,7 +154,7 @@ func (r *Rechecker) Handle(ctx context.Context, in RecheckInput) (RecheckInput, 
 	if err := validThingName(in.ThingName); err != nil {
 		return in, permanent(err)
 	}
-	res, err := r.Capturer.Thing(ctx, in.ThingName, time.Time{})
+	res, err := r.Capturer.Attachments(ctx, in.ThingName)
 	if err != nil {
 		return in, err
 	}

@@ -11,7 +11,12 @@ func TestDecode(t *testing.T) {
 		name, in, wantErr string
 	}{
 		{"thing", `{"eventType":"THING_EVENT","eventId":"e1","operation":"CREATED","thingName":"dev-1","attributes":{"a":"b"}}`, ""},
-		{"shadow uses uuid", `{"eventType":"SHADOW_EVENT","uuid":"u1","thingName":"dev-1"}`, ""},
+		{"shadow update", `{"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"dev-1","current":{"state":{"reported":{"t":1}},"version":3},"timestamp":1700000000,"clientToken":"c"}`, ""},
+		{"shadow delete", `{"eventType":"SHADOW_EVENT","operation":"DELETE","thingName":"dev-1","version":4}`, ""},
+		{"shadow update without current", `{"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"dev-1"}`, "missing current document"},
+		{"shadow update version 0", `{"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"dev-1","current":{"state":{},"version":0}}`, "current.version must be positive"},
+		{"shadow bad operation", `{"eventType":"SHADOW_EVENT","operation":"GET","thingName":"dev-1"}`, `operation "GET"`},
+		{"shadow without thing", `{"eventType":"SHADOW_EVENT","operation":"DELETE","version":1}`, "missing thingName"},
 		{"membership", `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","eventId":"e","thingName":"d","thingGroupName":"g"}`, ""},
 		{"membership names from topic", `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","eventId":"e","topic":"$aws/events/thingGroupMembership/thingGroup/g/thing/d/added"}`, ""},
 		{"membership without names", `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","eventId":"e","topic":"$aws/events/thingGroupMembership/x"}`, "missing thingName"},
@@ -28,10 +33,13 @@ func TestDecode(t *testing.T) {
 		{"too big", `{"eventType":"THING_EVENT","eventId":"e","thingName":"d","x":"` + strings.Repeat("y", MaxInputBytes) + `"}`, "over the 262144-byte limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode([]byte(tc.in))
+			e, err := Decode([]byte(tc.in))
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Decode: %v", err)
+				}
+				if e.ID() == "" {
+					t.Errorf("decoded event has no ID")
 				}
 				return
 			}

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -118,6 +119,28 @@ func (r *Replicator) attachToThings(ctx context.Context, id, srcARN, tgtARN stri
 		rec.add("attached certificate %s to thing %s", shortID(id), t)
 	}
 	return nil
+}
+
+// Principals converges only the certificates attached to one thing (each registered
+// with its policies); a thing the target does not have yet is converged whole.
+func (r *Replicator) Principals(ctx context.Context, thing string) (Outcome, error) {
+	rec := &recorder{}
+	if err := validName("thing", thing); err != nil {
+		return r.finish(ctx, "principals of thing", thing, rec, 0, err)
+	}
+	_, err := r.Target.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)})
+	if IsNotFound(err) {
+		n, err := r.thing(ctx, thing, rec, nil)
+		return r.finish(ctx, "thing", thing, rec, n, err)
+	}
+	if err != nil {
+		return r.finish(ctx, "principals of thing", thing, rec, 0, fmt.Errorf("describe in %s: %w", r.TargetRegion, err))
+	}
+	n, err := r.syncPrincipals(ctx, thing, rec, nil)
+	if errors.Is(err, errSourceGone) {
+		n, err = r.thing(ctx, thing, rec, nil) // gone from the source: converge the delete
+	}
+	return r.finish(ctx, "principals of thing", thing, rec, n, err)
 }
 
 // Policy converges one policy's default document; a policy the source no longer has

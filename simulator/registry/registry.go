@@ -44,6 +44,7 @@ type Registry struct {
 	pub                        Publisher
 
 	available atomic.Bool
+	calls     atomic.Int64
 
 	rateMu   sync.RWMutex
 	limiters map[string]*rate.Limiter
@@ -110,6 +111,10 @@ func (r *Registry) SetRate(api string, tps float64) {
 // and nothing changes.
 func (r *Registry) SetAvailable(up bool) { r.available.Store(up) }
 
+// Calls counts the API calls made so far, refused ones included: a test asserts with
+// it that a path makes no call at all on a Region.
+func (r *Registry) Calls() int64 { return r.calls.Load() }
+
 // CertInfo is what the broker's authoriser needs to know about a certificate.
 type CertInfo struct {
 	ID, ARN, PEM, Status string
@@ -167,6 +172,7 @@ func call[I, O any](ctx context.Context, r *Registry, op string, in *I, fn func(
 }
 
 func (r *Registry) admit(ctx context.Context, op string) error {
+	r.calls.Add(1)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("registry: %s: %w", op, err)
 	}

@@ -43,6 +43,7 @@ type Service struct {
 	now         func() time.Time
 	log         *slog.Logger
 	unavailable atomic.Bool
+	calls       atomic.Int64
 
 	mu     sync.Mutex
 	things map[string]*thing
@@ -84,6 +85,9 @@ func New(pub Publisher, opts ...Option) *Service {
 // fail with *types.ServiceUnavailableException and MQTT requests are answered
 // on .../rejected with code 500.
 func (s *Service) SetAvailable(up bool) { s.unavailable.Store(!up) }
+
+// Calls counts the data-plane API calls made so far, refused ones included.
+func (s *Service) Calls() int64 { return s.calls.Load() }
 
 // GetThingShadow returns the thing's unnamed shadow document, delta included.
 func (s *Service) GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error) {
@@ -176,6 +180,7 @@ func (s *Service) HandleMQTT(topic string, payload []byte) {
 
 // checkCall validates the data-plane call common to all operations.
 func (s *Service) checkCall(ctx context.Context, thingName, shadowName *string) (string, error) {
+	s.calls.Add(1)
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("shadow: %w", err)
 	}
