@@ -107,8 +107,9 @@ type World struct {
 	// Port is the MQTT port of both Regions' brokers.
 	Port string
 
-	opts    Options
-	stopMap func()
+	opts      Options
+	stopMap   func()
+	applyGate gate
 	// deadLetters are the stream batches the apply mapping gave up on.
 	mu          sync.Mutex
 	deadLetters []events.DynamoDBEventRecord
@@ -233,7 +234,13 @@ func (w *World) applyPipeline(ctx context.Context) error {
 	w.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: w.Replicator, Lag: s.Lag, Logger: o.Logger}
 	fails := s.failures(o)
 	h := &apply.Handler{Applier: w.Applier, Failures: fails}
-	if _, err := s.Lambda.Register(spec.FunctionApply, h.Handle, lambdart.FunctionOptions{}); err != nil {
+	gated := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		if err := w.applyGate.wait(ctx); err != nil {
+			return events.DynamoDBEventResponse{}, err
+		}
+		return h.Handle(ctx, ev)
+	}
+	if _, err := s.Lambda.Register(spec.FunctionApply, gated, lambdart.FunctionOptions{}); err != nil {
 		return fmt.Errorf("simulator: register apply: %w", err)
 	}
 	rd := &redrive.Handler{Failures: fails, Capture: noCapture{}, Apply: w.Applier, Logger: o.Logger}
@@ -260,6 +267,56 @@ func (w *World) applyPipeline(ctx context.Context) error {
 	}
 	w.stopMap = stop
 	return nil
+}
+
+// PauseApply is a chaos verb: the secondary's apply function stalls (its invocations
+// wait) until ResumeApply, as a throttled or failing apply would, while capture and
+// replication go on. Settle does not wait for a paused apply.
+func (w *World) PauseApply() { w.applyGate.set(true) }
+
+// ResumeApply undoes PauseApply.
+func (w *World) ResumeApply() { w.applyGate.set(false) }
+
+// gate blocks callers while closed.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	open   chan struct{} // closed when the gate opens
+}
+
+func (g *gate) set(closed bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if closed == g.closed {
+		return
+	}
+	g.closed = closed
+	if closed {
+		g.open = make(chan struct{})
+	} else {
+		close(g.open)
+	}
+}
+
+func (g *gate) wait(ctx context.Context) error {
+	g.mu.Lock()
+	closed, open := g.closed, g.open
+	g.mu.Unlock()
+	if !closed {
+		return nil
+	}
+	select {
+	case <-open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *gate) isClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
 }
 
 // DirectReplicator returns a replicator from the primary's own API into the secondary,
@@ -377,7 +434,7 @@ func (w *World) Settle(ctx context.Context) error {
 
 func (w *World) idle() bool {
 	return w.Primary.async.Pending() == 0 && (w.Replication.Held() || w.Replication.Pending() == 0) &&
-		w.StreamBacklog() == 0 && w.Primary.StepFunctions.Running() == 0
+		(w.applyGate.isClosed() || w.StreamBacklog() == 0) && w.Primary.StepFunctions.Running() == 0
 }
 
 // StreamBacklog is how many records of the secondary's replica stream the apply
@@ -395,6 +452,7 @@ func (w *World) backlog() string {
 // Close stops everything the World started; it is safe to call more than once.
 func (w *World) Close() error {
 	var errs []error
+	w.applyGate.set(false) // a stalled apply invocation must not block the shutdown
 	if w.stopMap != nil {
 		w.stopMap()
 		w.stopMap = nil
