@@ -1,0 +1,189 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator/dynamo"
+)
+
+func newStore(t *testing.T) (*Store, *dynamo.Table) {
+	t.Helper()
+	st := spec.StateTable()
+	tbl := dynamo.NewTable("us-east-1", "123456789012", dynamo.Schema{Name: "state", HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView})
+	return &Store{Table: tbl, Name: "state"}, tbl
+}
+
+func thingItem(t *testing.T, seq int64, attrs map[string]string) Item {
+	t.Helper()
+	it, err := NewItem(spec.KindThing, "dev-1", Thing{Attributes: attrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.Origin, it.Seq, it.CapturedAt, it.ChangedAt = "us-east-1", seq, 1000+seq, 900+seq
+	return it
+}
+
+// TestPut walks the outcomes of a sequence of captures of one resource: what is
+// written, what is skipped as unchanged (no replicated write) and what is refused as
+// older than the stored capture.
+func TestPut(t *testing.T) {
+	ctx := context.Background()
+	s, tbl := newStore(t)
+	steps := []struct {
+		name string
+		it   Item
+		want Outcome
+		// stored is the seq the table holds afterwards.
+		stored int64
+	}{
+		{"first capture", thingItem(t, 10, map[string]string{"a": "1"}), Written, 10},
+		{"duplicate", thingItem(t, 11, map[string]string{"a": "1"}), Unchanged, 10},
+		{"newer content", thingItem(t, 20, map[string]string{"a": "2"}), Written, 20},
+		{"late older capture", thingItem(t, 15, map[string]string{"a": "1"}), Stale, 20},
+		{"same seq, other content", thingItem(t, 20, map[string]string{"a": "3"}), Stale, 20},
+		{"tombstone", func() Item { it := Tombstone(spec.KindThing, "dev-1"); it.Origin, it.Seq = "us-east-1", 30; return it }(), Written, 30},
+		{"tombstone again", func() Item { it := Tombstone(spec.KindThing, "dev-1"); it.Origin, it.Seq = "us-east-1", 31; return it }(), Unchanged, 30},
+		{"re-created", thingItem(t, 40, nil), Written, 40},
+	}
+	for _, st := range steps {
+		got, err := s.Put(ctx, st.it)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got != st.want {
+			t.Errorf("%s: Put = %s, want %s", st.name, got, st.want)
+		}
+		cur, ok, err := s.Get(ctx, spec.KindThing, "dev-1")
+		if err != nil || !ok {
+			t.Fatalf("%s: Get = %v, %v", st.name, ok, err)
+		}
+		if cur.Seq != st.stored {
+			t.Errorf("%s: stored seq %d, want %d", st.name, cur.Seq, st.stored)
+		}
+	}
+	// One stream record per write, none for the skipped captures.
+	if n := tbl.Stream().Len(); n != 4 {
+		t.Errorf("stream has %d records, want 4 (one per write)", n)
+	}
+}
+
+// TestPutRaceKeepsLater: a capture that read earlier but writes later (its Get saw
+// the old item) is refused by the conditional write.
+func TestPutRaceKeepsLater(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	later := thingItem(t, 20, map[string]string{"a": "new"})
+	earlier := thingItem(t, 10, map[string]string{"a": "old"})
+	// Write the later one directly, as if it landed between the earlier capture's Get
+	// and its PutItem.
+	if _, err := s.Put(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	racing := &Store{Table: staleGetTable{s.Table}, Name: s.Name}
+	got, err := racing.Put(ctx, earlier)
+	if err != nil || got != Stale {
+		t.Fatalf("racing Put = %s, %v; want stale", got, err)
+	}
+	cur, _, _ := s.Get(ctx, spec.KindThing, "dev-1")
+	var b Thing
+	if err := cur.Decode(&b); err != nil || b.Attributes["a"] != "new" {
+		t.Errorf("stored %+v (%v), want the later capture", b, err)
+	}
+}
+
+// staleGetTable answers every GetItem with "no item", as a read that raced a write.
+type staleGetTable struct{ Table }
+
+func (s staleGetTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
+func TestItemRoundTrip(t *testing.T) {
+	bodies := map[string]any{
+		spec.KindThing:           Thing{ThingTypeName: "sensor", Attributes: map[string]string{"b": "2", "a": "1"}},
+		spec.KindThingPrincipals: Principals{Principals: []string{"arn:b", "arn:a", "arn:a"}},
+		spec.KindCertificate:     Certificate{ARN: "arn:aws:iot:us-east-1:1:cert/abc", PEM: "pem", Status: "ACTIVE", Policies: []string{"p2", "p1"}},
+		spec.KindShadow:          Shadow{Desired: json.RawMessage(`{"b":1,"a":{"y":2,"x":1}}`), Version: 3},
+	}
+	for kind, body := range bodies {
+		it, err := NewItem(kind, "n1", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it.Origin, it.Seq = "us-east-1", 7
+		back, err := FromAttributes(it.Attributes())
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if back.Key() != it.Key() || back.Hash != it.Hash || string(back.Body) != string(it.Body) || back.Seq != 7 {
+			t.Errorf("%s: round trip %+v, want %+v", kind, back, it)
+		}
+		img := map[string]events.DynamoDBAttributeValue{}
+		for k, v := range it.Attributes() {
+			ev, err := dynamo.ToEventValue(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img[k] = ev
+		}
+		fromImg, err := FromImage(img)
+		if err != nil || fromImg.Hash != it.Hash {
+			t.Errorf("%s: FromImage = %+v, %v", kind, fromImg, err)
+		}
+	}
+	// Equal content in another order hashes the same: captures compare by hash.
+	a, _ := NewItem(spec.KindShadow, "n", Shadow{Desired: json.RawMessage(`{"x":1,"y":[1,2]}`)})
+	b, _ := NewItem(spec.KindShadow, "n", Shadow{Desired: json.RawMessage(`{"y":[1,2],"x":1}`)})
+	if !a.Same(b) {
+		t.Errorf("equal shadows hash differently: %s vs %s", a.Body, b.Body)
+	}
+}
+
+func TestFromAttributesRefusesBadItems(t *testing.T) {
+	good := thingItem(t, 1, nil).Attributes()
+	for _, tc := range []struct {
+		name, drop, want string
+	}{
+		{"no key", spec.StateAttrKey, "missing pk"},
+		{"no origin", spec.StateAttrOrigin, "missing origin"},
+		{"no body", spec.StateAttrBody, "missing body"},
+	} {
+		item := maps.Clone(good)
+		delete(item, tc.drop)
+		_, err := FromAttributes(item)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestFromAttributesRefusesMalformedValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  map[string]types.AttributeValue
+		want string
+	}{
+		{"unknown kind", map[string]types.AttributeValue{spec.StateAttrKey: &types.AttributeValueMemberS{Value: "job#j1"}}, "known kind"},
+		{"key without name", map[string]types.AttributeValue{spec.StateAttrKey: &types.AttributeValueMemberS{Value: "thing#"}}, "<kind>#<name>"},
+		{"seq not a number", map[string]types.AttributeValue{spec.StateAttrSeq: &types.AttributeValueMemberS{Value: "7"}}, "seq is not a number"},
+		{"seq overflows", map[string]types.AttributeValue{spec.StateAttrSeq: &types.AttributeValueMemberN{Value: "1e30"}}, "not a 64-bit integer"},
+		{"body not JSON", map[string]types.AttributeValue{spec.StateAttrBody: &types.AttributeValueMemberS{Value: "{nope"}}, "body is not JSON"},
+		{"deleted not a boolean", map[string]types.AttributeValue{spec.StateAttrDeleted: &types.AttributeValueMemberS{Value: "yes"}}, "not a boolean"},
+	} {
+		item := maps.Clone(thingItem(t, 1, nil).Attributes())
+		maps.Copy(item, tc.set)
+		_, err := FromAttributes(item)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
