@@ -1,0 +1,204 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/functions/state"
+	"github.com/iot-dr/iot-dr/simulator/dynamo"
+	"github.com/iot-dr/iot-dr/simulator/registry"
+)
+
+// fakeSFN records the re-check executions started.
+type fakeSFN struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.names = append(f.names, aws.ToString(in.Name))
+	return &sfn.StartExecutionOutput{}, nil
+}
+
+type fixture struct {
+	h           *Handler
+	reg         *registry.Registry
+	state, errs *dynamo.Table
+	sfn         *fakeSFN
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, et := spec.StateTable(), spec.ErrorTable()
+	f := &fixture{
+		reg:   registry.New(registry.Options{Region: "us-east-1", AccountID: "123456789012"}),
+		state: dynamo.NewTable("us-east-1", "1", dynamo.Schema{Name: "state", HashKey: st.HashKey, StreamView: st.StreamView}),
+		errs:  dynamo.NewTable("us-east-1", "1", dynamo.Schema{Name: "errors", HashKey: et.HashKey}),
+		sfn:   &fakeSFN{},
+	}
+	f.h = &Handler{
+		Capturer:          &Capturer{IoT: f.reg, Store: &state.Store{Table: f.state, Name: "state"}, Region: "us-east-1"},
+		SFN:               f.sfn,
+		RecheckMachineARN: "arn:aws:states:us-east-1:1:stateMachine:recheck",
+		ApplyClientToken:  spec.ApplyClientToken,
+		Failures:          &failures.Recorder{Table: f.errs, Name: "errors"},
+	}
+	return f
+}
+
+func (f *fixture) items(t *testing.T) map[string]state.Item {
+	t.Helper()
+	out := map[string]state.Item{}
+	for _, rec := range f.state.Stream().Read("", 1<<20) {
+		it, err := state.FromImage(rec.Change.NewImage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[it.Key()] = it
+	}
+	return out
+}
+
+func TestThingEventCapturesTheThingAndStartsRechecks(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("dev-1")}); err != nil {
+		t.Fatal(err)
+	}
+	ev := json.RawMessage(`{"eventType":"THING_EVENT","eventId":"e-1","timestamp":1700000000000,"operation":"CREATED","thingName":"dev-1","topic":"$aws/events/thing/dev-1/created"}`)
+	if err := f.h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	items := f.items(t)
+	for _, k := range []string{"thing#dev-1", "thing-principals#dev-1", "thing-groups#dev-1"} {
+		it, ok := items[k]
+		if !ok || it.Origin != "us-east-1" || it.Seq == 0 {
+			t.Errorf("item %s = %+v (present %t), want one captured in us-east-1 with a seq", k, it, ok)
+		}
+	}
+	if it := items["thing#dev-1"]; it.ChangedAt != 1700000000000 {
+		t.Errorf("thing item changedAt %d, want the event's timestamp", it.ChangedAt)
+	}
+	// The same event again (at least once): nothing new is written, one re-check loop.
+	writes := f.state.Stream().Len()
+	if err := f.h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.state.Stream().Len(); n != writes {
+		t.Errorf("a duplicate event wrote %d items; want none", n-writes)
+	}
+	if len(f.sfn.names) != 2 || f.sfn.names[0] != f.sfn.names[1] {
+		t.Errorf("re-check executions %v, want the same name twice (Step Functions refuses the second)", f.sfn.names)
+	}
+}
+
+func TestShadowCapture(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	update := func(v int, token string) json.RawMessage {
+		b, _ := json.Marshal(map[string]any{
+			"eventType": "SHADOW_EVENT", "operation": "UPDATE", "thingName": "dev-1", "clientToken": token,
+			"current": map[string]any{"state": map[string]any{"reported": map[string]any{"v": v}}, "version": v},
+		})
+		return b
+	}
+	for _, msg := range []json.RawMessage{update(2, "device"), update(1, "device"), update(3, spec.ApplyClientToken)} {
+		if err := f.h.Handle(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it := f.items(t)["shadow#dev-1"]
+	var sh state.Shadow
+	if err := it.Decode(&sh); err != nil {
+		t.Fatal(err)
+	}
+	// Version 1 arrived late and lost; version 3 was the apply's own write and is not
+	// captured (no echo).
+	if sh.Version != 2 || string(sh.Reported) != `{"v":2}` || f.state.Stream().Len() != 1 {
+		t.Errorf("shadow item %+v after %d writes; want version 2 written once", sh, f.state.Stream().Len())
+	}
+	del := json.RawMessage(`{"eventType":"SHADOW_EVENT","operation":"DELETE","thingName":"dev-1","version":2}`)
+	if err := f.h.Handle(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	if it := f.items(t)["shadow#dev-1"]; !it.Deleted {
+		t.Errorf("after the delete at version 2 the item is %+v, want a tombstone (it follows the update that made 2)", it)
+	}
+}
+
+func TestBadAndFailingInputIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if err := f.h.Handle(ctx, json.RawMessage(`{"eventType":"THING_EVENT","thingName":"x"}`)); err != nil {
+		t.Fatalf("bad input must be recorded, not retried: %v", err)
+	}
+	f.reg.SetAvailable(false)
+	err := f.h.Handle(ctx, json.RawMessage(`{"eventType":"THING_EVENT","eventId":"e","operation":"UPDATED","thingName":"dev-9"}`))
+	if err == nil {
+		t.Fatal("a capture that could not read the registry returned nil: Lambda would not retry it")
+	}
+	recs, lerr := f.h.Failures.List(ctx)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	byID := map[string]failures.Failure{}
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	if r, ok := byID["capture#thing#dev-9"]; !ok || r.Error != "CaptureFailed" || !strings.Contains(r.Cause, "unavailable") {
+		t.Errorf("transient failure recorded as %+v (present %t)", r, ok)
+	}
+	invalid := 0
+	for id, r := range byID {
+		if strings.HasPrefix(id, "capture#invalid#") {
+			invalid++
+			if !strings.Contains(r.Cause, "missing eventId") || r.Input == "" {
+				t.Errorf("bad input recorded as %+v; want the reason and the input", r)
+			}
+		}
+	}
+	if invalid != 1 {
+		t.Errorf("%d bad-input records, want 1", invalid)
+	}
+}
+
+func TestRecheckStopsOnceComplete(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("dev-1")}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Rechecker{Capturer: f.h.Capturer, Count: 6}
+	in := RecheckInput{ThingName: "dev-1", WaitSeconds: 5}
+	var waits []int
+	for range 3 {
+		out, err := r.Handle(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, out.WaitSeconds)
+		in = out
+	}
+	// No certificate yet: keep waiting, doubling.
+	if waits[0] != 10 || waits[1] != 20 || waits[2] != 40 {
+		t.Errorf("waits %v, want 10, 20, 40 while the thing has no certificate", waits)
+	}
+	in.Attempt = 5
+	if out, _ := r.Handle(ctx, in); out.WaitSeconds != 0 {
+		t.Errorf("after the last pass the wait is %d, want 0 (the loop ends)", out.WaitSeconds)
+	}
+	if _, err := r.Handle(ctx, RecheckInput{ThingName: "a/b"}); err == nil || !strings.Contains(err.Error(), "not a valid AWS IoT thing name") {
+		t.Errorf("bad thing name: err = %v", err)
+	}
+}
