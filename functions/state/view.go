@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -18,8 +19,10 @@ import (
 // View answers the replication package's source reads (replication.Source and
 // replication.SourceShadows) from one Region's replica of the state table, so that the
 // apply function converges its Region without calling the Region a change came from.
-// A resource the table does not hold, or holds as a tombstone, is a
-// ResourceNotFoundException, exactly as the source's API would answer.
+// A resource the table holds as a tombstone is a ResourceNotFoundException, exactly as
+// the source's API would answer; one it holds no item for at all is a
+// NotReplicatedError (transient), because the applier only converges resources whose
+// own item it has read, so a missing item is one it refers to that has not crossed yet.
 //
 // What a per-resource table cannot answer cheaply: ListThingsInThingGroup lists no
 // members (memberships are converged per thing, from the thing's groups item), and
@@ -39,8 +42,11 @@ func (v *View) get(ctx context.Context, kind, name string, body any) (Item, erro
 	if err != nil {
 		return Item{}, err
 	}
-	if !ok || it.Deleted {
-		return Item{}, &iottypes.ResourceNotFoundException{Message: aws.String(fmt.Sprintf("%s %s not in the state table", kind, name))}
+	if !ok {
+		return Item{}, &NotReplicatedError{Key: spec.StateKey(kind, name)}
+	}
+	if it.Deleted {
+		return Item{}, &iottypes.ResourceNotFoundException{Message: aws.String(fmt.Sprintf("%s %s was deleted in %s", kind, name, it.Origin))}
 	}
 	if err := it.Decode(body); err != nil {
 		return Item{}, err
@@ -48,10 +54,22 @@ func (v *View) get(ctx context.Context, kind, name string, body any) (Item, erro
 	return it, nil
 }
 
-// optional reads an item whose absence means "empty" rather than "not found".
+// NotReplicatedError says the replica holds no item at all for a resource another
+// item refers to: it has not crossed yet (items cross in any order), or its capture
+// failed and is in the origin's error table. It is transient: the apply is retried,
+// and re-driven from the error table once the item is there.
+type NotReplicatedError struct{ Key string }
+
+func (e *NotReplicatedError) Error() string {
+	return "state: " + e.Key + " is not in this Region's replica yet"
+}
+
+// optional reads an item whose absence (or deletion) means "empty" rather than "not
+// found": a thing's lists of certificates and groups.
 func (v *View) optional(ctx context.Context, kind, name string, body any) error {
 	_, err := v.get(ctx, kind, name, body)
-	if isNotFound(err) {
+	var nr *NotReplicatedError
+	if isNotFound(err) || errors.As(err, &nr) {
 		return nil
 	}
 	return err
