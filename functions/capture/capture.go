@@ -242,7 +242,7 @@ func (c *Capturer) Certificate(ctx context.Context, id string, changedAt time.Ti
 	if err != nil && !replication.IsNotFound(err) {
 		return res, fmt.Errorf("capture: policies of certificate %s: %w", id, err)
 	}
-	things, err := listPrincipalThings(ctx, c.IoT, arn)
+	things, err := replication.ListPrincipalThings(ctx, c.IoT, arn)
 	if err != nil && !replication.IsNotFound(err) {
 		return res, fmt.Errorf("capture: things of certificate %s: %w", id, err)
 	}
@@ -258,19 +258,6 @@ func (c *Capturer) Certificate(ctx context.Context, id string, changedAt time.Ti
 		}
 	}
 	return res, c.putBody(ctx, &res, spec.KindCertificate, id, body, readAt, changedAt)
-}
-
-func listPrincipalThings(ctx context.Context, c replication.Source, principal string) ([]string, error) {
-	var out []string
-	p := iot.NewListPrincipalThingsPaginator(c, &iot.ListPrincipalThingsInput{Principal: aws.String(principal)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, page.Things...)
-	}
-	return out, nil
 }
 
 // Policy captures a policy's default document.

@@ -72,6 +72,12 @@ func ThingCertificates(ctx context.Context, c iot.ListThingPrincipalsAPIClient, 
 	return out, nil
 }
 
+// ListPrincipalThings returns the things the principal is attached to.
+func ListPrincipalThings(ctx context.Context, c iot.ListPrincipalThingsAPIClient, principal string) ([]string, error) {
+	p := iot.NewListPrincipalThingsPaginator(c, &iot.ListPrincipalThingsInput{Principal: aws.String(principal)})
+	return collect(ctx, p, func(o *iot.ListPrincipalThingsOutput) []string { return o.Things })
+}
+
 // attachedToOtherThing reports whether the principal is attached to a thing other
 // than thing (to any thing when thing is ""), reading no further pages once one is.
 func attachedToOtherThing(ctx context.Context, c iot.ListPrincipalThingsAPIClient, principal, thing string) (bool, error) {

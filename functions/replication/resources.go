@@ -43,8 +43,7 @@ func (r *Replicator) certificate(ctx context.Context, id string, rec *recorder) 
 		return fmt.Errorf("describe certificate %s in %s: %w", id, r.TargetRegion, err)
 	}
 	arn := aws.ToString(td.CertificateDescription.CertificateArn)
-	things, err := collect(ctx, iot.NewListPrincipalThingsPaginator(r.Target, &iot.ListPrincipalThingsInput{Principal: aws.String(arn)}),
-		func(o *iot.ListPrincipalThingsOutput) []string { return o.Things })
+	things, err := ListPrincipalThings(ctx, r.Target, arn)
 	if err != nil && !IsNotFound(err) {
 		return fmt.Errorf("list things of certificate %s in %s: %w", id, r.TargetRegion, err)
 	}
@@ -90,8 +89,7 @@ func (r *Replicator) certificate(ctx context.Context, id string, rec *recorder) 
 // A thing's own converge does this too; doing it here as well means the order in
 // which a thing and its certificate reach the target does not matter.
 func (r *Replicator) attachToThings(ctx context.Context, id, srcARN, tgtARN string, rec *recorder) error {
-	things, err := collect(ctx, iot.NewListPrincipalThingsPaginator(r.Source, &iot.ListPrincipalThingsInput{Principal: aws.String(srcARN)}),
-		func(o *iot.ListPrincipalThingsOutput) []string { return o.Things })
+	things, err := ListPrincipalThings(ctx, r.Source, srcARN)
 	if err != nil {
 		if IsNotFound(err) {
 			return nil
