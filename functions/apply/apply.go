@@ -17,7 +17,6 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -175,9 +174,15 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	for i := range ev.Records {
 		rec := &ev.Records[i]
 		key, skip, err := h.route(rec)
+		if err != nil && key != "" {
+			// The keys name a resource but the image is unreadable: apply the resource
+			// anyway (what is applied is the current item, not the image).
+			h.Applier.logger().Warn("stream image unreadable; applying its key", "key", key, "error", err)
+			err = nil
+		}
 		if err != nil {
-			// No retry can make an undecodable record readable: keep it for an operator.
-			if rerr := h.Failures.Record(ctx, spec.StageApply, "", "InvalidRecord", err, []byte(rec.Change.SequenceNumber)); rerr != nil {
+			// No retry can make a record without a key readable: keep it for an operator.
+			if rerr := h.Failures.Record(ctx, spec.StageApply, "", "InvalidRecord", err, []byte("sequence number "+rec.Change.SequenceNumber)); rerr != nil {
 				return failAll(ev), nil
 			}
 			continue
@@ -233,7 +238,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 }
 
 // route returns the key a record names and whether to skip it: removes (tombstones
-// expiring) and this Region's own captures carry nothing to apply.
+// expiring) and this Region's own captures carry nothing to apply. An error with a
+// key means the keys were readable and the image was not.
 func (h *Handler) route(rec *events.DynamoDBEventRecord) (key string, skip bool, err error) {
 	key, err = state.KeyOfImage(rec.Change.Keys)
 	if err != nil {
@@ -245,10 +251,10 @@ func (h *Handler) route(rec *events.DynamoDBEventRecord) (key string, skip bool,
 	if img := rec.Change.NewImage; img != nil {
 		it, err := state.FromImage(img)
 		if err != nil {
-			return "", false, err
+			return key, false, err
 		}
 		if it.Key() != key {
-			return "", false, errors.New("apply: stream record's image and keys name different items")
+			return key, false, fmt.Errorf("apply: stream record's keys name %s but its image %s", key, it.Key())
 		}
 		if it.Origin == h.Applier.Region {
 			return key, true, nil

@@ -127,18 +127,21 @@ func TestHandleFailures(t *testing.T) {
 	garbage := ok
 	garbage.Change.Keys = map[string]events.DynamoDBAttributeValue{spec.StateAttrKey: events.NewStringAttribute("nonsense")}
 	garbage.Change.NewImage = nil
+	// Readable keys with an unreadable image: the resource is applied all the same.
+	badImage := f.put(t, spec.KindShadow, "odd", "us-east-1", 2)
+	badImage.Change.NewImage = map[string]events.DynamoDBAttributeValue{spec.StateAttrKey: events.NewStringAttribute("shadow#odd")}
 	f.conv.fail["shadow busy"] = errors.New("ThrottlingException: slow down")
 	f.conv.fail["shadow bad"] = &replication.PermanentError{Op: "shadow bad", Err: errors.New("document too large")}
 
-	resp, err := f.h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{garbage, ok, transient, permanent}})
+	resp, err := f.h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{garbage, ok, transient, permanent, badImage}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != transient.Change.SequenceNumber {
 		t.Errorf("batch item failures %+v, want only the transient one (%s)", resp.BatchItemFailures, transient.Change.SequenceNumber)
 	}
-	if !slices.Contains(f.conv.calls, "shadow ok") {
-		t.Errorf("the good record was not applied: %v", f.conv.calls)
+	if !slices.Contains(f.conv.calls, "shadow ok") || !slices.Contains(f.conv.calls, "shadow odd") {
+		t.Errorf("the good record and the one with a readable key were not both applied: %v", f.conv.calls)
 	}
 	recs, err := f.h.Failures.List(context.Background())
 	if err != nil {

@@ -311,6 +311,14 @@ func FuzzHandle(f *testing.F) {
 			t.Fatal(err)
 		}
 		switch {
+		case routeErr != nil && routedKey != "":
+			// Readable keys, unreadable image: the key is applied as any other.
+			if len(failuresList) != 0 {
+				t.Fatalf("record with key %q and an unreadable image: error records %+v", routedKey, failuresList)
+			}
+			if _, ok := r.stateTab.items[routedKey]; ok && count(applied, routedKey) != 1 {
+				t.Fatalf("%s applied %d times, want once; applied %v", routedKey, count(applied, routedKey), applied)
+			}
 		case routeErr != nil:
 			if len(failuresList) != 1 {
 				t.Fatalf("undecodable record (%v): %d error records, want 1", routeErr, len(failuresList))

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -201,8 +200,7 @@ type shadowDocument struct {
 
 func decodeShadowDocument(b []byte) (shadowDocument, error) {
 	var d shadowDocument
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&d); err != nil {
+	if err := event.DecodeJSON(b, &d); err != nil {
 		return d, fmt.Errorf("shadow document is not JSON (%d bytes, starts %q): %w", len(b), event.Excerpt(b), err)
 	}
 	if d.Version <= 0 {

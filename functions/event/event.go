@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -78,8 +79,7 @@ func Decode(b []byte) (Event, error) {
 		return Event{}, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(b), MaxInputBytes)
 	}
 	var e Event
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(&e); err != nil {
+	if err := DecodeJSON(b, &e); err != nil {
 		return Event{}, fmt.Errorf("malformed event JSON (%d bytes, starts %q): %w", len(b), Excerpt(b), err)
 	}
 	e.fillFromTopic()
@@ -87,6 +87,20 @@ func Decode(b []byte) (Event, error) {
 		return Event{}, err
 	}
 	return e, nil
+}
+
+// DecodeJSON decodes exactly one JSON value from b into v: anything after it but
+// white space is an error, so that two concatenated documents are not read as the
+// first.
+func DecodeJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return fmt.Errorf("unexpected data after the JSON value at byte %d", d.InputOffset())
+	}
+	return nil
 }
 
 // fillFromTopic takes the names AWS puts only in the topic of membership events
@@ -117,8 +131,8 @@ func (e Event) Validate() error {
 	if e.ID() == "" {
 		return fmt.Errorf("%s event: missing eventId", e.EventType)
 	}
-	if len(e.ID()) > maxEventIDLength {
-		return fmt.Errorf("%s event: eventId is %d characters, over %d", e.EventType, len(e.ID()), maxEventIDLength)
+	if len(e.EventID) > maxEventIDLength {
+		return fmt.Errorf("%s event: eventId is %d characters, over %d", e.EventType, len(e.EventID), maxEventIDLength)
 	}
 	need := func(field, v string) error {
 		if v == "" {

@@ -21,6 +21,8 @@ func TestDecode(t *testing.T) {
 		{"membership names from topic", `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","eventId":"e","topic":"$aws/events/thingGroupMembership/thingGroup/g/thing/d/added"}`, ""},
 		{"membership without names", `{"eventType":"THING_GROUP_MEMBERSHIP_EVENT","eventId":"e","topic":"$aws/events/thingGroupMembership/x"}`, "missing thingName"},
 		{"malformed", `{"eventType":`, "malformed event JSON"},
+		{"trailing document", `{"eventType":"THING_EVENT","eventId":"e","thingName":"d"} {"eventType":"THING_EVENT"}`, "unexpected data after the JSON value"},
+		{"long shadow thing name", `{"eventType":"SHADOW_EVENT","operation":"DELETE","version":1,"thingName":"` + strings.Repeat("t", 200) + `"}`, "thingName"},
 		{"not an object", `[1,2]`, "malformed event JSON"},
 		{"no type", `{"eventId":"e"}`, "missing eventType"},
 		{"unknown type", `{"eventType":"JOB_EVENT","eventId":"e"}`, `unknown eventType "JOB_EVENT"`},

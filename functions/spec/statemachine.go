@@ -90,7 +90,7 @@ func (m RecheckMachine) Definition() (string, error) {
 				}},
 				"Default": StateDone,
 			},
-			StateRecordError: recordError(m.ErrorTable, "States.Format('capture#thing#{}', $.thingName)", "States.Format('thing#{}', $.thingName)"),
+			StateRecordError: recordError(m.ErrorTable, "States.Format('capture#thing#{}', $.thingName)", obj{"S.$": "States.Format('thing#{}', $.thingName)"}),
 			StateFailed:      obj{"Type": "Fail", "Error": ErrorCapture, "Cause": "recorded in the error table for the redrive function"},
 			StateDone:        obj{"Type": "Succeed"},
 		},
@@ -124,11 +124,16 @@ func (m SweepMachine) Definition() (string, error) {
 		"States": obj{
 			StateSweep: task(m.Sweep, m.Retry, "$", StateMore),
 			StateMore: obj{
-				"Type":    "Choice",
-				"Choices": []obj{{"Variable": "$." + SweepDoneField, "BooleanEquals": false, "Next": StateSweep}},
+				"Type": "Choice",
+				"Choices": []obj{{
+					"And":  []obj{{"Variable": "$." + SweepDoneField, "IsPresent": true}, {"Variable": "$." + SweepDoneField, "BooleanEquals": false}},
+					"Next": StateSweep,
+				}},
 				"Default": StateDone,
 			},
-			StateRecordError: recordError(m.ErrorTable, "States.Format('capture#sweep#{}', $$.Execution.Name)", "$$.Execution.Name"),
+			// A failed sweep names no resource: the record is for an operator (the redrive
+			// leaves it), and the next scheduled sweep starts over.
+			StateRecordError: recordError(m.ErrorTable, "States.Format('capture#sweep#{}', $$.Execution.Name)", obj{"S": ""}),
 			StateFailed:      obj{"Type": "Fail", "Error": ErrorCapture, "Cause": "recorded in the error table; the next scheduled sweep starts over"},
 			StateDone:        obj{"Type": "Succeed"},
 		},
@@ -154,7 +159,7 @@ func task(arn string, r Retry, resultPath, next string) obj {
 	}
 }
 
-func recordError(table, idExpr, keyExpr string) obj {
+func recordError(table, idExpr string, key obj) obj {
 	s := func(path string) obj { return obj{"S.$": path} }
 	return obj{
 		"Type":     "Task",
@@ -163,7 +168,7 @@ func recordError(table, idExpr, keyExpr string) obj {
 			"TableName": table,
 			"Item": obj{
 				ErrorAttrID:         s(idExpr),
-				ErrorAttrKey:        s(keyExpr),
+				ErrorAttrKey:        key,
 				ErrorAttrStage:      obj{"S": StageCapture},
 				ErrorAttrError:      s("$.error.Error"),
 				ErrorAttrCause:      s("$.error.Cause"),
@@ -171,6 +176,9 @@ func recordError(table, idExpr, keyExpr string) obj {
 				ErrorAttrRecordedAt: s("$$.State.EnteredTime"),
 			},
 		},
+		// A throttled error-table write is retried; what still fails fails the execution,
+		// which the ExecutionsFailed alarm reports.
+		"Retry":      []obj{{"ErrorEquals": []string{"States.ALL"}, "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 5, "JitterStrategy": "FULL"}},
 		"ResultPath": nil,
 		"Next":       StateFailed,
 	}

@@ -311,13 +311,16 @@ func decode(get func(string) (string, byte, bool)) (Item, error) {
 		Hash:       str(spec.StateAttrHash, true),
 		CapturedAt: num(spec.StateAttrCapturedAt),
 		ChangedAt:  num(spec.StateAttrChangedAt),
-		Expires:    num(spec.StateAttrExpires),
 	}
+	expires := num(spec.StateAttrExpires)
 	if v, t, ok := get(spec.StateAttrDeleted); ok {
 		if t != 'B' {
 			errs = append(errs, fmt.Errorf("%s is not a boolean", spec.StateAttrDeleted))
 		}
 		it.Deleted = v == "true"
+	}
+	if it.Deleted && expires > 0 {
+		it.Expires = expires // only tombstones expire (spec.StateAttrExpires)
 	}
 	body := str(spec.StateAttrBody, !it.Deleted)
 	if len(errs) > 0 {

@@ -164,9 +164,9 @@ func TestSweepLoop(t *testing.T) {
 		}, types.ExecutionStatusSucceeded, ""},
 		{"done at once", []string{`{"stage":"shadows","done":true,"visited":0,"written":0,"failed":0}`}, types.ExecutionStatusSucceeded, ""},
 		{"non-boolean done ends the loop", []string{`{"stage":"things","done":"false"}`}, types.ExecutionStatusSucceeded, ""},
-		// The sweep function always sets done; without it the Choice cannot decide, and
-		// a Choice state has no Catch, so nothing reaches the error table.
-		{"missing done is a runtime error", []string{`{"stage":"things","token":"p2"}`}, types.ExecutionStatusFailed, "States.Runtime"},
+		// The Choice guards done with IsPresent: a page result without it ends the loop
+		// rather than failing in a Choice, which has no Catch.
+		{"missing done ends the loop", []string{`{"stage":"things","token":"p2"}`}, types.ExecutionStatusSucceeded, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,9 +250,9 @@ func TestProjectFailureRecorded(t *testing.T) {
 		{recheckProject, "recheck-ev-1", "Transient", 4, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second},
 			"capture#thing#dev-1", "thing#dev-1"},
 		{sweepProject, "sweep-20250304", "Transient", 4, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second},
-			"capture#sweep#sweep-20250304", "sweep-20250304"},
+			"capture#sweep#sweep-20250304", ""},
 		{recheckProject, "recheck-ev-2", spec.PermanentErrorType, 1, nil, "capture#thing#dev-1", "thing#dev-1"},
-		{sweepProject, "sweep-perm", spec.PermanentErrorType, 1, nil, "capture#sweep#sweep-perm", "sweep-perm"},
+		{sweepProject, "sweep-perm", spec.PermanentErrorType, 1, nil, "capture#sweep#sweep-perm", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.p.name+" "+tc.errName, func(t *testing.T) {
@@ -320,8 +320,9 @@ func TestProjectFailureRecorded(t *testing.T) {
 	}
 }
 
-// TestProjectRecordErrorFailure: RecordError has no Retry or Catch, so an error table
-// that refuses the write fails the execution with DynamoDB's error, not the spec's.
+// TestProjectRecordErrorFailure: RecordError retries a refused write five times and has
+// no Catch, so an error table that keeps refusing fails the execution with DynamoDB's
+// error, not the spec's.
 func TestProjectRecordErrorFailure(t *testing.T) {
 	for _, p := range projects {
 		t.Run(p.name, func(t *testing.T) {
@@ -334,8 +335,8 @@ func TestProjectRecordErrorFailure(t *testing.T) {
 			s, _ := newTestService(t, inv)
 			r := runDef(t, s, p.def, p.input)
 			wantStatus(t, r, types.ExecutionStatusFailed, "DynamoDB.ProvisionedThroughputExceededException")
-			if n := len(inv.callsTo(putItem)); n != 1 {
-				t.Fatalf("putItem calls %d, want 1", n)
+			if n := len(inv.callsTo(putItem)); n != 6 {
+				t.Fatalf("putItem calls %d, want 6 (one and five retries)", n)
 			}
 		})
 	}
