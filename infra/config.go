@@ -35,24 +35,24 @@ type settings struct {
 	// resources as a secret output (see secret) so it stays encrypted in state.
 	probeSecret string
 
-	ProbeMessages     int
-	ProbeTimeout      time.Duration
-	HealthInterval    int      // Route 53 request interval: 10 or 30 seconds
-	HealthThreshold   int      // Route 53 failure threshold: 1-10
-	HealthRegions     []string // Route 53 checker Regions; empty means Route 53's default set
-	RecordTTL         int
-	Retry             spec.Retry // the re-check and sweep machines' Task retry policy
-	RecheckSeconds    int
-	RecheckCount      int
-	StreamBatchSize   int
-	StreamMaxRetries  int
-	SweepSchedule     string // EventBridge expression starting the sweep state machine
-	RedriveSchedule   string // EventBridge expression invoking the redrive function
-	LogRetentionDays  int
-	StateMachineLog   string // ALL, ERROR, FATAL or OFF
-	MetricNamespace   string
-	LagAlarmMS        int // replication lag and stream iterator age that raise an alarm
-	AlarmTopicARN     string
+	ProbeMessages    int
+	ProbeTimeout     time.Duration
+	HealthInterval   int      // Route 53 request interval: 10 or 30 seconds
+	HealthThreshold  int      // Route 53 failure threshold: 1-10
+	HealthRegions    []string // Route 53 checker Regions; empty means Route 53's default set
+	RecordTTL        int
+	Retry            spec.Retry // the re-check and sweep machines' Task retry policy
+	RecheckSeconds   int
+	RecheckCount     int
+	StreamBatchSize  int
+	StreamMaxRetries int
+	SweepSchedule    string // EventBridge expression starting the sweep state machine
+	RedriveSchedule  string // EventBridge expression invoking the redrive function
+	LogRetentionDays int
+	StateMachineLog  string // ALL, ERROR, FATAL or OFF
+	MetricNamespace  string
+	LagAlarmMS       int // replication lag and stream iterator age that raise an alarm
+	AlarmTopicARN    string
 }
 
 // Region returns the Region this stack deploys to.
@@ -138,31 +138,31 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 func parseSettings(cfg configSource, stack, org, project string) (*settings, error) {
 	p := parser{cfg: cfg}
 	s := &settings{
-		Role:              p.str("role", stack),
-		Prefix:            p.str("prefix", spec.DefaultPrefix),
-		PrimaryRegion:     p.required("primaryRegion", "us-east-1"),
-		SecondaryRegion:   p.required("secondaryRegion", "us-west-2"),
-		Domain:            strings.TrimSuffix(strings.ToLower(p.required("domain", "iot.example.com")), "."),
-		HostedZoneID:      p.required("hostedZoneId", "Z0123456789ABCDEFGHIJ"),
-		CertificateARN:    p.str("certificateArn", ""),
-		PrimaryStack:      p.str("primaryStack", org+"/"+project+"/"+spec.RolePrimary),
-		probeSecret:       p.required("probeSecret", "$(openssl rand -hex 32) --secret"),
-		ProbeMessages:     p.intIn("probeMessages", 3, 1, 100),
-		HealthInterval:    p.intIn("healthCheckInterval", 30, 1, 3600),
-		HealthThreshold:   p.intIn("healthCheckFailureThreshold", 3, 1, 10),
-		RecordTTL:         p.intIn("recordTtl", 60, 1, 60),
-		RecheckSeconds:    p.intIn("recheckSeconds", spec.DefaultRecheckSeconds, 1, 3600),
-		RecheckCount:      p.intIn("recheckCount", spec.DefaultRecheckCount, 0, 100),
-		StreamBatchSize:   p.intIn("streamBatchSize", 10, 1, 1000),
-		StreamMaxRetries:  p.intIn("streamMaxRetries", 5, 0, 10000),
-		SweepSchedule:     p.str("sweepSchedule", "rate(1 hour)"),
-		RedriveSchedule:   p.str("redriveSchedule", "rate(5 minutes)"),
-		LogRetentionDays:  p.intIn("logRetentionDays", 14, 1, 3653),
-		StateMachineLog:   p.str("stateMachineLogLevel", "ERROR"),
-		MetricNamespace:   p.str("metricNamespace", spec.DefaultMetricNamespace),
-		LagAlarmMS:        p.intIn("lagAlarmThresholdMs", 60000, 1, 86400000),
-		AlarmTopicARN:     p.str("alarmTopicArn", ""),
-		ProbeTimeout:      time.Duration(p.intIn("probeTimeoutMs", 1500, 100, 1800)) * time.Millisecond,
+		Role:             p.str("role", stack),
+		Prefix:           p.str("prefix", spec.DefaultPrefix),
+		PrimaryRegion:    p.required("primaryRegion", "us-east-1"),
+		SecondaryRegion:  p.required("secondaryRegion", "us-west-2"),
+		Domain:           strings.TrimSuffix(strings.ToLower(p.required("domain", "iot.example.com")), "."),
+		HostedZoneID:     p.required("hostedZoneId", "Z0123456789ABCDEFGHIJ"),
+		CertificateARN:   p.str("certificateArn", ""),
+		PrimaryStack:     p.str("primaryStack", org+"/"+project+"/"+spec.RolePrimary),
+		probeSecret:      p.required("probeSecret", "$(openssl rand -hex 32) --secret"),
+		ProbeMessages:    p.intIn("probeMessages", 3, 1, 100),
+		HealthInterval:   p.intIn("healthCheckInterval", 30, 1, 3600),
+		HealthThreshold:  p.intIn("healthCheckFailureThreshold", 3, 1, 10),
+		RecordTTL:        p.intIn("recordTtl", 60, 1, 60),
+		RecheckSeconds:   p.intIn("recheckSeconds", spec.DefaultRecheckSeconds, 1, 3600),
+		RecheckCount:     p.intIn("recheckCount", spec.DefaultRecheckCount, 0, 100),
+		StreamBatchSize:  p.intIn("streamBatchSize", 10, 1, 1000),
+		StreamMaxRetries: p.intIn("streamMaxRetries", 5, 0, 10000),
+		SweepSchedule:    p.str("sweepSchedule", "rate(1 hour)"),
+		RedriveSchedule:  p.str("redriveSchedule", "rate(5 minutes)"),
+		LogRetentionDays: p.intIn("logRetentionDays", 14, 1, 3653),
+		StateMachineLog:  p.str("stateMachineLogLevel", "ERROR"),
+		MetricNamespace:  p.str("metricNamespace", spec.DefaultMetricNamespace),
+		LagAlarmMS:       p.intIn("lagAlarmThresholdMs", 60000, 1, 86400000),
+		AlarmTopicARN:    p.str("alarmTopicArn", ""),
+		ProbeTimeout:     time.Duration(p.intIn("probeTimeoutMs", 1500, 100, 1800)) * time.Millisecond,
 		Retry: spec.Retry{
 			IntervalSeconds: p.intIn("retryIntervalSeconds", spec.DefaultRetry.IntervalSeconds, 1, 3600),
 			BackoffRate:     p.floatIn("retryBackoffRate", spec.DefaultRetry.BackoffRate, 1, 10),
