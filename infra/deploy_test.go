@@ -210,7 +210,6 @@ func TestHealthCheckFromConfig(t *testing.T) {
 	}
 }
 
-
 func TestLambdasRuntimeArchitectureAndBuild(t *testing.T) {
 	deployed := map[string]bool{}
 	for role, want := range map[string][]string{
@@ -292,7 +291,6 @@ func TestBuildFailureFailsDeployment(t *testing.T) {
 	}
 }
 
-
 func TestSecondaryFailoverRecords(t *testing.T) {
 	res := mustDeploy(t, spec.RoleSecondary, map[string]string{"recordTtl": "30"})
 	own := res.m.byType("aws:route53/healthCheck:HealthCheck")[0].ID
@@ -332,7 +330,6 @@ func TestSecondaryFailoverRecords(t *testing.T) {
 		t.Errorf("domain configuration %v in %s", dc.Inputs, dc.Region)
 	}
 }
-
 
 func TestSecretNeverInOutputsOrEnvironment(t *testing.T) {
 	for _, role := range roles {
@@ -376,7 +373,6 @@ func TestSecretNeverInOutputsOrEnvironment(t *testing.T) {
 	}
 }
 
-
 func TestSecondaryRefusesMismatchedOrMissingPrimary(t *testing.T) {
 	for name, tc := range map[string]struct {
 		edit func(map[string]any)
@@ -384,7 +380,7 @@ func TestSecondaryRefusesMismatchedOrMissingPrimary(t *testing.T) {
 	}{
 		"primary not deployed":  {func(o map[string]any) { delete(o, spec.OutputReplicaStreamArn) }, "run `pulumi up` on the primary stack first"},
 		"no state table output": {func(o map[string]any) { delete(o, spec.OutputStateTableName) }, `no output "` + spec.OutputStateTableName + `"`},
-		"other Region pair":    {func(o map[string]any) { o[spec.OutputSecondaryRegion] = "ap-south-1" }, "replicates to ap-south-1"},
+		"other Region pair":     {func(o map[string]any) { o[spec.OutputSecondaryRegion] = "ap-south-1" }, "replicates to ap-south-1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := newMocks()
@@ -396,7 +392,6 @@ func TestSecondaryRefusesMismatchedOrMissingPrimary(t *testing.T) {
 		})
 	}
 }
-
 
 func TestOutputsAUserNeeds(t *testing.T) {
 	both := []string{spec.OutputRole, spec.OutputRegion, spec.OutputIoTEndpoint, spec.OutputHealthCheckID, spec.OutputProbeURL,
