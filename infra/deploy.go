@@ -76,7 +76,11 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 	}
 	st.endpoint = ep.EndpointAddress
 
-	names := append(functionsOf(s.halves()), spec.FunctionHealthProbe)
+	names, err := functionsOf(s.halves())
+	if err != nil {
+		return nil, err
+	}
+	names = append(names, spec.FunctionHealthProbe)
 	if st.code, err = builder.Build(names); err != nil {
 		return nil, err
 	}

@@ -418,3 +418,31 @@ func TestOutputsAUserNeeds(t *testing.T) {
 
 // objectOf returns a resource's inputs as plain values.
 func objectOf(r mockResource) any { return plain(resource.NewObjectProperty(r.Inputs)) }
+
+// TestEveryPipelineFunctionBelongsToAHalf: functionsOf refuses a spec function it
+// cannot place, and places each one in exactly the halves that need it.
+func TestEveryPipelineFunctionBelongsToAHalf(t *testing.T) {
+	for _, tc := range []struct {
+		h    Halves
+		want []string
+	}{
+		{Halves{Capture: true}, []string{spec.FunctionCapture, spec.FunctionRecheck, spec.FunctionSweep, spec.FunctionRedrive}},
+		{Halves{Apply: true}, []string{spec.FunctionApply, spec.FunctionRedrive}},
+		{Halves{Capture: true, Apply: true}, spec.PipelineFunctions},
+		{Halves{}, []string{spec.FunctionRedrive}},
+	} {
+		got, err := functionsOf(tc.h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tc.want))) {
+			t.Errorf("functionsOf(%+v) = %v, want %v", tc.h, got, tc.want)
+		}
+	}
+	saved := spec.PipelineFunctions
+	t.Cleanup(func() { spec.PipelineFunctions = saved })
+	spec.PipelineFunctions = append(slices.Clone(saved), "replicate-more")
+	if _, err := functionsOf(Halves{Capture: true}); err == nil || !strings.Contains(err.Error(), "replicate-more belongs to no half") {
+		t.Errorf("unplaced function error %v", err)
+	}
+}

@@ -71,16 +71,31 @@ type pipelineArgs struct {
 	StreamArn pulumi.StringInput
 }
 
-// functionsOf lists the Lambdas a stack running h deploys, probe excluded.
-func functionsOf(h Halves) []string {
+// functionHalves says which half needs each of spec.PipelineFunctions; the redrive
+// function serves whichever halves the stack runs.
+var functionHalves = map[string]func(Halves) bool{
+	spec.FunctionCapture: func(h Halves) bool { return h.Capture },
+	spec.FunctionRecheck: func(h Halves) bool { return h.Capture },
+	spec.FunctionSweep:   func(h Halves) bool { return h.Capture },
+	spec.FunctionApply:   func(h Halves) bool { return h.Apply },
+	spec.FunctionRedrive: func(Halves) bool { return true },
+}
+
+// functionsOf lists the pipeline Lambdas a stack running h deploys (and builds), in
+// spec.PipelineFunctions order. A function the spec adds without a half here is an
+// error, not silently left undeployed.
+func functionsOf(h Halves) ([]string, error) {
 	var out []string
-	if h.Capture {
-		out = append(out, spec.FunctionCapture, spec.FunctionRecheck, spec.FunctionSweep)
+	for _, n := range spec.PipelineFunctions {
+		in, ok := functionHalves[n]
+		if !ok {
+			return nil, fmt.Errorf("pipeline function %s belongs to no half (infra/pipeline.go functionHalves)", n)
+		}
+		if in(h) {
+			out = append(out, n)
+		}
 	}
-	if h.Apply {
-		out = append(out, spec.FunctionApply)
-	}
-	return append(out, spec.FunctionRedrive)
+	return out, nil
 }
 
 func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pulumi.ResourceOption) (*Pipeline, error) {
