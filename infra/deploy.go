@@ -100,24 +100,24 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 // probe with its health check, the domain configuration and the alarms. It returns the
 // outputs they give and the probe, whose health check the secondary's failover record
 // uses.
-func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulumi.Input, *Pipeline, *Probe, error) {
+func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulumi.Input, *Probe, error) {
 	s, inRegion := st.s, pulumi.Provider(st.region)
 	args.Account, args.Code, args.Halves = st.account, st.code, s.halves()
 	pipeline, err := newPipeline(ctx, s, args, inRegion)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	probe, err := newProbe(ctx, s, probeArgs{Account: st.account, Endpoint: st.endpoint, Code: st.code[spec.FunctionHealthProbe]}, inRegion)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	domain, err := newDomain(ctx, s, inRegion)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	alarms, err := newAlarms(ctx, s, alarmArgs{HealthCheckID: probe.HealthCheck.ID(), HealthProvider: st.health, Pipeline: pipeline}, inRegion)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	alarmNames := pulumi.StringArray{}
 	for _, n := range alarms.Names {
@@ -158,7 +158,7 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 	if pipeline.Halves.Apply {
 		out[spec.OutputStreamFailureQueueURL] = pipeline.DeadLetters.Url
 	}
-	return out, pipeline, probe, nil
+	return out, probe, nil
 }
 
 func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
@@ -166,7 +166,7 @@ func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, _, _, err := st.common(ctx, pipelineArgs{StateTableName: state.Table.Name, StreamArn: state.Table.StreamArn})
+	out, _, err := st.common(ctx, pipelineArgs{StateTableName: state.Table.Name, StreamArn: state.Table.StreamArn})
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 		return pulumi.All(v, checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
 	}
 	replicaStream := checked(fromPrimary(spec.OutputReplicaStreamArn))
-	out, _, probe, err := st.common(ctx, pipelineArgs{
+	out, probe, err := st.common(ctx, pipelineArgs{
 		StateTableName: checked(fromPrimary(spec.OutputStateTableName)),
 		StreamArn:      replicaStream,
 	})

@@ -100,7 +100,7 @@ func functionsOf(h Halves) ([]string, error) {
 
 func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pulumi.ResourceOption) (*Pipeline, error) {
 	p := &Pipeline{Halves: args.Halves, Functions: map[string]*Function{}}
-	if err := ctx.RegisterComponentResource("iotdr:replication:Pipeline", "pipeline", p, opts...); err != nil {
+	if err := ctx.RegisterComponentResource("iotdr:replication:Pipeline", "pipeline", p, append(opts, previousPipeline(s))...); err != nil {
 		return nil, err
 	}
 	child := pulumi.Parent(p)
@@ -134,6 +134,19 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 		return nil, err
 	}
 	return p, nil
+}
+
+// previousPipeline aliases the component that held the pipeline's resources before
+// replication v2 (the primary's "capture", the secondary's "apply"), so that resources
+// that kept their physical names (the capture rules, their error log and role, the
+// registry-event and indexing settings, the device policy, the error table, the
+// stream-failure queue) are updated in place by `pulumi up`. Without it Pulumi would
+// create each anew before deleting the old one, and fail on the name already taken.
+func previousPipeline(s *settings) pulumi.ResourceOption {
+	if s.Role == spec.RolePrimary {
+		return pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String("capture"), Type: pulumi.String("iotdr:replication:Capture")}})
+	}
+	return pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String("apply")}})
 }
 
 // env is what awsclients.NewPipeline reads in every pipeline main (required: the peer
