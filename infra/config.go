@@ -35,24 +35,24 @@ type settings struct {
 	// resources as a secret output (see secret) so it stays encrypted in state.
 	probeSecret string
 
-	ProbeMessages     int
-	ProbeTimeout      time.Duration
-	HealthInterval    int      // Route 53 request interval: 10 or 30 seconds
-	HealthThreshold   int      // Route 53 failure threshold: 1-10
-	HealthRegions     []string // Route 53 checker Regions; empty means Route 53's default set
-	RecordTTL         int
-	Retry             spec.Retry
-	EventTTL          time.Duration
-	RecheckSeconds    int
-	RecheckCount      int
-	StreamBatchSize   int
-	StreamMaxRetries  int
-	ReconcileSchedule string
-	LogRetentionDays  int
-	StateMachineLog   string // ALL, ERROR, FATAL or OFF
-	MetricNamespace   string
-	LagAlarmMS        int
-	AlarmTopicARN     string
+	ProbeMessages    int
+	ProbeTimeout     time.Duration
+	HealthInterval   int      // Route 53 request interval: 10 or 30 seconds
+	HealthThreshold  int      // Route 53 failure threshold: 1-10
+	HealthRegions    []string // Route 53 checker Regions; empty means Route 53's default set
+	RecordTTL        int
+	Retry            spec.Retry // the re-check and sweep machines' Task retry policy
+	RecheckSeconds   int
+	RecheckCount     int
+	StreamBatchSize  int
+	StreamMaxRetries int
+	SweepSchedule    string // EventBridge expression starting the sweep state machine
+	RedriveSchedule  string // EventBridge expression invoking the redrive function
+	LogRetentionDays int
+	StateMachineLog  string // ALL, ERROR, FATAL or OFF
+	MetricNamespace  string
+	LagAlarmMS       int // replication lag and stream iterator age that raise an alarm
+	AlarmTopicARN    string
 }
 
 // Region returns the Region this stack deploys to.
@@ -75,9 +75,35 @@ var (
 	prefixRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 	zoneRE   = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	secretRE = regexp.MustCompile(`^[A-Za-z0-9_~.-]{32,128}$`)
-	// scheduleRE accepts EventBridge rate() and cron() expressions; EventBridge checks the details.
-	scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$`)
+	rateRE   = regexp.MustCompile(`^rate\(([1-9][0-9]*) (minute|minutes|hour|hours|day|days)\)$`)
+	cronRE   = regexp.MustCompile(`^cron\(([^()]+)\)$`)
 )
+
+// retiredKeys are settings of the replaced pipeline, with what to do instead.
+var retiredKeys = map[string]string{
+	"eventTtl": fmt.Sprintf("the state table keeps one item per resource and only delete tombstones expire, after %d days (remove the key)",
+		int(spec.TombstoneRetention.Hours()/24)),
+	"reconcileSchedule": "the reconciler is gone: set iotdr:sweepSchedule (full capture sweep) and iotdr:redriveSchedule (error-table re-drive)",
+}
+
+// validSchedule accepts the EventBridge schedule expressions EventBridge itself accepts:
+// rate(N unit) with a singular unit for 1 and a plural one otherwise (EventBridge
+// refuses "rate(1 minutes)" and "rate(5 minute)"), or cron(...) with six fields.
+func validSchedule(expr string) error {
+	if m := rateRE.FindStringSubmatch(expr); m != nil {
+		if plural := strings.HasSuffix(m[2], "s"); (m[1] == "1") == plural {
+			return fmt.Errorf("%q: EventBridge wants a singular unit for 1 and a plural one otherwise (rate(1 hour), rate(5 minutes))", expr)
+		}
+		return nil
+	}
+	if m := cronRE.FindStringSubmatch(expr); m != nil {
+		if n := len(strings.Fields(m[1])); n != 6 {
+			return fmt.Errorf("%q: an EventBridge cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got %d", expr, n)
+		}
+		return nil
+	}
+	return fmt.Errorf("must be an EventBridge rate(...) or cron(...) expression such as rate(1 hour), got %q", expr)
+}
 
 // logRetentionDays are the retention periods CloudWatch Logs accepts.
 var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -112,31 +138,31 @@ func loadSettings(ctx *pulumi.Context) (*settings, error) {
 func parseSettings(cfg configSource, stack, org, project string) (*settings, error) {
 	p := parser{cfg: cfg}
 	s := &settings{
-		Role:              p.str("role", stack),
-		Prefix:            p.str("prefix", spec.DefaultPrefix),
-		PrimaryRegion:     p.required("primaryRegion", "us-east-1"),
-		SecondaryRegion:   p.required("secondaryRegion", "us-west-2"),
-		Domain:            strings.TrimSuffix(strings.ToLower(p.required("domain", "iot.example.com")), "."),
-		HostedZoneID:      p.required("hostedZoneId", "Z0123456789ABCDEFGHIJ"),
-		CertificateARN:    p.str("certificateArn", ""),
-		PrimaryStack:      p.str("primaryStack", org+"/"+project+"/"+spec.RolePrimary),
-		probeSecret:       p.required("probeSecret", "$(openssl rand -hex 32) --secret"),
-		ProbeMessages:     p.intIn("probeMessages", 3, 1, 100),
-		HealthInterval:    p.intIn("healthCheckInterval", 30, 1, 3600),
-		HealthThreshold:   p.intIn("healthCheckFailureThreshold", 3, 1, 10),
-		RecordTTL:         p.intIn("recordTtl", 60, 1, 60),
-		RecheckSeconds:    p.intIn("recheckSeconds", spec.DefaultRecheckSeconds, 1, 3600),
-		RecheckCount:      p.intIn("recheckCount", spec.DefaultRecheckCount, 0, 100),
-		StreamBatchSize:   p.intIn("streamBatchSize", 10, 1, 1000),
-		StreamMaxRetries:  p.intIn("streamMaxRetries", 5, 0, 10000),
-		ReconcileSchedule: p.str("reconcileSchedule", "rate(5 minutes)"),
-		LogRetentionDays:  p.intIn("logRetentionDays", 14, 1, 3653),
-		StateMachineLog:   p.str("stateMachineLogLevel", "ERROR"),
-		MetricNamespace:   p.str("metricNamespace", spec.DefaultMetricNamespace),
-		LagAlarmMS:        p.intIn("lagAlarmThresholdMs", 60000, 1, 86400000),
-		AlarmTopicARN:     p.str("alarmTopicArn", ""),
-		ProbeTimeout:      time.Duration(p.intIn("probeTimeoutMs", 1500, 100, 1800)) * time.Millisecond,
-		EventTTL:          p.duration("eventTtl", 7*24*time.Hour),
+		Role:             p.str("role", stack),
+		Prefix:           p.str("prefix", spec.DefaultPrefix),
+		PrimaryRegion:    p.required("primaryRegion", "us-east-1"),
+		SecondaryRegion:  p.required("secondaryRegion", "us-west-2"),
+		Domain:           strings.TrimSuffix(strings.ToLower(p.required("domain", "iot.example.com")), "."),
+		HostedZoneID:     p.required("hostedZoneId", "Z0123456789ABCDEFGHIJ"),
+		CertificateARN:   p.str("certificateArn", ""),
+		PrimaryStack:     p.str("primaryStack", org+"/"+project+"/"+spec.RolePrimary),
+		probeSecret:      p.required("probeSecret", "$(openssl rand -hex 32) --secret"),
+		ProbeMessages:    p.intIn("probeMessages", 3, 1, 100),
+		HealthInterval:   p.intIn("healthCheckInterval", 30, 1, 3600),
+		HealthThreshold:  p.intIn("healthCheckFailureThreshold", 3, 1, 10),
+		RecordTTL:        p.intIn("recordTtl", 60, 1, 60),
+		RecheckSeconds:   p.intIn("recheckSeconds", spec.DefaultRecheckSeconds, 1, 3600),
+		RecheckCount:     p.intIn("recheckCount", spec.DefaultRecheckCount, 0, 100),
+		StreamBatchSize:  p.intIn("streamBatchSize", 10, 1, 1000),
+		StreamMaxRetries: p.intIn("streamMaxRetries", 5, 0, 10000),
+		SweepSchedule:    p.str("sweepSchedule", "rate(1 hour)"),
+		RedriveSchedule:  p.str("redriveSchedule", "rate(5 minutes)"),
+		LogRetentionDays: p.intIn("logRetentionDays", 14, 1, 3653),
+		StateMachineLog:  p.str("stateMachineLogLevel", "ERROR"),
+		MetricNamespace:  p.str("metricNamespace", spec.DefaultMetricNamespace),
+		LagAlarmMS:       p.intIn("lagAlarmThresholdMs", 60000, 1, 86400000),
+		AlarmTopicARN:    p.str("alarmTopicArn", ""),
+		ProbeTimeout:     time.Duration(p.intIn("probeTimeoutMs", 1500, 100, 1800)) * time.Millisecond,
 		Retry: spec.Retry{
 			IntervalSeconds: p.intIn("retryIntervalSeconds", spec.DefaultRetry.IntervalSeconds, 1, 3600),
 			BackoffRate:     p.floatIn("retryBackoffRate", spec.DefaultRetry.BackoffRate, 1, 10),
@@ -197,8 +223,17 @@ func (s *settings) validate(p *parser) {
 	if len(s.HealthRegions) > 0 && len(s.HealthRegions) < 3 {
 		p.fail("healthCheckRegions", "Route 53 needs at least 3 checker Regions, got %d", len(s.HealthRegions))
 	}
-	if !scheduleRE.MatchString(s.ReconcileSchedule) {
-		p.fail("reconcileSchedule", "must be an EventBridge rate(...) or cron(...) expression, got %q", s.ReconcileSchedule)
+	for key, expr := range map[string]string{"sweepSchedule": s.SweepSchedule, "redriveSchedule": s.RedriveSchedule} {
+		if err := validSchedule(expr); err != nil {
+			p.fail(key, "%v", err)
+		}
+	}
+	// Settings of the replaced event-table pipeline: refused rather than ignored, so an
+	// old stack file does not silently lose what its owner meant.
+	for key, instead := range retiredKeys {
+		if p.cfg.Get(key) != "" {
+			p.fail(key, "is no longer used: %s", instead)
+		}
 	}
 	if !slices.Contains(logRetentionDays, s.LogRetentionDays) {
 		p.fail("logRetentionDays", "must be one of %v, got %d", logRetentionDays, s.LogRetentionDays)
@@ -208,9 +243,6 @@ func (s *settings) validate(p *parser) {
 	}
 	if s.AlarmTopicARN != "" && !strings.HasPrefix(s.AlarmTopicARN, "arn:aws") {
 		p.fail("alarmTopicArn", "%q is not an SNS topic ARN", s.AlarmTopicARN)
-	}
-	if s.EventTTL != 0 && s.EventTTL < time.Hour {
-		p.fail("eventTtl", "must be at least 1h so replication can catch up before items expire, got %s", s.EventTTL)
 	}
 	if p.ok("healthCheckInterval") && s.HealthInterval != 10 && s.HealthInterval != 30 {
 		p.fail("healthCheckInterval", "Route 53 supports a request interval of 10 or 30 seconds only, got %d", s.HealthInterval)
@@ -298,16 +330,4 @@ func (p *parser) floatIn(key string, def, lo, hi float64) float64 {
 		p.fail(key, "must be between %g and %g, got %g", lo, hi, f)
 	}
 	return f
-}
-
-func (p *parser) duration(key string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(p.cfg.Get(key))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		p.fail(key, "must be a Go duration such as 168h, got %q", v)
-	}
-	return d
 }

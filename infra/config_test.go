@@ -35,9 +35,17 @@ func TestConfigValidation(t *testing.T) {
 		{"unknown role", map[string]string{"role": "tertiary"}, `iotdr:role must be "primary" or "secondary"`},
 		{"record TTL too long", map[string]string{"recordTtl": "300"}, "iotdr:recordTtl must be between 1 and 60"},
 		{"probe timeout beyond Route 53's window", map[string]string{"probeTimeoutMs": "5000"}, "iotdr:probeTimeoutMs must be between 100 and 1800"},
-		{"bad event TTL", map[string]string{"eventTtl": "a week"}, "iotdr:eventTtl must be a Go duration"},
+		{"retired event TTL", map[string]string{"eventTtl": "168h"}, "iotdr:eventTtl is no longer used"},
+		{"retired reconcile schedule", map[string]string{"reconcileSchedule": "rate(5 minutes)"}, "iotdr:reconcileSchedule is no longer used: the reconciler is gone: set iotdr:sweepSchedule"},
 		{"too few checker Regions", map[string]string{"healthCheckRegions": "us-east-1,eu-west-1"}, "iotdr:healthCheckRegions Route 53 needs at least 3"},
-		{"bad schedule", map[string]string{"reconcileSchedule": "every 5 minutes"}, "iotdr:reconcileSchedule must be an EventBridge"},
+		{"sweep schedule not an expression", map[string]string{"sweepSchedule": "every hour"}, `iotdr:sweepSchedule must be an EventBridge rate(...) or cron(...) expression such as rate(1 hour), got "every hour"`},
+		{"sweep schedule plural for 1", map[string]string{"sweepSchedule": "rate(1 hours)"}, "iotdr:sweepSchedule \"rate(1 hours)\": EventBridge wants a singular unit for 1"},
+		{"sweep schedule zero", map[string]string{"sweepSchedule": "rate(0 hours)"}, "iotdr:sweepSchedule must be an EventBridge"},
+		{"sweep schedule seconds", map[string]string{"sweepSchedule": "rate(30 seconds)"}, "iotdr:sweepSchedule must be an EventBridge"},
+		{"sweep cron with 5 fields", map[string]string{"sweepSchedule": "cron(0 * * * *)"}, "iotdr:sweepSchedule \"cron(0 * * * *)\": an EventBridge cron expression has 6 fields"},
+		{"redrive schedule not an expression", map[string]string{"redriveSchedule": "5m"}, "iotdr:redriveSchedule must be an EventBridge"},
+		{"redrive schedule singular for 5", map[string]string{"redriveSchedule": "rate(5 minute)"}, "iotdr:redriveSchedule \"rate(5 minute)\": EventBridge wants a singular unit for 1 and a plural one otherwise"},
+		{"redrive schedule unclosed cron", map[string]string{"redriveSchedule": "cron(0/5 * * * ? *"}, "iotdr:redriveSchedule must be an EventBridge"},
 		{"bad retention", map[string]string{"logRetentionDays": "10"}, "iotdr:logRetentionDays must be one of"},
 	}
 	for _, tc := range tests {
@@ -90,7 +98,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.HealthInterval != 30 || s.HealthThreshold != 3 || s.RecordTTL != 60 || s.ProbeMessages != 3 || s.Prefix != "iotdr" {
+	if s.HealthInterval != 30 || s.HealthThreshold != 3 || s.RecordTTL != 60 || s.ProbeMessages != 3 || s.Prefix != "iotdr" ||
+		s.SweepSchedule != "rate(1 hour)" || s.RedriveSchedule != "rate(5 minutes)" {
 		t.Errorf("defaults %+v", s)
 	}
 	cfg := baseConfig(spec.RoleSecondary)
@@ -110,3 +119,16 @@ type mapSource map[string]string
 func (m mapSource) Get(key string) string { return m[key] }
 
 func (m mapSource) IsSecret(key string) bool { return key == "probeSecret" }
+
+// TestValidScheduleAccepts: the expressions EventBridge takes pass, so the validation
+// refuses only what EventBridge would refuse at `pulumi up`.
+func TestValidScheduleAccepts(t *testing.T) {
+	for _, expr := range []string{
+		"rate(1 minute)", "rate(5 minutes)", "rate(1 hour)", "rate(12 hours)", "rate(1 day)", "rate(7 days)",
+		"cron(0 * * * ? *)", "cron(0/15 8-18 ? * MON-FRI *)",
+	} {
+		if err := validSchedule(expr); err != nil {
+			t.Errorf("validSchedule(%q) = %v", expr, err)
+		}
+	}
+}

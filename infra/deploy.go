@@ -76,10 +76,11 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 	}
 	st.endpoint = ep.EndpointAddress
 
-	names := []string{spec.FunctionHealthProbe}
-	if s.Role == spec.RoleSecondary {
-		names = slices.Concat(spec.ApplyFunctions, names)
+	names, err := functionsOf(s.halves())
+	if err != nil {
+		return nil, err
 	}
+	names = append(names, spec.FunctionHealthProbe)
 	if st.code, err = builder.Build(names); err != nil {
 		return nil, err
 	}
@@ -95,11 +96,17 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 	return st.secondary(ctx)
 }
 
-// common deploys what both Regions have: the probe with its health check, the domain
-// configuration and the health alarm. It returns the outputs they give and the probe,
-// whose health check the secondary's failover record uses.
-func (st *stack) common(ctx *pulumi.Context, pipeline *Pipeline) (map[string]pulumi.Input, *Probe, error) {
+// common deploys what both Regions have: the pipeline (the halves the stack runs), the
+// probe with its health check, the domain configuration and the alarms. It returns the
+// outputs they give and the probe, whose health check the secondary's failover record
+// uses.
+func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulumi.Input, *Probe, error) {
 	s, inRegion := st.s, pulumi.Provider(st.region)
+	args.Account, args.Code, args.Halves = st.account, st.code, s.halves()
+	pipeline, err := newPipeline(ctx, s, args, inRegion)
+	if err != nil {
+		return nil, nil, err
+	}
 	probe, err := newProbe(ctx, s, probeArgs{Account: st.account, Endpoint: st.endpoint, Code: st.code[spec.FunctionHealthProbe]}, inRegion)
 	if err != nil {
 		return nil, nil, err
@@ -116,7 +123,12 @@ func (st *stack) common(ctx *pulumi.Context, pipeline *Pipeline) (map[string]pul
 	for _, n := range alarms.Names {
 		alarmNames = append(alarmNames, n)
 	}
-	return map[string]pulumi.Input{
+	fns := pulumi.StringMap{}
+	for name, f := range pipeline.Functions {
+		fns[name] = f.Function.Name
+	}
+	fns[spec.FunctionHealthProbe] = probe.Function.Function.Name
+	out := map[string]pulumi.Input{
 		spec.OutputRole:                    pulumi.String(s.Role),
 		spec.OutputRegion:                  pulumi.String(s.Region()),
 		spec.OutputPrimaryRegion:           pulumi.String(s.PrimaryRegion),
@@ -128,38 +140,43 @@ func (st *stack) common(ctx *pulumi.Context, pipeline *Pipeline) (map[string]pul
 		spec.OutputProbeURL:                probe.URL,
 		spec.OutputProbeForceFailParameter: probe.ForceFailParam.Name,
 		spec.OutputAlarmNames:              alarmNames,
-	}, probe, nil
+		spec.OutputStateTableName:          pipeline.StateTableName,
+		spec.OutputStateTableArn:           pipeline.StateTableArn,
+		spec.OutputErrorTableName:          pipeline.ErrorTable.Name,
+		spec.OutputFunctionNames:           fns,
+	}
+	if pipeline.Halves.Capture {
+		rules := pulumi.StringArray{}
+		for _, r := range pipeline.Rules {
+			rules = append(rules, r.Name)
+		}
+		out[spec.OutputCaptureRules] = rules
+		out[spec.OutputDevicePolicy] = pipeline.DevicePolicy.Name
+		out[spec.OutputRecheckMachineArn] = pipeline.RecheckMachine.Arn
+		out[spec.OutputSweepMachineArn] = pipeline.SweepMachine.Arn
+	}
+	if pipeline.Halves.Apply {
+		out[spec.OutputStreamFailureQueueURL] = pipeline.DeadLetters.Url
+	}
+	return out, probe, nil
 }
 
 func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
-	inRegion := pulumi.Provider(st.region)
-	events, err := newEventTable(ctx, st.s, inRegion)
+	state, err := newStateTable(ctx, st.s, pulumi.Provider(st.region))
 	if err != nil {
 		return nil, err
 	}
-	capture, err := newCapture(ctx, st.s, st.account, events, inRegion)
+	out, _, err := st.common(ctx, pipelineArgs{StateTableName: state.Table.Name, StreamArn: state.Table.StreamArn})
 	if err != nil {
 		return nil, err
 	}
-	out, _, err := st.common(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	rules := pulumi.StringArray{}
-	for _, r := range capture.Rules {
-		rules = append(rules, r.Name)
-	}
-	out[spec.OutputEventTableName] = events.Table.Name
-	out[spec.OutputEventTableArn] = events.Table.Arn
-	out[spec.OutputReplicaArn] = events.ReplicaArn
-	out[spec.OutputReplicaStreamArn] = events.ReplicaStreamArn
-	out[spec.OutputCaptureRules] = rules
-	out[spec.OutputDevicePolicy] = capture.DevicePolicy.Name
+	out[spec.OutputReplicaArn] = state.ReplicaArn
+	out[spec.OutputReplicaStreamArn] = state.ReplicaStreamArn
 	return out, nil
 }
 
 func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
-	s, inRegion := st.s, pulumi.Provider(st.region)
+	s := st.s
 	ref, err := pulumi.NewStackReference(ctx, s.PrimaryStack, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reference the primary stack %s: %w", s.PrimaryStack, err)
@@ -181,18 +198,14 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 		}
 		return r, nil
 	}).(pulumi.StringOutput)
-	replicaStream := pulumi.All(fromPrimary(spec.OutputReplicaStreamArn), checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
-
-	pipeline, err := newPipeline(ctx, s, pipelineArgs{
-		Account:          st.account,
-		Code:             st.code,
-		EventTableName:   fromPrimary(spec.OutputEventTableName),
-		ReplicaStreamArn: replicaStream,
-	}, inRegion)
-	if err != nil {
-		return nil, err
+	checked := func(v pulumi.StringOutput) pulumi.StringOutput {
+		return pulumi.All(v, checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
 	}
-	out, probe, err := st.common(ctx, pipeline)
+	replicaStream := checked(fromPrimary(spec.OutputReplicaStreamArn))
+	out, probe, err := st.common(ctx, pipelineArgs{
+		StateTableName: checked(fromPrimary(spec.OutputStateTableName)),
+		StreamArn:      replicaStream,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -200,18 +213,11 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 	if _, err := newFailover(ctx, s,
 		failoverTarget{Endpoint: fromPrimary(spec.OutputIoTEndpoint), HealthCheckID: primaryHC},
 		failoverTarget{Endpoint: pulumi.String(st.endpoint), HealthCheckID: probe.HealthCheck.ID().ToStringOutput()},
-		inRegion); err != nil {
+		pulumi.Provider(st.region)); err != nil {
 		return nil, err
 	}
-	fns := pulumi.StringMap{}
-	for name, f := range pipeline.Functions {
-		fns[name] = f.Function.Name
-	}
 	out[spec.OutputPrimaryHealthCheckID] = primaryHC
-	out[spec.OutputStateMachineName] = pipeline.StateMachine.Name
-	out[spec.OutputStateMachineArn] = pipeline.StateMachine.Arn
-	out[spec.OutputErrorTableName] = pipeline.ErrorTable.Name
-	out[spec.OutputStreamFailureQueueURL] = pipeline.DeadLetters.Url
-	out[spec.OutputFunctionNames] = fns
+	out[spec.OutputReplicaArn] = fromPrimary(spec.OutputReplicaArn)
+	out[spec.OutputReplicaStreamArn] = replicaStream
 	return out, nil
 }

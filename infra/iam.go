@@ -23,7 +23,8 @@ type statement struct {
 var anyResource = pulumi.String("*")
 
 // wildcardActions are the actions this program grants on Resource "*" because AWS
-// offers no resource-level permission for them.
+// offers no resource-level permission for them. Every iot: action among them is also
+// held to the stack's own Region by an aws:RequestedRegion condition (inRegion).
 var wildcardActions = map[string]string{
 	"cloudwatch:PutMetricData":         "no resource types; scoped by the cloudwatch:namespace condition instead",
 	"iot:DescribeEndpoint":             "no resource types",
@@ -139,20 +140,32 @@ func iotResources(region, account string, kinds ...string) []pulumi.StringInput 
 	return out
 }
 
-// IoT permissions of the workers: read the source's current state, read and write this
-// Region's. They follow the calls of functions/replication; keep them in step with it
-// (TestWorkersMayCallEveryReplicationMethod checks that every client method is granted).
-// Converging a thing also converges its type, its certificates with their policies and
-// its group memberships (creating missing groups), and converging a group's membership
-// may converge the thing, so the thing and thing-group workers share one set.
+// inRegion limits a statement on Resource "*" to requests to region: the actions that
+// have no resource types would otherwise reach every Region's IoT.
+func inRegion(region string) map[string]map[string]string {
+	return map[string]map[string]string{"StringEquals": {"aws:RequestedRegion": region}}
+}
+
+// IoT permissions of the pipeline's functions. They follow the calls the handlers make
+// (functions/capture through replication.Source and replication.SourceShadows, and
+// functions/apply through replication.IoT and replication.Shadows); keep them in step
+// (TestPipelineMayCallWhatItsHandlersCall checks every client method by reflection).
+// Every grant names the stack's own Region: capture reads the Region where changes
+// happen, apply writes the Region it converges, and neither ever calls the other.
 var (
-	registryReadActions = []string{
-		"iot:DescribeThing", "iot:ListThingPrincipals", "iot:ListThingGroupsForThing",
-		"iot:DescribeCertificate", "iot:ListAttachedPolicies", "iot:ListPrincipalThings",
-		"iot:GetPolicy", "iot:ListPolicyVersions", "iot:ListTargetsForPolicy",
-		"iot:DescribeThingType", "iot:DescribeThingGroup", "iot:ListThingsInThingGroup",
+	// captureReadActions are the registry reads of a capture (replication.Source
+	// without the listings, which have no resource types: see listActions).
+	captureReadActions = []string{
+		"iot:DescribeThing", "iot:ListThingPrincipals", "iot:ListPrincipalThings",
+		"iot:DescribeCertificate", "iot:GetPolicy", "iot:ListAttachedPolicies",
+		"iot:DescribeThingType", "iot:DescribeThingGroup",
+		"iot:ListThingGroupsForThing", "iot:ListThingsInThingGroup",
 	}
-	registryWriteActions = []string{
+	// applyReadActions are what converging reads of the Region it writes, beyond the
+	// capture's reads.
+	applyReadActions = []string{"iot:ListPolicyVersions", "iot:ListTargetsForPolicy"}
+	// applyWriteActions converge a Region's registry.
+	applyWriteActions = []string{
 		"iot:CreateThing", "iot:UpdateThing", "iot:DeleteThing",
 		"iot:AttachThingPrincipal", "iot:DetachThingPrincipal",
 		"iot:UpdateCertificate", "iot:DeleteCertificate",
@@ -162,19 +175,49 @@ var (
 		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
 	}
-	thingTypeReadActions  = []string{"iot:DescribeThingType"}
-	thingTypeWriteActions = []string{"iot:CreateThingType", "iot:DeprecateThingType", "iot:DeleteThingType"}
-	shadowReadActions     = []string{"iot:GetThingShadow"}
-	shadowWriteActions    = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
-	iotKinds              = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
+	shadowReadActions  = []string{"iot:GetThingShadow"}
+	shadowWriteActions = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
+	iotKinds           = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
 )
 
-// workerStatements are the IoT permissions of one worker family: reads in the source
-// Region and reads plus writes in the target Region, on the resource kinds it touches.
-func workerStatements(sid string, src, dst, account string, read, write []string, kinds ...string) []statement {
+// captureStatements let a function read its own Region's registry (and, with shadows,
+// its classic shadows) the way a capture does; sweep adds listing every resource.
+func captureStatements(region, account string, shadows, sweep bool) []statement {
+	read := captureReadActions
+	if shadows {
+		read = slices.Concat(read, shadowReadActions)
+	}
+	out := []statement{
+		{Sid: "CaptureReadRegistry", Actions: read, Resources: iotResources(region, account, iotKinds...)},
+		// Looking up the data endpoint at cold start (awsclients.DataPlane).
+		{Sid: "FindDataEndpoint", Actions: []string{"iot:DescribeEndpoint"}, Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region)},
+	}
+	if sweep {
+		out = append(out, statement{
+			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings"},
+			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
+		})
+	}
+	return out
+}
+
+// applyStatements let a function converge its own Region's registry and shadows, and
+// nothing else's: every ARN names region, every Resource "*" is held to it.
+func applyStatements(region, account string) []statement {
 	return []statement{
-		{Sid: sid + "ReadSource", Actions: read, Resources: iotResources(src, account, kinds...)},
-		{Sid: sid + "ConvergeTarget", Actions: slices.Concat(read, write), Resources: iotResources(dst, account, kinds...)},
+		{
+			Sid:       "ConvergeRegistry",
+			Actions:   slices.Concat(captureReadActions, applyReadActions, applyWriteActions, shadowReadActions, shadowWriteActions),
+			Resources: iotResources(region, account, iotKinds...),
+		},
+		// Registering a certificate names none yet; listing child groups (group-tree
+		// deletes) and the things of a type (a type is only deleted when unused) has no
+		// resource types.
+		{
+			Sid: "ConvergeUnscoped", Actions: []string{"iot:RegisterCertificateWithoutCA", "iot:ListThingGroups", "iot:ListThings"},
+			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
+		},
+		{Sid: "FindDataEndpoint", Actions: []string{"iot:DescribeEndpoint"}, Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region)},
 	}
 }
 
@@ -184,4 +227,18 @@ func metricStatement(namespace string) statement {
 		Sid: "PublishMetrics", Actions: []string{"cloudwatch:PutMetricData"}, Resources: []pulumi.StringInput{anyResource},
 		Condition: map[string]map[string]string{"StringEquals": {"cloudwatch:namespace": namespace}},
 	}
+}
+
+// dedupe merges statements with the same Sid (the redrive function holds what capture
+// and apply hold, which overlap), keeping the first of each.
+func dedupe(stmts []statement) []statement {
+	seen := map[string]bool{}
+	var out []statement
+	for _, st := range stmts {
+		if !seen[st.Sid] {
+			seen[st.Sid] = true
+			out = append(out, st)
+		}
+	}
+	return out
 }

@@ -25,7 +25,8 @@ const (
 	testDomain        = "iot.example.com"
 	testPrimaryStack  = "acme/iot-dr/primary"
 	testPrimaryHC     = "hc-primary-1234"
-	testPrimaryStream = "arn:aws:dynamodb:eu-central-1:123456789012:table/iotdr-events/stream/2026-01-01T00:00:00.000"
+	testPrimaryStream = "arn:aws:dynamodb:eu-central-1:123456789012:table/iotdr-state/stream/2026-01-01T00:00:00.000"
+	testReplicaArn    = "arn:aws:dynamodb:eu-central-1:123456789012:table/iotdr-state"
 )
 
 // endpointOf is the mocked iot:Data-ATS endpoint of a Region.
@@ -52,7 +53,8 @@ func primaryOutputs() map[string]any {
 		spec.OutputSecondaryRegion:  testSecondary,
 		spec.OutputIoTEndpoint:      endpointOf(testPrimary),
 		spec.OutputHealthCheckID:    testPrimaryHC,
-		spec.OutputEventTableName:   "iotdr-events",
+		spec.OutputStateTableName:   "iotdr-state",
+		spec.OutputReplicaArn:       testReplicaArn,
 		spec.OutputReplicaStreamArn: testPrimaryStream,
 	}
 }
@@ -170,6 +172,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arnOf("logs", "log-group:"+name))
 	case "aws:iam/role:Role":
 		set("arn", "arn:aws:iam::"+testAccount+":role/"+args.Name)
+	case "aws:iot/topicRule:TopicRule":
+		set("arn", arnOf("iot", "rule/"+name))
 	case "aws:cloudwatch/eventRule:EventRule":
 		set("arn", arnOf("events", "rule/"+name))
 	}

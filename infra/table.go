@@ -11,7 +11,8 @@ import (
 
 // newTable creates an on-demand table with the spec's key, TTL and stream, point-in-time
 // recovery and KMS encryption, and a replica in each of replicaRegions (a global table,
-// version 2019.11.21). On-demand fits the bursty, usually idle traffic of registry events.
+// version 2019.11.21). On-demand fits the bursty, usually idle traffic of registry and
+// shadow changes.
 func newTable(ctx *pulumi.Context, name, physical string, t spec.Table, replicaRegions []string, opts ...pulumi.ResourceOption) (*dynamodb.Table, error) {
 	args := &dynamodb.TableArgs{
 		Name:        pulumi.String(physical),
@@ -48,22 +49,25 @@ func newTable(ctx *pulumi.Context, name, physical string, t spec.Table, replicaR
 	return tbl, nil
 }
 
-// EventTable is the replicated event table: the capture rules write it in the primary,
-// its replica's stream feeds the secondary's trigger.
-type EventTable struct {
+// StateTable is the global table that carries state between the Regions. The primary
+// stack creates it once, with its replica in the secondary Region (a table and its
+// replicas are one resource to DynamoDB, so only one stack may own it); the secondary
+// stack finds its replica through the primary's outputs.
+type StateTable struct {
 	pulumi.ResourceState
 
 	Table *dynamodb.Table
-	// ReplicaArn and ReplicaStreamArn are the secondary replica's table and stream.
+	// ReplicaArn and ReplicaStreamArn are the secondary replica's table and stream:
+	// that stream feeds the secondary's apply function.
 	ReplicaArn, ReplicaStreamArn pulumi.StringOutput
 }
 
-func newEventTable(ctx *pulumi.Context, s *settings, opts ...pulumi.ResourceOption) (*EventTable, error) {
-	et := &EventTable{}
-	if err := ctx.RegisterComponentResource("iotdr:replication:EventTable", "events", et, opts...); err != nil {
+func newStateTable(ctx *pulumi.Context, s *settings, opts ...pulumi.ResourceOption) (*StateTable, error) {
+	st := &StateTable{}
+	if err := ctx.RegisterComponentResource("iotdr:replication:StateTable", "state", st, opts...); err != nil {
 		return nil, err
 	}
-	tbl, err := newTable(ctx, "events", s.Prefix+"-events", spec.EventTable(), []string{s.SecondaryRegion}, pulumi.Parent(et))
+	tbl, err := newTable(ctx, "state", s.Prefix+"-state", spec.StateTable(), []string{s.SecondaryRegion}, pulumi.Parent(st))
 	if err != nil {
 		return nil, err
 	}
@@ -74,14 +78,14 @@ func newEventTable(ctx *pulumi.Context, s *settings, opts ...pulumi.ResourceOpti
 					return *field(r), nil
 				}
 			}
-			return "", fmt.Errorf("event table has no %s in %s", what, s.SecondaryRegion)
+			return "", fmt.Errorf("state table has no %s in %s", what, s.SecondaryRegion)
 		}).(pulumi.StringOutput)
 	}
-	et.Table = tbl
-	et.ReplicaArn = replica(func(r dynamodb.TableReplicaType) *string { return r.Arn }, "replica ARN")
-	et.ReplicaStreamArn = replica(func(r dynamodb.TableReplicaType) *string { return r.StreamArn }, "replica stream")
-	if err := ctx.RegisterResourceOutputs(et, pulumi.Map{"name": tbl.Name, "replicaStreamArn": et.ReplicaStreamArn}); err != nil {
+	st.Table = tbl
+	st.ReplicaArn = replica(func(r dynamodb.TableReplicaType) *string { return r.Arn }, "replica ARN")
+	st.ReplicaStreamArn = replica(func(r dynamodb.TableReplicaType) *string { return r.StreamArn }, "replica stream")
+	if err := ctx.RegisterResourceOutputs(st, pulumi.Map{"name": tbl.Name, "replicaStreamArn": st.ReplicaStreamArn}); err != nil {
 		return nil, err
 	}
-	return et, nil
+	return st, nil
 }

@@ -29,29 +29,31 @@ const (
 	// OutputProbeForceFailParameter is the SSM parameter that makes this Region's probe
 	// fail (ForceFailParameter).
 	OutputProbeForceFailParameter = "probeForceFailParameter"
-	// OutputEventTableName is the replicated event table (primary only).
-	OutputEventTableName = "eventTableName"
-	// OutputEventTableArn is the event table's ARN in the primary (primary only).
-	OutputEventTableArn = "eventTableArn"
-	// OutputReplicaArn is the event table's replica in the secondary (primary only).
-	OutputReplicaArn = "eventTableReplicaArn"
-	// OutputReplicaStreamArn is the replica's stream, which feeds the secondary's
-	// trigger (primary only).
-	OutputReplicaStreamArn = "eventTableReplicaStreamArn"
+	// OutputStateTableName is the state (global) table's name, the same in every
+	// Region.
+	OutputStateTableName = "stateTableName"
+	// OutputStateTableArn is the state table's ARN in the stack's Region.
+	OutputStateTableArn = "stateTableArn"
+	// OutputReplicaArn is the state table's replica in the secondary.
+	OutputReplicaArn = "stateTableReplicaArn"
+	// OutputReplicaStreamArn is the secondary replica's stream, which feeds the
+	// secondary's apply function.
+	OutputReplicaStreamArn = "stateTableReplicaStreamArn"
 	// OutputCaptureRules lists the capture rules' names (primary only).
 	OutputCaptureRules = "captureRuleNames"
 	// OutputDevicePolicy is the device policy's name (primary only).
 	OutputDevicePolicy = "devicePolicyName"
-	// OutputStateMachineName is the apply state machine's name (secondary only).
-	OutputStateMachineName = "stateMachineName"
-	// OutputStateMachineArn is the apply state machine's ARN (secondary only).
-	OutputStateMachineArn = "stateMachineArn"
-	// OutputErrorTableName is the error table's name (secondary only).
+	// OutputRecheckMachineArn is the re-check state machine's ARN (primary only).
+	OutputRecheckMachineArn = "recheckStateMachineArn"
+	// OutputSweepMachineArn is the sweep state machine's ARN (primary only).
+	OutputSweepMachineArn = "sweepStateMachineArn"
+	// OutputErrorTableName is the stack's own error table's name.
 	OutputErrorTableName = "errorTableName"
-	// OutputStreamFailureQueueURL is the queue of stream records given up on
-	// (secondary only).
+	// OutputStreamFailureQueueURL is the queue of the metadata of stream batches
+	// given up on (secondary only).
 	OutputStreamFailureQueueURL = "streamFailureQueueUrl"
-	// OutputFunctionNames maps Function* names to deployed Lambda names (secondary only).
+	// OutputFunctionNames maps the Function* names the stack deploys to deployed
+	// Lambda names.
 	OutputFunctionNames = "functionNames"
 	// OutputAlarmNames lists the stack's CloudWatch alarms.
 	OutputAlarmNames = "alarmNames"

@@ -2,113 +2,226 @@ package spec
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestCaptureRules(t *testing.T) {
-	rules, err := CaptureRules("eu-west-1", 48*time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	rules := CaptureRules()
+	var names []string
+	for _, r := range rules {
+		names = append(names, r.Name)
 	}
-	if len(rules) != 2 || rules[0].Name != RegistryRuleName || rules[1].Name != ShadowRuleName {
-		t.Fatalf("rules = %+v", rules)
+	if want := []string{RegistryRuleName, ShadowRuleName, ShadowDeleteRuleName}; !slices.Equal(names, want) {
+		t.Fatalf("rules %v, want %v", names, want)
 	}
-	for _, want := range []string{"FROM '$aws/events/#'", "'eu-west-1' AS source_region", "+ 172800 AS expires",
-		"topic(3) = 'thingGroupHierarchy'", "topic(3) = 'thingTypeAssociation'"} {
-		if !strings.Contains(rules[0].SQL, want) {
-			t.Errorf("registry SQL lacks %q:\n%s", want, rules[0].SQL)
-		}
+	registry := []string{"SELECT *, topic() AS topic", "FROM '$aws/events/#'"}
+	for _, k := range registryEventKinds {
+		registry = append(registry, fmt.Sprintf("topic(3) = '%s'", k))
 	}
-	for _, want := range []string{"FROM '$aws/things/+/shadow/+/accepted'", "'SHADOW_EVENT' AS eventType", "topic(3) AS thingName"} {
-		if !strings.Contains(rules[1].SQL, want) {
-			t.Errorf("shadow SQL lacks %q:\n%s", want, rules[1].SQL)
-		}
-	}
-}
-
-func TestCaptureRulesBadInput(t *testing.T) {
+	shadowCommon := []string{"clientToken", "topic(3) AS thingName", "'" + EventShadow + "' AS eventType", "timestamp() AS capturedAt"}
 	for _, tc := range []struct {
-		region string
-		ttl    time.Duration
-		want   string
+		rule          int
+		want, notWant []string
 	}{
-		{"eu-west", time.Hour, "not an AWS Region"},
-		{"eu-west-1'; DROP", time.Hour, "not an AWS Region"},
-		{"us-east-1", 0, "TTL"},
+		{0, registry, []string{"topic(3) = 'thingPresence'", "jobs"}},
+		{1, append([]string{"SELECT current,", "FROM '$aws/things/+/shadow/update/documents'", "'UPDATE' AS operation"}, shadowCommon...),
+			[]string{"/accepted", "'DELETE'"}},
+		{2, append([]string{"SELECT version,", "FROM '$aws/things/+/shadow/delete/accepted'", "'DELETE' AS operation"}, shadowCommon...),
+			[]string{"update/", "'UPDATE'"}},
 	} {
-		if _, err := CaptureRules(tc.region, tc.ttl); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("CaptureRules(%q, %s) error = %v, want %q", tc.region, tc.ttl, err, tc.want)
+		sql := rules[tc.rule].SQL
+		for _, w := range tc.want {
+			if !strings.Contains(sql, w) {
+				t.Errorf("%s SQL lacks %q:\n%s", rules[tc.rule].Name, w, sql)
+			}
+		}
+		for _, w := range tc.notWant {
+			if strings.Contains(sql, w) {
+				t.Errorf("%s SQL contains %q:\n%s", rules[tc.rule].Name, w, sql)
+			}
+		}
+		// Topic-rule names allow letters, digits and underscores only.
+		if strings.Trim(rules[tc.rule].Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			t.Errorf("rule name %q is not a valid topic-rule name", rules[tc.rule].Name)
 		}
 	}
 }
 
-func testMachine() StateMachine {
-	arn := func(n string) string { return "arn:aws:lambda:eu-west-1:123456789012:function:" + n }
-	return StateMachine{
-		Workers:    Workers{Thing: arn("t"), ThingType: arn("tt"), ThingGroup: arn("tg"), Shadow: arn("s")},
-		ErrorTable: "errors",
-		Retry:      DefaultRetry,
+// asl is the part of a state machine definition the tests look at.
+type asl struct {
+	StartAt string
+	States  map[string]aslState
+}
+
+type aslState struct {
+	Type, Resource, Next, Default, SecondsPath string
+	ResultPath                                 *string
+	Choices                                    []map[string]any
+	Retry                                      []struct {
+		ErrorEquals     []string
+		IntervalSeconds int
+		BackoffRate     float64
+		MaxAttempts     int
+		JitterStrategy  string
+	}
+	Catch []struct {
+		ErrorEquals []string
+		ResultPath  string
+		Next        string
+	}
+	Parameters struct {
+		TableName string
+		Item      map[string]map[string]string
 	}
 }
 
-func TestStateMachineRoutesEveryEventType(t *testing.T) {
-	def, err := testMachine().Definition()
+// parseMachine decodes def and checks every transition names an existing state.
+func parseMachine(t *testing.T, def string) asl {
+	t.Helper()
+	var m asl
+	if err := json.Unmarshal([]byte(def), &m); err != nil {
+		t.Fatalf("definition is not JSON: %v\n%s", err, def)
+	}
+	if _, ok := m.States[m.StartAt]; !ok {
+		t.Fatalf("StartAt %q is not a state", m.StartAt)
+	}
+	for name, st := range m.States {
+		targets := []string{st.Next, st.Default}
+		for _, c := range st.Catch {
+			targets = append(targets, c.Next)
+		}
+		for _, c := range st.Choices {
+			n, _ := c["Next"].(string)
+			targets = append(targets, n)
+		}
+		for _, n := range targets {
+			if _, ok := m.States[n]; n != "" && !ok {
+				t.Errorf("state %s goes to %q, which does not exist", name, n)
+			}
+		}
+		if st.Next == "" && st.Type != "Choice" && st.Type != "Fail" && st.Type != "Succeed" {
+			t.Errorf("state %s (%s) has no Next", name, st.Type)
+		}
+	}
+	return m
+}
+
+var (
+	testRetry = Retry{IntervalSeconds: 3, BackoffRate: 1.5, MaxAttempts: 4}
+	testARN   = func(n string) string { return "arn:aws:lambda:eu-west-1:123456789012:function:" + n }
+)
+
+// checkTask: a task retries transient failures with the configured policy and jitter,
+// never a permanent one, and hands what is left to RecordError.
+func checkTask(t *testing.T, m asl, name, arn string) {
+	t.Helper()
+	task := m.States[name]
+	if task.Type != "Task" || task.Resource != arn {
+		t.Fatalf("%s is %s on %q, want a Task on %s", name, task.Type, task.Resource, arn)
+	}
+	if len(task.Retry) != 2 || task.Retry[0].ErrorEquals[0] != PermanentErrorType || task.Retry[0].MaxAttempts != 0 {
+		t.Errorf("%s does not refuse to retry %s: %+v", name, PermanentErrorType, task.Retry)
+	} else if r := task.Retry[1]; r.ErrorEquals[0] != "States.ALL" || r.IntervalSeconds != testRetry.IntervalSeconds ||
+		r.BackoffRate != testRetry.BackoffRate || r.MaxAttempts != testRetry.MaxAttempts || r.JitterStrategy != "FULL" {
+		t.Errorf("%s transient retry %+v, want %+v with full jitter", name, r, testRetry)
+	}
+	if len(task.Catch) != 1 || task.Catch[0].Next != StateRecordError || task.Catch[0].ResultPath != "$.error" {
+		t.Errorf("%s catch %+v, want everything to %s with the error at $.error", name, task.Catch, StateRecordError)
+	}
+}
+
+// checkRecordError: the error is written to the error table with every attribute
+// the redrive function and an operator read, and the execution then fails.
+func checkRecordError(t *testing.T, m asl, idPrefix string) {
+	t.Helper()
+	rec := m.States[StateRecordError]
+	if rec.Type != "Task" || rec.Resource != "arn:aws:states:::dynamodb:putItem" || rec.Parameters.TableName != "errors" {
+		t.Fatalf("RecordError %+v, want a putItem on the error table", rec)
+	}
+	for _, a := range []string{ErrorAttrID, ErrorAttrKey, ErrorAttrStage, ErrorAttrError, ErrorAttrCause, ErrorAttrInput, ErrorAttrRecordedAt} {
+		if _, ok := rec.Parameters.Item[a]; !ok {
+			t.Errorf("RecordError item lacks %s: %v", a, rec.Parameters.Item)
+		}
+	}
+	if got := rec.Parameters.Item[ErrorAttrStage]["S"]; got != StageCapture {
+		t.Errorf("RecordError stage %q, want %q", got, StageCapture)
+	}
+	if id := rec.Parameters.Item[ErrorAttrID]["S.$"]; !strings.Contains(id, "'"+idPrefix) {
+		t.Errorf("RecordError id %q, want it to start with %s", id, idPrefix)
+	}
+	if rec.ResultPath != nil {
+		t.Errorf("RecordError keeps its result at %q; it should discard it", *rec.ResultPath)
+	}
+	if rec.Next != StateFailed || m.States[StateFailed].Type != "Fail" {
+		t.Errorf("RecordError goes to %s (%s), want the Fail state", rec.Next, m.States[rec.Next].Type)
+	}
+}
+
+func TestRecheckMachine(t *testing.T) {
+	def, err := RecheckMachine{Recheck: testARN("recheck"), ErrorTable: "errors", Retry: testRetry}.Definition()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var asl struct {
-		StartAt string
-		States  map[string]struct {
-			Type    string
-			Choices []struct{ StringEquals, Next string }
-			Default string
-			Retry   []struct {
-				ErrorEquals []string
-				MaxAttempts int
-			}
-			Catch []struct{ Next string }
-		}
+	m := parseMachine(t, def)
+	if m.StartAt != StateWaitRecheck || m.States[StateWaitRecheck].Type != "Wait" || m.States[StateWaitRecheck].SecondsPath != "$."+RecheckWaitField {
+		t.Errorf("re-check starts at %s %+v, want a Wait on $.%s", m.StartAt, m.States[m.StartAt], RecheckWaitField)
 	}
-	if err := json.Unmarshal([]byte(def), &asl); err != nil {
-		t.Fatal(err)
+	checkTask(t, m, StateRecheck, testARN("recheck"))
+	again := m.States[StateAgain]
+	if again.Type != "Choice" || len(again.Choices) != 1 || again.Choices[0]["Next"] != StateWaitRecheck || again.Default != StateDone {
+		t.Errorf("Again %+v, want a loop back to %s while a wait is left, else %s", again, StateWaitRecheck, StateDone)
 	}
-	route := asl.States[asl.StartAt]
-	routed := map[string]string{}
-	for _, c := range route.Choices {
-		routed[c.StringEquals] = c.Next
+	if !strings.Contains(fmt.Sprint(again.Choices[0]), "NumericGreaterThan:0") {
+		t.Errorf("Again loops on %v, want waitSeconds > 0", again.Choices[0])
 	}
-	for _, et := range EventTypes {
-		next, ok := routed[et]
-		if !ok {
-			t.Errorf("event type %s is not routed", et)
-			continue
-		}
-		task := asl.States[next]
-		if task.Type != "Task" || len(task.Retry) != 2 || task.Retry[0].ErrorEquals[0] != PermanentErrorType ||
-			task.Retry[0].MaxAttempts != 0 || task.Retry[1].MaxAttempts != DefaultRetry.MaxAttempts {
-			t.Errorf("%s -> %s: retry policy wrong: %+v", et, next, task)
-		}
-		if len(task.Catch) != 1 || task.Catch[0].Next != StateRecordError {
-			t.Errorf("%s -> %s: catch wrong: %+v", et, next, task.Catch)
-		}
-	}
-	if asl.States[route.Default].Type != "Fail" {
-		t.Errorf("unknown types go to %s (%s), want a Fail state", route.Default, asl.States[route.Default].Type)
-	}
+	checkRecordError(t, m, StageCapture+"#thing#")
 }
 
-func TestStateMachineBadInput(t *testing.T) {
-	m := testMachine()
-	m.Workers.Shadow = "shadow"
-	if _, err := m.Definition(); err == nil || !strings.Contains(err.Error(), "shadow worker ARN") {
-		t.Errorf("bad ARN error = %v", err)
+func TestSweepMachine(t *testing.T) {
+	def, err := SweepMachine{Sweep: testARN("sweep"), ErrorTable: "errors", Retry: testRetry}.Definition()
+	if err != nil {
+		t.Fatal(err)
 	}
-	m = testMachine()
-	m.Retry.BackoffRate = 0.5
-	if _, err := m.Definition(); err == nil || !strings.Contains(err.Error(), "retry policy") {
-		t.Errorf("bad retry error = %v", err)
+	m := parseMachine(t, def)
+	if m.StartAt != StateSweep {
+		t.Errorf("sweep starts at %s", m.StartAt)
+	}
+	checkTask(t, m, StateSweep, testARN("sweep"))
+	more := m.States[StateMore]
+	if more.Type != "Choice" || len(more.Choices) != 1 || more.Choices[0]["Next"] != StateSweep ||
+		more.Choices[0]["Variable"] != "$."+SweepDoneField || more.Choices[0]["BooleanEquals"] != false || more.Default != StateDone {
+		t.Errorf("More %+v, want a loop to %s until $.%s", more, StateSweep, SweepDoneField)
+	}
+	checkRecordError(t, m, StageCapture+"#sweep#")
+}
+
+func TestMachinesRefuseBadInput(t *testing.T) {
+	type definer interface{ Definition() (string, error) }
+	for _, tc := range []struct {
+		name string
+		m    definer
+		want string
+	}{
+		{"recheck not an ARN", RecheckMachine{Recheck: "recheck", ErrorTable: "errors", Retry: DefaultRetry}, "re-check function ARN"},
+		{"recheck not Lambda", RecheckMachine{Recheck: "arn:aws:sqs:eu-west-1:123456789012:q", ErrorTable: "errors", Retry: DefaultRetry}, "not a Lambda function ARN"},
+		{"recheck empty ARN", RecheckMachine{ErrorTable: "errors", Retry: DefaultRetry}, "re-check function ARN"},
+		{"recheck no error table", RecheckMachine{Recheck: testARN("r"), Retry: DefaultRetry}, "error table name is empty"},
+		{"recheck slow backoff", RecheckMachine{Recheck: testARN("r"), ErrorTable: "errors", Retry: Retry{IntervalSeconds: 1, BackoffRate: 0.5}}, "retry policy"},
+		{"sweep not an ARN", SweepMachine{Sweep: "sweep", ErrorTable: "errors", Retry: DefaultRetry}, "sweep function ARN"},
+		{"sweep not Lambda", SweepMachine{Sweep: "arn:aws:states:eu-west-1:123456789012:stateMachine:x", ErrorTable: "errors", Retry: DefaultRetry}, "not a Lambda function ARN"},
+		{"sweep no error table", SweepMachine{Sweep: testARN("s"), Retry: DefaultRetry}, "error table name is empty"},
+		{"sweep zero interval", SweepMachine{Sweep: testARN("s"), ErrorTable: "errors", Retry: Retry{BackoffRate: 2, MaxAttempts: 3}}, "retry policy"},
+		{"sweep negative attempts", SweepMachine{Sweep: testARN("s"), ErrorTable: "errors", Retry: Retry{IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: -1}}, "retry policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			def, err := tc.m.Definition()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v (definition %d bytes), want %q", err, len(def), tc.want)
+			}
+		})
 	}
 }
 
