@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -191,9 +192,13 @@ func TestSweepMachine(t *testing.T) {
 	}
 	checkTask(t, m, StateSweep, testARN("sweep"))
 	more := m.States[StateMore]
+	want := []any{
+		map[string]any{"Variable": "$." + SweepDoneField, "IsPresent": true},
+		map[string]any{"Variable": "$." + SweepDoneField, "BooleanEquals": false},
+	}
 	if more.Type != "Choice" || len(more.Choices) != 1 || more.Choices[0]["Next"] != StateSweep ||
-		more.Choices[0]["Variable"] != "$."+SweepDoneField || more.Choices[0]["BooleanEquals"] != false || more.Default != StateDone {
-		t.Errorf("More %+v, want a loop to %s until $.%s", more, StateSweep, SweepDoneField)
+		!reflect.DeepEqual(more.Choices[0]["And"], want) || more.Default != StateDone {
+		t.Errorf("More %+v, want a loop to %s while $.%s is present and false", more, StateSweep, SweepDoneField)
 	}
 	checkRecordError(t, m, StageCapture+"#sweep#")
 }
