@@ -34,6 +34,24 @@ type Options struct {
 	Rates map[string]float64
 	// Now is the Region's clock; nil means time.Now.
 	Now func() time.Time
+
+	// The delivery model of registry events. The zero values publish every
+	// event exactly once, in commit order, before the mutating call returns.
+	// AWS promises neither (at least once, unordered), so the simulator's
+	// e2e runs set them.
+	//
+	// DuplicateRate is the probability (0 to 1) that an event is published
+	// twice, both copies with the same eventId.
+	DuplicateRate float64
+	// ReorderWindow delays each published copy by a random duration in
+	// [0, ReorderWindow) on a timer owned by the registry, so later events
+	// may overtake earlier ones and mutating calls return before their
+	// events are out. Pending and Flush wait for them; Close stops them.
+	ReorderWindow time.Duration
+	// Seed seeds the model's random draws, which are made in commit order:
+	// the same seed and the same sequence of changes give the same
+	// duplicates and delays.
+	Seed uint64
 }
 
 // Registry is an in-memory AWS IoT registry for one Region. It is safe for
@@ -64,6 +82,7 @@ type Registry struct {
 	queue  []event
 	queued atomic.Uint64 // events ever queued; tells call whether to flush
 	pubMu  sync.Mutex
+	deliv  *delivery
 }
 
 // New returns an empty registry.
@@ -80,6 +99,7 @@ func New(opts Options) *Registry {
 		policies:   make(map[string]*policy),
 		thingTypes: make(map[string]*thingType),
 		groups:     make(map[string]*thingGroup),
+		deliv:      newDelivery(opts),
 	}
 	if r.now == nil {
 		r.now = time.Now
