@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/iot-dr/iot-dr/simulator/internal/delivery"
 )
 
 // manualTimers replaces the delivery's timers: fire runs the callbacks in
@@ -35,7 +37,7 @@ func (m *manualTimer) Stop() bool {
 	return true
 }
 
-func (mt *manualTimers) after(d time.Duration, f func()) stopper {
+func (mt *manualTimers) after(d time.Duration, f func()) delivery.Stopper {
 	mt.mu.Lock()
 	defer mt.mu.Unlock()
 	t := &manualTimer{delay: d, seq: len(mt.queued), f: f}
@@ -73,7 +75,7 @@ func newDeliveryFixture(t *testing.T, o Options) (*fixture, *manualTimers) {
 	o.Region, o.AccountID, o.Publisher, o.Now = testRegion, testAccount, f.pub, f.clock.Now
 	f.Registry = New(o)
 	mt := &manualTimers{}
-	f.deliv.after = mt.after
+	f.deliv.SetTimerFunc(mt.after)
 	t.Cleanup(f.Close)
 	return f, mt
 }

@@ -156,7 +156,7 @@ func (r *Registry) flush() {
 		if err != nil {
 			continue // cannot happen: payloads are plain structs
 		}
-		if r.deliv.enabled() {
+		if r.model.Enabled() {
 			r.send(e.topic, payload)
 			continue
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/time/rate"
+
+	"github.com/iot-dr/iot-dr/simulator/internal/delivery"
 )
 
 // Publisher receives registry events. The simulator wires it to the Region's
@@ -82,7 +84,8 @@ type Registry struct {
 	queue  []event
 	queued atomic.Uint64 // events ever queued; tells call whether to flush
 	pubMu  sync.Mutex
-	deliv  *delivery
+	deliv  *delivery.Scheduler
+	model  delivery.Model
 }
 
 // New returns an empty registry.
@@ -99,7 +102,8 @@ func New(opts Options) *Registry {
 		policies:   make(map[string]*policy),
 		thingTypes: make(map[string]*thingType),
 		groups:     make(map[string]*thingGroup),
-		deliv:      newDelivery(opts),
+		deliv:      delivery.New(delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed}),
+		model:      delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
 	}
 	if r.now == nil {
 		r.now = time.Now
