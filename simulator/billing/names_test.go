@@ -6,6 +6,7 @@ import (
 	"github.com/iot-dr/iot-dr/simulator/billing"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/lambdart"
+	"github.com/iot-dr/iot-dr/simulator/registry"
 	"github.com/iot-dr/iot-dr/simulator/rules"
 	"github.com/iot-dr/iot-dr/simulator/shadow"
 	"github.com/iot-dr/iot-dr/simulator/stepfn"
@@ -21,6 +22,7 @@ func TestFakesMeterPricedOperations(t *testing.T) {
 		{"lambdart", lambdart.MeterRequests, billing.OpLambdaRequests},
 		{"lambdart", lambdart.MeterGBSeconds, billing.OpLambdaGBSeconds},
 		{"shadow", shadow.MeterShadowOperations, billing.OpIoTShadowOperations},
+		{"registry", registry.MeterRegistryOperations, billing.OpIoTRegistryOperations},
 		{"rules", rules.MeterRulesTriggered, billing.OpIoTRulesTriggered},
 		{"rules", rules.MeterActionsExecuted, billing.OpIoTActionsExecuted},
 		{"dynamo", dynamo.MeterWriteRequestUnits, billing.OpDynamoDBWriteRequestUnits},
@@ -47,4 +49,5 @@ var (
 	_ shadow.Meter   = billing.RegionMeter{}
 	_ rules.Meter    = billing.RegionMeter{}
 	_ dynamo.Meter   = billing.RegionMeter{}
+	_ registry.Meter = billing.RegionMeter{}
 )

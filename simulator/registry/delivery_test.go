@@ -239,3 +239,37 @@ func TestCloseDropsDelayedDeliveries(t *testing.T) {
 		t.Errorf("%d events published after Close", len(msgs))
 	}
 }
+
+type meterRec struct {
+	mu sync.Mutex
+	m  map[string]float64
+}
+
+func (r *meterRec) Add(op string, n float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]float64{}
+	}
+	r.m[op] += n
+}
+
+func TestRegistryOperationsMetered(t *testing.T) {
+	rec := &meterRec{}
+	r := New(Options{Region: testRegion, AccountID: testAccount, Meter: rec, Rates: map[string]float64{"DescribeThing": 1}})
+	t.Cleanup(r.Close)
+	ctx := context.Background()
+	createThings(t, r, 3)
+	_, _ = r.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("thing-000")})
+	_, _ = r.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("thing-000")}) // throttled: not billed
+	_, _ = r.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("missing")})   // throttled too
+	r.SetAvailable(false)
+	_, _ = r.ListThings(ctx, &iot.ListThingsInput{}) // unavailable: not billed
+	r.SetAvailable(true)
+	_, _ = r.ListThings(ctx, &iot.ListThingsInput{})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if got := rec.m[MeterRegistryOperations]; got != 5 {
+		t.Errorf("metered %g registry operations, want 5", got)
+	}
+}

@@ -54,7 +54,24 @@ type Options struct {
 	// the same seed and the same sequence of changes give the same
 	// duplicates and delays.
 	Seed uint64
+
+	// Meter, when set, receives one registry operation
+	// (MeterRegistryOperations) per call that passes the availability and
+	// throttling checks, succeeded or not. AWS bills registry operations in
+	// 1 KB increments; the simulator counts one per call, which undercounts
+	// only calls carrying more than 1 KB (a large policy document).
+	Meter Meter
 }
+
+// Meter receives billable quantities; billing.RegionMeter satisfies it. It
+// is defined here so that registry does not depend on the billing package.
+type Meter interface {
+	Add(op string, n float64)
+}
+
+// MeterRegistryOperations is the metered operation name
+// (billing.OpIoTRegistryOperations).
+const MeterRegistryOperations = "IoT-RegistryOperations"
 
 // Registry is an in-memory AWS IoT registry for one Region. It is safe for
 // concurrent use. Create it with New.
@@ -85,6 +102,7 @@ type Registry struct {
 	queued atomic.Uint64 // events ever queued; tells call whether to flush
 	pubMu  sync.Mutex
 	deliv  *delivery.Scheduler
+	meter  Meter
 	model  delivery.Model
 }
 
@@ -103,6 +121,7 @@ func New(opts Options) *Registry {
 		thingTypes: make(map[string]*thingType),
 		groups:     make(map[string]*thingGroup),
 		deliv:      delivery.New(delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed}),
+		meter:      opts.Meter,
 		model:      delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
 	}
 	if r.now == nil {
@@ -178,6 +197,9 @@ func call[I, O any](ctx context.Context, r *Registry, op string, in *I, fn func(
 	}
 	if in == nil {
 		in = new(I) // the SDK substitutes an empty input too
+	}
+	if r.meter != nil {
+		r.meter.Add(MeterRegistryOperations, 1)
 	}
 	before := r.queued.Load()
 	out, err := fn(in)
