@@ -120,10 +120,10 @@ func New(opts Options) *Registry {
 		policies:   make(map[string]*policy),
 		thingTypes: make(map[string]*thingType),
 		groups:     make(map[string]*thingGroup),
-		deliv:      delivery.New(delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed}),
 		meter:      opts.Meter,
 		model:      delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
 	}
+	r.deliv = delivery.New(r.model)
 	if r.now == nil {
 		r.now = time.Now
 	}
