@@ -32,6 +32,14 @@ const (
 	SourceStepFunctions = "AWS Step Functions pricing, https://aws.amazon.com/step-functions/pricing/"
 )
 
+// Lambda duration prices per GB-second in us-east-1 (first 6 billion
+// GB-seconds a month for x86, 7.5 billion for arm64). The stacks deploy
+// arm64 functions (infra/lambda.go), so USEast1 uses the arm64 price.
+const (
+	LambdaArmGBSecondUSD = 0.0000133334
+	LambdaX86GBSecondUSD = 0.0000166667
+)
+
 // Price is the list price of one unit of an operation.
 type Price struct {
 	// USD is the price of one unit.
@@ -60,7 +68,7 @@ func USEast1() Prices {
 		OpDynamoDBReadRequestUnits:    {0.125 / million, "read request unit", SourceDynamoDB},
 		OpDynamoDBReplicatedWriteUnit: {0.625 / million, "replicated write request unit", SourceDynamoDB},
 		OpLambdaRequests:              {0.20 / million, "request", SourceLambda},
-		OpLambdaGBSeconds:             {0.0000166667, "GB-second (x86)", SourceLambda},
+		OpLambdaGBSeconds:             {LambdaArmGBSecondUSD, "GB-second (arm64)", SourceLambda},
 		OpStepFunctionsTransitions:    {0.025 / 1000, "state transition (Standard)", SourceStepFunctions},
 	}
 }

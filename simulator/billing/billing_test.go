@@ -84,7 +84,7 @@ func TestCost(t *testing.T) {
 				{"eu-west-1", OpLambdaRequests, 1e6},
 				{"eu-west-1", OpLambdaGBSeconds, 1e5},
 			},
-			want: 0.20 + 1e5*0.0000166667, lines: 2,
+			want: 0.20 + 1e5*0.0000133334, lines: 2,
 		},
 		{
 			name: "unpriced and non-positive quantities",

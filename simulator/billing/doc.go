@@ -38,14 +38,13 @@
 //	DynamoDB-ReadRequestUnits              0.125 / million  Amazon DynamoDB pricing for on-demand capacity
 //	DynamoDB-ReplicatedWriteRequestUnits   0.625 / million  Amazon DynamoDB pricing for on-demand capacity (global tables)
 //	Lambda-Requests                        0.20 / million   AWS Lambda pricing, https://aws.amazon.com/lambda/pricing/
-//	Lambda-GB-Second                       0.0000166667     AWS Lambda pricing (x86)
+//	Lambda-GB-Second                       0.0000133334     AWS Lambda pricing (arm64; x86 is 0.0000166667)
 //	StepFunctions-StateTransitions         0.025 / thousand AWS Step Functions pricing, https://aws.amazon.com/step-functions/pricing/
 //
 // The DynamoDB figures are those after the price cut of 1 November 2024 (on-
 // demand throughput halved, global-table replicated writes cut by up to 67%,
-// so a replicated WRU costs the same as a WRU). Lambda arm64 duration is
-// cheaper (0.0000133334 per GB-second); the simulator's functions are priced
-// as x86, the stacks' default.
+// so a replicated WRU costs the same as a WRU). Lambda duration is priced
+// for arm64, the architecture the stacks deploy (infra/lambda.go).
 //
 // Not modelled: free tiers, volume tiers beyond the first, storage, data
 // transfer between Regions, DynamoDB Streams reads (free when Lambda reads
