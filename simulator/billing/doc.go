@@ -23,8 +23,11 @@
 //   - AWS Step Functions Standard: one state transition per state entered and
 //     per retry attempt.
 //   - AWS IoT Core: rules triggered and actions executed, per message; Device
-//     Shadow and registry operations in 1 KB increments of the request or
-//     response payload; messages in 5 KB increments.
+//     Shadow operations in 1 KB increments of the request or response
+//     payload; registry operations per call of the APIs AWS's "additional
+//     metering details" page lists (https://aws.amazon.com/iot-core/pricing/additional-details/;
+//     certificate, policy and delete calls are not billed); messages in 5 KB
+//     increments (priced here, fed by no fake yet).
 //
 // # Prices (us-east-1, on-demand list prices as of 2025)
 //

@@ -267,6 +267,8 @@ func TestRegistryOperationsMetered(t *testing.T) {
 	_, _ = r.ListThings(ctx, &iot.ListThingsInput{}) // unavailable: not billed
 	r.SetAvailable(true)
 	_, _ = r.ListThings(ctx, &iot.ListThingsInput{})
+	_, _ = r.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String("p"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}) // not a billed API
+	_, _ = r.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String("thing-002")})                                                                   // nor is this
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if got := rec.m[MeterRegistryOperations]; got != 5 {

@@ -20,8 +20,9 @@
 //     validation does.
 //   - Every call first checks the context, then availability (SetAvailable)
 //     and then the per-operation token bucket (Options.Rates, SetRate), which
-//     is driven by Options.Now so a fake clock controls refills. A call that
-//     passes them is one billed registry operation for Options.Meter.
+//     is driven by Options.Now so a fake clock controls refills. A call of
+//     one of BilledRegistryAPIs that passes them is one billed registry
+//     operation for Options.Meter.
 //   - Lists are ordered by name, except ListCertificates (by creation) and
 //     ListPolicyVersions (newest first); for ListCertificates and ListPolicies
 //     AscendingOrder=false (the default) reverses the order. Pagination tokens

@@ -56,11 +56,27 @@ type Options struct {
 	Seed uint64
 
 	// Meter, when set, receives one registry operation
-	// (MeterRegistryOperations) per call that passes the availability and
-	// throttling checks, succeeded or not. AWS bills registry operations in
-	// 1 KB increments; the simulator counts one per call, which undercounts
-	// only calls carrying more than 1 KB (a large policy document).
+	// (MeterRegistryOperations) per call of a billed API (see
+	// BilledRegistryAPIs) that passes the availability and throttling
+	// checks, succeeded or not. AWS bills them in 1 KB increments of the
+	// record; the simulator's thing, type and group records are under 1 KB,
+	// so each call is one.
 	Meter Meter
+}
+
+// BilledRegistryAPIs are the APIs AWS IoT Core charges a registry operation
+// for, as "AWS IoT Core additional metering details"
+// (https://aws.amazon.com/iot-core/pricing/additional-details/) lists them,
+// restricted to the ones this registry implements. Certificate, policy,
+// delete, remove and detach calls are not on the list and are not billed.
+var BilledRegistryAPIs = map[string]bool{
+	"AddThingToThingGroup": true, "AttachThingPrincipal": true,
+	"CreateThing": true, "CreateThingGroup": true, "CreateThingType": true,
+	"DescribeThing": true, "DescribeThingGroup": true, "DescribeThingType": true,
+	"ListPrincipalThings": true, "ListThingGroups": true, "ListThingGroupsForThing": true,
+	"ListThingPrincipals": true, "ListThings": true, "ListThingsInThingGroup": true,
+	"ListThingTypes": true, "UpdateThing": true, "UpdateThingGroup": true,
+	"UpdateThingGroupsForThing": true,
 }
 
 // Meter receives billable quantities; billing.RegionMeter satisfies it. It
@@ -198,7 +214,7 @@ func call[I, O any](ctx context.Context, r *Registry, op string, in *I, fn func(
 	if in == nil {
 		in = new(I) // the SDK substitutes an empty input too
 	}
-	if r.meter != nil {
+	if r.meter != nil && BilledRegistryAPIs[op] {
 		r.meter.Add(MeterRegistryOperations, 1)
 	}
 	before := r.queued.Load()
