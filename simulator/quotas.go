@@ -33,7 +33,7 @@ import (
 //	DeleteThingShadow requests/s         4,000 / 400                                         shadow    (same page)
 //	ListNamedShadowsForThing requests/s  10                                                  shadow    (same page)
 //	Shadow requests per thing            20/s, all APIs                                      shadow    (same page)
-//	IoT registry API rates               Options.APIRates (operation -> TPS)                 registry  (same page, control-plane quotas)
+//	IoT registry API rates               registry.DefaultRates(), e.g. CreateThing 100/s     registry  (same page, API throttling quotas)
 //
 // Throttled calls fail with the SDK's error (a ThrottlingException for Step
 // Functions and the data plane, TooManyRequestsException for Lambda, 429 on
@@ -68,9 +68,17 @@ func (f Fidelity) seed(region, fake string) uint64 {
 	return f.Seed ^ h.Sum64()
 }
 
-// Registry sets o's delivery model and meter for region.
+// Registry sets o's delivery model and meter for region, and with Quotas
+// the registry's default API rates under the ones o.Rates already names.
 func (f Fidelity) Registry(region string, o registry.Options) registry.Options {
 	o.DuplicateRate, o.ReorderWindow, o.Seed = f.DuplicateRate, f.ReorderWindow, f.seed(region, "registry")
+	if f.Quotas {
+		rates := registry.DefaultRates()
+		for api, tps := range o.Rates {
+			rates[api] = tps
+		}
+		o.Rates = rates
+	}
 	if f.Meter != nil {
 		o.Meter = f.Meter.ForRegion(region)
 	}

@@ -24,6 +24,9 @@ func TestFidelityOptions(t *testing.T) {
 			if ro.DuplicateRate != tt.f.DuplicateRate || ro.ReorderWindow != tt.f.ReorderWindow || (ro.Meter != nil) != tt.wantMeter {
 				t.Errorf("registry options %+v", ro)
 			}
+			if got := tt.f.Registry("us-east-1", registry.Options{Rates: map[string]float64{"CreateThing": 7}}).Rates; got["CreateThing"] != 7 || (got["DescribeThing"] == 350) != tt.wantQuotas {
+				t.Errorf("registry rates %v", got)
+			}
 			if other := tt.f.Registry("eu-west-1", registry.Options{}); other.Seed == ro.Seed {
 				t.Error("both Regions' registries got the same seed")
 			}

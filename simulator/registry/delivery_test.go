@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,3 +276,30 @@ func TestRegistryOperationsMetered(t *testing.T) {
 		t.Errorf("metered %g registry operations, want 5", got)
 	}
 }
+
+func TestDefaultRatesNameImplementedAPIs(t *testing.T) {
+	tests := []struct {
+		api  string
+		want float64
+	}{
+		{"CreateThing", 100}, {"DescribeThing", 350}, {"ListThings", 10}, {"CreateThingGroup", 25}, {"UpdateThingGroup", 15},
+	}
+	rates := DefaultRates()
+	for _, tt := range tests {
+		if rates[tt.api] != tt.want {
+			t.Errorf("DefaultRates()[%s] = %g, want %g", tt.api, rates[tt.api], tt.want)
+		}
+	}
+	// Every named API must be one this registry throttles; a typo would
+	// silently leave it unlimited.
+	r := New(Options{Region: testRegion, AccountID: testAccount, Rates: rates})
+	t.Cleanup(r.Close)
+	for api := range rates {
+		if !strings.Contains(implementedAPIs, " "+api+" ") {
+			t.Errorf("DefaultRates names %s, which the registry does not implement", api)
+		}
+	}
+}
+
+// implementedAPIs lists the operations call() is invoked with.
+const implementedAPIs = " AddThingToThingGroup AttachPolicy AttachThingPrincipal CreatePolicy CreatePolicyVersion CreateThing CreateThingGroup CreateThingType DeleteCertificate DeletePolicy DeletePolicyVersion DeleteThing DeleteThingGroup DeleteThingType DeprecateThingType DescribeCertificate DescribeThing DescribeThingGroup DescribeThingType DetachPolicy DetachThingPrincipal GetPolicy ListAttachedPolicies ListCertificates ListPolicies ListPolicyVersions ListPrincipalThings ListTargetsForPolicy ListThingGroups ListThingGroupsForThing ListThingPrincipals ListThingTypes ListThings ListThingsInThingGroup RegisterCertificate RegisterCertificateWithoutCA RemoveThingFromThingGroup SetDefaultPolicyVersion UpdateCertificate UpdateThing UpdateThingGroup "

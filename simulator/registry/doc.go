@@ -20,7 +20,10 @@
 //     validation does.
 //   - Every call first checks the context, then availability (SetAvailable)
 //     and then the per-operation token bucket (Options.Rates, SetRate), which
-//     is driven by Options.Now so a fake clock controls refills. A call of
+//     is driven by Options.Now so a fake clock controls refills. No rate is
+//     set by default; DefaultRates returns AWS's published defaults for the
+//     thing, thing type and thing group APIs (its doc has the table and the
+//     source, "AWS IoT Core endpoints and quotas"). A call of
 //     one of BilledRegistryAPIs that passes them is one billed registry
 //     operation for Options.Meter.
 //   - Lists are ordered by name, except ListCertificates (by creation) and
