@@ -14,9 +14,11 @@ func TestFidelityOptions(t *testing.T) {
 		f          Fidelity
 		wantQuotas bool
 		wantMeter  bool
+		wantRates  bool
 	}{
 		{name: "zero is kind", f: Fidelity{}},
 		{name: "strict", f: StrictFidelity(42), wantQuotas: true, wantMeter: true},
+		{name: "strict with registry rates", f: func() Fidelity { f := StrictFidelity(42); f.RegistryRates = true; return f }(), wantQuotas: true, wantMeter: true, wantRates: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -24,7 +26,7 @@ func TestFidelityOptions(t *testing.T) {
 			if ro.DuplicateRate != tt.f.DuplicateRate || ro.ReorderWindow != tt.f.ReorderWindow || (ro.Meter != nil) != tt.wantMeter {
 				t.Errorf("registry options %+v", ro)
 			}
-			if got := tt.f.Registry("us-east-1", registry.Options{Rates: map[string]float64{"CreateThing": 7}}).Rates; got["CreateThing"] != 7 || (got["DescribeThing"] == 350) != tt.wantQuotas {
+			if got := tt.f.Registry("us-east-1", registry.Options{Rates: map[string]float64{"CreateThing": 7}}).Rates; got["CreateThing"] != 7 || (got["DescribeThing"] == 350) != tt.wantRates {
 				t.Errorf("registry rates %v", got)
 			}
 			if other := tt.f.Registry("eu-west-1", registry.Options{}); other.Seed == ro.Seed {
