@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -214,8 +215,10 @@ func (e *Engine) run(ctx context.Context, rs *ruleState, m Message) {
 		return
 	}
 	// Delayed runs outlive the caller, so they must not inherit its
-	// cancellation; each gets its own copy of the output.
+	// cancellation nor share the broker's payload buffer; each run gets its
+	// own copy of the output.
 	ctx = context.WithoutCancel(ctx)
+	m.Payload = bytes.Clone(m.Payload)
 	e.deliv.Deliver(func() { e.runAction(ctx, rs, m, cloneJSON(out).(map[string]any)) })
 }
 
