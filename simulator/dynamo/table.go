@@ -41,6 +41,7 @@ type Option func(*options)
 type options struct {
 	now       func() time.Time
 	retention time.Duration
+	meter     Meter // see WithMeter
 }
 
 // WithClock sets the clock used for update times, stream record times, stream
@@ -84,6 +85,7 @@ type Table struct {
 	arn     string
 	now     func() time.Time
 	stream  *Stream
+	meter   Meter // nil: unmetered
 
 	mu         sync.Mutex
 	items      map[string]*entry
@@ -109,6 +111,7 @@ func NewTable(region, account string, s Schema, opts ...Option) *Table {
 		schema:     s,
 		arn:        fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", region, account, s.Name),
 		now:        o.now,
+		meter:      o.meter,
 		items:      map[string]*entry{},
 		tombstones: map[string]version{},
 	}
@@ -318,6 +321,7 @@ func (t *Table) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...fun
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old, err := t.currentLocked(k, cond, in.ReturnValuesOnConditionCheckFailure)
+	t.chargeWrite(err, item, entryItem(t.items[k]))
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +399,7 @@ func (t *Table) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...fun
 	if e := t.items[k]; e != nil {
 		out.Item = copyItem(e.item)
 	}
+	t.chargeRead(out.Item, aws.ToBool(in.ConsistentRead))
 	return out, nil
 }
 
@@ -416,6 +421,7 @@ func (t *Table) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, _ 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old, err := t.currentLocked(k, cond, in.ReturnValuesOnConditionCheckFailure)
+	t.chargeWrite(err, entryItem(t.items[k]))
 	if err != nil {
 		return nil, err
 	}
@@ -582,6 +588,7 @@ func (t *Table) ExpireNow() int {
 func (t *Table) applyReplicated(c repChange) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.chargeReplicated(c.item, entryItem(t.items[c.key])) // billed even when last writer wins discards it
 	incoming := version{updated: c.updated, region: c.region}
 	old := t.items[c.key]
 	var current version

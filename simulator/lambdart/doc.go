@@ -11,8 +11,25 @@
 // error's (or panic value's) dynamic type, pointer dereferenced, e.g.
 // "errorString" for errors.New, "wrapError" for fmt.Errorf with %w, "string"
 // for panic("..."). Invocations of one function may run concurrently.
-// ReservedConcurrency caps them; an invocation over the cap fails with
-// ErrThrottled (Lambda's TooManyRequestsException).
+//
+// Concurrency, as Lambda: an invocation that would exceed the function's
+// ReservedConcurrency or the account's concurrency in the Region fails at
+// once (synchronous invocations are not queued) with a
+// *TooManyRequestsException, a mirror of the SDK's lambda
+// types.TooManyRequestsException with its Reason
+// (ReservedFunctionConcurrentInvocationLimitExceeded or
+// ConcurrentInvocationLimitExceeded); errors.Is(err, ErrThrottled) holds.
+//
+//	Quota                               Default  Source
+//	Concurrent executions per account   1,000    "Lambda quotas", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+//
+// WithAccountConcurrency changes it (0 removes it). Billing: Usage counts per
+// function the requests (invocations that ran, errors and crashes included,
+// throttles excluded), the duration rounded up to 1 ms per invocation, and
+// GB-seconds at FunctionOptions.MemoryMB (default 128 MB); WithMeter feeds
+// the same figures to a billing meter as MeterRequests and MeterGBSeconds.
+// Duration is the handler's wall-clock time in process, which is shorter than
+// a real Lambda's (no network round trips, no cold starts).
 //
 // Stream mapping (MapStream): one poller per mapping, for the stream's single
 // shard, with at most one batch in flight, in sequence-number order. It models

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
-// ErrThrottled is returned (wrapped) when an invocation would exceed the
-// function's reserved concurrency, like Lambda's TooManyRequestsException.
+// ErrThrottled matches (errors.Is) every *TooManyRequestsException: an
+// invocation refused for the account's or the function's concurrency.
 var ErrThrottled = errors.New("TooManyRequestsException: Rate Exceeded")
 
 // ErrFunctionNotFound is returned (wrapped) for an unknown function name or
@@ -45,6 +45,9 @@ func (e *FunctionError) Error() string {
 type FunctionOptions struct {
 	// ReservedConcurrency caps concurrent invocations (0 = unlimited).
 	ReservedConcurrency int
+	// MemoryMB is the configured memory, used for GB-seconds (0 means
+	// DefaultMemoryMB, Lambda's default).
+	MemoryMB int
 }
 
 type function struct {
@@ -52,8 +55,11 @@ type function struct {
 	arn      string
 	handler  any
 	reserved int
+	memoryMB int
 
 	invocations atomic.Int64
+	billedMS    atomic.Int64
+	throttles   atomic.Int64
 
 	mu       sync.Mutex
 	inFlight int
@@ -66,23 +72,35 @@ type Runtime struct {
 	account string
 	logger  *slog.Logger
 
+	accountLimit int
+	meter        Meter
+	concMu       sync.Mutex
+	running      int // invocations in flight across all functions
+
 	mu    sync.Mutex
 	funcs map[string]*function
 	stats map[string]*mappingCounters
 }
 
 // New returns an empty runtime for region/account. A nil logger discards.
-func New(region, account string, logger *slog.Logger) *Runtime {
+// The account's concurrency is DefaultAccountConcurrency unless an Option
+// says otherwise.
+func New(region, account string, logger *slog.Logger, opts ...Option) *Runtime {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{
-		region:  region,
-		account: account,
-		logger:  logger.With("component", "lambdart", "region", region),
-		funcs:   map[string]*function{},
-		stats:   map[string]*mappingCounters{},
+	r := &Runtime{
+		region:       region,
+		account:      account,
+		logger:       logger.With("component", "lambdart", "region", region),
+		accountLimit: DefaultAccountConcurrency,
+		funcs:        map[string]*function{},
+		stats:        map[string]*mappingCounters{},
 	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Register adds a function whose handler is any value lambda.NewHandler
@@ -99,11 +117,18 @@ func (r *Runtime) Register(name string, handler any, opts FunctionOptions) (stri
 	if opts.ReservedConcurrency < 0 {
 		return "", fmt.Errorf("lambdart: register %q: negative reserved concurrency", name)
 	}
+	if opts.MemoryMB < 0 {
+		return "", fmt.Errorf("lambdart: register %q: negative memory size", name)
+	}
+	if opts.MemoryMB == 0 {
+		opts.MemoryMB = DefaultMemoryMB
+	}
 	fn := &function{
 		name:     name,
 		arn:      fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.region, r.account, name),
 		handler:  handler,
 		reserved: opts.ReservedConcurrency,
+		memoryMB: opts.MemoryMB,
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -174,8 +199,9 @@ func (r *Runtime) Invocations(name string) int64 {
 
 // Invoke runs the function synchronously (RequestResponse) with payload as
 // the event JSON and returns its response JSON. A function error is returned
-// as *FunctionError; ErrFunctionNotFound, ErrThrottled and context errors are
-// returned wrapped.
+// as *FunctionError; ErrFunctionNotFound, *TooManyRequestsException (account
+// or reserved concurrency exceeded; errors.Is ErrThrottled) and context
+// errors are returned wrapped.
 func (r *Runtime) Invoke(ctx context.Context, arnOrName string, payload []byte) ([]byte, error) {
 	fn, err := r.lookup(arnOrName)
 	if err != nil {
@@ -184,10 +210,18 @@ func (r *Runtime) Invoke(ctx context.Context, arnOrName string, payload []byte) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lambdart: invoke %s: %w", fn.name, err)
 	}
+	// Reserved concurrency is carved out of the account's pool in Lambda;
+	// the simulator checks the function's cap first, then the account's.
 	fn.mu.Lock()
 	if fn.reserved > 0 && fn.inFlight >= fn.reserved {
 		fn.mu.Unlock()
-		return nil, fmt.Errorf("lambdart: invoke %s: %w", fn.name, ErrThrottled)
+		fn.throttles.Add(1)
+		return nil, fmt.Errorf("lambdart: invoke %s: %w", fn.name, tooManyRequests(ReasonReservedFunctionConcurrentLimitExceeded))
+	}
+	if !r.acquire() {
+		fn.mu.Unlock()
+		fn.throttles.Add(1)
+		return nil, fmt.Errorf("lambdart: invoke %s: %w", fn.name, tooManyRequests(ReasonConcurrentInvocationLimitExceeded))
 	}
 	fn.inFlight++
 	crash := fn.crashes > 0
@@ -195,10 +229,13 @@ func (r *Runtime) Invoke(ctx context.Context, arnOrName string, payload []byte) 
 		fn.crashes--
 	}
 	fn.mu.Unlock()
+	began := time.Now()
 	defer func() {
+		r.bill(fn, time.Since(began))
 		fn.mu.Lock()
 		fn.inFlight--
 		fn.mu.Unlock()
+		r.release()
 	}()
 	fn.invocations.Add(1)
 
@@ -219,6 +256,23 @@ func (r *Runtime) Invoke(ctx context.Context, arnOrName string, payload []byte) 
 	}
 	log.Debug("invocation succeeded", "duration", time.Since(start), "responseBytes", len(out))
 	return out, nil
+}
+
+// acquire takes one slot of the account's concurrency, false when none is free.
+func (r *Runtime) acquire() bool {
+	r.concMu.Lock()
+	defer r.concMu.Unlock()
+	if r.accountLimit > 0 && r.running >= r.accountLimit {
+		return false
+	}
+	r.running++
+	return true
+}
+
+func (r *Runtime) release() {
+	r.concMu.Lock()
+	r.running--
+	r.concMu.Unlock()
 }
 
 // invokeHandler calls the handler the way the aws-lambda-go runtime's invoke

@@ -20,7 +20,12 @@
 //     validation does.
 //   - Every call first checks the context, then availability (SetAvailable)
 //     and then the per-operation token bucket (Options.Rates, SetRate), which
-//     is driven by Options.Now so a fake clock controls refills.
+//     is driven by Options.Now so a fake clock controls refills. No rate is
+//     set by default; DefaultRates returns AWS's published defaults for the
+//     thing, thing type and thing group APIs (its doc has the table and the
+//     source, "AWS IoT Core endpoints and quotas"). A call of
+//     one of BilledRegistryAPIs that passes them is one billed registry
+//     operation for Options.Meter.
 //   - Lists are ordered by name, except ListCertificates (by creation) and
 //     ListPolicyVersions (newest first); for ListCertificates and ListPolicies
 //     AscendingOrder=false (the default) reverses the order. Pagination tokens
@@ -29,13 +34,23 @@
 //     shift the rest. A bad token is an InvalidRequestException. Default page
 //     size is 50, maximum 250.
 //   - Registry events ($aws/events/...) are published in AWS's documented topic
-//     and payload format after the state change, outside the registry lock,
-//     in exactly the order the changes were committed (one global order), and
+//     and payload format after the state change, outside the registry lock.
+//     With the zero delivery options they are published exactly once, in
+//     exactly the order the changes were committed (one global order), and
 //     before the mutating call returns (so a blocked Publisher stalls mutating
-//     calls, never reads). Publish errors are ignored: events are at most once,
-//     as a broker outage would lose them in AWS too. Idempotent repeats and
-//     failed calls publish nothing. Attaching/detaching principals and
-//     policies and certificate changes publish nothing, as in AWS.
+//     calls, never reads): convenient for the registry's own unit tests, and
+//     kinder than AWS. AWS delivers registry events at least once and in no
+//     particular order, which Options models: DuplicateRate publishes an event
+//     twice (same eventId) with that probability, ReorderWindow delays every
+//     copy by a random duration in [0, ReorderWindow) on a timer the registry
+//     owns, so later events overtake earlier ones and mutating calls return
+//     without waiting for their events. Seed fixes the draws, which are made
+//     in commit order. Pending counts delayed copies not yet published, Flush
+//     waits for them, Close stops the timers (dropping what they held).
+//     Publish errors are ignored: a copy is lost, as a broker outage would
+//     lose it in AWS too. Idempotent repeats and failed calls publish
+//     nothing. Attaching/detaching principals and policies and certificate
+//     changes publish nothing, as in AWS.
 //   - Payload field names are AWS's documented ones, e.g. membership events
 //     carry groupArn/groupId/thingArn/thingId/membershipId (names only in the
 //     topic), hierarchy events thingGroupId/thingGroupName (the parent) and

@@ -142,7 +142,8 @@ func (r *Registry) emit(topic string, body any) {
 // flush publishes everything queued so far, in order. Callers must not hold
 // mu. When it returns, every event queued before the call has been published,
 // by this flusher or by one that held pubMu before it (a holder publishes its
-// whole batch before releasing pubMu).
+// whole batch before releasing pubMu), or, under a ReorderWindow, handed to
+// its delivery timer.
 func (r *Registry) flush() {
 	r.pubMu.Lock()
 	defer r.pubMu.Unlock()
@@ -154,6 +155,10 @@ func (r *Registry) flush() {
 		payload, err := json.Marshal(e.body)
 		if err != nil {
 			continue // cannot happen: payloads are plain structs
+		}
+		if r.model.Enabled() {
+			r.send(e.topic, payload)
+			continue
 		}
 		_ = r.pub.Publish(e.topic, payload) // at-most-once, see the package doc
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/time/rate"
+
+	"github.com/iot-dr/iot-dr/simulator/internal/delivery"
 )
 
 // Publisher receives registry events. The simulator wires it to the Region's
@@ -34,7 +36,58 @@ type Options struct {
 	Rates map[string]float64
 	// Now is the Region's clock; nil means time.Now.
 	Now func() time.Time
+
+	// The delivery model of registry events. The zero values publish every
+	// event exactly once, in commit order, before the mutating call returns.
+	// AWS promises neither (at least once, unordered), so the simulator's
+	// e2e runs set them.
+	//
+	// DuplicateRate is the probability (0 to 1) that an event is published
+	// twice, both copies with the same eventId.
+	DuplicateRate float64
+	// ReorderWindow delays each published copy by a random duration in
+	// [0, ReorderWindow) on a timer owned by the registry, so later events
+	// may overtake earlier ones and mutating calls return before their
+	// events are out. Pending and Flush wait for them; Close stops them.
+	ReorderWindow time.Duration
+	// Seed seeds the model's random draws, which are made in commit order:
+	// the same seed and the same sequence of changes give the same
+	// duplicates and delays.
+	Seed uint64
+
+	// Meter, when set, receives one registry operation
+	// (MeterRegistryOperations) per call of a billed API (see
+	// BilledRegistryAPIs) that passes the availability and throttling
+	// checks, succeeded or not. AWS bills them in 1 KB increments of the
+	// record; the simulator's thing, type and group records are under 1 KB,
+	// so each call is one.
+	Meter Meter
 }
+
+// BilledRegistryAPIs are the APIs AWS IoT Core charges a registry operation
+// for, as "AWS IoT Core additional metering details"
+// (https://aws.amazon.com/iot-core/pricing/additional-details/) lists them,
+// restricted to the ones this registry implements. Certificate, policy,
+// delete, remove and detach calls are not on the list and are not billed.
+var BilledRegistryAPIs = map[string]bool{
+	"AddThingToThingGroup": true, "AttachThingPrincipal": true,
+	"CreateThing": true, "CreateThingGroup": true, "CreateThingType": true,
+	"DescribeThing": true, "DescribeThingGroup": true, "DescribeThingType": true,
+	"ListPrincipalThings": true, "ListThingGroups": true, "ListThingGroupsForThing": true,
+	"ListThingPrincipals": true, "ListThings": true, "ListThingsInThingGroup": true,
+	"ListThingTypes": true, "UpdateThing": true, "UpdateThingGroup": true,
+	"UpdateThingGroupsForThing": true,
+}
+
+// Meter receives billable quantities; billing.RegionMeter satisfies it. It
+// is defined here so that registry does not depend on the billing package.
+type Meter interface {
+	Add(op string, n float64)
+}
+
+// MeterRegistryOperations is the metered operation name
+// (billing.OpIoTRegistryOperations).
+const MeterRegistryOperations = "IoT-RegistryOperations"
 
 // Registry is an in-memory AWS IoT registry for one Region. It is safe for
 // concurrent use. Create it with New.
@@ -65,6 +118,9 @@ type Registry struct {
 	queue  []event
 	queued atomic.Uint64 // events ever queued; tells call whether to flush
 	pubMu  sync.Mutex
+	deliv  *delivery.Scheduler
+	meter  Meter
+	model  delivery.Model
 }
 
 // New returns an empty registry.
@@ -81,7 +137,10 @@ func New(opts Options) *Registry {
 		policies:   make(map[string]*policy),
 		thingTypes: make(map[string]*thingType),
 		groups:     make(map[string]*thingGroup),
+		meter:      opts.Meter,
+		model:      delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
 	}
+	r.deliv = delivery.New(r.model)
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -159,6 +218,9 @@ func call[I, O any](ctx context.Context, r *Registry, op string, in *I, fn func(
 	}
 	if in == nil {
 		in = new(I) // the SDK substitutes an empty input too
+	}
+	if r.meter != nil && BilledRegistryAPIs[op] {
+		r.meter.Add(MeterRegistryOperations, 1)
 	}
 	before := r.queued.Load()
 	out, err := fn(in)

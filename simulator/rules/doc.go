@@ -43,9 +43,21 @@
 // CASE, IN, LIKE, %, array/object literals and indexing, nested SELECT, SELECT
 // VALUE, other functions (principal(), clientid(), encode(), get_*()...),
 // substitution templates, Basic Ingest ($aws/rules/...) topic rewriting, and
-// rule-level settings such as ruleDisabled. The Engine runs actions
-// synchronously on the caller's goroutine, once per message (no retries, no
-// batching); AWS runs them asynchronously with its own retry policy.
+// rule-level settings such as ruleDisabled, action retries and batching.
+//
+// Delivery: with the zero Delivery the Engine runs a matched message's action
+// synchronously on the caller's goroutine, exactly once, in order: kinder
+// than AWS, which runs actions asynchronously, at least once and in no
+// particular order. WithDelivery models that: DuplicateRate runs an action
+// twice for one message (same SELECT output, so a newuuid() key is the same
+// in both runs), ReorderWindow runs each run after a random delay in
+// [0, ReorderWindow) on a timer the Engine owns (with the handler's context
+// stripped of its cancellation), so actions for later messages overtake
+// earlier ones; Seed fixes the draws. Pending counts delayed runs not yet
+// finished, Flush waits for them, Close stops the timers. Each failed run
+// sends its own error-action message. WithMeter counts rules triggered (one
+// per rule and matching message) and actions executed (every action and
+// error-action run, duplicates included), the units AWS IoT Core bills.
 //
 // This package is for the simulator and tests only; it is not a production
 // rules engine.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/iot-dr/iot-dr/simulator/internal/delivery"
 )
 
 // Action is what a rule does with the result of its SELECT for one message.
@@ -76,14 +79,18 @@ func WithEnv(env Env) Option { return func(e *Engine) { e.env = env } }
 // the actions of the rules that match. Handle is safe for concurrent use and
 // may run concurrently with Add.
 //
-// Delivery: each message is evaluated once per rule and each action runs at
-// most once for it, synchronously on the caller's goroutine, in the order the
-// rules were added. A failed action is not retried; its failure goes to the
-// rule's error action (one message per rule and message, as in AWS) and is
-// counted in Stats.
+// Delivery: each message is evaluated once per rule. With the zero Delivery
+// (see WithDelivery) each action runs once for it, synchronously on the
+// caller's goroutine, in the order the rules were added; otherwise it may run
+// twice and later, on a timer. A failed action is not retried; its failure
+// goes to the rule's error action (one message per rule and failed run, as in
+// AWS) and is counted in Stats.
 type Engine struct {
 	logger *slog.Logger
 	env    Env
+	model  delivery.Model
+	deliv  *delivery.Scheduler
+	meter  Meter
 
 	mu     sync.RWMutex
 	rules  []*ruleState // append-only; readers take a snapshot under mu
@@ -109,6 +116,9 @@ func NewEngine(logger *slog.Logger, opts ...Option) *Engine {
 	e := &Engine{logger: logger, byName: map[string]*ruleState{}}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.deliv == nil {
+		e.deliv = delivery.New(e.model)
 	}
 	return e
 }
@@ -199,6 +209,21 @@ func (e *Engine) run(ctx context.Context, rs *ruleState, m Message) {
 		return
 	}
 	rs.matched.Add(1)
+	e.count(MeterRulesTriggered)
+	if !e.model.Enabled() {
+		e.runAction(ctx, rs, m, out)
+		return
+	}
+	// Delayed runs outlive the caller, so they must not inherit its
+	// cancellation nor share the broker's payload buffer; each run gets its
+	// own copy of the output.
+	ctx = context.WithoutCancel(ctx)
+	m.Payload = bytes.Clone(m.Payload)
+	e.deliv.Deliver(func() { e.runAction(ctx, rs, m, cloneJSON(out).(map[string]any)) })
+}
+
+func (e *Engine) runAction(ctx context.Context, rs *ruleState, m Message, out map[string]any) {
+	e.count(MeterActionsExecuted)
 	if err := rs.rule.Action.Run(ctx, out); err != nil {
 		rs.actionErrors.Add(1)
 		rs.setLastError(err)
@@ -225,6 +250,7 @@ func (e *Engine) runErrorAction(ctx context.Context, rs *ruleState, m Message, c
 			"errorMessage":   cause.Error(),
 		}},
 	}
+	e.count(MeterActionsExecuted)
 	if err := rs.rule.ErrorAction.Run(ctx, msg); err != nil {
 		rs.errorActionErrors.Add(1)
 		e.logger.ErrorContext(ctx, "topic rule: error action failed",

@@ -34,10 +34,33 @@
 //     ServiceUnavailableException and answers MQTT requests on .../rejected
 //     with code 500.
 //
-// Not modelled: named shadows (rejected as invalid requests), the
-// ListNamedShadowsForThing, Publish and retained-message APIs, the thing's
-// existence in the registry (AWS also serves shadows for unregistered names),
-// throttling, per-account limits other than document size and depth, and
-// persistence across restarts. This package is for tests and drills, never
+// Quotas (WithQuotas; none by default, DefaultQuotas(region) gives AWS's)
+// are token buckets that hold one second's worth and start full, refilled by
+// the service clock. They apply to data-plane calls and to MQTT requests
+// alike, the account bucket of the API first, then the thing's:
+//
+//	Quota (requests per second)     us-east-1, us-west-2, eu-west-1  Other Regions
+//	UpdateThingShadow per account   4,000                            400
+//	GetThingShadow per account      4,000                            400
+//	DeleteThingShadow per account   4,000                            400
+//	ListNamedShadowsForThing        10                               10
+//	Requests per thing (all APIs)   20                               20
+//
+// Source: "AWS IoT Device Shadow service quotas" in "AWS IoT Core endpoints
+// and quotas", https://docs.aws.amazon.com/general/latest/gr/iot-core.html.
+// A throttled data-plane call returns *types.ThrottlingException (HTTP 429);
+// a throttled MQTT request is answered on .../rejected with code 429 "Too
+// Many Requests". Usage counts requests and throttles per API and the billed
+// operations (one per started KB of the request document for updates and of
+// the response otherwise, at least one, failures included); WithMeter feeds
+// the billed operations to a billing meter as MeterShadowOperations.
+// ListNamedShadowsForThing exists for its quota and always returns an empty
+// list, since named shadows are not modelled.
+//
+// Not modelled: named shadows (rejected as invalid requests), the Publish
+// and retained-message APIs, the thing's existence in the registry (AWS also
+// serves shadows for unregistered names), the 10 in-flight unacknowledged
+// messages per thing, per-account limits other than the request rates,
+// document size and depth, and persistence across restarts. This package is for tests and drills, never
 // production.
 package shadow

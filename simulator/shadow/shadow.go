@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane/types"
+	"golang.org/x/time/rate"
 )
 
 // notifyQoS is the QoS of every notification the service publishes.
@@ -44,6 +45,12 @@ type Service struct {
 	log         *slog.Logger
 	unavailable atomic.Bool
 	calls       atomic.Int64
+
+	// Quotas and metering (quotas.go); limits is read-only after New.
+	limits   map[string]*rate.Limiter
+	perThing float64
+	meter    Meter
+	use      usage
 
 	mu     sync.Mutex
 	things map[string]*thing
@@ -99,7 +106,11 @@ func (s *Service) GetThingShadow(ctx context.Context, in *iotdataplane.GetThingS
 	if err != nil {
 		return nil, err
 	}
+	if serr := s.admit(APIGetThingShadow, thingName); serr != nil {
+		return nil, apiError(serr)
+	}
 	payload, serr := s.get(thingName, "", false)
+	s.bill(len(payload))
 	if serr != nil {
 		return nil, apiError(serr)
 	}
@@ -120,7 +131,11 @@ func (s *Service) UpdateThingShadow(ctx context.Context, in *iotdataplane.Update
 	if err != nil {
 		return nil, err
 	}
+	if serr := s.admit(APIUpdateThingShadow, thingName); serr != nil {
+		return nil, apiError(serr)
+	}
 	accepted, serr := s.update(thingName, payload, false)
+	s.bill(len(payload))
 	if serr != nil {
 		return nil, apiError(serr)
 	}
@@ -138,7 +153,11 @@ func (s *Service) DeleteThingShadow(ctx context.Context, in *iotdataplane.Delete
 	if err != nil {
 		return nil, err
 	}
+	if serr := s.admit(APIDeleteThingShadow, thingName); serr != nil {
+		return nil, apiError(serr)
+	}
 	payload, serr := s.delete(thingName, "", false)
+	s.bill(len(payload))
 	if serr != nil {
 		return nil, apiError(serr)
 	}
@@ -168,15 +187,25 @@ func (s *Service) HandleMQTT(topic string, payload []byte) {
 		s.reject(name, op, clientTokenOf(payload), badRequest("Invalid thing name"))
 		return
 	}
+	if serr := s.admit(mqttAPI[op], name); serr != nil {
+		s.reject(name, op, clientTokenOf(payload), serr)
+		return
+	}
 	switch op {
 	case "update":
 		_, _ = s.update(name, payload, true)
+		s.bill(len(payload))
 	case "get":
-		_, _ = s.get(name, clientTokenOf(payload), true)
+		doc, _ := s.get(name, clientTokenOf(payload), true)
+		s.bill(len(doc))
 	case "delete":
-		_, _ = s.delete(name, clientTokenOf(payload), true)
+		doc, _ := s.delete(name, clientTokenOf(payload), true)
+		s.bill(len(doc))
 	}
 }
+
+// mqttAPI maps an MQTT shadow operation to the API whose quota it shares.
+var mqttAPI = map[string]string{"update": APIUpdateThingShadow, "get": APIGetThingShadow, "delete": APIDeleteThingShadow}
 
 // checkCall validates the data-plane call common to all operations.
 func (s *Service) checkCall(ctx context.Context, thingName, shadowName *string) (string, error) {
@@ -466,6 +495,8 @@ func apiError(e *shadowError) error {
 		return &types.ConflictException{Message: msg}
 	case 413:
 		return &types.RequestEntityTooLargeException{Message: msg}
+	case 429:
+		return throttlingException(e.msg)
 	default:
 		return &types.InternalFailureException{Message: msg}
 	}

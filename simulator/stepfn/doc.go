@@ -52,6 +52,25 @@
 // are real timers multiplied by Options.TimeScale and stop on Close; Task
 // TimeoutSeconds runs in real time (tasks are real code).
 //
+// Quotas (Options.Quotas; the zero value is unlimited, DefaultQuotas(region)
+// gives AWS's Standard-workflow defaults) are token buckets that start full:
+//
+//	Quota            us-east-1, us-west-2, eu-west-1  Other Regions     Effect
+//	StartExecution   bucket 1,300, refill 300/s       800, 150/s        call fails: ThrottlingException
+//	StateTransition  bucket 5,000, refill 5,000/s     800, 800/s        transition waits (real time)
+//
+// Source: "Step Functions service quotas" (Quotas related to API action
+// throttling; Quotas related to state throttling),
+// https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html.
+// The sfn SDK has no modelled ThrottlingException type: a throttled
+// StartExecution returns a smithy.APIError with ErrorCode
+// "ThrottlingException" (client fault), which is what the real service sends
+// and what the SDK's retryer matches. StartExecution refills follow
+// Options.Now; transition refills follow the wall clock, because a throttled
+// transition really waits, as AWS slows executions rather than failing them.
+// StateTransitions counts one transition per state entered and per retry
+// attempt (what AWS bills); Options.Meter receives the same count.
+//
 // Not modelled: Map, Parallel, activities, .sync and .waitForTaskToken
 // integrations, HeartbeatSeconds, execution timeouts (top-level
 // TimeoutSeconds), EXPRESS workflows, versions and aliases, StopExecution,

@@ -145,6 +145,9 @@ var enteredTypes = map[stateType][2]types.HistoryEventType{
 // execution succeeds here) and the state's output, or the error that fails
 // the execution, or (as err) the abort.
 func (e *execution) runState(ctx context.Context, st *state, raw any) (next string, out any, serr *stateError, err error) {
+	if err := e.svc.transition(ctx); err != nil {
+		return "", nil, nil, errAborted
+	}
 	enteredAt := e.svc.now()
 	inStr, encErr := encodeJSON(raw)
 	if encErr != nil {
@@ -306,6 +309,9 @@ func (e *execution) runTask(ctx context.Context, st *state, raw, eff any, c *ctx
 			counts[i]++
 			e.svc.log.Debug("stepfn: retrying task", "execution", e.name, "state", st.name, "error", terr.name, "retry", counts[i], "delay", d)
 			if err := e.svc.sleep(ctx, d); err != nil {
+				return nil, "", false, nil, errAborted
+			}
+			if err := e.svc.transition(ctx); err != nil { // a retry attempt is billed as a transition
 				return nil, "", false, nil, errAborted
 			}
 			continue

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/time/rate"
 )
 
 // TaskInvoker runs Task resources: Lambda function ARNs and
@@ -67,8 +68,15 @@ type Options struct {
 	TimeScale float64
 	// Logger receives execution outcomes; nil discards.
 	Logger *slog.Logger
-	// Now is the clock for timestamps and Timestamp waits; nil is time.Now.
+	// Now is the clock for timestamps and Timestamp waits, and for the
+	// StartExecution bucket's refills; nil is time.Now.
 	Now func() time.Time
+	// Quotas throttles StartExecution and state transitions; the zero value
+	// is unlimited, DefaultQuotas(region) is AWS's default.
+	Quotas Quotas
+	// Meter, when set, receives the state transitions
+	// (MeterStateTransitions) as they happen.
+	Meter Meter
 }
 
 // Service is an in-process AWS Step Functions for one Region and account.
@@ -83,6 +91,12 @@ type Service struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// jitter returns a number in [0,1) for JitterStrategy FULL.
 	jitter func() float64
+
+	startLimiter, transLimiter *rate.Limiter
+	meter                      Meter
+	transitions                atomic.Int64
+	throttledStarts            atomic.Int64
+	throttledTransitions       atomic.Int64
 
 	down   atomic.Bool
 	ctx    context.Context
@@ -118,6 +132,10 @@ func New(opts Options) *Service {
 		machines: map[string]*stateMachine{},
 		execs:    map[string]*execution{},
 		idle:     make(chan struct{}),
+
+		startLimiter: opts.Quotas.StartExecution.limiter(),
+		transLimiter: opts.Quotas.StateTransition.limiter(),
+		meter:        opts.Meter,
 	}
 	if s.scale <= 0 {
 		s.scale = 1
@@ -286,6 +304,9 @@ var errClosed = &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "st
 // ExecutionAlreadyExists. Names are never released (AWS keeps them 90 days).
 func (s *Service) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
 	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if err := s.admitStart(); err != nil {
 		return nil, err
 	}
 	if in == nil || in.StateMachineArn == nil {
