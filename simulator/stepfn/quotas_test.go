@@ -119,7 +119,7 @@ func (r *meterRec) Add(op string, n float64) {
 func (r *meterRec) get(op string) float64 { r.mu.Lock(); defer r.mu.Unlock(); return r.m[op] }
 
 func TestStateTransitionsCounted(t *testing.T) {
-	const retryDef = `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + thingARN + `",
+	const retryDef = `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + fnARN + `",
 		"Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":1,"MaxAttempts":3}],"Next":"Done"},"Done":{"Type":"Succeed"}}}`
 	tests := []struct {
 		name     string
