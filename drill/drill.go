@@ -247,7 +247,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	sc, _ := Find(cfg.Scenario)
-	w, err := simulator.New(ctx, simulator.Options{ReplicationDelay: cfg.ReplicationDelay})
+	// As strict as AWS: registry events and rule actions at least once and unordered
+	// (from the drill's seed), AWS's quotas.
+	w, err := simulator.New(ctx, simulator.Options{ReplicationDelay: cfg.ReplicationDelay, Fidelity: simulator.StrictFidelity(uint64(cfg.Seed))})
 	if err != nil {
 		return nil, fmt.Errorf("start simulator: %w", err)
 	}

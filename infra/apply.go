@@ -29,7 +29,7 @@ func (p *Pipeline) newApply(ctx *pulumi.Context, s *settings, args pipelineArgs,
 	stream := pulumi.Sprintf("%s/stream/*", p.StateTableArn)
 	apply, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionApply, Description: "iot-dr: converge this Region to the state table's replica",
-		Code: args.Code[spec.FunctionApply], Timeout: 300, MemoryMB: 512,
+		Code: args.Code[spec.FunctionApply], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionApply],
 		Env: p.env(s, pulumi.StringMap{spec.EnvMetricNamespace: pulumi.String(s.MetricNamespace)}),
 		Statements: append(applyStatements(region, args.Account),
 			statement{

@@ -44,7 +44,7 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 	// re-check machine, which records what it gives up on itself.
 	recheck, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionRecheck, Description: "iot-dr: re-capture a new thing's attachments", Code: args.Code[spec.FunctionRecheck],
-		Timeout: 60, MemoryMB: 256,
+		Timeout: 60, MemoryMB: spec.FunctionMemoryMB[spec.FunctionRecheck],
 		Env:        p.env(s, pulumi.StringMap{spec.EnvRecheckCount: pulumi.String(strconv.Itoa(s.RecheckCount))}),
 		Statements: append(captureStatements(region, acct, false, false), p.stateReadWrite()),
 	}, child)
@@ -63,7 +63,7 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 
 	capture, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionCapture, Description: "iot-dr: capture registry events and shadow documents into the state table",
-		Code: args.Code[spec.FunctionCapture], Timeout: 60, MemoryMB: 256,
+		Code: args.Code[spec.FunctionCapture], Timeout: 60, MemoryMB: spec.FunctionMemoryMB[spec.FunctionCapture],
 		Env: p.env(s, pulumi.StringMap{
 			spec.EnvRecheckMachineARN: p.RecheckMachine.Arn,
 			spec.EnvRecheckSeconds:    pulumi.String(strconv.Itoa(s.RecheckSeconds)),
@@ -82,7 +82,7 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 
 	sweep, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionSweep, Description: "iot-dr: compare one page of the registry and shadows with the state table",
-		Code: args.Code[spec.FunctionSweep], Timeout: 300, MemoryMB: 512,
+		Code: args.Code[spec.FunctionSweep], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionSweep],
 		Env:        p.env(s, nil),
 		Statements: append(captureStatements(region, acct, true, true), p.stateReadWrite(), p.recordErrors()),
 	}, child)

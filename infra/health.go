@@ -116,7 +116,7 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 		Description: "iot-dr: MQTT round-trip health probe for Route 53",
 		Code:        args.Code,
 		Timeout:     timeout,
-		MemoryMB:    512,
+		MemoryMB:    spec.FunctionMemoryMB[spec.FunctionHealthProbe],
 		Env: pulumi.StringMap{
 			spec.EnvProbeEndpoint:       pulumi.String(args.Endpoint),
 			spec.EnvProbeSecretParam:    secretParam.Name,

@@ -38,7 +38,7 @@ func (p *Pipeline) newRedrive(ctx *pulumi.Context, s *settings, args pipelineArg
 	}
 	redrive, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionRedrive, Description: "iot-dr: re-run what the error table holds",
-		Code: args.Code[spec.FunctionRedrive], Timeout: 900, MemoryMB: 512,
+		Code: args.Code[spec.FunctionRedrive], Timeout: 900, MemoryMB: spec.FunctionMemoryMB[spec.FunctionRedrive],
 		Env: p.env(s, env), Statements: dedupe(stmts),
 	}, child)
 	if err != nil {

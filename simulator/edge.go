@@ -20,7 +20,6 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator/dns"
 	"github.com/iot-dr/iot-dr/simulator/healthapi"
-	"github.com/iot-dr/iot-dr/simulator/lambdart"
 	"github.com/iot-dr/iot-dr/simulator/pki"
 	"github.com/iot-dr/iot-dr/simulator/route53"
 )
@@ -158,7 +157,7 @@ func (e *Edge) deployProbe(ctx context.Context, r *Region) (string, error) {
 			Messages: e.opts.ProbeMessages, Timeout: e.opts.ProbeTimeout},
 		Logger: e.w.opts.Logger,
 	}
-	if _, err := r.Lambda.Register(spec.FunctionHealthProbe, h.Handle, lambdart.FunctionOptions{}); err != nil {
+	if _, err := r.Lambda.Register(spec.FunctionHealthProbe, h.Handle, functionOptions(spec.FunctionHealthProbe)); err != nil {
 		return "", fmt.Errorf("simulator: %s probe: %w", r.Name, err)
 	}
 	api := healthapi.New(func(ctx context.Context, p []byte) ([]byte, error) {

@@ -61,7 +61,8 @@ type Region struct {
 
 func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error) {
 	r := &Region{Name: name, account: o.AccountID, Lag: &LagRecorder{}}
-	r.Registry = registry.New(registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{r}, Rates: o.APIRates})
+	f := o.Fidelity
+	r.Registry = registry.New(f.Registry(name, registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{r}, Rates: o.APIRates}))
 	// The broker speaks MQTT over TLS and admits a device only as AWS IoT Core would: a
 	// certificate registered and ACTIVE in this Region, and the IoT policies attached to it.
 	// The Region's loopback IP is a SAN too, so ordinary MQTT clients (mosquitto_pub) can
@@ -80,20 +81,20 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 		return nil, fmt.Errorf("simulator: %s broker: %w", name, err)
 	}
 	r.Broker = b
-	r.Shadows = shadow.New(b)
+	r.Shadows = shadow.New(b, f.Shadow(name)...)
 	cancel, err := b.Handle("$aws/things/+/shadow/+", r.Shadows.HandleMQTT)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("simulator: %s shadow topics: %w", name, err)
 	}
 	r.cancels = append(r.cancels, cancel)
-	r.Rules = rules.NewEngine(o.Logger)
+	r.Rules = rules.NewEngine(o.Logger, f.Rules(name)...)
 	st, er := spec.StateTable(), spec.ErrorTable()
-	r.State = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: StateTableName, HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView})
-	r.Errors = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: ErrorTableName, HashKey: er.HashKey})
-	r.Lambda = lambdart.New(name, o.AccountID, o.Logger)
+	r.State = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: StateTableName, HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView}, f.Dynamo(name)...)
+	r.Errors = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: ErrorTableName, HashKey: er.HashKey}, f.Dynamo(name)...)
+	r.Lambda = lambdart.New(name, o.AccountID, o.Logger, f.Lambda(name)...)
 	r.async = newAsyncInvoker(r.Lambda, o.TimeScale, o.Logger)
-	r.StepFunctions = stepfn.New(stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger})
+	r.StepFunctions = stepfn.New(f.StepFunctions(name, stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger}))
 	return r, nil
 }
 
@@ -131,6 +132,13 @@ func (r *Region) createStateMachine(ctx context.Context, name, def string) (stri
 }
 
 func (r *Region) close() error {
+	// The delivery timers first, so that nothing is published into a closing Region.
+	if r.Registry != nil {
+		r.Registry.Close()
+	}
+	if r.Rules != nil {
+		r.Rules.Close()
+	}
 	if r.async != nil {
 		r.async.close()
 	}
@@ -169,6 +177,10 @@ func (t taskInvoker) InvokeTask(ctx context.Context, resource string, input []by
 	var fe *lambdart.FunctionError
 	if errors.As(err, &fe) {
 		return nil, stepfn.NewTaskError(fe.Type, fe.Message)
+	}
+	var tm *lambdart.TooManyRequestsException
+	if errors.As(err, &tm) {
+		return nil, stepfn.NewTaskError("Lambda.TooManyRequestsException", tm.Error())
 	}
 	if err != nil {
 		return nil, stepfn.NewTaskError("Lambda.ServiceException", err.Error())

@@ -51,6 +51,10 @@ type Options struct {
 	APIRates map[string]float64
 	// Domain is the custom domain devices connect to (default iot.iotdr.test).
 	Domain string
+	// Fidelity is how strictly the Regions follow AWS: the delivery model of registry
+	// events and rule actions, AWS's quotas, the billing meter. The zero value is the
+	// kind simulator; tests and drills run StrictFidelity.
+	Fidelity Fidelity
 	// Logger receives the simulator's and the functions' logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -189,7 +193,7 @@ func (w *World) capturePipeline(ctx context.Context) error {
 	sweep := &capture.Sweeper{Capturer: w.Capturer, Shadows: true, Failures: fails}
 	arns := map[string]string{}
 	for name, h := range map[string]any{spec.FunctionRecheck: recheck.Handle, spec.FunctionSweep: sweep.Handle} {
-		arn, err := p.Lambda.Register(name, h, lambdart.FunctionOptions{})
+		arn, err := p.Lambda.Register(name, h, functionOptions(name))
 		if err != nil {
 			return fmt.Errorf("simulator: register %s: %w", name, err)
 		}
@@ -212,11 +216,11 @@ func (w *World) capturePipeline(ctx context.Context) error {
 		Capturer: w.Capturer, SFN: p.StepFunctions, RecheckMachineARN: p.RecheckMachineARN,
 		RecheckSeconds: o.RecheckSeconds, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: o.Logger,
 	}
-	if _, err := p.Lambda.Register(spec.FunctionCapture, h.Handle, lambdart.FunctionOptions{}); err != nil {
+	if _, err := p.Lambda.Register(spec.FunctionCapture, h.Handle, functionOptions(spec.FunctionCapture)); err != nil {
 		return fmt.Errorf("simulator: register capture: %w", err)
 	}
 	rd := &redrive.Handler{Failures: fails, Capture: w.Capturer, Apply: noApply{}, Logger: o.Logger}
-	if _, err := p.Lambda.Register(spec.FunctionRedrive, rd.Handle, lambdart.FunctionOptions{}); err != nil {
+	if _, err := p.Lambda.Register(spec.FunctionRedrive, rd.Handle, functionOptions(spec.FunctionRedrive)); err != nil {
 		return fmt.Errorf("simulator: register redrive: %w", err)
 	}
 	return p.capture()
@@ -240,11 +244,11 @@ func (w *World) applyPipeline(ctx context.Context) error {
 		}
 		return h.Handle(ctx, ev)
 	}
-	if _, err := s.Lambda.Register(spec.FunctionApply, gated, lambdart.FunctionOptions{}); err != nil {
+	if _, err := s.Lambda.Register(spec.FunctionApply, gated, functionOptions(spec.FunctionApply)); err != nil {
 		return fmt.Errorf("simulator: register apply: %w", err)
 	}
 	rd := &redrive.Handler{Failures: fails, Capture: noCapture{}, Apply: w.Applier, Logger: o.Logger}
-	if _, err := s.Lambda.Register(spec.FunctionRedrive, rd.Handle, lambdart.FunctionOptions{}); err != nil {
+	if _, err := s.Lambda.Register(spec.FunctionRedrive, rd.Handle, functionOptions(spec.FunctionRedrive)); err != nil {
 		return fmt.Errorf("simulator: register redrive: %w", err)
 	}
 	stop, err := s.Lambda.MapStream(context.WithoutCancel(ctx), s.State.Stream(), spec.FunctionApply, lambdart.StreamMapping{
@@ -345,6 +349,12 @@ func (noCapture) Key(context.Context, string) (capture.Result, error) {
 	return capture.Result{}, errors.New("simulator: this Region does not capture")
 }
 
+// functionOptions registers a function with the memory the stacks give it, so that
+// the meter bills the same GB-seconds.
+func functionOptions(name string) lambdart.FunctionOptions {
+	return lambdart.FunctionOptions{MemoryMB: spec.FunctionMemoryMB[name]}
+}
+
 // StreamMaxRetries is the trigger mapping's retry bound, as the stacks deploy it.
 const StreamMaxRetries = 10
 
@@ -433,6 +443,11 @@ func (w *World) Settle(ctx context.Context) error {
 }
 
 func (w *World) idle() bool {
+	for _, r := range []*Region{w.Primary, w.Secondary} {
+		if r.Registry.Pending() != 0 || r.Rules.Pending() != 0 {
+			return false
+		}
+	}
 	return w.Primary.async.Pending() == 0 && (w.Replication.Held() || w.Replication.Pending() == 0) &&
 		(w.applyGate.isClosed() || w.StreamBacklog() == 0) && w.Primary.StepFunctions.Running() == 0
 }
@@ -445,8 +460,8 @@ func (w *World) StreamBacklog() int64 {
 }
 
 func (w *World) backlog() string {
-	return fmt.Sprintf("captures pending %d, replication pending %d, stream backlog %d, re-checks running %d",
-		w.Primary.async.Pending(), w.Replication.Pending(), w.StreamBacklog(), w.Primary.StepFunctions.Running())
+	return fmt.Sprintf("registry events pending %d, rule actions pending %d, captures pending %d, replication pending %d, stream backlog %d, re-checks running %d",
+		w.Primary.Registry.Pending(), w.Primary.Rules.Pending(), w.Primary.async.Pending(), w.Replication.Pending(), w.StreamBacklog(), w.Primary.StepFunctions.Running())
 }
 
 // Close stops everything the World started; it is safe to call more than once.

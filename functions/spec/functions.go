@@ -23,6 +23,13 @@ var PipelineFunctions = []string{
 	FunctionCapture, FunctionRecheck, FunctionSweep, FunctionApply, FunctionRedrive,
 }
 
+// FunctionMemoryMB is each Lambda's memory size, as the stacks deploy it and the
+// simulator bills it.
+var FunctionMemoryMB = map[string]int{
+	FunctionCapture: 256, FunctionRecheck: 256, FunctionSweep: 512,
+	FunctionApply: 512, FunctionRedrive: 512, FunctionHealthProbe: 512,
+}
+
 // Environment variables the stacks set and the mains read. Handlers never read them.
 const (
 	// EnvPeerRegion is the other Region of the pair: policy ARNs naming it are
