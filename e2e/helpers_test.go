@@ -16,9 +16,17 @@ import (
 	"github.com/iot-dr/iot-dr/simulator"
 )
 
-// newWorld starts a World that the test's cleanup closes.
+// worldSeed seeds the at-least-once, unordered delivery of every test's World.
+const worldSeed = 20261202
+
+// newWorld starts a World that the test's cleanup closes. Unless the test sets its
+// own, the World runs at StrictFidelity: duplicated and reordered registry events and
+// rule actions, AWS's quotas, the billing meter.
 func newWorld(t testing.TB, opts simulator.Options) *simulator.World {
 	t.Helper()
+	if opts.Fidelity == (simulator.Fidelity{}) {
+		opts.Fidelity = simulator.StrictFidelity(worldSeed)
+	}
 	w, err := simulator.New(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("start world: %v", err)
