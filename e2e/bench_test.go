@@ -13,6 +13,7 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
+	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/billing"
 	"github.com/iot-dr/iot-dr/simulator/pki"
@@ -200,6 +201,15 @@ func BenchmarkShadowReplication(b *testing.B) {
 		p99 = w.Secondary.Lag.Percentile(99)
 		usd = pipelineUSD(meter, w.Primary.Name, billing.OpIoTShadowOperations, float64(total)) / float64(total-refused) * 1e6
 		b.Logf("bill (devices' own updates included):\n%s", meter.Cost().Table())
+		if n := w.Primary.Errors.Len() + w.Secondary.Errors.Len(); n > 0 || len(w.DeadLetters()) > 0 {
+			recs, _ := (&failures.Recorder{Table: w.Secondary.Errors, Name: simulator.ErrorTableName}).List(context.Background())
+			for i, r := range recs {
+				if i < 3 {
+					b.Logf("error record %s: %s", r.ID, r.Cause)
+				}
+			}
+			b.Errorf("%d error-table records, %d dead letters", n, len(w.DeadLetters()))
+		}
 		for i := 0; i < n && i < total; i += max(n/200, 1) {
 			th := fmt.Sprintf("dev-%05d", i)
 			if p, s := shadowState(b, w.Primary, th), shadowState(b, w.Secondary, th); fmt.Sprint(p) != fmt.Sprint(s) {

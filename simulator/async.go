@@ -3,7 +3,9 @@ package simulator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -14,13 +16,18 @@ import (
 )
 
 // asyncInvoker runs asynchronous Lambda invocations (a topic rule's Lambda action) as
-// AWS does: the caller does not wait, and a function error is retried twice, after
-// one and then two minutes (scaled by the World's TimeScale), before the event is
-// given up (the capture function records its own failures in the error table, so a
-// given-up event is already there). Invocations run concurrently.
+// AWS does: the caller does not wait; a function error is retried twice, after one and
+// then two minutes, before the event is given up (the capture function records its own
+// failures in the error table, so a given-up event is already there); a throttled
+// invocation (the account's or function's concurrency exhausted) goes back to the
+// queue and is retried with backoff from one second to five minutes until the event
+// is six hours old. Every duration is scaled by the World's TimeScale. Invocations run
+// concurrently.
 type asyncInvoker struct {
-	rt      *lambdart.Runtime
-	delays  []time.Duration
+	rt     *lambdart.Runtime
+	delays []time.Duration
+	// throttleBase, throttleCap and maxAge shape the retries of throttled invocations.
+	throttleBase, throttleCap, maxAge time.Duration
 	log     *slog.Logger
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -33,7 +40,8 @@ type asyncInvoker struct {
 func newAsyncInvoker(rt *lambdart.Runtime, scale float64, log *slog.Logger) *asyncInvoker {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := func(s float64) time.Duration { return time.Duration(s * scale * float64(time.Second)) }
-	return &asyncInvoker{rt: rt, delays: []time.Duration{d(60), d(120)}, log: log, ctx: ctx, cancel: cancel}
+	return &asyncInvoker{rt: rt, delays: []time.Duration{d(60), d(120)},
+		throttleBase: d(1), throttleCap: d(300), maxAge: d(6 * 3600), log: log, ctx: ctx, cancel: cancel}
 }
 
 // action is a rules.Action that invokes function with the rule's message.
@@ -54,17 +62,27 @@ func (a *asyncInvoker) invoke(function string, payload []byte) {
 	go func() {
 		defer a.wg.Done()
 		defer a.pending.Add(-1)
-		for attempt := 0; ; attempt++ {
+		start, throttles := time.Now(), 0
+		for attempt := 0; ; {
 			_, err := a.rt.Invoke(a.ctx, function, payload)
 			if err == nil || a.ctx.Err() != nil {
 				return
 			}
-			if attempt == len(a.delays) {
+			var wait time.Duration
+			switch {
+			case errors.Is(err, lambdart.ErrThrottled) && time.Since(start) < a.maxAge:
+				wait = min(a.throttleBase<<min(throttles, 20), a.throttleCap)
+				wait = wait/2 + rand.N(wait/2+1) // jittered, as Lambda's queue spreads retries
+				throttles++
+			case errors.Is(err, lambdart.ErrThrottled), attempt == len(a.delays):
 				a.givenUp.Add(1)
-				a.log.Error("asynchronous invocation given up", "function", function, "attempts", attempt+1, "error", err)
+				a.log.Error("asynchronous invocation given up", "function", function, "attempts", attempt+throttles+1, "error", err)
 				return
+			default:
+				wait = a.delays[attempt]
+				attempt++
 			}
-			t := time.NewTimer(a.delays[attempt])
+			t := time.NewTimer(wait)
 			select {
 			case <-a.ctx.Done():
 				t.Stop()

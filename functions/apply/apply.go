@@ -94,7 +94,7 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 			res.Skipped = true
 			return res, nil
 		}
-		out, err := a.converge(ctx, kind, name)
+		out, err := a.converge(state.WithItem(ctx, it), kind, name)
 		res.Changes = append(res.Changes, out.Changes...)
 		if err != nil {
 			return res, err
@@ -159,7 +159,8 @@ func (a *Applier) logger() *slog.Logger {
 type Handler struct {
 	Applier  *Applier
 	Failures *failures.Recorder
-	// Concurrency bounds the resources applied at once per batch (default 8).
+	// Concurrency bounds the resources applied at once per batch (default 32): a batch
+	// holds distinct resources, and their applies wait on the Region's APIs, not the CPU.
 	Concurrency int
 }
 
@@ -200,7 +201,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 
 	n := h.Concurrency
 	if n <= 0 {
-		n = 8
+		n = 32
 	}
 	var (
 		mu     sync.Mutex

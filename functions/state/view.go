@@ -30,17 +30,24 @@ import (
 // apply path never pages a fleet.
 type View struct {
 	Store *Store
-	// Reads counts table reads, for the cost model; nil skips counting.
-	Reads func()
+}
+
+// prefetched is the context key of an item the caller has just read (WithItem).
+type prefetched struct{}
+
+// WithItem returns a context whose View reads answer it for its own resource without
+// reading the table again: the applier has just read the item it converges to.
+func WithItem(ctx context.Context, it Item) context.Context {
+	return context.WithValue(ctx, prefetched{}, it)
 }
 
 func (v *View) get(ctx context.Context, kind, name string, body any) (Item, error) {
-	if v.Reads != nil {
-		v.Reads()
-	}
-	it, ok, err := v.Store.Get(ctx, kind, name)
-	if err != nil {
-		return Item{}, err
+	it, ok := ctx.Value(prefetched{}).(Item)
+	if !ok || it.Kind != kind || it.Name != name {
+		var err error
+		if it, ok, err = v.Store.Get(ctx, kind, name); err != nil {
+			return Item{}, err
+		}
 	}
 	if !ok {
 		return Item{}, &NotReplicatedError{Key: spec.StateKey(kind, name)}
