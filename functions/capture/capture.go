@@ -45,9 +45,14 @@ type Capturer struct {
 type Result struct {
 	// Written counts items written; Unchanged and Stale those not written.
 	Written, Unchanged, Stale int
-	// Principals is how many certificates the captured thing has (Thing only).
-	Principals int
+	// Principals is how many certificates the captured thing has (Thing and
+	// Attachments only); Unprotected how many of them have no policy attached.
+	Principals, Unprotected int
 }
+
+// Complete reports whether the captured thing looks fully provisioned: a certificate,
+// and a policy on each of its certificates.
+func (r Result) Complete() bool { return r.Principals > 0 && r.Unprotected == 0 }
 
 func (r *Result) add(o state.Outcome) {
 	switch o {
@@ -64,6 +69,7 @@ func (r *Result) merge(o Result) {
 	r.Written += o.Written
 	r.Unchanged += o.Unchanged
 	r.Stale += o.Stale
+	r.Unprotected += o.Unprotected
 }
 
 func (c *Capturer) now() time.Time {
@@ -197,13 +203,16 @@ func (c *Capturer) principals(ctx context.Context, res *Result, thing string, ch
 	}
 	certs := 0
 	seen := map[string]bool{}
-	for _, p := range append(ps, old...) {
+	for i, p := range append(ps, old...) {
 		id := replication.CertificateID(p)
 		if id == "" || seen[id] {
 			continue
 		}
 		seen[id] = true
 		r, err := c.Certificate(ctx, id, changedAt)
+		if i >= len(ps) {
+			r.Unprotected = 0 // no longer the thing's: its policies do not matter here
+		}
 		res.merge(r)
 		if err != nil {
 			return certs, err
@@ -249,6 +258,9 @@ func (c *Capturer) Certificate(ctx context.Context, id string, changedAt time.Ti
 	body := state.Certificate{
 		ARN: arn, PEM: aws.ToString(d.CertificateDescription.CertificatePem),
 		Status: string(d.CertificateDescription.Status), Policies: policies, Things: things,
+	}
+	if len(policies) == 0 {
+		res.Unprotected++
 	}
 	for _, p := range policies {
 		r, err := c.Policy(ctx, p, changedAt)

@@ -9,12 +9,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/smithy-go"
 
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/functions/state"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
+	"github.com/iot-dr/iot-dr/simulator/pki"
 	"github.com/iot-dr/iot-dr/simulator/registry"
 )
 
@@ -200,5 +203,67 @@ func TestRecheckStopsOnceComplete(t *testing.T) {
 	}
 	if _, err := r.Handle(ctx, RecheckInput{ThingName: "a/b"}); err == nil || !strings.Contains(err.Error(), "not a valid AWS IoT thing name") {
 		t.Errorf("bad thing name: err = %v", err)
+	}
+}
+
+// throttlingSFN refuses every start as StartExecution's quota does.
+type throttlingSFN struct{}
+
+func (throttlingSFN) StartExecution(context.Context, *sfn.StartExecutionInput, ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+}
+
+func TestRecheckOnlyForIncompleteThings(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	reg := f.reg
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// complete: a certificate with a policy, attached before the event is captured.
+	must(reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("complete")}))
+	ca, err := pki.NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := ca.IssueDevice("complete")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := reg.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{CertificatePem: aws.String(string(dev.CertPEM)), Status: iottypes.CertificateStatusActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(reg.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String("p"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}`)}))
+	must(reg.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String("p"), Target: cert.CertificateArn}))
+	must(reg.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("complete"), Principal: cert.CertificateArn}))
+	must(reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("bare")}))
+	created := func(thing string) json.RawMessage {
+		return json.RawMessage(`{"eventType":"THING_EVENT","eventId":"e-` + thing + `","operation":"CREATED","thingName":"` + thing + `"}`)
+	}
+	for _, th := range []string{"complete", "bare"} {
+		if err := f.h.Handle(ctx, created(th)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.sfn.names) != 1 || !strings.Contains(f.sfn.names[0], "bare") {
+		t.Errorf("re-checks started %v, want one, for the bare thing only", f.sfn.names)
+	}
+	// StartExecution throttled: the thing goes to the error table for the redrive,
+	// and the capture is not failed (which would replay it whole).
+	f.h.SFN = throttlingSFN{}
+	must(reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("late")}))
+	if err := f.h.Handle(ctx, created("late")); err != nil {
+		t.Fatalf("throttled re-check start failed the capture: %v", err)
+	}
+	recs, err := f.h.Failures.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].ID != "capture#thing#late" || recs[0].Error != "RecheckThrottled" {
+		t.Errorf("error records %+v, want capture#thing#late RecheckThrottled", recs)
 	}
 }

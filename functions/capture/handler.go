@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/iot-dr/iot-dr/functions/event"
 	"github.com/iot-dr/iot-dr/functions/failures"
@@ -75,8 +76,12 @@ func (h *Handler) capture(ctx context.Context, ev event.Event) (string, error) {
 		if err != nil {
 			return key, err
 		}
-		if ev.EventType == spec.EventThing && ev.Operation == "CREATED" {
-			return key, h.startRecheck(ctx, ev, res)
+		// A thing captured complete (a certificate with a policy: the provisioning
+		// flow attached them before the event reached us) needs no re-check; one that
+		// is not gets the bounded loop. This keeps Step Functions off the path of fast
+		// provisioning flows, whose rate would otherwise be capped by StartExecution.
+		if ev.EventType == spec.EventThing && ev.Operation == "CREATED" && !res.Complete() {
+			return key, h.startRecheck(ctx, ev)
 		}
 		return key, nil
 	case spec.EventThingType:
@@ -115,8 +120,11 @@ type RecheckInput struct {
 	WaitSeconds int `json:"waitSeconds"`
 }
 
-// startRecheck starts a created thing's re-checks, once per event id.
-func (h *Handler) startRecheck(ctx context.Context, ev event.Event, res Result) error {
+// startRecheck starts a created thing's re-checks, once per event id. When Step
+// Functions refuses the start (StartExecution's quota), the thing is recorded in the
+// error table instead, so that the redrive re-captures it later, which is what a
+// re-check pass does; the capture itself is not replayed.
+func (h *Handler) startRecheck(ctx context.Context, ev event.Event) error {
 	if h.SFN == nil || h.RecheckMachineARN == "" {
 		return nil
 	}
@@ -130,10 +138,19 @@ func (h *Handler) startRecheck(ctx context.Context, ev event.Event, res Result) 
 		Input:           aws.String(string(in)),
 	})
 	var exists *sfntypes.ExecutionAlreadyExists
-	if err != nil && !errors.As(err, &exists) { // a duplicate event: one loop is enough
-		return fmt.Errorf("capture: start re-checks of thing %s: %w", ev.ThingName, err)
+	switch {
+	case err == nil, errors.As(err, &exists): // a duplicate event: one loop is enough
+		return nil
+	case isThrottling(err):
+		return h.Failures.Record(ctx, spec.StageCapture, spec.StateKey(spec.KindThing, ev.ThingName), "RecheckThrottled",
+			fmt.Errorf("capture: re-checks of thing %s not started: %w", ev.ThingName, err), nil)
 	}
-	return nil
+	return fmt.Errorf("capture: start re-checks of thing %s: %w", ev.ThingName, err)
+}
+
+func isThrottling(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "ThrottlingException"
 }
 
 // Rechecker is the re-check function: one pass of a new thing's attachment re-checks.
@@ -146,9 +163,9 @@ type Rechecker struct {
 // maxRecheckSeconds caps one re-check wait.
 const maxRecheckSeconds = 300
 
-// Handle re-captures the thing and decides the next wait: keep going while the thing
-// has no certificate yet or the pass still found something new, and while passes
-// remain.
+// Handle re-captures the thing's attachments and decides the next wait: keep going
+// while the thing is not complete (a certificate, a policy on each) or the pass still
+// found something new, and while passes remain.
 func (r *Rechecker) Handle(ctx context.Context, in RecheckInput) (RecheckInput, error) {
 	if err := validThingName(in.ThingName); err != nil {
 		return in, permanent(err)
@@ -158,7 +175,7 @@ func (r *Rechecker) Handle(ctx context.Context, in RecheckInput) (RecheckInput, 
 		return in, err
 	}
 	out := RecheckInput{ThingName: in.ThingName, Attempt: in.Attempt + 1}
-	if out.Attempt < r.Count && (res.Principals == 0 || res.Written > 0) {
+	if out.Attempt < r.Count && (!res.Complete() || res.Written > 0) {
 		out.WaitSeconds = min(max(in.WaitSeconds, 1)*2, maxRecheckSeconds)
 	}
 	return out, nil
