@@ -65,8 +65,10 @@ func BenchmarkReplication(b *testing.B) {
 				}()
 			}
 			wg.Wait()
+			provisioned := time.Since(start)
 			settle(b, w)
 			rate = things / time.Since(start).Seconds()
+			b.Logf("provisioned in %s, converged in %s", provisioned, time.Since(start))
 			b.StopTimer()
 			// The provisioning's own billed calls: CreateThing and AttachThingPrincipal
 			// (certificate and policy calls are not billed registry operations).
