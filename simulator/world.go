@@ -47,6 +47,10 @@ type Options struct {
 	RecheckSeconds, RecheckCount int
 	// StreamBatchSize is the apply function's batch size (default 100).
 	StreamBatchSize int
+	// StreamShards is how many shards the state table's stream has (default 4: a new
+	// on-demand table's initial partitions); each shard is applied one batch at a
+	// time, shards in parallel.
+	StreamShards int
 	// APIRates limits the registries' per-API rates (operation name -> TPS).
 	APIRates map[string]float64
 	// Domain is the custom domain devices connect to (default iot.iotdr.test).
@@ -83,6 +87,9 @@ func (o *Options) defaults() {
 	}
 	if o.StreamBatchSize == 0 {
 		o.StreamBatchSize = 100
+	}
+	if o.StreamShards == 0 {
+		o.StreamShards = 4
 	}
 	if o.Domain == "" {
 		o.Domain = "iot.iotdr.test"

@@ -31,7 +31,10 @@
 //     Records are retained for 24 hours of table-clock time (configurable with
 //     WithStreamRetention), like DynamoDB Streams; readers that fall behind the
 //     trim horizon silently resume at the oldest retained record (DynamoDB
-//     would return TrimmedDataAccessException). The stream is a single shard.
+//     would return TrimmedDataAccessException). Schema.StreamShards spreads the
+//     records over shards by a hash of their keys (one item's records stay in
+//     one shard, in order; ReadShard reads one shard), as a table's partitions
+//     split its stream; shards do not split or merge.
 //   - TTL: ExpireNow deletes items whose TTL attribute (N, epoch seconds) lies
 //     in the past and writes REMOVE records carrying the TTL service identity.
 //     AWS deletes expired items typically within days; the simulator deletes

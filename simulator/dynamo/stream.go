@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"sync"
 	"time"
@@ -34,20 +36,23 @@ type Stream struct {
 	arn       string
 	region    string
 	view      string
+	shards    int
 	retention time.Duration
 	now       func() time.Time
 
 	mu      sync.Mutex
 	records []events.DynamoDBEventRecord
+	shardOf []int // shard of records[i], with more than one shard
 	seq     uint64
 	notify  chan struct{} // closed and replaced on every append
 }
 
-func newStream(arn, region, view string, retention time.Duration, now func() time.Time) *Stream {
+func newStream(arn, region, view string, shards int, retention time.Duration, now func() time.Time) *Stream {
 	return &Stream{
 		arn:       arn,
 		region:    region,
 		view:      view,
+		shards:    shards,
 		retention: retention,
 		now:       now,
 		notify:    make(chan struct{}),
@@ -124,6 +129,9 @@ func (s *Stream) append(c change) error {
 	}
 	s.trimLocked()
 	s.records = append(s.records, rec)
+	if s.shards > 1 {
+		s.shardOf = append(s.shardOf, s.ShardOf(rec))
+	}
 	close(s.notify)
 	s.notify = make(chan struct{})
 	return nil
@@ -143,6 +151,9 @@ func (s *Stream) trimLocked() {
 	// Zero the dropped records so their images can be collected.
 	clear(s.records[:n])
 	s.records = s.records[n:]
+	if s.shards > 1 {
+		s.shardOf = s.shardOf[n:]
+	}
 }
 
 // indexAfter returns the index of the first record whose sequence number is
@@ -175,6 +186,56 @@ func (s *Stream) Read(afterSeq string, max int) []events.DynamoDBEventRecord {
 	out := make([]events.DynamoDBEventRecord, end-i)
 	copy(out, s.records[i:end])
 	return out
+}
+
+// Shards returns how many shards the stream has (see Schema.StreamShards).
+func (s *Stream) Shards() int { return s.shards }
+
+// ShardOf returns the shard of a record: a hash of its keys, so that every record of
+// one item is in one shard, in order.
+func (s *Stream) ShardOf(rec events.DynamoDBEventRecord) int {
+	if s.shards <= 1 {
+		return 0
+	}
+	names := make([]string, 0, len(rec.Change.Keys))
+	for k := range rec.Change.Keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	h := fnv.New32a()
+	for _, k := range names {
+		v := rec.Change.Keys[k]
+		_, _ = h.Write([]byte(k))
+		if b, err := json.Marshal(&v); err == nil {
+			_, _ = h.Write(b)
+		}
+	}
+	return int(h.Sum32() % uint32(s.shards))
+}
+
+// ReadShard is Read restricted to one shard's records. It also returns the sequence
+// number of the last record it looked at, whatever its shard, for Wait: a reader of
+// one shard waits for records newer than those it has already skipped.
+func (s *Stream) ReadShard(shard int, afterSeq string, max int) (recs []events.DynamoDBEventRecord, scanned string) {
+	if s.shards <= 1 {
+		recs = s.Read(afterSeq, max)
+		scanned = afterSeq
+		if len(recs) > 0 {
+			scanned = recs[len(recs)-1].Change.SequenceNumber
+		}
+		return recs, scanned
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trimLocked()
+	scanned = afterSeq
+	for i := s.indexAfterLocked(afterSeq); i < len(s.records) && (max <= 0 || len(recs) < max); i++ {
+		scanned = s.records[i].Change.SequenceNumber
+		if s.shardOf[i] == shard {
+			recs = append(recs, s.records[i])
+		}
+	}
+	return recs, scanned
 }
 
 // Latest returns the sequence number of the newest record, or "" if the

@@ -33,6 +33,9 @@ type Schema struct {
 	HashKey      string
 	TTLAttribute string
 	StreamView   string // NEW_IMAGE, NEW_AND_OLD_IMAGES, OLD_IMAGE, KEYS_ONLY or "" (no stream)
+	// StreamShards is how many shards the stream's records are spread over by key
+	// (0 or 1: one shard), as a table's partitions split its stream.
+	StreamShards int
 }
 
 // Option configures a Table.
@@ -120,7 +123,7 @@ func NewTable(region, account string, s Schema, opts ...Option) *Table {
 	case ViewNewImage, ViewNewAndOldImages, ViewOldImage, ViewKeysOnly:
 		// The stream label is the creation timestamp, as in DynamoDB.
 		label := o.now().UTC().Format("2006-01-02T15:04:05.000")
-		t.stream = newStream(t.arn+"/stream/"+label, region, s.StreamView, o.retention, o.now)
+		t.stream = newStream(t.arn+"/stream/"+label, region, s.StreamView, max(s.StreamShards, 1), o.retention, o.now)
 	default:
 		panic(fmt.Sprintf("dynamo: NewTable: unknown stream view %q", s.StreamView))
 	}

@@ -142,35 +142,48 @@ func (r *Runtime) MapStream(ctx context.Context, s *dynamo.Stream, function stri
 	}
 	r.mu.Unlock()
 
-	p := &poller{
-		r:   r,
-		fn:  fn.name,
-		s:   s,
-		m:   m,
-		c:   c,
-		log: r.logger.With("function", fn.name, "eventSourceArn", s.ARN()),
-	}
+	// One poller per shard, as Lambda runs one batch at a time per shard: records of
+	// one item stay in order, shards proceed independently.
 	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.run(pctx, start)
-	}()
+	var wg sync.WaitGroup
+	for shard := range s.Shards() {
+		p := &poller{
+			r:     r,
+			fn:    fn.name,
+			s:     s,
+			shard: shard,
+			m:     m,
+			c:     c,
+			log:   r.logger.With("function", fn.name, "eventSourceArn", s.ARN(), "shard", shard),
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.run(pctx, start)
+		}()
+	}
 	var once sync.Once
 	return func() {
 		once.Do(cancel)
-		<-done
+		wg.Wait()
 	}, nil
 }
 
 // poller is one shard's poller: one batch in flight, in order.
 type poller struct {
-	r   *Runtime
-	fn  string
-	s   *dynamo.Stream
-	m   StreamMapping
-	c   *mappingCounters
-	log *slog.Logger
+	r     *Runtime
+	fn    string
+	s     *dynamo.Stream
+	shard int
+	m     StreamMapping
+	c     *mappingCounters
+	log   *slog.Logger
+}
+
+// read returns up to max of this shard's records after afterSeq, and the last
+// sequence number looked at (for Wait).
+func (p *poller) read(afterSeq string, max int) ([]events.DynamoDBEventRecord, string) {
+	return p.s.ReadShard(p.shard, afterSeq, max)
 }
 
 // outcome of one invocation.
@@ -195,7 +208,7 @@ func (p *poller) run(ctx context.Context, checkpoint string) {
 			curLen = len(pending)
 		} else if curLen == len(pending) && len(pending) < p.m.BatchSize {
 			// A retry re-reads from the checkpoint, which may bring newer records.
-			more := p.s.Read(pending[len(pending)-1].Change.SequenceNumber, p.m.BatchSize-len(pending))
+			more, _ := p.read(pending[len(pending)-1].Change.SequenceNumber, p.m.BatchSize-len(pending))
 			pending = append(pending, more...)
 			curLen = len(pending)
 		}
@@ -279,12 +292,12 @@ func (p *poller) giveUp(recs []events.DynamoDBEventRecord, err error) string {
 // fill blocks until records after checkpoint exist and returns up to
 // BatchSize of them, waiting up to MaxBatchingWindow for a full batch.
 func (p *poller) fill(ctx context.Context, checkpoint string) []events.DynamoDBEventRecord {
-	recs := p.s.Read(checkpoint, p.m.BatchSize)
+	recs, scanned := p.read(checkpoint, p.m.BatchSize)
 	for len(recs) == 0 {
-		if p.s.Wait(ctx, checkpoint) != nil {
+		if p.s.Wait(ctx, scanned) != nil {
 			return nil
 		}
-		recs = p.s.Read(checkpoint, p.m.BatchSize)
+		recs, scanned = p.read(checkpoint, p.m.BatchSize)
 	}
 	if p.m.MaxBatchingWindow <= 0 || len(recs) >= p.m.BatchSize {
 		return recs
@@ -292,10 +305,10 @@ func (p *poller) fill(ctx context.Context, checkpoint string) []events.DynamoDBE
 	wctx, cancel := context.WithTimeout(ctx, p.m.MaxBatchingWindow)
 	defer cancel()
 	for len(recs) < p.m.BatchSize {
-		if p.s.Wait(wctx, recs[len(recs)-1].Change.SequenceNumber) != nil {
+		if p.s.Wait(wctx, scanned) != nil {
 			break
 		}
-		recs = p.s.Read(checkpoint, p.m.BatchSize)
+		recs, scanned = p.read(checkpoint, p.m.BatchSize)
 	}
 	return recs
 }

@@ -459,3 +459,56 @@ func TestMappingStopLeaksNoGoroutines(t *testing.T) {
 	stop()
 	waitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
 }
+
+// TestMappingShards: a stream of four shards is polled by four pollers; each item's
+// records arrive in order, in batches of one shard only, and nothing is lost.
+func TestMappingShards(t *testing.T) {
+	r := newTestRuntime(t)
+	var (
+		mu   sync.Mutex
+		seen = map[string][]string{} // id -> versions in delivery order
+	)
+	tb := dynamo.NewTable(testRegion, testAccount, dynamo.Schema{Name: "events", HashKey: "id", StreamView: dynamo.ViewNewImage, StreamShards: 4})
+	handler := func(_ context.Context, e events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		shards := map[int]bool{}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, rec := range e.Records {
+			shards[tb.Stream().ShardOf(rec)] = true
+			id := rec.Change.NewImage["id"].String()
+			seen[id] = append(seen[id], rec.Change.NewImage["v"].Number())
+		}
+		if len(shards) > 1 {
+			return events.DynamoDBEventResponse{}, fmt.Errorf("a batch mixed shards %v", shards)
+		}
+		return events.DynamoDBEventResponse{}, nil
+	}
+	mustRegister(t, r, "apply", handler, FunctionOptions{})
+	startMapping(t, r, tb, "apply", StreamMapping{BatchSize: 7})
+	const items, versions = 40, 5
+	for v := range versions {
+		for i := range items {
+			_, err := tb.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("events"), Item: map[string]types.AttributeValue{
+				"id": &types.AttributeValueMemberS{Value: fmt.Sprint(i)}, "v": &types.AttributeValueMemberN{Value: fmt.Sprint(v)},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "every record processed", func() bool { return r.MappingStats("apply").Records == items*versions })
+	mu.Lock()
+	defer mu.Unlock()
+	for id, vs := range seen {
+		if want := []string{"0", "1", "2", "3", "4"}; !slices.Equal(vs, want) {
+			t.Errorf("item %s delivered as %v, want %v", id, vs, want)
+		}
+	}
+	used := map[int]bool{}
+	for _, rec := range tb.Stream().Read("", 0) {
+		used[tb.Stream().ShardOf(rec)] = true
+	}
+	if len(used) < 2 {
+		t.Errorf("40 items all hashed to %v: the test would not exercise shards", used)
+	}
+}
