@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,11 +28,11 @@ type asyncInvoker struct {
 	delays []time.Duration
 	// throttleBase, throttleCap and maxAge shape the retries of throttled invocations.
 	throttleBase, throttleCap, maxAge time.Duration
-	log     *slog.Logger
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	pending atomic.Int64
+	log                               *slog.Logger
+	ctx                               context.Context
+	cancel                            context.CancelFunc
+	wg                                sync.WaitGroup
+	pending                           atomic.Int64
 	// GivenUp counts events whose every attempt failed.
 	givenUp atomic.Int64
 }
