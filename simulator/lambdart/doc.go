@@ -31,8 +31,9 @@
 // Duration is the handler's wall-clock time in process, which is shorter than
 // a real Lambda's (no network round trips, no cold starts).
 //
-// Stream mapping (MapStream): one poller per mapping, for the stream's single
-// shard, with at most one batch in flight, in sequence-number order. It models
+// Stream mapping (MapStream): one poller per shard of the stream (a batch holds one
+// shard's records), each with at most one batch in flight, in sequence-number order;
+// shards proceed in parallel. It models
 // BatchSize, MaxBatchingWindow, MaxRetryAttempts, BisectBatchOnFunctionError,
 // ReportBatchItemFailures (partial batch response) and an on-failure
 // destination. Delivery is at least once: a record may be delivered again
@@ -40,7 +41,8 @@
 // if OnFailure is nil, logged at error level and counted as discarded).
 //
 // Not modelled: timeouts and memory limits, cold starts, versions and
-// aliases, asynchronous invocation, parallelization factor, tumbling windows,
-// filter criteria, maximum record age, the Invoke API's HTTP shape, and
+// aliases, asynchronous invocation (the simulator package queues the topic rules'
+// Lambda actions itself), parallelization factor, tumbling windows, filter criteria
+// (the apply function skips what the stacks' filter drops), maximum record age, the Invoke API's HTTP shape, and
 // re-sharding. This package is for tests and drills, never production.
 package lambdart
