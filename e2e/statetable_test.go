@@ -336,3 +336,42 @@ func attachNewCertificate(t *testing.T, w *simulator.World, thing string) {
 	must(t)(w.Primary.Registry.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String(spec.DevicePolicyName), Target: cert.CertificateArn}))
 	must(t)(w.Primary.Registry.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(thing), Principal: cert.CertificateArn}))
 }
+
+// TestGivenUpBatchesAreReplayable: the apply crashes on every invocation until its
+// stream mapping gives the batches up (the on-failure destination gets them; AWS would
+// send only their metadata) and nothing reaches the error table; the re-apply of the
+// secondary's replica converges it all the same.
+func TestGivenUpBatchesAreReplayable(t *testing.T) {
+	w := newWorld(t, simulator.Options{})
+	w.Secondary.Lambda.SetCrash(spec.FunctionApply, 1<<30)
+	for i := range 20 {
+		provision(t, w, simulator.Device{Thing: fmt.Sprintf("dev-%02d", i)})
+	}
+	updateShadow(t, w.Primary, "dev-00", `{"state":{"reported":{"v":1}}}`)
+	settle(t, w)
+	if len(w.DeadLetters()) == 0 {
+		t.Fatal("no stream batch was given up: the test would prove nothing")
+	}
+	if _, err := w.Secondary.Registry.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String("dev-00")}); !replication.IsNotFound(err) {
+		t.Fatalf("dev-00 reached the secondary (err %v) although every apply crashed", err)
+	}
+	w.Secondary.Lambda.SetCrash(spec.FunctionApply, 0)
+	resp, err := w.Reapply(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Reapplied == 0 || resp.ReapplyFailed != 0 {
+		t.Errorf("reapply = %+v, want items re-applied and none failed", resp)
+	}
+	settle(t, w)
+	diff, err := replication.Diff(context.Background(), w.Primary.Registry, w.Secondary.Registry, w.Primary.Name, w.Secondary.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diff {
+		t.Errorf("secondary differs after the re-apply: %s", d)
+	}
+	if p, s := shadowState(t, w.Primary, "dev-00"), shadowState(t, w.Secondary, "dev-00"); fmt.Sprint(p) != fmt.Sprint(s) {
+		t.Errorf("shadow of dev-00: primary %v, secondary %v", p, s)
+	}
+}

@@ -33,7 +33,9 @@ func (p *Pipeline) newRedrive(ctx *pulumi.Context, s *settings, args pipelineArg
 		stmts = slices.Concat(stmts, captureStatements(region, args.Account, true, false), []statement{p.stateReadWrite()})
 	}
 	if args.Halves.Apply {
-		stmts = slices.Concat(stmts, applyStatements(region, args.Account), []statement{p.stateRead(), metricStatement(s.MetricNamespace)})
+		// Scan serves the re-apply of the whole replica ({"reapply": true}).
+		reapply := statement{Sid: "ReapplyState", Actions: []string{"dynamodb:Scan"}, Resources: []pulumi.StringInput{p.StateTableArn}}
+		stmts = slices.Concat(stmts, applyStatements(region, args.Account), []statement{p.stateRead(), reapply, metricStatement(s.MetricNamespace)})
 		env[spec.EnvMetricNamespace] = pulumi.String(s.MetricNamespace)
 	}
 	redrive, err := p.addFunction(ctx, s, functionArgs{

@@ -254,7 +254,7 @@ func (w *World) applyPipeline(ctx context.Context) error {
 	if _, err := s.Lambda.Register(spec.FunctionApply, gated, functionOptions(spec.FunctionApply)); err != nil {
 		return fmt.Errorf("simulator: register apply: %w", err)
 	}
-	rd := &redrive.Handler{Failures: fails, Capture: noCapture{}, Apply: w.Applier, Logger: o.Logger}
+	rd := &redrive.Handler{Failures: fails, Capture: noCapture{}, Apply: w.Applier, Items: s.store(), Region: s.Name, Logger: o.Logger}
 	if _, err := s.Lambda.Register(spec.FunctionRedrive, rd.Handle, functionOptions(spec.FunctionRedrive)); err != nil {
 		return fmt.Errorf("simulator: register redrive: %w", err)
 	}
@@ -368,9 +368,23 @@ const StreamMaxRetries = 10
 // Redrive invokes both Regions' redrive functions, as their schedules do, and sums
 // their responses.
 func (w *World) Redrive(ctx context.Context) (redrive.Response, error) {
+	return w.redrive(ctx, w.Primary, w.Secondary)
+}
+
+// Reapply invokes the secondary's redrive with {"reapply": true}: every item of its
+// replica is applied again (the operator's replay after given-up stream batches).
+func (w *World) Reapply(ctx context.Context) (redrive.Response, error) {
+	return w.redrive(ctx, w.Secondary)
+}
+
+func (w *World) redrive(ctx context.Context, regions ...*Region) (redrive.Response, error) {
 	var sum redrive.Response
-	for _, r := range []*Region{w.Primary, w.Secondary} {
-		out, err := r.Lambda.Invoke(ctx, spec.FunctionRedrive, []byte(`{}`))
+	for _, r := range regions {
+		in := `{}`
+		if len(regions) == 1 {
+			in = `{"reapply":true}`
+		}
+		out, err := r.Lambda.Invoke(ctx, spec.FunctionRedrive, []byte(in))
 		if err != nil {
 			return sum, fmt.Errorf("simulator: %s redrive: %w", r.Name, err)
 		}
@@ -381,6 +395,8 @@ func (w *World) Redrive(ctx context.Context) (redrive.Response, error) {
 		sum.Redriven += resp.Redriven
 		sum.StillFailing += resp.StillFailing
 		sum.Unreadable += resp.Unreadable
+		sum.Reapplied += resp.Reapplied
+		sum.ReapplyFailed += resp.ReapplyFailed
 	}
 	return sum, nil
 }

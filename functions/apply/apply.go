@@ -94,7 +94,7 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 			res.Skipped = true
 			return res, nil
 		}
-		out, err := a.converge(state.WithItem(ctx, it), kind, name)
+		out, err := a.converge(state.WithSnapshot(ctx, it), kind, name)
 		res.Changes = append(res.Changes, out.Changes...)
 		if err != nil {
 			return res, err
@@ -155,6 +155,12 @@ func (a *Applier) logger() *slog.Logger {
 	return a.Logger
 }
 
+// pending is one resource of a batch and the sequence number a retry resumes from.
+type pending struct {
+	key      string
+	firstSeq string
+}
+
 // Handler is the apply function's Lambda handler on the state table's stream.
 type Handler struct {
 	Applier  *Applier
@@ -166,10 +172,6 @@ type Handler struct {
 
 // Handle applies one stream batch and returns the records to retry.
 func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	type pending struct {
-		key      string
-		firstSeq string
-	}
 	var order []*pending
 	byKey := map[string]*pending{}
 	for i := range ev.Records {
@@ -198,6 +200,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		byKey[key] = p
 		order = append(order, p)
 	}
+	order = subsume(order, byKey)
 
 	n := h.Concurrency
 	if n <= 0 {
@@ -236,6 +239,34 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	}
 	wg.Wait()
 	return events.DynamoDBEventResponse{BatchItemFailures: failed}, nil
+}
+
+// subsume drops a thing's principals and groups from a batch that converges the thing
+// itself: the thing's converge covers both. The thing's apply then resumes a retry
+// from the earliest of the three records.
+func subsume(order []*pending, byKey map[string]*pending) []*pending {
+	out := order[:0]
+	for _, p := range order {
+		kind, name, _ := spec.ParseStateKey(p.key)
+		if kind == spec.KindThingPrincipals || kind == spec.KindThingGroups {
+			if t, ok := byKey[spec.StateKey(spec.KindThing, name)]; ok {
+				if seqLess(p.firstSeq, t.firstSeq) {
+					t.firstSeq = p.firstSeq
+				}
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// seqLess orders stream sequence numbers, which are decimal strings.
+func seqLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }
 
 // route returns the key a record names and whether to skip it: removes (tombstones

@@ -113,9 +113,29 @@ func TestHandleRoutesAndCoalesces(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)
 	}
+	if want := []string{"thing dev-1"}; !slices.Equal(f.conv.calls, want) {
+		t.Errorf("converged %v, want %v (one apply per thing, its principals subsumed, own Region's items skipped)", f.conv.calls, want)
+	}
+}
+
+// TestSubsumedRetryResumesEarliest: a batch where the thing's principals come before
+// the thing and the thing's apply fails retries from the principals' record.
+func TestSubsumedRetryResumesEarliest(t *testing.T) {
+	f := newFixture(t)
+	p := f.put(t, spec.KindThingPrincipals, "dev-1", "us-east-1", 1)
+	g := f.put(t, spec.KindThingGroups, "dev-2", "us-east-1", 1)
+	th := f.put(t, spec.KindThing, "dev-1", "us-east-1", 1)
+	f.conv.fail["thing dev-1"] = errors.New("ThrottlingException")
+	resp, err := f.h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{p, g, th}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != p.Change.SequenceNumber {
+		t.Errorf("failures %+v, want one at the principals record %s", resp.BatchItemFailures, p.Change.SequenceNumber)
+	}
 	slices.Sort(f.conv.calls)
-	if want := []string{"principals dev-1", "thing dev-1"}; !slices.Equal(f.conv.calls, want) {
-		t.Errorf("converged %v, want %v (one apply per resource, own Region's items skipped)", f.conv.calls, want)
+	if want := []string{"memberships dev-2", "thing dev-1"}; !slices.Equal(f.conv.calls, want) {
+		t.Errorf("converged %v, want %v (another thing's groups are not subsumed)", f.conv.calls, want)
 	}
 }
 

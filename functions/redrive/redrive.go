@@ -2,6 +2,12 @@
 // apply the error table holds and removes each record whose re-run succeeds. Records of
 // input that names no resource (undecodable messages and stream records) stay, with
 // their reason, until an operator removes them.
+//
+// Invoked with {"reapply": true} it also re-applies every item of this Region's replica
+// that another Region captured: the replay of last resort when a stream batch was given
+// up without its failures recorded (an apply that crashed or timed out every time; the
+// on-failure destination holds only the batch's shard and sequence range). Applies of
+// items already in effect change nothing.
 package redrive
 
 import (
@@ -25,12 +31,27 @@ type Applier interface {
 	Key(ctx context.Context, key string) (apply.Applied, error)
 }
 
+// Items lists the keys of this Region's replica that another Region captured
+// (state.Store.OthersKeys).
+type Items interface {
+	OthersKeys(ctx context.Context, region string, yield func(key string) error) error
+}
+
 // Handler is the redrive function's handler.
 type Handler struct {
 	Failures *failures.Recorder
 	Capture  Capturer
 	Apply    Applier
-	Logger   *slog.Logger
+	// Items and Region serve Request.Reapply; without Items it is refused.
+	Items  Items
+	Region string
+	Logger *slog.Logger
+}
+
+// Request is the redrive function's input; the schedule sends {}.
+type Request struct {
+	// Reapply also re-applies every item of the replica another Region captured.
+	Reapply bool `json:"reapply"`
 }
 
 // Response summarises one run.
@@ -41,10 +62,33 @@ type Response struct {
 	StillFailing int `json:"stillFailing"`
 	// Unreadable counts records of input that names no resource; they stay.
 	Unreadable int `json:"unreadable"`
+	// Reapplied and ReapplyFailed count the items of a Reapply run (failures are
+	// recorded in the error table).
+	Reapplied     int `json:"reapplied,omitempty"`
+	ReapplyFailed int `json:"reapplyFailed,omitempty"`
 }
 
-// Handle runs one re-drive of the whole error table.
-func (h *Handler) Handle(ctx context.Context) (Response, error) {
+// Handle runs one re-drive of the whole error table, and the re-apply when asked.
+func (h *Handler) Handle(ctx context.Context, req Request) (Response, error) {
+	resp, err := h.redrive(ctx)
+	if err != nil || !req.Reapply {
+		return resp, err
+	}
+	if h.Items == nil || h.Apply == nil {
+		return resp, fmt.Errorf("redrive: this Region does not apply; nothing to re-apply")
+	}
+	err = h.Items.OthersKeys(ctx, h.Region, func(key string) error {
+		if _, err := h.Apply.Key(ctx, key); err != nil {
+			resp.ReapplyFailed++
+			return h.Failures.Record(ctx, spec.StageApply, key, "ReapplyFailed", err, nil)
+		}
+		resp.Reapplied++
+		return nil
+	})
+	return resp, err
+}
+
+func (h *Handler) redrive(ctx context.Context) (Response, error) {
 	var resp Response
 	recs, err := h.Failures.List(ctx)
 	if err != nil {

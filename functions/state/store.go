@@ -19,6 +19,44 @@ type Table interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 }
 
+// Scanner is the part of *dynamodb.Client a full pass over the table needs.
+type Scanner interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// OthersKeys pages through the table (which must also be a Scanner) and yields the
+// key of every item whose origin is not region. An item it cannot decode is an error
+// naming it: a full pass that skipped items silently would hide exactly what it is for.
+func (s *Store) OthersKeys(ctx context.Context, region string, yield func(key string) error) error {
+	sc, ok := s.Table.(Scanner)
+	if !ok {
+		return fmt.Errorf("state: table client of %s cannot Scan", s.Name)
+	}
+	in := &dynamodb.ScanInput{TableName: aws.String(s.Name)}
+	for {
+		page, err := sc.Scan(ctx, in)
+		if err != nil {
+			return fmt.Errorf("state: scan %s: %w", s.Name, err)
+		}
+		for _, m := range page.Items {
+			it, err := FromAttributes(m)
+			if err != nil {
+				return err
+			}
+			if it.Origin == region {
+				continue
+			}
+			if err := yield(it.Key()); err != nil {
+				return err
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
 // Store reads and writes one Region's replica of the state table.
 type Store struct {
 	Table Table

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -32,21 +33,54 @@ type View struct {
 	Store *Store
 }
 
-// prefetched is the context key of an item the caller has just read (WithItem).
-type prefetched struct{}
+// snapshotKey is the context key of an apply's snapshot (WithSnapshot).
+type snapshotKey struct{}
 
-// WithItem returns a context whose View reads answer it for its own resource without
-// reading the table again: the applier has just read the item it converges to.
-func WithItem(ctx context.Context, it Item) context.Context {
-	return context.WithValue(ctx, prefetched{}, it)
+// snapshot holds the items one apply has read, so that every read of one resource
+// within it answers the same item, read once.
+type snapshot struct {
+	mu    sync.Mutex
+	items map[string]snapshotEntry
+}
+
+type snapshotEntry struct {
+	it Item
+	ok bool
+}
+
+// WithSnapshot returns a context in which the View reads each item at most once and
+// answers it again from memory, seeded with the item the caller has just read: one
+// apply sees one consistent state of each resource, and a certificate that a thing's
+// converge consults five times is read and decoded once.
+func WithSnapshot(ctx context.Context, seed Item) context.Context {
+	s := &snapshot{items: map[string]snapshotEntry{seed.Key(): {seed, true}}}
+	return context.WithValue(ctx, snapshotKey{}, s)
 }
 
 func (v *View) get(ctx context.Context, kind, name string, body any) (Item, error) {
-	it, ok := ctx.Value(prefetched{}).(Item)
-	if !ok || it.Kind != kind || it.Name != name {
+	key := spec.StateKey(kind, name)
+	snap, _ := ctx.Value(snapshotKey{}).(*snapshot)
+	var (
+		it  Item
+		ok  bool
+		hit bool
+	)
+	if snap != nil {
+		snap.mu.Lock()
+		var e snapshotEntry
+		e, hit = snap.items[key]
+		snap.mu.Unlock()
+		it, ok = e.it, e.ok
+	}
+	if !hit {
 		var err error
 		if it, ok, err = v.Store.Get(ctx, kind, name); err != nil {
 			return Item{}, err
+		}
+		if snap != nil {
+			snap.mu.Lock()
+			snap.items[key] = snapshotEntry{it, ok}
+			snap.mu.Unlock()
 		}
 	}
 	if !ok {

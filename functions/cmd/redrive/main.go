@@ -18,6 +18,7 @@ func main() {
 		log.Error("redrive cannot start", "error", err)
 		os.Exit(1)
 	}
-	h := &redrive.Handler{Failures: p.Failures, Capture: p.Capturer, Apply: p.Applier, Logger: log}
+	h := &redrive.Handler{Failures: p.Failures, Capture: p.Capturer, Apply: p.Applier,
+		Items: p.Applier.Store, Region: p.Region, Logger: log}
 	lambda.Start(h.Handle)
 }
