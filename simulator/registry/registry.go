@@ -34,6 +34,13 @@ type Options struct {
 	Rates map[string]float64
 	// Now is the Region's clock; nil means time.Now.
 	Now func() time.Time
+	// Issuer signs the certificates CreateKeysAndCertificate and
+	// CreateCertificateFromCsr create; nil makes them fail with an
+	// InternalFailureException.
+	Issuer Issuer
+	// DataEndpoint is the address DescribeEndpoint answers for iot:Data-ATS (the
+	// Region's MQTT broker); empty makes it fail with an InternalFailureException.
+	DataEndpoint string
 }
 
 // Registry is an in-memory AWS IoT registry for one Region. It is safe for
@@ -42,6 +49,8 @@ type Registry struct {
 	region, account, partition string
 	now                        func() time.Time
 	pub                        Publisher
+	issuer                     Issuer
+	dataEndpoint               string
 
 	available atomic.Bool
 
@@ -69,17 +78,19 @@ type Registry struct {
 // New returns an empty registry.
 func New(opts Options) *Registry {
 	r := &Registry{
-		region:     opts.Region,
-		account:    opts.AccountID,
-		partition:  partitionOf(opts.Region),
-		now:        opts.Now,
-		pub:        opts.Publisher,
-		limiters:   make(map[string]*rate.Limiter),
-		things:     make(map[string]*thing),
-		certs:      make(map[string]*certificate),
-		policies:   make(map[string]*policy),
-		thingTypes: make(map[string]*thingType),
-		groups:     make(map[string]*thingGroup),
+		region:       opts.Region,
+		account:      opts.AccountID,
+		partition:    partitionOf(opts.Region),
+		now:          opts.Now,
+		pub:          opts.Publisher,
+		issuer:       opts.Issuer,
+		dataEndpoint: opts.DataEndpoint,
+		limiters:     make(map[string]*rate.Limiter),
+		things:       make(map[string]*thing),
+		certs:        make(map[string]*certificate),
+		policies:     make(map[string]*policy),
+		thingTypes:   make(map[string]*thingType),
+		groups:       make(map[string]*thingGroup),
 	}
 	if r.now == nil {
 		r.now = time.Now

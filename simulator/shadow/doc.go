@@ -34,7 +34,9 @@
 //     ServiceUnavailableException and answers MQTT requests on .../rejected
 //     with code 500.
 //
-// Not modelled: named shadows (rejected as invalid requests), the
+// Not modelled: named shadows (an update naming one is rejected as an invalid
+// request; a get or delete answers 404, as AWS does for a named shadow that does
+// not exist), the
 // ListNamedShadowsForThing, Publish and retained-message APIs, the thing's
 // existence in the registry (AWS also serves shadows for unregistered names),
 // throttling, per-account limits other than document size and depth, and
