@@ -31,6 +31,10 @@ const UnreplicatedThing = "unreplicated-device"
 const (
 	CAFile        = "ca.pem"
 	EndpointsFile = "endpoints.json"
+	// StackOutputsFile holds what `pulumi stack output --json` would print for both
+	// stacks, {"primary": ..., "secondary": ...}: the --stack-outputs of
+	// `iotdr drill --aws --endpoint-url`.
+	StackOutputsFile = "stack-outputs.json"
 )
 
 // Region roles, as used in the control API's paths.
@@ -58,9 +62,11 @@ type Info struct {
 	// Port is both brokers' MQTT-over-TLS port.
 	Port string `json:"port"`
 	// CAFile is the CA certificate that signed both brokers' server certificates.
-	CAFile  string       `json:"ca_file"`
-	Regions []RegionInfo `json:"regions"`
-	Devices []DeviceInfo `json:"devices"`
+	CAFile string `json:"ca_file"`
+	// StackOutputsFile is the simulated stacks' outputs, for `iotdr drill --aws`.
+	StackOutputsFile string       `json:"stack_outputs_file"`
+	Regions          []RegionInfo `json:"regions"`
+	Devices          []DeviceInfo `json:"devices"`
 }
 
 // RegionInfo describes one Region's endpoints.
@@ -314,6 +320,12 @@ func (s *Server) serveAWS() error {
 	}
 	s.info.AWSEndpointURL = "http://" + ln.Addr().String()
 	front := awsfront.New(s.world, s.edge)
+	p, sec := front.StackOutputs()
+	s.info.StackOutputsFile = filepath.Join(s.info.Dir, StackOutputsFile)
+	if err := writeFileAtomic(s.info.StackOutputsFile, map[string]any{spec.RolePrimary: p, spec.RoleSecondary: sec}, 0o644); err != nil {
+		ln.Close()
+		return err
+	}
 	s.awsHTTP = &http.Server{
 		Handler:           front.Handler(awsfront.HandlerOptions{Rates: s.cfg.APIRates, Logger: s.log}),
 		ReadHeaderTimeout: 10 * time.Second,

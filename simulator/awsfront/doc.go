@@ -30,7 +30,8 @@
 //     /things/{thingName}/shadow, answered by the Region's shadow service (package
 //     shadow) with the document as the raw body. A named shadow (?name=) does not
 //     exist: get and delete answer 404, update 400.
-//   - route53: not served over HTTP yet (UnknownOperationException).
+//   - route53: the read calls listed below, in REST-XML, for the whole World (Route 53
+//     is global: any Region in the scope).
 //   - ssm: GetParameter and PutParameter in JSON 1.1 (X-Amz-Target: AmazonSSM.*), on
 //     the scope's Region's parameter store.
 //

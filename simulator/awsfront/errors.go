@@ -39,6 +39,8 @@ var errorStatus = map[string]int{
 	"InvalidQueryException":                400,
 	"UnauthorizedException":                401,
 	"ResourceNotFoundException":            404,
+	"NoSuchHealthCheck":                    404,
+	"NoSuchHostedZone":                     404,
 	"NotConfiguredException":               404,
 	"MethodNotAllowedException":            405,
 	"CertificateStateException":            406,
