@@ -113,8 +113,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw.status >= 500 {
 		level = slog.LevelWarn
 	}
-	h.log.Log(r.Context(), level, "awsfront: request", "method", r.Method, "path", r.URL.Path, "operation", op,
-		"status", rw.status, "error_code", rw.Header().Get("X-Amzn-Errortype"), "duration", time.Since(start))
+	if h.log.Enabled(r.Context(), level) { // spare the hot path the attributes' allocations
+		h.log.Log(r.Context(), level, "awsfront: request", "method", r.Method, "path", r.URL.Path, "operation", op,
+			"status", rw.status, "error_code", rw.Header().Get("X-Amzn-Errortype"), "duration", time.Since(start))
+	}
 }
 
 // serve answers one request and returns the operation's name, for the log.
