@@ -187,7 +187,7 @@ func TestSimRunsUntilCancelled(t *testing.T) {
 		"mqtts://" + simulator.PrimaryIP + ":" + info.Port, "mqtts://" + simulator.SecondaryIP + ":" + info.Port,
 		"custom domain", info.Domain, info.DNSServer, info.ControlURL, info.AWSEndpointURL,
 		"aws --endpoint-url " + info.AWSEndpointURL + " --region us-east-1 iot create-thing --thing-name my-thing",
-		"export AWS_ENDPOINT_URL=" + info.AWSEndpointURL,
+		"export AWS_ENDPOINT_URL=" + info.AWSEndpointURL, filepath.Join(dir, simserver.StackOutputsFile),
 		filepath.Join(dir, "ca.pem"),
 		"device-0002", simserver.UnreplicatedThing + "  certificate registered in the primary only",
 		"mosquitto_pub --cafile " + dir + "/ca.pem --cert " + dir + "/device-0001.crt.pem --key " + dir + "/device-0001.key.pem -h " +
