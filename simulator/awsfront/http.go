@@ -18,6 +18,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/registry"
+	"github.com/iot-dr/iot-dr/simulator/shadow"
 )
 
 // MaxRequestBytes bounds a request body; a larger one is answered 413
@@ -46,7 +47,7 @@ type HandlerOptions struct {
 
 // handler is Front.Handler's http.Handler.
 type handler struct {
-	f       *Front
+	route53 *Route53 // nil: Route 53 is not served
 	log     *slog.Logger
 	regions map[string]*backend
 	names   []string
@@ -54,10 +55,20 @@ type handler struct {
 	methods map[string]reflect.Method // IoT operation -> *registry.Registry method
 }
 
+// Region is one Region's fakes behind the endpoint.
+type Region struct {
+	// Name is the Region's name, as credential scopes carry it.
+	Name     string
+	Registry *registry.Registry
+	Shadows  *shadow.Service
+	// SSM is the Region's parameter store; nil answers SSM calls with
+	// UnknownOperationException.
+	SSM *SSM
+}
+
 // backend is one Region's services behind the endpoint.
 type backend struct {
-	r   *simulator.Region
-	ssm *SSM
+	Region
 	reg reflect.Value
 
 	mu       sync.Mutex
@@ -70,7 +81,22 @@ type backend struct {
 // service from each request's SigV4 credential scope. See the package documentation
 // for what it checks and how it answers.
 func (f *Front) Handler(o HandlerOptions) http.Handler {
-	h := &handler{f: f, log: o.Logger, regions: map[string]*backend{}, iot: newRouter(iotOperations), methods: map[string]reflect.Method{}}
+	var regions []Region
+	for _, r := range []*simulator.Region{f.w.Primary, f.w.Secondary} {
+		regions = append(regions, Region{Name: r.Name, Registry: r.Registry, Shadows: r.Shadows, SSM: f.SSM[r.Name]})
+	}
+	return newHandler(f.Route53, regions, o)
+}
+
+// RegionsHandler is Front.Handler for fakes without a World: the IoT control and data
+// planes (and SSM where given) of each Region, no Route 53. The conformance suite runs
+// the SDK clients through it.
+func RegionsHandler(regions []Region, o HandlerOptions) http.Handler {
+	return newHandler(nil, regions, o)
+}
+
+func newHandler(r53 *Route53, regions []Region, o HandlerOptions) http.Handler {
+	h := &handler{route53: r53, log: o.Logger, regions: map[string]*backend{}, iot: newRouter(iotOperations), methods: map[string]reflect.Method{}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -82,8 +108,8 @@ func (f *Front) Handler(o HandlerOptions) http.Handler {
 		}
 		h.methods[op.Name] = m
 	}
-	for _, r := range []*simulator.Region{f.w.Primary, f.w.Secondary} {
-		b := &backend{r: r, ssm: f.SSM[r.Name], reg: reflect.ValueOf(r.Registry), limiters: map[string]*rate.Limiter{}}
+	for _, r := range regions {
+		b := &backend{Region: r, reg: reflect.ValueOf(r.Registry), limiters: map[string]*rate.Limiter{}}
 		for api, tps := range o.Rates {
 			if tps > 0 {
 				b.limiters[api] = rate.NewLimiter(rate.Limit(tps), max(1, int(tps)))

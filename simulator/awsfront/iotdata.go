@@ -45,7 +45,7 @@ func (h *handler) serveShadow(w http.ResponseWriter, r *http.Request, b *backend
 		writeJSONError(w, newAPIError(http.StatusTooManyRequests, "ThrottlingException", "Rate exceeded for %s", op))
 		return op
 	}
-	ctx, svc := r.Context(), b.r.Shadows
+	ctx, svc := r.Context(), b.Shadows
 	var payload []byte
 	switch op {
 	case opGetThingShadow:

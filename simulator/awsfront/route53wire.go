@@ -39,8 +39,12 @@ var route53ListMembers = map[string]string{
 
 var route53Router = newRouter(route53Operations)
 
-// serveRoute53 answers Route 53's REST-XML protocol through f.Route53.
+// serveRoute53 answers Route 53's REST-XML protocol through the Front's Route53.
 func (h *handler) serveRoute53(w http.ResponseWriter, r *http.Request, _ []byte) string {
+	if h.route53 == nil {
+		writeXMLError(w, newAPIError(http.StatusBadRequest, "UnknownOperationException", "Route 53 is not served by this endpoint"))
+		return ""
+	}
 	op, labels, allowed, err := route53Router.match(r.Method, r.URL.EscapedPath())
 	switch {
 	case err != nil:
@@ -61,7 +65,7 @@ func (h *handler) serveRoute53(w http.ResponseWriter, r *http.Request, _ []byte)
 		writeXMLError(w, route53Error(fromError(err)))
 		return op.Name
 	}
-	res := m.Func.Call([]reflect.Value{reflect.ValueOf(h.f.Route53), reflect.ValueOf(r.Context()), in})
+	res := m.Func.Call([]reflect.Value{reflect.ValueOf(h.route53), reflect.ValueOf(r.Context()), in})
 	if e, _ := res[1].Interface().(error); e != nil {
 		writeXMLError(w, fromError(e))
 		return op.Name

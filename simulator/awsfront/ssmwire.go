@@ -21,6 +21,10 @@ func (h *handler) serveSSM(w http.ResponseWriter, r *http.Request, b *backend, b
 			"SSM requests are POST / with X-Amz-Target: %s<Operation>", ssmTargetPrefix))
 		return ""
 	}
+	if b.SSM == nil {
+		writeJSONError(w, newAPIError(http.StatusBadRequest, "UnknownOperationException", "SSM is not served for %s", b.Name))
+		return op
+	}
 	decode := func(v any) bool {
 		if err := json.Unmarshal(body, v); err != nil {
 			writeJSONError(w, newAPIError(http.StatusBadRequest, "SerializationException", "request body is not a valid %s input: %v", op, err))
@@ -34,7 +38,7 @@ func (h *handler) serveSSM(w http.ResponseWriter, r *http.Request, b *backend, b
 		if !decode(&in) {
 			return op
 		}
-		out, err := b.ssm.GetParameter(r.Context(), &in)
+		out, err := b.SSM.GetParameter(r.Context(), &in)
 		if err != nil {
 			writeJSONError(w, fromError(err))
 			return op
@@ -49,7 +53,7 @@ func (h *handler) serveSSM(w http.ResponseWriter, r *http.Request, b *backend, b
 		if !decode(&in) {
 			return op
 		}
-		out, err := b.ssm.PutParameter(r.Context(), &in)
+		out, err := b.SSM.PutParameter(r.Context(), &in)
 		if err != nil {
 			writeJSONError(w, fromError(err))
 			return op

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -216,6 +217,17 @@ func versionConflict(kind, name string, expected, actual int64) error {
 
 func deleteConflict(format string, args ...any) error {
 	return &types.DeleteConflictException{Message: aws.String(fmt.Sprintf(format, args...))}
+}
+
+// unmodelled is an exception the operation's model does not list, as the SDK's
+// deserializer returns it: a *smithy.GenericAPIError with its code and message,
+// not the typed exception (which errors.As would then never find on a real client).
+func unmodelled(err error) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return err
+	}
+	return &smithy.GenericAPIError{Code: api.ErrorCode(), Message: api.ErrorMessage(), Fault: api.ErrorFault()}
 }
 
 // required reports a missing required member the way the SDK's client-side
