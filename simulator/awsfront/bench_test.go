@@ -2,6 +2,7 @@ package awsfront_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,14 +19,18 @@ import (
 	"github.com/iot-dr/iot-dr/simulator/awsfront"
 )
 
-// benchWorkers is how many callers share the endpoint, each with its own connection.
-const benchWorkers = 8
+// workers is how many callers share the endpoint, each with its own connection.
+var benchWorkers = flag.Int("simapi.workers", 4, "BenchmarkSimAPI: concurrent callers")
 
 // BenchmarkSimAPI measures the AWS endpoint through the real SDK clients over loopback
 // HTTP with rate limits off: DescribeThing (control plane, REST-JSON) and
-// UpdateThingShadow (data plane), reporting calls/s across benchWorkers callers and
-// the p99 latency of one call.
+// UpdateThingShadow (data plane), reporting calls/s across -simapi.workers callers and
+// the p99 latency of one call. Every shadow update is captured and replicated by the
+// whole pipeline (rule, table, stream, trigger, state machine, worker, the secondary's
+// shadow), so UpdateThingShadow measures the World; UpdateThingShadow/paused pauses
+// the global table's replication to measure the endpoint and the primary's own work.
 func BenchmarkSimAPI(b *testing.B) {
+	workers := *benchWorkers
 	ctx := context.Background()
 	w, err := simulator.New(ctx, simulator.Options{})
 	if err != nil {
@@ -41,7 +46,7 @@ func BenchmarkSimAPI(b *testing.B) {
 	b.Cleanup(srv.Close)
 	// One device per caller: devices update their own shadows, and one thing's
 	// updates are serialised by its version.
-	for wk := range benchWorkers {
+	for wk := range workers {
 		if _, err := w.ProvisionDevice(ctx, simulator.Device{Thing: benchThing(wk), Attributes: map[string]string{"fleet": "bench"}}); err != nil {
 			b.Fatal(err)
 		}
@@ -49,7 +54,7 @@ func BenchmarkSimAPI(b *testing.B) {
 	if err := w.Settle(ctx); err != nil {
 		b.Fatal(err)
 	}
-	transport := &http.Transport{MaxIdleConnsPerHost: benchWorkers, MaxConnsPerHost: benchWorkers}
+	transport := &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}
 	b.Cleanup(transport.CloseIdleConnections)
 	httpClient := &http.Client{Transport: transport}
 	region := w.Primary.Name
@@ -72,18 +77,26 @@ func BenchmarkSimAPI(b *testing.B) {
 			return err
 		}},
 	}
+	calls = append(calls, struct {
+		name string
+		call func(wk, i int) error
+	}{"UpdateThingShadow/paused", calls[1].call})
 	for _, c := range calls {
 		b.Run(c.name, func(b *testing.B) {
-			lat := make([][]time.Duration, benchWorkers)
+			if c.name == "UpdateThingShadow/paused" {
+				w.Replication.Pause()
+				defer w.Replication.Resume()
+			}
+			lat := make([][]time.Duration, workers)
 			var (
 				wg   sync.WaitGroup
 				mu   sync.Mutex
 				fail error
-				next = make(chan int, benchWorkers)
+				next = make(chan int, workers)
 			)
 			b.ResetTimer()
 			start := time.Now()
-			for wk := range benchWorkers {
+			for wk := range workers {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

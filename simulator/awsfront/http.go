@@ -152,7 +152,11 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 		writeJSONError(w, aerr)
 		return ""
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	var body []byte
+	var err error
+	if r.Body != nil { // nil only for requests built by hand, never from a server
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
