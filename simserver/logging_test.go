@@ -52,7 +52,7 @@ func TestPolicyRefusalLoggedOnceWithoutPayload(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(caPEM)
 	lost := make(chan struct{}, 1)
-	opts := paho.NewClientOptions().AddBroker("ssl://"+s.Info().Regions[0].Endpoint).SetClientID(dev.Thing).
+	opts := paho.NewClientOptions().AddBroker("ssl://" + s.Info().Regions[0].Endpoint).SetClientID(dev.Thing).
 		SetTLSConfig(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}).
 		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).SetConnectTimeout(30 * time.Second).
 		SetConnectionLostHandler(func(paho.Client, error) {
