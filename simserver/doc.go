@@ -33,7 +33,8 @@
 // # Not modelled / not for
 //
 // Neither the control API nor the AWS endpoint authenticates (signatures are parsed,
-// not verified): both listen on loopback only and anyone on the machine can drive them. The MQTT port is chosen by the OS (AWS uses 8883). Nothing
-// persists: every run has a new CA, new certificates and empty registries. This is a
-// test and demo tool, never production.
+// not verified): both listen on loopback only and anyone on the machine can drive
+// them. The MQTT port is chosen by the OS (AWS uses 8883). Nothing persists: every run
+// has a new CA, new certificates and empty registries. This is a test and demo tool,
+// never production.
 package simserver
