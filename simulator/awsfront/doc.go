@@ -26,8 +26,8 @@
 //     member names are generated from the SDK's own serializers and deserializers
 //     (iotwire_gen.go, `go generate`), so the endpoint is the inverse of the client.
 //     Timestamps are epoch seconds and absent members are left out, as AWS does.
-//   - iotdata: GetThingShadow, UpdateThingShadow and DeleteThingShadow on
-//     /things/{thingName}/shadow, answered by the Region's shadow service (package
+//   - iotdata (or iot, for that path): GetThingShadow, UpdateThingShadow and
+//     DeleteThingShadow on /things/{thingName}/shadow, answered by the Region's shadow service (package
 //     shadow) with the document as the raw body. A named shadow (?name=) does not
 //     exist: get and delete answer 404, update 400.
 //   - route53: the read calls listed below, in REST-XML, for the whole World (Route 53

@@ -179,6 +179,11 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	switch sc.Service {
 	case ServiceIoT:
+		// The control plane has no /things/{name}/shadow: a shadow path signed for iot
+		// (a hand-made request) is the data plane's.
+		if isShadowPath(r.URL.EscapedPath()) {
+			return h.serveShadow(w, r, b, body)
+		}
 		return h.serveIoT(w, r, b, body)
 	case ServiceIoTData:
 		return h.serveShadow(w, r, b, body)

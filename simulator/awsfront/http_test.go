@@ -449,8 +449,22 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
+	// A shadow path signed for iot is the data plane's.
+	req, err := http.NewRequest("GET", url+"/things/nope/shadow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", auth(primary, "iot"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("X-Amzn-Errortype") != "ResourceNotFoundException" {
+		t.Fatalf("GetThingShadow signed for iot: %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"))
+	}
 	// Still serving, and a presigned-style credential works too.
-	resp, err := http.Get(url + "/things?X-Amz-Credential=AKID%2F20260101%2F" + primary + "%2Fiot%2Faws4_request")
+	resp, err = http.Get(url + "/things?X-Amz-Credential=AKID%2F20260101%2F" + primary + "%2Fiot%2Faws4_request")
 	if err != nil {
 		t.Fatal(err)
 	}

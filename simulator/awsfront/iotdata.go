@@ -21,7 +21,7 @@ const (
 // document is the raw body both ways, as AWS sends it.
 func (h *handler) serveShadow(w http.ResponseWriter, r *http.Request, b *backend, body []byte) string {
 	segs := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
-	if len(segs) != 3 || segs[0] != "things" || segs[2] != "shadow" || segs[1] == "" {
+	if !isShadowPath(r.URL.EscapedPath()) {
 		writeJSONError(w, newAPIError(http.StatusNotFound, "UnknownOperationException",
 			"no AWS IoT data-plane operation the simulator serves matches %s %s (it serves GET, POST and DELETE /things/{thingName}/shadow)", r.Method, r.URL.Path))
 		return ""
@@ -72,4 +72,10 @@ func (h *handler) serveShadow(w http.ResponseWriter, r *http.Request, b *backend
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(payload)
 	return op
+}
+
+// isShadowPath reports whether an escaped path is /things/{thingName}/shadow.
+func isShadowPath(escaped string) bool {
+	segs := strings.Split(strings.Trim(escaped, "/"), "/")
+	return len(segs) == 3 && segs[0] == "things" && segs[1] != "" && segs[2] == "shadow"
 }
