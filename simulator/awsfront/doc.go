@@ -27,9 +27,9 @@
 //     (iotwire_gen.go, `go generate`), so the endpoint is the inverse of the client.
 //     Timestamps are epoch seconds and absent members are left out, as AWS does.
 //   - iotdata (or iot, for that path): GetThingShadow, UpdateThingShadow and
-//     DeleteThingShadow on /things/{thingName}/shadow, answered by the Region's shadow service (package
-//     shadow) with the document as the raw body. A named shadow (?name=) does not
-//     exist: get and delete answer 404, update 400.
+//     DeleteThingShadow on /things/{thingName}/shadow, answered by the Region's
+//     shadow service (package shadow) with the document as the raw body. A named
+//     shadow (?name=) does not exist: get and delete answer 404, update 400.
 //   - route53: the read calls listed below, in REST-XML, for the whole World (Route 53
 //     is global: any Region in the scope).
 //   - ssm: GetParameter and PutParameter in JSON 1.1 (X-Amz-Target: AmazonSSM.*), on
