@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -70,8 +69,8 @@ type Region struct {
 type backend struct {
 	Region
 	reg reflect.Value
-
-	mu       sync.Mutex
+	// limiters are the shadow operations' buckets; the map is not written after
+	// newHandler (rate.Limiter is safe for concurrent use).
 	limiters map[string]*rate.Limiter
 }
 
@@ -110,8 +109,8 @@ func newHandler(r53 *Route53, regions []Region, o HandlerOptions) http.Handler {
 	}
 	for _, r := range regions {
 		b := &backend{Region: r, reg: reflect.ValueOf(r.Registry), limiters: map[string]*rate.Limiter{}}
-		for api, tps := range o.Rates {
-			if tps > 0 {
+		for _, api := range []string{opGetThingShadow, opUpdateThingShadow, opDeleteThingShadow} {
+			if tps := o.Rates[api]; tps > 0 {
 				b.limiters[api] = rate.NewLimiter(rate.Limit(tps), max(1, int(tps)))
 			}
 		}
@@ -124,9 +123,7 @@ func newHandler(r53 *Route53, regions []Region, o HandlerOptions) http.Handler {
 
 // allow takes a token of api's bucket, if it has one.
 func (b *backend) allow(api string) bool {
-	b.mu.Lock()
 	l := b.limiters[api]
-	b.mu.Unlock()
 	return l == nil || l.Allow()
 }
 
