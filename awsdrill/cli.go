@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "abort the whole drill (restoring the switch) after this long")
 	fs.StringVar(&cfg.HostedZoneID, "hosted-zone-id", "", "Route 53 hosted zone with the failover records (default: looked up from the domain)")
 	fs.StringVar(&cfg.Profile, "profile", "", "AWS shared config profile")
+	fs.StringVar(&cfg.EndpointURL, "endpoint-url", "", "send the Route 53 and SSM calls to this URL (the aws_endpoint_url of `iotdr sim`)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -83,6 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	if cfg.Timeout <= 0 {
 		return Config{}, fmt.Errorf("--timeout must be positive, got %s", cfg.Timeout)
+	}
+	if u := cfg.EndpointURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return Config{}, fmt.Errorf("--endpoint-url %q: want an http:// or https:// URL", u)
 	}
 	dep, err := LoadOutputs(outputs...)
 	if err != nil {
@@ -107,7 +112,13 @@ func NewClients(ctx context.Context, cfg Config) (Clients, error) {
 		return Clients{}, fmt.Errorf("no usable AWS credentials (configure the default chain or pass --profile): %w", err)
 	}
 	// Route 53 is global; the SDK maps any Region of the partition to its endpoint.
-	return Clients{SSM: ssm.NewFromConfig(awsCfg), Route53: route53.NewFromConfig(awsCfg)}, nil
+	var ssmOpts []func(*ssm.Options)
+	var r53Opts []func(*route53.Options)
+	if u := cfg.EndpointURL; u != "" {
+		ssmOpts = append(ssmOpts, func(o *ssm.Options) { o.BaseEndpoint = aws.String(u) })
+		r53Opts = append(r53Opts, func(o *route53.Options) { o.BaseEndpoint = aws.String(u) })
+	}
+	return Clients{SSM: ssm.NewFromConfig(awsCfg, ssmOpts...), Route53: route53.NewFromConfig(awsCfg, r53Opts...)}, nil
 }
 
 // Run is `iotdr drill --aws`: args are the drill command's arguments (--aws among

@@ -83,6 +83,9 @@ type Config struct {
 	JSON    bool
 	Profile string
 	Timeout time.Duration
+	// EndpointURL, when set, sends the Route 53 and SSM calls there instead of AWS (the
+	// AWS endpoint of a running `iotdr sim`).
+	EndpointURL string
 }
 
 func (c Config) withDefaults() Config {

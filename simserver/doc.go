@@ -7,7 +7,13 @@
 // replicated them, writes the CA certificate and every device's certificate and key to
 // a directory, and serves a small JSON control API on loopback that applies the
 // simulator's chaos verbs (Region outage, broker outage, failing or flapping probe,
-// paused replication) and reports each Region's state.
+// paused replication) and reports each Region's state. It also serves the AWS API
+// endpoint of both Regions (simulator/awsfront: the IoT control and data planes,
+// Route 53 and SSM in AWS's wire protocols, the Region taken from each request's
+// signature) on a second loopback port, so the aws CLI, boto3 and the AWS SDKs
+// provision and read the simulator unmodified; its address is Info.AWSEndpointURL
+// (aws_endpoint_url in endpoints.json). Config.APIRates, by default AWS's quotas
+// (DefaultAPIRates), throttle both Regions' APIs once the devices are provisioned.
 //
 // # The unreplicated device
 //
@@ -26,8 +32,9 @@
 //
 // # Not modelled / not for
 //
-// The control API has no authentication: it listens on loopback only and anyone on the
-// machine can drive it. The MQTT port is chosen by the OS (AWS uses 8883). Nothing
-// persists: every run has a new CA, new certificates and empty registries. This is a
-// test and demo tool, never production.
+// Neither the control API nor the AWS endpoint authenticates (signatures are parsed,
+// not verified): both listen on loopback only and anyone on the machine can drive
+// them. The MQTT port is chosen by the OS (AWS uses 8883). Nothing persists: every run
+// has a new CA, new certificates and empty registries. This is a test and demo tool,
+// never production.
 package simserver

@@ -19,6 +19,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/awsfront"
 	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
@@ -30,6 +31,10 @@ const UnreplicatedThing = "unreplicated-device"
 const (
 	CAFile        = "ca.pem"
 	EndpointsFile = "endpoints.json"
+	// StackOutputsFile holds what `pulumi stack output --json` would print for both
+	// stacks, {"primary": ..., "secondary": ...}: the --stack-outputs of
+	// `iotdr drill --aws --endpoint-url`.
+	StackOutputsFile = "stack-outputs.json"
 )
 
 // Region roles, as used in the control API's paths.
@@ -45,6 +50,10 @@ type Info struct {
 	Dir string `json:"dir"`
 	// ControlURL is the control API's base URL, e.g. http://127.0.0.1:8080.
 	ControlURL string `json:"control_url"`
+	// AWSEndpointURL is the AWS API endpoint for both Regions (the Region comes from
+	// each request's SigV4 credential scope): the --endpoint-url of the aws CLI and
+	// the AWS_ENDPOINT_URL of the SDKs.
+	AWSEndpointURL string `json:"aws_endpoint_url"`
 	// Domain is the custom domain devices connect to through DNSServer.
 	Domain string `json:"domain"`
 	// DNSServer is the failover DNS server's address (UDP and TCP). Its wire TTLs are
@@ -53,9 +62,11 @@ type Info struct {
 	// Port is both brokers' MQTT-over-TLS port.
 	Port string `json:"port"`
 	// CAFile is the CA certificate that signed both brokers' server certificates.
-	CAFile  string       `json:"ca_file"`
-	Regions []RegionInfo `json:"regions"`
-	Devices []DeviceInfo `json:"devices"`
+	CAFile string `json:"ca_file"`
+	// StackOutputsFile is the simulated stacks' outputs, for `iotdr drill --aws`.
+	StackOutputsFile string       `json:"stack_outputs_file"`
+	Regions          []RegionInfo `json:"regions"`
+	Devices          []DeviceInfo `json:"devices"`
 }
 
 // RegionInfo describes one Region's endpoints.
@@ -91,6 +102,8 @@ type Server struct {
 	ln      net.Listener
 	http    *http.Server
 	served  chan struct{}
+	awsHTTP *http.Server
+	awsDone chan struct{}
 	closeMu sync.Once
 	closeEr error
 
@@ -147,7 +160,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.writeFiles(devices); err != nil {
 		return nil, err
 	}
+	// The quotas apply from here on: provisioning and the start-up replication run
+	// unthrottled so that a large --devices does not take minutes.
+	for _, rs := range s.regions {
+		for api, tps := range cfg.APIRates {
+			rs.r.Registry.SetRate(api, tps)
+		}
+	}
 	if err := s.serve(); err != nil {
+		return nil, err
+	}
+	if err := s.serveAWS(); err != nil {
 		return nil, err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, EndpointsFile), s.info, 0o644); err != nil {
@@ -289,6 +312,35 @@ func (s *Server) serve() error {
 	return nil
 }
 
+// serveAWS starts the AWS API endpoint (simulator/awsfront) for both Regions.
+func (s *Server) serveAWS() error {
+	ln, err := net.Listen("tcp", s.cfg.AWSListen)
+	if err != nil {
+		return fmt.Errorf("simserver: AWS endpoint: %w", err)
+	}
+	s.info.AWSEndpointURL = "http://" + ln.Addr().String()
+	front := awsfront.New(s.world, s.edge)
+	p, sec := front.StackOutputs()
+	s.info.StackOutputsFile = filepath.Join(s.info.Dir, StackOutputsFile)
+	if err := writeFileAtomic(s.info.StackOutputsFile, map[string]any{spec.RolePrimary: p, spec.RoleSecondary: sec}, 0o644); err != nil {
+		ln.Close()
+		return err
+	}
+	s.awsHTTP = &http.Server{
+		Handler:           front.Handler(awsfront.HandlerOptions{Rates: s.cfg.APIRates, Logger: s.log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.awsDone = make(chan struct{})
+	go func() {
+		defer close(s.awsDone)
+		if err := s.awsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("simserver: AWS endpoint stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
 // Info returns the server's endpoints and files.
 func (s *Server) Info() Info { return s.info }
 
@@ -298,7 +350,7 @@ func (s *Server) World() *simulator.World { return s.world }
 // Edge returns the World's edge (health checks, zone, DNS).
 func (s *Server) Edge() *simulator.Edge { return s.edge }
 
-// Close stops the control API (waiting for requests in flight), any running flap, the
+// Close stops the control API and the AWS endpoint (waiting for requests in flight), any running flap, the
 // edge and the World. The files in Dir are left in place. It is safe to call more
 // than once.
 func (s *Server) Close() error {
@@ -312,6 +364,15 @@ func (s *Server) Close() error {
 			}
 			cancel()
 			<-s.served
+		}
+		if s.awsHTTP != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.awsHTTP.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("simserver: AWS endpoint shutdown: %w", err))
+				_ = s.awsHTTP.Close()
+			}
+			cancel()
+			<-s.awsDone
 		}
 		s.mu.Lock()
 		s.closed = true

@@ -62,13 +62,17 @@ type Region struct {
 func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error) {
 	r := &Region{Name: name, account: o.AccountID, Lag: &LagRecorder{}}
 	f := o.Fidelity
-	r.Registry = registry.New(f.Registry(name, registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{r}, Rates: o.APIRates}))
+	// DescribeEndpoint answers the broker's IP: unlike the Region's endpoint name it
+	// resolves without the simulator's DNS, and it is a SAN of the server certificate.
+	host, _, _ := net.SplitHostPort(addr)
+	r.Registry = registry.New(f.Registry(name, registry.Options{Region: name, AccountID: o.AccountID, Publisher: eventPublisher{r}, Rates: o.APIRates,
+		Issuer: ca, DataEndpoint: host}))
 	// The broker speaks MQTT over TLS and admits a device only as AWS IoT Core would: a
 	// certificate registered and ACTIVE in this Region, and the IoT policies attached to it.
 	// The Region's loopback IP is a SAN too, so ordinary MQTT clients (mosquitto_pub) can
 	// connect by address and still verify the server.
 	var ips []net.IP
-	if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) != nil {
+	if net.ParseIP(host) != nil {
 		ips = append(ips, net.ParseIP(host))
 	}
 	cert, err := ca.IssueServer([]string{o.Domain, Endpoint(name)}, ips)

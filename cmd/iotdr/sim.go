@@ -7,9 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
@@ -34,6 +39,9 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Threshold, "threshold", def.Threshold, "health-check failure threshold (1-10)")
 	fs.DurationVar(&cfg.TTL, "ttl", def.TTL, "failover records' TTL")
 	fs.DurationVar(&cfg.ReplicationDelay, "replication-delay", def.ReplicationDelay, "global-table replication delay")
+	fs.StringVar(&cfg.AWSListen, "aws-listen", def.AWSListen, "AWS API endpoint address (loopback only), for the aws CLI and the SDKs")
+	fs.Var(simRateFlag(cfg.APIRates), "rate", "set one API's rate limit in both Regions, API=TPS (0: unlimited; repeatable; default AWS's quotas)")
+	noLimits := fs.Bool("no-rate-limits", false, "no API rate limits at all (benchmarks, bulk provisioning)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -43,6 +51,9 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "iotdr sim: unexpected argument %q\n", fs.Arg(0))
 		return exitError
+	}
+	if *noLimits {
+		cfg.APIRates = nil
 	}
 	check := cfg
 	if check.Dir == "" {
@@ -91,6 +102,28 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// simRateFlag parses repeated --rate API=TPS into the simulator's rate table.
+type simRateFlag map[string]float64
+
+func (r simRateFlag) String() string { return "" }
+
+func (r simRateFlag) Set(v string) error {
+	api, val, ok := strings.Cut(v, "=")
+	api, val = strings.TrimSpace(api), strings.TrimSpace(val)
+	if !ok || api == "" || val == "" {
+		return fmt.Errorf("%q: want API=TPS, e.g. CreateThing=50", v)
+	}
+	if _, known := simserver.DefaultAPIRates()[api]; !known {
+		return fmt.Errorf("%q: unknown API %q (one of %s)", v, api, strings.Join(slices.Sorted(maps.Keys(simserver.DefaultAPIRates())), ", "))
+	}
+	tps, err := strconv.ParseFloat(val, 64)
+	if err != nil || math.IsNaN(tps) || math.IsInf(tps, 0) || tps < 0 {
+		return fmt.Errorf("%q: TPS must be a number, 0 (unlimited) or more", v)
+	}
+	r[api] = tps
+	return nil
+}
+
 // printSim prints what a user needs to point an MQTT client at the simulator.
 func printSim(w io.Writer, info simserver.Info, temp bool, cfg simserver.Config) {
 	fmt.Fprintln(w, "iot-dr simulator: two Regions, MQTT over TLS with client certificates")
@@ -102,6 +135,7 @@ func printSim(w io.Writer, info simserver.Info, temp bool, cfg simserver.Config)
 	fmt.Fprintf(tw, "custom domain\t%s  (failover A record, TTL %v)\n", info.Domain, cfg.TTL)
 	fmt.Fprintf(tw, "DNS server\t%s  (UDP and TCP; wire TTLs count units of %v)\n", info.DNSServer, simulator.TTLUnit)
 	fmt.Fprintf(tw, "control API\t%s  (GET / lists the routes)\n", info.ControlURL)
+	fmt.Fprintf(tw, "AWS APIs\t%s  (IoT, IoT data plane, Route 53, SSM for both Regions; the Region comes from the request's signature)\n", info.AWSEndpointURL)
 	note := ""
 	if temp {
 		note = "  (temporary: removed on exit; use --dir to keep the files)"
@@ -109,6 +143,7 @@ func printSim(w io.Writer, info simserver.Info, temp bool, cfg simserver.Config)
 	fmt.Fprintf(tw, "files\t%s%s\n", info.Dir, note)
 	fmt.Fprintf(tw, "  CA certificate\t%s\n", info.CAFile)
 	fmt.Fprintf(tw, "  endpoints\t%s\n", filepath.Join(info.Dir, simserver.EndpointsFile))
+	fmt.Fprintf(tw, "  stack outputs\t%s  (for iotdr drill --aws --endpoint-url)\n", info.StackOutputsFile)
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "devices (certificate and key in the files directory as <thing>.crt.pem, <thing>.key.pem):")
@@ -125,6 +160,13 @@ func printSim(w io.Writer, info simserver.Info, temp bool, cfg simserver.Config)
 		fmt.Fprintf(w, "  %-20s %s\n", d.Thing, where)
 	}
 	primary, secondary := info.Regions[0], info.Regions[1]
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Use the aws CLI, boto3 or an AWS SDK unmodified: any access key and secret work (signatures are not")
+	fmt.Fprintf(w, "checked) and the Region chooses the simulated Region (%s primary, %s secondary).\n", primary.Name, secondary.Name)
+	fmt.Fprintf(w, "\n  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n")
+	fmt.Fprintf(w, "  aws --endpoint-url %s --region %s iot create-thing --thing-name my-thing\n", info.AWSEndpointURL, primary.Name)
+	fmt.Fprintf(w, "  aws --endpoint-url %s --region %s iot describe-thing --thing-name my-thing   # replicated\n", info.AWSEndpointURL, secondary.Name)
+	fmt.Fprintf(w, "\n  # the SDKs (and the aws CLI) take the endpoint from the environment\n  export AWS_ENDPOINT_URL=%s AWS_REGION=%s\n", info.AWSEndpointURL, primary.Name)
 	client := func(d *simserver.DeviceInfo, r simserver.RegionInfo) string {
 		host, port, _ := net.SplitHostPort(r.Endpoint)
 		return fmt.Sprintf("--cafile %s --cert %s --key %s -h %s -p %s -i %s", info.CAFile, d.CertFile, d.KeyFile, host, port, d.Thing)

@@ -142,6 +142,10 @@ func TestSimBadInput(t *testing.T) {
 		{[]string{"--ttl", "0s"}, "--ttl must be between 10ms and 1h0m0s"},
 		{[]string{"--replication-delay", "2m"}, "--replication-delay must be between 0 and 1m0s"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--aws-listen", "0.0.0.0:4566"}, "--aws-listen \"0.0.0.0:4566\": the AWS endpoint has no authentication"},
+		{[]string{"--rate", "CreateThing"}, "want API=TPS"},
+		{[]string{"--rate", "Frobnicate=5"}, `unknown API "Frobnicate"`},
+		{[]string{"--rate", "CreateThing=-1"}, "TPS must be a number, 0 (unlimited) or more"},
 	} {
 		var out, errb bytes.Buffer
 		code := simCmd(ctx, tc.args, &out, &errb)
@@ -181,7 +185,9 @@ func TestSimRunsUntilCancelled(t *testing.T) {
 	out := r.stdout.String()
 	for _, want := range []string{
 		"mqtts://" + simulator.PrimaryIP + ":" + info.Port, "mqtts://" + simulator.SecondaryIP + ":" + info.Port,
-		"custom domain", info.Domain, info.DNSServer, info.ControlURL,
+		"custom domain", info.Domain, info.DNSServer, info.ControlURL, info.AWSEndpointURL,
+		"aws --endpoint-url " + info.AWSEndpointURL + " --region us-east-1 iot create-thing --thing-name my-thing",
+		"export AWS_ENDPOINT_URL=" + info.AWSEndpointURL, filepath.Join(dir, simserver.StackOutputsFile),
 		filepath.Join(dir, "ca.pem"),
 		"device-0002", simserver.UnreplicatedThing + "  certificate registered in the primary only",
 		"mosquitto_pub --cafile " + dir + "/ca.pem --cert " + dir + "/device-0001.crt.pem --key " + dir + "/device-0001.key.pem -h " +

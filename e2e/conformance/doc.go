@@ -3,8 +3,9 @@
 // already-exists errors, pagination, attribute merge, certificates and
 // principals, policy versions, the thing group tree, thing types, shadow
 // versions) that runs against the simulator's fakes (simulator/registry,
-// simulator/shadow) and against moto_server through the real aws-sdk-go-v2
-// *iot.Client and *iotdataplane.Client.
+// simulator/shadow), against the same fakes behind the simulator's AWS endpoint
+// (simulator/awsfront), and against moto_server, the last two through the real
+// aws-sdk-go-v2 *iot.Client and *iotdataplane.Client.
 //
 // Each case asserts what the AWS documentation says. Where moto is known to
 // differ from AWS, the case carries a motoDiffers note citing the AWS page and

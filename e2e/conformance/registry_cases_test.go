@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/smithy-go"
 )
 
 // Registry behaviours: things, thing types, certificates and principals,
@@ -115,8 +116,15 @@ func thingNotFound(ctx context.Context, t *testing.T, tg Target) {
 }
 
 func groupMissingParent(ctx context.Context, t *testing.T, tg Target) {
+	// CreateThingGroup's model does not list ResourceNotFoundException, so the SDK
+	// surfaces it as a generic API error with that code, never as the typed one.
 	_, err := tg.IoT.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("child"), ParentGroupName: aws.String("nope")})
-	wantErr[*types.ResourceNotFoundException](t, "CreateThingGroup under a missing parent", err)
+	if api := wantErr[smithy.APIError](t, "CreateThingGroup under a missing parent", err); api.ErrorCode() != "ResourceNotFoundException" {
+		t.Errorf("CreateThingGroup under a missing parent: code %s, want ResourceNotFoundException", api.ErrorCode())
+	}
+	if isErr[*types.ResourceNotFoundException](err) {
+		t.Errorf("CreateThingGroup under a missing parent: a typed ResourceNotFoundException, which the SDK cannot produce for this operation")
+	}
 	_, err = tg.IoT.ListThingGroups(ctx, &iot.ListThingGroupsInput{ParentGroup: aws.String("nope")})
 	wantErr[*types.ResourceNotFoundException](t, "ListThingGroups under a missing parent", err)
 }

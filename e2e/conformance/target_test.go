@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/internal/motoserver"
+	"github.com/iot-dr/iot-dr/simulator/awsfront"
 	"github.com/iot-dr/iot-dr/simulator/registry"
 	"github.com/iot-dr/iot-dr/simulator/shadow"
 )
@@ -41,7 +43,7 @@ type controlPlane interface {
 
 // Target is one implementation of the AWS APIs under test.
 type Target struct {
-	// Name is "fake" or "moto".
+	// Name is "fake", "http" or "moto".
 	Name string
 	IoT  controlPlane
 	Data replication.Shadows
@@ -88,6 +90,23 @@ func fakeTarget() Target {
 	}
 }
 
+// httpTarget is the fakes behind the simulator's AWS endpoint (simulator/awsfront),
+// reached through the real SDK clients: the wire format is under test too.
+func httpTarget(t *testing.T) Target {
+	fake := fakeTarget()
+	srv := httptest.NewServer(awsfront.RegionsHandler([]awsfront.Region{{Name: testRegion,
+		Registry: fake.IoT.(*registry.Registry), Shadows: fake.Data.(*shadow.Service)}}, awsfront.HandlerOptions{}))
+	t.Cleanup(srv.Close)
+	cfg := motoserver.AWSConfig(t, srv.URL, testRegion)
+	return Target{
+		Name:    "http",
+		IoT:     iot.NewFromConfig(cfg),
+		Data:    iotdataplane.NewFromConfig(cfg),
+		Region:  testRegion,
+		Account: testAccount,
+	}
+}
+
 func motoTarget(t *testing.T, endpoint string) Target {
 	cfg := motoserver.AWSConfig(t, endpoint, testRegion)
 	return Target{
@@ -99,13 +118,24 @@ func motoTarget(t *testing.T, endpoint string) Target {
 	}
 }
 
-// TestConformance runs every behaviour against the fakes and against moto.
+// TestConformance runs every behaviour against the fakes, the fakes over the
+// simulator's HTTP endpoint, and moto.
 func TestConformance(t *testing.T) {
 	t.Run("fake", func(t *testing.T) {
 		for _, b := range behaviours {
 			t.Run(b.name, func(t *testing.T) {
 				t.Parallel()
 				b.run(testContext(t), t, fakeTarget())
+			})
+		}
+	})
+	// The same fakes over HTTP: where this half and the first disagree, the endpoint
+	// is wrong.
+	t.Run("http", func(t *testing.T) {
+		for _, b := range behaviours {
+			t.Run(b.name, func(t *testing.T) {
+				t.Parallel()
+				b.run(testContext(t), t, httpTarget(t))
 			})
 		}
 	})

@@ -18,7 +18,7 @@ import (
 	"github.com/iot-dr/iot-dr/simulator/awsfront"
 )
 
-func start(t *testing.T) (*simulator.World, *simulator.Edge, *awsfront.Front) {
+func start(t testing.TB) (*simulator.World, *simulator.Edge, *awsfront.Front) {
 	t.Helper()
 	ctx := context.Background()
 	w, err := simulator.New(ctx, simulator.Options{})

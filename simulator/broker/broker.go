@@ -134,7 +134,8 @@ func New(opts Options) (*Broker, error) {
 
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       log.With("subsystem", "mochi"),
+		// mochiLog keeps packets (payloads, passwords) out of mochi's lines.
+		Logger:       slog.New(mochiLog{next: log.Handler()}).With("subsystem", "mochi"),
 		InlineClient: true,
 		// $SYS topics are of no use here and their refresh stops the world
 		// (runtime.ReadMemStats); publish them only rarely.

@@ -21,7 +21,12 @@
 //     0x87 in 5). A refused SUBSCRIBE gets a failure code in the SUBACK. A refused
 //     QoS 1 PUBLISH disconnects a 3.1.1 client (a v5 client gets a PUBACK with
 //     0x87); a refused QoS 0 PUBLISH is dropped silently. A refused RECEIVE drops
-//     that message for that recipient only. Every refusal is recorded (Refusals).
+//     that message for that recipient only. Every refusal is recorded (Refusals)
+//     and logged once, at Info, with client id, action, topic and reason.
+//   - Logs never carry a payload or credentials: mochi-mqtt's own lines that would
+//     dump a whole packet log a summary instead (type, topic, QoS, payload size),
+//     and its line for a packet the broker refused is dropped, as the refusal is
+//     already logged.
 //   - SetDown(true) simulates the loss of the Region's endpoint: every TCP
 //     connection is cut without an MQTT DISCONNECT and new connections are
 //     accepted and closed at once; the listening socket stays bound so the

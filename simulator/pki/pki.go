@@ -21,6 +21,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -268,4 +269,30 @@ func ClientTLS(dev *Device, roots *x509.CertPool, serverName string) *tls.Config
 		}
 	}
 	return cfg
+}
+
+// IssueCertificate signs a client certificate (ExtKeyUsageClientAuth) for pub with the
+// given subject common name and returns its DER. It is what Amazon's CA does for
+// CreateKeysAndCertificate and CreateCertificateFromCsr, so *CA serves as the
+// registry's registry.Issuer.
+func (c *CA) IssueCertificate(pub crypto.PublicKey, commonName string) ([]byte, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: commonName},
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              now.Add(leafValidity),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: issue certificate for %q: %w", commonName, err)
+	}
+	return der, nil
 }

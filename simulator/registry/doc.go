@@ -62,6 +62,12 @@
 //   - Certificates registered without a status are INACTIVE. A certificate is
 //     deleted only when not ACTIVE (CertificateStateException) and not attached
 //     to a thing, nor to a policy unless ForceDelete (DeleteConflictException).
+//   - CreateKeysAndCertificate and CreateCertificateFromCsr issue certificates
+//     signed by Options.Issuer (the simulator's CA, standing in for Amazon's),
+//     in certificate mode DEFAULT, ACTIVE only with SetAsActive; the private key
+//     (RSA 2048, PKCS #1 PEM) is returned once and never stored.
+//     DescribeEndpoint answers Options.DataEndpoint for iot:Data-ATS, iot:Data
+//     and an empty type; other endpoint types are an InvalidRequestException.
 //   - A thing with attached principals cannot be deleted (InvalidRequestException);
 //     deleting a missing thing or thing group succeeds. Deleting a thing (or a
 //     group) drops its memberships without membership events. A missing thing

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -62,6 +63,14 @@ type Options struct {
 	// record; the simulator's thing, type and group records are under 1 KB,
 	// so each call is one.
 	Meter Meter
+
+	// Issuer signs the certificates CreateKeysAndCertificate and
+	// CreateCertificateFromCsr create; nil makes them fail with an
+	// InternalFailureException.
+	Issuer Issuer
+	// DataEndpoint is the address DescribeEndpoint answers for iot:Data-ATS (the
+	// Region's MQTT broker); empty makes it fail with an InternalFailureException.
+	DataEndpoint string
 }
 
 // BilledRegistryAPIs are the APIs AWS IoT Core charges a registry operation
@@ -95,6 +104,8 @@ type Registry struct {
 	region, account, partition string
 	now                        func() time.Time
 	pub                        Publisher
+	issuer                     Issuer
+	dataEndpoint               string
 
 	available atomic.Bool
 	calls     atomic.Int64
@@ -126,19 +137,21 @@ type Registry struct {
 // New returns an empty registry.
 func New(opts Options) *Registry {
 	r := &Registry{
-		region:     opts.Region,
-		account:    opts.AccountID,
-		partition:  partitionOf(opts.Region),
-		now:        opts.Now,
-		pub:        opts.Publisher,
-		limiters:   make(map[string]*rate.Limiter),
-		things:     make(map[string]*thing),
-		certs:      make(map[string]*certificate),
-		policies:   make(map[string]*policy),
-		thingTypes: make(map[string]*thingType),
-		groups:     make(map[string]*thingGroup),
-		meter:      opts.Meter,
-		model:      delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
+		region:       opts.Region,
+		account:      opts.AccountID,
+		partition:    partitionOf(opts.Region),
+		now:          opts.Now,
+		pub:          opts.Publisher,
+		limiters:     make(map[string]*rate.Limiter),
+		things:       make(map[string]*thing),
+		certs:        make(map[string]*certificate),
+		policies:     make(map[string]*policy),
+		thingTypes:   make(map[string]*thingType),
+		groups:       make(map[string]*thingGroup),
+		meter:        opts.Meter,
+		model:        delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
+		issuer:       opts.Issuer,
+		dataEndpoint: opts.DataEndpoint,
 	}
 	r.deliv = delivery.New(r.model)
 	if r.now == nil {
@@ -273,6 +286,17 @@ func versionConflict(kind, name string, expected, actual int64) error {
 
 func deleteConflict(format string, args ...any) error {
 	return &types.DeleteConflictException{Message: aws.String(fmt.Sprintf(format, args...))}
+}
+
+// unmodelled is an exception the operation's model does not list, as the SDK's
+// deserializer returns it: a *smithy.GenericAPIError with its code and message,
+// not the typed exception (which errors.As would then never find on a real client).
+func unmodelled(err error) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return err
+	}
+	return &smithy.GenericAPIError{Code: api.ErrorCode(), Message: api.ErrorMessage(), Fault: api.ErrorFault()}
 }
 
 // required reports a missing required member the way the SDK's client-side

@@ -63,7 +63,9 @@ func groupNotFound(name string) error {
 }
 
 // CreateThingGroup creates a static thing group, under ParentGroupName if
-// given (which must exist: ResourceNotFoundException; at most 7 levels deep).
+// given (which must exist: ResourceNotFoundException, which CreateThingGroup's
+// model does not list, so it comes as a *smithy.GenericAPIError with that code, as
+// the SDK gives it; at most 7 levels deep).
 // Repeating it with the same parent and properties succeeds without change;
 // with different ones it fails with ResourceAlreadyExistsException. Tags are
 // ignored. Publishes thingGroup/created and, under a parent,
@@ -105,7 +107,7 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 		var parent *thingGroup
 		if parentName != "" {
 			if parent = r.groups[parentName]; parent == nil {
-				return nil, groupNotFound(parentName)
+				return nil, unmodelled(groupNotFound(parentName))
 			}
 			if depth := len(r.ancestors(parent)) + 2; depth > maxGroupDepth {
 				return nil, invalid("Thing group hierarchy would be %d levels deep, the maximum is %d", depth, maxGroupDepth)

@@ -57,7 +57,9 @@
 // ListNamedShadowsForThing exists for its quota and always returns an empty
 // list, since named shadows are not modelled.
 //
-// Not modelled: named shadows (rejected as invalid requests), the Publish
+// Not modelled: named shadows (an update naming one is rejected as an invalid
+// request; a get or delete answers 404, as AWS does for a named shadow that does
+// not exist), the Publish
 // and retained-message APIs, the thing's existence in the registry (AWS also
 // serves shadows for unregistered names), the 10 in-flight unacknowledged
 // messages per thing, per-account limits other than the request rates,

@@ -102,7 +102,7 @@ func (s *Service) GetThingShadow(ctx context.Context, in *iotdataplane.GetThingS
 	if in != nil {
 		name, shadowName = in.ThingName, in.ShadowName
 	}
-	thingName, err := s.checkCall(ctx, name, shadowName)
+	thingName, err := s.checkRead(ctx, name, shadowName)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (s *Service) DeleteThingShadow(ctx context.Context, in *iotdataplane.Delete
 	if in != nil {
 		name, shadowName = in.ThingName, in.ShadowName
 	}
-	thingName, err := s.checkCall(ctx, name, shadowName)
+	thingName, err := s.checkRead(ctx, name, shadowName)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +224,17 @@ func (s *Service) checkCall(ctx context.Context, thingName, shadowName *string) 
 		return "", &types.InvalidRequestException{Message: aws.String("named shadows are not supported by the simulator")}
 	}
 	return name, nil
+}
+
+// checkRead is checkCall for get and delete: a named shadow cannot exist in the
+// simulator, so it is answered as AWS answers for one that does not (404), not refused.
+func (s *Service) checkRead(ctx context.Context, thingName, shadowName *string) (string, error) {
+	named := aws.ToString(shadowName)
+	name, err := s.checkCall(ctx, thingName, nil)
+	if err != nil || named == "" {
+		return name, err
+	}
+	return "", &types.ResourceNotFoundException{Message: aws.String(fmt.Sprintf("No shadow exists with name: '%s~%s'", name, named))}
 }
 
 // update applies a request; with mqtt set, the rejection is also published.

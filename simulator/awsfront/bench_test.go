@@ -1,0 +1,134 @@
+package awsfront_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+
+	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/awsfront"
+)
+
+// workers is how many callers share the endpoint, each with its own connection.
+var benchWorkers = flag.Int("simapi.workers", 2, "BenchmarkSimAPI: concurrent callers")
+
+// BenchmarkSimAPI measures the AWS endpoint through the real SDK clients over loopback
+// HTTP with rate limits off: DescribeThing (control plane, REST-JSON) and
+// UpdateThingShadow (data plane), reporting calls/s across -simapi.workers callers and
+// the p99 latency of one call. Every shadow update is captured and replicated by the
+// whole pipeline (rule, table, stream, trigger, state machine, worker, the secondary's
+// shadow), so UpdateThingShadow measures the World; UpdateThingShadow/paused pauses
+// the global table's replication to measure the endpoint and the primary's own work.
+func BenchmarkSimAPI(b *testing.B) {
+	workers := *benchWorkers
+	ctx := context.Background()
+	w, err := simulator.New(ctx, simulator.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Close() })
+	// No edge: health checkers probing both brokers every interval are not what is
+	// measured. RegionsHandler serves the same IoT planes Front.Handler does.
+	var regions []awsfront.Region
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		regions = append(regions, awsfront.Region{Name: r.Name, Registry: r.Registry, Shadows: r.Shadows})
+	}
+	srv := httptest.NewServer(awsfront.RegionsHandler(regions, awsfront.HandlerOptions{}))
+	b.Cleanup(srv.Close)
+	// One device per caller: devices update their own shadows, and one thing's
+	// updates are serialised by its version.
+	for wk := range workers {
+		if _, err := w.ProvisionDevice(ctx, simulator.Device{Thing: benchThing(wk), Attributes: map[string]string{"fleet": "bench"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Settle(ctx); err != nil {
+		b.Fatal(err)
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}
+	b.Cleanup(transport.CloseIdleConnections)
+	httpClient := &http.Client{Transport: transport}
+	region := w.Primary.Name
+	ctl := iot.NewFromConfig(awsConfig(region), func(o *iot.Options) { o.BaseEndpoint = aws.String(srv.URL); o.HTTPClient = httpClient })
+	data := iotdataplane.NewFromConfig(awsConfig(region), func(o *iotdataplane.Options) {
+		o.BaseEndpoint = aws.String(srv.URL)
+		o.HTTPClient = httpClient
+	})
+	calls := []struct {
+		name string
+		call func(wk, i int) error
+	}{
+		{"DescribeThing", func(wk, _ int) error {
+			_, err := ctl.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(benchThing(wk))})
+			return err
+		}},
+		{"UpdateThingShadow", func(wk, i int) error {
+			_, err := data.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(benchThing(wk)),
+				Payload: fmt.Appendf(nil, `{"state":{"reported":{"seq":%d}}}`, i)})
+			return err
+		}},
+	}
+	calls = append(calls, struct {
+		name string
+		call func(wk, i int) error
+	}{"UpdateThingShadow/paused", calls[1].call})
+	for _, c := range calls {
+		b.Run(c.name, func(b *testing.B) {
+			if c.name == "UpdateThingShadow/paused" {
+				w.Replication.Pause()
+				defer w.Replication.Resume()
+			}
+			lat := make([][]time.Duration, workers)
+			var (
+				wg   sync.WaitGroup
+				mu   sync.Mutex
+				fail error
+				next = make(chan int, workers)
+			)
+			b.ResetTimer()
+			start := time.Now()
+			for wk := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range next {
+						t0 := time.Now()
+						if err := c.call(wk, i); err != nil {
+							mu.Lock()
+							fail = err
+							mu.Unlock()
+						}
+						lat[wk] = append(lat[wk], time.Since(t0))
+					}
+				}()
+			}
+			for i := range b.N {
+				next <- i
+			}
+			close(next)
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if fail != nil {
+				b.Fatal(fail)
+			}
+			all := slices.Concat(lat...)
+			slices.Sort(all)
+			p99 := all[min(len(all)-1, len(all)*99/100)]
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+			b.ReportMetric(float64(p99)/float64(time.Millisecond), "p99-ms")
+		})
+	}
+}
+
+func benchThing(worker int) string { return fmt.Sprintf("bench-%d", worker) }

@@ -1,0 +1,3 @@
+package awsfront
+
+//go:generate go run ./internal/genwire
