@@ -172,11 +172,14 @@ type Sample struct {
 
 // Report is what a drill measured.
 type Report struct {
-	Scenario string   `json:"scenario"`
-	Devices  int      `json:"devices"`
-	Settings Config   `json:"-"`
-	Timeline []Phase  `json:"timeline"`
-	Samples  []Sample `json:"samples"`
+	Scenario string `json:"scenario"`
+	Devices  int    `json:"devices"`
+	// PrimaryRegion and SecondaryRegion name the Regions of the drill.
+	PrimaryRegion   string   `json:"primary_region"`
+	SecondaryRegion string   `json:"secondary_region"`
+	Settings        Config   `json:"-"`
+	Timeline        []Phase  `json:"timeline"`
+	Samples         []Sample `json:"samples"`
 
 	// RTO: from the fault to each device publishing again in the secondary.
 	RTOP50S  float64 `json:"rto_p50_s"`
@@ -187,6 +190,9 @@ type Report struct {
 	// DNSSwitchS to the failover record answering the secondary.
 	DetectionS float64 `json:"detection_s"`
 	DNSSwitchS float64 `json:"dns_switch_s"`
+	// HealthChecksFailedBeforeFault counts, per Region, the probes that failed between
+	// the start and the fault: a healthy drill has none.
+	HealthChecksFailedBeforeFault map[string]int `json:"health_checks_failed_before_fault"`
 	// FailbackS is from the restore to every device being back on the primary.
 	FailbackS float64 `json:"failback_s"`
 	// DevicesLost are replicated devices that never published in the secondary.
@@ -253,7 +259,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer w.Close()
 	d := &run{cfg: cfg, sc: sc, w: w, start: time.Now(), replicated: map[string]bool{},
-		rep: &Report{Scenario: sc.Name, Devices: cfg.Devices, Settings: cfg, RTOBound: cfg.Bound().Seconds()}}
+		rep: &Report{Scenario: sc.Name, Devices: cfg.Devices, Settings: cfg,
+			PrimaryRegion: w.Primary.Name, SecondaryRegion: w.Secondary.Name, RTOBound: cfg.Bound().Seconds()}}
 	if err := d.failoverDrill(ctx); err != nil {
 		return nil, err
 	}
@@ -295,3 +302,6 @@ func CheckBudgets(r *Report, maxRTO time.Duration, maxLost int) error {
 	}
 	return errors.Join(errs...)
 }
+
+// wallToAWS converts a wall-clock duration of the run to seconds of the drill's time.
+func (d *run) wallToAWS(x time.Duration) float64 { return x.Seconds() }

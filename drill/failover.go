@@ -72,6 +72,10 @@ func (d *run) failoverDrill(ctx context.Context) error {
 
 	stopSampling := d.sample(f)
 	defer stopSampling()
+	// The connect storm can starve the probes (TLS handshakes on few cores): inject the
+	// fault only once every checker of both Regions has passed since, so that what fails
+	// after the fault is the fault's doing.
+	d.waitSteady(ctx, time.Now())
 
 	// Fault.
 	t0 := time.Now()
@@ -309,25 +313,93 @@ func (d *run) recovered(f *fleet.Fleet, t0 time.Time) map[string]time.Time {
 	return out
 }
 
-// detection reads the health check's and the zone's histories.
+// detection reads the health checks' and the zone's histories: every health event
+// names its Region, failures before the fault are reported (and counted) as such, and
+// detection is measured from the fault. A failover that a failure before the fault
+// caused fails the drill: it says nothing about the fault.
 func (d *run) detection(t0 time.Time) {
-	for _, tr := range d.edge.Checks[d.w.Primary.Name].History() {
-		if !tr.Healthy && tr.At.After(t0) {
-			if !tr.FirstFailure.IsZero() {
-				d.mark(tr.FirstFailure, "first failed health check")
+	d.rep.HealthChecksFailedBeforeFault = map[string]int{}
+	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
+		hc := d.edge.Checks[r.Name]
+		n, first, last := 0, time.Time{}, ""
+		for _, f := range hc.Failures() {
+			if f.At.Before(t0) && f.At.After(d.start) {
+				if n == 0 {
+					first = f.At
+				}
+				n++
+				last = f.Error
 			}
-			d.rep.DetectionS = tr.At.Sub(t0).Seconds()
-			d.mark(tr.At, "primary health check unhealthy")
+		}
+		d.rep.HealthChecksFailedBeforeFault[r.Name] = n
+		if n > 0 {
+			d.mark(first, "first failed health check of %s, before the fault (%d failed before it; last: %s)", r.Name, n, last)
+		}
+		for _, tr := range hc.History() {
+			if tr.At.Before(t0) {
+				d.mark(tr.At, "%s health check %s, before the fault", r.Name, healthWord(tr.Healthy))
+				if r == d.w.Primary && !tr.Healthy {
+					d.fail("%s's health check turned unhealthy at %.3fs, before the fault: its probe failed without a fault", r.Name, d.wallToAWS(tr.At.Sub(d.start)))
+				}
+			}
+		}
+	}
+	primary := d.edge.Checks[d.w.Primary.Name]
+	for _, f := range primary.Failures() {
+		if !f.At.Before(t0) {
+			d.mark(f.At, "first failed health check of %s after the fault", d.w.Primary.Name)
+			break
+		}
+	}
+	for _, tr := range primary.History() {
+		if !tr.Healthy && !tr.At.Before(t0) {
+			d.rep.DetectionS = d.wallToAWS(tr.At.Sub(t0))
+			d.mark(tr.At, "%s health check unhealthy", d.w.Primary.Name)
+			if !tr.FirstFailure.IsZero() && tr.FirstFailure.Before(t0) {
+				d.fail("%s's health check turned unhealthy on a failure streak that began at %.3fs, before the fault", d.w.Primary.Name, d.wallToAWS(tr.FirstFailure.Sub(d.start)))
+			}
 			break
 		}
 	}
 	for _, a := range d.edge.Zone.Answers() {
-		if a.Which == "SECONDARY" && a.At.After(t0) {
-			d.rep.DNSSwitchS = a.At.Sub(t0).Seconds()
+		if a.Which == "SECONDARY" && a.At.Before(t0) && a.At.After(d.start) {
+			d.fail("DNS answered %s at %.3fs, before the fault", d.w.Secondary.Name, d.wallToAWS(a.At.Sub(d.start)))
+			d.mark(a.At, "DNS answers %s, before the fault", d.w.Secondary.Name)
+		}
+	}
+	for _, a := range d.edge.Zone.Answers() {
+		if a.Which == "SECONDARY" && !a.At.Before(t0) {
+			d.rep.DNSSwitchS = d.wallToAWS(a.At.Sub(t0))
 			d.mark(a.At, "DNS answers %s", d.w.Secondary.Name)
 			break
 		}
 	}
+}
+
+func healthWord(healthy bool) string {
+	if healthy {
+		return "healthy"
+	}
+	return "unhealthy"
+}
+
+// waitSteady waits until both Regions' health checks are steady (every checker passed
+// after since) and DNS answers the primary. A primary that never gets there fails the
+// drill: its probe fails without a fault.
+func (d *run) waitSteady(ctx context.Context, since time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
+	defer cancel()
+	steady := func() bool {
+		a, ok := d.edge.Zone.Resolve(d.w.Options().Domain)
+		return ok && a.Which == "PRIMARY" && d.edge.Checks[d.w.Primary.Name].Steady(since) && d.edge.Checks[d.w.Secondary.Name].Steady(since)
+	}
+	pollUntil(ctx, 10*time.Millisecond, steady)
+	if !steady() {
+		d.fail("health checks not steady before the fault (primary healthy %v, secondary healthy %v)",
+			d.edge.Checks[d.w.Primary.Name].Healthy(), d.edge.Checks[d.w.Secondary.Name].Healthy())
+		return
+	}
+	d.phase("health checks passing in %s and %s", d.w.Primary.Name, d.w.Secondary.Name)
 }
 
 // mark adds a timeline entry at a past moment.

@@ -12,10 +12,11 @@ import (
 // DNS answer, the fault and restore marks, and the tables of the text report.
 func WriteHTML(w io.Writer, r *Report) error {
 	if err := page.Execute(w, struct {
-		R     *Report
-		Chart template.HTML
-		Ratio float64
-	}{r, chart(r), ratio(r)}); err != nil {
+		R           *Report
+		Chart       template.HTML
+		Ratio       float64
+		BeforeFault string
+	}{r, chart(r), ratio(r), beforeFault(r)}); err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
 	return nil
@@ -141,6 +142,7 @@ backoff {{.R.Settings.BackoffBase}}..{{.R.Settings.BackoffCap}}, replication del
 <table>
 <tr><td>detection (health check unhealthy)</td><td>{{printf "%.3f" .R.DetectionS}}s</td></tr>
 <tr><td>DNS switch</td><td>{{printf "%.3f" .R.DNSSwitchS}}s</td></tr>
+<tr><td>health checks failed before the fault</td><td>{{.BeforeFault}}</td></tr>
 <tr><td>RTO p50 / p99 / max</td><td>{{printf "%.3f" .R.RTOP50S}}s / {{printf "%.3f" .R.RTOP99S}}s / {{printf "%.3f" .R.RTOMaxS}}s</td></tr>
 <tr><td>bound the settings imply</td><td>{{printf "%.3f" .R.RTOBound}}s (p99 is {{printf "%.2f" .Ratio}} of it)</td></tr>
 <tr><td>devices lost</td><td>{{.R.DevicesLost}}</td></tr>

@@ -3,6 +3,9 @@ package drill
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -29,6 +32,7 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintln(tw, "Failover (from the fault)")
 	fmt.Fprintf(tw, "  detection (health check unhealthy)\t%.3fs\n", r.DetectionS)
 	fmt.Fprintf(tw, "  DNS switch\t%.3fs\n", r.DNSSwitchS)
+	fmt.Fprintf(tw, "  health checks failed before the fault\t%s\n", beforeFault(r))
 	fmt.Fprintf(tw, "  RTO p50 / p99 / max\t%.3fs / %.3fs / %.3fs\n", r.RTOP50S, r.RTOP99S, r.RTOMaxS)
 	ratio := 0.0
 	if r.RTOBound > 0 {
@@ -57,4 +61,20 @@ func WriteText(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "  %s\n", d)
 	}
 	fmt.Fprintf(w, "\nwall time %.1fs\n", r.WallS)
+}
+
+// beforeFault lists the failed probes before the fault per Region, primary first.
+func beforeFault(r *Report) string {
+	if len(r.HealthChecksFailedBeforeFault) == 0 {
+		return "none"
+	}
+	regions := slices.Sorted(maps.Keys(r.HealthChecksFailedBeforeFault))
+	if i := slices.Index(regions, r.PrimaryRegion); i > 0 {
+		regions[0], regions[i] = regions[i], regions[0]
+	}
+	var parts []string
+	for _, region := range regions {
+		parts = append(parts, fmt.Sprintf("%s %d", region, r.HealthChecksFailedBeforeFault[region]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,18 @@ func TestDrillJSONReport(t *testing.T) {
 	}
 	if p99, bound := rep["rto_p99_s"].(float64), rep["rto_bound_s"].(float64); p99 <= 0 || p99 > 3*bound {
 		t.Errorf("RTO p99 %.3fs against bound %.3fs", p99, bound)
+	}
+	// Health events name their Region; nothing failed before the fault.
+	before, _ := rep["health_checks_failed_before_fault"].(map[string]any)
+	if before["us-east-1"] != float64(0) || before["eu-west-1"] != float64(0) {
+		t.Errorf("health checks failed before the fault = %v, want 0 in us-east-1 and eu-west-1", rep["health_checks_failed_before_fault"])
+	}
+	var names []string
+	for _, p := range rep["timeline"].([]any) {
+		names = append(names, p.(map[string]any)["name"].(string))
+	}
+	if !slices.Contains(names, "us-east-1 health check unhealthy") || !slices.Contains(names, "first failed health check of us-east-1 after the fault") {
+		t.Errorf("timeline lacks the primary's health events by name:\n%s", strings.Join(names, "\n"))
 	}
 	if !strings.Contains(errOut, "fault injected") {
 		t.Errorf("no progress on stderr:\n%s", errOut)
