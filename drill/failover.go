@@ -24,7 +24,7 @@ import (
 func (d *run) failoverDrill(ctx context.Context) error {
 	c := d.cfg
 	edge, err := d.w.StartEdge(ctx, simulator.EdgeOptions{Interval: c.Interval, FailureThreshold: c.Threshold,
-		TTL: c.TTL, ProbeTimeout: probeTimeout(c)})
+		TTL: c.TTL})
 	if err != nil {
 		return err
 	}

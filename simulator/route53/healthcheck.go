@@ -132,6 +132,8 @@ type CheckerStatus struct {
 	LastError string
 	// LastAt is when the latest probe completed (zero before the first).
 	LastAt time.Time
+	// LastDuration is how long the latest probe took.
+	LastDuration time.Duration
 }
 
 // Transition is one flip of a health check's aggregate status.
@@ -332,11 +334,15 @@ func (h *HealthCheck) run(ctx context.Context, i int, offset time.Duration) {
 	ticker := time.NewTicker(h.cfg.Interval)
 	defer ticker.Stop()
 	for {
+		start := time.Now()
 		code, err := h.probe(ctx, i)
 		if ctx.Err() != nil {
 			return // shutting down is not an endpoint failure
 		}
 		h.observe(i, code, err)
+		h.mu.Lock()
+		h.checkers[i].LastDuration = time.Since(start)
+		h.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
