@@ -17,12 +17,17 @@ func WriteText(w io.Writer, r *Report) {
 		verdict = "FAILED"
 	}
 	fmt.Fprintf(w, "iot-dr drill %q with %d devices: %s\n", r.Scenario, r.Devices, verdict)
+	if r.FleetSize > r.Devices {
+		fmt.Fprintf(w, "  the %d live devices stood for a fleet of %d: RTO figures are its prediction\n", r.Devices, r.FleetSize)
+	}
+	if r.Headline != "" {
+		fmt.Fprintf(w, "  %s\n", r.Headline)
+	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  - %s\n", f)
 	}
-	s := r.Settings
-	fmt.Fprintf(w, "settings: health check every %s, threshold %d, TTL %s, backoff %s..%s, replication delay %s\n\n",
-		s.Interval, s.Threshold, s.TTL, s.BackoffBase, s.BackoffCap, s.ReplicationDelay)
+	fmt.Fprintf(w, "settings: %s\n", settingsLine(r))
+	fmt.Fprintf(w, "times are AWS-equivalent seconds (time scale %g: one wall second stands for %g)\n\n", r.TimeScale, r.TimeScale)
 	fmt.Fprintln(w, "Timeline")
 	for _, p := range r.Timeline {
 		fmt.Fprintf(w, "  %8.3fs  %s\n", p.AtS, p.Name)
@@ -38,7 +43,8 @@ func WriteText(w io.Writer, r *Report) {
 	if r.RTOBound > 0 {
 		ratio = r.RTOP99S / r.RTOBound
 	}
-	fmt.Fprintf(tw, "  bound (interval x threshold + probe timeout + TTL + backoff cap)\t%.3fs (p99 is %.2f of it)\n", r.RTOBound, ratio)
+	fmt.Fprintf(tw, "  bound (interval x threshold + probe timeout + TTL + backoff cap + devices / CONNECT rate)\t%.3fs, %.3fs of it the quota (p99 is %.2f of it)\n", r.RTOBound, r.QuotaS, ratio)
+	fmt.Fprintf(tw, "  CONNECTs throttled (devices retried)\t%d\n", r.ConnectsThrottled)
 	fmt.Fprintf(tw, "  devices lost\t%d\n", r.DevicesLost)
 	fmt.Fprintf(tw, "  messages not delivered / delivered during the outage\t%d / %d\n", r.MessagesUndelivered, r.MessagesDelivered)
 	fmt.Fprintf(tw, "  registry changes during the outage: applied / refused\t%d / %d\n", r.ChangesDuringOutage, r.ChangesRefusedDuringOutage)
@@ -61,6 +67,13 @@ func WriteText(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "  %s\n", d)
 	}
 	fmt.Fprintf(w, "\nwall time %.1fs\n", r.WallS)
+}
+
+// settingsLine states the drill's settings in AWS units.
+func settingsLine(r *Report) string {
+	s := r.Settings
+	return fmt.Sprintf("health check every %s, threshold %d, TTL %s, backoff %s..%s, replication delay %s, %g CONNECT/s per account, %d devices without SNI",
+		s.Interval, s.Threshold, s.TTL, s.BackoffBase, s.BackoffCap, s.ReplicationDelay, s.ConnectRate, s.DevicesWithoutSNI)
 }
 
 // beforeFault lists the failed probes before the fault per Region, primary first.

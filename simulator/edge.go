@@ -35,8 +35,8 @@ type EdgeOptions struct {
 	TTL time.Duration
 	// ProbeMessages and ProbeTimeout size one probe round trip. ProbeTimeout is wall
 	// time and is not scaled with the interval: a probe's TLS handshake and round trip
-	// cost the simulator's CPU, not AWS's, and take tens of milliseconds on a loaded
-	// machine under the race detector. Every fault fails a probe fast (a refused or cut
+	// cost the simulator's CPU, not AWS's, and take from tens of milliseconds to over a
+	// second on a loaded two-core machine under the race detector. Every fault fails a probe fast (a refused or cut
 	// connection, a 503 from the force-fail switch), so a generous timeout delays no
 	// detection; a tight one turns a busy machine into failed health checks.
 	ProbeMessages int
@@ -44,7 +44,7 @@ type EdgeOptions struct {
 }
 
 // DefaultProbeTimeout is EdgeOptions.ProbeTimeout's default.
-const DefaultProbeTimeout = time.Second
+const DefaultProbeTimeout = 3 * time.Second
 
 func (o *EdgeOptions) defaults() {
 	if o.Interval == 0 {
