@@ -55,6 +55,11 @@ func (d *run) failoverDrill(ctx context.Context) error {
 		devices = append(devices, extra...)
 	}
 
+	// The fleet is connected before the drill begins: its set-up is not throttled (a
+	// represented fleet would take M / rate to get there). The quotas apply from then on.
+	unlimited := broker.Quotas{ConnectPerSecond: -1, ClientConnectPerSecond: -1, PublishPerSecond: -1}
+	d.w.Primary.Broker.SetQuotas(unlimited)
+	d.w.Secondary.Broker.SetQuotas(unlimited)
 	res := dns.NewResolver(edge.DNS.Addr(), dns.WithTTLUnit(simulator.TTLUnit))
 	f, err := fleet.Start(ctx, devices, fleet.Options{
 		Domain: d.w.Options().Domain, Port: d.w.Port, Roots: d.w.CA.Pool(), Resolver: res,
@@ -74,6 +79,8 @@ func (d *run) failoverDrill(ctx context.Context) error {
 		return fmt.Errorf("fleet did not connect to the primary: %w", err)
 	}
 	d.phase("%d devices connected to %s", len(devices), d.w.Primary.Name)
+	d.w.Primary.Broker.SetQuotas(c.quotas())
+	d.w.Secondary.Broker.SetQuotas(c.quotas())
 
 	stopSampling := d.sample(f)
 	defer stopSampling()

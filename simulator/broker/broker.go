@@ -108,7 +108,7 @@ type Broker struct {
 	region string
 	log    *slog.Logger
 	auth   Authorizer
-	quota  *throttle
+	quota  atomic.Pointer[throttle]
 	srv    *mqtt.Server
 	ln     *listener
 
@@ -150,7 +150,8 @@ func New(opts Options) (*Broker, error) {
 		SysTopicResendInterval: math.MaxInt32,
 	})
 
-	b := &Broker{region: opts.Region, log: log, auth: opts.Auth, quota: newThrottle(opts.Quotas), srv: srv}
+	b := &Broker{region: opts.Region, log: log, auth: opts.Auth, srv: srv}
+	b.quota.Store(newThrottle(opts.Quotas))
 	if err := srv.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("broker %s: add auth hook: %w", opts.Region, err)
 	}
@@ -219,6 +220,10 @@ func (b *Broker) SetDown(down bool) {
 	}
 }
 
+// SetQuotas replaces the quotas in force, with fresh buckets: a drill connects its fleet
+// before the fault without them and sets them for the failover it measures.
+func (b *Broker) SetQuotas(q Quotas) { b.quota.Store(newThrottle(q)) }
+
 // ConnectedClients returns the number of clients with an established MQTT
 // session on a live connection.
 func (b *Broker) ConnectedClients() int {
@@ -278,7 +283,7 @@ func (b *Broker) clientInfo(cl *mqtt.Client) ClientInfo {
 // forgetConn drops the cached identity and buckets of a finished connection.
 func (b *Broker) forgetConn(c net.Conn) {
 	b.infos.Delete(c)
-	b.quota.forget(c)
+	b.quota.Load().forget(c)
 }
 
 func newClientInfo(cl *mqtt.Client) ClientInfo {

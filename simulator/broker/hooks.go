@@ -49,7 +49,7 @@ func (h *authHook) Provides(b byte) bool {
 // closed, as AWS IoT Core closes it with the THROTTLED disconnect reason.
 func (h *authHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	info := newClientInfo(cl)
-	if err := h.b.quota.connect(info.ClientID, time.Now()); err != nil {
+	if err := h.b.quota.Load().connect(info.ClientID, time.Now()); err != nil {
 		h.b.refuse(info, ActionConnect, info.ClientID, err)
 		return err
 	}
@@ -79,7 +79,7 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	if cl.Net.Inline {
 		return pk, nil
 	}
-	if err := h.b.quota.publish(cl.Net.Conn, time.Now()); err != nil {
+	if err := h.b.quota.Load().publish(cl.Net.Conn, time.Now()); err != nil {
 		h.b.refuse(h.b.clientInfo(cl), ActionPublish, pk.TopicName, err)
 		cut(cl.Net.Conn)
 		return pk, packets.ErrRejectPacket

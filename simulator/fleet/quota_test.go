@@ -17,7 +17,7 @@ func TestThrottledReconnectStorm(t *testing.T) {
 		devices int
 		quota   float64
 	}{
-		{devices: 80, quota: 10},
+		{devices: 40, quota: 5},
 	}
 	for _, tt := range tests {
 		checkGoroutines(t)
