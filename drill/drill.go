@@ -16,7 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
 
@@ -63,13 +65,23 @@ func Find(name string) (Scenario, error) {
 	return Scenario{}, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(names, ", "))
 }
 
-// Config sizes and tunes a drill. Durations are the simulator's scaled time.
+// Config sizes and tunes a drill. Durations and rates are AWS's: what the deployment
+// would be configured with (`--interval 30s --ttl 60s`). TimeScale compresses the run:
+// every duration lasts 1/TimeScale of it in wall time and every rate is TimeScale times
+// faster, and the report converts back, so it reads in AWS-equivalent seconds.
 type Config struct {
 	Scenario string
-	// Devices is the fleet size.
+	// Devices is the number of live devices.
 	Devices int
-	// Interval and Threshold are the Route 53 health checks' request interval and
-	// failure threshold; TTL is the failover records' TTL.
+	// FleetSize is the fleet they stand for (0: Devices), a multiple of Devices: each
+	// live device's CONNECT costs FleetSize/Devices of the account's CONNECT quota, so
+	// the live fleet reconnects as slowly as the whole fleet would and the measured RTO
+	// is the prediction for FleetSize devices.
+	FleetSize int
+	// DevicesWithoutSNI of the devices send no TLS Server Name Indication.
+	DevicesWithoutSNI int
+	// Interval and Threshold are the Route 53 health checks' request interval (10 s or
+	// 30 s) and failure threshold; TTL is the failover records' TTL.
 	Interval  time.Duration
 	Threshold int
 	TTL       time.Duration
@@ -77,6 +89,11 @@ type Config struct {
 	BackoffBase, BackoffCap time.Duration
 	// ReplicationDelay is the global table's delay.
 	ReplicationDelay time.Duration
+	// ConnectRate is the account's CONNECT requests per second in each Region (AWS IoT
+	// Core's default 500, adjustable).
+	ConnectRate float64
+	// TimeScale is how many AWS seconds one wall second stands for.
+	TimeScale float64
 	// Changes is how many registry changes and shadow updates the replication-lag and
 	// throttling scenarios make before the fault, and how many registry changes every
 	// scenario attempts while failed over.
@@ -87,11 +104,29 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is a drill that runs in seconds: Route 53's 10 s interval and 60 s
-// TTL scaled down about 50 times.
+// DefaultTimeScale runs Route 53's 10 s interval in 200 ms of wall time.
+const DefaultTimeScale = 50
+
+// probeTimeoutAWS is the stacks' default probe timeout (probeTimeoutMs 1500), the
+// bound's term for the probe that notices the fault. The simulated probe's own timeout
+// is wall time and generous (simulator.DefaultProbeTimeout): every fault fails it fast.
+const probeTimeoutAWS = 1500 * time.Millisecond
+
+// minWallInterval is the shortest health-check interval in wall time the simulator
+// keeps up with: every checker's probe is a real TLS round trip through the broker.
+const minWallInterval = 100 * time.Millisecond
+
+// DefaultConfig is a drill with Route 53's 10 s interval and a 10 s TTL at the default
+// time scale: it runs in seconds.
 func DefaultConfig() Config {
-	return Config{Scenario: Scenarios[0].Name, Devices: 100, Interval: 200 * time.Millisecond, Threshold: 3,
-		TTL: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffCap: 500 * time.Millisecond, Changes: 50, Seed: 1}
+	return Config{Scenario: Scenarios[0].Name, Devices: 100, Interval: 10 * time.Second, Threshold: 3,
+		TTL: 10 * time.Second, BackoffBase: 2500 * time.Millisecond, BackoffCap: 25 * time.Second,
+		ConnectRate: broker.DefaultConnectPerSecond, TimeScale: DefaultTimeScale, Changes: 50, Seed: 1}
+}
+
+// Wall is how long d of AWS time lasts in the run.
+func (c Config) Wall(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / c.TimeScale)
 }
 
 // maxDevices bounds a drill by the process's open-file limit: every simulated device
@@ -124,20 +159,39 @@ func (c Config) Validate() error {
 	if m := maxDevices(); c.Devices < 1 || c.Devices > m {
 		return fmt.Errorf("--devices must be between 1 and %d (two sockets per device within the open-file limit; raise `ulimit -n` for more), got %d", m, c.Devices)
 	}
-	if c.Interval < 10*time.Millisecond || c.Interval > 30*time.Second {
-		return fmt.Errorf("--interval must be between 10ms and 30s, got %s", c.Interval)
+	if c.FleetSize != 0 && (c.FleetSize < c.Devices || c.FleetSize%c.Devices != 0) {
+		return fmt.Errorf("--fleet-size must be a multiple of --devices (%d) and at least it, got %d", c.Devices, c.FleetSize)
+	}
+	if c.DevicesWithoutSNI < 0 || c.DevicesWithoutSNI > c.Devices {
+		return fmt.Errorf("--devices-without-sni must be between 0 and --devices (%d), got %d", c.Devices, c.DevicesWithoutSNI)
+	}
+	if c.Interval != 10*time.Second && c.Interval != 30*time.Second {
+		return fmt.Errorf("--interval must be 10s or 30s (Route 53's request intervals), got %s", c.Interval)
+	}
+	if c.TimeScale < 1 {
+		return fmt.Errorf("--time-scale must be at least 1 (AWS seconds per wall second), got %g", c.TimeScale)
+	}
+	if w := c.Wall(c.Interval); w < minWallInterval {
+		return fmt.Errorf("--time-scale %g runs the %s interval in %s of wall time; the simulator needs at least %s (its probes are real TLS round trips): use --time-scale %g or less",
+			c.TimeScale, c.Interval, w, minWallInterval, float64(c.Interval)/float64(minWallInterval))
 	}
 	if c.Threshold < 1 || c.Threshold > 10 {
 		return fmt.Errorf("--threshold must be between 1 and 10 (as Route 53 allows), got %d", c.Threshold)
 	}
-	if c.TTL < 10*time.Millisecond || c.TTL > time.Hour {
-		return fmt.Errorf("--ttl must be between 10ms and 1h, got %s", c.TTL)
+	if c.TTL < time.Second || c.TTL > 24*time.Hour {
+		return fmt.Errorf("--ttl must be between 1s and 24h, got %s", c.TTL)
+	}
+	if w := c.Wall(c.TTL); w < simulator.TTLUnit {
+		return fmt.Errorf("--ttl %s lasts %s at --time-scale %g, below the simulated DNS's resolution (%s)", c.TTL, w, c.TimeScale, simulator.TTLUnit)
 	}
 	if c.BackoffBase <= 0 || c.BackoffCap < c.BackoffBase {
 		return fmt.Errorf("--backoff-base (%s) must be positive and at most --backoff-cap (%s)", c.BackoffBase, c.BackoffCap)
 	}
-	if c.ReplicationDelay < 0 || c.ReplicationDelay > time.Minute {
-		return fmt.Errorf("--replication-delay must be between 0 and 1m, got %s", c.ReplicationDelay)
+	if c.ReplicationDelay < 0 || c.ReplicationDelay > time.Hour {
+		return fmt.Errorf("--replication-delay must be between 0 and 1h, got %s", c.ReplicationDelay)
+	}
+	if c.ConnectRate <= 0 {
+		return fmt.Errorf("--connect-rate must be positive (CONNECT requests per second per account), got %g", c.ConnectRate)
 	}
 	if c.Changes < 0 {
 		return fmt.Errorf("--changes must not be negative, got %d", c.Changes)
@@ -145,14 +199,40 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Bound is the RTO the settings imply for one device: detection (interval x threshold,
-// plus one probe timeout), the record's TTL in the device's cache, and the longest
-// reconnect backoff.
+// Bound is the RTO the settings imply for one device, in AWS time: detection (interval
+// x threshold, plus one probe timeout), the record's TTL in the device's cache, the
+// longest reconnect backoff, and the fleet's reconnect time under the account's CONNECT
+// quota (devices / rate).
 func (c Config) Bound() time.Duration {
-	return time.Duration(c.Threshold)*c.Interval + probeTimeout(c) + c.TTL + c.BackoffCap
+	return time.Duration(c.Threshold)*c.Interval + probeTimeoutAWS + c.TTL + c.BackoffCap + c.QuotaTime()
 }
 
-func probeTimeout(c Config) time.Duration { return c.Interval * 3 / 4 }
+// QuotaTime is how long the fleet needs to reconnect at the account's CONNECT rate.
+func (c Config) QuotaTime() time.Duration {
+	return time.Duration(float64(c.Fleet()) / c.ConnectRate * float64(time.Second))
+}
+
+// Fleet is the number of devices the drill stands for: FleetSize, or Devices.
+func (c Config) Fleet() int { return max(c.FleetSize, c.Devices) }
+
+// quotas are the brokers' limits in wall time: AWS's rates, TimeScale times faster. A
+// live device of a represented fleet costs Fleet()/Devices CONNECTs of the account's;
+// the probes, which stand for themselves, cost one. Per-client and per-connection
+// limits are per device and stay as they are.
+func (c Config) quotas() broker.Quotas {
+	q := broker.Quotas{ConnectPerSecond: c.ConnectRate * c.TimeScale,
+		ClientConnectPerSecond: broker.DefaultClientConnectPerSecond * c.TimeScale,
+		PublishPerSecond:       broker.DefaultPublishPerSecond * c.TimeScale, TimeScale: c.TimeScale}
+	if k := c.Fleet() / c.Devices; k > 1 {
+		q.ConnectCost = func(clientID string) int {
+			if strings.HasPrefix(clientID, spec.ProbeClientIDPrefix) {
+				return 1
+			}
+			return k
+		}
+	}
+	return q
+}
 
 // Phase is one timeline entry.
 type Phase struct {
@@ -172,21 +252,41 @@ type Sample struct {
 
 // Report is what a drill measured.
 type Report struct {
-	Scenario string   `json:"scenario"`
-	Devices  int      `json:"devices"`
-	Settings Config   `json:"-"`
-	Timeline []Phase  `json:"timeline"`
-	Samples  []Sample `json:"samples"`
+	Scenario string `json:"scenario"`
+	Devices  int    `json:"devices"`
+	// TimeScale is how many AWS seconds one wall second stood for: every *_s field but
+	// wall_s, and every timeline and sample time, is in AWS-equivalent seconds.
+	TimeScale float64 `json:"time_scale"`
+	// FleetSize is the fleet the live devices stood for: the RTO figures are its
+	// prediction.
+	FleetSize int `json:"fleet_size"`
+	// Headline is the drill's main finding, when there is one beyond pass or fail.
+	Headline string `json:"headline,omitempty"`
+	// PrimaryRegion and SecondaryRegion name the Regions of the drill.
+	PrimaryRegion   string   `json:"primary_region"`
+	SecondaryRegion string   `json:"secondary_region"`
+	Settings        Config   `json:"-"`
+	Timeline        []Phase  `json:"timeline"`
+	Samples         []Sample `json:"samples"`
 
 	// RTO: from the fault to each device publishing again in the secondary.
 	RTOP50S  float64 `json:"rto_p50_s"`
 	RTOP99S  float64 `json:"rto_p99_s"`
 	RTOMaxS  float64 `json:"rto_max_s"`
 	RTOBound float64 `json:"rto_bound_s"`
+	// QuotaS is the bound's term for the fleet reconnecting at the account's CONNECT
+	// rate (devices / rate).
+	QuotaS float64 `json:"rto_bound_quota_s"`
+	// ConnectsThrottled counts CONNECTs the Regions' quotas throttled (the devices
+	// retried).
+	ConnectsThrottled int `json:"connects_throttled"`
 	// DetectionS is from the fault to the primary's health check turning unhealthy,
 	// DNSSwitchS to the failover record answering the secondary.
 	DetectionS float64 `json:"detection_s"`
 	DNSSwitchS float64 `json:"dns_switch_s"`
+	// HealthChecksFailedBeforeFault counts, per Region, the probes that failed between
+	// the start and the fault: a healthy drill has none.
+	HealthChecksFailedBeforeFault map[string]int `json:"health_checks_failed_before_fault"`
 	// FailbackS is from the restore to every device being back on the primary.
 	FailbackS float64 `json:"failback_s"`
 	// DevicesLost are replicated devices that never published in the secondary.
@@ -230,8 +330,9 @@ type run struct {
 	rep    *Report
 	start  time.Time
 	things []string
-	// replicated are the devices expected to work in the secondary.
-	replicated map[string]bool
+	// replicated are the devices replicated to the secondary; noSNI those of them that
+	// send no SNI (the secondary refuses them).
+	replicated, noSNI map[string]bool
 	// primaryDown is set while the fault has the primary's APIs down.
 	primaryDown bool
 	// throttling is set while the throttling scenario limits the secondary.
@@ -249,13 +350,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sc, _ := Find(cfg.Scenario)
 	// As strict as AWS: registry events and rule actions at least once and unordered
 	// (from the drill's seed), AWS's quotas.
-	w, err := simulator.New(ctx, simulator.Options{ReplicationDelay: cfg.ReplicationDelay, Fidelity: simulator.StrictFidelity(uint64(cfg.Seed))})
+	w, err := simulator.New(ctx, simulator.Options{ReplicationDelay: cfg.Wall(cfg.ReplicationDelay), BrokerQuotas: cfg.quotas(),
+		Fidelity: simulator.StrictFidelity(uint64(cfg.Seed))})
 	if err != nil {
 		return nil, fmt.Errorf("start simulator: %w", err)
 	}
 	defer w.Close()
-	d := &run{cfg: cfg, sc: sc, w: w, start: time.Now(), replicated: map[string]bool{},
-		rep: &Report{Scenario: sc.Name, Devices: cfg.Devices, Settings: cfg, RTOBound: cfg.Bound().Seconds()}}
+	d := &run{cfg: cfg, sc: sc, w: w, start: time.Now(), replicated: map[string]bool{}, noSNI: map[string]bool{},
+		rep: &Report{Scenario: sc.Name, Devices: cfg.Devices, Settings: cfg, TimeScale: cfg.TimeScale, FleetSize: cfg.Fleet(),
+			PrimaryRegion: w.Primary.Name, SecondaryRegion: w.Secondary.Name, RTOBound: cfg.Bound().Seconds(),
+			QuotaS: cfg.QuotaTime().Seconds()}}
 	if err := d.failoverDrill(ctx); err != nil {
 		return nil, err
 	}
@@ -265,15 +369,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 func (d *run) phase(format string, args ...any) {
-	at := time.Since(d.start)
 	name := fmt.Sprintf(format, args...)
-	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: name, AtS: at.Seconds()})
+	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: name, AtS: d.wallToAWS(time.Since(d.start))})
 	d.progress("%s", name)
 }
 
 func (d *run) progress(format string, args ...any) {
 	if d.cfg.Progress != nil {
-		fmt.Fprintf(d.cfg.Progress, "[%7.3fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+		fmt.Fprintf(d.cfg.Progress, "[%8.1fs] %s\n", d.wallToAWS(time.Since(d.start)), fmt.Sprintf(format, args...))
 	}
 }
 
@@ -297,3 +400,6 @@ func CheckBudgets(r *Report, maxRTO time.Duration, maxLost int) error {
 	}
 	return errors.Join(errs...)
 }
+
+// wallToAWS converts a wall-clock duration of the run to AWS-equivalent seconds.
+func (d *run) wallToAWS(x time.Duration) float64 { return x.Seconds() * d.cfg.TimeScale }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/dns"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
@@ -23,8 +24,8 @@ import (
 // failoverDrill is every scenario's script; the scenario supplies the fault.
 func (d *run) failoverDrill(ctx context.Context) error {
 	c := d.cfg
-	edge, err := d.w.StartEdge(ctx, simulator.EdgeOptions{Interval: c.Interval, FailureThreshold: c.Threshold,
-		TTL: c.TTL, ProbeTimeout: probeTimeout(c)})
+	edge, err := d.w.StartEdge(ctx, simulator.EdgeOptions{Interval: c.Wall(c.Interval), FailureThreshold: c.Threshold,
+		TTL: c.Wall(c.TTL)})
 	if err != nil {
 		return err
 	}
@@ -38,8 +39,12 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	if err := d.settle(ctx); err != nil {
 		return err
 	}
-	for _, dev := range devices {
-		d.replicated[dev.Thing] = true
+	for i := range devices {
+		d.replicated[devices[i].Thing] = true
+		if i < c.DevicesWithoutSNI {
+			devices[i].WithoutSNI = true
+			d.noSNI[devices[i].Thing] = true
+		}
 	}
 	d.phase("secondary converged: %d devices replicated", len(devices))
 	if d.sc.before != nil {
@@ -50,10 +55,15 @@ func (d *run) failoverDrill(ctx context.Context) error {
 		devices = append(devices, extra...)
 	}
 
+	// The fleet is connected before the drill begins: its set-up is not throttled (a
+	// represented fleet would take M / rate to get there). The quotas apply from then on.
+	unlimited := broker.Quotas{ConnectPerSecond: -1, ClientConnectPerSecond: -1, PublishPerSecond: -1}
+	d.w.Primary.Broker.SetQuotas(unlimited)
+	d.w.Secondary.Broker.SetQuotas(unlimited)
 	res := dns.NewResolver(edge.DNS.Addr(), dns.WithTTLUnit(simulator.TTLUnit))
 	f, err := fleet.Start(ctx, devices, fleet.Options{
 		Domain: d.w.Options().Domain, Port: d.w.Port, Roots: d.w.CA.Pool(), Resolver: res,
-		TelemetryEvery: max(c.Interval*5, time.Second), Backoff: fleet.Backoff{Base: c.BackoffBase, Cap: c.BackoffCap},
+		TelemetryEvery: max(c.Wall(c.Interval)*5, time.Second), Backoff: fleet.Backoff{Base: c.Wall(c.BackoffBase), Cap: c.Wall(c.BackoffCap)},
 		Seed: c.Seed, StartSpread: min(time.Duration(len(devices))*time.Millisecond, 2*time.Second),
 		KeepAlive: 10 * time.Second,
 		Regions:   map[string]string{simulator.PrimaryIP: d.w.Primary.Name, simulator.SecondaryIP: d.w.Secondary.Name},
@@ -69,14 +79,20 @@ func (d *run) failoverDrill(ctx context.Context) error {
 		return fmt.Errorf("fleet did not connect to the primary: %w", err)
 	}
 	d.phase("%d devices connected to %s", len(devices), d.w.Primary.Name)
+	d.w.Primary.Broker.SetQuotas(c.quotas())
+	d.w.Secondary.Broker.SetQuotas(c.quotas())
 
 	stopSampling := d.sample(f)
 	defer stopSampling()
+	// The connect storm can starve the probes (TLS handshakes on few cores): inject the
+	// fault only once every checker of both Regions has passed since, so that what fails
+	// after the fault is the fault's doing.
+	d.waitSteady(ctx, time.Now())
 
 	// Fault.
 	t0 := time.Now()
 	d.rep.ReplicationPendingAtFault = d.w.Replication.Pending()
-	d.rep.ReplicationLagAtFaultMS = float64(d.w.Replication.Lag().Microseconds()) / 1000
+	d.rep.ReplicationLagAtFaultMS = d.wallToAWS(d.w.Replication.Lag()) * 1000
 	before := f.Stats()
 	undo := d.sc.fault(d)
 	d.phase("fault injected: %s", d.sc.Name)
@@ -118,7 +134,7 @@ func (d *run) failoverDrill(ctx context.Context) error {
 // waitLimit bounds each wait for the fleet: generous against the bound, so a slow
 // machine is reported as slow rather than as lost devices.
 func (d *run) waitLimit() time.Duration {
-	return max(20*d.cfg.Bound(), 30*time.Second) + time.Duration(d.cfg.Devices)*5*time.Millisecond
+	return max(20*d.cfg.Wall(d.cfg.Bound()), 30*time.Second) + time.Duration(d.cfg.Devices)*5*time.Millisecond
 }
 
 // waitFleet waits until n devices are connected in region, printing progress.
@@ -207,12 +223,12 @@ func (d *run) sample(f *fleet.Fleet) (stop func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(max(d.cfg.Interval/4, 20*time.Millisecond))
+		tick := time.NewTicker(max(d.cfg.Wall(d.cfg.Interval)/4, 20*time.Millisecond))
 		defer tick.Stop()
 		record := func() {
 			conn := f.Connected()
 			a, _ := d.edge.Zone.Resolve(d.w.Options().Domain)
-			d.rep.Samples = append(d.rep.Samples, Sample{AtS: time.Since(d.start).Seconds(),
+			d.rep.Samples = append(d.rep.Samples, Sample{AtS: d.wallToAWS(time.Since(d.start)),
 				PrimaryDevices: conn[d.w.Primary.Name], SecondaryDevices: conn[d.w.Secondary.Name],
 				PrimaryHealthy: d.edge.Checks[d.w.Primary.Name].Healthy(), SecondaryHealthy: d.edge.Checks[d.w.Secondary.Name].Healthy(),
 				DNS: a.Which})
@@ -234,7 +250,7 @@ func (d *run) sample(f *fleet.Fleet) (stop func()) {
 // awaitFailover waits until every replicated device published in the secondary after
 // t0, then derives the RTO percentiles and the detection and DNS-switch times.
 func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
-	want := len(d.replicated)
+	want := len(d.replicated) - len(d.noSNI) // the secondary refuses the devices without SNI
 	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
 	defer cancel()
 	if err := d.waitFleet(ctx, f, d.w.Secondary.Name, want); err != nil {
@@ -266,7 +282,7 @@ func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
 		}
 		return rtos[min(len(rtos)-1, int(p/100*float64(len(rtos)-1)+0.5))]
 	}
-	d.rep.RTOP50S, d.rep.RTOP99S, d.rep.RTOMaxS = pct(50).Seconds(), pct(99).Seconds(), pct(100).Seconds()
+	d.rep.RTOP50S, d.rep.RTOP99S, d.rep.RTOMaxS = d.wallToAWS(pct(50)), d.wallToAWS(pct(99)), d.wallToAWS(pct(100))
 	for _, p := range []float64{50, 99, 100} {
 		if len(rtos) > 0 {
 			d.mark(t0.Add(pct(p)), "%g%% of devices publishing in %s", p, d.w.Secondary.Name)
@@ -278,17 +294,18 @@ func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
 	}
 }
 
-// unreplicatedRefused reports whether every device missing from the secondary has been
-// refused there since t0.
+// unreplicatedRefused reports whether every device the secondary cannot admit (missing
+// from it, or sending no SNI for its SNI_ONLY certificate) has been refused there since
+// t0. Throttling is not a refusal: the device tries again.
 func (d *run) unreplicatedRefused(f *fleet.Fleet, t0 time.Time) bool {
 	refused := map[string]bool{}
 	for _, r := range d.w.Secondary.Broker.Refusals() {
-		if r.Time.After(t0) {
+		if r.Time.After(t0) && !r.Throttled {
 			refused[r.ClientID] = true
 		}
 	}
 	for _, thing := range f.Things() {
-		if !d.replicated[thing] && !refused[thing] {
+		if (!d.replicated[thing] || d.noSNI[thing]) && !refused[thing] {
 			return false
 		}
 	}
@@ -309,37 +326,105 @@ func (d *run) recovered(f *fleet.Fleet, t0 time.Time) map[string]time.Time {
 	return out
 }
 
-// detection reads the health check's and the zone's histories.
+// detection reads the health checks' and the zone's histories: every health event
+// names its Region, failures before the fault are reported (and counted) as such, and
+// detection is measured from the fault. A failover that a failure before the fault
+// caused fails the drill: it says nothing about the fault.
 func (d *run) detection(t0 time.Time) {
-	for _, tr := range d.edge.Checks[d.w.Primary.Name].History() {
-		if !tr.Healthy && tr.At.After(t0) {
-			if !tr.FirstFailure.IsZero() {
-				d.mark(tr.FirstFailure, "first failed health check")
+	d.rep.HealthChecksFailedBeforeFault = map[string]int{}
+	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
+		hc := d.edge.Checks[r.Name]
+		n, first, last := 0, time.Time{}, ""
+		for _, f := range hc.Failures() {
+			if f.At.Before(t0) && f.At.After(d.start) {
+				if n == 0 {
+					first = f.At
+				}
+				n++
+				last = f.Error
 			}
-			d.rep.DetectionS = tr.At.Sub(t0).Seconds()
-			d.mark(tr.At, "primary health check unhealthy")
+		}
+		d.rep.HealthChecksFailedBeforeFault[r.Name] = n
+		if n > 0 {
+			d.mark(first, "first failed health check of %s, before the fault (%d failed before it; last: %s)", r.Name, n, last)
+		}
+		for _, tr := range hc.History() {
+			if tr.At.Before(t0) {
+				d.mark(tr.At, "%s health check %s, before the fault", r.Name, healthWord(tr.Healthy))
+				if r == d.w.Primary && !tr.Healthy {
+					d.fail("%s's health check turned unhealthy at %.3fs, before the fault: its probe failed without a fault", r.Name, d.wallToAWS(tr.At.Sub(d.start)))
+				}
+			}
+		}
+	}
+	primary := d.edge.Checks[d.w.Primary.Name]
+	for _, f := range primary.Failures() {
+		if !f.At.Before(t0) {
+			d.mark(f.At, "first failed health check of %s after the fault", d.w.Primary.Name)
+			break
+		}
+	}
+	for _, tr := range primary.History() {
+		if !tr.Healthy && !tr.At.Before(t0) {
+			d.rep.DetectionS = d.wallToAWS(tr.At.Sub(t0))
+			d.mark(tr.At, "%s health check unhealthy", d.w.Primary.Name)
+			if !tr.FirstFailure.IsZero() && tr.FirstFailure.Before(t0) {
+				d.fail("%s's health check turned unhealthy on a failure streak that began at %.3fs, before the fault", d.w.Primary.Name, d.wallToAWS(tr.FirstFailure.Sub(d.start)))
+			}
 			break
 		}
 	}
 	for _, a := range d.edge.Zone.Answers() {
-		if a.Which == "SECONDARY" && a.At.After(t0) {
-			d.rep.DNSSwitchS = a.At.Sub(t0).Seconds()
+		if a.Which == "SECONDARY" && a.At.Before(t0) && a.At.After(d.start) {
+			d.fail("DNS answered %s at %.3fs, before the fault", d.w.Secondary.Name, d.wallToAWS(a.At.Sub(d.start)))
+			d.mark(a.At, "DNS answers %s, before the fault", d.w.Secondary.Name)
+		}
+	}
+	for _, a := range d.edge.Zone.Answers() {
+		if a.Which == "SECONDARY" && !a.At.Before(t0) {
+			d.rep.DNSSwitchS = d.wallToAWS(a.At.Sub(t0))
 			d.mark(a.At, "DNS answers %s", d.w.Secondary.Name)
 			break
 		}
 	}
 }
 
+func healthWord(healthy bool) string {
+	if healthy {
+		return "healthy"
+	}
+	return "unhealthy"
+}
+
+// waitSteady waits until both Regions' health checks are steady (every checker passed
+// after since) and DNS answers the primary. A primary that never gets there fails the
+// drill: its probe fails without a fault.
+func (d *run) waitSteady(ctx context.Context, since time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
+	defer cancel()
+	steady := func() bool {
+		a, ok := d.edge.Zone.Resolve(d.w.Options().Domain)
+		return ok && a.Which == "PRIMARY" && d.edge.Checks[d.w.Primary.Name].Steady(since) && d.edge.Checks[d.w.Secondary.Name].Steady(since)
+	}
+	pollUntil(ctx, 10*time.Millisecond, steady)
+	if !steady() {
+		d.fail("health checks not steady before the fault (primary healthy %v, secondary healthy %v)",
+			d.edge.Checks[d.w.Primary.Name].Healthy(), d.edge.Checks[d.w.Secondary.Name].Healthy())
+		return
+	}
+	d.phase("health checks passing in %s and %s", d.w.Primary.Name, d.w.Secondary.Name)
+}
+
 // mark adds a timeline entry at a past moment.
 func (d *run) mark(at time.Time, format string, args ...any) {
-	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: fmt.Sprintf(format, args...), AtS: at.Sub(d.start).Seconds()})
+	d.rep.Timeline = append(d.rep.Timeline, Phase{Name: fmt.Sprintf(format, args...), AtS: d.wallToAWS(at.Sub(d.start))})
 }
 
 // observeNoFailover watches several detection windows: connected devices must stay on
 // the primary; for probe-failure DNS must switch (new connections would go to the
 // secondary), for flapping it must not.
 func (d *run) observeNoFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
-	window := time.Duration(d.cfg.Threshold)*d.cfg.Interval*4 + d.cfg.TTL
+	window := d.cfg.Wall(time.Duration(d.cfg.Threshold)*d.cfg.Interval*4 + d.cfg.TTL)
 	timer := time.NewTimer(window)
 	defer timer.Stop()
 	select {
@@ -382,17 +467,40 @@ func (d *run) changesDuringOutage(ctx context.Context) {
 		d.rep.ChangesDuringOutage, d.w.Primary.Name, d.rep.ChangesRefusedDuringOutage)
 }
 
-// refusals lists the devices the secondary refused after t0, with the broker's reason.
+// refusals lists the devices the secondary refused after t0, with the broker's reason,
+// and counts the CONNECTs either Region throttled (those devices retried). Devices
+// without SNI refused by the secondary are the headline, not one failure each.
 func (d *run) refusals(t0 time.Time) {
+	for _, b := range []*broker.Broker{d.w.Primary.Broker, d.w.Secondary.Broker} {
+		for _, r := range b.Refusals() {
+			if r.Throttled {
+				d.rep.ConnectsThrottled++
+			}
+		}
+	}
 	seen := map[string]bool{}
+	noSNI, example := 0, ""
 	for _, r := range d.w.Secondary.Broker.Refusals() {
-		if r.Time.Before(t0) || seen[r.ClientID] {
+		if r.Time.Before(t0) || r.Throttled || seen[r.ClientID] {
 			continue
 		}
 		seen[r.ClientID] = true
 		d.rep.RefusedDevices = append(d.rep.RefusedDevices, Refusal{Device: r.ClientID, Reason: r.Reason})
-		if d.replicated[r.ClientID] {
+		switch {
+		case d.noSNI[r.ClientID]:
+			noSNI++
+			example = r.Reason
+		case d.replicated[r.ClientID]:
 			d.fail("replicated device %s refused by %s: %s", r.ClientID, d.w.Secondary.Name, r.Reason)
+		}
+	}
+	if n := len(d.noSNI); n > 0 {
+		if noSNI > 0 {
+			d.rep.Headline = fmt.Sprintf("%d of %d devices send no SNI: %s admits them (their certificates are DEFAULT there), "+
+				"%s refused %d of them after the failover (%s): they are lost the day the primary is",
+				n, d.cfg.Devices, d.w.Primary.Name, d.w.Secondary.Name, noSNI, example)
+		} else {
+			d.rep.Headline = fmt.Sprintf("%d of %d devices send no SNI and %s refused none of them", n, d.cfg.Devices, d.w.Secondary.Name)
 		}
 	}
 	sort.Slice(d.rep.RefusedDevices, func(i, j int) bool { return d.rep.RefusedDevices[i].Device < d.rep.RefusedDevices[j].Device })
@@ -425,7 +533,7 @@ func (d *run) failback(ctx context.Context, f *fleet.Fleet, restored time.Time, 
 		d.fail("fleet did not fail back: %v", err)
 		return
 	}
-	d.rep.FailbackS = time.Since(restored).Seconds()
+	d.rep.FailbackS = d.wallToAWS(time.Since(restored))
 	d.phase("failback complete: %d devices on %s", n, d.w.Primary.Name)
 }
 
@@ -539,11 +647,12 @@ func probeFailure(d *run) func() {
 // flapping fails the primary's probe for a bit less than threshold-1 intervals, then
 // lets it pass for two, over and over: no checker ever sees `threshold` failures in a row.
 func flapping(d *run) func() {
-	down := time.Duration(max(d.cfg.Threshold-1, 1))*d.cfg.Interval - d.cfg.Interval/4
+	interval := d.cfg.Wall(d.cfg.Interval)
+	down := time.Duration(max(d.cfg.Threshold-1, 1))*interval - interval/4
 	if d.cfg.Threshold == 1 {
-		down = d.cfg.Interval / 2 // threshold 1 cannot be flapped under: one failure flips it
+		down = interval / 2 // threshold 1 cannot be flapped under: one failure flips it
 	}
-	up := 2 * d.cfg.Interval
+	up := 2 * interval
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)

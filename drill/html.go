@@ -12,10 +12,12 @@ import (
 // DNS answer, the fault and restore marks, and the tables of the text report.
 func WriteHTML(w io.Writer, r *Report) error {
 	if err := page.Execute(w, struct {
-		R     *Report
-		Chart template.HTML
-		Ratio float64
-	}{r, chart(r), ratio(r)}); err != nil {
+		R           *Report
+		Chart       template.HTML
+		Ratio       float64
+		BeforeFault string
+		Settings    string
+	}{r, chart(r), ratio(r), beforeFault(r), settingsLine(r)}); err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
 	return nil
@@ -130,9 +132,10 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 </style></head><body>
 <h1>iot-dr drill “{{.R.Scenario}}” with {{.R.Devices}} devices:
 {{if .R.Passed}}<span class="pass">PASSED</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
+{{if gt .R.FleetSize .R.Devices}}<p>The {{.R.Devices}} live devices stood for a fleet of {{.R.FleetSize}}: RTO figures are its prediction.</p>{{end}}
+{{if .R.Headline}}<p><strong>{{.R.Headline}}</strong></p>{{end}}
 {{range .R.Failures}}<p class="fail">{{.}}</p>{{end}}
-<p>Health check every {{.R.Settings.Interval}}, threshold {{.R.Settings.Threshold}}, TTL {{.R.Settings.TTL}},
-backoff {{.R.Settings.BackoffBase}}..{{.R.Settings.BackoffCap}}, replication delay {{.R.Settings.ReplicationDelay}}; wall time {{printf "%.1f" .R.WallS}}s.</p>
+<p>Settings: {{.Settings}}. Times are AWS-equivalent seconds (time scale {{.R.TimeScale}}); wall time {{printf "%.1f" .R.WallS}}s.</p>
 {{.Chart}}
 <h2>Timeline</h2>
 <table><tr><th>at</th><th>event</th></tr>
@@ -141,8 +144,10 @@ backoff {{.R.Settings.BackoffBase}}..{{.R.Settings.BackoffCap}}, replication del
 <table>
 <tr><td>detection (health check unhealthy)</td><td>{{printf "%.3f" .R.DetectionS}}s</td></tr>
 <tr><td>DNS switch</td><td>{{printf "%.3f" .R.DNSSwitchS}}s</td></tr>
+<tr><td>health checks failed before the fault</td><td>{{.BeforeFault}}</td></tr>
 <tr><td>RTO p50 / p99 / max</td><td>{{printf "%.3f" .R.RTOP50S}}s / {{printf "%.3f" .R.RTOP99S}}s / {{printf "%.3f" .R.RTOMaxS}}s</td></tr>
-<tr><td>bound the settings imply</td><td>{{printf "%.3f" .R.RTOBound}}s (p99 is {{printf "%.2f" .Ratio}} of it)</td></tr>
+<tr><td>bound the settings imply (with devices / CONNECT rate)</td><td>{{printf "%.3f" .R.RTOBound}}s, {{printf "%.3f" .R.QuotaS}}s of it the quota (p99 is {{printf "%.2f" .Ratio}} of it)</td></tr>
+<tr><td>CONNECTs throttled (devices retried)</td><td>{{.R.ConnectsThrottled}}</td></tr>
 <tr><td>devices lost</td><td>{{.R.DevicesLost}}</td></tr>
 <tr><td>messages not delivered / delivered during the outage</td><td>{{.R.MessagesUndelivered}} / {{.R.MessagesDelivered}}</td></tr>
 <tr><td>registry changes during the outage: applied / refused</td><td>{{.R.ChangesDuringOutage}} / {{.R.ChangesRefusedDuringOutage}}</td></tr>

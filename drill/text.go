@@ -3,6 +3,9 @@ package drill
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -14,12 +17,17 @@ func WriteText(w io.Writer, r *Report) {
 		verdict = "FAILED"
 	}
 	fmt.Fprintf(w, "iot-dr drill %q with %d devices: %s\n", r.Scenario, r.Devices, verdict)
+	if r.FleetSize > r.Devices {
+		fmt.Fprintf(w, "  the %d live devices stood for a fleet of %d: RTO figures are its prediction\n", r.Devices, r.FleetSize)
+	}
+	if r.Headline != "" {
+		fmt.Fprintf(w, "  %s\n", r.Headline)
+	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  - %s\n", f)
 	}
-	s := r.Settings
-	fmt.Fprintf(w, "settings: health check every %s, threshold %d, TTL %s, backoff %s..%s, replication delay %s\n\n",
-		s.Interval, s.Threshold, s.TTL, s.BackoffBase, s.BackoffCap, s.ReplicationDelay)
+	fmt.Fprintf(w, "settings: %s\n", settingsLine(r))
+	fmt.Fprintf(w, "times are AWS-equivalent seconds (time scale %g: one wall second stands for %g)\n\n", r.TimeScale, r.TimeScale)
 	fmt.Fprintln(w, "Timeline")
 	for _, p := range r.Timeline {
 		fmt.Fprintf(w, "  %8.3fs  %s\n", p.AtS, p.Name)
@@ -29,12 +37,14 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintln(tw, "Failover (from the fault)")
 	fmt.Fprintf(tw, "  detection (health check unhealthy)\t%.3fs\n", r.DetectionS)
 	fmt.Fprintf(tw, "  DNS switch\t%.3fs\n", r.DNSSwitchS)
+	fmt.Fprintf(tw, "  health checks failed before the fault\t%s\n", beforeFault(r))
 	fmt.Fprintf(tw, "  RTO p50 / p99 / max\t%.3fs / %.3fs / %.3fs\n", r.RTOP50S, r.RTOP99S, r.RTOMaxS)
 	ratio := 0.0
 	if r.RTOBound > 0 {
 		ratio = r.RTOP99S / r.RTOBound
 	}
-	fmt.Fprintf(tw, "  bound (interval x threshold + probe timeout + TTL + backoff cap)\t%.3fs (p99 is %.2f of it)\n", r.RTOBound, ratio)
+	fmt.Fprintf(tw, "  bound (interval x threshold + probe timeout + TTL + backoff cap + devices / CONNECT rate)\t%.3fs, %.3fs of it the quota (p99 is %.2f of it)\n", r.RTOBound, r.QuotaS, ratio)
+	fmt.Fprintf(tw, "  CONNECTs throttled (devices retried)\t%d\n", r.ConnectsThrottled)
 	fmt.Fprintf(tw, "  devices lost\t%d\n", r.DevicesLost)
 	fmt.Fprintf(tw, "  messages not delivered / delivered during the outage\t%d / %d\n", r.MessagesUndelivered, r.MessagesDelivered)
 	fmt.Fprintf(tw, "  registry changes during the outage: applied / refused\t%d / %d\n", r.ChangesDuringOutage, r.ChangesRefusedDuringOutage)
@@ -57,4 +67,27 @@ func WriteText(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "  %s\n", d)
 	}
 	fmt.Fprintf(w, "\nwall time %.1fs\n", r.WallS)
+}
+
+// settingsLine states the drill's settings in AWS units.
+func settingsLine(r *Report) string {
+	s := r.Settings
+	return fmt.Sprintf("health check every %s, threshold %d, TTL %s, backoff %s..%s, replication delay %s, %g CONNECT/s per account, %d devices without SNI",
+		s.Interval, s.Threshold, s.TTL, s.BackoffBase, s.BackoffCap, s.ReplicationDelay, s.ConnectRate, s.DevicesWithoutSNI)
+}
+
+// beforeFault lists the failed probes before the fault per Region, primary first.
+func beforeFault(r *Report) string {
+	if len(r.HealthChecksFailedBeforeFault) == 0 {
+		return "none"
+	}
+	regions := slices.Sorted(maps.Keys(r.HealthChecksFailedBeforeFault))
+	if i := slices.Index(regions, r.PrimaryRegion); i > 0 {
+		regions[0], regions[i] = regions[i], regions[0]
+	}
+	var parts []string
+	for _, region := range regions {
+		parts = append(parts, fmt.Sprintf("%s %d", region, r.HealthChecksFailedBeforeFault[region]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -135,7 +135,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			_ = s.Close()
 		}
 	}()
-	if s.world, err = simulator.New(ctx, simulator.Options{ReplicationDelay: cfg.ReplicationDelay, Logger: cfg.Logger}); err != nil {
+	if s.world, err = simulator.New(ctx, simulator.Options{ReplicationDelay: cfg.ReplicationDelay, Logger: cfg.Logger,
+		// Ordinary MQTT clients reach the Regions by IP address (mosquitto_pub -h 127.0.0.12),
+		// and TLS sends no SNI for an address: the secondary's SNI_ONLY copies would refuse them.
+		SNIOptional: true}); err != nil {
 		return nil, fmt.Errorf("simserver: %w", err)
 	}
 	if s.edge, err = s.world.StartEdge(ctx, simulator.EdgeOptions{Interval: cfg.Interval, FailureThreshold: cfg.Threshold, TTL: cfg.TTL}); err != nil {
@@ -219,8 +222,8 @@ func (s *Server) provision(ctx context.Context, n int) ([]device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simserver: %w", err)
 	}
-	cert, err := p.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
-		CertificatePem: aws.String(string(d.CertPEM)), Status: iottypes.CertificateStatusActive})
+	cert, err := p.RegisterCertificate(ctx, &iot.RegisterCertificateInput{CertificatePem: aws.String(string(d.CertPEM)),
+		CaCertificatePem: aws.String(string(w.CA.CertPEM())), Status: iottypes.CertificateStatusActive})
 	if err != nil {
 		return nil, fmt.Errorf("simserver: register %s certificate: %w", UnreplicatedThing, err)
 	}

@@ -127,7 +127,10 @@ func connect(t *testing.T, info Info, thing, ip string) (paho.Client, error) {
 	// ServerName left empty: the client verifies the IP SAN, as mosquitto_pub -h <ip> does.
 	opts := paho.NewClientOptions().AddBroker("tls://" + net.JoinHostPort(ip, info.Port)).SetClientID(thing).
 		SetTLSConfig(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}).
-		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
+		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second).
+		// No fallback to MQTT 3.1 after a refusal: its second CONNECT within the second
+		// would be throttled (1 CONNECT/s per client ID), hiding the refusal's reason.
+		SetProtocolVersion(4)
 	c := paho.NewClient(opts)
 	tok := c.Connect()
 	if !tok.WaitTimeout(10 * time.Second) {

@@ -32,10 +32,18 @@ type EdgeOptions struct {
 	FailureThreshold int
 	// TTL is the failover records' TTL.
 	TTL time.Duration
-	// ProbeMessages and ProbeTimeout size one probe round trip.
+	// ProbeMessages and ProbeTimeout size one probe round trip. ProbeTimeout is wall
+	// time and is not scaled with the interval: a probe's TLS handshake and round trip
+	// cost the simulator's CPU, not AWS's, and take from tens of milliseconds to over a
+	// second on a loaded two-core machine under the race detector. Every fault fails a probe fast (a refused or cut
+	// connection, a 503 from the force-fail switch), so a generous timeout delays no
+	// detection; a tight one turns a busy machine into failed health checks.
 	ProbeMessages int
 	ProbeTimeout  time.Duration
 }
+
+// DefaultProbeTimeout is EdgeOptions.ProbeTimeout's default.
+const DefaultProbeTimeout = 3 * time.Second
 
 func (o *EdgeOptions) defaults() {
 	if o.Interval == 0 {
@@ -51,9 +59,7 @@ func (o *EdgeOptions) defaults() {
 		o.ProbeMessages = 2
 	}
 	if o.ProbeTimeout == 0 {
-		// Inside the health check's own timeout (the interval), as the stacks keep the
-		// probe under Route 53's 2 s.
-		o.ProbeTimeout = o.Interval * 3 / 4
+		o.ProbeTimeout = DefaultProbeTimeout
 	}
 }
 
@@ -94,7 +100,7 @@ func (w *World) StartEdge(ctx context.Context, o EdgeOptions) (e *Edge, err erro
 			return nil, err
 		}
 		hc, err := route53.NewHealthCheck(route53.CheckConfig{Name: r.Name, URL: u, Interval: o.Interval,
-			FailureThreshold: o.FailureThreshold}, checkerClient, route53.WithLogger(w.opts.Logger))
+			FailureThreshold: o.FailureThreshold, Timeout: checkTimeout(o.ProbeTimeout)}, checkerClient, route53.WithLogger(w.opts.Logger))
 		if err != nil {
 			return nil, fmt.Errorf("simulator: %s health check: %w", r.Name, err)
 		}
@@ -116,6 +122,10 @@ func (w *World) StartEdge(ctx context.Context, o EdgeOptions) (e *Edge, err erro
 	}
 	return e, nil
 }
+
+// checkTimeout gives a health check time for the probe's own timeout plus the HTTP API
+// and Lambda in front of it, as the stacks keep the probe inside Route 53's budget.
+func checkTimeout(probe time.Duration) time.Duration { return probe + probe/4 + 100*time.Millisecond }
 
 // checkerClient opens a new connection per probe, as Route 53's checkers do, and so
 // leaves no idle connection behind when the edge closes.

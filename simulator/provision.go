@@ -29,7 +29,7 @@ type Device struct {
 }
 
 // Provision provisions d in reg the way a fleet provisioning flow does: create the
-// thing, register a certificate issued by ca (ACTIVE), attach the device policy (created
+// thing, register a certificate issued by ca with ca (ACTIVE, DEFAULT mode), attach the device policy (created
 // on first use) and any extra policies, attach the certificate to the thing, add the
 // thing to its groups. The Region publishes the thing event at CreateThing, before the
 // attachments, exactly as AWS does.
@@ -54,8 +54,11 @@ func Provision(ctx context.Context, reg *registry.Registry, ca *pki.CA, region, 
 			return nil, fmt.Errorf("provision %s: issue certificate: %w", d.Thing, err)
 		}
 	}
-	cert, err := reg.RegisterCertificateWithoutCA(ctx, &iot.RegisterCertificateWithoutCAInput{
-		CertificatePem: aws.String(string(dev.CertPEM)), Status: iottypes.CertificateStatusActive,
+	// Registered with its CA, the certificate is in DEFAULT mode: it needs no SNI here,
+	// unlike the SNI_ONLY copy replication registers without a CA in the other Region.
+	cert, err := reg.RegisterCertificate(ctx, &iot.RegisterCertificateInput{
+		CertificatePem: aws.String(string(dev.CertPEM)), CaCertificatePem: aws.String(string(ca.CertPEM())),
+		Status: iottypes.CertificateStatusActive,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provision %s: register certificate: %w", d.Thing, err)

@@ -79,8 +79,12 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %s server certificate: %w", name, err)
 	}
+	az := authz.New(r.Registry, name, o.AccountID, o.Logger)
+	if !o.SNIOptional {
+		az.RequireSNI(Endpoint(name), o.Domain) // the Region's endpoint and its domain configuration
+	}
 	b, err := broker.New(broker.Options{Region: name, Addr: addr, Logger: o.Logger,
-		TLS: pki.ServerTLS(cert, ca.Pool()), Auth: authz.New(r.Registry, name, o.AccountID, o.Logger)})
+		TLS: pki.ServerTLS(cert, ca.Pool()), Auth: az, Quotas: o.BrokerQuotas})
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %s broker: %w", name, err)
 	}

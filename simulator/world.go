@@ -23,6 +23,7 @@ import (
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/functions/state"
+	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/lambdart"
 	"github.com/iot-dr/iot-dr/simulator/pki"
@@ -53,12 +54,20 @@ type Options struct {
 	StreamShards int
 	// APIRates limits the registries' per-API rates (operation name -> TPS).
 	APIRates map[string]float64
-	// Domain is the custom domain devices connect to (default iot.iotdr.test).
+	// Domain is the custom domain devices connect to (default iot.iotdr.test). Both
+	// Regions have it as a domain configuration: an SNI naming it is accepted.
 	Domain string
 	// Fidelity is how strictly the Regions follow AWS: the delivery model of registry
 	// events and rule actions, AWS's quotas, the billing meter. The zero value is the
 	// kind simulator; tests and drills run StrictFidelity.
 	Fidelity Fidelity
+	// SNIOptional admits certificates in SNI_ONLY mode without SNI, which AWS refuses:
+	// only for `iotdr sim`, whose clients connect by IP address, for which TLS sends no
+	// SNI. Drills and tests leave it off.
+	SNIOptional bool
+	// BrokerQuotas are the brokers' CONNECT and PUBLISH rates per wall second (zero
+	// fields: AWS's defaults; see broker.Quotas).
+	BrokerQuotas broker.Quotas
 	// Logger receives the simulator's and the functions' logs (default: discarded).
 	Logger *slog.Logger
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,14 +22,14 @@ func TestDrillJSONReport(t *testing.T) {
 	html := filepath.Join(t.TempDir(), "report.html")
 	code, out, errOut := runCLI(t, "drill", "--scenario", "replication-lag", "--devices", "20", "--changes", "10", "--json", "--report", html)
 	if code != exitOK {
-		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+		t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", code, errOut, out)
 	}
 	var rep map[string]any
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("report is not one JSON object: %v\n%s", err, out)
 	}
-	for _, k := range []string{"scenario", "devices", "rto_p50_s", "rto_p99_s", "rto_bound_s", "devices_lost",
-		"registry_changes_lost", "shadow_updates_lost", "refused_devices", "passed"} {
+	for _, k := range []string{"scenario", "devices", "time_scale", "rto_p50_s", "rto_p99_s", "rto_bound_s", "rto_bound_quota_s",
+		"detection_s", "wall_s", "connects_throttled", "devices_lost", "registry_changes_lost", "shadow_updates_lost", "refused_devices", "passed"} {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("JSON report lacks %q", k)
 		}
@@ -45,8 +46,35 @@ func TestDrillJSONReport(t *testing.T) {
 	if len(refused) != 1 || !strings.Contains(refused[0].(map[string]any)["reason"].(string), "not registered") {
 		t.Errorf("refused devices = %v, want the one unreplicated device, refused for its certificate", refused)
 	}
-	if p99, bound := rep["rto_p99_s"].(float64), rep["rto_bound_s"].(float64); p99 <= 0 || p99 > 3*bound {
-		t.Errorf("RTO p99 %.3fs against bound %.3fs", p99, bound)
+	// How close p99 comes to the bound is BenchmarkFailover's figure: under -race on a
+	// loaded machine the simulator's CPU, not the settings, sets it. Here: it was measured.
+	if p99, det := rep["rto_p99_s"].(float64), rep["detection_s"].(float64); p99 <= 0 || p99 < det {
+		t.Errorf("RTO p99 %.3fs, detection %.3fs: want a p99 past detection", p99, det)
+	}
+	// Health events name their Region; failures before the fault are counted per Region.
+	before, _ := rep["health_checks_failed_before_fault"].(map[string]any)
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		if _, ok := before[region].(float64); !ok {
+			t.Errorf("health checks failed before the fault = %v, want a count for %s", rep["health_checks_failed_before_fault"], region)
+		}
+	}
+	var names []string
+	for _, p := range rep["timeline"].([]any) {
+		names = append(names, p.(map[string]any)["name"].(string))
+	}
+	if !slices.Contains(names, "us-east-1 health check unhealthy") || !slices.Contains(names, "first failed health check of us-east-1 after the fault") {
+		t.Errorf("timeline lacks the primary's health events by name:\n%s", strings.Join(names, "\n"))
+	}
+	// AWS-equivalent times: at the default time scale (50) the 10 s interval x 3 cannot
+	// detect in less than two intervals, and the whole run took a fiftieth of its AWS time.
+	if rep["time_scale"] != float64(50) {
+		t.Errorf("time_scale = %v, want the default 50", rep["time_scale"])
+	}
+	if det, wall := rep["detection_s"].(float64), rep["wall_s"].(float64); det < 20 || wall*50 < det {
+		t.Errorf("detection %.1fs (AWS) in a run of %.1fs (wall): want at least 20 s, on the AWS clock", det, wall)
+	}
+	if q := rep["rto_bound_quota_s"].(float64); q != 20.0/500 {
+		t.Errorf("bound's quota term %v, want 20 devices / 500 CONNECT/s", q)
 	}
 	if !strings.Contains(errOut, "fault injected") {
 		t.Errorf("no progress on stderr:\n%s", errOut)
@@ -88,6 +116,37 @@ func TestDrillScenariosText(t *testing.T) {
 	}
 }
 
+// TestDrillDevicesWithoutSNI: devices that send no SNI work in the primary, whose
+// certificates are DEFAULT, and are refused by the secondary, whose copies are SNI_ONLY:
+// the drill's headline, and a failed drill.
+func TestDrillDevicesWithoutSNI(t *testing.T) {
+	code, out, errOut := runCLI(t, "drill", "--devices", "8", "--devices-without-sni", "2", "--json")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want 1 (devices lost); stderr:\n%s", code, errOut)
+	}
+	var rep struct {
+		Headline       string `json:"headline"`
+		DevicesLost    int    `json:"devices_lost"`
+		RefusedDevices []struct {
+			Device, Reason string
+		} `json:"refused_devices"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(rep.Headline, "2 of 8 devices send no SNI: us-east-1 admits them") || !strings.Contains(rep.Headline, "eu-west-1 refused 2 of them") {
+		t.Errorf("headline %q", rep.Headline)
+	}
+	if rep.DevicesLost != 2 || len(rep.RefusedDevices) != 2 {
+		t.Fatalf("lost %d, refused %+v; want the 2 devices without SNI", rep.DevicesLost, rep.RefusedDevices)
+	}
+	for _, r := range rep.RefusedDevices {
+		if !strings.Contains(r.Reason, "SNI_ONLY mode and the client sent no SNI") {
+			t.Errorf("%s refused for %q, want its SNI", r.Device, r.Reason)
+		}
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -99,9 +158,15 @@ func TestBadInput(t *testing.T) {
 		{[]string{"drill", "--devices", "0"}, "--devices must be between 1 and"},
 		{[]string{"drill", "--devices", "100000000"}, "open-file limit"},
 		{[]string{"drill", "--threshold", "11"}, "--threshold must be between 1 and 10"},
-		{[]string{"drill", "--interval", "1ms"}, "--interval must be between 10ms and 30s"},
+		{[]string{"drill", "--interval", "200ms"}, "--interval must be 10s or 30s (Route 53's request intervals), got 200ms"},
+		{[]string{"drill", "--time-scale", "200"}, "--time-scale 200 runs the 10s interval in 50ms of wall time; the simulator needs at least 100ms"},
+		{[]string{"drill", "--time-scale", "0.5"}, "--time-scale must be at least 1"},
+		{[]string{"drill", "--ttl", "100ms"}, "--ttl must be between 1s and 24h"},
+		{[]string{"drill", "--connect-rate", "0"}, "--connect-rate must be positive"},
+		{[]string{"drill", "--devices", "10", "--fleet-size", "15"}, "--fleet-size must be a multiple of --devices (10) and at least it, got 15"},
+		{[]string{"drill", "--devices", "5", "--devices-without-sni", "6"}, "--devices-without-sni must be between 0 and --devices (5), got 6"},
 		{[]string{"drill", "--backoff-base", "2s", "--backoff-cap", "1s"}, "--backoff-base (2s) must be positive and at most --backoff-cap (1s)"},
-		{[]string{"drill", "--replication-delay", "-1s"}, "--replication-delay must be between 0 and 1m"},
+		{[]string{"drill", "--replication-delay", "-1s"}, "--replication-delay must be between 0 and 1h"},
 		{[]string{"drill", "--devices", "ten"}, `invalid value "ten" for flag -devices`},
 		{[]string{"drill", "--report", "/nonexistent-dir/r.html"}, "--report: open /nonexistent-dir/r.html"},
 		{[]string{"drill", "extra"}, `unexpected argument "extra"`},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,6 +59,8 @@ type Authorizer struct {
 
 	mu       sync.RWMutex
 	policies map[string]*cachedPolicy // by policy name
+	sni      []string                 // names an SNI_ONLY certificate may connect with
+	checkSNI bool                     // RequireSNI was called
 }
 
 // cachedPolicy is one parsed policy document.
@@ -90,8 +93,50 @@ func New(reg Registry, region, account string, logger *slog.Logger) *Authorizer 
 
 // Connect admits the client if its certificate is registered and ACTIVE in
 // this Region and iot:Connect on its client ID is allowed.
+//
+// A certificate in SNI_ONLY mode (what RegisterCertificateWithoutCA creates) is admitted
+// only with an SNI naming the Region's endpoint or one of its domain configurations
+// (RequireSNI); without SNI or with another name it is refused, as AWS IoT Core refuses
+// it. DEFAULT certificates need no SNI.
 func (a *Authorizer) Connect(c broker.ClientInfo) error {
-	return a.decide(c, iotpolicy.ActionConnect, iotpolicy.ClientARN(a.region, a.account, c.ClientID))
+	if err := a.decide(c, iotpolicy.ActionConnect, iotpolicy.ClientARN(a.region, a.account, c.ClientID)); err != nil {
+		return err
+	}
+	a.mu.RLock()
+	names, checkSNI := a.sni, a.checkSNI
+	a.mu.RUnlock()
+	if !checkSNI {
+		return nil
+	}
+	cert, ok := a.reg.CertificateByFingerprint(certID(c))
+	if !ok || cert.Mode != string(types.CertificateModeSniOnly) {
+		return nil
+	}
+	if c.ServerName == "" {
+		return &Error{Action: iotpolicy.ActionConnect, Reason: fmt.Sprintf("certificate %s is in SNI_ONLY mode and the client sent no SNI (TLS server name)", cert.ID)}
+	}
+	if len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, c.ServerName) }) {
+		return &Error{Action: iotpolicy.ActionConnect, Reason: fmt.Sprintf("certificate %s is in SNI_ONLY mode and SNI %q names neither %s's endpoint nor a configured domain", cert.ID, c.ServerName, a.region)}
+	}
+	return nil
+}
+
+// RequireSNI switches on AWS's rule for SNI_ONLY certificates: they connect only with
+// an SNI naming one of names (the Region's endpoint and its custom domains; none: any
+// SNI). Until it is called the authoriser ignores SNI, for servers whose clients connect
+// by IP address (TLS sends no SNI for an address).
+func (a *Authorizer) RequireSNI(names ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sni = slices.Clone(names)
+	a.checkSNI = true
+}
+
+func certID(c broker.ClientInfo) string {
+	if c.CertificateID != "" || c.Certificate == nil {
+		return c.CertificateID
+	}
+	return pki.Fingerprint(c.Certificate.Raw)
 }
 
 // Publish decides iot:Publish on topic.
@@ -114,11 +159,7 @@ func (a *Authorizer) decide(c broker.ClientInfo, action, resource string) error 
 	if c.Certificate == nil {
 		return &Error{Action: action, Reason: "no client certificate presented"}
 	}
-	certID := c.CertificateID
-	if certID == "" {
-		// A ClientInfo not built by the broker: derive the ID here.
-		certID = pki.Fingerprint(c.Certificate.Raw)
-	}
+	certID := certID(c) // derived here for a ClientInfo not built by the broker
 	cert, ok := a.reg.CertificateByFingerprint(certID)
 	if !ok {
 		return &Error{Action: action, Reason: fmt.Sprintf("certificate %s not registered in %s", certID, a.region)}

@@ -110,9 +110,10 @@ func (e *env) certARN(dev *pki.Device) string {
 	return info.ARN
 }
 
-// client builds a ClientInfo as the broker does, the certificate ID included.
+// client builds a ClientInfo as the broker does, the certificate ID included, with the
+// SNI a device sends by default.
 func client(id string, cert *x509.Certificate) broker.ClientInfo {
-	c := broker.ClientInfo{ClientID: id, Certificate: cert, Remote: "127.0.0.1:50000"}
+	c := broker.ClientInfo{ClientID: id, Certificate: cert, Remote: "127.0.0.1:50000", ServerName: "devices.example.com"}
 	if cert != nil {
 		c.CertificateID = pki.Fingerprint(cert.Raw)
 	}
@@ -183,7 +184,7 @@ func TestConnect(t *testing.T) {
 	claimed := client("alice", alice.Leaf)
 	claimed.CertificateID = onlyOther.ID
 	check(t, e.auth.Connect(claimed), false, "certificate "+onlyOther.ID+" not registered in us-east-1")
-	check(t, e.auth.Connect(broker.ClientInfo{ClientID: "alice", Certificate: alice.Leaf}), true, "")
+	check(t, e.auth.Connect(broker.ClientInfo{ClientID: "alice", Certificate: alice.Leaf, ServerName: "devices.example.com"}), true, "")
 }
 
 func TestTopics(t *testing.T) {
@@ -332,5 +333,65 @@ func BenchmarkPublish(b *testing.B) {
 		if err := e.auth.Publish(me, topic); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSNI: a certificate registered without a CA is in SNI_ONLY mode and connects only
+// with an SNI naming the Region's endpoint or a configured domain; one registered with
+// its CA (DEFAULT) needs none. DescribeCertificate reports the mode.
+func TestSNI(t *testing.T) {
+	ca := newCA(t)
+	e := newEnv(t, ca, region)
+	e.auth.RequireSNI("iot.us-east-1.example", "devices.example.com")
+	sniOnly := e.device("sni-only", types.CertificateStatusActive, spec.DevicePolicyName)
+	def, err := ca.IssueDevice("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := e.reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("default")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.reg.RegisterCertificate(ctx, &iot.RegisterCertificateInput{CertificatePem: aws.String(string(def.CertPEM)),
+		CaCertificatePem: aws.String(string(ca.CertPEM())), Status: types.CertificateStatusActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("default"), Principal: out.CertificateArn}); err != nil {
+		t.Fatal(err)
+	}
+	e.attach(spec.DevicePolicyName, *out.CertificateArn)
+
+	for dev, want := range map[*pki.Device]types.CertificateMode{sniOnly: types.CertificateModeSniOnly, def: types.CertificateModeDefault} {
+		d, err := e.reg.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(dev.ID)})
+		if err != nil || d.CertificateDescription.CertificateMode != want {
+			t.Errorf("DescribeCertificate %s: mode %v (%v), want %s", dev.ID, d.CertificateDescription.CertificateMode, err, want)
+		}
+	}
+	tests := []struct {
+		name, thing string
+		dev         *pki.Device
+		sni         string
+		allow       bool
+		want        string
+	}{
+		{"SNI_ONLY with the endpoint", "sni-only", sniOnly, "iot.us-east-1.example", true, ""},
+		{"SNI_ONLY with the custom domain, any case", "sni-only", sniOnly, "Devices.Example.com", true, ""},
+		{"SNI_ONLY without SNI", "sni-only", sniOnly, "", false, "SNI_ONLY mode and the client sent no SNI"},
+		{"SNI_ONLY with another name", "sni-only", sniOnly, "elsewhere.example.org", false, `SNI "elsewhere.example.org" names neither us-east-1's endpoint nor a configured domain`},
+		{"DEFAULT without SNI", "default", def, "", true, ""},
+		{"DEFAULT with another name", "default", def, "elsewhere.example.org", true, ""},
+	}
+	other := newEnv(t, ca, region) // RequireSNI never called: SNI is not checked
+	other.register(sniOnly, "sni-only", types.CertificateStatusActive, spec.DevicePolicyName)
+	c := client("sni-only", sniOnly.Leaf)
+	c.ServerName = ""
+	check(t, other.auth.Connect(c), true, "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := client(tt.thing, tt.dev.Leaf)
+			c.ServerName = tt.sni
+			check(t, e.auth.Connect(c), tt.allow, tt.want)
+		})
 	}
 }

@@ -11,6 +11,15 @@
 //     <region>"), as is one that is INACTIVE, REVOKED or in any other state.
 //     The certificate's issuer is not checked: AWS admits certificates
 //     registered without a CA, and the replication path relies on that.
+//   - SNI: a certificate in SNI_ONLY mode (RegisterCertificateWithoutCA; the
+//     registry reports the mode in DescribeCertificate) connects only with a TLS
+//     Server Name Indication naming the Region's endpoint or a configured custom
+//     domain (RequireSNI, which the simulated Regions call and `iotdr sim` may
+//     not: its clients connect by IP address); without SNI, or with another name, CONNECT is
+//     refused with the reason. DEFAULT certificates (created by the Region or
+//     registered with their CA) need none. AWS refuses such clients too; the
+//     simulator refuses at CONNECT, after the handshake, so the refusal and its
+//     reason are recorded like any other.
 //   - Authorisation: every CONNECT (iot:Connect on client/<clientId>),
 //     PUBLISH (iot:Publish on topic/<topic>), SUBSCRIBE (iot:Subscribe on
 //     topicfilter/<filter>) and delivery (iot:Receive on topic/<topic>) is

@@ -37,6 +37,9 @@ type ClientInfo struct {
 	CertificateID string
 	// Remote is the client's network address (host:port).
 	Remote string
+	// ServerName is the TLS Server Name Indication the client sent; empty without
+	// SNI or on a plain TCP listener.
+	ServerName string
 }
 
 // Authorizer decides each client action as AWS IoT policies would. A nil
@@ -70,6 +73,8 @@ type Options struct {
 	Auth Authorizer
 	// Logger receives the broker's logs; nil discards them.
 	Logger *slog.Logger
+	// Quotas are the CONNECT and PUBLISH rates enforced (zero: AWS's defaults).
+	Quotas Quotas
 }
 
 // Action is an AWS IoT policy action checked by the broker.
@@ -92,6 +97,9 @@ type Refusal struct {
 	// receive, and the topic filter for subscribe.
 	Resource string
 	Reason   string
+	// Throttled is set when a quota refused the action (the connection was closed,
+	// AWS's THROTTLED disconnect), rather than authorisation.
+	Throttled bool
 }
 
 // Broker is one Region's MQTT broker. Create it with New; it is safe for
@@ -100,6 +108,7 @@ type Broker struct {
 	region string
 	log    *slog.Logger
 	auth   Authorizer
+	quota  atomic.Pointer[throttle]
 	srv    *mqtt.Server
 	ln     *listener
 
@@ -143,6 +152,7 @@ func New(opts Options) (*Broker, error) {
 	})
 
 	b := &Broker{region: opts.Region, log: log, auth: opts.Auth, srv: srv}
+	b.quota.Store(newThrottle(opts.Quotas))
 	if err := srv.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("broker %s: add auth hook: %w", opts.Region, err)
 	}
@@ -211,6 +221,10 @@ func (b *Broker) SetDown(down bool) {
 	}
 }
 
+// SetQuotas replaces the quotas in force, with fresh buckets: a drill connects its fleet
+// before the fault without them and sets them for the failover it measures.
+func (b *Broker) SetQuotas(q Quotas) { b.quota.Store(newThrottle(q)) }
+
 // ConnectedClients returns the number of clients with an established MQTT
 // session on a live connection.
 func (b *Broker) ConnectedClients() int {
@@ -243,7 +257,8 @@ func (b *Broker) Close() error {
 
 // refuse records and logs a refusal.
 func (b *Broker) refuse(c ClientInfo, action Action, resource string, reason error) {
-	r := Refusal{Time: time.Now(), ClientID: c.ClientID, Action: action, Resource: resource, Reason: reason.Error()}
+	r := Refusal{Time: time.Now(), ClientID: c.ClientID, Action: action, Resource: resource, Reason: reason.Error(),
+		Throttled: errors.Is(reason, ErrThrottled)}
 	b.log.Info("refused", "client", c.ClientID, "action", string(action), "resource", resource, "reason", r.Reason)
 
 	b.refusalsMu.Lock()
@@ -266,13 +281,18 @@ func (b *Broker) clientInfo(cl *mqtt.Client) ClientInfo {
 	return newClientInfo(cl)
 }
 
-// forgetConn drops the cached identity of a finished connection.
-func (b *Broker) forgetConn(c net.Conn) { b.infos.Delete(c) }
+// forgetConn drops the cached identity and buckets of a finished connection.
+func (b *Broker) forgetConn(c net.Conn) {
+	b.infos.Delete(c)
+	b.quota.Load().forget(c)
+}
 
 func newClientInfo(cl *mqtt.Client) ClientInfo {
 	info := ClientInfo{ClientID: cl.ID, Remote: cl.Net.Remote}
 	if tc, ok := cl.Net.Conn.(*tls.Conn); ok {
-		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		st := tc.ConnectionState()
+		info.ServerName = st.ServerName
+		if certs := st.PeerCertificates; len(certs) > 0 {
 			info.Certificate = certs[0]
 			info.CertificateID = pki.Fingerprint(certs[0].Raw)
 		}

@@ -33,10 +33,35 @@
 //     address survives SetDown(false). Handle and Publish keep working while
 //     down: only the device-facing endpoint is lost.
 //   - Retained messages work as in mochi-mqtt (AWS IoT supports them too).
+//   - The Authorizer sees the TLS Server Name Indication (ClientInfo.ServerName), so
+//     it can refuse certificates in SNI_ONLY mode that connect without it.
 //
-// Not modelled: AWS IoT quotas and throttling (message size, publish rates,
-// connections per second), keep-alive limits, the $aws reserved-topic
-// publish restrictions (left to the Authorizer), persistent-session limits,
-// lifecycle events ($aws/events/presence/...), and MQTT over WebSocket. This
-// package is for tests and drills, never production.
+// # Quotas
+//
+// Options.Quotas are AWS IoT Core's message-broker limits, enforced with token
+// buckets, as rates per wall-clock second (a drill compressing time multiplies AWS's
+// rates by its scale):
+//   - CONNECT requests per second per account (AWS: 500, adjustable, lower in some
+//     Regions): one bucket for the broker, holding one AWS second's worth.
+//   - CONNECT requests per second per client ID (AWS: 1): a client's next CONNECT is
+//     admitted only a second after its previous admitted one. Checked first, so a
+//     client throttled for its own rate spends none of the account's.
+//   - PUBLISH requests per second per connection (AWS: 100), per connection bucket.
+//
+// What AWS does when throttled, and so the broker: AWS IoT Core's lifecycle events
+// and logs give THROTTLED as the reason a client was disconnected "for exceeding a
+// throttling limit"; the connection is closed, not answered with a refusing CONNACK
+// (MQTT 3.1.1 has no return code for it). A throttled CONNECT therefore gets no
+// CONNACK: the connection is closed, and the client sees it end during its connect,
+// retries with its backoff. A PUBLISH over the rate is dropped and the connection
+// closed. Every throttling is recorded in Refusals with Throttled set and a reason
+// starting with THROTTLED. The broker's own publishes (Publish, Handle) are exempt.
+//
+// Not modelled: message size, subscriptions per SUBSCRIBE (8) and per connection
+// (50), the account's inbound and outbound message rates, and concurrent connections
+// per account (they do not bind for devices that subscribe once and publish every
+// few seconds); keep-alive limits, the $aws reserved-topic publish restrictions (left
+// to the Authorizer), persistent-session limits, lifecycle events
+// ($aws/events/presence/...), and MQTT over WebSocket. This package is for tests and
+// drills, never production.
 package broker

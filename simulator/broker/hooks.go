@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -36,14 +37,22 @@ func (h *authHook) Provides(b byte) bool {
 		mqtt.OnACLCheck,
 		mqtt.OnSubscribe,
 		mqtt.OnSubscribed,
+		mqtt.OnPublish,
 	}, []byte{b})
 }
 
 // OnConnect authorises CONNECT. A refused client gets the "not authorized"
 // CONNACK here, because mochi's own authentication failure answers with "bad
 // user name or password" in MQTT 5.
+//
+// A throttled CONNECT (account or client-ID rate) gets no CONNACK: the connection is
+// closed, as AWS IoT Core closes it with the THROTTLED disconnect reason.
 func (h *authHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	info := newClientInfo(cl)
+	if err := h.b.quota.Load().connect(info.ClientID, time.Now()); err != nil {
+		h.b.refuse(info, ActionConnect, info.ClientID, err)
+		return err
+	}
 	if h.b.auth != nil {
 		if err := h.b.auth.Connect(info); err != nil {
 			h.b.refuse(info, ActionConnect, info.ClientID, err)
@@ -63,6 +72,20 @@ func (h *authHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 
 // OnConnectAuthenticate admits every client that got past OnConnect.
 func (h *authHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+
+// OnPublish applies the per-connection PUBLISH rate: a client over it is disconnected
+// (AWS's THROTTLED) and the message dropped. The broker's own publishes are exempt.
+func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	if err := h.b.quota.Load().publish(cl.Net.Conn, time.Now()); err != nil {
+		h.b.refuse(h.b.clientInfo(cl), ActionPublish, pk.TopicName, err)
+		cut(cl.Net.Conn)
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
 
 // OnSubscribe tags the filters of a client SUBSCRIBE (see authHook).
 func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {

@@ -10,7 +10,8 @@
 //   - Every connection attempt resolves Options.Domain through
 //     Options.Resolver (whose cache honours the DNS TTL), dials ip:Port and
 //     verifies the server certificate against Options.Roots for the domain
-//     name (ServerName = Domain), presenting the device certificate. The
+//     name (ServerName = Domain, which is also sent as SNI unless
+//     Device.WithoutSNI), presenting the device certificate. The
 //     MQTT client ID is the thing name; sessions are clean; paho's own
 //     reconnect and connect-retry are off.
 //   - After CONNACK the device subscribes (QoS 1) to
@@ -31,7 +32,8 @@
 //   - Connection loss is seen at once when the broker closes the TCP
 //     connection (broker.SetDown) and otherwise by MQTT keep-alive
 //     (Options.KeepAlive, 2 s by default). After a loss, a refused CONNECT
-//     or a failed dial the device sleeps rand[0, min(Cap, Base*2^n)) (full
+//     or a failed dial (a throttled CONNECT is a connection closed before
+//     its CONNACK) the device sleeps rand[0, min(Cap, Base*2^n)) (full
 //     jitter, n the number of consecutive failures) and tries again; n resets
 //     after a successful CONNECT.
 //

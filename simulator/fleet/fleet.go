@@ -29,6 +29,9 @@ type Resolver interface {
 type Device struct {
 	Thing string
 	Cert  *pki.Device
+	// WithoutSNI makes the device's TLS send no Server Name Indication (it still
+	// verifies the server for the domain), as some older firmware does.
+	WithoutSNI bool
 }
 
 // Options configures a Fleet.
@@ -185,10 +188,14 @@ func Start(ctx context.Context, devices []Device, opts Options) (*Fleet, error) 
 		if _, dup := f.devices[d.Thing]; dup {
 			return nil, fmt.Errorf("fleet: device %q listed twice", d.Thing)
 		}
+		tlsConf := pki.ClientTLS(d.Cert, opts.Roots, opts.Domain)
+		if d.WithoutSNI {
+			tlsConf = pki.ClientTLSWithoutSNI(d.Cert, opts.Roots, opts.Domain)
+		}
 		dev := &device{
 			f:     f,
 			thing: d.Thing,
-			tls:   pki.ClientTLS(d.Cert, opts.Roots, opts.Domain),
+			tls:   tlsConf,
 			rng:   rand.New(rand.NewPCG(uint64(opts.Seed), uint64(i))),
 			log:   opts.Logger.With("thing", d.Thing),
 		}

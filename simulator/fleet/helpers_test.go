@@ -46,8 +46,16 @@ type world struct {
 	port string
 }
 
-func newWorld(tb testing.TB) *world {
+// newWorld starts both Regions; quotas, when given, are the primary's and then the
+// secondary's broker quotas (AWS's defaults otherwise).
+func newWorld(tb testing.TB, quotas ...broker.Quotas) *world {
 	tb.Helper()
+	q := func(i int) broker.Quotas {
+		if i < len(quotas) {
+			return quotas[i]
+		}
+		return broker.Quotas{}
+	}
 	ca, err := pki.NewCA("fleet test CA")
 	if err != nil {
 		tb.Fatalf("new CA: %v", err)
@@ -61,11 +69,11 @@ func newWorld(tb testing.TB) *world {
 	// same port on its own IP, which something else may hold: retry.
 	var lastErr error
 	for range 5 {
-		if w.a, lastErr = newRegion(tb, primary, ipA+":0", server); lastErr != nil {
+		if w.a, lastErr = newRegion(tb, primary, ipA+":0", server, q(0)); lastErr != nil {
 			continue
 		}
 		_, w.port, _ = net.SplitHostPort(w.a.broker.Addr())
-		if w.b, lastErr = newRegion(tb, secondary, net.JoinHostPort(ipB, w.port), server); lastErr == nil {
+		if w.b, lastErr = newRegion(tb, secondary, net.JoinHostPort(ipB, w.port), server, q(1)); lastErr == nil {
 			break
 		}
 		_ = w.a.broker.Close()
@@ -80,7 +88,7 @@ func newWorld(tb testing.TB) *world {
 	return w
 }
 
-func newRegion(tb testing.TB, name, addr string, server tls.Certificate) (*region, error) {
+func newRegion(tb testing.TB, name, addr string, server tls.Certificate, q broker.Quotas) (*region, error) {
 	tb.Helper()
 	reg := registry.New(registry.Options{Region: name, AccountID: account})
 	doc, err := spec.DevicePolicy(name, account)
@@ -92,11 +100,14 @@ func newRegion(tb testing.TB, name, addr string, server tls.Certificate) (*regio
 	}); err != nil {
 		tb.Fatalf("create policy: %v", err)
 	}
+	az := authz.New(reg, name, account, nil)
+	az.RequireSNI(domain)
 	b, err := broker.New(broker.Options{
 		Region: name,
 		Addr:   addr,
 		TLS:    pki.ServerTLS(server, nil),
-		Auth:   authz.New(reg, name, account, nil),
+		Auth:   az,
+		Quotas: q,
 	})
 	if err != nil {
 		return nil, err

@@ -296,3 +296,27 @@ func (c *CA) IssueCertificate(pub crypto.PublicKey, commonName string) ([]byte, 
 	}
 	return der, nil
 }
+
+// ClientTLSWithoutSNI is ClientTLS for a device whose TLS stack sends no Server Name
+// Indication (older firmware): it still verifies the server against roots and
+// serverName, but leaves the name out of the ClientHello.
+func ClientTLSWithoutSNI(dev *Device, roots *x509.CertPool, serverName string) *tls.Config {
+	cfg := ClientTLS(dev, roots, "")
+	// With no ServerName Go would refuse to verify; verify by hand against serverName.
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("pki: server presented no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: serverName, Roots: roots, Intermediates: inter})
+		if err != nil {
+			return fmt.Errorf("pki: verify server %s: %w", serverName, err)
+		}
+		return nil
+	}
+	return cfg
+}

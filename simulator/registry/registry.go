@@ -190,6 +190,8 @@ func (r *Registry) Calls() int64 { return r.calls.Load() }
 // CertInfo is what the broker's authoriser needs to know about a certificate.
 type CertInfo struct {
 	ID, ARN, PEM, Status string
+	// Mode is DEFAULT or SNI_ONLY (types.CertificateMode).
+	Mode string
 	// Things are the names of the things the certificate is attached to, sorted.
 	Things []string
 	// Policies are the names of the policies attached to it, sorted.
@@ -206,7 +208,7 @@ func (r *Registry) CertificateByFingerprint(certID string) (CertInfo, bool) {
 		return CertInfo{}, false
 	}
 	return CertInfo{
-		ID: c.id, ARN: c.arn, PEM: c.pem, Status: string(c.status),
+		ID: c.id, ARN: c.arn, PEM: c.pem, Status: string(c.status), Mode: string(c.mode),
 		Things: sortedSet(c.things), Policies: sortedSet(c.policies),
 	}, true
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -34,6 +35,9 @@ const userAgent = "Amazon-Route53-Health-Check-Service (iot-dr simulator)"
 // maxBody bounds how much of a response body a checker reads (Route 53 reads
 // at most 5,120 bytes for string matching).
 const maxBody = 5120
+
+// maxFailures bounds the failed-probe log; the oldest entries are dropped first.
+const maxFailures = 4096
 
 // CheckConfig configures a HealthCheck.
 type CheckConfig struct {
@@ -128,6 +132,8 @@ type CheckerStatus struct {
 	LastError string
 	// LastAt is when the latest probe completed (zero before the first).
 	LastAt time.Time
+	// LastDuration is how long the latest probe took.
+	LastDuration time.Duration
 }
 
 // Transition is one flip of a health check's aggregate status.
@@ -142,6 +148,17 @@ type Transition struct {
 	// FirstSuccess is, for a flip to healthy, the earliest successful probe of
 	// the success streaks that flipped the checkers behind it.
 	FirstSuccess time.Time
+}
+
+// Failure is one failed probe of one checker, kept so that a report can say when a
+// check failed even where no failure streak flipped it.
+type Failure struct {
+	// At is when the probe completed.
+	At time.Time
+	// Checker is the checker's index.
+	Checker int
+	// Error says why it failed (the probe URL and its secret left out).
+	Error string
 }
 
 type checker struct {
@@ -166,6 +183,7 @@ type HealthCheck struct {
 	checkers  []checker
 	healthy   bool
 	history   []Transition
+	failures  []Failure // at most maxFailures, oldest first
 	listeners []func(healthy bool, at time.Time)
 	started   bool
 	cancel    context.CancelFunc
@@ -270,6 +288,29 @@ func (h *HealthCheck) History() []Transition {
 	return append([]Transition(nil), h.history...)
 }
 
+// Failures returns the failed probes, oldest first; only the most recent 4096 are kept.
+func (h *HealthCheck) Failures() []Failure {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Failure(nil), h.failures...)
+}
+
+// Steady reports whether the check is healthy and every checker's latest probe, made
+// after since, succeeded: nothing is failing and every checker has spoken since.
+func (h *HealthCheck) Steady(since time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.healthy {
+		return false
+	}
+	for _, c := range h.checkers {
+		if !c.Healthy || !c.LastOK || !c.LastAt.After(since) {
+			return false
+		}
+	}
+	return true
+}
+
 // addListener registers f, called in order each time the aggregate status
 // flips; Zone uses it to follow flips. f runs on a checker goroutine, with the
 // check's notify lock held, so it must not call Stop or addListener.
@@ -293,11 +334,15 @@ func (h *HealthCheck) run(ctx context.Context, i int, offset time.Duration) {
 	ticker := time.NewTicker(h.cfg.Interval)
 	defer ticker.Stop()
 	for {
+		start := time.Now()
 		code, err := h.probe(ctx, i)
 		if ctx.Err() != nil {
 			return // shutting down is not an endpoint failure
 		}
 		h.observe(i, code, err)
+		h.mu.Lock()
+		h.checkers[i].LastDuration = time.Since(start)
+		h.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
@@ -356,6 +401,10 @@ func (h *HealthCheck) observe(i, code int, probeErr error) {
 	c.LastError = ""
 	if !ok {
 		c.LastError = describeProbeError(probeErr)
+		if len(h.failures) == maxFailures {
+			h.failures = slices.Delete(h.failures, 0, maxFailures/4)
+		}
+		h.failures = append(h.failures, Failure{At: at, Checker: i, Error: c.LastError})
 	}
 	if ok {
 		if c.ConsecutiveSuccesses == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -374,5 +375,63 @@ func TestProbeErrorsDoNotCarryTheSecret(t *testing.T) {
 	}
 	if got := describeProbeError(err); strings.Contains(got, "s3cr3t") || got == "" {
 		t.Errorf("probe error %q", got)
+	}
+}
+
+// TestFailuresAndSteady: every failed probe is logged with its checker and time, also
+// those no streak turned into a flip; Steady holds only once every checker's latest
+// probe, made after the given moment, succeeded.
+func TestFailuresAndSteady(t *testing.T) {
+	tests := []struct {
+		name       string
+		results    []string // per checker: '.' success, 'x' failure, in turn
+		wantFailed []int    // the checkers of the logged failures, in order
+		wantSteady bool
+	}{
+		{"all pass", []string{"..", ".."}, nil, true},
+		{"one failure below threshold, then a success", []string{"x.", ".."}, []int{0}, true},
+		{"latest probe failed", []string{".x", ".."}, []int{0}, false},
+		{"a checker silent since", []string{"..", ""}, nil, false},
+		{"flipped checker not yet recovered", []string{"xx.", "..."}, []int{0, 0}, false},
+		{"flipped checker recovered", []string{"xx..", "...."}, []int{0, 0}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			h := newManualCheck(t, len(tt.results), 2, WithClock(clock.Now))
+			since := clock.Now()
+			clock.Advance(time.Millisecond)
+			for step := 0; ; step++ {
+				more := false
+				for c, rs := range tt.results {
+					if step >= len(rs) {
+						continue
+					}
+					more = true
+					if rs[step] == 'x' {
+						h.fail(c)
+					} else {
+						h.succeed(c)
+					}
+					clock.Advance(time.Millisecond)
+				}
+				if !more {
+					break
+				}
+			}
+			var got []int
+			for _, f := range h.Failures() {
+				if f.At.Before(since) || f.Error == "" {
+					t.Errorf("failure %+v: before the start or without a reason", f)
+				}
+				got = append(got, f.Checker)
+			}
+			if !slices.Equal(got, tt.wantFailed) {
+				t.Errorf("failures from checkers %v, want %v", got, tt.wantFailed)
+			}
+			if s := h.Steady(since); s != tt.wantSteady {
+				t.Errorf("Steady = %v, want %v", s, tt.wantSteady)
+			}
+		})
 	}
 }

@@ -1,0 +1,78 @@
+package drill
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRepresentedFleet: with --fleet-size M equal to --devices N the drill is the
+// direct run (same quotas, same bound); with M = k*N each live device's CONNECT costs k
+// of the account's quota, the probes' cost one, and the bound's quota term is M / rate.
+func TestRepresentedFleet(t *testing.T) {
+	direct := DefaultConfig()
+	direct.Devices = 50
+	tests := []struct {
+		name      string
+		fleet     int
+		wantCost  int
+		wantQuota time.Duration
+	}{
+		{"direct", 0, 1, 100 * time.Millisecond},
+		{"M = N is the direct run", 50, 1, 100 * time.Millisecond},
+		{"1,000 standing for 1,000,000", 50 * 20000, 20000, 2000 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := direct
+			c.FleetSize = tt.fleet
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			q := c.quotas()
+			cost := 1
+			if q.ConnectCost != nil {
+				cost = q.ConnectCost("device-000001")
+				if p := q.ConnectCost("iotdr-probe-abc"); p != 1 {
+					t.Errorf("a probe's CONNECT costs %d, want 1", p)
+				}
+			}
+			if cost != tt.wantCost {
+				t.Errorf("a device's CONNECT costs %d, want %d", cost, tt.wantCost)
+			}
+			if q.ConnectPerSecond != 500*DefaultTimeScale || q.ClientConnectPerSecond != DefaultTimeScale {
+				t.Errorf("wall rates %+v, want AWS's x the time scale", q)
+			}
+			if c.QuotaTime() != tt.wantQuota {
+				t.Errorf("quota term %s, want %s", c.QuotaTime(), tt.wantQuota)
+			}
+			if got, want := c.Bound()-c.QuotaTime(), direct.Bound()-direct.QuotaTime(); got != want {
+				t.Errorf("bound without the quota %s, want the direct run's %s", got, want)
+			}
+		})
+	}
+	bad := direct
+	bad.FleetSize = 75
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "--fleet-size must be a multiple of --devices (50)") {
+		t.Errorf("fleet size 75 for 50 devices: %v", err)
+	}
+}
+
+// TestWallTime: settings are AWS time; the run compresses them by the time scale.
+func TestWallTime(t *testing.T) {
+	for _, tt := range []struct {
+		scale float64
+		in    time.Duration
+		want  time.Duration
+	}{
+		{50, 10 * time.Second, 200 * time.Millisecond},
+		{10, 30 * time.Second, 3 * time.Second},
+		{1, time.Minute, time.Minute},
+	} {
+		c := DefaultConfig()
+		c.TimeScale = tt.scale
+		if got := c.Wall(tt.in); got != tt.want {
+			t.Errorf("scale %g: Wall(%s) = %s, want %s", tt.scale, tt.in, got, tt.want)
+		}
+	}
+}
