@@ -146,6 +146,7 @@ var routes = []string{
 	"POST /regions/{r}/probe/fail | /regions/{r}/probe/ok",
 	"POST /regions/{r}/flap?period=500ms&count=6",
 	"POST /replication/pause | /replication/resume",
+	"POST /sweep | /redrive",
 	"GET  /regions/{r}/things",
 	"GET  /regions/{r}/health",
 	"GET  /regions/{r}/refusals",
@@ -185,6 +186,33 @@ func (s *Server) Handler() http.Handler {
 	post("/regions/{r}/flap", s.flap)
 	post("/replication/pause", s.replicationVerb(true))
 	post("/replication/resume", s.replicationVerb(false))
+	// The scheduled functions, now: the sweep captures what no event announced (a
+	// certificate attached after the re-checks ended), the redrive re-runs the error
+	// tables.
+	post("/sweep", func(w http.ResponseWriter, r *http.Request) {
+		if !noQuery(w, r) {
+			return
+		}
+		st, err := s.world.Sweep(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "sweep: %v", err)
+			return
+		}
+		s.log.Info("simserver: verb", "path", r.URL.Path)
+		writeJSON(w, http.StatusOK, st)
+	})
+	post("/redrive", func(w http.ResponseWriter, r *http.Request) {
+		if !noQuery(w, r) {
+			return
+		}
+		resp, err := s.world.Redrive(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "redrive: %v", err)
+			return
+		}
+		s.log.Info("simserver: verb", "path", r.URL.Path)
+		writeJSON(w, http.StatusOK, resp)
+	})
 	get("/regions/{r}/things", s.things)
 	get("/regions/{r}/health", s.health)
 	get("/regions/{r}/refusals", s.refusals)

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iot-dr/iot-dr/functions/capture"
+	"github.com/iot-dr/iot-dr/functions/redrive"
+	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/simulator"
 )
 
@@ -187,9 +190,11 @@ func TestReplicationPauseResume(t *testing.T) {
 	if _, err := s.World().ProvisionDevice(ctx, simulator.Device{Thing: "late"}); err != nil {
 		t.Fatal(err)
 	}
-	if st := callJSON[Status](t, "GET", base+"/status", 200); st.Replication.Pending == 0 {
-		t.Errorf("nothing pending while paused: %+v", st.Replication)
-	}
+	// Capture is asynchronous (a rule's Lambda action): the change waits in the
+	// replication queue once it is captured.
+	eventually(t, 10*time.Second, "the capture to wait for replication", func() bool {
+		return callJSON[Status](t, "GET", base+"/status", 200).Replication.Pending > 0
+	})
 	if slices.Contains(callJSON[Things](t, "GET", base+"/regions/secondary/things", 200).Things, "late") {
 		t.Error("a thing replicated while replication was paused")
 	}
@@ -231,5 +236,35 @@ func TestHealthErrorsHideTheProbeSecret(t *testing.T) {
 	want := `request: Get "http://127.0.0.1:4000/probe?…": context deadline exceeded`
 	if got := querySecret.ReplaceAllString(in, "?…"); got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestSweepCopiesTheLateCertificate: the unreplicated device's certificate was attached
+// after its thing's re-checks ended, so no event carried it; POST /sweep runs the
+// capture sweep, which finds it, and the secondary then has it.
+func TestSweepCopiesTheLateCertificate(t *testing.T) {
+	s := startServer(t, testConfig(t, 0))
+	base := s.Info().ControlURL
+	cert := func() bool {
+		p, err := replication.ThingCertificates(context.Background(), s.World().Primary.Registry, UnreplicatedThing)
+		if err != nil || len(p) != 1 {
+			t.Fatalf("primary certificates of %s: %v %v", UnreplicatedThing, p, err)
+		}
+		for id := range p {
+			_, ok := s.World().Secondary.Registry.CertificateByFingerprint(id)
+			return ok
+		}
+		return false
+	}
+	if cert() {
+		t.Fatal("the unreplicated certificate is in the secondary before the sweep")
+	}
+	st := callJSON[capture.SweepState](t, "POST", base+"/sweep", 200)
+	if !st.Done || st.Written == 0 {
+		t.Errorf("sweep = %+v, want done with items written", st)
+	}
+	eventually(t, 10*time.Second, "the certificate to reach the secondary", cert)
+	if rd := callJSON[redrive.Response](t, "POST", base+"/redrive", 200); rd.StillFailing != 0 {
+		t.Errorf("redrive = %+v", rd)
 	}
 }

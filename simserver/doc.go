@@ -21,11 +21,11 @@
 // certificate is registered only in the primary. It is produced the way it happens in
 // AWS, not by editing the secondary: the thing is created in the primary, its thing
 // event replicates (the secondary gets the thing, without principals), and only after
-// the pipeline has settled (the thing worker's bounded re-checks included) is the
+// the pipeline has settled (the thing's bounded re-checks included) is the
 // certificate registered, the device policy attached to it and the certificate
 // attached to the thing. AWS publishes no registry event for RegisterCertificate,
 // AttachPolicy or AttachThingPrincipal, so nothing carries them to the secondary; only
-// a full reconcile would, and the server never runs one. The secondary therefore
+// the capture sweep would, and the server runs it only when asked (POST /sweep). The secondary therefore
 // refuses that device's certificate at CONNECT ("certificate ... not registered"),
 // exactly as a real secondary would, while its thing shows up in both registries.
 // Start verifies this before it returns.

@@ -136,6 +136,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}()
 	if s.world, err = simulator.New(ctx, simulator.Options{ReplicationDelay: cfg.ReplicationDelay, Logger: cfg.Logger,
+		// As strict as AWS: registry events and rule actions at least once and
+		// unordered, AWS's quotas.
+		Fidelity: simulator.StrictFidelity(1),
 		// Ordinary MQTT clients reach the Regions by IP address (mosquitto_pub -h 127.0.0.12),
 		// and TLS sends no SNI for an address: the secondary's SNI_ONLY copies would refuse them.
 		SNIOptional: true}); err != nil {
@@ -206,8 +209,8 @@ func (s *Server) provision(ctx context.Context, n int) ([]device, error) {
 		out = append(out, device{thing: thing, id: d, replicated: true})
 	}
 	// The unreplicated device: its thing first, replicated like any other, then (once
-	// the thing worker has stopped re-checking) the certificate and attachments, for
-	// which AWS publishes no registry event.
+	// its re-checks have ended) the certificate and attachments, for which AWS
+	// publishes no registry event.
 	p := w.Primary.Registry
 	if err := simulator.EnsureDevicePolicy(ctx, p, w.Primary.Name, w.Options().AccountID); err != nil {
 		return nil, fmt.Errorf("simserver: %w", err)
