@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -82,15 +83,27 @@ func DataPlane(ctx context.Context, cfg aws.Config, c *iot.Client) (*iotdataplan
 // clients only: the applier reads the state table's local replica and never holds a
 // client of another Region.
 type Pipeline struct {
-	Capture   *capture.Handler
-	Recheck   *capture.Rechecker
-	Sweep     *capture.Sweeper
-	Apply     *apply.Handler
-	Failures  *failures.Recorder
-	Capturer  *capture.Capturer
-	Applier   *apply.Applier
-	Region    string
-	StateName string
+	Capture  *capture.Handler
+	Recheck  *capture.Rechecker
+	Sweep    *capture.Sweeper
+	Apply    *apply.Handler
+	Failures *failures.Recorder
+	Capturer *capture.Capturer
+	Applier  *apply.Applier
+	Region   string
+}
+
+// StartPipeline is the whole main of a pipeline Lambda: build the pipeline from the
+// environment, exit with the reason if that fails, and start the handler handler picks.
+func StartPipeline(name string, handler func(*Pipeline) any) {
+	log := Logger()
+	slog.SetDefault(log)
+	p, err := NewPipeline(context.Background(), log)
+	if err != nil {
+		log.Error(name+" cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(handler(p))
 }
 
 // NewPipeline builds the pipeline from the environment.
@@ -134,6 +147,6 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 		Sweep:    &capture.Sweeper{Capturer: capt, Shadows: true, Failures: fails},
 		Apply:    &apply.Handler{Applier: applier, Failures: fails},
 		Failures: fails, Capturer: capt, Applier: applier,
-		Region: cfg.Region, StateName: stateTable,
+		Region: cfg.Region,
 	}, nil
 }
