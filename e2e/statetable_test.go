@@ -375,3 +375,33 @@ func TestGivenUpBatchesAreReplayable(t *testing.T) {
 		t.Errorf("shadow of dev-00: primary %v, secondary %v", p, s)
 	}
 }
+
+// TestSweepCatchesALostDelete: a thing's delete event is lost (the capture function
+// crashes on every attempt, so Lambda gives the event up and nothing is recorded); the
+// sweep's pass over the state table finds the thing gone and the secondary deletes it.
+func TestSweepCatchesALostDelete(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, simulator.Options{})
+	provision(t, w, simulator.Device{Thing: "doomed"})
+	provision(t, w, simulator.Device{Thing: "kept"})
+	settle(t, w)
+	for _, p := range must(t)(replication.ListThingPrincipals(ctx, w.Primary.Registry, "doomed")).([]string) {
+		must(t)(w.Primary.Registry.DetachThingPrincipal(ctx, &iot.DetachThingPrincipalInput{ThingName: aws.String("doomed"), Principal: aws.String(p)}))
+	}
+	w.Primary.Lambda.SetCrash(spec.FunctionCapture, 1<<30)
+	must(t)(w.Primary.Registry.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String("doomed")}))
+	settle(t, w) // the event's attempts, retries included, all crash
+	w.Primary.Lambda.SetCrash(spec.FunctionCapture, 0)
+	if _, err := w.Secondary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("doomed")}); err != nil {
+		t.Fatalf("the delete reached the secondary without the sweep (%v): the test would prove nothing", err)
+	}
+	st, err := w.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Done || st.Failed != 0 {
+		t.Errorf("sweep = %+v", st)
+	}
+	settle(t, w)
+	assertConverged(t, w)
+}

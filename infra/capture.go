@@ -84,7 +84,10 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 		Name: spec.FunctionSweep, Description: "iot-dr: compare one page of the registry and shadows with the state table",
 		Code: args.Code[spec.FunctionSweep], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionSweep],
 		Env:        p.env(s, nil),
-		Statements: append(captureStatements(region, acct, true, true), p.stateReadWrite(), p.recordErrors()),
+		// Scan: the sweep's last stage pages through the state table for deletes whose
+		// event was lost.
+		Statements: append(captureStatements(region, acct, true, true), p.stateReadWrite(), p.recordErrors(),
+			statement{Sid: "SweepState", Actions: []string{"dynamodb:Scan"}, Resources: []pulumi.StringInput{p.StateTableArn}}),
 	}, child)
 	if err != nil {
 		return err

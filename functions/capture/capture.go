@@ -397,6 +397,30 @@ func (c *Capturer) Shadow(ctx context.Context, thing string) (Result, error) {
 	return c.ShadowUpdate(ctx, thing, doc.State.Desired, doc.State.Reported, doc.Version, time.Time{})
 }
 
+// gone reports whether a thing, thing type or thing group no longer exists in this
+// Region, with one Describe call; other kinds are never reported gone here (their
+// owners' captures follow them).
+func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
+	var err error
+	switch kind {
+	case spec.KindThing:
+		_, err = c.IoT.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(name)})
+	case spec.KindThingType:
+		_, err = c.IoT.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
+	case spec.KindThingGroup:
+		_, err = c.IoT.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
+	default:
+		return false, nil
+	}
+	if replication.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("capture: describe %s %s: %w", kind, name, err)
+	}
+	return false, nil
+}
+
 // Key captures the resource a state key names, whatever its kind: the redrive's path.
 func (c *Capturer) Key(ctx context.Context, key string) (Result, error) {
 	kind, name, err := spec.ParseStateKey(key)

@@ -16,6 +16,10 @@ const (
 	SweepThingTypes  = "thing-types"
 	SweepThingGroups = "thing-groups"
 	SweepThings      = "things"
+	// SweepTable pages through the state table and captures again every thing, thing
+	// type and thing group this Region captured that no longer exists here: a delete
+	// whose event was lost (a broker outage drops registry events).
+	SweepTable = "table"
 )
 
 // SweepState is the sweep state machine's input and each page's output.
@@ -92,6 +96,8 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 			}
 			next = out.NextToken
 		}
+	case SweepTable:
+		return s.table(ctx, st, size)
 	default:
 		return st, permanent(fmt.Errorf("capture: unknown sweep stage %q", st.Stage))
 	}
@@ -119,7 +125,7 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 		case SweepThingGroups:
 			st.Stage = SweepThings
 		default:
-			st.Done = true
+			st.Stage = SweepTable
 		}
 	}
 	return st, nil
@@ -142,6 +148,41 @@ func (s *Sweeper) one(ctx context.Context, stage, name string) (Result, string, 
 	sr, err := c.Shadow(ctx, name)
 	r.merge(sr)
 	return r, spec.StateKey(spec.KindShadow, name), err
+}
+
+// table is the last stage: one page of the state table, each live thing, type or
+// group item of this Region checked for existence with one Describe call, re-captured
+// (which writes its tombstones) when it is gone.
+func (s *Sweeper) table(ctx context.Context, st SweepState, size int32) (SweepState, error) {
+	c := s.Capturer
+	items, next, err := c.Store.ScanPage(ctx, st.Token, size)
+	if err != nil {
+		return st, fmt.Errorf("capture: sweep %s: %w", st.Stage, err)
+	}
+	for _, it := range items {
+		if it.Origin != c.Region || it.Deleted {
+			continue
+		}
+		gone, err := c.gone(ctx, it.Kind, it.Name)
+		if err == nil && !gone {
+			continue
+		}
+		var res Result
+		if err == nil {
+			st.Visited++
+			res, err = c.Key(ctx, it.Key())
+			st.Written += res.Written
+		}
+		if err != nil {
+			st.Failed++
+			if rerr := s.Failures.Record(ctx, spec.StageCapture, it.Key(), "SweepCaptureFailed", err, nil); rerr != nil {
+				return st, rerr
+			}
+		}
+	}
+	st.Token = next
+	st.Done = next == ""
+	return st, nil
 }
 
 func optional(s string) *string {

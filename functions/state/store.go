@@ -24,6 +24,36 @@ type Scanner interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
+// ScanPage reads one page of up to limit items, starting after the key start ("" for
+// the first page), and returns the key to start the next page after ("" at the end).
+func (s *Store) ScanPage(ctx context.Context, start string, limit int32) ([]Item, string, error) {
+	sc, ok := s.Table.(Scanner)
+	if !ok {
+		return nil, "", fmt.Errorf("state: table client of %s cannot Scan", s.Name)
+	}
+	in := &dynamodb.ScanInput{TableName: aws.String(s.Name), Limit: aws.Int32(limit)}
+	if start != "" {
+		in.ExclusiveStartKey = map[string]types.AttributeValue{spec.StateAttrKey: &types.AttributeValueMemberS{Value: start}}
+	}
+	page, err := sc.Scan(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("state: scan %s: %w", s.Name, err)
+	}
+	out := make([]Item, 0, len(page.Items))
+	for _, m := range page.Items {
+		it, err := FromAttributes(m)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, it)
+	}
+	next := ""
+	if k, ok := page.LastEvaluatedKey[spec.StateAttrKey].(*types.AttributeValueMemberS); ok {
+		next = k.Value
+	}
+	return out, next, nil
+}
+
 // OthersKeys pages through the table (which must also be a Scanner) and yields the
 // key of every item whose origin is not region. An item it cannot decode is an error
 // naming it: a full pass that skipped items silently would hide exactly what it is for.
