@@ -644,15 +644,13 @@ func probeFailure(d *run) func() {
 	return func() { d.edge.SetProbeFailing(d.w.Primary.Name, false) }
 }
 
-// flapping fails the primary's probe for a bit less than threshold-1 intervals, then
-// lets it pass for two, over and over: no checker ever sees `threshold` failures in a row.
+// flapping fails the primary's probe for (threshold-1)/2 intervals (at least half of
+// one), then lets it pass for three, over and over: no checker sees `threshold`
+// failures in a row, with a probe to spare for a machine so loaded that one is late.
 func flapping(d *run) func() {
 	interval := d.cfg.Wall(d.cfg.Interval)
-	down := time.Duration(max(d.cfg.Threshold-1, 1))*interval - interval/4
-	if d.cfg.Threshold == 1 {
-		down = interval / 2 // threshold 1 cannot be flapped under: one failure flips it
-	}
-	up := 2 * interval
+	down := max(time.Duration(d.cfg.Threshold-1)*interval/2, interval/2) // threshold 1 cannot be flapped under
+	up := 3 * interval
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -12,7 +12,12 @@ import (
 	"github.com/iot-dr/iot-dr/drill"
 )
 
-var failoverDevices = flag.Int("failover.devices", 1000, "devices in BenchmarkFailover")
+var (
+	failoverDevices     = flag.Int("failover.devices", 1000, "live devices in BenchmarkFailover")
+	failoverFleetSize   = flag.Int("failover.fleet-size", 0, "the fleet they stand for (0: the live devices)")
+	failoverConnectRate = flag.Float64("failover.connect-rate", 0, "CONNECT/s per account (0: AWS's 500)")
+	failoverTimeScale   = flag.Float64("failover.time-scale", 0, "AWS seconds per wall second (0: 20,000 / devices, 5-50)")
+)
 
 // BenchmarkFailover runs the region-outage drill (Route 53's 10 s interval, threshold 3,
 // TTL 10 s, backoff 2.5..25 s, 500 CONNECT/s) and reports the RTO percentiles in
@@ -25,11 +30,21 @@ var failoverDevices = flag.Int("failover.devices", 1000, "devices in BenchmarkFa
 // run here), which at the default scale of 50 would be 50 ms of AWS time per device and
 // would put the machine's load, not the settings, into rto-ratio. The scale is 20,000 /
 // devices, between 5 and 50: the reconnect work stays near a second of AWS time.
+//
+// -failover.fleet-size runs a represented fleet, to check the prediction against a
+// direct run of that size (same -failover.time-scale and -failover.connect-rate).
 func BenchmarkFailover(b *testing.B) {
 	drill.RaiseFileLimit()
 	cfg := drill.DefaultConfig()
 	cfg.Devices = *failoverDevices
 	cfg.TimeScale = min(drill.DefaultTimeScale, max(5, 20000/float64(cfg.Devices)))
+	if *failoverTimeScale > 0 {
+		cfg.TimeScale = *failoverTimeScale
+	}
+	cfg.FleetSize = *failoverFleetSize
+	if *failoverConnectRate > 0 {
+		cfg.ConnectRate = *failoverConnectRate
+	}
 	if cfg.Devices > 2000 {
 		// Thousands of devices retrying against a dead broker saturate two cores (TLS
 		// handshakes): a longer backoff, as a real fleet of that size would use.

@@ -343,6 +343,13 @@ func (h *HealthCheck) run(ctx context.Context, i int, offset time.Duration) {
 		h.mu.Lock()
 		h.checkers[i].LastDuration = time.Since(start)
 		h.mu.Unlock()
+		// A probe slower than the interval left a tick pending: drop it, so the next
+		// probe waits for its slot rather than following at once (a checker requests
+		// once per interval).
+		select {
+		case <-ticker.C:
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return

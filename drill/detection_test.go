@@ -1,0 +1,92 @@
+package drill
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iot-dr/iot-dr/simulator"
+)
+
+// TestFailureBeforeTheFault: a primary probe that fails before the fault, long enough to
+// move DNS, is reported on the timeline by Region, counted, and fails the drill; a
+// quiet start reports nothing of the kind.
+func TestFailureBeforeTheFault(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		failFirst   bool
+		wantFailing []string
+	}{
+		{"quiet start", false, nil},
+		{"probe failed without a fault", true, []string{
+			"us-east-1's health check turned unhealthy at", "before the fault: its probe failed without a fault",
+			"DNS answered eu-west-1 at"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			t.Cleanup(cancel)
+			w, err := simulator.New(ctx, simulator.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { w.Close() })
+			cfg := DefaultConfig()
+			edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: cfg.Wall(cfg.Interval), FailureThreshold: cfg.Threshold, TTL: cfg.Wall(cfg.TTL)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { edge.Close() })
+			d := &run{cfg: cfg, w: w, edge: edge, start: time.Now(), rep: &Report{}, replicated: map[string]bool{}, noSNI: map[string]bool{}}
+			answers := func(which string) func() bool {
+				return func() bool {
+					a, ok := edge.Zone.Resolve(w.Options().Domain)
+					return ok && a.Which == which
+				}
+			}
+			if tt.failFirst {
+				edge.SetProbeFailing(w.Primary.Name, true)
+				pollUntil(ctx, 10*time.Millisecond, answers("SECONDARY"))
+				edge.SetProbeFailing(w.Primary.Name, false)
+			}
+			d.waitSteady(ctx, time.Now())
+			if !answers("PRIMARY")() {
+				t.Fatal("DNS never answered the primary")
+			}
+			t0 := time.Now()
+			d.detection(t0)
+
+			// A quiet start may still count a slow probe on a loaded machine: only the
+			// failure that moved DNS must be counted.
+			if failed := d.rep.HealthChecksFailedBeforeFault[w.Primary.Name]; tt.failFirst && failed == 0 {
+				t.Error("the primary's failed probes before the fault were not counted")
+			}
+			if _, ok := d.rep.HealthChecksFailedBeforeFault[w.Secondary.Name]; !ok {
+				t.Error("no count for the secondary")
+			}
+			all := strings.Join(d.rep.Failures, "\n")
+			for _, want := range tt.wantFailing {
+				if !strings.Contains(all, want) {
+					t.Errorf("failures lack %q:\n%s", want, all)
+				}
+			}
+			if tt.wantFailing == nil && len(d.rep.Failures) > 0 {
+				t.Errorf("failures on a quiet start: %v", d.rep.Failures)
+			}
+			var names []string
+			for _, p := range d.rep.Timeline {
+				names = append(names, p.Name)
+			}
+			hasPrefix := slices.ContainsFunc(names, func(n string) bool {
+				return strings.HasPrefix(n, "first failed health check of us-east-1, before the fault (")
+			})
+			if tt.failFirst && !hasPrefix {
+				t.Errorf("timeline %q lacks the pre-fault failure named by its Region", names)
+			}
+			if d.rep.DetectionS != 0 || d.rep.DNSSwitchS != 0 {
+				t.Errorf("detection %v, DNS switch %v: nothing happened after the fault", d.rep.DetectionS, d.rep.DNSSwitchS)
+			}
+		})
+	}
+}
