@@ -83,7 +83,7 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 	sweep, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionSweep, Description: "iot-dr: compare one page of the registry and shadows with the state table",
 		Code: args.Code[spec.FunctionSweep], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionSweep],
-		Env:        p.env(s, nil),
+		Env: p.env(s, nil),
 		// Scan: the sweep's last stage pages through the state table for deletes whose
 		// event was lost.
 		Statements: append(captureStatements(region, acct, true, true), p.stateReadWrite(), p.recordErrors(),
