@@ -17,6 +17,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/awsfront"
+	"github.com/iot-dr/iot-dr/simulator/shadow"
 )
 
 // workers is how many callers share the endpoint, each with its own connection.
@@ -26,9 +27,11 @@ var benchWorkers = flag.Int("simapi.workers", 2, "BenchmarkSimAPI: concurrent ca
 // HTTP with rate limits off: DescribeThing (control plane, REST-JSON) and
 // UpdateThingShadow (data plane), reporting calls/s across -simapi.workers callers and
 // the p99 latency of one call. Every shadow update is captured and replicated by the
-// whole pipeline (rule, table, stream, trigger, state machine, worker, the secondary's
-// shadow), so UpdateThingShadow measures the World; UpdateThingShadow/paused pauses
-// the global table's replication to measure the endpoint and the primary's own work.
+// whole pipeline (documents on the broker, rule, capture, state table, stream, apply,
+// the secondary's shadow), so UpdateThingShadow measures the World on the same two
+// cores; UpdateThingShadow/paused pauses the global table's replication;
+// UpdateThingShadow/endpoint serves a shadow service with no broker behind it, so it
+// measures the endpoint, the SDK and the shadow fake alone.
 func BenchmarkSimAPI(b *testing.B) {
 	workers := *benchWorkers
 	ctx := context.Background()
@@ -78,10 +81,23 @@ func BenchmarkSimAPI(b *testing.B) {
 			return err
 		}},
 	}
+	bareSrv := httptest.NewServer(awsfront.RegionsHandler([]awsfront.Region{{Name: region, Registry: w.Primary.Registry, Shadows: shadow.New(discard{})}}, awsfront.HandlerOptions{}))
+	b.Cleanup(bareSrv.Close)
+	bare := iotdataplane.NewFromConfig(awsConfig(region), func(o *iotdataplane.Options) {
+		o.BaseEndpoint = aws.String(bareSrv.URL)
+		o.HTTPClient = &http.Client{Transport: transport}
+	})
 	calls = append(calls, struct {
 		name string
 		call func(wk, i int) error
-	}{"UpdateThingShadow/paused", calls[1].call})
+	}{"UpdateThingShadow/paused", calls[1].call}, struct {
+		name string
+		call func(wk, i int) error
+	}{"UpdateThingShadow/endpoint", func(wk, i int) error {
+		_, err := bare.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(benchThing(wk)),
+			Payload: fmt.Appendf(nil, `{"state":{"reported":{"seq":%d}}}`, i)})
+		return err
+	}})
 	for _, c := range calls {
 		b.Run(c.name, func(b *testing.B) {
 			if c.name == "UpdateThingShadow/paused" {
@@ -132,6 +148,11 @@ func BenchmarkSimAPI(b *testing.B) {
 }
 
 func benchThing(worker int) string { return fmt.Sprintf("bench-%d", worker) }
+
+// discard is a shadow publisher with no broker: nothing subscribes.
+type discard struct{}
+
+func (discard) Publish(string, []byte, byte) error { return nil }
 
 // BenchmarkHandler is the endpoint's own cost per DescribeThing, without the SDK
 // client or the network: routing, decoding, the registry call and REST-JSON encoding
