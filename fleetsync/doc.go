@@ -20,8 +20,9 @@
 // reason, and the run goes on.
 //
 // What it is NOT: it does not delete anything the secondary has and the primary does
-// not (run the reconciler, or `iotdr verify` to see such extras), it does not copy
-// what replication does not (see the replication package), and it does not coordinate
-// with the event pipeline: both converge to the primary's current state, so running
-// them at the same time is safe but spends the same quotas twice.
+// not (`iotdr verify` shows such extras), it does not copy what replication does not
+// (see the replication package), and it does not write the state table: the pipeline's
+// sweep seeds that from inside the primary. Both converge the secondary to the
+// primary's current state, so running them at the same time is safe but spends the
+// same quotas twice.
 package fleetsync

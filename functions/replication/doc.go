@@ -1,13 +1,15 @@
-// Package replication converges the target (secondary) Region's IoT registry and
-// classic shadows to the source (primary) Region's current state. It is the logic the
-// apply workers and the reconciler Lambdas run, and that the CLI's sync command uses.
+// Package replication converges a target Region's IoT registry and classic shadows to
+// a source: the apply function's logic (the source is a state.View over the target
+// Region's own replica of the state table) and the CLI's sync (the source is the other
+// Region's API).
 //
-// Every operation re-reads the source instead of trusting an event payload, compares
-// before it writes and treats AlreadyExists/NotFound races as success where that is
-// safe, so applying an event twice, late or out of order leaves the target equal to the
-// source. The logic depends only on the narrow IoT and Shadows interfaces, whose
-// methods have exactly the aws-sdk-go-v2 client signatures: production passes
-// *iot.Client and *iotdataplane.Client, the simulator passes its fakes.
+// Every operation reads the source's current state instead of trusting an event,
+// compares before it writes and treats AlreadyExists/NotFound races as success where
+// that is safe, so applying twice, late or out of order leaves the target equal to the
+// source. The logic depends only on narrow interfaces whose methods have exactly the
+// aws-sdk-go-v2 client signatures (Source, SourceShadows, IoT, Shadows): production
+// passes *iot.Client and *iotdataplane.Client, the simulator passes its fakes, and the
+// apply path passes a state.View, which never calls another Region.
 //
 // What is replicated: things (type, attributes), thing types (properties, deprecation),
 // static thing groups (hierarchy, description, attributes, memberships), the X.509

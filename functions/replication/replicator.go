@@ -116,7 +116,7 @@ type Outcome struct {
 	// e.g. "created thing dev-1"; empty means the target was already in sync.
 	Changes []string
 	// Principals is how many certificates are attached to the thing in the source
-	// (set by Thing only); the thing worker uses it to decide on re-checks.
+	// (set by Thing and Principals only).
 	Principals int
 }
 
