@@ -257,15 +257,22 @@ func TestSimTempDirRemoved(t *testing.T) {
 }
 
 // runMosquitto runs one mosquitto client as thing against ip and returns its exit error
-// and combined output.
+// and combined output. The brokers allow one CONNECT per second per client id, as AWS
+// IoT Core does, and close a throttled CONNECT without a CONNACK ("The connection was
+// lost"): like a device, the client is run again once the second has passed.
 func runMosquitto(t *testing.T, info simserver.Info, tool, thing, ip string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	base := []string{"--cafile", info.CAFile, "--cert", filepath.Join(info.Dir, thing+".crt.pem"), "--key", filepath.Join(info.Dir, thing+".key.pem"),
 		"-h", ip, "-p", info.Port, "-i", thing}
-	out, err := exec.CommandContext(ctx, tool, append(base, args...)...).CombinedOutput()
-	return string(out), err
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := exec.CommandContext(ctx, tool, append(base, args...)...).CombinedOutput()
+		cancel()
+		if err == nil || attempt == 3 || !strings.Contains(string(out), "The connection was lost") {
+			return string(out), err
+		}
+		time.Sleep(1100 * time.Millisecond) // the per-client-id CONNECT quota's refill
+	}
 }
 
 // TestSimWithMosquitto drives `iotdr sim` with the real mosquitto clients: a replicated
