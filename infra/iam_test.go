@@ -301,3 +301,46 @@ func policyStatements(t *testing.T, p mockResource) []policyStatement {
 	}
 	return parsed.Statement
 }
+
+// TestPipelineMayUseItsTables: each function may make the DynamoDB calls its handler
+// makes, on its own Region's tables: capture's conditional writes and reads of the
+// state table, the sweep's and the re-apply's scans, every function's error records,
+// the redrive's drain of the error table.
+func TestPipelineMayUseItsTables(t *testing.T) {
+	const state, errs = "-state", "-errors"
+	for _, tc := range []struct {
+		role, fn string
+		want     map[string][]string // table suffix -> actions
+	}{
+		{spec.RolePrimary, spec.FunctionCapture, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem"}, errs: {"dynamodb:PutItem"}}},
+		{spec.RolePrimary, spec.FunctionRecheck, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem"}}},
+		{spec.RolePrimary, spec.FunctionSweep, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}, errs: {"dynamodb:PutItem"}}},
+		{spec.RolePrimary, spec.FunctionRedrive, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem"}, errs: {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:PutItem"}}},
+		{spec.RoleSecondary, spec.FunctionApply, map[string][]string{state: {"dynamodb:GetItem"}, errs: {"dynamodb:PutItem"}}},
+		{spec.RoleSecondary, spec.FunctionRedrive, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:Scan"}, errs: {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:PutItem"}}},
+	} {
+		t.Run(tc.role+"/"+tc.fn, func(t *testing.T) {
+			res := mustDeploy(t, tc.role, nil)
+			own := regionOf(tc.role)
+			stmts := policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", tc.fn))
+			for table, actions := range tc.want {
+				for _, a := range actions {
+					ok := false
+					for _, s := range stmts {
+						if !slices.Contains(s.Action, a) {
+							continue
+						}
+						for _, r := range s.Resource {
+							if strings.HasPrefix(r, "arn:aws:dynamodb:"+own+":") && strings.Contains(r, table) {
+								ok = true
+							}
+						}
+					}
+					if !ok {
+						t.Errorf("%s may not call %s on its %s table in %s", tc.fn, a, strings.TrimPrefix(table, "-"), own)
+					}
+				}
+			}
+		})
+	}
+}

@@ -25,7 +25,8 @@ const MetricRedriveStillFailing = "RedriveStillFailing"
 func (p *Pipeline) newRedrive(ctx *pulumi.Context, s *settings, args pipelineArgs, child pulumi.ResourceOption) error {
 	region := s.Region()
 	stmts := []statement{{
-		Sid: "DrainErrors", Actions: []string{"dynamodb:Scan", "dynamodb:DeleteItem"},
+		// PutItem: a re-run that fails again, or a re-apply that fails, is recorded.
+		Sid: "DrainErrors", Actions: []string{"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:PutItem"},
 		Resources: []pulumi.StringInput{p.ErrorTable.Arn},
 	}}
 	env := pulumi.StringMap{}

@@ -142,10 +142,11 @@ func New(ctx context.Context, opts Options) (w *World, err error) {
 	if opts.PrimaryRegion == opts.SecondaryRegion {
 		return nil, fmt.Errorf("simulator: primary and secondary Region are both %s", opts.PrimaryRegion)
 	}
-	w = &World{opts: opts}
+	world := &World{opts: opts}
+	w = world
 	defer func() {
 		if err != nil {
-			w.Close()
+			world.Close() // w is nil on the error returns
 		}
 	}()
 	if w.CA, err = pki.NewCA("iot-dr simulator CA"); err != nil {

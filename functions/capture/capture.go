@@ -248,11 +248,17 @@ func (c *Capturer) Certificate(ctx context.Context, id string, changedAt time.Ti
 	}
 	arn := aws.ToString(d.CertificateDescription.CertificateArn)
 	policies, err := replication.ListAttachedPolicies(ctx, c.IoT, arn)
-	if err != nil && !replication.IsNotFound(err) {
+	if replication.IsNotFound(err) { // deleted since it was described
+		return res, c.put(ctx, &res, state.Tombstone(spec.KindCertificate, id), readAt, changedAt)
+	}
+	if err != nil {
 		return res, fmt.Errorf("capture: policies of certificate %s: %w", id, err)
 	}
 	things, err := replication.ListPrincipalThings(ctx, c.IoT, arn)
-	if err != nil && !replication.IsNotFound(err) {
+	if replication.IsNotFound(err) {
+		return res, c.put(ctx, &res, state.Tombstone(spec.KindCertificate, id), readAt, changedAt)
+	}
+	if err != nil {
 		return res, fmt.Errorf("capture: things of certificate %s: %w", id, err)
 	}
 	body := state.Certificate{
@@ -375,13 +381,17 @@ func (c *Capturer) Shadow(ctx context.Context, thing string) (Result, error) {
 	if c.Shadows == nil {
 		return res, permanent(errors.New("capture: no data-plane client configured"))
 	}
+	// The table is read first: a delete whose message was lost has no version here, so
+	// its tombstone is ordered right after the item read before the shadow was found
+	// gone, never after one a device's re-created shadow wrote meanwhile.
+	cur, known, err := c.Store.Get(ctx, spec.KindShadow, thing)
+	if err != nil {
+		return res, err
+	}
 	out, err := c.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
 	if replication.IsNotFound(err) {
-		// A delete whose message was lost: its version is unknown here, so the
-		// tombstone is ordered right after the live item the table holds.
-		cur, ok, err := c.Store.Get(ctx, spec.KindShadow, thing)
-		if err != nil || !ok || cur.Deleted {
-			return res, err
+		if !known || cur.Deleted {
+			return res, nil
 		}
 		it := state.Tombstone(spec.KindShadow, thing)
 		it.Seq = cur.Seq + 1

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -117,14 +118,22 @@ func (r *Recorder) List(ctx context.Context) ([]Failure, error) {
 	}
 }
 
-// Delete removes the record id.
-func (r *Recorder) Delete(ctx context.Context, id string) error {
-	_, err := r.Table.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(r.Name),
-		Key:       map[string]types.AttributeValue{spec.ErrorAttrID: &types.AttributeValueMemberS{Value: id}},
+// Delete removes the record f as it was listed. A record written again since (the same
+// resource failed again meanwhile) is newer and stays: Delete reports it as kept.
+func (r *Recorder) Delete(ctx context.Context, f Failure) (kept bool, err error) {
+	_, err = r.Table.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(r.Name),
+		Key:                       map[string]types.AttributeValue{spec.ErrorAttrID: &types.AttributeValueMemberS{Value: f.ID}},
+		ConditionExpression:       aws.String("#r = :r"),
+		ExpressionAttributeNames:  map[string]string{"#r": spec.ErrorAttrRecordedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": &types.AttributeValueMemberS{Value: f.RecordedAt}},
 	})
-	if err != nil {
-		return fmt.Errorf("delete %s from the error table: %w", id, err)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return true, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("delete %s from the error table: %w", f.ID, err)
+	}
+	return false, nil
 }

@@ -117,8 +117,13 @@ func (h *Handler) redrive(ctx context.Context) (Response, error) {
 			log.Warn("re-drive failed; the record stays", "id", f.ID, "error", err)
 			continue
 		}
-		if err := h.Failures.Delete(ctx, f.ID); err != nil {
+		kept, err := h.Failures.Delete(ctx, f)
+		if err != nil {
 			return resp, err
+		}
+		if kept {
+			resp.StillFailing++ // failed again while it was re-run: the newer record stays
+			continue
 		}
 		resp.Redriven++
 	}

@@ -136,12 +136,26 @@ func (o Outcome) String() string {
 // changes nothing costs no replicated write) or a later capture (it.Seq not above the
 // stored seq). The write is conditional on the stored seq, so two captures racing on
 // one resource cannot leave the earlier one in the table.
+//
+// Same content is still written when the seq must advance (see advances): otherwise a
+// late capture from between the two (a shadow version in between, the live resource
+// between two deletes) would find the old seq and win.
+
+// advances reports whether it must be written over cur although their content is the
+// same: a shadow is ordered by its version, so a newer version always moves the seq; a
+// tombstone newer than a stored tombstone too (deleted, re-created, deleted again).
+// Registry items with the same content are not rewritten: their seq is a read time,
+// and rewriting every unchanged capture (each sweep, each duplicate event) would cost
+// a replicated write per resource.
+func advances(cur, it Item) bool {
+	return it.Seq > cur.Seq && (it.Kind == spec.KindShadow || it.Deleted)
+}
 func (s *Store) Put(ctx context.Context, it Item) (Outcome, error) {
 	cur, ok, err := s.Get(ctx, it.Kind, it.Name)
 	if err != nil {
 		return 0, err
 	}
-	if ok && cur.Same(it) {
+	if ok && cur.Same(it) && !advances(cur, it) {
 		return Unchanged, nil
 	}
 	if ok && cur.Seq >= it.Seq {

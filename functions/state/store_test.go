@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -51,8 +52,12 @@ func TestPut(t *testing.T) {
 		{"late older capture", thingItem(t, 15, map[string]string{"a": "1"}), Stale, 20},
 		{"same seq, other content", thingItem(t, 20, map[string]string{"a": "3"}), Stale, 20},
 		{"tombstone", func() Item { it := Tombstone(spec.KindThing, "dev-1"); it.Origin, it.Seq = "us-east-1", 30; return it }(), Written, 30},
-		{"tombstone again", func() Item { it := Tombstone(spec.KindThing, "dev-1"); it.Origin, it.Seq = "us-east-1", 31; return it }(), Unchanged, 30},
+		// A newer tombstone moves the seq, so that the live resource between two deletes
+		// cannot come back.
+		{"tombstone again", func() Item { it := Tombstone(spec.KindThing, "dev-1"); it.Origin, it.Seq = "us-east-1", 31; return it }(), Written, 31},
+		{"older tombstone", func() Item { it := Tombstone(spec.KindThing, "dev-1"); it.Origin, it.Seq = "us-east-1", 29; return it }(), Unchanged, 31},
 		{"re-created", thingItem(t, 40, nil), Written, 40},
+		{"unchanged, later read", thingItem(t, 50, nil), Unchanged, 40},
 	}
 	for _, st := range steps {
 		got, err := s.Put(ctx, st.it)
@@ -71,8 +76,36 @@ func TestPut(t *testing.T) {
 		}
 	}
 	// One stream record per write, none for the skipped captures.
-	if n := tbl.Stream().Len(); n != 4 {
-		t.Errorf("stream has %d records, want 4 (one per write)", n)
+	if n := tbl.Stream().Len(); n != 5 {
+		t.Errorf("stream has %d records, want 5 (one per write)", n)
+	}
+}
+
+// TestPutShadowOrder: shadows are ordered by version whatever their content, so a
+// version in between that arrives last cannot win (v5 {a:1}, v7 {a:1}, then v6 {a:2}).
+func TestPutShadowOrder(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	shadowAt := func(v int64, a int) Item {
+		it, err := NewItem(spec.KindShadow, "dev-1", Shadow{Reported: json.RawMessage(fmt.Sprintf(`{"a":%d}`, a)), Version: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		it.Origin, it.Seq = "us-east-1", 2*v
+		return it
+	}
+	for _, step := range []struct {
+		it   Item
+		want Outcome
+	}{{shadowAt(5, 1), Written}, {shadowAt(7, 1), Written}, {shadowAt(7, 1), Unchanged}, {shadowAt(6, 2), Stale}} {
+		if got, err := s.Put(ctx, step.it); err != nil || got != step.want {
+			t.Errorf("Put(seq %d) = %s, %v; want %s", step.it.Seq, got, err, step.want)
+		}
+	}
+	cur, _, _ := s.Get(ctx, spec.KindShadow, "dev-1")
+	var sh Shadow
+	if err := cur.Decode(&sh); err != nil || string(sh.Reported) != `{"a":1}` || cur.Seq != 14 {
+		t.Errorf("stored %s at seq %d (%v), want {\"a\":1} at 14", sh.Reported, cur.Seq, err)
 	}
 }
 

@@ -14,7 +14,8 @@
 //     the way in and out; callers never share memory with the table.
 //   - ConditionExpression supports only attribute_not_exists(<hashkey>),
 //     attribute_exists(<hashkey>) and the version guard
-//     "attribute_not_exists(<hashkey>) OR <attr> < :value" with a number value
+//     "attribute_not_exists(<hashkey>) OR <attr> < :value" with a number value, and
+//     "<attr> = :value" with a string value
 //     (ExpressionAttributeNames and ExpressionAttributeValues allowed; a stored
 //     attribute that is missing or not a number compares false, as in DynamoDB);
 //     any other expression is refused with a ValidationException rather than

@@ -211,11 +211,20 @@ type condition struct {
 	mustExist, mustNotExist bool
 	lessAttr                string
 	lessThan                *big.Float
+	// eqAttr = eqValue: the stored item's string attribute equals a value.
+	eqAttr  string
+	eqValue string
 }
 
 // holds reports whether the condition allows a write over old (nil when none).
 func (c condition) holds(old *entry) bool {
 	switch {
+	case c.eqAttr != "":
+		if old == nil {
+			return false
+		}
+		v, ok := old.item[c.eqAttr].(*types.AttributeValueMemberS)
+		return ok && v.Value == c.eqValue
 	case c.mustExist:
 		return old != nil
 	case c.lessAttr != "":
@@ -283,9 +292,14 @@ func (t *Table) parseCondition(expr *string, names map[string]string, values map
 		}
 	} else if fn, ok := keyFn(e); ok {
 		return condition{mustExist: fn == "attribute_exists", mustNotExist: fn == "attribute_not_exists"}, nil
+	} else if attr, val, ok := strings.Cut(e, " = "); ok {
+		v, isS := values[strings.TrimSpace(val)].(*types.AttributeValueMemberS)
+		if a := resolve(attr); isS && a != "" {
+			return condition{eqAttr: a, eqValue: v.Value}, nil
+		}
 	}
-	return condition{}, validationError("simulator supports only attribute_exists(%[1]s), attribute_not_exists(%[1]s) and "+
-		"attribute_not_exists(%[1]s) OR <attr> < :number as ConditionExpression, got %q", t.schema.HashKey, e)
+	return condition{}, validationError("simulator supports only attribute_exists(%[1]s), attribute_not_exists(%[1]s), "+
+		"attribute_not_exists(%[1]s) OR <attr> < :number and <attr> = :string as ConditionExpression, got %q", t.schema.HashKey, e)
 }
 
 func checkReturnValues(rv types.ReturnValue) error {
