@@ -372,7 +372,9 @@ func (s *Server) Close() error {
 			<-s.served
 		}
 		if s.awsHTTP != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Longer than net/http's 5 s grace for a connection that never sent a request
+			// (the SDKs open spare ones): Shutdown only closes those once that has passed.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := s.awsHTTP.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("simserver: AWS endpoint shutdown: %w", err))
 				_ = s.awsHTTP.Close()
