@@ -359,11 +359,16 @@ func (s *Server) Edge() *simulator.Edge { return s.edge }
 // Close stops the control API and the AWS endpoint (waiting for requests in flight), any running flap, the
 // edge and the World. The files in Dir are left in place. It is safe to call more
 // than once.
+// shutdownGrace bounds each HTTP server's graceful shutdown. It is longer than
+// net/http's 5 s grace for a connection that never sent a request (an HTTP client's
+// transport keeps spare ones it dialed), which Shutdown closes only once that passed.
+const shutdownGrace = 10 * time.Second
+
 func (s *Server) Close() error {
 	s.closeMu.Do(func() {
 		var errs []error
 		if s.http != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			if err := s.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("simserver: control API shutdown: %w", err))
 				_ = s.http.Close()
@@ -372,9 +377,7 @@ func (s *Server) Close() error {
 			<-s.served
 		}
 		if s.awsHTTP != nil {
-			// Longer than net/http's 5 s grace for a connection that never sent a request
-			// (the SDKs open spare ones): Shutdown only closes those once that has passed.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			if err := s.awsHTTP.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("simserver: AWS endpoint shutdown: %w", err))
 				_ = s.awsHTTP.Close()
