@@ -489,7 +489,7 @@ func (w *World) idle() bool {
 // function has not processed yet: the backlog a catching-up Region still has to apply.
 func (w *World) StreamBacklog() int64 {
 	st := w.Secondary.Lambda.MappingStats(spec.FunctionApply)
-	return int64(w.Secondary.State.Stream().Len()) - st.Records - st.FailedRecords - st.DiscardedRecords
+	return w.Secondary.State.Stream().Appended() - st.Records - st.FailedRecords - st.DiscardedRecords
 }
 
 func (w *World) backlog() string {

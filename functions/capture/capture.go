@@ -48,6 +48,8 @@ type Result struct {
 	// Principals is how many certificates the captured thing has (Thing and
 	// Attachments only); Unprotected how many of them have no policy attached.
 	Principals, Unprotected int
+	// Gone is set when the thing no longer exists (Attachments only).
+	Gone bool
 }
 
 // Complete reports whether the captured thing looks fully provisioned: a certificate,
@@ -192,7 +194,8 @@ func (c *Capturer) principals(ctx context.Context, res *Result, thing string, ch
 	readAt := c.now()
 	ps, err := replication.ListThingPrincipals(ctx, c.IoT, thing)
 	if replication.IsNotFound(err) {
-		return 0, nil // deleted meanwhile: its own event captures that
+		res.Gone = true // deleted meanwhile: its own event captures that
+		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("capture: principals of thing %s: %w", thing, err)

@@ -201,6 +201,13 @@ func TestRecheckStopsOnceComplete(t *testing.T) {
 	if out, _ := r.Handle(ctx, in); out.WaitSeconds != 0 {
 		t.Errorf("after the last pass the wait is %d, want 0 (the loop ends)", out.WaitSeconds)
 	}
+	// A thing deleted meanwhile ends the loop at once.
+	if _, err := f.reg.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String("dev-1")}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := r.Handle(ctx, RecheckInput{ThingName: "dev-1", WaitSeconds: 5}); err != nil || out.WaitSeconds != 0 {
+		t.Errorf("re-check of a deleted thing = %+v, %v; want the loop ended", out, err)
+	}
 	if _, err := r.Handle(ctx, RecheckInput{ThingName: "a/b"}); err == nil || !strings.Contains(err.Error(), "not a valid AWS IoT thing name") {
 		t.Errorf("bad thing name: err = %v", err)
 	}

@@ -165,7 +165,7 @@ const maxRecheckSeconds = 300
 
 // Handle re-captures the thing's attachments and decides the next wait: keep going
 // while the thing is not complete (a certificate, a policy on each) or the pass still
-// found something new, and while passes remain.
+// found something new, and while passes remain; a thing deleted meanwhile ends it.
 func (r *Rechecker) Handle(ctx context.Context, in RecheckInput) (RecheckInput, error) {
 	if err := validThingName(in.ThingName); err != nil {
 		return in, permanent(err)
@@ -175,7 +175,7 @@ func (r *Rechecker) Handle(ctx context.Context, in RecheckInput) (RecheckInput, 
 		return in, err
 	}
 	out := RecheckInput{ThingName: in.ThingName, Attempt: in.Attempt + 1}
-	if out.Attempt < r.Count && (!res.Complete() || res.Written > 0) {
+	if out.Attempt < r.Count && !res.Gone && (!res.Complete() || res.Written > 0) {
 		out.WaitSeconds = min(max(in.WaitSeconds, 1)*2, maxRecheckSeconds)
 	}
 	return out, nil

@@ -188,6 +188,14 @@ func (s *Stream) Read(afterSeq string, max int) []events.DynamoDBEventRecord {
 	return out
 }
 
+// Appended returns how many records the stream has ever held, trimmed ones included:
+// what a reader that started at the trim horizon has to process.
+func (s *Stream) Appended() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(s.seq)
+}
+
 // Shards returns how many shards the stream has (see Schema.StreamShards).
 func (s *Stream) Shards() int { return s.shards }
 
