@@ -52,8 +52,6 @@ type Region struct {
 	// Lag collects the apply function's replication-lag samples (the CloudWatch
 	// metric's stand-in).
 	Lag *LagRecorder
-	// async runs the capture rules' asynchronous Lambda invocations.
-	async *asyncInvoker
 
 	account string
 	cancels []func()
@@ -100,8 +98,7 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	st, er := spec.StateTable(), spec.ErrorTable()
 	r.State = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: StateTableName, HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView, StreamShards: o.StreamShards}, f.Dynamo(name)...)
 	r.Errors = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: ErrorTableName, HashKey: er.HashKey}, f.Dynamo(name)...)
-	r.Lambda = lambdart.New(name, o.AccountID, o.Logger, f.Lambda(name)...)
-	r.async = newAsyncInvoker(r.Lambda, o.TimeScale, o.Logger)
+	r.Lambda = lambdart.New(name, o.AccountID, o.Logger, append(f.Lambda(name), lambdart.WithTimeScale(o.TimeScale))...)
 	r.StepFunctions = stepfn.New(f.StepFunctions(name, stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger}))
 	return r, nil
 }
@@ -113,7 +110,7 @@ func Endpoint(region string) string { return "iot." + region + ".iotdr.test" }
 // asynchronously, as a Lambda rule action does.
 func (r *Region) capture() error {
 	for _, rule := range spec.CaptureRules() {
-		if err := r.Rules.Add(rules.Rule{Name: rule.Name, SQL: rule.SQL, Action: r.async.action(spec.FunctionCapture)}); err != nil {
+		if err := r.Rules.Add(rules.Rule{Name: rule.Name, SQL: rule.SQL, Action: invokeAsync(r.Lambda, spec.FunctionCapture)}); err != nil {
 			return fmt.Errorf("simulator: %s rule %s: %w", r.Name, rule.Name, err)
 		}
 	}
@@ -147,8 +144,8 @@ func (r *Region) close() error {
 	if r.Rules != nil {
 		r.Rules.Close()
 	}
-	if r.async != nil {
-		r.async.close()
+	if r.Lambda != nil {
+		r.Lambda.Close()
 	}
 	for i := len(r.cancels) - 1; i >= 0; i-- {
 		r.cancels[i]()
@@ -161,6 +158,19 @@ func (r *Region) close() error {
 		return r.Broker.Close()
 	}
 	return nil
+}
+
+// invokeAsync is a topic rule's Lambda action: the rule's message, invoked
+// asynchronously.
+func invokeAsync(rt *lambdart.Runtime, function string) rules.Action {
+	return rules.ActionFunc(func(_ context.Context, msg map[string]any) error {
+		payload, err := json.Marshal(msg)
+		if err != nil {
+			return fmt.Errorf("simulator: encode rule message for %s: %w", function, err)
+		}
+		rt.InvokeAsync(function, payload)
+		return nil
+	})
 }
 
 // eventPublisher publishes registry events on the Region's broker at QoS 1, as AWS does.

@@ -378,23 +378,23 @@ const StreamMaxRetries = 10
 // Redrive invokes both Regions' redrive functions, as their schedules do, and sums
 // their responses.
 func (w *World) Redrive(ctx context.Context) (redrive.Response, error) {
-	return w.redrive(ctx, w.Primary, w.Secondary)
+	return w.redrive(ctx, redrive.Request{}, w.Primary, w.Secondary)
 }
 
 // Reapply invokes the secondary's redrive with {"reapply": true}: every item of its
 // replica is applied again (the operator's replay after given-up stream batches).
 func (w *World) Reapply(ctx context.Context) (redrive.Response, error) {
-	return w.redrive(ctx, w.Secondary)
+	return w.redrive(ctx, redrive.Request{Reapply: true}, w.Secondary)
 }
 
-func (w *World) redrive(ctx context.Context, regions ...*Region) (redrive.Response, error) {
+func (w *World) redrive(ctx context.Context, req redrive.Request, regions ...*Region) (redrive.Response, error) {
 	var sum redrive.Response
+	in, err := json.Marshal(req)
+	if err != nil {
+		return sum, fmt.Errorf("simulator: encode redrive request: %w", err)
+	}
 	for _, r := range regions {
-		in := `{}`
-		if len(regions) == 1 {
-			in = `{"reapply":true}`
-		}
-		out, err := r.Lambda.Invoke(ctx, spec.FunctionRedrive, []byte(in))
+		out, err := r.Lambda.Invoke(ctx, spec.FunctionRedrive, in)
 		if err != nil {
 			return sum, fmt.Errorf("simulator: %s redrive: %w", r.Name, err)
 		}
@@ -481,7 +481,7 @@ func (w *World) idle() bool {
 			return false
 		}
 	}
-	return w.Primary.async.Pending() == 0 && (w.Replication.Held() || w.Replication.Pending() == 0) &&
+	return w.Primary.Lambda.AsyncPending() == 0 && (w.Replication.Held() || w.Replication.Pending() == 0) &&
 		(w.applyGate.isClosed() || w.StreamBacklog() == 0) && w.Primary.StepFunctions.Running() == 0
 }
 
@@ -494,7 +494,7 @@ func (w *World) StreamBacklog() int64 {
 
 func (w *World) backlog() string {
 	return fmt.Sprintf("registry events pending %d, rule actions pending %d, captures pending %d, replication pending %d, stream backlog %d, re-checks running %d",
-		w.Primary.Registry.Pending(), w.Primary.Rules.Pending(), w.Primary.async.Pending(), w.Replication.Pending(), w.StreamBacklog(), w.Primary.StepFunctions.Running())
+		w.Primary.Registry.Pending(), w.Primary.Rules.Pending(), w.Primary.Lambda.AsyncPending(), w.Replication.Pending(), w.StreamBacklog(), w.Primary.StepFunctions.Running())
 }
 
 // Close stops everything the World started; it is safe to call more than once.

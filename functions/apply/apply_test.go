@@ -18,47 +18,54 @@ import (
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 )
 
-// fakeConverger records which resources it was asked to converge and fails the
-// ones in fail.
+// fakeConverger records which resources it was asked to converge, by state key, and
+// fails the keys in fail. The fuzz targets share it.
 type fakeConverger struct {
 	mu    sync.Mutex
 	calls []string
 	fail  map[string]error
 }
 
-func (f *fakeConverger) do(what, name string) (replication.Outcome, error) {
+func (f *fakeConverger) do(kind, name string) (replication.Outcome, error) {
+	key := spec.StateKey(kind, name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, what+" "+name)
-	if err := f.fail[what+" "+name]; err != nil {
+	f.calls = append(f.calls, key)
+	if err := f.fail[key]; err != nil {
 		return replication.Outcome{}, err
 	}
-	return replication.Outcome{Changes: []string{"converged " + what + " " + name}}, nil
+	return replication.Outcome{Changes: []string{"converged " + key}}, nil
+}
+
+func (f *fakeConverger) got() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }
 
 func (f *fakeConverger) Thing(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("thing", n)
+	return f.do(spec.KindThing, n)
 }
 func (f *fakeConverger) Principals(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("principals", n)
+	return f.do(spec.KindThingPrincipals, n)
 }
 func (f *fakeConverger) Memberships(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("memberships", n)
+	return f.do(spec.KindThingGroups, n)
 }
 func (f *fakeConverger) Certificate(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("certificate", n)
+	return f.do(spec.KindCertificate, n)
 }
 func (f *fakeConverger) Policy(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("policy", n)
+	return f.do(spec.KindPolicy, n)
 }
 func (f *fakeConverger) ThingType(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("thing-type", n)
+	return f.do(spec.KindThingType, n)
 }
 func (f *fakeConverger) ThingGroup(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("thing-group", n)
+	return f.do(spec.KindThingGroup, n)
 }
 func (f *fakeConverger) Shadow(_ context.Context, n string) (replication.Outcome, error) {
-	return f.do("shadow", n)
+	return f.do(spec.KindShadow, n)
 }
 
 type fixture struct {
@@ -113,7 +120,7 @@ func TestHandleRoutesAndCoalesces(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)
 	}
-	if want := []string{"thing dev-1"}; !slices.Equal(f.conv.calls, want) {
+	if want := []string{"thing#dev-1"}; !slices.Equal(f.conv.calls, want) {
 		t.Errorf("converged %v, want %v (one apply per thing, its principals subsumed, own Region's items skipped)", f.conv.calls, want)
 	}
 }
@@ -125,7 +132,7 @@ func TestSubsumedRetryResumesEarliest(t *testing.T) {
 	p := f.put(t, spec.KindThingPrincipals, "dev-1", "us-east-1", 1)
 	g := f.put(t, spec.KindThingGroups, "dev-2", "us-east-1", 1)
 	th := f.put(t, spec.KindThing, "dev-1", "us-east-1", 1)
-	f.conv.fail["thing dev-1"] = errors.New("ThrottlingException")
+	f.conv.fail["thing#dev-1"] = errors.New("ThrottlingException")
 	resp, err := f.h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{p, g, th}})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +141,7 @@ func TestSubsumedRetryResumesEarliest(t *testing.T) {
 		t.Errorf("failures %+v, want one at the principals record %s", resp.BatchItemFailures, p.Change.SequenceNumber)
 	}
 	slices.Sort(f.conv.calls)
-	if want := []string{"memberships dev-2", "thing dev-1"}; !slices.Equal(f.conv.calls, want) {
+	if want := []string{"thing#dev-1", "thing-groups#dev-2"}; !slices.Equal(f.conv.calls, want) {
 		t.Errorf("converged %v, want %v (another thing's groups are not subsumed)", f.conv.calls, want)
 	}
 }
@@ -150,8 +157,8 @@ func TestHandleFailures(t *testing.T) {
 	// Readable keys with an unreadable image: the resource is applied all the same.
 	badImage := f.put(t, spec.KindShadow, "odd", "us-east-1", 2)
 	badImage.Change.NewImage = map[string]events.DynamoDBAttributeValue{spec.StateAttrKey: events.NewStringAttribute("shadow#odd")}
-	f.conv.fail["shadow busy"] = errors.New("ThrottlingException: slow down")
-	f.conv.fail["shadow bad"] = &replication.PermanentError{Op: "shadow bad", Err: errors.New("document too large")}
+	f.conv.fail["shadow#busy"] = errors.New("ThrottlingException: slow down")
+	f.conv.fail["shadow#bad"] = &replication.PermanentError{Op: "shadow bad", Err: errors.New("document too large")}
 
 	resp, err := f.h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{garbage, ok, transient, permanent, badImage}})
 	if err != nil {
@@ -160,7 +167,7 @@ func TestHandleFailures(t *testing.T) {
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != transient.Change.SequenceNumber {
 		t.Errorf("batch item failures %+v, want only the transient one (%s)", resp.BatchItemFailures, transient.Change.SequenceNumber)
 	}
-	if !slices.Contains(f.conv.calls, "shadow ok") || !slices.Contains(f.conv.calls, "shadow odd") {
+	if !slices.Contains(f.conv.calls, "shadow#ok") || !slices.Contains(f.conv.calls, "shadow#odd") {
 		t.Errorf("the good record and the one with a readable key were not both applied: %v", f.conv.calls)
 	}
 	recs, err := f.h.Failures.List(context.Background())

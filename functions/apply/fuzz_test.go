@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iot-dr/iot-dr/functions/failures"
-	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/functions/state"
 )
@@ -92,56 +91,12 @@ func (m *memTable) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _
 	return &dynamodb.DeleteItemOutput{}, nil
 }
 
-// fuzzConverger records which resources it was asked to converge, by state key.
-type fuzzConverger struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (c *fuzzConverger) record(kind, name string) (replication.Outcome, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls = append(c.calls, spec.StateKey(kind, name))
-	return replication.Outcome{Changes: []string{"converged " + spec.StateKey(kind, name)}}, nil
-}
-
-func (c *fuzzConverger) Thing(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindThing, n)
-}
-func (c *fuzzConverger) Principals(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindThingPrincipals, n)
-}
-func (c *fuzzConverger) Memberships(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindThingGroups, n)
-}
-func (c *fuzzConverger) Certificate(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindCertificate, n)
-}
-func (c *fuzzConverger) Policy(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindPolicy, n)
-}
-func (c *fuzzConverger) ThingType(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindThingType, n)
-}
-func (c *fuzzConverger) ThingGroup(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindThingGroup, n)
-}
-func (c *fuzzConverger) Shadow(_ context.Context, n string) (replication.Outcome, error) {
-	return c.record(spec.KindShadow, n)
-}
-
-func (c *fuzzConverger) got() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.calls)
-}
-
 // applyRig is a Handler over in-memory state and error tables holding goodItems.
 type applyRig struct {
 	h         *Handler
 	stateTab  *memTable
 	errTab    *memTable
-	converger *fuzzConverger
+	converger *fakeConverger
 }
 
 // goodItems are what the other Region captured: every record naming one of them must
@@ -155,7 +110,7 @@ var goodItems = []struct{ kind, name, body string }{
 
 func newApplyRig(t *testing.T) *applyRig {
 	t.Helper()
-	r := &applyRig{stateTab: newMemTable(spec.StateAttrKey), errTab: newMemTable(spec.ErrorAttrID), converger: &fuzzConverger{}}
+	r := &applyRig{stateTab: newMemTable(spec.StateAttrKey), errTab: newMemTable(spec.ErrorAttrID), converger: &fakeConverger{}}
 	store := &state.Store{Table: r.stateTab, Name: "iotdr-state"}
 	for i, g := range goodItems {
 		it, err := state.NewItem(g.kind, g.name, jsonRaw(g.body))

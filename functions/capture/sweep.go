@@ -2,12 +2,14 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
@@ -64,42 +66,13 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 	if size <= 0 || size > 250 {
 		size = 100
 	}
-	var (
-		names []string
-		next  *string
-		err   error
-	)
-	c := s.Capturer
-	tok := optional(st.Token)
-	switch st.Stage {
-	case SweepThingTypes:
-		var out *iot.ListThingTypesOutput
-		if out, err = c.IoT.ListThingTypes(ctx, &iot.ListThingTypesInput{NextToken: tok, MaxResults: aws.Int32(size)}); err == nil {
-			for _, t := range out.ThingTypes {
-				names = append(names, aws.ToString(t.ThingTypeName))
-			}
-			next = out.NextToken
-		}
-	case SweepThingGroups:
-		var out *iot.ListThingGroupsOutput
-		if out, err = c.IoT.ListThingGroups(ctx, &iot.ListThingGroupsInput{NextToken: tok, MaxResults: aws.Int32(size)}); err == nil {
-			for _, g := range out.ThingGroups {
-				names = append(names, aws.ToString(g.GroupName))
-			}
-			next = out.NextToken
-		}
-	case SweepThings:
-		var out *iot.ListThingsOutput
-		if out, err = c.IoT.ListThings(ctx, &iot.ListThingsInput{NextToken: tok, MaxResults: aws.Int32(size)}); err == nil {
-			for _, t := range out.Things {
-				names = append(names, aws.ToString(t.ThingName))
-			}
-			next = out.NextToken
-		}
-	case SweepTable:
+	if st.Stage == SweepTable {
 		return s.table(ctx, st, size)
-	default:
-		return st, permanent(fmt.Errorf("capture: unknown sweep stage %q", st.Stage))
+	}
+	names, next, err := s.page(ctx, st.Stage, optional(st.Token), aws.Int32(size))
+	var perm *replication.PermanentError
+	if errors.As(err, &perm) {
+		return st, perm // unwrapped: its type is the Lambda errorType the machine does not retry
 	}
 	if err != nil {
 		return st, fmt.Errorf("capture: sweep %s: %w", st.Stage, err) // the state machine retries the page
@@ -129,6 +102,41 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 		}
 	}
 	return st, nil
+}
+
+// page lists one page of the stage's registry list.
+func (s *Sweeper) page(ctx context.Context, stage string, tok *string, size *int32) (names []string, next *string, err error) {
+	c := s.Capturer
+	switch stage {
+	case SweepThingTypes:
+		out, err := c.IoT.ListThingTypes(ctx, &iot.ListThingTypesInput{NextToken: tok, MaxResults: size})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range out.ThingTypes {
+			names = append(names, aws.ToString(t.ThingTypeName))
+		}
+		return names, out.NextToken, nil
+	case SweepThingGroups:
+		out, err := c.IoT.ListThingGroups(ctx, &iot.ListThingGroupsInput{NextToken: tok, MaxResults: size})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, g := range out.ThingGroups {
+			names = append(names, aws.ToString(g.GroupName))
+		}
+		return names, out.NextToken, nil
+	case SweepThings:
+		out, err := c.IoT.ListThings(ctx, &iot.ListThingsInput{NextToken: tok, MaxResults: size})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range out.Things {
+			names = append(names, aws.ToString(t.ThingName))
+		}
+		return names, out.NextToken, nil
+	}
+	return nil, nil, permanent(fmt.Errorf("capture: unknown sweep stage %q", stage))
 }
 
 func (s *Sweeper) one(ctx context.Context, stage, name string) (Result, string, error) {

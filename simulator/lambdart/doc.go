@@ -31,6 +31,9 @@
 // Duration is the handler's wall-clock time in process, which is shorter than
 // a real Lambda's (no network round trips, no cold starts).
 //
+// Asynchronous invocation (InvokeAsync): queued, retried as Lambda retries events
+// (function errors twice, throttles for up to six hours), waitable with AsyncPending.
+//
 // Stream mapping (MapStream): one poller per shard of the stream (a batch holds one
 // shard's records), each with at most one batch in flight, in sequence-number order;
 // shards proceed in parallel. It models
@@ -41,8 +44,8 @@
 // if OnFailure is nil, logged at error level and counted as discarded).
 //
 // Not modelled: timeouts and memory limits, cold starts, versions and
-// aliases, asynchronous invocation (the simulator package queues the topic rules'
-// Lambda actions itself), parallelization factor, tumbling windows, filter criteria
+// aliases, the asynchronous event queue's destinations and maximum-age setting,
+// parallelization factor, tumbling windows, filter criteria
 // (the apply function skips what the stacks' filter drops), maximum record age, the Invoke API's HTTP shape, and
 // re-sharding. This package is for tests and drills, never production.
 package lambdart

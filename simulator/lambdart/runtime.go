@@ -68,6 +68,7 @@ type function struct {
 
 // Runtime hosts Lambda functions in process. It is safe for concurrent use.
 type Runtime struct {
+	async   async
 	region  string
 	account string
 	logger  *slog.Logger
