@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -272,7 +272,7 @@ func TestLambdasRuntimeArchitectureAndBuild(t *testing.T) {
 		if !deployed[n] {
 			t.Errorf("no stack deploys %s", n)
 		}
-		if _, err := os.Stat(filepath.Join("..", "functions", "cmd", n, "main.go")); err != nil {
+		if _, err := os.Stat(filepath.Join("..", "..", "functions", "cmd", n, "main.go")); err != nil {
 			t.Errorf("function %s has no main: %v", n, err)
 		}
 	}

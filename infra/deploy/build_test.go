@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"archive/zip"
@@ -39,7 +39,7 @@ func TestGoBuilderBuildsArm64Bootstrap(t *testing.T) {
 	root := tinyModule(t, map[string]string{
 		"hello": "package main\n\nfunc main() { println(\"hello\") }\n",
 	})
-	b := &goBuilder{Root: root, OutDir: t.TempDir()}
+	b := &GoBuilder{Root: root, OutDir: t.TempDir()}
 	archives, err := b.Build([]string{"hello"})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestGoBuilderBuildsArm64Bootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := (&goBuilder{Root: root, OutDir: t.TempDir()}).Build([]string{"hello"})
+	again, err := (&GoBuilder{Root: root, OutDir: t.TempDir()}).Build([]string{"hello"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestGoBuilderReportsCompilerErrors(t *testing.T) {
 	root := tinyModule(t, map[string]string{
 		"broken": "package main\n\nfunc main() { undefinedThing() }\n",
 	})
-	_, err := (&goBuilder{Root: root, OutDir: t.TempDir()}).Build([]string{"broken"})
+	_, err := (&GoBuilder{Root: root, OutDir: t.TempDir()}).Build([]string{"broken"})
 	if err == nil {
 		t.Fatal("build of a broken main succeeded")
 	}
@@ -126,7 +126,7 @@ func TestGoBuilderReportsCompilerErrors(t *testing.T) {
 
 func TestGoBuilderRejectsPathNames(t *testing.T) {
 	for _, name := range []string{"../x", "a/b", "", "."} {
-		if _, err := (&goBuilder{Root: t.TempDir(), OutDir: t.TempDir()}).Build([]string{name}); err == nil {
+		if _, err := (&GoBuilder{Root: t.TempDir(), OutDir: t.TempDir()}).Build([]string{name}); err == nil {
 			t.Errorf("name %q accepted", name)
 		}
 	}

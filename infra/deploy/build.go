@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"archive/zip"
@@ -16,16 +16,16 @@ import (
 )
 
 // Builder turns the Lambda mains under functions/cmd/<name> into deployment archives.
-// The deployment uses goBuilder; tests use a fake so they never run the compiler.
+// The deployment uses GoBuilder; tests use a fake so they never run the compiler.
 type Builder interface {
 	// Build compiles every named function and returns one archive per name, or an
 	// error carrying the compiler's output.
 	Build(names []string) (map[string]pulumi.Archive, error)
 }
 
-// goBuilder cross-compiles with the local Go toolchain for Lambda's provided.al2023
+// GoBuilder cross-compiles with the local Go toolchain for Lambda's provided.al2023
 // runtime on arm64 and zips each binary as `bootstrap`.
-type goBuilder struct {
+type GoBuilder struct {
 	// Root is the module root (the directory holding go.mod and functions/); empty
 	// means the first go.mod above the working directory (Pulumi runs the program
 	// from infra/ or from the project root).
@@ -49,7 +49,7 @@ func moduleRoot(dir string) (string, error) {
 
 // Build runs one `go build` for all names (one toolchain start, shared compile work)
 // and zips each binary.
-func (b *goBuilder) Build(names []string) (map[string]pulumi.Archive, error) {
+func (b *GoBuilder) Build(names []string) (map[string]pulumi.Archive, error) {
 	if len(names) == 0 {
 		return map[string]pulumi.Archive{}, nil
 	}

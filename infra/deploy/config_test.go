@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"maps"
@@ -94,7 +94,7 @@ func TestConfigRefusesPlainTextSecret(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	s, err := parseSettings(mapSource(baseConfig(spec.RoleSecondary)), "anything", "acme", "iot-dr")
+	s, err := parseSettings(secretSource(baseConfig(spec.RoleSecondary)), "anything", "acme", "iot-dr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestConfigDefaults(t *testing.T) {
 	cfg := baseConfig(spec.RoleSecondary)
 	delete(cfg, "primaryStack")
 	delete(cfg, "role")
-	s, err = parseSettings(mapSource(cfg), spec.RoleSecondary, "acme", "iot-dr")
+	s, err = parseSettings(secretSource(cfg), spec.RoleSecondary, "acme", "iot-dr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,11 +114,12 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
-type mapSource map[string]string
+// secretSource is config whose probeSecret was set with --secret.
+type secretSource map[string]string
 
-func (m mapSource) Get(key string) string { return m[key] }
+func (m secretSource) Get(key string) string { return m[key] }
 
-func (m mapSource) IsSecret(key string) bool { return key == "probeSecret" }
+func (m secretSource) IsSecret(key string) bool { return key == "probeSecret" }
 
 // TestValidScheduleAccepts: the expressions EventBridge takes pass, so the validation
 // refuses only what EventBridge would refuse at `pulumi up`.

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"errors"
@@ -19,41 +19,53 @@ import (
 // configNamespace is the namespace of every iot-dr setting (`pulumi config set iotdr:<key>`).
 const configNamespace = "iotdr"
 
-// settings is the validated stack configuration. Everything the program deploys is
-// derived from it; nothing else reads Pulumi config.
-type settings struct {
-	Role            string // primary or secondary
-	Prefix          string // physical-name prefix of named resources
-	PrimaryRegion   string
-	SecondaryRegion string
-	Domain          string // device-facing custom domain, e.g. iot.example.com
-	HostedZoneID    string // Route 53 public zone that holds Domain
-	CertificateARN  string // optional ACM certificate for Domain in this stack's Region
-	PrimaryStack    string // fully qualified name of the primary stack (secondary only)
+// Config is what both stacks are built from: NewPrimary and NewSecondary take it in
+// their args, LoadConfig reads it from the stack's Pulumi config. Each field names
+// the config key it is read from; start from DefaultConfig and set the required ones
+// (PrimaryRegion, SecondaryRegion, Domain, HostedZoneID, ProbeSecret).
+type Config struct {
+	Prefix          string // iotdr:prefix, physical-name prefix of named resources
+	PrimaryRegion   string // iotdr:primaryRegion
+	SecondaryRegion string // iotdr:secondaryRegion
+	Domain          string // iotdr:domain, device-facing custom domain, e.g. iot.example.com
+	HostedZoneID    string // iotdr:hostedZoneId, Route 53 public zone that holds Domain
+	CertificateARN  string // iotdr:certificateArn, optional ACM certificate for Domain in the stack's Region
 
-	// probeSecret is the health probe's shared secret. It is only ever handed to
-	// resources as a secret output (see secret) so it stays encrypted in state.
-	probeSecret string
+	// ProbeSecret (iotdr:probeSecret) is the health probe's shared secret. It is only
+	// ever handed to resources as a secret output, so it stays encrypted in state.
+	ProbeSecret string
 
-	ProbeMessages    int
-	ProbeTimeout     time.Duration
-	HealthInterval   int      // Route 53 request interval: 10 or 30 seconds
-	HealthThreshold  int      // Route 53 failure threshold: 1-10
-	HealthRegions    []string // Route 53 checker Regions; empty means Route 53's default set
-	RecordTTL        int
-	Retry            spec.Retry // the re-check and sweep machines' Task retry policy
-	RecheckSeconds   int
-	RecheckCount     int
-	StreamBatchSize  int
-	StreamMaxRetries int
-	SweepSchedule    string // EventBridge expression starting the sweep state machine
-	RedriveSchedule  string // EventBridge expression invoking the redrive function
-	LogRetentionDays int
-	StateMachineLog  string // ALL, ERROR, FATAL or OFF
-	MetricNamespace  string
-	LagAlarmMS       int // replication lag and stream iterator age that raise an alarm
-	AlarmTopicARN    string
+	ProbeMessages    int           // iotdr:probeMessages
+	ProbeTimeout     time.Duration // iotdr:probeTimeoutMs
+	HealthInterval   int           // iotdr:healthCheckInterval, Route 53 request interval: 10 or 30 seconds
+	HealthThreshold  int           // iotdr:healthCheckFailureThreshold, 1-10
+	HealthRegions    []string      // iotdr:healthCheckRegions, Route 53 checker Regions; empty means Route 53's default set
+	RecordTTL        int           // iotdr:recordTtl
+	Retry            spec.Retry    // iotdr:retry*, the re-check and sweep machines' Task retry policy
+	RecheckSeconds   int           // iotdr:recheckSeconds
+	RecheckCount     int           // iotdr:recheckCount
+	StreamBatchSize  int           // iotdr:streamBatchSize
+	StreamMaxRetries int           // iotdr:streamMaxRetries
+	SweepSchedule    string        // iotdr:sweepSchedule, EventBridge expression starting the sweep state machine
+	RedriveSchedule  string        // iotdr:redriveSchedule, EventBridge expression invoking the redrive function
+	LogRetentionDays int           // iotdr:logRetentionDays
+	StateMachineLog  string        // iotdr:stateMachineLogLevel, ALL, ERROR, FATAL or OFF
+	MetricNamespace  string        // iotdr:metricNamespace
+	LagAlarmMS       int           // iotdr:lagAlarmThresholdMs, replication lag and stream iterator age that raise an alarm
+	AlarmTopicARN    string        // iotdr:alarmTopicArn
 }
+
+// StackConfig is a stack's whole Pulumi configuration: which component it deploys
+// and the Config for it.
+type StackConfig struct {
+	Role         string // iotdr:role, primary or secondary (by default the stack name)
+	PrimaryStack string // iotdr:primaryStack, fully qualified name of the primary stack (secondary only)
+	Config
+}
+
+// settings is one stack's validated configuration. Everything the components deploy
+// is derived from it.
+type settings StackConfig
 
 // Region returns the Region this stack deploys to.
 func (s *settings) Region() string {
@@ -66,7 +78,7 @@ func (s *settings) Region() string {
 // secret returns the probe secret as a secret output: Pulumi encrypts it in state and
 // masks it in the CLI's display.
 func (s *settings) secret() pulumi.StringOutput {
-	return pulumi.ToSecret(pulumi.String(s.probeSecret)).(pulumi.StringOutput)
+	return pulumi.ToSecret(pulumi.String(s.ProbeSecret)).(pulumi.StringOutput)
 }
 
 var (
@@ -128,50 +140,37 @@ func (c pulumiConfig) IsSecret(key string) bool {
 	return c.ctx.IsConfigSecret(configNamespace + ":" + key)
 }
 
-// loadSettings reads and validates the stack configuration. It reports every problem
-// at once, each naming the key and what a valid value looks like.
-func loadSettings(ctx *pulumi.Context) (*settings, error) {
+// LoadConfig reads and validates the stack's iotdr configuration. It reports every
+// problem at once, each naming the key and what a valid value looks like.
+func LoadConfig(ctx *pulumi.Context) (*StackConfig, error) {
 	src := pulumiConfig{cfg: config.New(ctx, configNamespace), ctx: ctx}
-	return parseSettings(src, ctx.Stack(), ctx.Organization(), ctx.Project())
+	s, err := parseSettings(src, ctx.Stack(), ctx.Organization(), ctx.Project())
+	return (*StackConfig)(s), err
+}
+
+// DefaultConfig is the Config with every optional setting at its default and the
+// required ones empty.
+func DefaultConfig() Config {
+	p := parser{cfg: mapSource{}}
+	return p.config()
 }
 
 func parseSettings(cfg configSource, stack, org, project string) (*settings, error) {
 	p := parser{cfg: cfg}
 	s := &settings{
-		Role:             p.str("role", stack),
-		Prefix:           p.str("prefix", spec.DefaultPrefix),
-		PrimaryRegion:    p.required("primaryRegion", "us-east-1"),
-		SecondaryRegion:  p.required("secondaryRegion", "us-west-2"),
-		Domain:           strings.TrimSuffix(strings.ToLower(p.required("domain", "iot.example.com")), "."),
-		HostedZoneID:     p.required("hostedZoneId", "Z0123456789ABCDEFGHIJ"),
-		CertificateARN:   p.str("certificateArn", ""),
-		PrimaryStack:     p.str("primaryStack", org+"/"+project+"/"+spec.RolePrimary),
-		probeSecret:      p.required("probeSecret", "$(openssl rand -hex 32) --secret"),
-		ProbeMessages:    p.intIn("probeMessages", 3, 1, 100),
-		HealthInterval:   p.intIn("healthCheckInterval", 30, 1, 3600),
-		HealthThreshold:  p.intIn("healthCheckFailureThreshold", 3, 1, 10),
-		RecordTTL:        p.intIn("recordTtl", 60, 1, 60),
-		RecheckSeconds:   p.intIn("recheckSeconds", spec.DefaultRecheckSeconds, 1, 3600),
-		RecheckCount:     p.intIn("recheckCount", spec.DefaultRecheckCount, 0, 100),
-		StreamBatchSize:  p.intIn("streamBatchSize", 10, 1, 1000),
-		StreamMaxRetries: p.intIn("streamMaxRetries", 5, 0, 10000),
-		SweepSchedule:    p.str("sweepSchedule", "rate(1 hour)"),
-		RedriveSchedule:  p.str("redriveSchedule", "rate(5 minutes)"),
-		LogRetentionDays: p.intIn("logRetentionDays", 14, 1, 3653),
-		StateMachineLog:  p.str("stateMachineLogLevel", "ERROR"),
-		MetricNamespace:  p.str("metricNamespace", spec.DefaultMetricNamespace),
-		LagAlarmMS:       p.intIn("lagAlarmThresholdMs", 60000, 1, 86400000),
-		AlarmTopicARN:    p.str("alarmTopicArn", ""),
-		ProbeTimeout:     time.Duration(p.intIn("probeTimeoutMs", 1500, 100, 1800)) * time.Millisecond,
-		Retry: spec.Retry{
-			IntervalSeconds: p.intIn("retryIntervalSeconds", spec.DefaultRetry.IntervalSeconds, 1, 3600),
-			BackoffRate:     p.floatIn("retryBackoffRate", spec.DefaultRetry.BackoffRate, 1, 10),
-			MaxAttempts:     p.intIn("retryMaxAttempts", spec.DefaultRetry.MaxAttempts, 0, 100),
-		},
+		Role:         p.str("role", stack),
+		PrimaryStack: p.str("primaryStack", org+"/"+project+"/"+spec.RolePrimary),
+		Config:       p.config(),
 	}
-	if v := p.str("healthCheckRegions", ""); v != "" {
-		for r := range strings.SplitSeq(v, ",") {
-			s.HealthRegions = append(s.HealthRegions, strings.TrimSpace(r))
+	// A plain-text value would sit readable in Pulumi.<stack>.yaml and in the state.
+	if s.ProbeSecret != "" && !cfg.IsSecret("probeSecret") {
+		p.fail("probeSecret", "is stored in plain text: set it with `pulumi config set --secret %s:probeSecret ...`", configNamespace)
+	}
+	// Settings of the replaced event-table pipeline: refused rather than ignored, so an
+	// old stack file does not silently lose what its owner meant.
+	for key, instead := range retiredKeys {
+		if cfg.Get(key) != "" {
+			p.fail(key, "is no longer used: %s", instead)
 		}
 	}
 	s.validate(&p)
@@ -181,8 +180,91 @@ func parseSettings(cfg configSource, stack, org, project string) (*settings, err
 	return s, nil
 }
 
+// check validates a stack built from args rather than from Pulumi config.
+func (s *settings) check() error {
+	p := parser{cfg: mapSource{}}
+	s.validate(&p)
+	if len(p.errs) > 0 {
+		return fmt.Errorf("invalid %s configuration:\n  %w", s.Role, errors.Join(p.errs...))
+	}
+	return nil
+}
+
+// config reads every Config key, defaulting the optional ones; required ones that are
+// missing are recorded as errors.
+func (p *parser) config() Config {
+	s := Config{
+		Prefix:           p.str("prefix", spec.DefaultPrefix),
+		PrimaryRegion:    p.str("primaryRegion", ""),
+		SecondaryRegion:  p.str("secondaryRegion", ""),
+		Domain:           strings.TrimSuffix(strings.ToLower(p.str("domain", "")), "."),
+		HostedZoneID:     p.str("hostedZoneId", ""),
+		CertificateARN:   p.str("certificateArn", ""),
+		ProbeSecret:      p.str("probeSecret", ""),
+		ProbeMessages:    p.integer("probeMessages", 3),
+		HealthInterval:   p.integer("healthCheckInterval", 30),
+		HealthThreshold:  p.integer("healthCheckFailureThreshold", 3),
+		RecordTTL:        p.integer("recordTtl", 60),
+		RecheckSeconds:   p.integer("recheckSeconds", spec.DefaultRecheckSeconds),
+		RecheckCount:     p.integer("recheckCount", spec.DefaultRecheckCount),
+		StreamBatchSize:  p.integer("streamBatchSize", 10),
+		StreamMaxRetries: p.integer("streamMaxRetries", 5),
+		SweepSchedule:    p.str("sweepSchedule", "rate(1 hour)"),
+		RedriveSchedule:  p.str("redriveSchedule", "rate(5 minutes)"),
+		LogRetentionDays: p.integer("logRetentionDays", 14),
+		StateMachineLog:  p.str("stateMachineLogLevel", "ERROR"),
+		MetricNamespace:  p.str("metricNamespace", spec.DefaultMetricNamespace),
+		LagAlarmMS:       p.integer("lagAlarmThresholdMs", 60000),
+		AlarmTopicARN:    p.str("alarmTopicArn", ""),
+		ProbeTimeout:     time.Duration(p.integer("probeTimeoutMs", 1500)) * time.Millisecond,
+		Retry: spec.Retry{
+			IntervalSeconds: p.integer("retryIntervalSeconds", spec.DefaultRetry.IntervalSeconds),
+			BackoffRate:     p.number("retryBackoffRate", spec.DefaultRetry.BackoffRate),
+			MaxAttempts:     p.integer("retryMaxAttempts", spec.DefaultRetry.MaxAttempts),
+		},
+	}
+	if v := p.str("healthCheckRegions", ""); v != "" {
+		for r := range strings.SplitSeq(v, ",") {
+			s.HealthRegions = append(s.HealthRegions, strings.TrimSpace(r))
+		}
+	}
+	return s
+}
+
 // validate checks the relations and formats that per-key parsing cannot.
 func (s *settings) validate(p *parser) {
+	for _, r := range []struct{ key, value, example string }{
+		{"primaryRegion", s.PrimaryRegion, "us-east-1"},
+		{"secondaryRegion", s.SecondaryRegion, "us-west-2"},
+		{"domain", s.Domain, "iot.example.com"},
+		{"hostedZoneId", s.HostedZoneID, "Z0123456789ABCDEFGHIJ"},
+		{"probeSecret", s.ProbeSecret, "$(openssl rand -hex 32) --secret"},
+	} {
+		if r.value == "" {
+			p.fail(r.key, "is required: pulumi config set %s:%s %s", configNamespace, r.key, r.example)
+		}
+	}
+	for _, r := range []struct {
+		key       string
+		n, lo, hi int
+	}{
+		{"probeMessages", s.ProbeMessages, 1, 100},
+		{"probeTimeoutMs", int(s.ProbeTimeout / time.Millisecond), 100, 1800},
+		{"healthCheckInterval", s.HealthInterval, 1, 3600},
+		{"healthCheckFailureThreshold", s.HealthThreshold, 1, 10},
+		{"recordTtl", s.RecordTTL, 1, 60},
+		{"recheckSeconds", s.RecheckSeconds, 1, 3600},
+		{"recheckCount", s.RecheckCount, 0, 100},
+		{"streamBatchSize", s.StreamBatchSize, 1, 1000},
+		{"streamMaxRetries", s.StreamMaxRetries, 0, 10000},
+		{"logRetentionDays", s.LogRetentionDays, 1, 3653},
+		{"lagAlarmThresholdMs", s.LagAlarmMS, 1, 86400000},
+		{"retryIntervalSeconds", s.Retry.IntervalSeconds, 1, 3600},
+		{"retryMaxAttempts", s.Retry.MaxAttempts, 0, 100},
+	} {
+		within(p, r.key, r.n, r.lo, r.hi)
+	}
+	within(p, "retryBackoffRate", s.Retry.BackoffRate, 1, 10)
 	if s.Role != spec.RolePrimary && s.Role != spec.RoleSecondary {
 		p.fail("role", "must be %q or %q (it defaults to the stack name), got %q", spec.RolePrimary, spec.RoleSecondary, s.Role)
 	}
@@ -213,12 +295,8 @@ func (s *settings) validate(p *parser) {
 	}
 	// The secret travels in the health check's query string, so it must be URL-safe;
 	// the length bound keeps it unguessable and inside Route 53's 255-character path.
-	if s.probeSecret != "" && !secretRE.MatchString(s.probeSecret) {
+	if s.ProbeSecret != "" && !secretRE.MatchString(s.ProbeSecret) {
 		p.fail("probeSecret", "must be 32-128 characters from A-Z a-z 0-9 _ ~ . - (for example `openssl rand -hex 32`)")
-	}
-	// A plain-text value would sit readable in Pulumi.<stack>.yaml and in the state.
-	if s.probeSecret != "" && !p.cfg.IsSecret("probeSecret") {
-		p.fail("probeSecret", "is stored in plain text: set it with `pulumi config set --secret %s:probeSecret ...`", configNamespace)
 	}
 	if len(s.HealthRegions) > 0 && len(s.HealthRegions) < 3 {
 		p.fail("healthCheckRegions", "Route 53 needs at least 3 checker Regions, got %d", len(s.HealthRegions))
@@ -226,13 +304,6 @@ func (s *settings) validate(p *parser) {
 	for key, expr := range map[string]string{"sweepSchedule": s.SweepSchedule, "redriveSchedule": s.RedriveSchedule} {
 		if err := validSchedule(expr); err != nil {
 			p.fail(key, "%v", err)
-		}
-	}
-	// Settings of the replaced event-table pipeline: refused rather than ignored, so an
-	// old stack file does not silently lose what its owner meant.
-	for key, instead := range retiredKeys {
-		if p.cfg.Get(key) != "" {
-			p.fail(key, "is no longer used: %s", instead)
 		}
 	}
 	if !slices.Contains(logRetentionDays, s.LogRetentionDays) {
@@ -270,6 +341,13 @@ func validDomain(d string) error {
 	return nil
 }
 
+// mapSource is a config source of plain values.
+type mapSource map[string]string
+
+func (m mapSource) Get(key string) string { return m[key] }
+
+func (m mapSource) IsSecret(string) bool { return false }
+
 // parser reads keys and collects one error per bad key.
 type parser struct {
 	cfg  configSource
@@ -294,40 +372,33 @@ func (p *parser) str(key, def string) string {
 	return def
 }
 
-func (p *parser) required(key, example string) string {
-	v := strings.TrimSpace(p.cfg.Get(key))
-	if v == "" {
-		p.fail(key, "is required: pulumi config set %s:%s %s", configNamespace, key, example)
-	}
-	return v
-}
-
-func (p *parser) intIn(key string, def, lo, hi int) int {
+func (p *parser) integer(key string, def int) int {
 	v := strings.TrimSpace(p.cfg.Get(key))
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	switch {
-	case err != nil:
+	if err != nil {
 		p.fail(key, "must be an integer, got %q", v)
-	case n < lo || n > hi:
-		p.fail(key, "must be between %d and %d, got %d", lo, hi, n)
 	}
 	return n
 }
 
-func (p *parser) floatIn(key string, def, lo, hi float64) float64 {
+func (p *parser) number(key string, def float64) float64 {
 	v := strings.TrimSpace(p.cfg.Get(key))
 	if v == "" {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	switch {
-	case err != nil:
+	if err != nil {
 		p.fail(key, "must be a number, got %q", v)
-	case f < lo || f > hi:
-		p.fail(key, "must be between %g and %g, got %g", lo, hi, f)
 	}
 	return f
+}
+
+// within fails key when it parsed but lies outside [lo, hi].
+func within[N int | float64](p *parser, key string, n, lo, hi N) {
+	if p.ok(key) && (n < lo || n > hi) {
+		p.fail(key, "must be between %v and %v, got %v", lo, hi, n)
+	}
 }
