@@ -304,13 +304,13 @@ func TestFunctionEnvironmentIsWhatItsMainReads(t *testing.T) {
 			for _, f := range fns {
 				vars, _ := get(f, "environment.variables").(map[string]any)
 				if f.Name == spec.FunctionHealthProbe {
-					for _, k := range []string{spec.EnvProbeEndpoint, spec.EnvProbeSecretParam, spec.EnvProbeCertParam,
+					for _, k := range []string{spec.EnvProbeEndpoint, spec.EnvProbeDomain, spec.EnvProbeSecretParam, spec.EnvProbeCertParam,
 						spec.EnvProbeForceFailParam, spec.EnvProbeMessages, spec.EnvProbeTimeoutMS} {
 						if v, _ := vars[k].(string); v == "" {
 							t.Errorf("probe: %s missing", k)
 						}
 					}
-					if len(vars) != 6 {
+					if len(vars) != 7 {
 						t.Errorf("probe environment %v", slices.Sorted(maps.Keys(vars)))
 					}
 					continue

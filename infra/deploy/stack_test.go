@@ -353,6 +353,10 @@ func TestSecretNeverInOutputsOrEnvironment(t *testing.T) {
 			}
 			probe := res.m.one(t, "aws:lambda/function:Function", spec.FunctionHealthProbe)
 			secretParam := res.m.one(t, "aws:ssm/parameter:Parameter", "probe-secret")
+			// The probe names the custom domain the domain configuration serves.
+			if d, dc := get(probe, "environment.variables."+spec.EnvProbeDomain), get(res.m.one(t, "aws:iot/domainConfiguration:DomainConfiguration", "domain"), "domainName"); d == nil || d != dc {
+				t.Errorf("probe verifies %v, the domain configuration serves %v", d, dc)
+			}
 			if get(probe, "environment.variables."+spec.EnvProbeSecretParam) != get(secretParam, "name") {
 				t.Errorf("probe reads %v, secret is in %v", get(probe, "environment.variables."+spec.EnvProbeSecretParam), get(secretParam, "name"))
 			}
