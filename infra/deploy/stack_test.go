@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -272,7 +272,7 @@ func TestLambdasRuntimeArchitectureAndBuild(t *testing.T) {
 		if !deployed[n] {
 			t.Errorf("no stack deploys %s", n)
 		}
-		if _, err := os.Stat(filepath.Join("..", "functions", "cmd", n, "main.go")); err != nil {
+		if _, err := os.Stat(filepath.Join("..", "..", "functions", "cmd", n, "main.go")); err != nil {
 			t.Errorf("function %s has no main: %v", n, err)
 		}
 	}
@@ -353,6 +353,10 @@ func TestSecretNeverInOutputsOrEnvironment(t *testing.T) {
 			}
 			probe := res.m.one(t, "aws:lambda/function:Function", spec.FunctionHealthProbe)
 			secretParam := res.m.one(t, "aws:ssm/parameter:Parameter", "probe-secret")
+			// The probe names the custom domain the domain configuration serves.
+			if d, dc := get(probe, "environment.variables."+spec.EnvProbeDomain), get(res.m.one(t, "aws:iot/domainConfiguration:DomainConfiguration", "domain"), "domainName"); d == nil || d != dc {
+				t.Errorf("probe verifies %v, the domain configuration serves %v", d, dc)
+			}
 			if get(probe, "environment.variables."+spec.EnvProbeSecretParam) != get(secretParam, "name") {
 				t.Errorf("probe reads %v, secret is in %v", get(probe, "environment.variables."+spec.EnvProbeSecretParam), get(secretParam, "name"))
 			}

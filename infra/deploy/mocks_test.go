@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"encoding/json"
@@ -343,7 +343,7 @@ func deployWith(t *testing.T, stack string, cfg map[string]string, m *mocks, bui
 	res := &result{m: m, builder: builder}
 	done := make(chan map[string]any, 1)
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
-		outs, err := build(ctx, res.builder)
+		outs, err := deployComponent(ctx, res.builder)
 		if err != nil {
 			return err
 		}
@@ -371,6 +371,27 @@ func deployWith(t *testing.T, stack string, cfg map[string]string, m *mocks, bui
 		t.Fatal("stack outputs never resolved")
 	}
 	return res, nil
+}
+
+// deployComponent is what infra/main.go does, through the package's public API: the
+// component for the configured role, with a fake builder.
+func deployComponent(ctx *pulumi.Context, builder Builder) (pulumi.Map, error) {
+	cfg, err := LoadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Role == spec.RolePrimary {
+		c, err := NewPrimary(ctx, "iotdr", &PrimaryArgs{Config: cfg.Config, Builder: builder})
+		if err != nil {
+			return nil, err
+		}
+		return c.Outputs, nil
+	}
+	c, err := NewSecondary(ctx, "iotdr", &SecondaryArgs{Config: cfg.Config, PrimaryStack: cfg.PrimaryStack, Builder: builder})
+	if err != nil {
+		return nil, err
+	}
+	return c.Outputs, nil
 }
 
 // mustDeploy is deployMocked for a configuration that must succeed.
