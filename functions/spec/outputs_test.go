@@ -46,3 +46,17 @@ func TestParameterAndResourceNames(t *testing.T) {
 		}
 	}
 }
+
+func TestPrefixed(t *testing.T) {
+	for _, tc := range []struct{ prefix, name, want string }{
+		{DefaultPrefix, DevicePolicyName, DevicePolicyName},
+		{"acme-dr", DevicePolicyName, "acme-dr-device"},
+		{"acme-dr", ProbePolicyName, "acme-dr-probe"},
+		{"acme-dr", ShadowRuleName, "acme_dr_shadow_capture"},
+		{"acme", "unrelated", "unrelated"},
+	} {
+		if got := Prefixed(tc.prefix, tc.name); got != tc.want {
+			t.Errorf("Prefixed(%q, %q) = %q, want %q", tc.prefix, tc.name, got, tc.want)
+		}
+	}
+}

@@ -65,6 +65,7 @@ type mockResource struct {
 	Region         string // Region of the provider it was created with
 	Inputs         resource.PropertyMap
 	State          resource.PropertyMap
+	RetainOnDelete bool
 }
 
 // mocks is a Pulumi mock monitor that fills in the outputs AWS would compute, records
@@ -184,7 +185,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arnOf("mock", args.TypeToken+"/"+args.Name))
 	}
 	m.mu.Lock()
-	m.resources = append(m.resources, mockResource{Type: args.TypeToken, Name: args.Name, ID: id, Region: region, Inputs: args.Inputs, State: state})
+	retain := args.RegisterRPC != nil && args.RegisterRPC.GetRetainOnDelete()
+	m.resources = append(m.resources, mockResource{Type: args.TypeToken, Name: args.Name, ID: id, Region: region, Inputs: args.Inputs, State: state, RetainOnDelete: retain})
 	m.mu.Unlock()
 	return id, state, nil
 }
