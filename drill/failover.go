@@ -649,6 +649,9 @@ func (d *run) verify(ctx context.Context) error {
 	if err := d.failbackLosses(ctx); err != nil {
 		return err
 	}
+	if d.rep.EchoWrites, d.rep.DuplicateCaptureWrites = d.echoWrites(); d.rep.EchoWrites > 0 {
+		d.fail("%d state-table writes captured no change (an apply echoed back)", d.rep.EchoWrites)
+	}
 	d.phase("verified: %d differences", len(d.rep.DifferencesAfterRestore))
 	sort.SliceStable(d.rep.Timeline, func(i, j int) bool { return d.rep.Timeline[i].AtS < d.rep.Timeline[j].AtS })
 	return nil
