@@ -238,13 +238,36 @@ func orNone(s string) string {
 	return s
 }
 
-// catchUp waits, from the restore, until the pipeline has applied what the secondary
-// captured while failed over, and returns when that was.
+// catchUp waits, from the restore, until the primary holds every change made in the
+// secondary, and returns when that was. Where some never arrive it returns when the
+// pipeline went idle (nothing more is coming): the changes missing then are the losses
+// failbackLosses counts.
 func (d *run) catchUp(ctx context.Context) (time.Time, error) {
-	if err := d.settle(ctx); err != nil {
-		return time.Time{}, err
+	settled := make(chan error, 1)
+	go func() { settled <- d.settle(ctx) }()
+	tick := time.NewTicker(max(d.cfg.Wall(d.cfg.Interval)/20, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		if d.allInPrimary(ctx) {
+			return time.Now(), nil
+		}
+		select {
+		case err := <-settled:
+			return time.Now(), err
+		case <-tick.C:
+		}
 	}
-	return time.Now(), nil
+}
+
+// allInPrimary reports whether the primary holds every change made in the secondary,
+// stopping at the first it lacks.
+func (d *run) allInPrimary(ctx context.Context) bool {
+	for _, c := range d.secondaryChanges {
+		if ok, _, err := c.inPrimary(ctx); !ok || err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // connectNewDevices starts the devices provisioned in the secondary once the fleet is

@@ -17,7 +17,8 @@ var (
 // alternately, round robin over half the fleet; plus the devices provisioned there and
 // a deleted thing), then restores the primary and reports:
 //   - failback-lost: changes made in the secondary that the primary lacks once caught up;
-//   - catch-up-s: from the restore until the pipeline has applied the backlog (AWS s);
+//   - catch-up-s: from the restore until the primary holds every change made in the
+//     secondary (AWS s);
 //   - echo-writes: state-table writes that captured an apply back (a Region's capture
 //     writing an item that came from the other Region with its hash unchanged);
 //     duplicate-writes, a Region's captures rewriting their own item unchanged, beside it;
