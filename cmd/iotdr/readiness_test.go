@@ -52,15 +52,7 @@ func TestReadinessAgainstSim(t *testing.T) {
 	cfg.Interval, cfg.Threshold, cfg.TTL = 100*time.Millisecond, 2, 100*time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := simserver.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	srv := startSimServer(ctx, t, cfg)
 	fleetEnv(t, true)
 	var rep struct {
 		Ready   bool               `json:"ready"`
@@ -110,4 +102,19 @@ func TestReadinessAgainstSim(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startSimServer starts `iotdr sim`'s server with cfg and closes it when the test ends.
+func startSimServer(ctx context.Context, t *testing.T, cfg simserver.Config) *simserver.Server {
+	t.Helper()
+	srv, err := simserver.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return srv
 }
