@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
+	route53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
@@ -272,8 +274,15 @@ func (s *settings) validate(p *parser) {
 		p.fail("prefix", "must be 1-20 lowercase letters, digits or hyphens starting with a letter, got %q", s.Prefix)
 	}
 	for key, r := range map[string]string{"primaryRegion": s.PrimaryRegion, "secondaryRegion": s.SecondaryRegion} {
-		if r != "" && !regionRE.MatchString(r) {
+		switch {
+		case r == "":
+		case !regionRE.MatchString(r):
 			p.fail(key, "%q is not an AWS Region name (like us-east-1)", r)
+		case partitionOf(r) != partition:
+			// Route 53 health checks publish their metrics in us-east-1 and fail over
+			// records of the public DNS, both of the aws partition, and every ARN the
+			// stacks write is of that partition: refused rather than half-working.
+			p.fail(key, "%q is in the %s partition: iot-dr deploys to Regions of the %s partition only (Route 53 health checks and their us-east-1 metrics are there)", r, partitionOf(r), partition)
 		}
 	}
 	if s.PrimaryRegion != "" && s.PrimaryRegion == s.SecondaryRegion {
@@ -287,8 +296,10 @@ func (s *settings) validate(p *parser) {
 	if s.HostedZoneID != "" && !zoneRE.MatchString(s.HostedZoneID) {
 		p.fail("hostedZoneId", "%q is not a Route 53 hosted zone id (like Z0123456789ABCDEFGHIJ)", s.HostedZoneID)
 	}
-	if s.CertificateARN != "" && !strings.HasPrefix(s.CertificateARN, "arn:aws") {
-		p.fail("certificateArn", "%q is not an ACM certificate ARN", s.CertificateARN)
+	if s.CertificateARN != "" {
+		if err := validCertificate(s.CertificateARN, s.Region()); err != nil {
+			p.fail("certificateArn", "%v", err)
+		}
 	}
 	if s.Role == spec.RoleSecondary && strings.Count(s.PrimaryStack, "/") != 2 {
 		p.fail("primaryStack", "must be a fully qualified stack name <org>/<project>/<stack>, got %q", s.PrimaryStack)
@@ -301,6 +312,15 @@ func (s *settings) validate(p *parser) {
 	if len(s.HealthRegions) > 0 && len(s.HealthRegions) < 3 {
 		p.fail("healthCheckRegions", "Route 53 needs at least 3 checker Regions, got %d", len(s.HealthRegions))
 	}
+	checkers := route53types.HealthCheckRegion("").Values()
+	for i, r := range s.HealthRegions {
+		switch {
+		case !slices.Contains(checkers, route53types.HealthCheckRegion(r)):
+			p.fail("healthCheckRegions", "%q is not a Route 53 health-checker Region (they are %v)", r, checkers)
+		case slices.Index(s.HealthRegions, r) < i:
+			p.fail("healthCheckRegions", "lists %q twice", r)
+		}
+	}
 	for key, expr := range map[string]string{"sweepSchedule": s.SweepSchedule, "redriveSchedule": s.RedriveSchedule} {
 		if err := validSchedule(expr); err != nil {
 			p.fail(key, "%v", err)
@@ -312,12 +332,48 @@ func (s *settings) validate(p *parser) {
 	if !slices.Contains([]string{"ALL", "ERROR", "FATAL", "OFF"}, s.StateMachineLog) {
 		p.fail("stateMachineLogLevel", "must be ALL, ERROR, FATAL or OFF, got %q", s.StateMachineLog)
 	}
-	if s.AlarmTopicARN != "" && !strings.HasPrefix(s.AlarmTopicARN, "arn:aws") {
-		p.fail("alarmTopicArn", "%q is not an SNS topic ARN", s.AlarmTopicARN)
+	if s.AlarmTopicARN != "" {
+		if a, err := awsarn.Parse(s.AlarmTopicARN); err != nil || a.Service != "sns" || a.Partition != partition {
+			p.fail("alarmTopicArn", "%q is not an SNS topic ARN (arn:%s:sns:<region>:<account>:<topic>)", s.AlarmTopicARN, partition)
+		}
 	}
 	if p.ok("healthCheckInterval") && s.HealthInterval != 10 && s.HealthInterval != 30 {
 		p.fail("healthCheckInterval", "Route 53 supports a request interval of 10 or 30 seconds only, got %d", s.HealthInterval)
 	}
+}
+
+// partition is the one AWS partition iot-dr deploys to.
+const partition = "aws"
+
+// partitionOf names the AWS partition of a Region.
+func partitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.Contains(region, "-iso"):
+		return "aws-iso"
+	}
+	return partition
+}
+
+// validCertificate accepts an ACM certificate ARN in the stack's own Region: an IoT
+// domain configuration serves only a certificate from its Region's ACM.
+func validCertificate(s, region string) error {
+	a, err := awsarn.Parse(s)
+	if err != nil || a.Service != "acm" || !strings.HasPrefix(a.Resource, "certificate/") || a.AccountID == "" {
+		return fmt.Errorf("%q is not an ACM certificate ARN (arn:%s:acm:%s:<account>:certificate/<id>)", s, partition, region)
+	}
+	if a.Partition != partition {
+		return fmt.Errorf("%q is in the %s partition, the stack's Region %s in %s", s, a.Partition, region, partition)
+	}
+	if region != "" && a.Region != region {
+		return fmt.Errorf("%q is a certificate in %s, but this stack deploys to %s: an IoT domain configuration needs a certificate from its own Region's ACM (request or import one there)", s, a.Region, region)
+	}
+	return nil
 }
 
 // validDomain accepts a lowercase DNS name with at least three labels: the custom

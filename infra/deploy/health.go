@@ -69,7 +69,7 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 		return nil, fmt.Errorf("probe policy: %w", err)
 	}
 	policy, err := iot.NewPolicy(ctx, "probe-policy", &iot.PolicyArgs{
-		Name:   pulumi.String(spec.ProbePolicyName),
+		Name:   pulumi.String(spec.Prefixed(s.Prefix, spec.ProbePolicyName)),
 		Policy: pulumi.String(policyDoc),
 	}, child)
 	if err != nil {

@@ -65,6 +65,8 @@ type mockResource struct {
 	Region         string // Region of the provider it was created with
 	Inputs         resource.PropertyMap
 	State          resource.PropertyMap
+	RetainOnDelete bool
+	Parent         string // the parent's URN
 }
 
 // mocks is a Pulumi mock monitor that fills in the outputs AWS would compute, records
@@ -184,7 +186,12 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arnOf("mock", args.TypeToken+"/"+args.Name))
 	}
 	m.mu.Lock()
-	m.resources = append(m.resources, mockResource{Type: args.TypeToken, Name: args.Name, ID: id, Region: region, Inputs: args.Inputs, State: state})
+	r := mockResource{Type: args.TypeToken, Name: args.Name, ID: id, Region: region, Inputs: args.Inputs, State: state}
+	if args.RegisterRPC != nil {
+		r.RetainOnDelete = args.RegisterRPC.GetRetainOnDelete()
+		r.Parent = args.RegisterRPC.GetParent()
+	}
+	m.resources = append(m.resources, r)
 	m.mu.Unlock()
 	return id, state, nil
 }

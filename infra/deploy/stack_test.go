@@ -450,3 +450,48 @@ func TestEveryPipelineFunctionBelongsToAHalf(t *testing.T) {
 		t.Errorf("unplaced function error %v", err)
 	}
 }
+
+// TestNamesFollowThePrefix: two deployments with different prefixes in one account
+// and Region name no rule or policy alike.
+func TestNamesFollowThePrefix(t *testing.T) {
+	names := func(prefix string) []string {
+		res := mustDeploy(t, spec.RolePrimary, map[string]string{"prefix": prefix})
+		var out []string
+		for _, typ := range []string{"aws:iot/topicRule:TopicRule", "aws:iot/policy:Policy"} {
+			for _, r := range res.m.byType(typ) {
+				out = append(out, str(r.Inputs, "name"))
+			}
+		}
+		return out
+	}
+	a, b := names("iotdr"), names("acme-dr")
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("names %v and %v", a, b)
+	}
+	for _, n := range b {
+		if slices.Contains(a, n) {
+			t.Errorf("%s is named alike in both deployments", n)
+		}
+		if !strings.HasPrefix(n, "acme-dr-") && !strings.HasPrefix(n, "acme_dr_") {
+			t.Errorf("%s does not carry the prefix acme-dr", n)
+		}
+	}
+	if !slices.Contains(a, spec.DevicePolicyName) {
+		t.Errorf("default names %v lack %s, the name the simulator uses", a, spec.DevicePolicyName)
+	}
+}
+
+// TestDevicePolicyIsRetainedOnDestroy: IoT refuses to delete a policy attached to
+// certificates, and the devices' certificates are not the stack's.
+func TestDevicePolicyIsRetainedOnDestroy(t *testing.T) {
+	res := mustDeploy(t, spec.RolePrimary, nil)
+	p := res.m.one(t, "aws:iot/policy:Policy", "device-policy")
+	if !p.RetainOnDelete {
+		t.Error("the device policy is deleted on destroy")
+	}
+	for _, other := range res.m.byType("aws:iot/policy:Policy") {
+		if other.Name != "device-policy" && other.RetainOnDelete {
+			t.Errorf("%s retained too", other.Name)
+		}
+	}
+}
