@@ -205,20 +205,30 @@ func retryThrottled(ctx context.Context, call func() error) error {
 
 // reportedField is one key of a thing's reported shadow state as JSON ("none" without).
 func reportedField(ctx context.Context, r *simulator.Region, thing, key string) string {
-	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if err != nil {
-		return "none"
+	state, problem := readReported(ctx, r, thing)
+	if problem != "" {
+		return problem
 	}
-	state, err := replication.ShadowState(out.Payload)
-	if err != nil {
-		return "unreadable"
-	}
-	reported, _ := state["reported"].(map[string]any)
+	reported, _ := state.(map[string]any)
 	v, ok := reported[key]
 	if !ok {
 		return "none"
 	}
 	return fmt.Sprint(v)
+}
+
+// readReported reads a thing's reported shadow state; problem is "none" without a
+// shadow, "unreadable" for a document that is not one.
+func readReported(ctx context.Context, r *simulator.Region, thing string) (reported any, problem string) {
+	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	if err != nil {
+		return nil, "none"
+	}
+	state, err := replication.ShadowState(out.Payload)
+	if err != nil {
+		return nil, "unreadable"
+	}
+	return state["reported"], ""
 }
 
 func orNone(s string) string {

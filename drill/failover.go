@@ -610,15 +610,11 @@ func (d *run) differences(ctx context.Context) (registry, shadows []string, err 
 
 // reportedState is a thing's reported shadow state as canonical JSON ("none" without).
 func reportedState(ctx context.Context, r *simulator.Region, thing string) string {
-	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if err != nil {
-		return "none"
+	reported, problem := readReported(ctx, r, thing)
+	if problem != "" {
+		return problem
 	}
-	state, err := replication.ShadowState(out.Payload)
-	if err != nil {
-		return "unreadable"
-	}
-	b, _ := json.Marshal(state["reported"]) // map keys are sorted: canonical
+	b, _ := json.Marshal(reported) // map keys are sorted: canonical
 	return string(b)
 }
 

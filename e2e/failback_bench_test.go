@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"flag"
 	"testing"
 	"time"
-
-	"github.com/iot-dr/iot-dr/drill"
 )
 
 var (
@@ -32,25 +29,9 @@ var (
 //
 // The time scale is BenchmarkFailover's (20,000 / devices, 5-50).
 func BenchmarkFailback(b *testing.B) {
-	drill.RaiseFileLimit()
-	cfg := drill.DefaultConfig()
-	cfg.Devices = *failbackDevices
+	cfg := benchConfig(*failbackDevices, *failbackTimeScale)
 	cfg.FailbackChanges = *failbackChanges
-	cfg.TimeScale = min(drill.DefaultTimeScale, max(5, 20000/float64(cfg.Devices)))
-	if *failbackTimeScale > 0 {
-		cfg.TimeScale = *failbackTimeScale
-	}
-	var rep *drill.Report
-	for b.Loop() {
-		var err error
-		if rep, err = drill.Run(context.Background(), cfg); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if !rep.Passed {
-		// The figures below are the finding; the failures say which of them broke.
-		b.Logf("drill failed: %v", rep.Failures)
-	}
+	rep := runDrill(b, cfg)
 	bound := cfg.Bound() + time.Duration(rep.FailbackCatchUpS*float64(time.Second))
 	b.ReportMetric(float64(rep.ChangesLostOnFailback), "failback-lost")
 	b.ReportMetric(rep.FailbackCatchUpS, "catch-up-s")
