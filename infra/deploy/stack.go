@@ -118,6 +118,8 @@ type stack struct {
 	health   pulumi.ProviderResource // us-east-1, for health-check metrics
 	code     map[string]pulumi.Archive
 	parent   pulumi.Resource // the Primary or Secondary component
+	// sharedValidationRecord is the primary's ACM validation CNAME (secondary only).
+	sharedValidationRecord pulumi.StringInput
 }
 
 // newStack creates the stack's providers under parent, looks up what the stack needs
@@ -198,7 +200,7 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 	if err != nil {
 		return nil, nil, err
 	}
-	domain, err := newDomain(ctx, s, inRegion...)
+	domain, err := newDomain(ctx, s, domainArgs{SharedValidationRecord: st.sharedValidationRecord}, inRegion...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -231,6 +233,9 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 		spec.OutputStateTableArn:           pipeline.StateTableArn,
 		spec.OutputErrorTableName:          pipeline.ErrorTable.Name,
 		spec.OutputFunctionNames:           fns,
+	}
+	if s.Role == spec.RolePrimary && st.sharedValidationRecord == nil && s.CertificateARN == "" {
+		out[spec.OutputCertificateValidationRecord] = domain.ValidationRecord
 	}
 	if pipeline.Halves.Capture {
 		rules := pulumi.StringArray{}
@@ -287,6 +292,15 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 	}).(pulumi.StringOutput)
 	checked := func(v pulumi.StringOutput) pulumi.StringOutput {
 		return pulumi.All(v, checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	}
+	// Whether the primary owns the ACM validation record decides whether this stack
+	// declares one, so it is read now rather than as an output.
+	rec, err := ref.GetOutputDetails(spec.OutputCertificateValidationRecord)
+	if err != nil {
+		return nil, fmt.Errorf("read the primary stack %s: %w", s.PrimaryStack, err)
+	}
+	if v, ok := rec.Value.(string); ok && v != "" {
+		st.sharedValidationRecord = pulumi.String(v)
 	}
 	replicaStream := checked(fromPrimary(spec.OutputReplicaStreamArn))
 	out, probe, err := st.common(ctx, pipelineArgs{

@@ -495,3 +495,53 @@ func TestDevicePolicyIsRetainedOnDestroy(t *testing.T) {
 		}
 	}
 }
+
+// TestACMValidationRecordHasOneOwner: both Regions' certificates for the domain share
+// one validation CNAME; the primary writes it and the secondary validates through it,
+// so destroying or replacing the secondary cannot delete what the primary renews
+// through. Only if the primary brings its own certificate does the secondary write it.
+func TestACMValidationRecordHasOneOwner(t *testing.T) {
+	primary := mustDeploy(t, spec.RolePrimary, nil)
+	rec := primary.m.one(t, "aws:route53/record:Record", "domain-validation")
+	if got := primary.outputs[spec.OutputCertificateValidationRecord]; got != str(rec.State, "fqdn") || got == "" {
+		t.Errorf("primary exports validation record %v, wrote %s", got, str(rec.State, "fqdn"))
+	}
+
+	secondary := mustDeploy(t, spec.RoleSecondary, nil)
+	for _, r := range secondary.m.byType("aws:route53/record:Record") {
+		if r.Name == "domain-validation" {
+			t.Error("the secondary writes the validation record the primary owns")
+		}
+	}
+	v := secondary.m.one(t, "aws:acm/certificateValidation:CertificateValidation", "domain")
+	if got := get(v, "validationRecordFqdns.0"); got != primaryOutputs()[spec.OutputCertificateValidationRecord] {
+		t.Errorf("the secondary validates through %v, not the primary's record", got)
+	}
+	if _, ok := secondary.outputs[spec.OutputCertificateValidationRecord]; ok {
+		t.Error("the secondary exports a validation record it does not own")
+	}
+
+	// A primary with its own certificate owns no record: the secondary writes it.
+	m := newMocks()
+	delete(m.primary, spec.OutputCertificateValidationRecord)
+	res, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.m.one(t, "aws:route53/record:Record", "domain-validation")
+	byo := mustDeploy(t, spec.RolePrimary, map[string]string{"certificateArn": "arn:aws:acm:" + testPrimary + ":" + testAccount + ":certificate/own"})
+	if _, ok := byo.outputs[spec.OutputCertificateValidationRecord]; ok {
+		t.Error("a primary with its own certificate claims the validation record")
+	}
+}
+
+// TestSecondaryRefusesAMismatchedValidationRecord: a shared record that is not the
+// one the secondary's certificate asks for fails the deployment, not the renewal.
+func TestSecondaryRefusesAMismatchedValidationRecord(t *testing.T) {
+	m := newMocks()
+	m.primary[spec.OutputCertificateValidationRecord] = "_other.iot.example.com."
+	_, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
+	if err == nil || !strings.Contains(err.Error(), "is not the one this certificate needs") {
+		t.Fatalf("error %v, want the mismatched record refused", err)
+	}
+}
