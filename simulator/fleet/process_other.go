@@ -1,0 +1,9 @@
+//go:build !linux
+
+package fleet
+
+import "syscall"
+
+// workerProcAttr: elsewhere a worker relies on its stdin closing when the parent
+// ends.
+func workerProcAttr() *syscall.SysProcAttr { return nil }
