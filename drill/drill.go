@@ -324,8 +324,12 @@ type Report struct {
 	ErrorTableRecords       int      `json:"error_table_records"`
 	DifferencesAfterRestore []string `json:"differences_after_restore"`
 	WallS                   float64  `json:"wall_s"`
-	Passed                  bool     `json:"passed"`
-	Failures                []string `json:"failures,omitempty"`
+	// FleetWorkers is how many processes ran the fleet (0: the drill's own), and
+	// FleetWorkersPeakMiB the sum of their peak resident sizes.
+	FleetWorkers        int      `json:"fleet_workers"`
+	FleetWorkersPeakMiB float64  `json:"fleet_workers_peak_mib"`
+	Passed              bool     `json:"passed"`
+	Failures            []string `json:"failures,omitempty"`
 }
 
 // Refusal is one device refused by the secondary, with the broker's reason.

@@ -158,7 +158,19 @@ func (d *run) startFleet(ctx context.Context, devices []fleet.Device) (liveFleet
 		return nil, err
 	}
 	d.phase("fleet running in %d worker processes", len(ps.PIDs()))
-	return ps, nil
+	d.rep.FleetWorkers = len(ps.PIDs())
+	return workerFleet{ps, d}, nil
+}
+
+// workerFleet records the workers' peak memory in the report when they stop.
+type workerFleet struct {
+	*fleet.Processes
+	d *run
+}
+
+func (w workerFleet) Stop() {
+	w.Processes.Stop()
+	w.d.rep.FleetWorkersPeakMiB = float64(w.PeakRSS()) / (1 << 20)
 }
 
 // waitLimit bounds each wait for the fleet: generous against the bound, so a slow

@@ -344,6 +344,20 @@ func (ps *Processes) PIDs() []int {
 	return out
 }
 
+// PeakRSS is the sum of the workers' peak resident sizes in bytes, known once they
+// have exited (0 where the platform does not report it).
+func (ps *Processes) PeakRSS() int64 {
+	var n int64
+	for _, w := range ps.workers {
+		select {
+		case <-w.done:
+			n += maxRSS(w.cmd.ProcessState)
+		default:
+		}
+	}
+	return n
+}
+
 // Connected returns, per Region, the number of devices currently connected.
 func (ps *Processes) Connected() map[string]int {
 	ps.mu.Lock()
