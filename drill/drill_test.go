@@ -76,3 +76,61 @@ func TestWallTime(t *testing.T) {
 		}
 	}
 }
+
+// TestFailbackHalf: while failed over the drill changes the secondary (a shadow report
+// and an attribute on each thing of the fleet's upper half, new devices, a deleted
+// thing) and after the restore looks for each change in the primary and connects the
+// new devices to it. Whatever the primary lacks, or refuses, fails the drill by name;
+// the catch-up is timed from the restore and marked on the chart.
+func TestFailbackHalf(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Devices, cfg.Changes = 6, 2
+	rep, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 things x (shadow + attribute), 1 new device, 1 deletion.
+	if want := 2*2 + 1 + 1; rep.ChangesMadeInSecondary != want {
+		t.Errorf("changes made in the secondary = %d, want %d; failures %v", rep.ChangesMadeInSecondary, want, rep.Failures)
+	}
+	if rep.ChangesLostOnFailback < 0 || rep.ChangesLostOnFailback > rep.ChangesMadeInSecondary {
+		t.Errorf("changes lost on failback = %d of %d", rep.ChangesLostOnFailback, rep.ChangesMadeInSecondary)
+	}
+	if rep.ChangesLostOnFailback > 0 && (len(rep.LostOnFailback) == 0 || !failedWith(rep, "not in us-east-1 after failback")) {
+		t.Errorf("%d changes lost on failback, but the drill says %v (examples %v)", rep.ChangesLostOnFailback, rep.Failures, rep.LostOnFailback)
+	}
+	if rep.DevicesRefusedAfterFailback != len(rep.RefusedAfterFailback) || rep.DevicesRefusedAfterFailback > 1 {
+		t.Errorf("devices refused after failback = %d, listed %v", rep.DevicesRefusedAfterFailback, rep.RefusedAfterFailback)
+	}
+	if rep.DevicesRefusedAfterFailback > 0 && !failedWith(rep, "refused by us-east-1 after failback") {
+		t.Errorf("a device was refused after failback, but the drill says %v", rep.Failures)
+	}
+	if rep.ChangesLostOnFailback+rep.DevicesRefusedAfterFailback > 0 && rep.Passed {
+		t.Error("the drill passed although failback lost changes or refused devices")
+	}
+	if rep.FailbackCatchUpS <= 0 || rep.FailbackCatchUpS > rep.FailbackS+rep.WallS*cfg.TimeScale {
+		t.Errorf("catch-up %.3fs (failback %.3fs)", rep.FailbackCatchUpS, rep.FailbackS)
+	}
+	var text, page strings.Builder
+	WriteText(&text, rep)
+	if err := WriteHTML(&page, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"changes made in the secondary while failed over", "lost on failback", "catch-up (primary applied its backlog)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q", want)
+		}
+	}
+	if !strings.Contains(page.String(), "caught up (") || !strings.Contains(page.String(), "<h2>Failback</h2>") {
+		t.Error("HTML report lacks the catch-up mark or the failback table")
+	}
+}
+
+func failedWith(r *Report, s string) bool {
+	for _, f := range r.Failures {
+		if strings.Contains(f, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -62,7 +62,7 @@
 //
 //   - One public hosted zone (HostedZoneID) named after the custom domain's parent
 //     (iotdr.test. for iot.iotdr.test), holding the pair of failover CNAME records for the
-//     custom domain, as infra/dns.go deploys them: PRIMARY points to
+//     custom domain, as infra/deploy/dns.go deploys them: PRIMARY points to
 //     simulator.Endpoint(primary) with the primary's health check, SECONDARY to
 //     simulator.Endpoint(secondary) with the secondary's. No SOA or NS records are listed.
 //   - Two HTTP health checks, one per Region, with UUID-shaped ids (HealthCheckID).

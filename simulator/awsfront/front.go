@@ -59,7 +59,7 @@ func (f *Front) HealthCheckID(region string) string {
 }
 
 // StackOutputs returns what `pulumi stack output --json` would print for the primary
-// and the secondary stack of this deployment (the keys infra/deploy.go exports that the
+// and the secondary stack of this deployment (the keys infra/deploy/stack.go exports that the
 // AWS drill reads, plus a few neighbours), ready to be written as JSON.
 func (f *Front) StackOutputs() (primary, secondary map[string]any) {
 	p, s := f.w.Primary.Name, f.w.Secondary.Name
