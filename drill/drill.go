@@ -99,6 +99,10 @@ type Config struct {
 	// scenario attempts in the primary while failed over, and how many things get a
 	// shadow report and an attribute change in the secondary then (the failback half).
 	Changes int
+	// FailbackChanges is how many shadow reports and attribute changes the failback half
+	// makes in the secondary while failed over, round robin over the upper half of the
+	// fleet (0: one of each on up to Changes things).
+	FailbackChanges int
 	// Seed makes the fleet's attributes and jitter reproducible.
 	Seed int64
 	// FleetWorker, when set, runs the fleet in child processes started by this
@@ -205,6 +209,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConnectRate <= 0 {
 		return fmt.Errorf("--connect-rate must be positive (CONNECT requests per second per account), got %g", c.ConnectRate)
+	}
+	if c.FailbackChanges < 0 {
+		return fmt.Errorf("failback changes must not be negative, got %d", c.FailbackChanges)
 	}
 	if c.Changes < 0 {
 		return fmt.Errorf("--changes must not be negative, got %d", c.Changes)
@@ -334,6 +341,13 @@ type Report struct {
 	FailbackCatchUpS            float64   `json:"failback_catch_up_s"`
 	DevicesRefusedAfterFailback int       `json:"devices_refused_after_failback"`
 	RefusedAfterFailback        []Refusal `json:"refused_after_failback,omitempty"`
+	// EchoWrites are the state-table writes of the whole drill in which a Region's
+	// capture wrote back, unchanged, an item that came from the other Region (the echo
+	// of an apply): they fail the drill. DuplicateCaptureWrites are a Region's captures
+	// rewriting its own item unchanged (two captures of one change racing): a cost, not
+	// a loop.
+	EchoWrites             int `json:"echo_writes"`
+	DuplicateCaptureWrites int `json:"duplicate_capture_writes"`
 
 	ErrorTableRecords       int      `json:"error_table_records"`
 	DifferencesAfterRestore []string `json:"differences_after_restore"`

@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // TestRepresentedFleet: with --fleet-size M equal to --devices N the drill is the
@@ -108,6 +112,9 @@ func TestFailbackHalf(t *testing.T) {
 	if rep.ChangesLostOnFailback+rep.DevicesRefusedAfterFailback > 0 && rep.Passed {
 		t.Error("the drill passed although failback lost changes or refused devices")
 	}
+	if rep.EchoWrites != 0 {
+		t.Errorf("%d echo writes in the state table", rep.EchoWrites)
+	}
 	if rep.FailbackCatchUpS <= 0 || rep.FailbackCatchUpS > rep.FailbackS+rep.WallS*cfg.TimeScale {
 		t.Errorf("catch-up %.3fs (failback %.3fs)", rep.FailbackCatchUpS, rep.FailbackS)
 	}
@@ -133,4 +140,29 @@ func failedWith(r *Report, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestEchoes: a Region's own write that leaves an item's hash as it was is an echo
+// where the item came from the other Region, a duplicate where it was the Region's own;
+// a write that changes it, the first write of an item, a write replicated in from the
+// other Region (its origin) and a removal are neither.
+func TestEchoes(t *testing.T) {
+	img := func(origin, hash string) map[string]events.DynamoDBAttributeValue {
+		return map[string]events.DynamoDBAttributeValue{spec.StateAttrOrigin: events.NewStringAttribute(origin),
+			spec.StateAttrHash: events.NewStringAttribute(hash)}
+	}
+	rec := func(old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
+		return events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: old, NewImage: new}}
+	}
+	recs := []events.DynamoDBEventRecord{
+		rec(nil, img("eu-west-1", "a")),                   // first write
+		rec(img("us-east-1", "a"), img("eu-west-1", "b")), // a change
+		rec(img("us-east-1", "a"), img("eu-west-1", "a")), // the apply's content captured back: echo
+		rec(img("eu-west-1", "b"), img("eu-west-1", "b")), // a rewrite of its own: echo
+		rec(img("eu-west-1", "b"), img("us-east-1", "b")), // replicated in
+		rec(img("eu-west-1", "b"), nil),                   // removed (TTL)
+	}
+	if echo, dup := echoes("eu-west-1", recs); echo != 1 || dup != 1 {
+		t.Errorf("echoes, duplicates = %d, %d, want 1, 1", echo, dup)
+	}
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
@@ -30,6 +32,8 @@ const retiredThing = "retired-thing"
 // primary after failback.
 type secondaryChange struct {
 	what string
+	// changes is how many changes made in the secondary it stands for.
+	changes int
 	// inPrimary reports whether the primary holds the change, and what it holds instead.
 	inPrimary func(ctx context.Context) (ok bool, got string, err error)
 }
@@ -47,23 +51,61 @@ func (c Config) newDevices() int { return max(1, c.Devices/50) }
 func (d *run) changesInSecondary(ctx context.Context) {
 	s := d.w.Secondary
 	n := len(d.replicatedThings)
-	for i := range min(d.cfg.Changes, n/2) {
-		thing, rev := d.replicatedThings[n-1-i], fmt.Sprint(i+1)
-		err := retryThrottled(ctx, func() error {
-			_, err := s.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(thing),
-				Payload: fmt.Appendf(nil, `{"state":{"reported":{"failover":%s}}}`, rev)})
-			return err
-		})
-		d.record(err, fmt.Sprintf("shadow %s: reported failover=%s", thing, rev), func(ctx context.Context) (bool, string, error) {
-			got := reportedField(ctx, d.w.Primary, thing, "failover")
-			return got == rev, got, nil
-		})
-		err = retryThrottled(ctx, func() error {
-			_, err := s.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(thing),
-				AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"failover": rev}}})
-			return err
-		})
-		d.record(err, fmt.Sprintf("thing %s: attribute failover=%s", thing, rev), func(ctx context.Context) (bool, string, error) {
+	upper := d.replicatedThings[n-n/2:]
+	total := d.cfg.FailbackChanges
+	if total == 0 {
+		total = 2 * min(d.cfg.Changes, len(upper))
+	}
+	if len(upper) == 0 {
+		total = 0
+	}
+	// Change j writes revision j+1 of thing j/2 (round robin over the upper half), its
+	// shadow for even j, its attribute for odd j. Only each resource's last revision is
+	// looked for in the primary; when it is missing, every change made to the resource
+	// is lost.
+	type resource struct {
+		thing  string
+		shadow bool
+	}
+	last, made := map[resource]string{}, map[resource]int{}
+	var order []resource
+	for j := range total {
+		r := resource{thing: upper[len(upper)-1-(j/2)%len(upper)], shadow: j%2 == 0}
+		rev := fmt.Sprint(j + 1)
+		var err error
+		if r.shadow {
+			err = retryThrottled(ctx, func() error {
+				_, err := s.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(r.thing),
+					Payload: fmt.Appendf(nil, `{"state":{"reported":{"failover":%s}}}`, rev)})
+				return err
+			})
+		} else {
+			err = retryThrottled(ctx, func() error {
+				_, err := s.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(r.thing),
+					AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"failover": rev}}})
+				return err
+			})
+		}
+		if err != nil {
+			d.fail("change in %s failed: %s of %s: %v", s.Name, map[bool]string{true: "shadow", false: "attribute"}[r.shadow], r.thing, err)
+			continue
+		}
+		if _, ok := last[r]; !ok {
+			order = append(order, r)
+		}
+		last[r] = rev
+		made[r]++
+	}
+	for _, r := range order {
+		thing, rev := r.thing, last[r]
+		if r.shadow {
+			d.record(made[r], fmt.Sprintf("shadow %s: reported failover=%s", thing, rev), func(ctx context.Context) (bool, string, error) {
+				got := reportedField(ctx, d.w.Primary, thing, "failover")
+				return got == rev, got, nil
+			})
+			continue
+		}
+		d.record(made[r], fmt.Sprintf("thing %s: attribute failover=%s", thing, rev), func(ctx context.Context) (bool, string, error) {
 			out, err := d.w.Primary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)})
 			if err != nil {
 				return false, "", err
@@ -80,7 +122,7 @@ func (d *run) changesInSecondary(ctx context.Context) {
 			dev, err = d.provisionIn(ctx, s, name, i)
 			return err
 		})
-		d.record(err, fmt.Sprintf("device %s provisioned (thing, certificate, device policy)", name), func(ctx context.Context) (bool, string, error) {
+		d.recordOne(err, fmt.Sprintf("device %s provisioned (thing, certificate, device policy)", name), func(ctx context.Context) (bool, string, error) {
 			out, err := d.w.Primary.Registry.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
 			var nf *iottypes.ResourceNotFoundException
 			if errors.As(err, &nf) {
@@ -100,7 +142,7 @@ func (d *run) changesInSecondary(ctx context.Context) {
 		_, err := s.Registry.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(retiredThing)})
 		return err
 	})
-	d.record(err, "thing "+retiredThing+" deleted", func(ctx context.Context) (bool, string, error) {
+	d.recordOne(err, "thing "+retiredThing+" deleted", func(ctx context.Context) (bool, string, error) {
 		_, err := d.w.Primary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(retiredThing)})
 		var nf *iottypes.ResourceNotFoundException
 		if errors.As(err, &nf) {
@@ -111,14 +153,20 @@ func (d *run) changesInSecondary(ctx context.Context) {
 	d.phase("changes made in %s while failed over: %d (%d new devices)", s.Name, d.rep.ChangesMadeInSecondary, len(d.newInSecondary))
 }
 
-// record counts a change made in the secondary (err nil) or fails the drill.
-func (d *run) record(err error, what string, inPrimary func(context.Context) (bool, string, error)) {
+// recordOne counts one change made in the secondary (err nil) or fails the drill.
+func (d *run) recordOne(err error, what string, inPrimary func(context.Context) (bool, string, error)) {
 	if err != nil {
 		d.fail("change in %s failed: %s: %v", d.w.Secondary.Name, what, err)
 		return
 	}
-	d.rep.ChangesMadeInSecondary++
-	d.secondaryChanges = append(d.secondaryChanges, secondaryChange{what: what, inPrimary: inPrimary})
+	d.record(1, what, inPrimary)
+}
+
+// record counts n changes made in the secondary to one resource, whose final state is
+// what, to be looked for in the primary after failback.
+func (d *run) record(n int, what string, inPrimary func(context.Context) (bool, string, error)) {
+	d.rep.ChangesMadeInSecondary += n
+	d.secondaryChanges = append(d.secondaryChanges, secondaryChange{what: what, changes: n, inPrimary: inPrimary})
 }
 
 // provisionIn provisions a device in r as an operator would there: thing, a certificate
@@ -157,20 +205,30 @@ func retryThrottled(ctx context.Context, call func() error) error {
 
 // reportedField is one key of a thing's reported shadow state as JSON ("none" without).
 func reportedField(ctx context.Context, r *simulator.Region, thing, key string) string {
-	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if err != nil {
-		return "none"
+	state, problem := readReported(ctx, r, thing)
+	if problem != "" {
+		return problem
 	}
-	state, err := replication.ShadowState(out.Payload)
-	if err != nil {
-		return "unreadable"
-	}
-	reported, _ := state["reported"].(map[string]any)
+	reported, _ := state.(map[string]any)
 	v, ok := reported[key]
 	if !ok {
 		return "none"
 	}
 	return fmt.Sprint(v)
+}
+
+// readReported reads a thing's reported shadow state; problem is "none" without a
+// shadow, "unreadable" for a document that is not one.
+func readReported(ctx context.Context, r *simulator.Region, thing string) (reported any, problem string) {
+	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	if err != nil {
+		return nil, "none"
+	}
+	state, err := replication.ShadowState(out.Payload)
+	if err != nil {
+		return nil, "unreadable"
+	}
+	return state["reported"], ""
 }
 
 func orNone(s string) string {
@@ -265,7 +323,7 @@ func (d *run) failbackLosses(ctx context.Context) error {
 			return fmt.Errorf("check %s in %s: %w", c.what, d.w.Primary.Name, err)
 		}
 		if !ok {
-			d.rep.ChangesLostOnFailback++
+			d.rep.ChangesLostOnFailback += c.changes
 			if len(d.rep.LostOnFailback) < 5 {
 				d.rep.LostOnFailback = append(d.rep.LostOnFailback, fmt.Sprintf("%s: %s has %s", c.what, d.w.Primary.Name, got))
 			}
@@ -277,4 +335,46 @@ func (d *run) failbackLosses(ctx context.Context) error {
 	}
 	d.phase("failback: %d of %d changes made in %s lost", d.rep.ChangesLostOnFailback, d.rep.ChangesMadeInSecondary, d.w.Secondary.Name)
 	return nil
+}
+
+// echoWrites counts, over both Regions' state tables, the writes that captured no
+// change: echoes, a Region's capture writing an item's content back as it came from
+// the other Region (its origin flips, its hash stays), as a capture reading what an apply
+// had just written would; and duplicates, a Region's capture rewriting its own item
+// unchanged (two captures of one change racing, as at-least-once events make them).
+// Writes replicated in from the other Region are not the Region's own.
+func (d *run) echoWrites() (echo, duplicate int) {
+	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
+		e, dup := echoes(r.Name, r.State.Stream().Read("", 0))
+		echo += e
+		duplicate += dup
+	}
+	return echo, duplicate
+}
+
+// echoes counts the records of region's state-table stream that are region's own
+// writes leaving an item's hash as it was: echoes where the item came from another
+// Region, duplicates where it was region's own.
+func echoes(region string, recs []events.DynamoDBEventRecord) (echo, duplicate int) {
+	for _, rec := range recs {
+		img, old := rec.Change.NewImage, rec.Change.OldImage
+		if img == nil || old == nil || attrString(img, spec.StateAttrOrigin) != region ||
+			attrString(img, spec.StateAttrHash) != attrString(old, spec.StateAttrHash) {
+			continue
+		}
+		if attrString(old, spec.StateAttrOrigin) == region {
+			duplicate++
+		} else {
+			echo++
+		}
+	}
+	return echo, duplicate
+}
+
+func attrString(img map[string]events.DynamoDBAttributeValue, name string) string {
+	v, ok := img[name]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
 }

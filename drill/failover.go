@@ -661,15 +661,11 @@ func (d *run) differences(ctx context.Context) (registry, shadows []string, err 
 
 // reportedState is a thing's reported shadow state as canonical JSON ("none" without).
 func reportedState(ctx context.Context, r *simulator.Region, thing string) string {
-	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if err != nil {
-		return "none"
+	reported, problem := readReported(ctx, r, thing)
+	if problem != "" {
+		return problem
 	}
-	state, err := replication.ShadowState(out.Payload)
-	if err != nil {
-		return "unreadable"
-	}
-	b, _ := json.Marshal(state["reported"]) // map keys are sorted: canonical
+	b, _ := json.Marshal(reported) // map keys are sorted: canonical
 	return string(b)
 }
 
@@ -699,6 +695,9 @@ func (d *run) verify(ctx context.Context) error {
 	}
 	if err := d.failbackLosses(ctx); err != nil {
 		return err
+	}
+	if d.rep.EchoWrites, d.rep.DuplicateCaptureWrites = d.echoWrites(); d.rep.EchoWrites > 0 {
+		d.fail("%d state-table writes captured no change (an apply echoed back)", d.rep.EchoWrites)
 	}
 	d.phase("verified: %d differences", len(d.rep.DifferencesAfterRestore))
 	sort.SliceStable(d.rep.Timeline, func(i, j int) bool { return d.rep.Timeline[i].AtS < d.rep.Timeline[j].AtS })

@@ -55,6 +55,7 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintf(tw, "  conflicts (same resource changed in both Regions)\t%d\n", r.Conflicts)
 	fmt.Fprintf(tw, "  catch-up (primary applied its backlog)\t%.3fs\n", r.FailbackCatchUpS)
 	fmt.Fprintf(tw, "  devices provisioned in the secondary refused by the primary\t%d\n", r.DevicesRefusedAfterFailback)
+	fmt.Fprintf(tw, "  state-table writes: echoes of an apply / duplicate captures\t%d / %d\n", r.EchoWrites, r.DuplicateCaptureWrites)
 	fmt.Fprintln(tw, "RPO (at the fault)")
 	fmt.Fprintf(tw, "  changes not yet replicated\t%d (oldest %.1f ms old)\n", r.ReplicationPendingAtFault, r.ReplicationLagAtFaultMS)
 	fmt.Fprintf(tw, "  registry changes lost\t%d\n", r.RegistryChangesLost)

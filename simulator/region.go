@@ -100,12 +100,14 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	}
 	r.Broker = b
 	r.Shadows = shadow.New(b, f.Shadow(name)...)
-	cancel, err := b.Handle("$aws/things/+/shadow/+", r.Shadows.HandleMQTT)
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("simulator: %s shadow topics: %w", name, err)
+	for _, filter := range []string{"$aws/things/+/shadow/+", "$aws/things/+/shadow/name/+/+"} { // classic and named
+		cancel, err := b.Handle(filter, r.Shadows.HandleMQTT)
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("simulator: %s shadow topics: %w", name, err)
+		}
+		r.cancels = append(r.cancels, cancel)
 	}
-	r.cancels = append(r.cancels, cancel)
 	r.Rules = rules.NewEngine(o.Logger, f.Rules(name)...)
 	st, er := spec.StateTable(), spec.ErrorTable()
 	r.State = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: StateTableName, HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView, StreamShards: o.StreamShards}, f.Dynamo(name)...)

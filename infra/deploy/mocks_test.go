@@ -48,14 +48,16 @@ func baseConfig(role string) map[string]string {
 // primaryOutputs is what the mocked primary stack reference returns.
 func primaryOutputs() map[string]any {
 	return map[string]any{
-		spec.OutputRole:             spec.RolePrimary,
-		spec.OutputRegion:           testPrimary,
-		spec.OutputSecondaryRegion:  testSecondary,
-		spec.OutputIoTEndpoint:      endpointOf(testPrimary),
-		spec.OutputHealthCheckID:    testPrimaryHC,
-		spec.OutputStateTableName:   "iotdr-state",
-		spec.OutputReplicaArn:       testReplicaArn,
-		spec.OutputReplicaStreamArn: testPrimaryStream,
+		spec.OutputRole:                        spec.RolePrimary,
+		spec.OutputRegion:                      testPrimary,
+		spec.OutputSecondaryRegion:             testSecondary,
+		spec.OutputIoTEndpoint:                 endpointOf(testPrimary),
+		spec.OutputHealthCheckID:               testPrimaryHC,
+		spec.OutputStateTableName:              "iotdr-state",
+		spec.OutputReplicaArn:                  testReplicaArn,
+		spec.OutputReplicaStreamArn:            testPrimaryStream,
+		spec.OutputCertificateValidationRecord: "_abc." + testDomain + ".",
+		spec.OutputHealthCheckInterval:         30,
 	}
 }
 

@@ -118,6 +118,8 @@ type stack struct {
 	health   pulumi.ProviderResource // us-east-1, for health-check metrics
 	code     map[string]pulumi.Archive
 	parent   pulumi.Resource // the Primary or Secondary component
+	// sharedValidationRecord is the primary's ACM validation CNAME (secondary only).
+	sharedValidationRecord pulumi.StringInput
 }
 
 // newStack creates the stack's providers under parent, looks up what the stack needs
@@ -198,7 +200,7 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 	if err != nil {
 		return nil, nil, err
 	}
-	domain, err := newDomain(ctx, s, inRegion...)
+	domain, err := newDomain(ctx, s, domainArgs{SharedValidationRecord: st.sharedValidationRecord}, inRegion...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,6 +234,9 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 		spec.OutputErrorTableName:          pipeline.ErrorTable.Name,
 		spec.OutputFunctionNames:           fns,
 	}
+	if s.Role == spec.RolePrimary && st.sharedValidationRecord == nil && s.CertificateARN == "" {
+		out[spec.OutputCertificateValidationRecord] = domain.ValidationRecord
+	}
 	if pipeline.Halves.Capture {
 		rules := pulumi.StringArray{}
 		for _, r := range pipeline.Rules {
@@ -249,6 +254,9 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 }
 
 func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
+	if err := st.checkIntervalChange(ctx); err != nil {
+		return nil, err
+	}
 	state, err := newStateTable(ctx, st.s, st.in()...)
 	if err != nil {
 		return nil, err
@@ -259,7 +267,36 @@ func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	}
 	out[spec.OutputReplicaArn] = state.ReplicaArn
 	out[spec.OutputReplicaStreamArn] = state.ReplicaStreamArn
+	out[spec.OutputHealthCheckInterval] = pulumi.Int(st.s.HealthInterval)
 	return out, nil
+}
+
+// checkIntervalChange refuses a change of the primary's health-check interval unless
+// the operator announced it. Route 53 cannot change a check's interval in place, so the
+// check is replaced, and the secondary's PRIMARY failover record names the deleted
+// one until the secondary is deployed again: Route 53 does not stop the delete, and
+// the record's health is then undefined. The last deployed interval is the stack's own
+// output, read through a reference to this very stack.
+func (st *stack) checkIntervalChange(ctx *pulumi.Context) error {
+	s := st.s
+	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	ref, err := pulumi.NewStackReference(ctx, "previous-deployment", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, pulumi.Parent(st.parent))
+	if err != nil {
+		return fmt.Errorf("read this stack's last outputs: %w", err)
+	}
+	prev, err := ref.GetOutputDetails(spec.OutputHealthCheckInterval)
+	if err != nil {
+		return fmt.Errorf("read this stack's last outputs: %w", err)
+	}
+	was, ok := prev.Value.(float64)
+	if !ok || int(was) == s.HealthInterval || s.ReplaceHealthCheck {
+		return nil
+	}
+	return fmt.Errorf("%s:healthCheckInterval changes from %d to %d s: Route 53 replaces the primary's health check, "+
+		"and the secondary's PRIMARY failover record keeps naming the deleted check until the secondary is deployed again. "+
+		"Do it in a quiet period: `pulumi up -s <primary> --config %s:replaceHealthCheck=true`, then at once `pulumi up -s <secondary>`, "+
+		"then `pulumi config rm %s:replaceHealthCheck`; or set it back to %d",
+		configNamespace, int(was), s.HealthInterval, configNamespace, configNamespace, int(was))
 }
 
 func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
@@ -287,6 +324,15 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 	}).(pulumi.StringOutput)
 	checked := func(v pulumi.StringOutput) pulumi.StringOutput {
 		return pulumi.All(v, checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	}
+	// Whether the primary owns the ACM validation record decides whether this stack
+	// declares one, so it is read now rather than as an output.
+	rec, err := ref.GetOutputDetails(spec.OutputCertificateValidationRecord)
+	if err != nil {
+		return nil, fmt.Errorf("read the primary stack %s: %w", s.PrimaryStack, err)
+	}
+	if v, ok := rec.Value.(string); ok && v != "" {
+		st.sharedValidationRecord = pulumi.String(v)
 	}
 	replicaStream := checked(fromPrimary(spec.OutputReplicaStreamArn))
 	out, probe, err := st.common(ctx, pipelineArgs{

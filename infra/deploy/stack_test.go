@@ -172,7 +172,8 @@ func TestHalvesPerRole(t *testing.T) {
 func TestHealthCheckFromConfig(t *testing.T) {
 	for _, role := range roles {
 		t.Run(role, func(t *testing.T) {
-			res := mustDeploy(t, role, map[string]string{"healthCheckInterval": "10", "healthCheckFailureThreshold": "7"})
+			// replaceHealthCheck: the mocked primary last deployed 30 s.
+			res := mustDeploy(t, role, map[string]string{"healthCheckInterval": "10", "healthCheckFailureThreshold": "7", "replaceHealthCheck": "true"})
 			hcs := res.m.byType("aws:route53/healthCheck:HealthCheck")
 			if len(hcs) != 1 {
 				t.Fatalf("%d health checks", len(hcs))
@@ -493,5 +494,95 @@ func TestDevicePolicyIsRetainedOnDestroy(t *testing.T) {
 		if other.Name != "device-policy" && other.RetainOnDelete {
 			t.Errorf("%s retained too", other.Name)
 		}
+	}
+}
+
+// TestACMValidationRecordHasOneOwner: both Regions' certificates for the domain share
+// one validation CNAME; the primary writes it and the secondary validates through it,
+// so destroying or replacing the secondary cannot delete what the primary renews
+// through. Only if the primary brings its own certificate does the secondary write it.
+func TestACMValidationRecordHasOneOwner(t *testing.T) {
+	primary := mustDeploy(t, spec.RolePrimary, nil)
+	rec := primary.m.one(t, "aws:route53/record:Record", "domain-validation")
+	if got := primary.outputs[spec.OutputCertificateValidationRecord]; got != str(rec.State, "fqdn") || got == "" {
+		t.Errorf("primary exports validation record %v, wrote %s", got, str(rec.State, "fqdn"))
+	}
+
+	secondary := mustDeploy(t, spec.RoleSecondary, nil)
+	for _, r := range secondary.m.byType("aws:route53/record:Record") {
+		if r.Name == "domain-validation" {
+			t.Error("the secondary writes the validation record the primary owns")
+		}
+	}
+	v := secondary.m.one(t, "aws:acm/certificateValidation:CertificateValidation", "domain")
+	if got := get(v, "validationRecordFqdns.0"); got != primaryOutputs()[spec.OutputCertificateValidationRecord] {
+		t.Errorf("the secondary validates through %v, not the primary's record", got)
+	}
+	if _, ok := secondary.outputs[spec.OutputCertificateValidationRecord]; ok {
+		t.Error("the secondary exports a validation record it does not own")
+	}
+
+	// A primary with its own certificate owns no record: the secondary writes it.
+	m := newMocks()
+	delete(m.primary, spec.OutputCertificateValidationRecord)
+	res, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.m.one(t, "aws:route53/record:Record", "domain-validation")
+	byo := mustDeploy(t, spec.RolePrimary, map[string]string{"certificateArn": "arn:aws:acm:" + testPrimary + ":" + testAccount + ":certificate/own"})
+	if _, ok := byo.outputs[spec.OutputCertificateValidationRecord]; ok {
+		t.Error("a primary with its own certificate claims the validation record")
+	}
+}
+
+// TestSecondaryRefusesAMismatchedValidationRecord: a shared record that is not the
+// one the secondary's certificate asks for fails the deployment, not the renewal.
+func TestSecondaryRefusesAMismatchedValidationRecord(t *testing.T) {
+	m := newMocks()
+	m.primary[spec.OutputCertificateValidationRecord] = "_other.iot.example.com."
+	_, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
+	if err == nil || !strings.Contains(err.Error(), "is not the one this certificate needs") {
+		t.Fatalf("error %v, want the mismatched record refused", err)
+	}
+}
+
+// TestHealthCheckIntervalChangeIsRefusedUnlessAnnounced: the primary's last deployed
+// interval (its own output, 30 in the mocks) differs from the config's: the change
+// replaces the check the secondary's record names, so it needs
+// iotdr:replaceHealthCheck; a first deployment or an unchanged interval needs nothing.
+func TestHealthCheckIntervalChangeIsRefusedUnlessAnnounced(t *testing.T) {
+	cfg := baseConfig(spec.RolePrimary)
+	cfg["healthCheckInterval"] = "10"
+	m := newMocks()
+	_, err := deployMocked(t, spec.RolePrimary, cfg, m)
+	for _, want := range []string{"iotdr:healthCheckInterval changes from 30 to 10 s", "iotdr:replaceHealthCheck=true", "pulumi up -s <secondary>"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to contain %q", err, want)
+		}
+	}
+	if n := len(m.byType("aws:route53/healthCheck:HealthCheck")); n != 0 {
+		t.Errorf("%d health checks declared despite the refusal", n)
+	}
+	if !slices.Contains(m.refs, testPrimaryStack) {
+		t.Errorf("the primary read stack references %v, not its own %s", m.refs, testPrimaryStack)
+	}
+
+	cfg["replaceHealthCheck"] = "true"
+	res, err := deployMocked(t, spec.RolePrimary, cfg, newMocks())
+	if err != nil {
+		t.Fatalf("announced change refused: %v", err)
+	}
+	if got := fmt.Sprint(res.outputs[spec.OutputHealthCheckInterval]); got != "10" {
+		t.Errorf("exported interval %v, want 10", got)
+	}
+	first := newMocks()
+	delete(first.primary, spec.OutputHealthCheckInterval)
+	if _, err := deployMocked(t, spec.RolePrimary, baseConfig(spec.RolePrimary), first); err != nil {
+		t.Errorf("first deployment refused: %v", err)
+	}
+	cfg["replaceHealthCheck"] = "yes"
+	if _, err := deployMocked(t, spec.RolePrimary, cfg, newMocks()); err == nil || !strings.Contains(err.Error(), "iotdr:replaceHealthCheck must be true or false") {
+		t.Errorf("error %v for replaceHealthCheck=yes", err)
 	}
 }
