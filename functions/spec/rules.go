@@ -60,7 +60,7 @@ func CaptureRules() []Rule {
 		where = append(where, fmt.Sprintf("topic(3) = '%s'", k))
 	}
 	registry := fmt.Sprintf("SELECT *, topic() AS topic FROM '$aws/events/#' WHERE %s", strings.Join(where, " OR "))
-	shadow := fmt.Sprintf("SELECT current, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
+	shadow := fmt.Sprintf("SELECT current, previous, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
 		"'UPDATE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/update/documents'", EventShadow)
 	shadowDelete := fmt.Sprintf("SELECT version, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
 		"'DELETE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/delete/accepted'", EventShadow)
