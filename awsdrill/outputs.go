@@ -50,38 +50,48 @@ func (d Deployment) Validate() error {
 // "role" output says which) or both, merged as {"primary": {...}, "secondary": {...}}.
 // Between them the files must give exactly one primary and one secondary stack.
 func LoadOutputs(paths ...string) (Deployment, error) {
+	primary, secondary, err := ReadOutputs(paths...)
+	if err != nil {
+		return Deployment{}, err
+	}
+	d, err := DeploymentFromOutputs(primary, secondary)
+	if err != nil {
+		return Deployment{}, fmt.Errorf("stack outputs: %w", err)
+	}
+	return d, nil
+}
+
+// ReadOutputs reads the files LoadOutputs reads and returns each stack's raw outputs,
+// for readers that need more of them than Deployment holds (`iotdr readiness`).
+func ReadOutputs(paths ...string) (primary, secondary map[string]any, err error) {
 	if len(paths) == 0 {
-		return Deployment{}, errors.New("no stack outputs: pass --stack-outputs FILE (see -h)")
+		return nil, nil, errors.New("no stack outputs: pass --stack-outputs FILE (see -h)")
 	}
 	stacks := map[string]map[string]any{}
 	from := map[string]string{}
 	for _, path := range paths {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Deployment{}, fmt.Errorf("stack outputs: %w", err)
+			return nil, nil, fmt.Errorf("stack outputs: %w", err)
 		}
 		got, err := splitOutputs(data)
 		if err != nil {
-			return Deployment{}, fmt.Errorf("stack outputs %s: %w", path, err)
+			return nil, nil, fmt.Errorf("stack outputs %s: %w", path, err)
 		}
 		for role, out := range got {
 			if prev, dup := from[role]; dup {
-				return Deployment{}, fmt.Errorf("stack outputs: both %s and %s hold the %s stack's outputs", prev, path, role)
+				return nil, nil, fmt.Errorf("stack outputs: both %s and %s hold the %s stack's outputs", prev, path, role)
 			}
 			stacks[role], from[role] = out, path
 		}
 	}
 	for _, role := range []string{spec.RolePrimary, spec.RoleSecondary} {
 		if stacks[role] == nil {
-			return Deployment{}, fmt.Errorf("stack outputs: no %s stack outputs in %s: pass `pulumi stack output --json` of both stacks "+
+			return nil, nil, fmt.Errorf("stack outputs: no %s stack outputs in %s: pass `pulumi stack output --json` of both stacks "+
 				"(--stack-outputs twice, or one file {\"primary\": ..., \"secondary\": ...})", role, strings.Join(paths, ", "))
 		}
 	}
-	d, err := DeploymentFromOutputs(stacks[spec.RolePrimary], stacks[spec.RoleSecondary])
-	if err != nil {
-		return Deployment{}, fmt.Errorf("stack outputs: %w", err)
-	}
-	return d, nil
+	return stacks[spec.RolePrimary], stacks[spec.RoleSecondary], nil
 }
 
 // splitOutputs returns the stacks in one document by role.

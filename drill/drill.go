@@ -95,9 +95,14 @@ type Config struct {
 	// TimeScale is how many AWS seconds one wall second stands for.
 	TimeScale float64
 	// Changes is how many registry changes and shadow updates the replication-lag and
-	// throttling scenarios make before the fault, and how many registry changes every
-	// scenario attempts while failed over.
+	// throttling scenarios make before the fault, how many registry changes every
+	// scenario attempts in the primary while failed over, and how many things get a
+	// shadow report and an attribute change in the secondary then (the failback half).
 	Changes int
+	// FailbackChanges is how many shadow reports and attribute changes the failback half
+	// makes in the secondary while failed over, round robin over the upper half of the
+	// fleet (0: one of each on up to Changes things).
+	FailbackChanges int
 	// Seed makes the fleet's attributes and jitter reproducible.
 	Seed int64
 	// Progress receives one line per phase and periodic fleet counts; nil discards.
@@ -192,6 +197,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConnectRate <= 0 {
 		return fmt.Errorf("--connect-rate must be positive (CONNECT requests per second per account), got %g", c.ConnectRate)
+	}
+	if c.FailbackChanges < 0 {
+		return fmt.Errorf("failback changes must not be negative, got %d", c.FailbackChanges)
 	}
 	if c.Changes < 0 {
 		return fmt.Errorf("--changes must not be negative, got %d", c.Changes)
@@ -309,6 +317,26 @@ type Report struct {
 	ShadowUpdatesLost         int      `json:"shadow_updates_lost"`
 	LostExamples              []string `json:"lost_examples,omitempty"`
 
+	// Failback: what was changed in the secondary while failed over (shadow reports,
+	// attributes, devices provisioned, a thing deleted), how much of it the primary
+	// lacks after catching up, the conflicts the pipeline recorded, how long the
+	// catch-up took from the restore, and the devices provisioned in the secondary
+	// that the primary refused after failback.
+	ChangesMadeInSecondary      int       `json:"changes_made_in_secondary"`
+	ChangesLostOnFailback       int       `json:"changes_lost_on_failback"`
+	LostOnFailback              []string  `json:"lost_on_failback_examples,omitempty"`
+	Conflicts                   int       `json:"conflicts"`
+	FailbackCatchUpS            float64   `json:"failback_catch_up_s"`
+	DevicesRefusedAfterFailback int       `json:"devices_refused_after_failback"`
+	RefusedAfterFailback        []Refusal `json:"refused_after_failback,omitempty"`
+	// EchoWrites are the state-table writes of the whole drill in which a Region's
+	// capture wrote back, unchanged, an item that came from the other Region (the echo
+	// of an apply): they fail the drill. DuplicateCaptureWrites are a Region's captures
+	// rewriting its own item unchanged (two captures of one change racing): a cost, not
+	// a loop.
+	EchoWrites             int `json:"echo_writes"`
+	DuplicateCaptureWrites int `json:"duplicate_capture_writes"`
+
 	ErrorTableRecords       int      `json:"error_table_records"`
 	DifferencesAfterRestore []string `json:"differences_after_restore"`
 	WallS                   float64  `json:"wall_s"`
@@ -339,6 +367,14 @@ type run struct {
 	throttling bool
 	// afterRestore undoes what a scenario's before step set up.
 	afterRestore []func()
+	// replicatedThings are the fleet's things replicated before the fault, in order.
+	replicatedThings []string
+	// newInSecondary are the devices provisioned in the secondary while failed over;
+	// secondaryChanges every change made there, to look for in the primary.
+	newInSecondary   []fleet.Device
+	secondaryChanges []secondaryChange
+	// caughtUpAt is when the pipeline had applied its backlog after the restore.
+	caughtUpAt time.Time
 }
 
 // Run executes the configured drill. An error means the drill could not run; a drill

@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // TestRepresentedFleet: with --fleet-size M equal to --devices N the drill is the
@@ -74,5 +78,91 @@ func TestWallTime(t *testing.T) {
 		if got := c.Wall(tt.in); got != tt.want {
 			t.Errorf("scale %g: Wall(%s) = %s, want %s", tt.scale, tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestFailbackHalf: while failed over the drill changes the secondary (a shadow report
+// and an attribute on each thing of the fleet's upper half, new devices, a deleted
+// thing) and after the restore looks for each change in the primary and connects the
+// new devices to it. Whatever the primary lacks, or refuses, fails the drill by name;
+// the catch-up is timed from the restore and marked on the chart.
+func TestFailbackHalf(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Devices, cfg.Changes = 6, 2
+	rep, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 things x (shadow + attribute), 1 new device, 1 deletion.
+	if want := 2*2 + 1 + 1; rep.ChangesMadeInSecondary != want {
+		t.Errorf("changes made in the secondary = %d, want %d; failures %v", rep.ChangesMadeInSecondary, want, rep.Failures)
+	}
+	if rep.ChangesLostOnFailback < 0 || rep.ChangesLostOnFailback > rep.ChangesMadeInSecondary {
+		t.Errorf("changes lost on failback = %d of %d", rep.ChangesLostOnFailback, rep.ChangesMadeInSecondary)
+	}
+	if rep.ChangesLostOnFailback > 0 && (len(rep.LostOnFailback) == 0 || !failedWith(rep, "not in us-east-1 after failback")) {
+		t.Errorf("%d changes lost on failback, but the drill says %v (examples %v)", rep.ChangesLostOnFailback, rep.Failures, rep.LostOnFailback)
+	}
+	if rep.DevicesRefusedAfterFailback != len(rep.RefusedAfterFailback) || rep.DevicesRefusedAfterFailback > 1 {
+		t.Errorf("devices refused after failback = %d, listed %v", rep.DevicesRefusedAfterFailback, rep.RefusedAfterFailback)
+	}
+	if rep.DevicesRefusedAfterFailback > 0 && !failedWith(rep, "refused by us-east-1 after failback") {
+		t.Errorf("a device was refused after failback, but the drill says %v", rep.Failures)
+	}
+	if rep.ChangesLostOnFailback+rep.DevicesRefusedAfterFailback > 0 && rep.Passed {
+		t.Error("the drill passed although failback lost changes or refused devices")
+	}
+	if rep.EchoWrites != 0 {
+		t.Errorf("%d echo writes in the state table", rep.EchoWrites)
+	}
+	if rep.FailbackCatchUpS <= 0 || rep.FailbackCatchUpS > rep.FailbackS+rep.WallS*cfg.TimeScale {
+		t.Errorf("catch-up %.3fs (failback %.3fs)", rep.FailbackCatchUpS, rep.FailbackS)
+	}
+	var text, page strings.Builder
+	WriteText(&text, rep)
+	if err := WriteHTML(&page, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"changes made in the secondary while failed over", "lost on failback", "catch-up (primary applied its backlog)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q", want)
+		}
+	}
+	if !strings.Contains(page.String(), "caught up (") || !strings.Contains(page.String(), "<h2>Failback</h2>") {
+		t.Error("HTML report lacks the catch-up mark or the failback table")
+	}
+}
+
+func failedWith(r *Report, s string) bool {
+	for _, f := range r.Failures {
+		if strings.Contains(f, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestEchoes: a Region's own write that leaves an item's hash as it was is an echo
+// where the item came from the other Region, a duplicate where it was the Region's own;
+// a write that changes it, the first write of an item, a write replicated in from the
+// other Region (its origin) and a removal are neither.
+func TestEchoes(t *testing.T) {
+	img := func(origin, hash string) map[string]events.DynamoDBAttributeValue {
+		return map[string]events.DynamoDBAttributeValue{spec.StateAttrOrigin: events.NewStringAttribute(origin),
+			spec.StateAttrHash: events.NewStringAttribute(hash)}
+	}
+	rec := func(old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
+		return events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: old, NewImage: new}}
+	}
+	recs := []events.DynamoDBEventRecord{
+		rec(nil, img("eu-west-1", "a")),                   // first write
+		rec(img("us-east-1", "a"), img("eu-west-1", "b")), // a change
+		rec(img("us-east-1", "a"), img("eu-west-1", "a")), // the apply's content captured back: echo
+		rec(img("eu-west-1", "b"), img("eu-west-1", "b")), // a rewrite of its own: echo
+		rec(img("eu-west-1", "b"), img("us-east-1", "b")), // replicated in
+		rec(img("eu-west-1", "b"), nil),                   // removed (TTL)
+	}
+	if echo, dup := echoes("eu-west-1", recs); echo != 1 || dup != 1 {
+		t.Errorf("echoes, duplicates = %d, %d, want 1, 1", echo, dup)
 	}
 }

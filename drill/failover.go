@@ -46,6 +46,7 @@ func (d *run) failoverDrill(ctx context.Context) error {
 			d.noSNI[devices[i].Thing] = true
 		}
 	}
+	d.replicatedThings = slices.Clone(d.things)
 	d.phase("secondary converged: %d devices replicated", len(devices))
 	if d.sc.before != nil {
 		extra, err := d.sc.before(ctx, d)
@@ -61,13 +62,14 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	d.w.Primary.Broker.SetQuotas(unlimited)
 	d.w.Secondary.Broker.SetQuotas(unlimited)
 	res := dns.NewResolver(edge.DNS.Addr(), dns.WithTTLUnit(simulator.TTLUnit))
-	f, err := fleet.Start(ctx, devices, fleet.Options{
+	fleetOpts := fleet.Options{
 		Domain: d.w.Options().Domain, Port: d.w.Port, Roots: d.w.CA.Pool(), Resolver: res,
 		TelemetryEvery: max(c.Wall(c.Interval)*5, time.Second), Backoff: fleet.Backoff{Base: c.Wall(c.BackoffBase), Cap: c.Wall(c.BackoffCap)},
 		Seed: c.Seed, StartSpread: min(time.Duration(len(devices))*time.Millisecond, 2*time.Second),
 		KeepAlive: 10 * time.Second,
 		Regions:   map[string]string{simulator.PrimaryIP: d.w.Primary.Name, simulator.SecondaryIP: d.w.Secondary.Name},
-	})
+	}
+	f, err := fleet.Start(ctx, devices, fleetOpts)
 	if err != nil {
 		return fmt.Errorf("start fleet: %w", err)
 	}
@@ -111,6 +113,11 @@ func (d *run) failoverDrill(ctx context.Context) error {
 		d.observeNoFailover(ctx, f, t0)
 	}
 	d.changesDuringOutage(ctx)
+	if d.rep.DNSSwitchS > 0 { // operators follow DNS: the secondary is where they work now
+		d.changesInSecondary(ctx)
+	} else {
+		d.phase("DNS stayed on %s: no changes made in %s", d.w.Primary.Name, d.w.Secondary.Name)
+	}
 	after := f.Stats()
 	d.rep.MessagesUndelivered = after.PublishFailures - before.PublishFailures
 	d.rep.MessagesDelivered = after.Published - before.Published
@@ -123,7 +130,21 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	}
 	restored := time.Now()
 	d.phase("primary restored")
+	caughtUp := make(chan error, 1)
+	go func() {
+		at, err := d.catchUp(ctx)
+		if err == nil {
+			d.rep.FailbackCatchUpS = d.wallToAWS(at.Sub(restored))
+			d.caughtUpAt = at
+		}
+		caughtUp <- err
+	}()
 	d.failback(ctx, f, restored, len(devices))
+	if err := <-caughtUp; err != nil {
+		return fmt.Errorf("catch up after the restore: %w", err)
+	}
+	d.mark(d.caughtUpAt, "%s caught up", d.w.Primary.Name)
+	d.connectNewDevices(ctx, fleetOpts, restored)
 
 	stopSampling()
 	f.Stop()
@@ -175,6 +196,10 @@ func (d *run) provision(ctx context.Context) ([]fleet.Device, error) {
 			return nil, fmt.Errorf("create thing group %s: %w", g[0], err)
 		}
 	}
+	// A thing with no device, for the failback half to delete in the secondary.
+	if _, err := reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String(retiredThing)}); err != nil {
+		return nil, fmt.Errorf("create thing %s: %w", retiredThing, err)
+	}
 	var devices []fleet.Device
 	for i := range d.cfg.Devices {
 		dev, err := d.provisionOne(ctx, fmt.Sprintf("device-%06d", i), i)
@@ -187,10 +212,7 @@ func (d *run) provision(ctx context.Context) ([]fleet.Device, error) {
 }
 
 func (d *run) provisionOne(ctx context.Context, name string, i int) (fleet.Device, error) {
-	spec := simulator.Device{Thing: name, ThingType: []string{"sensor", "gateway"}[i%2],
-		Attributes: map[string]string{"site": fmt.Sprint((int64(i) + d.cfg.Seed) % 17)},
-		Groups:     []string{[]string{"fleet-eu", "fleet-us"}[i%2]}}
-	cert, err := d.w.ProvisionDevice(ctx, spec)
+	cert, err := d.w.ProvisionDevice(ctx, d.deviceSpec(name, i))
 	if err != nil {
 		return fleet.Device{}, err
 	}
@@ -199,6 +221,13 @@ func (d *run) provisionOne(ctx context.Context, name string, i int) (fleet.Devic
 	}
 	d.things = append(d.things, name)
 	return fleet.Device{Thing: name, Cert: cert}, nil
+}
+
+// deviceSpec is device i of the fleet: its type, attributes and group.
+func (d *run) deviceSpec(name string, i int) simulator.Device {
+	return simulator.Device{Thing: name, ThingType: []string{"sensor", "gateway"}[i%2],
+		Attributes: map[string]string{"site": fmt.Sprint((int64(i) + d.cfg.Seed) % 17)},
+		Groups:     []string{[]string{"fleet-eu", "fleet-us"}[i%2]}}
 }
 
 func (d *run) shadow(ctx context.Context, thing string, seq int) error {
@@ -449,13 +478,12 @@ func (d *run) observeNoFailover(ctx context.Context, f *fleet.Fleet, t0 time.Tim
 }
 
 // changesDuringOutage keeps the registry busy while the fleet is failed over: attribute
-// updates in the primary, which replicate where its control plane is up (broker-only
-// outage, probe failure) and are refused, to the caller, where the Region is down. The
-// secondary is not written: changes made there would not flow back (failback
-// replication is not built).
+// updates in the primary, on the lower half of the replicated fleet, which replicate
+// where its control plane is up (broker-only outage, probe failure) and are refused, to
+// the caller, where the Region is down. The upper half is changesInSecondary's.
 func (d *run) changesDuringOutage(ctx context.Context) {
-	for i := range min(d.cfg.Changes, len(d.things)) {
-		_, err := d.w.Primary.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(d.things[i]),
+	for i := range min(d.cfg.Changes, (len(d.replicatedThings)+1)/2) {
+		_, err := d.w.Primary.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(d.replicatedThings[i]),
 			AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"outage": fmt.Sprint(i + 1)}}})
 		if err != nil {
 			d.rep.ChangesRefusedDuringOutage++
@@ -582,15 +610,11 @@ func (d *run) differences(ctx context.Context) (registry, shadows []string, err 
 
 // reportedState is a thing's reported shadow state as canonical JSON ("none" without).
 func reportedState(ctx context.Context, r *simulator.Region, thing string) string {
-	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if err != nil {
-		return "none"
+	reported, problem := readReported(ctx, r, thing)
+	if problem != "" {
+		return problem
 	}
-	state, err := replication.ShadowState(out.Payload)
-	if err != nil {
-		return "unreadable"
-	}
-	b, _ := json.Marshal(state["reported"]) // map keys are sorted: canonical
+	b, _ := json.Marshal(reported) // map keys are sorted: canonical
 	return string(b)
 }
 
@@ -617,6 +641,12 @@ func (d *run) verify(ctx context.Context) error {
 	d.rep.DifferencesAfterRestore = append(append([]string{}, reg...), sh...)
 	if n := len(d.rep.DifferencesAfterRestore); n > 0 {
 		d.fail("%d differences between the Regions after restore", n)
+	}
+	if err := d.failbackLosses(ctx); err != nil {
+		return err
+	}
+	if d.rep.EchoWrites, d.rep.DuplicateCaptureWrites = d.echoWrites(); d.rep.EchoWrites > 0 {
+		d.fail("%d state-table writes captured no change (an apply echoed back)", d.rep.EchoWrites)
 	}
 	d.phase("verified: %d differences", len(d.rep.DifferencesAfterRestore))
 	sort.SliceStable(d.rep.Timeline, func(i, j int) bool { return d.rep.Timeline[i].AtS < d.rep.Timeline[j].AtS })

@@ -106,6 +106,13 @@ func chart(r *Report) template.HTML {
 		}
 		return "#1f77b4"
 	})
+	// The catch-up: shaded from the restore to the primary having applied its backlog.
+	if from, to, ok := catchUpSpan(r); ok {
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.2f" height="%.1f" fill="#9467bd" fill-opacity="0.15"/>`,
+			x(from), top, max(x(to)-x(from), 1), stripY(3)-top)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#9467bd" stroke-dasharray="2 2"/>`, x(to), top, x(to), stripY(3))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#9467bd">caught up (%.1fs)</text>`, x(to)+3, top+24, r.FailbackCatchUpS)
+	}
 	// Fault and restore marks.
 	for _, p := range r.Timeline {
 		if strings.HasPrefix(p.Name, "fault injected") || p.Name == "primary restored" {
@@ -117,9 +124,20 @@ func chart(r *Report) template.HTML {
 	// Legend.
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#1f77b4">— devices on the primary</text>`, left, height-8)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#ff7f0e">— devices on the secondary</text>`, left+180, height-8)
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#9467bd">shaded: catch-up</text>`, left+370, height-22)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">health: green healthy, red unhealthy; DNS: blue primary, orange secondary</text>`, left+370, height-8)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// catchUpSpan is the catch-up on the timeline: from the restore to the primary caught up.
+func catchUpSpan(r *Report) (from, to float64, ok bool) {
+	for _, p := range r.Timeline {
+		if p.Name == "primary restored" {
+			return p.AtS, p.AtS + r.FailbackCatchUpS, true
+		}
+	}
+	return 0, 0, false
 }
 
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -153,6 +171,18 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 <tr><td>registry changes during the outage: applied / refused</td><td>{{.R.ChangesDuringOutage}} / {{.R.ChangesRefusedDuringOutage}}</td></tr>
 <tr><td>failback</td><td>{{printf "%.3f" .R.FailbackS}}s</td></tr>
 </table>
+<h2>Failback</h2>
+<table>
+<tr><td>changes made in the secondary while failed over</td><td>{{.R.ChangesMadeInSecondary}}</td></tr>
+<tr><td>of them lost on failback (not in the primary after catch-up)</td><td>{{.R.ChangesLostOnFailback}}</td></tr>
+<tr><td>conflicts (same resource changed in both Regions)</td><td>{{.R.Conflicts}}</td></tr>
+<tr><td>catch-up (primary applied its backlog, from the restore)</td><td>{{printf "%.3f" .R.FailbackCatchUpS}}s</td></tr>
+<tr><td>devices provisioned in the secondary refused by the primary</td><td>{{.R.DevicesRefusedAfterFailback}}</td></tr>
+<tr><td>state-table writes: echoes of an apply / duplicate captures</td><td>{{.R.EchoWrites}} / {{.R.DuplicateCaptureWrites}}</td></tr>
+</table>
+{{if .R.LostOnFailback}}<ul>{{range .R.LostOnFailback}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .R.RefusedAfterFailback}}<table><tr><th>refused after failback</th><th>reason</th></tr>
+{{range .R.RefusedAfterFailback}}<tr><td>{{.Device}}</td><td>{{.Reason}}</td></tr>{{end}}</table>{{end}}
 <h2>RPO</h2>
 <table>
 <tr><td>changes not yet replicated at the fault</td><td>{{.R.ReplicationPendingAtFault}} (oldest {{printf "%.1f" .R.ReplicationLagAtFaultMS}} ms)</td></tr>

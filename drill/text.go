@@ -49,11 +49,24 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintf(tw, "  messages not delivered / delivered during the outage\t%d / %d\n", r.MessagesUndelivered, r.MessagesDelivered)
 	fmt.Fprintf(tw, "  registry changes during the outage: applied / refused\t%d / %d\n", r.ChangesDuringOutage, r.ChangesRefusedDuringOutage)
 	fmt.Fprintf(tw, "  failback\t%.3fs\n", r.FailbackS)
+	fmt.Fprintln(tw, "Failback (from the restore)")
+	fmt.Fprintf(tw, "  changes made in the secondary while failed over\t%d\n", r.ChangesMadeInSecondary)
+	fmt.Fprintf(tw, "  of them lost on failback (not in the primary after catch-up)\t%d\n", r.ChangesLostOnFailback)
+	fmt.Fprintf(tw, "  conflicts (same resource changed in both Regions)\t%d\n", r.Conflicts)
+	fmt.Fprintf(tw, "  catch-up (primary applied its backlog)\t%.3fs\n", r.FailbackCatchUpS)
+	fmt.Fprintf(tw, "  devices provisioned in the secondary refused by the primary\t%d\n", r.DevicesRefusedAfterFailback)
+	fmt.Fprintf(tw, "  state-table writes: echoes of an apply / duplicate captures\t%d / %d\n", r.EchoWrites, r.DuplicateCaptureWrites)
 	fmt.Fprintln(tw, "RPO (at the fault)")
 	fmt.Fprintf(tw, "  changes not yet replicated\t%d (oldest %.1f ms old)\n", r.ReplicationPendingAtFault, r.ReplicationLagAtFaultMS)
 	fmt.Fprintf(tw, "  registry changes lost\t%d\n", r.RegistryChangesLost)
 	fmt.Fprintf(tw, "  shadow updates lost\t%d\n", r.ShadowUpdatesLost)
 	tw.Flush()
+	for _, ex := range r.LostOnFailback {
+		fmt.Fprintf(w, "    lost on failback: %s\n", ex)
+	}
+	for _, rf := range r.RefusedAfterFailback[:min(5, len(r.RefusedAfterFailback))] {
+		fmt.Fprintf(w, "    refused after failback: %s: %s\n", rf.Device, rf.Reason)
+	}
 	for _, ex := range r.LostExamples {
 		fmt.Fprintf(w, "    e.g. %s\n", ex)
 	}

@@ -1,21 +1,51 @@
-// Command infra is iot-dr's Pulumi program. One program serves both stacks: the
-// configuration's role (primary or secondary, by default the stack name) decides what
-// it deploys. `pulumi up` on the primary stack first, then on the secondary.
+// Command infra is iot-dr's Pulumi program: a thin program over the deploy package's
+// components. One program serves both stacks: the configuration's role (primary or
+// secondary, by default the stack name) decides which component it deploys.
+// `pulumi up` on the primary stack first, then on the secondary.
 //
-// Both stacks deploy the state table's part in their Region (the primary creates the
-// global table with its replica in the secondary), their own error table and redrive
-// function, the health probe and the domain configuration. Of the replication pipeline
-// the primary runs the capture half (capture rules, capture, re-check and sweep) and
-// the secondary the apply half (the apply function on its replica's stream): the
-// registry carries no client token, so a capture in the Region being applied to would
-// send the apply's registry writes back. Failback (issue 10) turns on the other half in
-// each stack once that direction is loop-free (see Halves in pipeline.go).
-//
-// It is not a library: the resources, their settings and the documents they carry
-// (rule SQL, state machine, policies) come from the functions/spec package, and the
-// Lambda code from functions/cmd, compiled at deploy time.
+// A team with a Pulumi program of its own uses the components directly (see
+// README.md, "Embedding in your own Pulumi program").
 package main
 
-import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+import (
+	"fmt"
+	"maps"
+	"slices"
 
-func main() { pulumi.Run(deploy) }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/infra/deploy"
+)
+
+func main() { pulumi.Run(run) }
+
+// run reads the iotdr config, deploys the component for the stack's role and exports
+// its outputs as the stack's.
+func run(ctx *pulumi.Context) error {
+	cfg, err := deploy.LoadConfig(ctx)
+	if err != nil {
+		return err
+	}
+	var outputs pulumi.Map
+	switch cfg.Role {
+	case spec.RolePrimary:
+		c, err := deploy.NewPrimary(ctx, "iotdr", &deploy.PrimaryArgs{Config: cfg.Config})
+		if err != nil {
+			return err
+		}
+		outputs = c.Outputs
+	case spec.RoleSecondary:
+		c, err := deploy.NewSecondary(ctx, "iotdr", &deploy.SecondaryArgs{Config: cfg.Config, PrimaryStack: cfg.PrimaryStack})
+		if err != nil {
+			return err
+		}
+		outputs = c.Outputs
+	default:
+		return fmt.Errorf("iotdr:role %q is neither %s nor %s", cfg.Role, spec.RolePrimary, spec.RoleSecondary)
+	}
+	for _, k := range slices.Sorted(maps.Keys(outputs)) {
+		ctx.Export(k, outputs[k])
+	}
+	return nil
+}

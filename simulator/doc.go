@@ -8,6 +8,12 @@
 // documenting the semantics of its fake; this package only assembles them and offers
 // the waits and verbs that tests, drills and the CLI need.
 //
+// Each broker chooses its server certificate by SNI, as AWS IoT chooses a domain
+// configuration: the custom domain gets the domain configuration's certificate
+// (Region.SetDomainCertificate swaps it, to serve an expired or wrong-name one), any
+// other name or none the Region's own. The health probe dials its Region's broker
+// naming the domain, so a bad domain certificate fails that Region's health check.
+//
 // What is not modelled: IAM, CloudWatch, multiple stream shards, Lambda cold starts and
 // timeouts, and any AWS API the functions do not call. The simulator is for tests and
 // drills, never production.

@@ -161,9 +161,9 @@ func (e *Edge) deployProbe(ctx context.Context, r *Region) (string, error) {
 	ff := &atomic.Bool{}
 	e.forceFail[r.Name] = ff
 	h := &probe.Handler{
-		Secret:    func(context.Context) (string, error) { return e.secret, nil },
+		Secret:    probe.FixedSecret(e.secret),
 		ForceFail: func(context.Context) (bool, error) { return ff.Load(), nil },
-		Probe: &probe.Prober{Broker: "tls://" + r.Broker.Addr(), TLS: pki.ClientTLS(dev, e.w.CA.Pool(), Endpoint(r.Name)),
+		Probe: &probe.Prober{Broker: "tls://" + r.Broker.Addr(), TLS: pki.ClientTLS(dev, e.w.CA.Pool(), e.w.opts.Domain),
 			Messages: e.opts.ProbeMessages, Timeout: e.opts.ProbeTimeout},
 		Logger: e.w.opts.Logger,
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,7 @@ type Region struct {
 
 	account string
 	cancels []func()
+	certs   *serverCerts
 }
 
 func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error) {
@@ -92,27 +94,39 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	if net.ParseIP(host) != nil {
 		ips = append(ips, net.ParseIP(host))
 	}
+	// The Region's own certificate names the domain too, for clients that send no SNI
+	// and verify the domain anyway (ClientTLSWithoutSNI); SNI naming the domain gets
+	// the domain configuration's certificate (serverCerts).
 	cert, err := ca.IssueServer([]string{o.Domain, Endpoint(name)}, ips)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %s server certificate: %w", name, err)
 	}
+	domainCert, err := ca.IssueServer([]string{o.Domain}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %s domain certificate: %w", name, err)
+	}
+	r.certs = &serverCerts{domain: strings.ToLower(strings.TrimSuffix(o.Domain, ".")), own: &cert, served: &domainCert}
+	serverTLS := pki.ServerTLS(cert, ca.Pool())
+	serverTLS.Certificates, serverTLS.GetCertificate = nil, r.certs.get
 	az := authz.New(r.Registry, name, o.AccountID, o.Logger)
 	if !o.SNIOptional {
 		az.RequireSNI(Endpoint(name), o.Domain) // the Region's endpoint and its domain configuration
 	}
 	b, err := broker.New(broker.Options{Region: name, Addr: addr, Logger: o.Logger,
-		TLS: pki.ServerTLS(cert, ca.Pool()), Auth: az, Quotas: o.BrokerQuotas})
+		TLS: serverTLS, Auth: az, Quotas: o.BrokerQuotas})
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %s broker: %w", name, err)
 	}
 	r.Broker = b
 	r.Shadows = shadow.New(b, f.Shadow(name)...)
-	cancel, err := b.Handle("$aws/things/+/shadow/+", r.Shadows.HandleMQTT)
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("simulator: %s shadow topics: %w", name, err)
+	for _, filter := range []string{"$aws/things/+/shadow/+", "$aws/things/+/shadow/name/+/+"} { // classic and named
+		cancel, err := b.Handle(filter, r.Shadows.HandleMQTT)
+		if err != nil {
+			r.close()
+			return nil, fmt.Errorf("simulator: %s shadow topics: %w", name, err)
+		}
+		r.cancels = append(r.cancels, cancel)
 	}
-	r.cancels = append(r.cancels, cancel)
 	r.Rules = rules.NewEngine(o.Logger, f.Rules(name)...)
 	st, er := spec.StateTable(), spec.ErrorTable()
 	r.State = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: StateTableName, HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView, StreamShards: o.StreamShards}, f.Dynamo(name)...)

@@ -19,15 +19,7 @@ func TestAWSDrillAgainstSim(t *testing.T) {
 	cfg.Interval, cfg.Threshold, cfg.TTL = 250*time.Millisecond, 2, 100*time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := simserver.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	srv := startSimServer(ctx, t, cfg)
 	fleetEnv(t, true)
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, []string{"drill", "--aws", "--stack-outputs", srv.Info().StackOutputsFile, "--endpoint-url", srv.Info().AWSEndpointURL,

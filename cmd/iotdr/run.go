@@ -32,6 +32,8 @@ commands:
   sim      run the two-Region simulator as a standalone server (iotdr sim -h)
   sync     copy an existing fleet from one Region to the other (iotdr sync -h)
   verify   compare two Regions and list the differences (iotdr verify -h)
+  readiness
+           check that a real deployment is ready to fail over (iotdr readiness -h)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return syncCmd(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return verifyCmd(ctx, args[1:], stdout, stderr)
+	case "readiness":
+		return readinessCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

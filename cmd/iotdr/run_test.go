@@ -21,20 +21,28 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestDrillJSONReport(t *testing.T) {
 	html := filepath.Join(t.TempDir(), "report.html")
 	code, out, errOut := runCLI(t, "drill", "--scenario", "replication-lag", "--devices", "20", "--changes", "10", "--json", "--report", html)
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", code, errOut, out)
-	}
 	var rep map[string]any
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("report is not one JSON object: %v\n%s", err, out)
+		t.Fatalf("exit %d, report is not one JSON object: %v\n%s\nstderr:\n%s", code, err, out, errOut)
 	}
 	for _, k := range []string{"scenario", "devices", "time_scale", "rto_p50_s", "rto_p99_s", "rto_bound_s", "rto_bound_quota_s",
-		"detection_s", "wall_s", "connects_throttled", "devices_lost", "registry_changes_lost", "shadow_updates_lost", "refused_devices", "passed"} {
+		"detection_s", "wall_s", "connects_throttled", "devices_lost", "registry_changes_lost", "shadow_updates_lost", "refused_devices", "passed",
+		"changes_made_in_secondary", "changes_lost_on_failback", "conflicts", "failback_catch_up_s", "devices_refused_after_failback"} {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("JSON report lacks %q", k)
 		}
 	}
-	if rep["scenario"] != "replication-lag" || rep["devices"] != float64(20) || rep["passed"] != true || rep["devices_lost"] != float64(0) {
+	// Failed over, the drill changes the secondary: 10 things x (shadow + attribute), one
+	// new device, one deleted thing. What the primary lacks after failback fails it.
+	if rep["changes_made_in_secondary"] != float64(22) {
+		t.Errorf("changes made in the secondary = %v, want 22", rep["changes_made_in_secondary"])
+	}
+	failbackOK := rep["changes_lost_on_failback"] == float64(0) && rep["devices_refused_after_failback"] == float64(0)
+	if wantCode := map[bool]int{true: exitOK, false: exitFailed}[failbackOK]; code != wantCode {
+		t.Fatalf("exit %d, want %d (failback lost %v changes, refused %v devices); stderr:\n%s\nstdout:\n%s", code, wantCode,
+			rep["changes_lost_on_failback"], rep["devices_refused_after_failback"], errOut, out)
+	}
+	if rep["scenario"] != "replication-lag" || rep["devices"] != float64(20) || rep["passed"] != failbackOK || rep["devices_lost"] != float64(0) {
 		t.Errorf("report = %v", rep)
 	}
 	// 10 attribute changes on 10 things and the late device were not replicated at the
@@ -83,7 +91,7 @@ func TestDrillJSONReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<svg", "<polyline", "fault injected", "replication-lag", "PASSED"} {
+	for _, want := range []string{"<svg", "<polyline", "fault injected", "replication-lag", "caught up (", map[bool]string{true: "PASSED", false: "FAILED"}[failbackOK]} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("HTML report lacks %q", want)
 		}
@@ -105,10 +113,16 @@ func TestDrillBudgetExitCode(t *testing.T) {
 func TestDrillScenariosText(t *testing.T) {
 	for _, sc := range []string{"region-outage", "flapping"} {
 		code, out, errOut := runCLI(t, "drill", "--scenario", sc, "--devices", "10")
-		if code != exitOK {
+		// Flapping never fails over, so nothing is changed in the secondary; a region
+		// outage's failback half passes only where what changed there came back.
+		verdict, diffs := "PASSED", "After restore: 0 differences"
+		if code == exitFailed && sc == "region-outage" && strings.Contains(out, "after failback") {
+			verdict, diffs = "FAILED", "After restore: "
+		} else if code != exitOK {
 			t.Fatalf("%s: exit %d, stderr:\n%s\nstdout:\n%s", sc, code, errOut, out)
 		}
-		for _, want := range []string{`iot-dr drill "` + sc + `" with 10 devices: PASSED`, "Timeline", "RTO p50 / p99 / max", "After restore: 0 differences"} {
+		for _, want := range []string{`iot-dr drill "` + sc + `" with 10 devices: ` + verdict, "Timeline", "RTO p50 / p99 / max", diffs,
+			"changes made in the secondary while failed over"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s report lacks %q:\n%s", sc, want, out)
 			}

@@ -21,15 +21,7 @@ func TestSyncAndVerifyAgainstSim(t *testing.T) {
 	cfg.Devices, cfg.Dir = 0, t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := simserver.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	srv := startSimServer(ctx, t, cfg)
 	resp, err := http.Post(srv.Info().ControlURL+"/replication/pause", "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -95,8 +95,8 @@ func (p *Parameter) Bool(ctx context.Context) (bool, error) {
 
 // ClientTLS builds the probe's TLS configuration from one PEM document holding
 // its certificate and private key (in either order), verifying the broker
-// against the system roots (AWS IoT's ATS endpoints chain to Amazon Root CA)
-// as serverName.
+// against the system roots (ACM's and AWS IoT's ATS certificates chain to
+// Amazon Root CA) as serverName, the custom domain.
 func ClientTLS(certAndKeyPEM []byte, serverName string) (*tls.Config, error) {
 	// X509KeyPair takes the CERTIFICATE blocks from its first argument and the
 	// first private-key block from its second, skipping everything else.

@@ -33,10 +33,11 @@ type RoundTripper interface {
 // Handler is the probe Lambda's handler for an API Gateway HTTP API (payload
 // format 2.0). Its fields are read-only once it serves requests.
 type Handler struct {
-	// Secret returns the shared secret callers must present. An error or an
-	// empty secret makes every request fail with 503 (nothing is connected):
-	// a probe that cannot authenticate callers is not a working probe.
-	Secret func(ctx context.Context) (string, error)
+	// Secret decides whether the caller's shared secret is accepted
+	// (*RotatingSecret in the Lambda). When it cannot tell (nil, or an error
+	// other than ErrWrongSecret) every request fails with 503 and nothing is
+	// connected: a probe that cannot authenticate callers is not a working probe.
+	Secret SecretChecker
 	// ForceFail reports whether the drill switch is on; it is called on every
 	// authenticated request. Nil means never. An error is logged and the
 	// switch taken as off, so an unreadable switch cannot fail a Region over.
@@ -57,6 +58,20 @@ type response struct {
 	AllMessagesMS  *float64 `json:"allMessagesMs,omitempty"`
 	Received       *int     `json:"received,omitempty"`
 	Expected       *int     `json:"expected,omitempty"`
+	// CertificateNotAfter and CertificateDaysLeft are the expiry of the server
+	// certificate the domain served, when the handshake got that far.
+	CertificateNotAfter string `json:"certificateNotAfter,omitempty"`
+	CertificateDaysLeft *int   `json:"certificateDaysLeft,omitempty"`
+}
+
+// withCertificate adds the served certificate's expiry to a response.
+func (r response) withCertificate(c ServerCertificate, now time.Time) response {
+	if c.NotAfter.IsZero() {
+		return r
+	}
+	days := c.DaysLeft(now)
+	r.CertificateNotAfter, r.CertificateDaysLeft = c.NotAfter.UTC().Format(time.RFC3339), &days
+	return r
 }
 
 // Handle authenticates the caller, then answers 200 if the broker round trip
@@ -69,18 +84,17 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		log = log.With("requestId", lc.AwsRequestID)
 	}
 
-	var want string
 	err := errors.New("no secret source configured")
 	if h.Secret != nil {
-		want, err = h.Secret(ctx)
+		err = h.Secret.Check(ctx, presented(req))
 	}
-	if err != nil || want == "" {
-		log.Error("probe secret unavailable", "error", err)
-		return reply(http.StatusServiceUnavailable, response{Status: "unhealthy", Reason: "probe secret unavailable"}), nil
-	}
-	if !secretMatches(presented(req), want) {
+	switch {
+	case errors.Is(err, ErrWrongSecret):
 		log.Warn("probe request refused: missing or wrong secret")
 		return reply(http.StatusForbidden, response{Status: "forbidden"}), nil
+	case err != nil:
+		log.Error("probe secret unavailable", "error", err)
+		return reply(http.StatusServiceUnavailable, response{Status: "unhealthy", Reason: "probe secret unavailable"}), nil
 	}
 
 	if h.ForceFail != nil {
@@ -100,10 +114,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			"connect", rep.Connect, "subscribe", rep.Subscribe)
 		return reply(http.StatusServiceUnavailable, response{
 			Status: "unhealthy", Reason: err.Error(), Received: &rep.Received, Expected: &rep.Expected,
-		}), nil
+		}.withCertificate(rep.Certificate, time.Now())), nil
 	}
 	log.Info("probe healthy", "connect", rep.Connect, "subscribe", rep.Subscribe,
-		"firstMessage", rep.FirstMessage, "allMessages", rep.AllMessages, "messages", rep.Received)
+		"firstMessage", rep.FirstMessage, "allMessages", rep.AllMessages, "messages", rep.Received,
+		"certificateNotAfter", rep.Certificate.NotAfter)
 	return reply(http.StatusOK, response{
 		Status:         "healthy",
 		ConnectMS:      ms(rep.Connect),
@@ -112,7 +127,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		AllMessagesMS:  ms(rep.AllMessages),
 		Received:       &rep.Received,
 		Expected:       &rep.Expected,
-	}), nil
+	}.withCertificate(rep.Certificate, time.Now())), nil
 }
 
 func (h *Handler) logger() *slog.Logger {

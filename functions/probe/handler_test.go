@@ -158,7 +158,7 @@ func TestHandle(t *testing.T) {
 			log, logs := captureLogs()
 			probe := &fakeProbe{err: tc.probeErr}
 			h := &Handler{
-				Secret:    func(context.Context) (string, error) { return secret, tc.secretErr },
+				Secret:    erringSecret{FixedSecret(secret), tc.secretErr},
 				ForceFail: tc.forceFail,
 				Probe:     probe,
 				Logger:    log,
@@ -206,7 +206,7 @@ func TestHandleAgainstBroker(t *testing.T) {
 			b.SetDown(tc.down)
 			log, logs := captureLogs()
 			h := &Handler{
-				Secret: func(context.Context) (string, error) { return theSecret, nil },
+				Secret: FixedSecret(theSecret),
 				Probe:  &Prober{Broker: "tls://" + b.Addr(), TLS: tlsCfg, Messages: 2, Timeout: 500 * time.Millisecond},
 				Logger: log,
 			}
@@ -242,7 +242,7 @@ func TestHandleForbiddenConnectsNothing(t *testing.T) {
 	auth := &authz{}
 	b, tlsCfg := testBroker(t, auth)
 	h := &Handler{
-		Secret: func(context.Context) (string, error) { return theSecret, nil },
+		Secret: FixedSecret(theSecret),
 		Probe:  &Prober{Broker: "tls://" + b.Addr(), TLS: tlsCfg},
 	}
 	resp, err := h.Handle(t.Context(), request(map[string]string{SecretHeader: wrongSecret}, nil))

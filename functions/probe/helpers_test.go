@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -131,4 +132,17 @@ func (s *syncBuffer) String() string {
 func captureLogs() (*slog.Logger, *syncBuffer) {
 	buf := &syncBuffer{}
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// erringSecret is a SecretChecker that fails with err when it is set.
+type erringSecret struct {
+	FixedSecret
+	err error
+}
+
+func (e erringSecret) Check(ctx context.Context, presented string) error {
+	if e.err != nil {
+		return e.err
+	}
+	return e.FixedSecret.Check(ctx, presented)
 }

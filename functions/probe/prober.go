@@ -44,6 +44,9 @@ type Report struct {
 	// Received counts distinct sequence numbers received back; Expected is N.
 	Received int
 	Expected int
+	// Certificate is the server certificate the broker presented (zero if the
+	// handshake did not get that far).
+	Certificate ServerCertificate
 }
 
 // Prober runs the MQTT round trip against one broker. Its fields are read-only
@@ -52,8 +55,10 @@ type Report struct {
 type Prober struct {
 	// Broker is the broker URL, tls://host:port (paho scheme names).
 	Broker string
-	// TLS carries the probe's client certificate and the roots to verify the
-	// broker with (nil RootCAs: the system pool).
+	// TLS carries the probe's client certificate, the name the broker must
+	// present a certificate for (ServerName, sent as SNI: the custom domain, so the
+	// probe takes the devices' path through the domain configuration) and the roots
+	// to verify it with (nil RootCAs: the system pool). ServerName is required.
 	TLS *tls.Config
 	// ClientIDPrefix starts the MQTT client id; empty means
 	// spec.ProbeClientIDPrefix, which the probe policy allows.
@@ -91,6 +96,11 @@ func (p *Prober) RoundTrip(ctx context.Context) (Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	if p.TLS == nil || p.TLS.ServerName == "" {
+		return rep, errors.New("probe misconfigured: no TLS server name (the custom domain) to verify the broker against")
+	}
+	tlsCfg, served := verifying(p.TLS, now)
+
 	run := newRunID()
 	topic := spec.ProbeTopic(run)
 	recv := newReceipts(run, n, now)
@@ -98,7 +108,7 @@ func (p *Prober) RoundTrip(ctx context.Context) (Report, error) {
 	opts := mqtt.NewClientOptions().
 		AddBroker(p.Broker).
 		SetClientID(prefix + run).
-		SetTLSConfig(p.TLS).
+		SetTLSConfig(tlsCfg).
 		SetProtocolVersion(4). // MQTT 3.1.1, no fallback to 3.1
 		SetCleanSession(true).
 		SetAutoReconnect(false).
@@ -118,7 +128,15 @@ func (p *Prober) RoundTrip(ctx context.Context) (Report, error) {
 	// Disconnect also covers a connect still in progress: paho waits for it
 	// (bounded by the connect timeout) before closing.
 	defer client.Disconnect(disconnectQuiesce)
-	if err := wait(ctx, ct); err != nil {
+	err := wait(ctx, ct)
+	cert, seen, certErr := served.result()
+	if seen {
+		rep.Certificate = cert
+	}
+	if certErr != nil {
+		return rep, certErr
+	}
+	if err != nil {
 		// A CONNACK with a refusal code is the broker saying no (for AWS IoT:
 		// unknown or inactive certificate, or iot:Connect denied).
 		if tok, ok := ct.(*mqtt.ConnectToken); ok && ctx.Err() == nil {
@@ -145,7 +163,6 @@ func (p *Prober) RoundTrip(ctx context.Context) (Report, error) {
 	for i := range n {
 		pubs[i] = client.Publish(topic, 1, false, payload(run, i))
 	}
-	var err error
 	select {
 	case <-recv.done:
 	case lerr := <-lost:

@@ -47,8 +47,13 @@ const (
 	EnvRecheckCount = "IOTDR_RECHECK_COUNT"
 	// EnvMetricNamespace is the CloudWatch namespace of the replication-lag metric.
 	EnvMetricNamespace = "IOTDR_METRIC_NAMESPACE"
-	// EnvProbeEndpoint is the IoT data endpoint (ATS) the probe connects to.
+	// EnvProbeEndpoint is the IoT data endpoint (ATS) the probe dials: this Region's
+	// address, whatever the custom domain's failover records say.
 	EnvProbeEndpoint = "IOTDR_PROBE_ENDPOINT"
+	// EnvProbeDomain is the custom domain the probe names in SNI and verifies the
+	// served certificate against, so it takes the devices' path through this Region's
+	// domain configuration.
+	EnvProbeDomain = "IOTDR_PROBE_DOMAIN"
 	// EnvProbeSecretParam names the SSM SecureString holding the probe's shared secret.
 	EnvProbeSecretParam = "IOTDR_PROBE_SECRET_PARAM"
 	// EnvProbeCertParam names the SSM SecureString holding the probe's certificate and key (PEM).

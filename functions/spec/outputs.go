@@ -19,6 +19,11 @@ const (
 	// OutputDomainConfiguration is the name of the Region's IoT domain configuration
 	// (DomainConfigurationName).
 	OutputDomainConfiguration = "domainConfigurationName"
+	// OutputCertificateValidationRecord is the FQDN of the ACM validation CNAME of the
+	// domain's certificates (primary only, when it requests one). ACM gives every
+	// certificate for one name in one account the same record, so the primary owns it
+	// and the secondary's certificate validates through it.
+	OutputCertificateValidationRecord = "certificateValidationRecord"
 	// OutputHealthCheckID is the Route 53 health check calling this Region's probe.
 	OutputHealthCheckID = "healthCheckId"
 	// OutputPrimaryHealthCheckID is the primary's health check, as the secondary's

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Topics a device uses. Each device owns the topics under its thing name.
@@ -24,6 +25,22 @@ const (
 	// ProbePolicyName is the probe policy's name in each Region.
 	ProbePolicyName = "iotdr-probe"
 )
+
+// Prefixed returns name, one of the spec's rule or policy names (they start with
+// DefaultPrefix, the names the simulator uses), as a deployment with prefix names it,
+// so that two deployments in one account and Region do not collide. Topic-rule names
+// allow only letters, digits and underscores, so a rule name gets the prefix's
+// hyphens as underscores.
+func Prefixed(prefix, name string) string {
+	rest, ok := strings.CutPrefix(name, DefaultPrefix)
+	if !ok {
+		return name
+	}
+	if strings.HasPrefix(rest, "_") {
+		prefix = strings.ReplaceAll(prefix, "-", "_")
+	}
+	return prefix + rest
+}
 
 // TelemetryTopic returns the telemetry topic of thing.
 func TelemetryTopic(thing string) string { return fmt.Sprintf(TelemetryTopicFormat, thing) }

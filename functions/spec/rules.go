@@ -6,12 +6,22 @@ import (
 	"unicode"
 )
 
-// Rule names as deployed (topic-rule names allow only letters, digits and underscores).
+// Rule names as deployed with DefaultPrefix (topic-rule names allow only letters,
+// digits and underscores; Prefixed gives a deployment's own).
 const (
-	RegistryRuleName     = "iotdr_registry_capture"
 	ShadowRuleName       = "iotdr_shadow_capture"
 	ShadowDeleteRuleName = "iotdr_shadow_delete_capture"
 )
+
+// RegistryRuleName is the name of the capture rule of one registry event kind (a
+// topic kind $aws/events/<kind>/...), e.g. iotdr_registry_thingGroup_capture.
+func RegistryRuleName(kind string) string { return DefaultPrefix + "_registry_" + kind + "_capture" }
+
+// RegistryRuleTopic is the topic filter of the capture rule of one registry event
+// kind. The kind is in the filter, not only in a WHERE clause: a rule on
+// $aws/events/# is also evaluated (and billed) for every lifecycle event, each connect,
+// disconnect and subscribe of every device and probe.
+func RegistryRuleTopic(kind string) string { return "$aws/events/" + kind + "/#" }
 
 // SQLVersion is the IoT SQL version the rules are written for.
 const SQLVersion = "2016-03-23"
@@ -50,25 +60,23 @@ func RegistryEventConfigurations() []string {
 }
 
 // CaptureRules returns the capture rules deployed in every Region; their action invokes
-// the capture function there. The registry rule passes each registry event with its
-// topic. The shadow rules pass what a classic shadow's update/documents message carries
+// the capture function there. One registry rule per registry event kind (a topic filter
+// matches one kind only) passes each event of its kind with its topic. The shadow rules pass what a classic shadow's update/documents message carries
 // (the full current state and its version) and what delete/accepted carries (the
 // version at the delete), both with the clientToken that tells an apply's own write.
 func CaptureRules() []Rule {
-	var where []string
+	var out []Rule
 	for _, k := range registryEventKinds {
-		where = append(where, fmt.Sprintf("topic(3) = '%s'", k))
+		out = append(out, Rule{Name: RegistryRuleName(k), SQL: fmt.Sprintf("SELECT *, topic() AS topic FROM '%s'", RegistryRuleTopic(k))})
 	}
-	registry := fmt.Sprintf("SELECT *, topic() AS topic FROM '$aws/events/#' WHERE %s", strings.Join(where, " OR "))
 	shadow := fmt.Sprintf("SELECT current, previous, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
 		"'UPDATE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/update/documents'", EventShadow)
 	shadowDelete := fmt.Sprintf("SELECT version, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
 		"'DELETE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/delete/accepted'", EventShadow)
-	return []Rule{
-		{Name: RegistryRuleName, SQL: registry},
-		{Name: ShadowRuleName, SQL: shadow},
-		{Name: ShadowDeleteRuleName, SQL: shadowDelete},
-	}
+	return append(out,
+		Rule{Name: ShadowRuleName, SQL: shadow},
+		Rule{Name: ShadowDeleteRuleName, SQL: shadowDelete},
+	)
 }
 
 // validRegion accepts AWS Region names such as us-east-1 or ap-southeast-2; it only

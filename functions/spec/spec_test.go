@@ -11,42 +11,52 @@ import (
 
 func TestCaptureRules(t *testing.T) {
 	rules := CaptureRules()
-	var names []string
+	var names, want []string
 	for _, r := range rules {
 		names = append(names, r.Name)
 	}
-	if want := []string{RegistryRuleName, ShadowRuleName, ShadowDeleteRuleName}; !slices.Equal(names, want) {
+	for _, k := range registryEventKinds {
+		want = append(want, RegistryRuleName(k))
+	}
+	want = append(want, ShadowRuleName, ShadowDeleteRuleName)
+	if !slices.Equal(names, want) {
 		t.Fatalf("rules %v, want %v", names, want)
 	}
-	registry := []string{"SELECT *, topic() AS topic", "FROM '$aws/events/#'"}
-	for _, k := range registryEventKinds {
-		registry = append(registry, fmt.Sprintf("topic(3) = '%s'", k))
+	type check struct {
+		rule          Rule
+		want, notWant []string
+	}
+	var checks []check
+	n := len(registryEventKinds)
+	for i, k := range registryEventKinds {
+		// The kind is in the topic filter: a rule on $aws/events/# would be evaluated for
+		// every lifecycle (presence, subscription) event too.
+		checks = append(checks, check{rules[i],
+			[]string{"SELECT *, topic() AS topic", "FROM '$aws/events/" + k + "/#'"},
+			[]string{"$aws/events/#", "WHERE"}})
 	}
 	shadowCommon := []string{"clientToken", "topic(3) AS thingName", "'" + EventShadow + "' AS eventType", "timestamp() AS capturedAt"}
-	for _, tc := range []struct {
-		rule          int
-		want, notWant []string
-	}{
-		{0, registry, []string{"topic(3) = 'thingPresence'", "jobs"}},
-		{1, append([]string{"SELECT current,", "FROM '$aws/things/+/shadow/update/documents'", "'UPDATE' AS operation"}, shadowCommon...),
+	checks = append(checks,
+		check{rules[n], append([]string{"SELECT current,", "FROM '$aws/things/+/shadow/update/documents'", "'UPDATE' AS operation"}, shadowCommon...),
 			[]string{"/accepted", "'DELETE'"}},
-		{2, append([]string{"SELECT version,", "FROM '$aws/things/+/shadow/delete/accepted'", "'DELETE' AS operation"}, shadowCommon...),
+		check{rules[n+1], append([]string{"SELECT version,", "FROM '$aws/things/+/shadow/delete/accepted'", "'DELETE' AS operation"}, shadowCommon...),
 			[]string{"update/", "'UPDATE'"}},
-	} {
-		sql := rules[tc.rule].SQL
+	)
+	for _, tc := range checks {
+		sql := tc.rule.SQL
 		for _, w := range tc.want {
 			if !strings.Contains(sql, w) {
-				t.Errorf("%s SQL lacks %q:\n%s", rules[tc.rule].Name, w, sql)
+				t.Errorf("%s SQL lacks %q:\n%s", tc.rule.Name, w, sql)
 			}
 		}
 		for _, w := range tc.notWant {
 			if strings.Contains(sql, w) {
-				t.Errorf("%s SQL contains %q:\n%s", rules[tc.rule].Name, w, sql)
+				t.Errorf("%s SQL contains %q:\n%s", tc.rule.Name, w, sql)
 			}
 		}
 		// Topic-rule names allow letters, digits and underscores only.
-		if strings.Trim(rules[tc.rule].Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
-			t.Errorf("rule name %q is not a valid topic-rule name", rules[tc.rule].Name)
+		if strings.Trim(tc.rule.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			t.Errorf("rule name %q is not a valid topic-rule name", tc.rule.Name)
 		}
 	}
 }

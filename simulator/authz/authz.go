@@ -144,6 +144,12 @@ func (a *Authorizer) Publish(c broker.ClientInfo, topic string) error {
 	return a.decide(c, iotpolicy.ActionPublish, iotpolicy.TopicARN(a.region, a.account, topic))
 }
 
+// RetainPublish decides iot:RetainPublish on topic, which AWS requires (with
+// iot:Publish) to publish a retained message.
+func (a *Authorizer) RetainPublish(c broker.ClientInfo, topic string) error {
+	return a.decide(c, iotpolicy.ActionRetainPublish, iotpolicy.TopicARN(a.region, a.account, topic))
+}
+
 // Subscribe decides iot:Subscribe on the topic filter.
 func (a *Authorizer) Subscribe(c broker.ClientInfo, filter string) error {
 	return a.decide(c, iotpolicy.ActionSubscribe, iotpolicy.TopicFilterARN(a.region, a.account, filter))

@@ -28,8 +28,12 @@
 //     Timestamps are epoch seconds and absent members are left out, as AWS does.
 //   - iotdata (or iot, for that path): GetThingShadow, UpdateThingShadow and
 //     DeleteThingShadow on /things/{thingName}/shadow, answered by the Region's
-//     shadow service (package shadow) with the document as the raw body. A named
-//     shadow (?name=) does not exist: get and delete answer 404, update 400.
+//     shadow service (package shadow) with the document as the raw body, ?name=
+//     selecting a named shadow; ListNamedShadowsForThing on
+//     /api/things/shadow/ListNamedShadowsForThing/{thingName}; and, from the Region's
+//     broker (broker.DataPlane), Publish on POST /topics/{topic} (?qos, ?retain),
+//     ListRetainedMessages on /retainedMessage and GetRetainedMessage on
+//     /retainedMessage/{topic}, in REST-JSON with the payload in base64.
 //   - route53: the read calls listed below, in REST-XML, for the whole World (Route 53
 //     is global: any Region in the scope).
 //   - ssm: GetParameter and PutParameter in JSON 1.1 (X-Amz-Target: AmazonSSM.*), on
@@ -62,7 +66,7 @@
 //
 //   - One public hosted zone (HostedZoneID) named after the custom domain's parent
 //     (iotdr.test. for iot.iotdr.test), holding the pair of failover CNAME records for the
-//     custom domain, as infra/dns.go deploys them: PRIMARY points to
+//     custom domain, as infra/deploy/dns.go deploys them: PRIMARY points to
 //     simulator.Endpoint(primary) with the primary's health check, SECONDARY to
 //     simulator.Endpoint(secondary) with the secondary's. No SOA or NS records are listed.
 //   - Two HTTP health checks, one per Region, with UUID-shaped ids (HealthCheckID).
@@ -88,6 +92,6 @@
 // Route 53 and SSM (the zone and the store are tiny), their throttling, SecureString
 // encryption, parameter history, labels and policies, health check regions other than
 // the default eight, any write to Route 53, the IoT operations the registry does not
-// implement (UnknownOperationException), named shadows, and the data plane's Publish
-// and retained-message APIs.
+// implement (UnknownOperationException), and Publish's MQTT 5 headers (user
+// properties, content type, response topic, correlation data, message expiry).
 package awsfront

@@ -59,7 +59,7 @@ func (f *Front) HealthCheckID(region string) string {
 }
 
 // StackOutputs returns what `pulumi stack output --json` would print for the primary
-// and the secondary stack of this deployment (the keys infra/deploy.go exports that the
+// and the secondary stack of this deployment (the keys infra/deploy/stack.go exports that the
 // AWS drill reads, plus a few neighbours), ready to be written as JSON.
 func (f *Front) StackOutputs() (primary, secondary map[string]any) {
 	p, s := f.w.Primary.Name, f.w.Secondary.Name
@@ -69,17 +69,35 @@ func (f *Front) StackOutputs() (primary, secondary map[string]any) {
 			spec.OutputRegion:                  region,
 			spec.OutputPrimaryRegion:           p,
 			spec.OutputSecondaryRegion:         s,
-			spec.OutputIoTEndpoint:             simulator.Endpoint(region),
+			spec.OutputIoTEndpoint:             f.brokerAddr(region),
 			spec.OutputDomain:                  f.Route53.domain,
 			spec.OutputDomainConfiguration:     spec.DomainConfigurationName(f.Route53.prefix),
 			spec.OutputHealthCheckID:           f.HealthCheckID(region),
 			spec.OutputProbeURL:                "https://probe." + region + ".iotdr.test" + spec.ProbePath,
 			spec.OutputProbeForceFailParameter: f.ForceFailParameter(),
+			spec.OutputStateTableName:          simulator.StateTableName,
+			spec.OutputAlarmNames:              []string{}, // the simulator has no CloudWatch
 		}
 	}
 	primary, secondary = common(spec.RolePrimary, p), common(spec.RoleSecondary, s)
+	primary[spec.OutputDevicePolicy] = spec.DevicePolicyName
+	rules := []string{}
+	for _, r := range spec.CaptureRules() {
+		rules = append(rules, r.Name)
+	}
+	primary[spec.OutputCaptureRules] = rules
 	secondary[spec.OutputPrimaryHealthCheckID] = f.HealthCheckID(p)
 	return primary, secondary
+}
+
+// brokerAddr is what the stacks export as iotEndpoint (DescribeEndpoint's answer): the
+// simulator's answers the broker's IP, and its port is not AWS's 8883, so it is
+// included.
+func (f *Front) brokerAddr(region string) string {
+	if region == f.w.Secondary.Name {
+		return f.w.Secondary.Broker.Addr()
+	}
+	return f.w.Primary.Broker.Addr()
 }
 
 // healthCheckID makes a UUID-shaped id, as Route 53 assigns.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/registry"
 	"github.com/iot-dr/iot-dr/simulator/shadow"
 )
@@ -60,6 +61,8 @@ type Region struct {
 	Name     string
 	Registry *registry.Registry
 	Shadows  *shadow.Service
+	// Data is the broker's data-plane API (Publish, retained messages).
+	Data *broker.DataPlane
 	// SSM is the Region's parameter store; nil answers SSM calls with
 	// UnknownOperationException.
 	SSM *SSM
@@ -82,7 +85,7 @@ type backend struct {
 func (f *Front) Handler(o HandlerOptions) http.Handler {
 	var regions []Region
 	for _, r := range []*simulator.Region{f.w.Primary, f.w.Secondary} {
-		regions = append(regions, Region{Name: r.Name, Registry: r.Registry, Shadows: r.Shadows, SSM: f.SSM[r.Name]})
+		regions = append(regions, Region{Name: r.Name, Registry: r.Registry, Shadows: r.Shadows, Data: r.Broker.DataPlane(), SSM: f.SSM[r.Name]})
 	}
 	return newHandler(f.Route53, regions, o)
 }
@@ -183,7 +186,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 		}
 		return h.serveIoT(w, r, b, body)
 	case ServiceIoTData:
-		return h.serveShadow(w, r, b, body)
+		return h.serveData(w, r, b, body)
 	case ServiceSSM:
 		return h.serveSSM(w, r, b, body)
 	}

@@ -156,7 +156,7 @@ func (r *Route53) ListHostedZonesByName(_ context.Context, in *r53.ListHostedZon
 	return out, nil
 }
 
-// records returns the failover pair as infra/dns.go declares it.
+// records returns the failover pair as infra/deploy/dns.go declares it.
 func (r *Route53) records() []r53types.ResourceRecordSet {
 	ttl := int64(0)
 	if a, ok := r.zone.Resolve(r.domain); ok {

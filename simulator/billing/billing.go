@@ -34,7 +34,7 @@ const (
 
 // Lambda duration prices per GB-second in us-east-1 (first 6 billion
 // GB-seconds a month for x86, 7.5 billion for arm64). The stacks deploy
-// arm64 functions (infra/lambda.go), so USEast1 uses the arm64 price.
+// arm64 functions (infra/deploy/lambda.go), so USEast1 uses the arm64 price.
 const (
 	LambdaArmGBSecondUSD = 0.0000133334
 	LambdaX86GBSecondUSD = 0.0000166667

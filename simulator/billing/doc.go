@@ -47,7 +47,7 @@
 // The DynamoDB figures are those after the price cut of 1 November 2024 (on-
 // demand throughput halved, global-table replicated writes cut by up to 67%,
 // so a replicated WRU costs the same as a WRU). Lambda duration is priced
-// for arm64, the architecture the stacks deploy (infra/lambda.go).
+// for arm64, the architecture the stacks deploy (infra/deploy/lambda.go).
 //
 // Not modelled: free tiers, volume tiers beyond the first, storage, data
 // transfer between Regions, DynamoDB Streams reads (free when Lambda reads

@@ -75,6 +75,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Quotas are the CONNECT and PUBLISH rates enforced (zero: AWS's defaults).
 	Quotas Quotas
+	// Retained are the retained-message limits (zero: AWS's defaults).
+	Retained RetainedQuotas
 }
 
 // Action is an AWS IoT policy action checked by the broker.
@@ -109,8 +111,10 @@ type Broker struct {
 	log    *slog.Logger
 	auth   Authorizer
 	quota  atomic.Pointer[throttle]
-	srv    *mqtt.Server
-	ln     *listener
+	// retained indexes retained messages for the data-plane API (retained.go).
+	retained *retained
+	srv      *mqtt.Server
+	ln       *listener
 
 	infos   sync.Map // net.Conn -> ClientInfo, for connections that passed CONNECT
 	pending pendingFilters
@@ -151,7 +155,7 @@ func New(opts Options) (*Broker, error) {
 		SysTopicResendInterval: math.MaxInt32,
 	})
 
-	b := &Broker{region: opts.Region, log: log, auth: opts.Auth, srv: srv}
+	b := &Broker{region: opts.Region, log: log, auth: opts.Auth, srv: srv, retained: newRetained(opts.Retained)}
 	b.quota.Store(newThrottle(opts.Quotas))
 	if err := srv.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("broker %s: add auth hook: %w", opts.Region, err)

@@ -32,7 +32,20 @@
 //     accepted and closed at once; the listening socket stays bound so the
 //     address survives SetDown(false). Handle and Publish keep working while
 //     down: only the device-facing endpoint is lost.
-//   - Retained messages work as in mochi-mqtt (AWS IoT supports them too).
+//   - Retained messages as AWS IoT Core keeps them: a PUBLISH with the retain flag
+//     replaces the topic's retained message and an empty payload deletes it; a new
+//     subscription gets the retained messages its filter matches (each passing the
+//     RECEIVE check). A retained PUBLISH needs iot:RetainPublish besides iot:Publish
+//     when the Authorizer implements RetainAuthorizer. At most
+//     RetainedQuotas.MaxTopics topics (AWS: 500,000 retained messages per account)
+//     hold one: a retained PUBLISH that would add another is throttled (refused,
+//     recorded with Throttled set; replacing or deleting stays possible). DataPlane
+//     serves Publish, ListRetainedMessages and GetRetainedMessage with the
+//     aws-sdk-go-v2 iotdataplane signatures and errors. Concurrent retained publishes
+//     may overshoot the count by the number in flight.
+//   - A client PUBLISH payload over 128 KB (AWS's message size limit) is refused,
+//     as an unauthorised one is; a data-plane Publish answers
+//     RequestEntityTooLargeException.
 //   - The Authorizer sees the TLS Server Name Indication (ClientInfo.ServerName), so
 //     it can refuse certificates in SNI_ONLY mode that connect without it.
 //
@@ -57,11 +70,12 @@
 // closed. Every throttling is recorded in Refusals with Throttled set and a reason
 // starting with THROTTLED. The broker's own publishes (Publish, Handle) are exempt.
 //
-// Not modelled: message size, subscriptions per SUBSCRIBE (8) and per connection
+// Not modelled: subscriptions per SUBSCRIBE (8) and per connection
 // (50), the account's inbound and outbound message rates, and concurrent connections
 // per account (they do not bind for devices that subscribe once and publish every
 // few seconds); keep-alive limits, the $aws reserved-topic publish restrictions (left
 // to the Authorizer), persistent-session limits, lifecycle events
-// ($aws/events/presence/...), and MQTT over WebSocket. This package is for tests and
+// ($aws/events/presence/...), MQTT over WebSocket, and the three-year expiry of
+// retained messages not updated or read. This package is for tests and
 // drills, never production.
 package broker

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ func (h *authHook) Provides(b byte) bool {
 		mqtt.OnSubscribe,
 		mqtt.OnSubscribed,
 		mqtt.OnPublish,
+		mqtt.OnRetainMessage,
 	}, []byte{b})
 }
 
@@ -77,11 +79,28 @@ func (h *authHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { re
 // (AWS's THROTTLED) and the message dropped. The broker's own publishes are exempt.
 func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
-		return pk, nil
+		return pk, nil // the broker's own and data-plane publishes check their limits first
 	}
 	if err := h.b.quota.Load().publish(cl.Net.Conn, time.Now()); err != nil {
 		h.b.refuse(h.b.clientInfo(cl), ActionPublish, pk.TopicName, err)
 		cut(cl.Net.Conn)
+		return pk, packets.ErrRejectPacket
+	}
+	if err := h.checkPayload(cl, pk); err != nil {
+		// Refused as an unauthorised PUBLISH is: a 3.1.1 client sending QoS 1 is
+		// disconnected (it has no PUBACK code to refuse with), a v5 client gets its
+		// PUBACK with the reason, QoS 0 is dropped.
+		switch {
+		case pk.FixedHeader.Qos == 0:
+		case cl.Properties.ProtocolVersion == 5 && errors.Is(err, ErrThrottled):
+			return pk, packets.ErrQuotaExceeded
+		case cl.Properties.ProtocolVersion == 5 && len(pk.Payload) > MaxPayloadBytes:
+			return pk, packets.ErrPacketTooLarge
+		case cl.Properties.ProtocolVersion == 5:
+			return pk, packets.ErrNotAuthorized
+		default:
+			cut(cl.Net.Conn)
+		}
 		return pk, packets.ErrRejectPacket
 	}
 	return pk, nil

@@ -349,7 +349,7 @@ func (okProbe) RoundTrip(context.Context) (probe.Report, error) {
 func TestThroughLambdaRuntime(t *testing.T) {
 	rt := lambdart.New("test-1", "123456789012", nil)
 	h := &probe.Handler{
-		Secret: func(context.Context) (string, error) { return "open sesame", nil },
+		Secret: probe.FixedSecret("open sesame"),
 		Probe:  okProbe{},
 	}
 	fn, err := rt.Register("probe", h.Handle, lambdart.FunctionOptions{})

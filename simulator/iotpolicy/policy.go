@@ -21,6 +21,9 @@ const (
 	ActionSubscribe = "iot:Subscribe"
 	// ActionReceive is checked against TopicARN before a message is delivered to a client.
 	ActionReceive = "iot:Receive"
+	// ActionRetainPublish is checked against TopicARN, besides ActionPublish, for a
+	// PUBLISH with the retain flag set (AWS IoT Core's iot:RetainPublish).
+	ActionRetainPublish = "iot:RetainPublish"
 )
 
 // ErrInvalidPolicy is wrapped by every error Parse returns, so callers (such as

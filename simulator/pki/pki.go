@@ -110,6 +110,12 @@ func (c *CA) Pool() *x509.CertPool { return c.pool.Clone() }
 // the broker endpoint of each Region and the custom domain that fails over
 // between them. The returned certificate has Leaf set.
 func (c *CA) IssueServer(dnsNames []string, ips []net.IP) (tls.Certificate, error) {
+	return c.IssueServerValid(dnsNames, ips, time.Time{}, time.Time{})
+}
+
+// IssueServerValid is IssueServer with the validity given, for tests that need an
+// expired or not yet valid server certificate; zero times mean the default validity.
+func (c *CA) IssueServerValid(dnsNames []string, ips []net.IP, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	if len(dnsNames) == 0 && len(ips) == 0 {
 		return tls.Certificate{}, errors.New("pki: server certificate needs at least one DNS name or IP address")
 	}
@@ -125,6 +131,8 @@ func (c *CA) IssueServer(dnsNames []string, ips []net.IP) (tls.Certificate, erro
 		IPAddresses: append([]net.IP(nil), ips...),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		NotBefore:   notBefore,
+		NotAfter:    notAfter,
 	}
 	cert, _, _, err := c.issue(tmpl)
 	if err != nil {
@@ -187,8 +195,9 @@ func (c *CA) issue(tmpl *x509.Certificate) (tls.Certificate, []byte, *ecdsa.Priv
 	}
 	now := time.Now()
 	tmpl.SerialNumber = serial
-	tmpl.NotBefore = now.Add(-backdate)
-	tmpl.NotAfter = now.Add(leafValidity)
+	if tmpl.NotBefore.IsZero() && tmpl.NotAfter.IsZero() {
+		tmpl.NotBefore, tmpl.NotAfter = now.Add(-backdate), now.Add(leafValidity)
+	}
 	tmpl.BasicConstraintsValid = true
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
 	if err != nil {

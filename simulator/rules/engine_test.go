@@ -108,7 +108,7 @@ func TestEngineRouting(t *testing.T) {
 			t.Fatalf("Add(%s): %v", r.Name, err)
 		}
 	}
-	if got, want := e.Filters(), []string{"$aws/events/#", "$aws/things/+/shadow/update/documents", "$aws/things/+/shadow/delete/accepted"}; !slices.Equal(got, want) {
+	if got, want := e.Filters(), []string{"$aws/events/thing/#", "$aws/things/+/shadow/update/documents", "$aws/things/+/shadow/delete/accepted", "$aws/events/#"}; !slices.Equal(got, want) {
 		t.Errorf("Filters() = %v, want %v", got, want)
 	}
 

@@ -297,22 +297,22 @@ func TestCaptureRules(t *testing.T) {
 		want                 func(*testing.T) string
 	}{
 		// Registry events: every kind the rule selects, passed whole with its topic.
-		{"thing created", "$aws/events/thing/MyThing/created", thingCreated, spec.RegistryRuleName, registry("$aws/events/thing/MyThing/created", thingCreated)},
-		{"thing updated", "$aws/events/thing/MyThing/updated", thingUpdated, spec.RegistryRuleName, registry("$aws/events/thing/MyThing/updated", thingUpdated)},
-		{"thing deleted", "$aws/events/thing/MyThing/deleted", thingDeleted, spec.RegistryRuleName, registry("$aws/events/thing/MyThing/deleted", thingDeleted)},
-		{"thing type created", "$aws/events/thingType/MyThingType/created", thingTypeCreated, spec.RegistryRuleName, registry("$aws/events/thingType/MyThingType/created", thingTypeCreated)},
-		{"thing type associated", "$aws/events/thingTypeAssociation/thing/MyThing/MyThingType", thingTypeAssociated, spec.RegistryRuleName,
+		{"thing created", "$aws/events/thing/MyThing/created", thingCreated, spec.RegistryRuleName("thing"), registry("$aws/events/thing/MyThing/created", thingCreated)},
+		{"thing updated", "$aws/events/thing/MyThing/updated", thingUpdated, spec.RegistryRuleName("thing"), registry("$aws/events/thing/MyThing/updated", thingUpdated)},
+		{"thing deleted", "$aws/events/thing/MyThing/deleted", thingDeleted, spec.RegistryRuleName("thing"), registry("$aws/events/thing/MyThing/deleted", thingDeleted)},
+		{"thing type created", "$aws/events/thingType/MyThingType/created", thingTypeCreated, spec.RegistryRuleName("thingType"), registry("$aws/events/thingType/MyThingType/created", thingTypeCreated)},
+		{"thing type associated", "$aws/events/thingTypeAssociation/thing/MyThing/MyThingType", thingTypeAssociated, spec.RegistryRuleName("thingTypeAssociation"),
 			registry("$aws/events/thingTypeAssociation/thing/MyThing/MyThingType", thingTypeAssociated)},
-		{"thing group created", "$aws/events/thingGroup/MyGroup/created", thingGroupCreated, spec.RegistryRuleName, registry("$aws/events/thingGroup/MyGroup/created", thingGroupCreated)},
+		{"thing group created", "$aws/events/thingGroup/MyGroup/created", thingGroupCreated, spec.RegistryRuleName("thingGroup"), registry("$aws/events/thingGroup/MyGroup/created", thingGroupCreated)},
 		// The membership event names the thing and group only in its topic: the rule
 		// must pass the topic on.
-		{"group membership added", "$aws/events/thingGroupMembership/thingGroup/MyGroup/thing/MyThing/added", membershipAdded, spec.RegistryRuleName,
+		{"group membership added", "$aws/events/thingGroupMembership/thingGroup/MyGroup/thing/MyThing/added", membershipAdded, spec.RegistryRuleName("thingGroupMembership"),
 			registry("$aws/events/thingGroupMembership/thingGroup/MyGroup/thing/MyThing/added", membershipAdded)},
-		{"group hierarchy added", "$aws/events/thingGroupHierarchy/thingGroup/Parent/childThingGroup/Child/added", hierarchyAdded, spec.RegistryRuleName,
+		{"group hierarchy added", "$aws/events/thingGroupHierarchy/thingGroup/Parent/childThingGroup/Child/added", hierarchyAdded, spec.RegistryRuleName("thingGroupHierarchy"),
 			registry("$aws/events/thingGroupHierarchy/thingGroup/Parent/childThingGroup/Child/added", hierarchyAdded)},
-		{"payload topic field is replaced", "$aws/events/thing/MyThing/created", `{"eventType":"THING_EVENT","topic":"$aws/events/thing/Other/created"}`, spec.RegistryRuleName,
+		{"payload topic field is replaced", "$aws/events/thing/MyThing/created", `{"eventType":"THING_EVENT","topic":"$aws/events/thing/Other/created"}`, spec.RegistryRuleName("thing"),
 			literal(`{"eventType":"THING_EVENT","topic":"$aws/events/thing/MyThing/created"}`)},
-		{"empty registry payload", "$aws/events/thingGroup/G/deleted", ``, spec.RegistryRuleName, literal(`{"topic":"$aws/events/thingGroup/G/deleted"}`)},
+		{"empty registry payload", "$aws/events/thingGroup/G/deleted", ``, spec.RegistryRuleName("thingGroup"), literal(`{"topic":"$aws/events/thingGroup/G/deleted"}`)},
 		// Registry-side messages no rule captures.
 		{"presence event", "$aws/events/presence/connected/client-1", `{"clientId":"client-1","timestamp":1700000000000,"eventType":"connected","sessionIdentifier":"s","principalIdentifier":"p"}`, "", nil},
 		{"subscription event", "$aws/events/subscriptions/subscribed/client-1", `{"clientId":"client-1","timestamp":1700000000000,"eventType":"subscribed","topics":["a/b"]}`, "", nil},

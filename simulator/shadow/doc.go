@@ -1,8 +1,13 @@
 // Package shadow is the simulator's stand-in for one Region's AWS IoT Device
 // Shadow service: classic (unnamed) shadows served over MQTT on
-// $aws/things/<thing>/shadow/{update,get,delete} and over the data-plane API
-// with the exact aws-sdk-go-v2 iotdataplane signatures and error types, so code
-// written against *iotdataplane.Client runs unchanged against it.
+// $aws/things/<thing>/shadow/{update,get,delete}, named shadows on
+// $aws/things/<thing>/shadow/name/<shadow>/{update,get,delete}, and both over
+// the data-plane API (shadowName selects a named shadow; ListNamedShadowsForThing
+// lists them, in name order, paged) with the exact aws-sdk-go-v2 iotdataplane
+// signatures and error types, so code written against *iotdataplane.Client runs
+// unchanged against it. A named shadow behaves as a classic one in every way
+// below, with its own document, version and topics; a shadow name is 1 to 64 of
+// [$a-zA-Z0-9:_-], and a not-found message names it '<thing>~<shadow>'.
 //
 // Semantics follow the AWS documentation ("Device Shadow service documents",
 // "Device Shadow MQTT topics"):
@@ -54,13 +59,10 @@
 // operations (one per started KB of the request document for updates and of
 // the response otherwise, at least one, failures included); WithMeter feeds
 // the billed operations to a billing meter as MeterShadowOperations.
-// ListNamedShadowsForThing exists for its quota and always returns an empty
-// list, since named shadows are not modelled.
+// The per-thing quota is shared by a thing's classic and named shadows.
 //
-// Not modelled: named shadows (an update naming one is rejected as an invalid
-// request; a get or delete answers 404, as AWS does for a named shadow that does
-// not exist), the Publish
-// and retained-message APIs, the thing's existence in the registry (AWS also
+// Not modelled: the Publish and retained-message APIs (the broker serves
+// retained messages), the thing's existence in the registry (AWS also
 // serves shadows for unregistered names), the 10 in-flight unacknowledged
 // messages per thing, per-account limits other than the request rates,
 // document size and depth, and persistence across restarts. This package is for tests and drills, never

@@ -21,6 +21,10 @@ const (
 
 var thingNameRE = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
 
+// shadowNameRE is AWS's shadow name: 1 to 64 characters of [$a-zA-Z0-9:_-]
+// (ListNamedShadowsForThing's results pattern in the IoT data-plane API reference).
+var shadowNameRE = regexp.MustCompile(`^[$a-zA-Z0-9:_-]{1,64}$`)
+
 // shadowError is a rejection with the HTTP-style code AWS puts in the error
 // response document.
 type shadowError struct {
@@ -38,8 +42,12 @@ var (
 	errUnavailable     = &shadowError{code: 500, msg: "Internal service failure"}
 )
 
-func errNotFound(thing string) *shadowError {
-	return &shadowError{code: 404, msg: fmt.Sprintf("No shadow exists with name: '%s'", thing)}
+func errNotFound(k key) *shadowError {
+	name := k.thing
+	if k.shadow != "" {
+		name += "~" + k.shadow
+	}
+	return &shadowError{code: 404, msg: fmt.Sprintf("No shadow exists with name: '%s'", name)}
 }
 
 // updateRequest is a validated request state document.

@@ -2,7 +2,9 @@ package shadow
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"sort"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -176,25 +178,51 @@ func (s *Service) bill(size int) {
 	}
 }
 
-// ListNamedShadowsForThing lists the thing's named shadows. The simulator
-// serves classic shadows only, so the list is always empty; the call exists
-// so that its quota and billing are modelled.
+// ListNamedShadowsForThing lists the names of the thing's existing named
+// shadows in name order, at most pageSize (default and maximum
+// maxNamedShadowPage) a page; nextToken is the last name of the previous page.
 func (s *Service) ListNamedShadowsForThing(ctx context.Context, in *iotdataplane.ListNamedShadowsForThingInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.ListNamedShadowsForThingOutput, error) {
 	var name *string
+	var after string
+	page := int32(maxNamedShadowPage)
 	if in != nil {
-		name = in.ThingName
+		name, after = in.ThingName, aws.ToString(in.NextToken)
+		if in.PageSize != nil {
+			if p := *in.PageSize; p < 1 || p > maxNamedShadowPage {
+				return nil, &types.InvalidRequestException{Message: aws.String(fmt.Sprintf("pageSize %d is not between 1 and %d", p, maxNamedShadowPage))}
+			}
+			page = *in.PageSize
+		}
 	}
-	thingName, err := s.checkCall(ctx, name, nil)
+	k, err := s.checkCall(ctx, name, nil)
 	if err != nil {
 		return nil, err
 	}
-	if serr := s.admit(APIListNamedShadowsForThing, thingName); serr != nil {
+	if serr := s.admit(APIListNamedShadowsForThing, k.thing); serr != nil {
 		return nil, apiError(serr)
 	}
-	out := &iotdataplane.ListNamedShadowsForThingOutput{Results: []string{}, Timestamp: s.now().Unix()}
-	s.bill(len(`{"results":[],"timestamp":0000000000}`))
+	s.mu.Lock()
+	names := make([]string, 0, len(s.named[k.thing]))
+	for n := range s.named[k.thing] {
+		if n > after {
+			names = append(names, n)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	out := &iotdataplane.ListNamedShadowsForThingOutput{Timestamp: s.now().Unix()}
+	if len(names) > int(page) {
+		names = names[:page]
+		out.NextToken = aws.String(names[len(names)-1])
+	}
+	out.Results = names
+	s.bill(len(mustJSON(out)))
 	return out, nil
 }
+
+// maxNamedShadowPage bounds a ListNamedShadowsForThing page. AWS documents no
+// maximum pageSize; the simulator refuses larger pages so that callers page.
+const maxNamedShadowPage = 100
 
 // throttlingException is the data-plane error for a throttled request.
 func throttlingException(msg string) error {

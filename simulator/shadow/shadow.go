@@ -53,10 +53,16 @@ type Service struct {
 	use      usage
 
 	mu     sync.Mutex
-	things map[string]*thing
+	things map[key]*thing
+	// named indexes the thing names' existing named shadows, for
+	// ListNamedShadowsForThing without a scan of every shadow.
+	named map[string]map[string]struct{}
 }
 
-// thing is the unnamed shadow of one thing plus its outbound notifications.
+// key names one shadow: the thing and the shadow's name, empty for the classic one.
+type key struct{ thing, shadow string }
+
+// thing is one shadow (classic or named) of a thing plus its outbound notifications.
 type thing struct {
 	exists   bool
 	version  int64 // kept across deletes, as AWS does
@@ -80,7 +86,8 @@ func New(pub Publisher, opts ...Option) *Service {
 		pub:    pub,
 		now:    time.Now,
 		log:    slog.New(slog.DiscardHandler),
-		things: make(map[string]*thing),
+		things: make(map[key]*thing),
+		named:  make(map[string]map[string]struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -96,20 +103,21 @@ func (s *Service) SetAvailable(up bool) { s.unavailable.Store(!up) }
 // Calls counts the data-plane API calls made so far, refused ones included.
 func (s *Service) Calls() int64 { return s.calls.Load() }
 
-// GetThingShadow returns the thing's unnamed shadow document, delta included.
+// GetThingShadow returns a shadow document, delta included: the classic
+// shadow, or the named one when in.ShadowName is set.
 func (s *Service) GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error) {
 	var name, shadowName *string
 	if in != nil {
 		name, shadowName = in.ThingName, in.ShadowName
 	}
-	thingName, err := s.checkRead(ctx, name, shadowName)
+	k, err := s.checkCall(ctx, name, shadowName)
 	if err != nil {
 		return nil, err
 	}
-	if serr := s.admit(APIGetThingShadow, thingName); serr != nil {
+	if serr := s.admit(APIGetThingShadow, k.thing); serr != nil {
 		return nil, apiError(serr)
 	}
-	payload, serr := s.get(thingName, "", false)
+	payload, serr := s.get(k, "", false)
 	s.bill(len(payload))
 	if serr != nil {
 		return nil, apiError(serr)
@@ -127,14 +135,14 @@ func (s *Service) UpdateThingShadow(ctx context.Context, in *iotdataplane.Update
 	if in != nil {
 		name, shadowName, payload = in.ThingName, in.ShadowName, in.Payload
 	}
-	thingName, err := s.checkCall(ctx, name, shadowName)
+	k, err := s.checkCall(ctx, name, shadowName)
 	if err != nil {
 		return nil, err
 	}
-	if serr := s.admit(APIUpdateThingShadow, thingName); serr != nil {
+	if serr := s.admit(APIUpdateThingShadow, k.thing); serr != nil {
 		return nil, apiError(serr)
 	}
-	accepted, serr := s.update(thingName, payload, false)
+	accepted, serr := s.update(k, payload, false)
 	s.bill(len(payload))
 	if serr != nil {
 		return nil, apiError(serr)
@@ -142,21 +150,21 @@ func (s *Service) UpdateThingShadow(ctx context.Context, in *iotdataplane.Update
 	return &iotdataplane.UpdateThingShadowOutput{Payload: accepted}, nil
 }
 
-// DeleteThingShadow deletes the thing's unnamed shadow, keeping its version
-// number, and publishes delete/accepted.
+// DeleteThingShadow deletes a shadow (classic, or named by in.ShadowName),
+// keeping its version number, and publishes delete/accepted.
 func (s *Service) DeleteThingShadow(ctx context.Context, in *iotdataplane.DeleteThingShadowInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.DeleteThingShadowOutput, error) {
 	var name, shadowName *string
 	if in != nil {
 		name, shadowName = in.ThingName, in.ShadowName
 	}
-	thingName, err := s.checkRead(ctx, name, shadowName)
+	k, err := s.checkCall(ctx, name, shadowName)
 	if err != nil {
 		return nil, err
 	}
-	if serr := s.admit(APIDeleteThingShadow, thingName); serr != nil {
+	if serr := s.admit(APIDeleteThingShadow, k.thing); serr != nil {
 		return nil, apiError(serr)
 	}
-	payload, serr := s.delete(thingName, "", false)
+	payload, serr := s.delete(k, "", false)
 	s.bill(len(payload))
 	if serr != nil {
 		return nil, apiError(serr)
@@ -164,81 +172,90 @@ func (s *Service) DeleteThingShadow(ctx context.Context, in *iotdataplane.Delete
 	return &iotdataplane.DeleteThingShadowOutput{Payload: payload}, nil
 }
 
-// HandleMQTT serves a request published on $aws/things/<thing>/shadow/update,
-// .../get or .../delete, answering on the matching accepted/rejected topics.
-// Other topics are ignored, so it can be wired as
-// broker.Handle("$aws/things/+/shadow/+", svc.HandleMQTT).
+// HandleMQTT serves a request published on $aws/things/<thing>/shadow/{update,get,delete}
+// or $aws/things/<thing>/shadow/name/<shadow>/{update,get,delete}, answering on the
+// matching accepted/rejected topics. Other topics are ignored, so it can be wired as
+// broker.Handle("$aws/things/+/shadow/+", svc.HandleMQTT) and
+// broker.Handle("$aws/things/+/shadow/name/+/+", svc.HandleMQTT).
 func (s *Service) HandleMQTT(topic string, payload []byte) {
-	parts := strings.Split(topic, "/")
-	if len(parts) != 5 || parts[0] != "$aws" || parts[1] != "things" || parts[3] != "shadow" {
+	k, op, ok := parseTopic(topic)
+	if !ok {
 		return
 	}
-	name, op := parts[2], parts[4]
 	switch op {
 	case "update", "get", "delete":
 	default:
 		return
 	}
 	if s.unavailable.Load() {
-		s.reject(name, op, clientTokenOf(payload), errUnavailable)
+		s.reject(k, op, clientTokenOf(payload), errUnavailable)
 		return
 	}
-	if !thingNameRE.MatchString(name) {
-		s.reject(name, op, clientTokenOf(payload), badRequest("Invalid thing name"))
+	if !thingNameRE.MatchString(k.thing) {
+		s.reject(k, op, clientTokenOf(payload), badRequest("Invalid thing name"))
 		return
 	}
-	if serr := s.admit(mqttAPI[op], name); serr != nil {
-		s.reject(name, op, clientTokenOf(payload), serr)
+	if k.shadow != "" && !shadowNameRE.MatchString(k.shadow) {
+		s.reject(k, op, clientTokenOf(payload), badRequest("Invalid shadow name"))
+		return
+	}
+	if serr := s.admit(mqttAPI[op], k.thing); serr != nil {
+		s.reject(k, op, clientTokenOf(payload), serr)
 		return
 	}
 	switch op {
 	case "update":
-		_, _ = s.update(name, payload, true)
+		_, _ = s.update(k, payload, true)
 		s.bill(len(payload))
 	case "get":
-		doc, _ := s.get(name, clientTokenOf(payload), true)
+		doc, _ := s.get(k, clientTokenOf(payload), true)
 		s.bill(len(doc))
 	case "delete":
-		doc, _ := s.delete(name, clientTokenOf(payload), true)
+		doc, _ := s.delete(k, clientTokenOf(payload), true)
 		s.bill(len(doc))
 	}
+}
+
+// parseTopic splits a shadow request topic into the shadow and the operation.
+func parseTopic(topic string) (key, string, bool) {
+	parts := strings.Split(topic, "/")
+	if len(parts) < 5 || parts[0] != "$aws" || parts[1] != "things" || parts[3] != "shadow" {
+		return key{}, "", false
+	}
+	switch {
+	case len(parts) == 5:
+		return key{thing: parts[2]}, parts[4], true
+	case len(parts) == 7 && parts[4] == "name" && parts[5] != "":
+		return key{thing: parts[2], shadow: parts[5]}, parts[6], true
+	}
+	return key{}, "", false
 }
 
 // mqttAPI maps an MQTT shadow operation to the API whose quota it shares.
 var mqttAPI = map[string]string{"update": APIUpdateThingShadow, "get": APIGetThingShadow, "delete": APIDeleteThingShadow}
 
 // checkCall validates the data-plane call common to all operations.
-func (s *Service) checkCall(ctx context.Context, thingName, shadowName *string) (string, error) {
+func (s *Service) checkCall(ctx context.Context, thingName, shadowName *string) (key, error) {
 	s.calls.Add(1)
 	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("shadow: %w", err)
+		return key{}, fmt.Errorf("shadow: %w", err)
 	}
 	if s.unavailable.Load() {
-		return "", &types.ServiceUnavailableException{Message: aws.String("Service Unavailable")}
+		return key{}, &types.ServiceUnavailableException{Message: aws.String("Service Unavailable")}
 	}
 	name := aws.ToString(thingName)
 	if !thingNameRE.MatchString(name) {
-		return "", &types.InvalidRequestException{Message: aws.String(fmt.Sprintf("Invalid thing name: %q", name))}
+		return key{}, &types.InvalidRequestException{Message: aws.String(fmt.Sprintf("Invalid thing name: %q", name))}
 	}
-	if aws.ToString(shadowName) != "" {
-		return "", &types.InvalidRequestException{Message: aws.String("named shadows are not supported by the simulator")}
-	}
-	return name, nil
-}
-
-// checkRead is checkCall for get and delete: a named shadow cannot exist in the
-// simulator, so it is answered as AWS answers for one that does not (404), not refused.
-func (s *Service) checkRead(ctx context.Context, thingName, shadowName *string) (string, error) {
 	named := aws.ToString(shadowName)
-	name, err := s.checkCall(ctx, thingName, nil)
-	if err != nil || named == "" {
-		return name, err
+	if shadowName != nil && !shadowNameRE.MatchString(named) {
+		return key{}, &types.InvalidRequestException{Message: aws.String(fmt.Sprintf("Invalid shadow name: %q (1 to 64 of a-z A-Z 0-9 : _ - $)", named))}
 	}
-	return "", &types.ResourceNotFoundException{Message: aws.String(fmt.Sprintf("No shadow exists with name: '%s~%s'", name, named))}
+	return key{thing: name, shadow: named}, nil
 }
 
 // update applies a request; with mqtt set, the rejection is also published.
-func (s *Service) update(name string, payload []byte, mqtt bool) ([]byte, *shadowError) {
+func (s *Service) update(k key, payload []byte, mqtt bool) ([]byte, *shadowError) {
 	req, serr := parseUpdate(payload)
 	if serr != nil {
 		if mqtt {
@@ -246,19 +263,19 @@ func (s *Service) update(name string, payload []byte, mqtt bool) ([]byte, *shado
 			if req != nil {
 				tok = req.clientToken
 			}
-			s.reject(name, "update", tok, serr)
+			s.reject(k, "update", tok, serr)
 		}
 		return nil, serr
 	}
 	ts := s.now().Unix()
 
 	s.mu.Lock()
-	t := s.thingLocked(name)
+	t := s.thingLocked(k)
 	if req.version != nil && *req.version != t.version {
-		drain := s.enqueueRejectLocked(t, mqtt, name, "update", req.clientToken, errVersionConflict, ts)
-		s.releaseLocked(name, t)
+		drain := s.enqueueRejectLocked(t, mqtt, k, "update", req.clientToken, errVersionConflict, ts)
+		s.releaseLocked(k, t)
 		s.mu.Unlock()
-		s.maybeDrain(drain, name, t)
+		s.maybeDrain(drain, k, t)
 		return nil, errVersionConflict
 	}
 
@@ -279,10 +296,10 @@ func (s *Service) update(name string, payload []byte, mqtt bool) ([]byte, *shado
 	desired, metaDes = nilIfEmpty(desired, metaDes)
 	reported, metaRep = nilIfEmpty(reported, metaRep)
 	if size, err := stateSize(desired, reported); err != nil || size > maxStateBytes {
-		drain := s.enqueueRejectLocked(t, mqtt, name, "update", req.clientToken, errTooLarge, ts)
-		s.releaseLocked(name, t)
+		drain := s.enqueueRejectLocked(t, mqtt, k, "update", req.clientToken, errTooLarge, ts)
+		s.releaseLocked(k, t)
 		s.mu.Unlock()
-		s.maybeDrain(drain, name, t)
+		s.maybeDrain(drain, k, t)
 		return nil, errTooLarge
 	}
 
@@ -294,7 +311,7 @@ func (s *Service) update(name string, payload []byte, mqtt bool) ([]byte, *shado
 			Version:  t.version,
 		}
 	}
-	t.exists = true
+	s.setExistsLocked(k, t, true)
 	t.version++
 	t.desired, t.metaDes, t.reported, t.metaRep = desired, metaDes, reported, metaRep
 
@@ -305,7 +322,7 @@ func (s *Service) update(name string, payload []byte, mqtt bool) ([]byte, *shado
 		Timestamp:   ts,
 		ClientToken: req.clientToken,
 	})
-	prefix := topicPrefix(name)
+	prefix := topicPrefix(k)
 	notes := []notification{
 		{prefix + "/update/accepted", accepted},
 		{prefix + "/update/documents", mustJSON(documentsDoc{
@@ -334,16 +351,16 @@ func (s *Service) update(name string, payload []byte, mqtt bool) ([]byte, *shado
 	}
 	drain := s.enqueueLocked(t, notes...)
 	s.mu.Unlock()
-	s.maybeDrain(drain, name, t)
+	s.maybeDrain(drain, k, t)
 	return accepted, nil
 }
 
 // get returns the full document; with mqtt set, the answer is published on
 // get/accepted or get/rejected.
-func (s *Service) get(name, clientToken string, mqtt bool) ([]byte, *shadowError) {
+func (s *Service) get(k key, clientToken string, mqtt bool) ([]byte, *shadowError) {
 	ts := s.now().Unix()
 	s.mu.Lock()
-	t, serr := s.existingLocked(name, "get", clientToken, mqtt, ts)
+	t, serr := s.existingLocked(k, "get", clientToken, mqtt, ts)
 	if serr != nil {
 		return nil, serr
 	}
@@ -356,91 +373,112 @@ func (s *Service) get(name, clientToken string, mqtt bool) ([]byte, *shadowError
 	})
 	var drain bool
 	if mqtt {
-		drain = s.enqueueLocked(t, notification{topicPrefix(name) + "/get/accepted", doc})
+		drain = s.enqueueLocked(t, notification{topicPrefix(k) + "/get/accepted", doc})
 	}
 	s.mu.Unlock()
-	s.maybeDrain(drain, name, t)
+	s.maybeDrain(drain, k, t)
 	return doc, nil
 }
 
 // delete removes the document, keeps the version and publishes
 // delete/accepted; with mqtt set, a failure is published on delete/rejected.
-func (s *Service) delete(name, clientToken string, mqtt bool) ([]byte, *shadowError) {
+func (s *Service) delete(k key, clientToken string, mqtt bool) ([]byte, *shadowError) {
 	ts := s.now().Unix()
 	s.mu.Lock()
-	t, serr := s.existingLocked(name, "delete", clientToken, mqtt, ts)
+	t, serr := s.existingLocked(k, "delete", clientToken, mqtt, ts)
 	if serr != nil {
 		return nil, serr
 	}
-	t.exists = false
+	s.setExistsLocked(k, t, false)
 	t.desired, t.reported, t.metaDes, t.metaRep = nil, nil, nil, nil
 	doc := mustJSON(deleteDoc{Version: t.version, Timestamp: ts, ClientToken: clientToken})
-	drain := s.enqueueLocked(t, notification{topicPrefix(name) + "/delete/accepted", doc})
+	drain := s.enqueueLocked(t, notification{topicPrefix(k) + "/delete/accepted", doc})
 	s.mu.Unlock()
-	s.maybeDrain(drain, name, t)
+	s.maybeDrain(drain, k, t)
 	return doc, nil
+}
+
+// setExistsLocked marks the shadow present or deleted and keeps the index of
+// named shadows in step; s.mu must be held.
+func (s *Service) setExistsLocked(k key, t *thing, exists bool) {
+	t.exists = exists
+	if k.shadow == "" {
+		return
+	}
+	names := s.named[k.thing]
+	switch {
+	case exists && names == nil:
+		s.named[k.thing] = map[string]struct{}{k.shadow: {}}
+	case exists:
+		names[k.shadow] = struct{}{}
+	default:
+		delete(names, k.shadow)
+		if len(names) == 0 {
+			delete(s.named, k.thing)
+		}
+	}
 }
 
 // reject publishes an error document for a request that never reached a
 // shadow (unavailable service, bad thing name).
-func (s *Service) reject(name, op, clientToken string, serr *shadowError) {
+func (s *Service) reject(k key, op, clientToken string, serr *shadowError) {
 	ts := s.now().Unix()
 	s.mu.Lock()
-	s.rejectLocked(name, op, clientToken, serr, ts)
+	s.rejectLocked(k, op, clientToken, serr, ts)
 }
 
-// existingLocked returns the thing's shadow when it exists; s.mu must be held.
+// existingLocked returns the shadow when it exists; s.mu must be held.
 // Otherwise it releases s.mu, publishes the not-found error on the op/rejected topic
 // when mqtt is set, and returns that error.
-func (s *Service) existingLocked(name, op, clientToken string, mqtt bool, ts int64) (*thing, *shadowError) {
-	t := s.things[name]
+func (s *Service) existingLocked(k key, op, clientToken string, mqtt bool, ts int64) (*thing, *shadowError) {
+	t := s.things[k]
 	if t != nil && t.exists {
 		return t, nil
 	}
 	if mqtt {
-		s.rejectLocked(name, op, clientToken, errNotFound(name), ts)
+		s.rejectLocked(k, op, clientToken, errNotFound(k), ts)
 	} else {
 		s.mu.Unlock()
 	}
-	return nil, errNotFound(name)
+	return nil, errNotFound(k)
 }
 
-// rejectLocked publishes an error document on the op/rejected topic of the thing;
+// rejectLocked publishes an error document on the op/rejected topic of the shadow;
 // s.mu must be held, and rejectLocked releases it.
-func (s *Service) rejectLocked(name, op, clientToken string, serr *shadowError, ts int64) {
-	t := s.thingLocked(name)
-	drain := s.enqueueRejectLocked(t, true, name, op, clientToken, serr, ts)
+func (s *Service) rejectLocked(k key, op, clientToken string, serr *shadowError, ts int64) {
+	t := s.thingLocked(k)
+	drain := s.enqueueRejectLocked(t, true, k, op, clientToken, serr, ts)
 	s.mu.Unlock()
-	s.maybeDrain(drain, name, t)
+	s.maybeDrain(drain, k, t)
 }
 
-func (s *Service) thingLocked(name string) *thing {
-	t := s.things[name]
+func (s *Service) thingLocked(k key) *thing {
+	t := s.things[k]
 	if t == nil {
 		t = &thing{}
-		s.things[name] = t
+		s.things[k] = t
 	}
 	return t
 }
 
 // releaseLocked forgets an entry that holds nothing: created only to answer
 // with a rejection, never updated, and with no notification pending.
-func (s *Service) releaseLocked(name string, t *thing) {
-	if !t.exists && t.version == 0 && !t.publishing && len(t.queue) == 0 && s.things[name] == t {
-		delete(s.things, name)
+func (s *Service) releaseLocked(k key, t *thing) {
+	if !t.exists && t.version == 0 && !t.publishing && len(t.queue) == 0 && s.things[k] == t {
+		delete(s.things, k)
 	}
 }
 
-func (s *Service) enqueueRejectLocked(t *thing, mqtt bool, name, op, clientToken string, serr *shadowError, ts int64) bool {
+func (s *Service) enqueueRejectLocked(t *thing, mqtt bool, k key, op, clientToken string, serr *shadowError, ts int64) bool {
 	if !mqtt {
 		return false
 	}
 	doc := mustJSON(errorDoc{Code: serr.code, Message: serr.msg, Timestamp: ts, ClientToken: clientToken})
-	return s.enqueueLocked(t, notification{topicPrefix(name) + "/" + op + "/rejected", doc})
+	return s.enqueueLocked(t, notification{topicPrefix(k) + "/" + op + "/rejected", doc})
 }
 
 // enqueueLocked queues notifications for t and reports whether the caller
-// must drain the queue. One goroutine at a time publishes a thing's
+// must drain the queue. One goroutine at a time publishes a shadow's
 // notifications, outside the lock, so they leave in version order and a
 // subscriber that calls back into the service cannot deadlock it.
 func (s *Service) enqueueLocked(t *thing, notes ...notification) bool {
@@ -452,7 +490,7 @@ func (s *Service) enqueueLocked(t *thing, notes ...notification) bool {
 	return true
 }
 
-func (s *Service) maybeDrain(drain bool, name string, t *thing) {
+func (s *Service) maybeDrain(drain bool, k key, t *thing) {
 	if !drain {
 		return
 	}
@@ -462,7 +500,7 @@ func (s *Service) maybeDrain(drain bool, name string, t *thing) {
 		t.queue = nil
 		if len(batch) == 0 {
 			t.publishing = false
-			s.releaseLocked(name, t)
+			s.releaseLocked(k, t)
 			s.mu.Unlock()
 			return
 		}
@@ -475,7 +513,14 @@ func (s *Service) maybeDrain(drain bool, name string, t *thing) {
 	}
 }
 
-func topicPrefix(name string) string { return "$aws/things/" + name + "/shadow" }
+// topicPrefix is the shadow's topic root: $aws/things/<thing>/shadow for the
+// classic shadow, .../shadow/name/<shadow> for a named one.
+func topicPrefix(k key) string {
+	if k.shadow == "" {
+		return "$aws/things/" + k.thing + "/shadow"
+	}
+	return "$aws/things/" + k.thing + "/shadow/name/" + k.shadow
+}
 
 func nilIfEmpty(state, meta map[string]any) (map[string]any, map[string]any) {
 	if len(state) == 0 {

@@ -285,7 +285,9 @@ func TestRequestErrors(t *testing.T) {
 			new(*types.InvalidRequestException), "", ""},
 		{"invalid thing name", &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("a b"), Payload: []byte(`{"state":{}}`)},
 			new(*types.InvalidRequestException), "", ""},
-		{"named shadow", &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("t"), ShadowName: aws.String("n"), Payload: []byte(`{"state":{}}`)},
+		{"invalid shadow name", &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("t"), ShadowName: aws.String("a/b"), Payload: []byte(`{"state":{}}`)},
+			new(*types.InvalidRequestException), "", ""},
+		{"empty shadow name", &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("t"), ShadowName: aws.String(""), Payload: []byte(`{"state":{}}`)},
 			new(*types.InvalidRequestException), "", ""},
 		{"nil input", nil, new(*types.InvalidRequestException), "", ""},
 	}
@@ -316,7 +318,9 @@ func TestHandleMQTTIgnoresOtherTopics(t *testing.T) {
 	for _, topic := range []string{
 		"$aws/things/t/shadow/update/accepted",
 		"$aws/things/t/shadow/name",
-		"$aws/things/t/shadow/name/n/update",
+		"$aws/things/t/shadow/name/n/update/accepted",
+		"$aws/things/t/shadow/name//update",
+		"$aws/things/t/shadow/named/n/update",
 		"$aws/things/t/jobs/get",
 		"things/t/shadow/update",
 	} {

@@ -31,7 +31,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	env := map[string]string{}
-	for _, name := range []string{spec.EnvProbeEndpoint, spec.EnvProbeSecretParam, spec.EnvProbeCertParam, spec.EnvProbeForceFailParam} {
+	for _, name := range []string{spec.EnvProbeEndpoint, spec.EnvProbeDomain, spec.EnvProbeSecretParam, spec.EnvProbeCertParam, spec.EnvProbeForceFailParam} {
 		if env[name], err = awsclients.Env(name); err != nil {
 			return err
 		}
@@ -44,23 +44,26 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	broker, host, err := probe.BrokerURL(env[spec.EnvProbeEndpoint])
+	// Dial this Region's endpoint but name the custom domain (SNI) and verify its
+	// certificate: the path devices take through this Region's domain configuration.
+	broker, _, err := probe.BrokerURL(env[spec.EnvProbeEndpoint])
 	if err != nil {
 		return err
 	}
 	store := ssm.NewFromConfig(cfg)
 	// The certificate is read once per cold start; the secret is cached for a minute
-	// (rotation takes effect within it); the drill switch is re-read every few seconds.
+	// (a rotation is picked up at once and the previous secret accepted for a while:
+	// RotatingSecret); the drill switch is re-read every few seconds.
 	pem, err := (&probe.Parameter{Store: store, Name: env[spec.EnvProbeCertParam], Decrypt: true}).Get(ctx)
 	if err != nil {
 		return err
 	}
-	tlsCfg, err := probe.ClientTLS([]byte(pem), host)
+	tlsCfg, err := probe.ClientTLS([]byte(pem), env[spec.EnvProbeDomain])
 	if err != nil {
 		return err
 	}
 	h := &probe.Handler{
-		Secret:    (&probe.Parameter{Store: store, Name: env[spec.EnvProbeSecretParam], Decrypt: true, TTL: time.Minute, Logger: log}).Get,
+		Secret:    &probe.RotatingSecret{Store: store, Name: env[spec.EnvProbeSecretParam], Logger: log},
 		ForceFail: (&probe.Parameter{Store: store, Name: env[spec.EnvProbeForceFailParam], TTL: 3 * time.Second, Logger: log}).Bool,
 		Probe:     &probe.Prober{Broker: broker, TLS: tlsCfg, Messages: messages, Timeout: time.Duration(timeoutMS) * time.Millisecond},
 		Logger:    log,

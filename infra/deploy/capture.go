@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -109,10 +109,14 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 	if err != nil {
 		return fmt.Errorf("device policy: %w", err)
 	}
+	// Retained on destroy: the policy is attached to the devices' certificates, which
+	// are not the stack's, and IoT refuses to delete an attached policy. Detaching it
+	// first would cut every device off the broker of this Region just because the stack
+	// went; the README's Destroy section says how to remove it by hand.
 	p.DevicePolicy, err = iot.NewPolicy(ctx, "device-policy", &iot.PolicyArgs{
-		Name:   pulumi.String(spec.DevicePolicyName),
+		Name:   pulumi.String(spec.Prefixed(s.Prefix, spec.DevicePolicyName)),
 		Policy: pulumi.String(doc),
-	}, child)
+	}, child, pulumi.RetainOnDelete(true))
 	if err != nil {
 		return fmt.Errorf("device policy: %w", err)
 	}
@@ -140,20 +144,21 @@ func (p *Pipeline) newRules(ctx *pulumi.Context, s *settings, account string, ca
 		return err
 	}
 	for _, r := range spec.CaptureRules() {
+		name := spec.Prefixed(s.Prefix, r.Name)
 		// The permission names the rule's ARN, known before the rule exists, so it
 		// is in place before the rule's first message: none is lost at deployment.
 		perm, err := lambda.NewPermission(ctx, "invoke-"+r.Name, &lambda.PermissionArgs{
 			Action:        pulumi.String("lambda:InvokeFunction"),
 			Function:      capture.Function.Name,
 			Principal:     pulumi.String("iot.amazonaws.com"),
-			SourceArn:     arn("iot", region, account, "rule/"+r.Name),
+			SourceArn:     arn("iot", region, account, "rule/"+name),
 			SourceAccount: pulumi.String(account),
 		}, child)
 		if err != nil {
 			return fmt.Errorf("capture permission for %s: %w", r.Name, err)
 		}
 		rule, err := iot.NewTopicRule(ctx, r.Name, &iot.TopicRuleArgs{
-			Name:        pulumi.String(r.Name),
+			Name:        pulumi.String(name),
 			Description: pulumi.String("iot-dr: capture into the state table"),
 			Enabled:     pulumi.Bool(true),
 			Sql:         pulumi.String(r.SQL),

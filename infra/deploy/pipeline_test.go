@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"encoding/json"
@@ -304,13 +304,13 @@ func TestFunctionEnvironmentIsWhatItsMainReads(t *testing.T) {
 			for _, f := range fns {
 				vars, _ := get(f, "environment.variables").(map[string]any)
 				if f.Name == spec.FunctionHealthProbe {
-					for _, k := range []string{spec.EnvProbeEndpoint, spec.EnvProbeSecretParam, spec.EnvProbeCertParam,
+					for _, k := range []string{spec.EnvProbeEndpoint, spec.EnvProbeDomain, spec.EnvProbeSecretParam, spec.EnvProbeCertParam,
 						spec.EnvProbeForceFailParam, spec.EnvProbeMessages, spec.EnvProbeTimeoutMS} {
 						if v, _ := vars[k].(string); v == "" {
 							t.Errorf("probe: %s missing", k)
 						}
 					}
-					if len(vars) != 6 {
+					if len(vars) != 7 {
 						t.Errorf("probe environment %v", slices.Sorted(maps.Keys(vars)))
 					}
 					continue
@@ -335,7 +335,7 @@ func TestFunctionEnvironmentIsWhatItsMainReads(t *testing.T) {
 // TestRedriveLogMessageExists: the still-failing metric filter matches the message
 // functions/redrive logs; renaming it there would silently blind the alarm.
 func TestRedriveLogMessageExists(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "functions", "redrive", "redrive.go"))
+	src, err := os.ReadFile(filepath.Join("..", "..", "functions", "redrive", "redrive.go"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,11 @@
-package main
+package deploy
 
 import (
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
@@ -47,6 +49,16 @@ func TestConfigValidation(t *testing.T) {
 		{"redrive schedule singular for 5", map[string]string{"redriveSchedule": "rate(5 minute)"}, "iotdr:redriveSchedule \"rate(5 minute)\": EventBridge wants a singular unit for 1 and a plural one otherwise"},
 		{"redrive schedule unclosed cron", map[string]string{"redriveSchedule": "cron(0/5 * * * ? *"}, "iotdr:redriveSchedule must be an EventBridge"},
 		{"bad retention", map[string]string{"logRetentionDays": "10"}, "iotdr:logRetentionDays must be one of"},
+		{"rate plural for 1 minute", map[string]string{"redriveSchedule": "rate(1 minutes)"}, "iotdr:redriveSchedule \"rate(1 minutes)\": EventBridge wants a singular unit for 1"},
+		{"not a checker Region", map[string]string{"healthCheckRegions": "us-east-1,eu-west-1,eu-central-1"}, `iotdr:healthCheckRegions "eu-central-1" is not a Route 53 health-checker Region`},
+		{"checker Region twice", map[string]string{"healthCheckRegions": "us-east-1,eu-west-1,us-east-1"}, `iotdr:healthCheckRegions lists "us-east-1" twice`},
+		{"certificate of another Region", map[string]string{"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"}, `iotdr:certificateArn "arn:aws:acm:us-east-1:123456789012:certificate/abc" is a certificate in us-east-1, but this stack deploys to ` + testPrimary},
+		{"certificate of another partition", map[string]string{"certificateArn": "arn:aws-cn:acm:" + testPrimary + ":123456789012:certificate/abc"}, "is in the aws-cn partition"},
+		{"certificate ARN of another service", map[string]string{"certificateArn": "arn:aws:iam::123456789012:server-certificate/abc"}, "is not an ACM certificate ARN"},
+		{"certificate not an ARN", map[string]string{"certificateArn": "arn:aws-certificate"}, "is not an ACM certificate ARN"},
+		{"GovCloud Region", map[string]string{"primaryRegion": "us-gov-west-1"}, `iotdr:primaryRegion "us-gov-west-1" is in the aws-us-gov partition`},
+		{"China Region", map[string]string{"secondaryRegion": "cn-north-1"}, `iotdr:secondaryRegion "cn-north-1" is in the aws-cn partition`},
+		{"alarm topic not SNS", map[string]string{"alarmTopicArn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "iotdr:alarmTopicArn \"arn:aws:sqs:eu-west-1:123456789012:q\" is not an SNS topic ARN"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +106,7 @@ func TestConfigRefusesPlainTextSecret(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	s, err := parseSettings(mapSource(baseConfig(spec.RoleSecondary)), "anything", "acme", "iot-dr")
+	s, err := parseSettings(secretSource(baseConfig(spec.RoleSecondary)), "anything", "acme", "iot-dr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +117,7 @@ func TestConfigDefaults(t *testing.T) {
 	cfg := baseConfig(spec.RoleSecondary)
 	delete(cfg, "primaryStack")
 	delete(cfg, "role")
-	s, err = parseSettings(mapSource(cfg), spec.RoleSecondary, "acme", "iot-dr")
+	s, err = parseSettings(secretSource(cfg), spec.RoleSecondary, "acme", "iot-dr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,11 +126,12 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
-type mapSource map[string]string
+// secretSource is config whose probeSecret was set with --secret.
+type secretSource map[string]string
 
-func (m mapSource) Get(key string) string { return m[key] }
+func (m secretSource) Get(key string) string { return m[key] }
 
-func (m mapSource) IsSecret(key string) bool { return key == "probeSecret" }
+func (m secretSource) IsSecret(key string) bool { return key == "probeSecret" }
 
 // TestValidScheduleAccepts: the expressions EventBridge takes pass, so the validation
 // refuses only what EventBridge would refuse at `pulumi up`.
@@ -130,5 +143,61 @@ func TestValidScheduleAccepts(t *testing.T) {
 		if err := validSchedule(expr); err != nil {
 			t.Errorf("validSchedule(%q) = %v", expr, err)
 		}
+	}
+}
+
+// TestConfigAcceptsCheckerRegionsAndOwnCertificate: the values the validation must
+// let through.
+func TestConfigAcceptsCheckerRegionsAndOwnCertificate(t *testing.T) {
+	cfg := baseConfig(spec.RolePrimary)
+	cfg["healthCheckRegions"] = "us-east-1, eu-west-1,ap-southeast-2"
+	cfg["certificateArn"] = "arn:aws:acm:" + testPrimary + ":123456789012:certificate/0123-abcd"
+	s, err := parseSettings(secretSource(cfg), spec.RolePrimary, "acme", "iot-dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.HealthRegions) != 3 || s.HealthRegions[1] != "eu-west-1" {
+		t.Errorf("checker Regions %q", s.HealthRegions)
+	}
+}
+
+// TestComponentArgsAreValidated: a program that builds the args itself gets the same
+// checks as one reading the config, including ranges and required fields.
+func TestComponentArgsAreValidated(t *testing.T) {
+	good := DefaultConfig()
+	good.PrimaryRegion, good.SecondaryRegion = testPrimary, testSecondary
+	good.Domain, good.HostedZoneID, good.ProbeSecret = testDomain, "Z0123456789ABCDEFGHIJ", testSecret
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"missing domain", func(c *Config) { c.Domain = "" }, "iotdr:domain is required"},
+		{"zero probe messages", func(c *Config) { c.ProbeMessages = 0 }, "iotdr:probeMessages must be between 1 and 100, got 0"},
+		{"TTL too long", func(c *Config) { c.RecordTTL = 300 }, "iotdr:recordTtl must be between 1 and 60"},
+		{"backoff below 1", func(c *Config) { c.Retry.BackoffRate = 0.5 }, "iotdr:retryBackoffRate must be between 1 and 10, got 0.5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := good
+			tc.edit(&cfg)
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				_, err := NewPrimary(ctx, "iotdr", &PrimaryArgs{Config: cfg, Builder: &fakeBuilder{}})
+				return err
+			}, pulumi.WithMocks("iot-dr", "primary", newMocks()))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	m := newMocks()
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := NewPrimary(ctx, "iotdr", &PrimaryArgs{Config: good, Builder: &fakeBuilder{}})
+		return err
+	}, pulumi.WithMocks("iot-dr", "any-stack-name", m))
+	if err != nil {
+		t.Fatalf("valid args refused: %v", err)
+	}
+	if len(m.byType("iotdr:index:Primary")) != 1 || len(m.byType("aws:dynamodb/table:Table")) == 0 {
+		t.Error("NewPrimary created no Primary component with the state table under it")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -89,7 +89,7 @@ func functionsOf(h Halves) ([]string, error) {
 	for _, n := range spec.PipelineFunctions {
 		in, ok := functionHalves[n]
 		if !ok {
-			return nil, fmt.Errorf("pipeline function %s belongs to no half (infra/pipeline.go functionHalves)", n)
+			return nil, fmt.Errorf("pipeline function %s belongs to no half (infra/deploy/pipeline.go functionHalves)", n)
 		}
 		if in(h) {
 			out = append(out, n)

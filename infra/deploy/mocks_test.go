@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"encoding/json"
@@ -48,14 +48,15 @@ func baseConfig(role string) map[string]string {
 // primaryOutputs is what the mocked primary stack reference returns.
 func primaryOutputs() map[string]any {
 	return map[string]any{
-		spec.OutputRole:             spec.RolePrimary,
-		spec.OutputRegion:           testPrimary,
-		spec.OutputSecondaryRegion:  testSecondary,
-		spec.OutputIoTEndpoint:      endpointOf(testPrimary),
-		spec.OutputHealthCheckID:    testPrimaryHC,
-		spec.OutputStateTableName:   "iotdr-state",
-		spec.OutputReplicaArn:       testReplicaArn,
-		spec.OutputReplicaStreamArn: testPrimaryStream,
+		spec.OutputRole:                        spec.RolePrimary,
+		spec.OutputRegion:                      testPrimary,
+		spec.OutputSecondaryRegion:             testSecondary,
+		spec.OutputIoTEndpoint:                 endpointOf(testPrimary),
+		spec.OutputHealthCheckID:               testPrimaryHC,
+		spec.OutputStateTableName:              "iotdr-state",
+		spec.OutputReplicaArn:                  testReplicaArn,
+		spec.OutputReplicaStreamArn:            testPrimaryStream,
+		spec.OutputCertificateValidationRecord: "_abc." + testDomain + ".",
 	}
 }
 
@@ -65,6 +66,8 @@ type mockResource struct {
 	Region         string // Region of the provider it was created with
 	Inputs         resource.PropertyMap
 	State          resource.PropertyMap
+	RetainOnDelete bool
+	Parent         string // the parent's URN
 }
 
 // mocks is a Pulumi mock monitor that fills in the outputs AWS would compute, records
@@ -184,7 +187,12 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("arn", arnOf("mock", args.TypeToken+"/"+args.Name))
 	}
 	m.mu.Lock()
-	m.resources = append(m.resources, mockResource{Type: args.TypeToken, Name: args.Name, ID: id, Region: region, Inputs: args.Inputs, State: state})
+	r := mockResource{Type: args.TypeToken, Name: args.Name, ID: id, Region: region, Inputs: args.Inputs, State: state}
+	if args.RegisterRPC != nil {
+		r.RetainOnDelete = args.RegisterRPC.GetRetainOnDelete()
+		r.Parent = args.RegisterRPC.GetParent()
+	}
+	m.resources = append(m.resources, r)
 	m.mu.Unlock()
 	return id, state, nil
 }
@@ -343,7 +351,7 @@ func deployWith(t *testing.T, stack string, cfg map[string]string, m *mocks, bui
 	res := &result{m: m, builder: builder}
 	done := make(chan map[string]any, 1)
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
-		outs, err := build(ctx, res.builder)
+		outs, err := deployComponent(ctx, res.builder)
 		if err != nil {
 			return err
 		}
@@ -371,6 +379,27 @@ func deployWith(t *testing.T, stack string, cfg map[string]string, m *mocks, bui
 		t.Fatal("stack outputs never resolved")
 	}
 	return res, nil
+}
+
+// deployComponent is what infra/main.go does, through the package's public API: the
+// component for the configured role, with a fake builder.
+func deployComponent(ctx *pulumi.Context, builder Builder) (pulumi.Map, error) {
+	cfg, err := LoadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Role == spec.RolePrimary {
+		c, err := NewPrimary(ctx, "iotdr", &PrimaryArgs{Config: cfg.Config, Builder: builder})
+		if err != nil {
+			return nil, err
+		}
+		return c.Outputs, nil
+	}
+	c, err := NewSecondary(ctx, "iotdr", &SecondaryArgs{Config: cfg.Config, PrimaryStack: cfg.PrimaryStack, Builder: builder})
+	if err != nil {
+		return nil, err
+	}
+	return c.Outputs, nil
 }
 
 // mustDeploy is deployMocked for a configuration that must succeed.

@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -69,7 +69,7 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 		return nil, fmt.Errorf("probe policy: %w", err)
 	}
 	policy, err := iot.NewPolicy(ctx, "probe-policy", &iot.PolicyArgs{
-		Name:   pulumi.String(spec.ProbePolicyName),
+		Name:   pulumi.String(spec.Prefixed(s.Prefix, spec.ProbePolicyName)),
 		Policy: pulumi.String(policyDoc),
 	}, child)
 	if err != nil {
@@ -119,6 +119,7 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 		MemoryMB:    spec.FunctionMemoryMB[spec.FunctionHealthProbe],
 		Env: pulumi.StringMap{
 			spec.EnvProbeEndpoint:       pulumi.String(args.Endpoint),
+			spec.EnvProbeDomain:         pulumi.String(s.Domain),
 			spec.EnvProbeSecretParam:    secretParam.Name,
 			spec.EnvProbeCertParam:      certParam.Name,
 			spec.EnvProbeForceFailParam: p.ForceFailParam.Name,
@@ -148,7 +149,9 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 	if err := p.newAPI(ctx, s, child); err != nil {
 		return nil, err
 	}
-	if err := p.newHealthCheck(ctx, s, child); err != nil {
+	// The parameter is written before the health check's path changes, so a rotated
+	// secret reaches the probe first (probe.RotatingSecret accepts the old one meanwhile).
+	if err := p.newHealthCheck(ctx, s, child, pulumi.DependsOn([]pulumi.Resource{secretParam})); err != nil {
 		return nil, err
 	}
 	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{"url": p.URL, "healthCheckId": p.HealthCheck.ID()}); err != nil {
@@ -219,7 +222,7 @@ func (p *Probe) newAPI(ctx *pulumi.Context, s *settings, child pulumi.ResourceOp
 // secret); what it protects is the broker behind a public URL from strangers, not from
 // the account's own administrators. Rotate it with `pulumi config set --secret
 // iotdr:probeSecret` and `pulumi up` on both stacks.
-func (p *Probe) newHealthCheck(ctx *pulumi.Context, s *settings, child pulumi.ResourceOption) error {
+func (p *Probe) newHealthCheck(ctx *pulumi.Context, s *settings, opts ...pulumi.ResourceOption) error {
 	path := s.secret().ApplyT(func(secret string) string {
 		return spec.ProbePath + "?" + url.Values{spec.ProbeSecretQuery: {secret}}.Encode()
 	}).(pulumi.StringOutput)
@@ -238,7 +241,7 @@ func (p *Probe) newHealthCheck(ctx *pulumi.Context, s *settings, child pulumi.Re
 	if len(s.HealthRegions) > 0 {
 		args.Regions = pulumi.ToStringArray(s.HealthRegions)
 	}
-	hc, err := route53.NewHealthCheck(ctx, "probe", args, child)
+	hc, err := route53.NewHealthCheck(ctx, "probe", args, opts...)
 	if err != nil {
 		return fmt.Errorf("health check: %w", err)
 	}

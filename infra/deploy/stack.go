@@ -1,9 +1,7 @@
-package main
+package deploy
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -14,17 +12,101 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// deploy is the Pulumi program: it validates the configuration and builds the stack
-// for its role, compiling the Lambdas with the local Go toolchain.
-func deploy(ctx *pulumi.Context) error {
-	outputs, err := build(ctx, &goBuilder{})
+// PrimaryArgs are NewPrimary's inputs.
+type PrimaryArgs struct {
+	Config
+	// Builder compiles the Lambdas; nil means GoBuilder, the local Go toolchain.
+	Builder Builder
+}
+
+// SecondaryArgs are NewSecondary's inputs.
+type SecondaryArgs struct {
+	Config
+	// PrimaryStack is the fully qualified name (<org>/<project>/<stack>) of the stack
+	// holding the primary, whose outputs the secondary reads.
+	PrimaryStack string
+	// Builder compiles the Lambdas; nil means GoBuilder, the local Go toolchain.
+	Builder Builder
+}
+
+// Primary is the primary Region's half of a deployment: the global state table with
+// its replica in the secondary Region, the capture half of the pipeline, the health
+// probe and the domain configuration.
+type Primary struct {
+	pulumi.ResourceState
+	// Outputs are what the iotdr CLI and the secondary read, under spec's Output* keys.
+	// A program holding only this component exports them as its stack outputs.
+	Outputs pulumi.Map
+}
+
+// Secondary is the secondary Region's half: the apply half of the pipeline on the
+// state table's replica, the health probe, the domain configuration and the failover
+// records that point the custom domain at the healthy Region.
+type Secondary struct {
+	pulumi.ResourceState
+	// Outputs are what the iotdr CLI reads, under spec's Output* keys.
+	Outputs pulumi.Map
+}
+
+// NewPrimary builds the primary stack as one component resource. Its resources use
+// providers of their own for the Regions the Config names, never the program's
+// default provider.
+func NewPrimary(ctx *pulumi.Context, name string, args *PrimaryArgs, opts ...pulumi.ResourceOption) (*Primary, error) {
+	if args == nil {
+		return nil, fmt.Errorf("deploy.NewPrimary %s: no args", name)
+	}
+	s := &settings{Role: spec.RolePrimary, Config: args.Config}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	c := &Primary{}
+	if err := ctx.RegisterComponentResource("iotdr:index:Primary", name, c, opts...); err != nil {
+		return nil, err
+	}
+	st, err := newStack(ctx, s, args.Builder, c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, k := range slices.Sorted(maps.Keys(outputs)) {
-		ctx.Export(k, outputs[k])
+	out, err := st.primary(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	c.Outputs = outputMap(out)
+	return c, ctx.RegisterResourceOutputs(c, c.Outputs)
+}
+
+// NewSecondary builds the secondary stack as one component resource, reading the
+// primary's outputs from args.PrimaryStack.
+func NewSecondary(ctx *pulumi.Context, name string, args *SecondaryArgs, opts ...pulumi.ResourceOption) (*Secondary, error) {
+	if args == nil {
+		return nil, fmt.Errorf("deploy.NewSecondary %s: no args", name)
+	}
+	s := &settings{Role: spec.RoleSecondary, PrimaryStack: args.PrimaryStack, Config: args.Config}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	c := &Secondary{}
+	if err := ctx.RegisterComponentResource("iotdr:index:Secondary", name, c, opts...); err != nil {
+		return nil, err
+	}
+	st, err := newStack(ctx, s, args.Builder, c)
+	if err != nil {
+		return nil, err
+	}
+	out, err := st.secondary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Outputs = outputMap(out)
+	return c, ctx.RegisterResourceOutputs(c, c.Outputs)
+}
+
+func outputMap(out map[string]pulumi.Input) pulumi.Map {
+	m := pulumi.Map{}
+	for k, v := range out {
+		m[k] = v
+	}
+	return m
 }
 
 // stack is what every part of a stack shares.
@@ -35,24 +117,28 @@ type stack struct {
 	region   pulumi.ProviderResource
 	health   pulumi.ProviderResource // us-east-1, for health-check metrics
 	code     map[string]pulumi.Archive
+	parent   pulumi.Resource // the Primary or Secondary component
+	// sharedValidationRecord is the primary's ACM validation CNAME (secondary only).
+	sharedValidationRecord pulumi.StringInput
 }
 
-// build creates the stack's resources and returns its outputs. Tests call it with a
-// fake Builder.
-func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error) {
-	s, err := loadSettings(ctx)
-	if err != nil {
-		return nil, err
+// newStack creates the stack's providers under parent, looks up what the stack needs
+// from the account and builds the Lambdas.
+func newStack(ctx *pulumi.Context, s *settings, builder Builder, parent pulumi.Resource) (*stack, error) {
+	if builder == nil {
+		builder = &GoBuilder{}
 	}
-	st := &stack{s: s}
+	st := &stack{s: s, parent: parent}
+	child := pulumi.Parent(parent)
+	var err error
 	// Explicit providers: every resource lands in the Region the config names, never
 	// in whatever aws:region or AWS_REGION happen to say.
-	if st.region, err = aws.NewProvider(ctx, "aws-"+s.Region(), &aws.ProviderArgs{Region: pulumi.String(s.Region())}); err != nil {
+	if st.region, err = aws.NewProvider(ctx, "aws-"+s.Region(), &aws.ProviderArgs{Region: pulumi.String(s.Region())}, child); err != nil {
 		return nil, fmt.Errorf("provider for %s: %w", s.Region(), err)
 	}
 	st.health = st.region
 	if s.Region() != healthMetricsRegion {
-		if st.health, err = aws.NewProvider(ctx, "aws-"+healthMetricsRegion, &aws.ProviderArgs{Region: pulumi.String(healthMetricsRegion)}); err != nil {
+		if st.health, err = aws.NewProvider(ctx, "aws-"+healthMetricsRegion, &aws.ProviderArgs{Region: pulumi.String(healthMetricsRegion)}, child); err != nil {
 			return nil, fmt.Errorf("provider for %s: %w", healthMetricsRegion, err)
 		}
 	}
@@ -90,10 +176,13 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 		}
 	}
 
-	if s.Role == spec.RolePrimary {
-		return st.primary(ctx)
-	}
-	return st.secondary(ctx)
+	return st, nil
+}
+
+// in are the options of a resource the stack creates directly: in its Region, under
+// its component.
+func (st *stack) in() []pulumi.ResourceOption {
+	return []pulumi.ResourceOption{pulumi.Provider(st.region), pulumi.Parent(st.parent)}
 }
 
 // common deploys what both Regions have: the pipeline (the halves the stack runs), the
@@ -101,21 +190,21 @@ func build(ctx *pulumi.Context, builder Builder) (map[string]pulumi.Input, error
 // outputs they give and the probe, whose health check the secondary's failover record
 // uses.
 func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulumi.Input, *Probe, error) {
-	s, inRegion := st.s, pulumi.Provider(st.region)
+	s, inRegion := st.s, st.in()
 	args.Account, args.Code, args.Halves = st.account, st.code, s.halves()
-	pipeline, err := newPipeline(ctx, s, args, inRegion)
+	pipeline, err := newPipeline(ctx, s, args, inRegion...)
 	if err != nil {
 		return nil, nil, err
 	}
-	probe, err := newProbe(ctx, s, probeArgs{Account: st.account, Endpoint: st.endpoint, Code: st.code[spec.FunctionHealthProbe]}, inRegion)
+	probe, err := newProbe(ctx, s, probeArgs{Account: st.account, Endpoint: st.endpoint, Code: st.code[spec.FunctionHealthProbe]}, inRegion...)
 	if err != nil {
 		return nil, nil, err
 	}
-	domain, err := newDomain(ctx, s, inRegion)
+	domain, err := newDomain(ctx, s, domainArgs{SharedValidationRecord: st.sharedValidationRecord}, inRegion...)
 	if err != nil {
 		return nil, nil, err
 	}
-	alarms, err := newAlarms(ctx, s, alarmArgs{HealthCheckID: probe.HealthCheck.ID(), HealthProvider: st.health, Pipeline: pipeline}, inRegion)
+	alarms, err := newAlarms(ctx, s, alarmArgs{HealthCheckID: probe.HealthCheck.ID(), HealthProvider: st.health, Pipeline: pipeline}, inRegion...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,6 +234,9 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 		spec.OutputErrorTableName:          pipeline.ErrorTable.Name,
 		spec.OutputFunctionNames:           fns,
 	}
+	if s.Role == spec.RolePrimary && st.sharedValidationRecord == nil && s.CertificateARN == "" {
+		out[spec.OutputCertificateValidationRecord] = domain.ValidationRecord
+	}
 	if pipeline.Halves.Capture {
 		rules := pulumi.StringArray{}
 		for _, r := range pipeline.Rules {
@@ -162,7 +254,7 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 }
 
 func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
-	state, err := newStateTable(ctx, st.s, pulumi.Provider(st.region))
+	state, err := newStateTable(ctx, st.s, st.in()...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +269,7 @@ func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 
 func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	s := st.s
-	ref, err := pulumi.NewStackReference(ctx, s.PrimaryStack, nil)
+	ref, err := pulumi.NewStackReference(ctx, s.PrimaryStack, nil, pulumi.Parent(st.parent))
 	if err != nil {
 		return nil, fmt.Errorf("reference the primary stack %s: %w", s.PrimaryStack, err)
 	}
@@ -201,6 +293,15 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 	checked := func(v pulumi.StringOutput) pulumi.StringOutput {
 		return pulumi.All(v, checkRegion).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
 	}
+	// Whether the primary owns the ACM validation record decides whether this stack
+	// declares one, so it is read now rather than as an output.
+	rec, err := ref.GetOutputDetails(spec.OutputCertificateValidationRecord)
+	if err != nil {
+		return nil, fmt.Errorf("read the primary stack %s: %w", s.PrimaryStack, err)
+	}
+	if v, ok := rec.Value.(string); ok && v != "" {
+		st.sharedValidationRecord = pulumi.String(v)
+	}
 	replicaStream := checked(fromPrimary(spec.OutputReplicaStreamArn))
 	out, probe, err := st.common(ctx, pipelineArgs{
 		StateTableName: checked(fromPrimary(spec.OutputStateTableName)),
@@ -213,7 +314,7 @@ func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error)
 	if _, err := newFailover(ctx, s,
 		failoverTarget{Endpoint: fromPrimary(spec.OutputIoTEndpoint), HealthCheckID: primaryHC},
 		failoverTarget{Endpoint: pulumi.String(st.endpoint), HealthCheckID: probe.HealthCheck.ID().ToStringOutput()},
-		pulumi.Provider(st.region)); err != nil {
+		st.in()...); err != nil {
 		return nil, err
 	}
 	out[spec.OutputPrimaryHealthCheckID] = primaryHC

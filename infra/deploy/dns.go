@@ -1,7 +1,8 @@
-package main
+package deploy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/acm"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iot"
@@ -19,13 +20,25 @@ type Domain struct {
 	Configuration *iot.DomainConfiguration
 	// CertificateArn is the ACM certificate the configuration serves.
 	CertificateArn pulumi.StringOutput
+	// ValidationRecord is the FQDN of the ACM validation CNAME, if this stack wrote it.
+	ValidationRecord pulumi.StringOutput
+}
+
+// domainArgs are what the domain needs from the rest of the stack.
+type domainArgs struct {
+	// SharedValidationRecord is the FQDN of the validation CNAME another stack (the
+	// primary) owns; nil means this stack writes it.
+	SharedValidationRecord pulumi.StringInput
 }
 
 // newDomain serves s.Domain from this Region's IoT endpoint. Without
 // iotdr:certificateArn it requests an ACM certificate validated through DNS in the
 // hosted zone. ACM gives every certificate for the same name in one account the same
-// validation record, so both stacks write the same record (allowOverwrite).
-func newDomain(ctx *pulumi.Context, s *settings, opts ...pulumi.ResourceOption) (*Domain, error) {
+// validation record, so one stack owns it: the primary, when it requests a
+// certificate, and the secondary validates through it (args.SharedValidationRecord);
+// otherwise the secondary writes it. Two owners would mean destroying or replacing
+// either deletes the record the other Region's certificate renews through.
+func newDomain(ctx *pulumi.Context, s *settings, args domainArgs, opts ...pulumi.ResourceOption) (*Domain, error) {
 	d := &Domain{}
 	if err := ctx.RegisterComponentResource("iotdr:dns:Domain", "domain", d, opts...); err != nil {
 		return nil, err
@@ -43,20 +56,36 @@ func newDomain(ctx *pulumi.Context, s *settings, opts ...pulumi.ResourceOption) 
 			return nil, fmt.Errorf("domain certificate: %w", err)
 		}
 		opt := cert.DomainValidationOptions.Index(pulumi.Int(0))
-		rec, err := route53.NewRecord(ctx, "domain-validation", &route53.RecordArgs{
-			ZoneId:         pulumi.String(s.HostedZoneID),
-			Name:           opt.ResourceRecordName().Elem(),
-			Type:           opt.ResourceRecordType().Elem(),
-			Records:        pulumi.StringArray{opt.ResourceRecordValue().Elem()},
-			Ttl:            pulumi.Int(300),
-			AllowOverwrite: pulumi.Bool(true),
-		}, child)
-		if err != nil {
-			return nil, fmt.Errorf("domain certificate validation record: %w", err)
+		fqdn := args.SharedValidationRecord
+		if fqdn == nil {
+			// Written over a record left by an earlier deployment (the same name and
+			// value); deleted before a replacement is created, since both would be
+			// the one record and the replacement's create would precede the delete.
+			rec, err := route53.NewRecord(ctx, "domain-validation", &route53.RecordArgs{
+				ZoneId:         pulumi.String(s.HostedZoneID),
+				Name:           opt.ResourceRecordName().Elem(),
+				Type:           opt.ResourceRecordType().Elem(),
+				Records:        pulumi.StringArray{opt.ResourceRecordValue().Elem()},
+				Ttl:            pulumi.Int(300),
+				AllowOverwrite: pulumi.Bool(true),
+			}, child, pulumi.DeleteBeforeReplace(true))
+			if err != nil {
+				return nil, fmt.Errorf("domain certificate validation record: %w", err)
+			}
+			d.ValidationRecord, fqdn = rec.Fqdn, rec.Fqdn
+		} else {
+			// The shared record must be the one this certificate asks for.
+			fqdn = pulumi.All(fqdn, opt.ResourceRecordName().Elem()).ApplyT(func(v []any) (string, error) {
+				shared, want := v[0].(string), v[1].(string)
+				if strings.TrimSuffix(shared, ".") != strings.TrimSuffix(want, ".") {
+					return "", fmt.Errorf("the primary stack's ACM validation record %s is not the one this certificate needs (%s): run `pulumi up` on the primary stack", shared, want)
+				}
+				return shared, nil
+			}).(pulumi.StringOutput)
 		}
 		valid, err := acm.NewCertificateValidation(ctx, "domain", &acm.CertificateValidationArgs{
 			CertificateArn:        cert.Arn,
-			ValidationRecordFqdns: pulumi.StringArray{rec.Fqdn},
+			ValidationRecordFqdns: pulumi.StringArray{fqdn},
 		}, child)
 		if err != nil {
 			return nil, fmt.Errorf("domain certificate validation: %w", err)

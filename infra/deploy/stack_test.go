@@ -1,4 +1,4 @@
-package main
+package deploy
 
 import (
 	"fmt"
@@ -272,7 +272,7 @@ func TestLambdasRuntimeArchitectureAndBuild(t *testing.T) {
 		if !deployed[n] {
 			t.Errorf("no stack deploys %s", n)
 		}
-		if _, err := os.Stat(filepath.Join("..", "functions", "cmd", n, "main.go")); err != nil {
+		if _, err := os.Stat(filepath.Join("..", "..", "functions", "cmd", n, "main.go")); err != nil {
 			t.Errorf("function %s has no main: %v", n, err)
 		}
 	}
@@ -353,6 +353,10 @@ func TestSecretNeverInOutputsOrEnvironment(t *testing.T) {
 			}
 			probe := res.m.one(t, "aws:lambda/function:Function", spec.FunctionHealthProbe)
 			secretParam := res.m.one(t, "aws:ssm/parameter:Parameter", "probe-secret")
+			// The probe names the custom domain the domain configuration serves.
+			if d, dc := get(probe, "environment.variables."+spec.EnvProbeDomain), get(res.m.one(t, "aws:iot/domainConfiguration:DomainConfiguration", "domain"), "domainName"); d == nil || d != dc {
+				t.Errorf("probe verifies %v, the domain configuration serves %v", d, dc)
+			}
 			if get(probe, "environment.variables."+spec.EnvProbeSecretParam) != get(secretParam, "name") {
 				t.Errorf("probe reads %v, secret is in %v", get(probe, "environment.variables."+spec.EnvProbeSecretParam), get(secretParam, "name"))
 			}
@@ -444,5 +448,100 @@ func TestEveryPipelineFunctionBelongsToAHalf(t *testing.T) {
 	spec.PipelineFunctions = append(slices.Clone(saved), "replicate-more")
 	if _, err := functionsOf(Halves{Capture: true}); err == nil || !strings.Contains(err.Error(), "replicate-more belongs to no half") {
 		t.Errorf("unplaced function error %v", err)
+	}
+}
+
+// TestNamesFollowThePrefix: two deployments with different prefixes in one account
+// and Region name no rule or policy alike.
+func TestNamesFollowThePrefix(t *testing.T) {
+	names := func(prefix string) []string {
+		res := mustDeploy(t, spec.RolePrimary, map[string]string{"prefix": prefix})
+		var out []string
+		for _, typ := range []string{"aws:iot/topicRule:TopicRule", "aws:iot/policy:Policy"} {
+			for _, r := range res.m.byType(typ) {
+				out = append(out, str(r.Inputs, "name"))
+			}
+		}
+		return out
+	}
+	a, b := names("iotdr"), names("acme-dr")
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("names %v and %v", a, b)
+	}
+	for _, n := range b {
+		if slices.Contains(a, n) {
+			t.Errorf("%s is named alike in both deployments", n)
+		}
+		if !strings.HasPrefix(n, "acme-dr-") && !strings.HasPrefix(n, "acme_dr_") {
+			t.Errorf("%s does not carry the prefix acme-dr", n)
+		}
+	}
+	if !slices.Contains(a, spec.DevicePolicyName) {
+		t.Errorf("default names %v lack %s, the name the simulator uses", a, spec.DevicePolicyName)
+	}
+}
+
+// TestDevicePolicyIsRetainedOnDestroy: IoT refuses to delete a policy attached to
+// certificates, and the devices' certificates are not the stack's.
+func TestDevicePolicyIsRetainedOnDestroy(t *testing.T) {
+	res := mustDeploy(t, spec.RolePrimary, nil)
+	p := res.m.one(t, "aws:iot/policy:Policy", "device-policy")
+	if !p.RetainOnDelete {
+		t.Error("the device policy is deleted on destroy")
+	}
+	for _, other := range res.m.byType("aws:iot/policy:Policy") {
+		if other.Name != "device-policy" && other.RetainOnDelete {
+			t.Errorf("%s retained too", other.Name)
+		}
+	}
+}
+
+// TestACMValidationRecordHasOneOwner: both Regions' certificates for the domain share
+// one validation CNAME; the primary writes it and the secondary validates through it,
+// so destroying or replacing the secondary cannot delete what the primary renews
+// through. Only if the primary brings its own certificate does the secondary write it.
+func TestACMValidationRecordHasOneOwner(t *testing.T) {
+	primary := mustDeploy(t, spec.RolePrimary, nil)
+	rec := primary.m.one(t, "aws:route53/record:Record", "domain-validation")
+	if got := primary.outputs[spec.OutputCertificateValidationRecord]; got != str(rec.State, "fqdn") || got == "" {
+		t.Errorf("primary exports validation record %v, wrote %s", got, str(rec.State, "fqdn"))
+	}
+
+	secondary := mustDeploy(t, spec.RoleSecondary, nil)
+	for _, r := range secondary.m.byType("aws:route53/record:Record") {
+		if r.Name == "domain-validation" {
+			t.Error("the secondary writes the validation record the primary owns")
+		}
+	}
+	v := secondary.m.one(t, "aws:acm/certificateValidation:CertificateValidation", "domain")
+	if got := get(v, "validationRecordFqdns.0"); got != primaryOutputs()[spec.OutputCertificateValidationRecord] {
+		t.Errorf("the secondary validates through %v, not the primary's record", got)
+	}
+	if _, ok := secondary.outputs[spec.OutputCertificateValidationRecord]; ok {
+		t.Error("the secondary exports a validation record it does not own")
+	}
+
+	// A primary with its own certificate owns no record: the secondary writes it.
+	m := newMocks()
+	delete(m.primary, spec.OutputCertificateValidationRecord)
+	res, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.m.one(t, "aws:route53/record:Record", "domain-validation")
+	byo := mustDeploy(t, spec.RolePrimary, map[string]string{"certificateArn": "arn:aws:acm:" + testPrimary + ":" + testAccount + ":certificate/own"})
+	if _, ok := byo.outputs[spec.OutputCertificateValidationRecord]; ok {
+		t.Error("a primary with its own certificate claims the validation record")
+	}
+}
+
+// TestSecondaryRefusesAMismatchedValidationRecord: a shared record that is not the
+// one the secondary's certificate asks for fails the deployment, not the renewal.
+func TestSecondaryRefusesAMismatchedValidationRecord(t *testing.T) {
+	m := newMocks()
+	m.primary[spec.OutputCertificateValidationRecord] = "_other.iot.example.com."
+	_, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
+	if err == nil || !strings.Contains(err.Error(), "is not the one this certificate needs") {
+		t.Fatalf("error %v, want the mismatched record refused", err)
 	}
 }

@@ -1,0 +1,380 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+
+	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/fleet"
+)
+
+// The failback half of every scenario: while the fleet is failed over, operators and
+// devices change the secondary (shadow reports, attribute changes, newly provisioned
+// devices, a deleted thing); after the restore the drill measures how long the primary
+// takes to catch up, checks each of those changes in the primary, and connects the new
+// devices to it.
+
+// retiredThing is provisioned in the primary (no certificate: it is no device of the
+// fleet), replicated, and deleted in the secondary while failed over.
+const retiredThing = "retired-thing"
+
+// secondaryChange is one change made in the secondary and how to find it in the
+// primary after failback.
+type secondaryChange struct {
+	what string
+	// changes is how many changes made in the secondary it stands for.
+	changes int
+	// inPrimary reports whether the primary holds the change, and what it holds instead.
+	inPrimary func(ctx context.Context) (ok bool, got string, err error)
+}
+
+// newDevices is how many devices the operators provision in the secondary while failed
+// over.
+func (c Config) newDevices() int { return max(1, c.Devices/50) }
+
+// changesInSecondary makes the failback half's changes in the secondary, where the
+// fleet now lives: shadow reports and attribute changes on the upper half of the fleet
+// (the lower half is what changesDuringOutage changes in the primary, so no resource is
+// written in both Regions), new devices with certificate and device policy, and the
+// deletion of a thing. Failed calls are retried as an SDK would (the throttling
+// scenario limits the secondary's APIs); what still fails fails the drill.
+func (d *run) changesInSecondary(ctx context.Context) {
+	s := d.w.Secondary
+	n := len(d.replicatedThings)
+	upper := d.replicatedThings[n-n/2:]
+	total := d.cfg.FailbackChanges
+	if total == 0 {
+		total = 2 * min(d.cfg.Changes, len(upper))
+	}
+	if len(upper) == 0 {
+		total = 0
+	}
+	// Change j writes revision j+1 of thing j/2 (round robin over the upper half), its
+	// shadow for even j, its attribute for odd j. Only each resource's last revision is
+	// looked for in the primary; when it is missing, every change made to the resource
+	// is lost.
+	type resource struct {
+		thing  string
+		shadow bool
+	}
+	last, made := map[resource]string{}, map[resource]int{}
+	var order []resource
+	for j := range total {
+		r := resource{thing: upper[len(upper)-1-(j/2)%len(upper)], shadow: j%2 == 0}
+		rev := fmt.Sprint(j + 1)
+		var err error
+		if r.shadow {
+			err = retryThrottled(ctx, func() error {
+				_, err := s.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(r.thing),
+					Payload: fmt.Appendf(nil, `{"state":{"reported":{"failover":%s}}}`, rev)})
+				return err
+			})
+		} else {
+			err = retryThrottled(ctx, func() error {
+				_, err := s.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(r.thing),
+					AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"failover": rev}}})
+				return err
+			})
+		}
+		if err != nil {
+			d.fail("change in %s failed: %s of %s: %v", s.Name, map[bool]string{true: "shadow", false: "attribute"}[r.shadow], r.thing, err)
+			continue
+		}
+		if _, ok := last[r]; !ok {
+			order = append(order, r)
+		}
+		last[r] = rev
+		made[r]++
+	}
+	for _, r := range order {
+		thing, rev := r.thing, last[r]
+		if r.shadow {
+			d.record(made[r], fmt.Sprintf("shadow %s: reported failover=%s", thing, rev), func(ctx context.Context) (bool, string, error) {
+				got := reportedField(ctx, d.w.Primary, thing, "failover")
+				return got == rev, got, nil
+			})
+			continue
+		}
+		d.record(made[r], fmt.Sprintf("thing %s: attribute failover=%s", thing, rev), func(ctx context.Context) (bool, string, error) {
+			out, err := d.w.Primary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)})
+			if err != nil {
+				return false, "", err
+			}
+			got := out.Attributes["failover"]
+			return got == rev, orNone(got), nil
+		})
+	}
+	for i := range d.cfg.newDevices() {
+		name := fmt.Sprintf("failover-device-%04d", i)
+		var dev fleet.Device
+		err := retryThrottled(ctx, func() error {
+			var err error
+			dev, err = d.provisionIn(ctx, s, name, i)
+			return err
+		})
+		d.recordOne(err, fmt.Sprintf("device %s provisioned (thing, certificate, device policy)", name), func(ctx context.Context) (bool, string, error) {
+			out, err := d.w.Primary.Registry.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
+			var nf *iottypes.ResourceNotFoundException
+			if errors.As(err, &nf) {
+				return false, "no such thing", nil
+			}
+			if err != nil {
+				return false, "", err
+			}
+			return len(out.Principals) > 0, fmt.Sprintf("%d certificates attached", len(out.Principals)), nil
+		})
+		if err == nil {
+			d.newInSecondary = append(d.newInSecondary, dev)
+			d.things = append(d.things, name)
+		}
+	}
+	err := retryThrottled(ctx, func() error {
+		_, err := s.Registry.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(retiredThing)})
+		return err
+	})
+	d.recordOne(err, "thing "+retiredThing+" deleted", func(ctx context.Context) (bool, string, error) {
+		_, err := d.w.Primary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(retiredThing)})
+		var nf *iottypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return true, "", nil
+		}
+		return false, "still there", err
+	})
+	d.phase("changes made in %s while failed over: %d (%d new devices)", s.Name, d.rep.ChangesMadeInSecondary, len(d.newInSecondary))
+}
+
+// recordOne counts one change made in the secondary (err nil) or fails the drill.
+func (d *run) recordOne(err error, what string, inPrimary func(context.Context) (bool, string, error)) {
+	if err != nil {
+		d.fail("change in %s failed: %s: %v", d.w.Secondary.Name, what, err)
+		return
+	}
+	d.record(1, what, inPrimary)
+}
+
+// record counts n changes made in the secondary to one resource, whose final state is
+// what, to be looked for in the primary after failback.
+func (d *run) record(n int, what string, inPrimary func(context.Context) (bool, string, error)) {
+	d.rep.ChangesMadeInSecondary += n
+	d.secondaryChanges = append(d.secondaryChanges, secondaryChange{what: what, changes: n, inPrimary: inPrimary})
+}
+
+// provisionIn provisions a device in r as an operator would there: thing, a certificate
+// from the fleet's CA (so the device can connect to either Region), the device policy,
+// and a reported shadow.
+func (d *run) provisionIn(ctx context.Context, r *simulator.Region, name string, i int) (fleet.Device, error) {
+	cert, err := simulator.Provision(ctx, r.Registry, d.w.CA, r.Name, d.w.Options().AccountID, d.deviceSpec(name, i))
+	if err != nil {
+		return fleet.Device{}, err
+	}
+	if _, err := r.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(name),
+		Payload: []byte(`{"state":{"reported":{"config":0}}}`)}); err != nil {
+		return fleet.Device{}, fmt.Errorf("shadow of %s: %w", name, err)
+	}
+	return fleet.Device{Thing: name, Cert: cert}, nil
+}
+
+// retryThrottled runs call until it succeeds, fails with anything but throttling, or
+// ctx ends, backing off as the SDK's standard retryer does.
+func retryThrottled(ctx context.Context, call func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := call()
+		var th *iottypes.ThrottlingException
+		if err == nil || !errors.As(err, &th) || attempt == 50 {
+			return err
+		}
+		t := time.NewTimer(time.Duration(min(attempt, 10)) * 20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// reportedField is one key of a thing's reported shadow state as JSON ("none" without).
+func reportedField(ctx context.Context, r *simulator.Region, thing, key string) string {
+	state, problem := readReported(ctx, r, thing)
+	if problem != "" {
+		return problem
+	}
+	reported, _ := state.(map[string]any)
+	v, ok := reported[key]
+	if !ok {
+		return "none"
+	}
+	return fmt.Sprint(v)
+}
+
+// readReported reads a thing's reported shadow state; problem is "none" without a
+// shadow, "unreadable" for a document that is not one.
+func readReported(ctx context.Context, r *simulator.Region, thing string) (reported any, problem string) {
+	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	if err != nil {
+		return nil, "none"
+	}
+	state, err := replication.ShadowState(out.Payload)
+	if err != nil {
+		return nil, "unreadable"
+	}
+	return state["reported"], ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// catchUp waits, from the restore, until the pipeline has applied what the secondary
+// captured while failed over, and returns when that was.
+func (d *run) catchUp(ctx context.Context) (time.Time, error) {
+	if err := d.settle(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return time.Now(), nil
+}
+
+// connectNewDevices starts the devices provisioned in the secondary once the fleet is
+// back on the primary: DNS sends them there, and each must be accepted. A device the
+// primary refuses (its certificate or thing never reached it) is counted, with the
+// broker's reason.
+func (d *run) connectNewDevices(ctx context.Context, opts fleet.Options, restored time.Time) {
+	if len(d.newInSecondary) == 0 {
+		return
+	}
+	opts.StartSpread = 0
+	f, err := fleet.Start(ctx, d.newInSecondary, opts)
+	if err != nil {
+		d.fail("start the devices provisioned in %s: %v", d.w.Secondary.Name, err)
+		return
+	}
+	defer f.Stop()
+	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
+	defer cancel()
+	p := d.w.Primary.Name
+	refused := func() map[string]string {
+		out := map[string]string{}
+		for _, r := range d.w.Primary.Broker.Refusals() {
+			if r.Time.After(restored) && !r.Throttled {
+				out[r.ClientID] = r.Reason
+			}
+		}
+		return out
+	}
+	settled := func() bool {
+		ref := refused()
+		for _, dev := range d.newInSecondary {
+			if _, ok := ref[dev.Thing]; !ok && !publishedIn(f, dev.Thing, p) {
+				return false
+			}
+		}
+		return true
+	}
+	_ = f.Wait(ctx, settled)
+	ref := refused()
+	for _, dev := range d.newInSecondary {
+		switch reason, ok := ref[dev.Thing]; {
+		case publishedIn(f, dev.Thing, p):
+		case ok:
+			d.rep.DevicesRefusedAfterFailback++
+			d.rep.RefusedAfterFailback = append(d.rep.RefusedAfterFailback, Refusal{Device: dev.Thing, Reason: reason})
+		default:
+			d.rep.DevicesRefusedAfterFailback++
+			d.rep.RefusedAfterFailback = append(d.rep.RefusedAfterFailback, Refusal{Device: dev.Thing, Reason: "never connected to " + p})
+		}
+	}
+	if n := d.rep.DevicesRefusedAfterFailback; n > 0 {
+		d.fail("%d of %d devices provisioned in %s while failed over were refused by %s after failback (e.g. %s: %s)",
+			n, len(d.newInSecondary), d.w.Secondary.Name, p, d.rep.RefusedAfterFailback[0].Device, d.rep.RefusedAfterFailback[0].Reason)
+	}
+	d.phase("devices provisioned in %s: %d of %d accepted by %s", d.w.Secondary.Name,
+		len(d.newInSecondary)-d.rep.DevicesRefusedAfterFailback, len(d.newInSecondary), p)
+}
+
+// publishedIn reports whether thing published in region (its connection works).
+func publishedIn(f *fleet.Fleet, thing, region string) bool {
+	for _, e := range f.Timeline(thing) {
+		if e.Kind == fleet.KindPublished && e.Region == region {
+			return true
+		}
+	}
+	return false
+}
+
+// failbackLosses checks every change made in the secondary in the primary, after the
+// catch-up: what the primary lacks was lost on failback.
+func (d *run) failbackLosses(ctx context.Context) error {
+	for _, c := range d.secondaryChanges {
+		ok, got, err := c.inPrimary(ctx)
+		if err != nil {
+			return fmt.Errorf("check %s in %s: %w", c.what, d.w.Primary.Name, err)
+		}
+		if !ok {
+			d.rep.ChangesLostOnFailback += c.changes
+			if len(d.rep.LostOnFailback) < 5 {
+				d.rep.LostOnFailback = append(d.rep.LostOnFailback, fmt.Sprintf("%s: %s has %s", c.what, d.w.Primary.Name, got))
+			}
+		}
+	}
+	if n := d.rep.ChangesLostOnFailback; n > 0 {
+		d.fail("%d of %d changes made in %s while failed over are not in %s after failback (e.g. %s)",
+			n, d.rep.ChangesMadeInSecondary, d.w.Secondary.Name, d.w.Primary.Name, d.rep.LostOnFailback[0])
+	}
+	d.phase("failback: %d of %d changes made in %s lost", d.rep.ChangesLostOnFailback, d.rep.ChangesMadeInSecondary, d.w.Secondary.Name)
+	return nil
+}
+
+// echoWrites counts, over both Regions' state tables, the writes that captured no
+// change: echoes, a Region's capture writing an item's content back as it came from
+// the other Region (its origin flips, its hash stays), as a capture reading what an apply
+// had just written would; and duplicates, a Region's capture rewriting its own item
+// unchanged (two captures of one change racing, as at-least-once events make them).
+// Writes replicated in from the other Region are not the Region's own.
+func (d *run) echoWrites() (echo, duplicate int) {
+	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
+		e, dup := echoes(r.Name, r.State.Stream().Read("", 0))
+		echo += e
+		duplicate += dup
+	}
+	return echo, duplicate
+}
+
+// echoes counts the records of region's state-table stream that are region's own
+// writes leaving an item's hash as it was: echoes where the item came from another
+// Region, duplicates where it was region's own.
+func echoes(region string, recs []events.DynamoDBEventRecord) (echo, duplicate int) {
+	for _, rec := range recs {
+		img, old := rec.Change.NewImage, rec.Change.OldImage
+		if img == nil || old == nil || attrString(img, spec.StateAttrOrigin) != region ||
+			attrString(img, spec.StateAttrHash) != attrString(old, spec.StateAttrHash) {
+			continue
+		}
+		if attrString(old, spec.StateAttrOrigin) == region {
+			duplicate++
+		} else {
+			echo++
+		}
+	}
+	return echo, duplicate
+}
+
+func attrString(img map[string]events.DynamoDBAttributeValue, name string) string {
+	v, ok := img[name]
+	if !ok || v.DataType() != events.DataTypeString {
+		return ""
+	}
+	return v.String()
+}
