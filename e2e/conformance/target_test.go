@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func (tg Target) arn(resource, name string) string {
 const ignoreDiffersEnv = "CONFORMANCE_IGNORE_MOTO_DIFFERS"
 
 // behaviours is the whole table.
-var behaviours = append(append([]behaviour{}, registryBehaviours...), shadowBehaviours...)
+var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, shadowBehaviours)
 
 // behaviour is one row of the conformance table.
 type behaviour struct {

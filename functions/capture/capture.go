@@ -383,6 +383,14 @@ func (c *Capturer) ThingType(ctx context.Context, name string, changedAt time.Ti
 	if p := d.ThingTypeProperties; p != nil {
 		body.Description = aws.ToString(p.ThingTypeDescription)
 		body.SearchableAttributes = p.SearchableAttributes
+		if p.Mqtt5Configuration != nil {
+			for _, pa := range p.Mqtt5Configuration.PropagatingAttributes {
+				body.PropagatingAttributes = append(body.PropagatingAttributes, state.PropagatingAttribute{
+					UserPropertyKey: aws.ToString(pa.UserPropertyKey), ThingAttribute: aws.ToString(pa.ThingAttribute),
+					ConnectionAttribute: aws.ToString(pa.ConnectionAttribute),
+				})
+			}
+		}
 	}
 	body.Deprecated = d.ThingTypeMetadata != nil && d.ThingTypeMetadata.Deprecated
 	return res, c.putBody(ctx, &res, spec.KindThingType, name, body, readAt, changedAt)

@@ -26,6 +26,10 @@ const (
 	OutputCertificateValidationRecord = "certificateValidationRecord"
 	// OutputHealthCheckID is the Route 53 health check calling this Region's probe.
 	OutputHealthCheckID = "healthCheckId"
+	// OutputHealthCheckInterval is the request interval of the stack's health check
+	// (primary only): the primary reads its own last value to refuse an unannounced
+	// change, which replaces the check the secondary's failover record names.
+	OutputHealthCheckInterval = "healthCheckInterval"
 	// OutputPrimaryHealthCheckID is the primary's health check, as the secondary's
 	// PRIMARY failover record uses it (secondary only).
 	OutputPrimaryHealthCheckID = "primaryHealthCheckId"

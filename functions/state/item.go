@@ -117,7 +117,17 @@ type (
 	ThingType struct {
 		Description          string   `json:"description,omitempty"`
 		SearchableAttributes []string `json:"searchableAttributes"`
-		Deprecated           bool     `json:"deprecated"`
+		// PropagatingAttributes are the MQTT 5 user properties the type adds, in the
+		// origin's order (the order of the user properties on a message).
+		PropagatingAttributes []PropagatingAttribute `json:"propagatingAttributes,omitempty"`
+		Deprecated            bool                   `json:"deprecated"`
+	}
+	// PropagatingAttribute is one MQTT 5 user property of a thing type: from a thing
+	// attribute or a connection attribute.
+	PropagatingAttribute struct {
+		UserPropertyKey     string `json:"userPropertyKey"`
+		ThingAttribute      string `json:"thingAttribute,omitempty"`
+		ConnectionAttribute string `json:"connectionAttribute,omitempty"`
 	}
 	// ThingGroup is a static thing group.
 	ThingGroup struct {

@@ -55,6 +55,10 @@ type Config struct {
 	MetricNamespace  string        // iotdr:metricNamespace
 	LagAlarmMS       int           // iotdr:lagAlarmThresholdMs, replication lag and stream iterator age that raise an alarm
 	AlarmTopicARN    string        // iotdr:alarmTopicArn
+
+	// ReplaceHealthCheck (iotdr:replaceHealthCheck) allows a change of HealthInterval
+	// on the primary, which replaces its health check (see NewPrimary).
+	ReplaceHealthCheck bool
 }
 
 // StackConfig is a stack's whole Pulumi configuration: which component it deploys
@@ -224,6 +228,13 @@ func (p *parser) config() Config {
 			BackoffRate:     p.number("retryBackoffRate", spec.DefaultRetry.BackoffRate),
 			MaxAttempts:     p.integer("retryMaxAttempts", spec.DefaultRetry.MaxAttempts),
 		},
+	}
+	switch v := p.str("replaceHealthCheck", "false"); v {
+	case "true":
+		s.ReplaceHealthCheck = true
+	case "false":
+	default:
+		p.fail("replaceHealthCheck", "must be true or false, got %q", v)
 	}
 	if v := p.str("healthCheckRegions", ""); v != "" {
 		for r := range strings.SplitSeq(v, ",") {

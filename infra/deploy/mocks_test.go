@@ -57,6 +57,7 @@ func primaryOutputs() map[string]any {
 		spec.OutputReplicaArn:                  testReplicaArn,
 		spec.OutputReplicaStreamArn:            testPrimaryStream,
 		spec.OutputCertificateValidationRecord: "_abc." + testDomain + ".",
+		spec.OutputHealthCheckInterval:         30,
 	}
 }
 

@@ -254,6 +254,9 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 }
 
 func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
+	if err := st.checkIntervalChange(ctx); err != nil {
+		return nil, err
+	}
 	state, err := newStateTable(ctx, st.s, st.in()...)
 	if err != nil {
 		return nil, err
@@ -264,7 +267,36 @@ func (st *stack) primary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	}
 	out[spec.OutputReplicaArn] = state.ReplicaArn
 	out[spec.OutputReplicaStreamArn] = state.ReplicaStreamArn
+	out[spec.OutputHealthCheckInterval] = pulumi.Int(st.s.HealthInterval)
 	return out, nil
+}
+
+// checkIntervalChange refuses a change of the primary's health-check interval unless
+// the operator announced it. Route 53 cannot change a check's interval in place, so the
+// check is replaced, and the secondary's PRIMARY failover record names the deleted
+// one until the secondary is deployed again: Route 53 does not stop the delete, and
+// the record's health is then undefined. The last deployed interval is the stack's own
+// output, read through a reference to this very stack.
+func (st *stack) checkIntervalChange(ctx *pulumi.Context) error {
+	s := st.s
+	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	ref, err := pulumi.NewStackReference(ctx, "previous-deployment", &pulumi.StackReferenceArgs{Name: pulumi.String(self)}, pulumi.Parent(st.parent))
+	if err != nil {
+		return fmt.Errorf("read this stack's last outputs: %w", err)
+	}
+	prev, err := ref.GetOutputDetails(spec.OutputHealthCheckInterval)
+	if err != nil {
+		return fmt.Errorf("read this stack's last outputs: %w", err)
+	}
+	was, ok := prev.Value.(float64)
+	if !ok || int(was) == s.HealthInterval || s.ReplaceHealthCheck {
+		return nil
+	}
+	return fmt.Errorf("%s:healthCheckInterval changes from %d to %d s: Route 53 replaces the primary's health check, "+
+		"and the secondary's PRIMARY failover record keeps naming the deleted check until the secondary is deployed again. "+
+		"Do it in a quiet period: `pulumi up -s <primary> --config %s:replaceHealthCheck=true`, then at once `pulumi up -s <secondary>`, "+
+		"then `pulumi config rm %s:replaceHealthCheck`; or set it back to %d",
+		configNamespace, int(was), s.HealthInterval, configNamespace, configNamespace, int(was))
 }
 
 func (st *stack) secondary(ctx *pulumi.Context) (map[string]pulumi.Input, error) {

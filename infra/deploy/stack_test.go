@@ -172,7 +172,8 @@ func TestHalvesPerRole(t *testing.T) {
 func TestHealthCheckFromConfig(t *testing.T) {
 	for _, role := range roles {
 		t.Run(role, func(t *testing.T) {
-			res := mustDeploy(t, role, map[string]string{"healthCheckInterval": "10", "healthCheckFailureThreshold": "7"})
+			// replaceHealthCheck: the mocked primary last deployed 30 s.
+			res := mustDeploy(t, role, map[string]string{"healthCheckInterval": "10", "healthCheckFailureThreshold": "7", "replaceHealthCheck": "true"})
 			hcs := res.m.byType("aws:route53/healthCheck:HealthCheck")
 			if len(hcs) != 1 {
 				t.Fatalf("%d health checks", len(hcs))
@@ -543,5 +544,45 @@ func TestSecondaryRefusesAMismatchedValidationRecord(t *testing.T) {
 	_, err := deployMocked(t, spec.RoleSecondary, baseConfig(spec.RoleSecondary), m)
 	if err == nil || !strings.Contains(err.Error(), "is not the one this certificate needs") {
 		t.Fatalf("error %v, want the mismatched record refused", err)
+	}
+}
+
+// TestHealthCheckIntervalChangeIsRefusedUnlessAnnounced: the primary's last deployed
+// interval (its own output, 30 in the mocks) differs from the config's: the change
+// replaces the check the secondary's record names, so it needs
+// iotdr:replaceHealthCheck; a first deployment or an unchanged interval needs nothing.
+func TestHealthCheckIntervalChangeIsRefusedUnlessAnnounced(t *testing.T) {
+	cfg := baseConfig(spec.RolePrimary)
+	cfg["healthCheckInterval"] = "10"
+	m := newMocks()
+	_, err := deployMocked(t, spec.RolePrimary, cfg, m)
+	for _, want := range []string{"iotdr:healthCheckInterval changes from 30 to 10 s", "iotdr:replaceHealthCheck=true", "pulumi up -s <secondary>"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to contain %q", err, want)
+		}
+	}
+	if n := len(m.byType("aws:route53/healthCheck:HealthCheck")); n != 0 {
+		t.Errorf("%d health checks declared despite the refusal", n)
+	}
+	if !slices.Contains(m.refs, testPrimaryStack) {
+		t.Errorf("the primary read stack references %v, not its own %s", m.refs, testPrimaryStack)
+	}
+
+	cfg["replaceHealthCheck"] = "true"
+	res, err := deployMocked(t, spec.RolePrimary, cfg, newMocks())
+	if err != nil {
+		t.Fatalf("announced change refused: %v", err)
+	}
+	if got := fmt.Sprint(res.outputs[spec.OutputHealthCheckInterval]); got != "10" {
+		t.Errorf("exported interval %v, want 10", got)
+	}
+	first := newMocks()
+	delete(first.primary, spec.OutputHealthCheckInterval)
+	if _, err := deployMocked(t, spec.RolePrimary, baseConfig(spec.RolePrimary), first); err != nil {
+		t.Errorf("first deployment refused: %v", err)
+	}
+	cfg["replaceHealthCheck"] = "yes"
+	if _, err := deployMocked(t, spec.RolePrimary, cfg, newMocks()); err == nil || !strings.Contains(err.Error(), "iotdr:replaceHealthCheck must be true or false") {
+		t.Errorf("error %v for replaceHealthCheck=yes", err)
 	}
 }

@@ -48,6 +48,7 @@ var iotOperations = []wireOperation{
 	{Name: "UpdateCertificate", Method: "PUT", Path: "/certificates/{certificateId}", Labels: []wireBinding{{"certificateId", "CertificateId"}}, Query: []wireBinding{{"newStatus", "NewStatus"}}, Headers: nil},
 	{Name: "UpdateThing", Method: "PATCH", Path: "/things/{thingName}", Labels: []wireBinding{{"thingName", "ThingName"}}, Query: nil, Headers: nil},
 	{Name: "UpdateThingGroup", Method: "PATCH", Path: "/thing-groups/{thingGroupName}", Labels: []wireBinding{{"thingGroupName", "ThingGroupName"}}, Query: nil, Headers: nil},
+	{Name: "UpdateThingType", Method: "PATCH", Path: "/thing-types/{thingTypeName}", Labels: []wireBinding{{"thingTypeName", "ThingTypeName"}}, Query: nil, Headers: nil},
 }
 
 // iotShapes maps each structure ("types.X" for the types package) to its members'
@@ -96,6 +97,7 @@ var iotShapes = map[string]map[string]string{
 	"UpdateThingGroupInput":                      {"ExpectedVersion": "expectedVersion", "ThingGroupProperties": "thingGroupProperties"},
 	"UpdateThingGroupOutput":                     {"Version": "version"},
 	"UpdateThingInput":                           {"AttributePayload": "attributePayload", "ExpectedVersion": "expectedVersion", "RemoveThingType": "removeThingType", "ThingTypeName": "thingTypeName"},
+	"UpdateThingTypeInput":                       {"ThingTypeProperties": "thingTypeProperties"},
 	"types.AttributePayload":                     {"Attributes": "attributes", "Merge": "merge"},
 	"types.Certificate":                          {"CertificateArn": "certificateArn", "CertificateId": "certificateId", "CertificateMode": "certificateMode", "CreationDate": "creationDate", "Status": "status"},
 	"types.CertificateConflictException":         {"Message": "message"},

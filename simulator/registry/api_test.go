@@ -51,6 +51,7 @@ type iotAPI interface {
 	UpdateCertificate(context.Context, *iot.UpdateCertificateInput, ...func(*iot.Options)) (*iot.UpdateCertificateOutput, error)
 	UpdateThing(context.Context, *iot.UpdateThingInput, ...func(*iot.Options)) (*iot.UpdateThingOutput, error)
 	UpdateThingGroup(context.Context, *iot.UpdateThingGroupInput, ...func(*iot.Options)) (*iot.UpdateThingGroupOutput, error)
+	UpdateThingType(context.Context, *iot.UpdateThingTypeInput, ...func(*iot.Options)) (*iot.UpdateThingTypeOutput, error)
 }
 
 var (
