@@ -105,6 +105,13 @@ type Config struct {
 	FailbackChanges int
 	// Seed makes the fleet's attributes and jitter reproducible.
 	Seed int64
+	// FleetWorker, when set, runs the fleet in child processes started by this
+	// command (`iotdr fleet`), FleetPerProcess devices each (default
+	// fleet.DefaultPerProcess); nil runs it in this process. In child processes the
+	// drill holds one socket per device instead of two, and a worker that dies takes
+	// its devices with it: they are reported lost.
+	FleetWorker     *fleet.Command
+	FleetPerProcess int
 	// Progress receives one line per phase and periodic fleet counts; nil discards.
 	Progress io.Writer
 }
@@ -135,15 +142,20 @@ func (c Config) Wall(d time.Duration) time.Duration {
 }
 
 // maxDevices bounds a drill by the process's open-file limit: every simulated device
-// holds two sockets (its own and the broker's end); a tenth stays free for DNS queries,
-// health checks and the rest.
-func maxDevices() int {
+// holds two sockets (its own and the broker's end), one when the fleet runs in worker
+// processes (each worker then holds its own devices' ends within its own limit); a
+// tenth stays free for DNS queries, health checks and the rest.
+func (c Config) maxDevices() int {
+	perDevice := 2
+	if c.FleetWorker != nil {
+		perDevice = 1
+	}
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		return 100000
 	}
 	n := int(min(l.Cur, 1<<31))
-	return max(0, (n-n/10)/2)
+	return max(0, (n-n/10)/perDevice)
 }
 
 // RaiseFileLimit lifts the soft open-file limit to the hard limit, so that a drill can
@@ -161,8 +173,8 @@ func (c Config) Validate() error {
 	if _, err := Find(c.Scenario); err != nil {
 		return err
 	}
-	if m := maxDevices(); c.Devices < 1 || c.Devices > m {
-		return fmt.Errorf("--devices must be between 1 and %d (two sockets per device within the open-file limit; raise `ulimit -n` for more), got %d", m, c.Devices)
+	if m := c.maxDevices(); c.Devices < 1 || c.Devices > m {
+		return fmt.Errorf("--devices must be between 1 and %d (the drill's sockets per device within the open-file limit; raise `ulimit -n` for more), got %d", m, c.Devices)
 	}
 	if c.FleetSize != 0 && (c.FleetSize < c.Devices || c.FleetSize%c.Devices != 0) {
 		return fmt.Errorf("--fleet-size must be a multiple of --devices (%d) and at least it, got %d", c.Devices, c.FleetSize)
@@ -340,8 +352,12 @@ type Report struct {
 	ErrorTableRecords       int      `json:"error_table_records"`
 	DifferencesAfterRestore []string `json:"differences_after_restore"`
 	WallS                   float64  `json:"wall_s"`
-	Passed                  bool     `json:"passed"`
-	Failures                []string `json:"failures,omitempty"`
+	// FleetWorkers is how many processes ran the fleet (0: the drill's own), and
+	// FleetWorkersPeakMiB the sum of their peak resident sizes.
+	FleetWorkers        int      `json:"fleet_workers"`
+	FleetWorkersPeakMiB float64  `json:"fleet_workers_peak_mib"`
+	Passed              bool     `json:"passed"`
+	Failures            []string `json:"failures,omitempty"`
 }
 
 // Refusal is one device refused by the secondary, with the broker's reason.

@@ -61,15 +61,8 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	unlimited := broker.Quotas{ConnectPerSecond: -1, ClientConnectPerSecond: -1, PublishPerSecond: -1}
 	d.w.Primary.Broker.SetQuotas(unlimited)
 	d.w.Secondary.Broker.SetQuotas(unlimited)
-	res := dns.NewResolver(edge.DNS.Addr(), dns.WithTTLUnit(simulator.TTLUnit))
-	fleetOpts := fleet.Options{
-		Domain: d.w.Options().Domain, Port: d.w.Port, Roots: d.w.CA.Pool(), Resolver: res,
-		TelemetryEvery: max(c.Wall(c.Interval)*5, time.Second), Backoff: fleet.Backoff{Base: c.Wall(c.BackoffBase), Cap: c.Wall(c.BackoffCap)},
-		Seed: c.Seed, StartSpread: min(time.Duration(len(devices))*time.Millisecond, 2*time.Second),
-		KeepAlive: 10 * time.Second,
-		Regions:   map[string]string{simulator.PrimaryIP: d.w.Primary.Name, simulator.SecondaryIP: d.w.Secondary.Name},
-	}
-	f, err := fleet.Start(ctx, devices, fleetOpts)
+	fleetOpts := d.fleetOptions(len(devices))
+	f, err := d.startFleet(ctx, devices, fleetOpts)
 	if err != nil {
 		return fmt.Errorf("start fleet: %w", err)
 	}
@@ -152,6 +145,61 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	return d.verify(ctx)
 }
 
+// liveFleet is the running fleet as the drill observes it: in this process
+// (*fleet.Fleet) or in worker processes (*fleet.Processes).
+type liveFleet interface {
+	Connected() map[string]int
+	Timeline(thing string) []fleet.Event
+	Things() []string
+	Stats() fleet.Stats
+	WaitConnected(ctx context.Context, region string, n int) error
+	Wait(ctx context.Context, cond func() bool) error
+	Stop()
+}
+
+// fleetOptions are the drill's fleet settings for n devices, resolving through the
+// edge's DNS from this process.
+func (d *run) fleetOptions(n int) fleet.Options {
+	c := d.cfg
+	return fleet.Options{
+		Domain: d.w.Options().Domain, Port: d.w.Port, Roots: d.w.CA.Pool(),
+		Resolver:       dns.NewResolver(d.edge.DNS.Addr(), dns.WithTTLUnit(simulator.TTLUnit)),
+		TelemetryEvery: max(c.Wall(c.Interval)*5, time.Second), Backoff: fleet.Backoff{Base: c.Wall(c.BackoffBase), Cap: c.Wall(c.BackoffCap)},
+		Seed: c.Seed, StartSpread: min(time.Duration(n)*time.Millisecond, 2*time.Second),
+		KeepAlive: 10 * time.Second,
+		Regions:   map[string]string{simulator.PrimaryIP: d.w.Primary.Name, simulator.SecondaryIP: d.w.Secondary.Name},
+	}
+}
+
+// startFleet starts the devices, in worker processes when Config.FleetWorker names
+// one (each holds one socket per device, the brokers' ends stay here) and in this
+// process otherwise.
+func (d *run) startFleet(ctx context.Context, devices []fleet.Device, opts fleet.Options) (liveFleet, error) {
+	c := d.cfg
+	if c.FleetWorker == nil {
+		return fleet.Start(ctx, devices, opts)
+	}
+	ps, err := fleet.StartProcesses(ctx, devices, opts, fleet.ProcessOptions{Command: *c.FleetWorker,
+		PerProcess: c.FleetPerProcess, DNSAddr: d.edge.DNS.Addr(), TTLUnit: simulator.TTLUnit, RootsPEM: d.w.CA.CertPEM()})
+	if err != nil {
+		return nil, err
+	}
+	d.phase("fleet running in %d worker processes", len(ps.PIDs()))
+	d.rep.FleetWorkers = len(ps.PIDs())
+	return workerFleet{ps, d}, nil
+}
+
+// workerFleet records the workers' peak memory in the report when they stop.
+type workerFleet struct {
+	*fleet.Processes
+	d *run
+}
+
+func (w workerFleet) Stop() {
+	w.Processes.Stop()
+	w.d.rep.FleetWorkersPeakMiB = float64(w.PeakRSS()) / (1 << 20)
+}
+
 // waitLimit bounds each wait for the fleet: generous against the bound, so a slow
 // machine is reported as slow rather than as lost devices.
 func (d *run) waitLimit() time.Duration {
@@ -159,7 +207,7 @@ func (d *run) waitLimit() time.Duration {
 }
 
 // waitFleet waits until n devices are connected in region, printing progress.
-func (d *run) waitFleet(ctx context.Context, f *fleet.Fleet, region string, n int) error {
+func (d *run) waitFleet(ctx context.Context, f liveFleet, region string, n int) error {
 	done := make(chan error, 1)
 	go func() { done <- f.WaitConnected(ctx, region, n) }()
 	tick := time.NewTicker(time.Second)
@@ -246,7 +294,7 @@ func (d *run) settle(ctx context.Context) error {
 }
 
 // sample records the World's state every quarter interval for the chart, until stopped.
-func (d *run) sample(f *fleet.Fleet) (stop func()) {
+func (d *run) sample(f liveFleet) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -278,7 +326,7 @@ func (d *run) sample(f *fleet.Fleet) (stop func()) {
 
 // awaitFailover waits until every replicated device published in the secondary after
 // t0, then derives the RTO percentiles and the detection and DNS-switch times.
-func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
+func (d *run) awaitFailover(ctx context.Context, f liveFleet, t0 time.Time) {
 	want := len(d.replicated) - len(d.noSNI) // the secondary refuses the devices without SNI
 	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
 	defer cancel()
@@ -289,7 +337,10 @@ func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
 	// for every device the secondary cannot know to have tried (and been refused).
 	// The condition reads every device's timeline: poll it, rather than re-run it on each
 	// of the thousands of events a failing-over fleet records.
-	pollUntil(ctx, 50*time.Millisecond, func() bool { return len(d.recovered(f, t0)) >= want && d.unreplicatedRefused(f, t0) })
+	// Devices lost with their worker process never come: the wait ends without them.
+	pollUntil(ctx, 50*time.Millisecond, func() bool {
+		return len(d.recovered(f, t0))+int(f.Stats().DevicesLost) >= want && d.unreplicatedRefused(f, t0)
+	})
 	rec := d.recovered(f, t0)
 	var rtos []time.Duration
 	for thing := range d.replicated {
@@ -326,7 +377,7 @@ func (d *run) awaitFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
 // unreplicatedRefused reports whether every device the secondary cannot admit (missing
 // from it, or sending no SNI for its SNI_ONLY certificate) has been refused there since
 // t0. Throttling is not a refusal: the device tries again.
-func (d *run) unreplicatedRefused(f *fleet.Fleet, t0 time.Time) bool {
+func (d *run) unreplicatedRefused(f liveFleet, t0 time.Time) bool {
 	refused := map[string]bool{}
 	for _, r := range d.w.Secondary.Broker.Refusals() {
 		if r.Time.After(t0) && !r.Throttled {
@@ -342,7 +393,7 @@ func (d *run) unreplicatedRefused(f *fleet.Fleet, t0 time.Time) bool {
 }
 
 // recovered returns, per device, when it first published in the secondary after t0.
-func (d *run) recovered(f *fleet.Fleet, t0 time.Time) map[string]time.Time {
+func (d *run) recovered(f liveFleet, t0 time.Time) map[string]time.Time {
 	out := map[string]time.Time{}
 	for _, thing := range f.Things() {
 		for _, e := range f.Timeline(thing) {
@@ -452,7 +503,7 @@ func (d *run) mark(at time.Time, format string, args ...any) {
 // observeNoFailover watches several detection windows: connected devices must stay on
 // the primary; for probe-failure DNS must switch (new connections would go to the
 // secondary), for flapping it must not.
-func (d *run) observeNoFailover(ctx context.Context, f *fleet.Fleet, t0 time.Time) {
+func (d *run) observeNoFailover(ctx context.Context, f liveFleet, t0 time.Time) {
 	window := d.cfg.Wall(time.Duration(d.cfg.Threshold)*d.cfg.Interval*4 + d.cfg.TTL)
 	timer := time.NewTimer(window)
 	defer timer.Stop()
@@ -539,7 +590,7 @@ func (d *run) refusals(t0 time.Time) {
 
 // failback waits for DNS to answer the primary, drains the secondary (connected devices
 // have no reason to leave it) and waits for the fleet to be back on the primary.
-func (d *run) failback(ctx context.Context, f *fleet.Fleet, restored time.Time, n int) {
+func (d *run) failback(ctx context.Context, f liveFleet, restored time.Time, n int) {
 	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
 	defer cancel()
 	_ = f.Wait(ctx, func() bool {

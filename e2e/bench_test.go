@@ -120,7 +120,7 @@ func BenchmarkReplication(b *testing.B) {
 		var perApply float64
 		for b.Loop() {
 			w := newWorld(b, simulator.Options{})
-			w.PauseApply()
+			w.Secondary.PauseApply()
 			for i := range 100 {
 				th := fmt.Sprintf("dev-%d", i)
 				provision(b, w, simulator.Device{Thing: th})
@@ -131,7 +131,7 @@ func BenchmarkReplication(b *testing.B) {
 			settle(b, w)
 			before := w.Primary.Registry.Calls() + w.Primary.Shadows.Calls()
 			applies := w.Secondary.Lambda.Invocations("apply")
-			w.ResumeApply()
+			w.Secondary.ResumeApply()
 			settle(b, w)
 			calls := w.Primary.Registry.Calls() + w.Primary.Shadows.Calls() - before
 			perApply = float64(calls) / float64(max(w.Secondary.Lambda.Invocations("apply")-applies, 1))

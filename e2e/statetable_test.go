@@ -34,7 +34,7 @@ func TestChangesThatCrossedSurvivePrimaryLoss(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, simulator.Options{})
 	createPolicy(t, w, "metrics", policyDoc(w.Primary.Name))
-	w.PauseApply()
+	w.Secondary.PauseApply()
 	things := make([]string, n)
 	for i := range n {
 		things[i] = fmt.Sprintf("dev-%03d", i)
@@ -57,7 +57,7 @@ func TestChangesThatCrossedSurvivePrimaryLoss(t *testing.T) {
 
 	w.SetRegionDown(w.Primary, true)
 	before := w.Primary.Registry.Calls() + w.Primary.Shadows.Calls()
-	w.ResumeApply()
+	w.Secondary.ResumeApply()
 	settle(t, w)
 	if calls := w.Primary.Registry.Calls() + w.Primary.Shadows.Calls() - before; calls != 0 {
 		t.Errorf("the apply path made %d calls to the primary; want 0", calls)
@@ -146,7 +146,7 @@ func TestSlowOlderApplyDoesNotRollBack(t *testing.T) {
 	w := newWorld(t, simulator.Options{})
 	provision(t, w, simulator.Device{Thing: "dev-1"})
 	settle(t, w)
-	w.PauseApply()
+	w.Secondary.PauseApply()
 	updateShadow(t, w.Primary, "dev-1", `{"state":{"reported":{"v":"older"}}}`)
 	settle(t, w)
 
@@ -159,7 +159,7 @@ func TestSlowOlderApplyDoesNotRollBack(t *testing.T) {
 	<-slow.blocked // it has read the older state and is about to write it
 
 	updateShadow(t, w.Primary, "dev-1", `{"state":{"reported":{"v":"newer"}}}`)
-	w.ResumeApply()
+	w.Secondary.ResumeApply()
 	settle(t, w)
 	if got := shadowState(t, w.Secondary, "dev-1")["reported"]; fmt.Sprint(got) != "map[v:newer]" {
 		t.Fatalf("before the slow apply finished: secondary reported = %v, want the newer state", got)
@@ -236,7 +236,7 @@ func TestDuplicateAndReorderedRecords(t *testing.T) {
 			// The World's own delivery of registry events and rule actions is at least
 			// once and unordered too, from the same seed.
 			w := newWorld(t, simulator.Options{Fidelity: simulator.StrictFidelity(seed)})
-			w.PauseApply() // this test is the only apply
+			w.Secondary.PauseApply() // this test is the only apply
 			things := []string{"dev-a", "dev-b", "dev-c"}
 			for _, th := range things {
 				provision(t, w, simulator.Device{Thing: th})
@@ -311,7 +311,7 @@ func TestLateCertificate(t *testing.T) {
 	if certs := must(t)(replication.ThingCertificates(ctx, w.Secondary.Registry, "late")).(map[string]string); len(certs) != 0 {
 		t.Fatalf("late certificate reached the secondary without the sweep: the test would prove nothing")
 	}
-	st, err := w.Sweep(ctx)
+	st, err := w.Sweep(ctx, w.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestGivenUpBatchesAreReplayable(t *testing.T) {
 		t.Fatalf("dev-00 reached the secondary (err %v) although every apply crashed", err)
 	}
 	w.Secondary.Lambda.SetCrash(spec.FunctionApply, 0)
-	resp, err := w.Reapply(context.Background())
+	resp, err := w.Reapply(context.Background(), w.Secondary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestSweepCatchesALostDelete(t *testing.T) {
 	if _, err := w.Secondary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("doomed")}); err != nil {
 		t.Fatalf("the delete reached the secondary without the sweep (%v): the test would prove nothing", err)
 	}
-	st, err := w.Sweep(ctx)
+	st, err := w.Sweep(ctx, w.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}

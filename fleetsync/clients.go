@@ -200,6 +200,11 @@ func (c *LimitedIoT) DeprecateThingType(ctx context.Context, in *iot.DeprecateTh
 	return do(ctx, c.Limiter, "DeprecateThingType", func() (*iot.DeprecateThingTypeOutput, error) { return c.Next.DeprecateThingType(ctx, in, optFns...) })
 }
 
+// UpdateThingType calls Next.UpdateThingType under the limiter.
+func (c *LimitedIoT) UpdateThingType(ctx context.Context, in *iot.UpdateThingTypeInput, optFns ...func(*iot.Options)) (*iot.UpdateThingTypeOutput, error) {
+	return do(ctx, c.Limiter, "UpdateThingType", func() (*iot.UpdateThingTypeOutput, error) { return c.Next.UpdateThingType(ctx, in, optFns...) })
+}
+
 // DeleteThingType calls Next.DeleteThingType under the limiter.
 func (c *LimitedIoT) DeleteThingType(ctx context.Context, in *iot.DeleteThingTypeInput, optFns ...func(*iot.Options)) (*iot.DeleteThingTypeOutput, error) {
 	return do(ctx, c.Limiter, "DeleteThingType", func() (*iot.DeleteThingTypeOutput, error) { return c.Next.DeleteThingType(ctx, in, optFns...) })

@@ -54,7 +54,9 @@ var DefaultRates = map[string]float64{
 	"DescribeThingType":  100,
 	"CreateThingType":    15,
 	"DeprecateThingType": 15,
-	"DeleteThingType":    15,
+	// UpdateThingType has no published default; the other thing type writes' rate.
+	"UpdateThingType": 15,
+	"DeleteThingType": 15,
 	// Thing groups.
 	"ListThingGroups":           10,
 	"DescribeThingGroup":        100,

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,6 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/iot-dr/iot-dr/functions/apply"
+	"github.com/iot-dr/iot-dr/functions/capture"
+	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator/authz"
 	"github.com/iot-dr/iot-dr/simulator/broker"
@@ -32,6 +36,7 @@ import (
 const (
 	StateTableName = "iotdr-state"
 	ErrorTableName = "iotdr-errors"
+	MarkTableName  = "iotdr-apply-marks"
 )
 
 // Region is one simulated AWS Region.
@@ -44,7 +49,9 @@ type Region struct {
 	// State is this Region's replica of the state (global) table.
 	State *dynamo.Table
 	// Errors is this Region's own error table.
-	Errors        *dynamo.Table
+	Errors *dynamo.Table
+	// Marks is this Region's own apply-mark table (functions/applymark).
+	Marks         *dynamo.Table
 	Lambda        *lambdart.Runtime
 	StepFunctions *stepfn.Service
 	// RecheckMachineARN and SweepMachineARN are the capture side's state machines
@@ -53,6 +60,18 @@ type Region struct {
 	// Lag collects the apply function's replication-lag samples (the CloudWatch
 	// metric's stand-in).
 	Lag *LagRecorder
+	// Capturer is this Region's capture logic (the capture, re-check and sweep
+	// functions share it).
+	Capturer *capture.Capturer
+	// Applier is this Region's apply logic; Replicator its convergence, reading this
+	// Region's replica through a state.View.
+	Applier    *apply.Applier
+	Replicator *replication.Replicator
+
+	applyGate gate
+	stopMap   func()
+	// inflight counts apply invocations running (or stalled by PauseApply).
+	inflight atomic.Int64
 
 	account string
 	cancels []func()
@@ -112,6 +131,8 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	st, er := spec.StateTable(), spec.ErrorTable()
 	r.State = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: StateTableName, HashKey: st.HashKey, TTLAttribute: st.TTLAttribute, StreamView: st.StreamView, StreamShards: o.StreamShards}, f.Dynamo(name)...)
 	r.Errors = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: ErrorTableName, HashKey: er.HashKey}, f.Dynamo(name)...)
+	mt := spec.MarkTable()
+	r.Marks = dynamo.NewTable(name, o.AccountID, dynamo.Schema{Name: MarkTableName, HashKey: mt.HashKey, TTLAttribute: mt.TTLAttribute}, f.Dynamo(name)...)
 	r.Lambda = lambdart.New(name, o.AccountID, o.Logger, append(f.Lambda(name), lambdart.WithTimeScale(o.TimeScale))...)
 	r.StepFunctions = stepfn.New(f.StepFunctions(name, stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger}))
 	return r, nil

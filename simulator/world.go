@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/iot-dr/iot-dr/functions/apply"
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/capture"
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/redrive"
@@ -70,6 +72,9 @@ type Options struct {
 	BrokerQuotas broker.Quotas
 	// Logger receives the simulator's and the functions' logs (default: discarded).
 	Logger *slog.Logger
+	// Failback runs capture and apply in both Regions (issue 10); off, the primary
+	// captures and the secondary applies, as the stacks deploy today.
+	Failback bool
 }
 
 func (o *Options) defaults() {
@@ -108,35 +113,33 @@ func (o *Options) defaults() {
 	}
 }
 
-// World is the two-Region simulation: the primary captures its registry and shadow
-// changes into the state table, the global table carries the items to the secondary,
-// whose apply function converges the secondary from its own replica.
+// World is the two-Region simulation. Both Regions run the whole pipeline: each
+// captures its own registry and shadow changes into its replica of the state table,
+// the global table carries the items both ways, and each Region's apply function
+// converges it from its own replica to the items the other Region captured.
+//
+// The per-Region pipeline is on the Region: Region.Capturer, Region.Applier and
+// Region.Replicator, and the chaos verbs Region.PauseApply / Region.ResumeApply and
+// Region.StreamBacklog (what that Region still has to apply from the other). The World
+// verbs that run one Region's function take the Region: Sweep(ctx, r) and
+// Reapply(ctx, r); Peer(r) is the other Region.
 type World struct {
 	Primary, Secondary *Region
 	// Replication is the state table's global-table link.
 	Replication *dynamo.Replication
-	// Capturer is the primary's capture logic (the capture, re-check and sweep
-	// functions share it).
-	Capturer *capture.Capturer
-	// Applier is the secondary's apply logic; Replicator its convergence, reading the
-	// secondary's replica through a state.View.
-	Applier    *apply.Applier
-	Replicator *replication.Replicator
 	// CA issues the run's device and server certificates.
 	CA *pki.CA
 	// Port is the MQTT port of both Regions' brokers.
 	Port string
 
-	opts      Options
-	stopMap   func()
-	applyGate gate
-	// deadLetters are the stream batches the apply mapping gave up on.
+	opts Options
+	// deadLetters are the stream batches the apply mappings gave up on.
 	mu          sync.Mutex
 	deadLetters []events.DynamoDBEventRecord
 }
 
-// New starts a World: both Regions, the capture pipeline in the primary, the state
-// table's replication, and the apply pipeline in the secondary. Close stops it.
+// New starts a World: both Regions, the state table's replication, and the capture and
+// apply pipelines in each Region. Close stops it.
 func New(ctx context.Context, opts Options) (w *World, err error) {
 	opts.defaults()
 	if opts.PrimaryRegion == opts.SecondaryRegion {
@@ -156,11 +159,20 @@ func New(ctx context.Context, opts Options) (w *World, err error) {
 		return nil, err
 	}
 	w.Replication = dynamo.Replicate(w.Primary.State, w.Secondary.State, dynamo.ReplicationOptions{Delay: opts.ReplicationDelay})
-	if err = w.capturePipeline(ctx); err != nil {
-		return nil, err
-	}
-	if err = w.applyPipeline(ctx); err != nil {
-		return nil, err
+	for _, r := range w.regions() {
+		if r == w.Primary || opts.Failback {
+			if err = w.capturePipeline(ctx, r); err != nil {
+				return nil, err
+			}
+		}
+		if r == w.Secondary || opts.Failback {
+			if err = w.applyPipeline(ctx, r); err != nil {
+				return nil, err
+			}
+		}
+		if err = w.redrivePipeline(r); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
 }
@@ -199,15 +211,29 @@ func (r *Region) failures(o Options) *failures.Recorder {
 
 func (r *Region) store() *state.Store { return &state.Store{Table: r.State, Name: StateTableName} }
 
-// capturePipeline registers the capture, re-check and sweep functions in the primary,
-// creates the spec's re-check and sweep state machines there and deploys the capture
-// rules.
-func (w *World) capturePipeline(ctx context.Context) error {
-	p, o := w.Primary, w.opts
-	w.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Store: p.store(), Region: p.Name, Logger: o.Logger}
+func (r *Region) marks() *applymark.Marks {
+	return &applymark.Marks{Table: r.Marks, Name: MarkTableName}
+}
+
+// regions are the World's Regions, primary first.
+func (w *World) regions() []*Region { return []*Region{w.Primary, w.Secondary} }
+
+// Peer is the other Region of r.
+func (w *World) Peer(r *Region) *Region {
+	if r == w.Primary {
+		return w.Secondary
+	}
+	return w.Primary
+}
+
+// capturePipeline registers the capture, re-check and sweep functions in p, creates
+// the spec's re-check and sweep state machines there and deploys the capture rules.
+func (w *World) capturePipeline(ctx context.Context, p *Region) error {
+	o := w.opts
+	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Store: p.store(), Region: p.Name, Logger: o.Logger, Applying: p}
 	fails := p.failures(o)
-	recheck := &capture.Rechecker{Capturer: w.Capturer, Count: o.RecheckCount}
-	sweep := &capture.Sweeper{Capturer: w.Capturer, Shadows: true, Failures: fails}
+	recheck := &capture.Rechecker{Capturer: p.Capturer, Count: o.RecheckCount}
+	sweep := &capture.Sweeper{Capturer: p.Capturer, Shadows: true, Failures: fails}
 	arns := map[string]string{}
 	for name, h := range map[string]any{spec.FunctionRecheck: recheck.Handle, spec.FunctionSweep: sweep.Handle} {
 		arn, err := p.Lambda.Register(name, h, functionOptions(name))
@@ -230,43 +256,52 @@ func (w *World) capturePipeline(ctx context.Context) error {
 		return err
 	}
 	h := &capture.Handler{
-		Capturer: w.Capturer, SFN: p.StepFunctions, RecheckMachineARN: p.RecheckMachineARN,
-		RecheckSeconds: o.RecheckSeconds, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: o.Logger,
+		Capturer: p.Capturer, SFN: p.StepFunctions, RecheckMachineARN: p.RecheckMachineARN,
+		RecheckSeconds: o.RecheckSeconds, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: o.Logger, Marks: p.marks(),
 	}
 	if _, err := p.Lambda.Register(spec.FunctionCapture, h.Handle, functionOptions(spec.FunctionCapture)); err != nil {
 		return fmt.Errorf("simulator: register capture: %w", err)
 	}
-	rd := &redrive.Handler{Failures: fails, Capture: w.Capturer, Apply: noApply{}, Logger: o.Logger}
-	if _, err := p.Lambda.Register(spec.FunctionRedrive, rd.Handle, functionOptions(spec.FunctionRedrive)); err != nil {
-		return fmt.Errorf("simulator: register redrive: %w", err)
-	}
 	return p.capture()
 }
 
-// applyPipeline registers the apply and redrive functions in the secondary and maps
-// its replica's stream to the apply function.
-func (w *World) applyPipeline(ctx context.Context) error {
-	s, o := w.Secondary, w.opts
-	view := &state.View{Store: s.store()}
-	w.Replicator = &replication.Replicator{
-		Source: view, SourceShadows: view, Target: s.Registry, TargetShadows: s.Shadows,
-		SourceRegion: w.Primary.Name, TargetRegion: s.Name, ClientToken: spec.ApplyClientToken, Logger: o.Logger,
+// redrivePipeline registers r's redrive function, which re-runs both stages' failures.
+func (w *World) redrivePipeline(r *Region) error {
+	o := w.opts
+	rd := &redrive.Handler{Failures: r.failures(o), Capture: noCapture{}, Apply: noApply{}, Logger: o.Logger}
+	if r.Capturer != nil {
+		rd.Capture = r.Capturer
 	}
-	w.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: w.Replicator, Lag: s.Lag, Logger: o.Logger}
+	if r.Applier != nil {
+		rd.Apply, rd.Items, rd.Region = r.Applier, r.store(), r.Name
+	}
+	if _, err := r.Lambda.Register(spec.FunctionRedrive, rd.Handle, functionOptions(spec.FunctionRedrive)); err != nil {
+		return fmt.Errorf("simulator: %s register redrive: %w", r.Name, err)
+	}
+	return nil
+}
+
+// applyPipeline registers the apply function in s and maps its replica's stream to it.
+func (w *World) applyPipeline(ctx context.Context, s *Region) error {
+	o := w.opts
+	view := &state.View{Store: s.store()}
+	s.Replicator = &replication.Replicator{
+		Source: view, SourceShadows: view, Target: s.Registry, TargetShadows: s.Shadows,
+		SourceRegion: w.Peer(s).Name, TargetRegion: s.Name, ClientToken: spec.ApplyClientToken, Logger: o.Logger,
+	}
+	s.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: s.Replicator, Lag: s.Lag, Logger: o.Logger, Marks: s.marks()}
 	fails := s.failures(o)
-	h := &apply.Handler{Applier: w.Applier, Failures: fails}
+	h := &apply.Handler{Applier: s.Applier, Failures: fails}
 	gated := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-		if err := w.applyGate.wait(ctx); err != nil {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		if err := s.applyGate.wait(ctx); err != nil {
 			return events.DynamoDBEventResponse{}, err
 		}
 		return h.Handle(ctx, ev)
 	}
 	if _, err := s.Lambda.Register(spec.FunctionApply, gated, functionOptions(spec.FunctionApply)); err != nil {
 		return fmt.Errorf("simulator: register apply: %w", err)
-	}
-	rd := &redrive.Handler{Failures: fails, Capture: noCapture{}, Apply: w.Applier, Items: s.store(), Region: s.Name, Logger: o.Logger}
-	if _, err := s.Lambda.Register(spec.FunctionRedrive, rd.Handle, functionOptions(spec.FunctionRedrive)); err != nil {
-		return fmt.Errorf("simulator: register redrive: %w", err)
 	}
 	stop, err := s.Lambda.MapStream(context.WithoutCancel(ctx), s.State.Stream(), spec.FunctionApply, lambdart.StreamMapping{
 		BatchSize:               o.StreamBatchSize,
@@ -286,17 +321,24 @@ func (w *World) applyPipeline(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("simulator: map stream to apply: %w", err)
 	}
-	w.stopMap = stop
+	s.stopMap = stop
 	return nil
 }
 
-// PauseApply is a chaos verb: the secondary's apply function stalls (its invocations
-// wait) until ResumeApply, as a throttled or failing apply would, while capture and
-// replication go on. Settle does not wait for a paused apply.
-func (w *World) PauseApply() { w.applyGate.set(true) }
+// ApplyPending reports whether r's apply function has records of its replica's stream
+// not yet applied or an invocation running: the capture's loop-freedom guard
+// (capture.ApplyProgress) and the catch-up gate read it.
+func (r *Region) ApplyPending(context.Context) (bool, error) {
+	return r.StreamBacklog() > 0 || r.inflight.Load() > 0, nil
+}
+
+// PauseApply is a chaos verb: r's apply function stalls (its invocations wait) until
+// ResumeApply, as a throttled or failing apply would, while capture and replication go
+// on. Settle does not wait for a paused apply.
+func (r *Region) PauseApply() { r.applyGate.set(true) }
 
 // ResumeApply undoes PauseApply.
-func (w *World) ResumeApply() { w.applyGate.set(false) }
+func (r *Region) ResumeApply() { r.applyGate.set(false) }
 
 // gate blocks callers while closed.
 type gate struct {
@@ -350,9 +392,8 @@ func (w *World) DirectReplicator() *replication.Replicator {
 	}
 }
 
-// noApply and noCapture stand for the stage a Region does not run (the primary
-// applies nothing, the secondary captures nothing): a record of that stage there
-// is a wiring error, kept in the table.
+// noApply and noCapture stand for the stage a Region does not run without Failback: a record of
+// that stage there is a wiring error, kept in the table.
 type (
 	noApply   struct{}
 	noCapture struct{}
@@ -378,13 +419,14 @@ const StreamMaxRetries = 10
 // Redrive invokes both Regions' redrive functions, as their schedules do, and sums
 // their responses.
 func (w *World) Redrive(ctx context.Context) (redrive.Response, error) {
-	return w.redrive(ctx, redrive.Request{}, w.Primary, w.Secondary)
+	return w.redrive(ctx, redrive.Request{}, w.regions()...)
 }
 
-// Reapply invokes the secondary's redrive with {"reapply": true}: every item of its
-// replica is applied again (the operator's replay after given-up stream batches).
-func (w *World) Reapply(ctx context.Context) (redrive.Response, error) {
-	return w.redrive(ctx, redrive.Request{Reapply: true}, w.Secondary)
+// Reapply invokes r's redrive with {"reapply": true}: every item of its replica that
+// the other Region captured is applied again (the operator's replay after given-up
+// stream batches).
+func (w *World) Reapply(ctx context.Context, r *Region) (redrive.Response, error) {
+	return w.redrive(ctx, redrive.Request{Reapply: true}, r)
 }
 
 func (w *World) redrive(ctx context.Context, req redrive.Request, regions ...*Region) (redrive.Response, error) {
@@ -405,18 +447,19 @@ func (w *World) redrive(ctx context.Context, req redrive.Request, regions ...*Re
 		sum.Redriven += resp.Redriven
 		sum.StillFailing += resp.StillFailing
 		sum.Unreadable += resp.Unreadable
+		sum.Conflicts += resp.Conflicts
 		sum.Reapplied += resp.Reapplied
 		sum.ReapplyFailed += resp.ReapplyFailed
 	}
 	return sum, nil
 }
 
-// Sweep runs the primary's capture sweep (its state machine, page by page) to the end,
-// as the schedule does, and returns its final state.
-func (w *World) Sweep(ctx context.Context) (capture.SweepState, error) {
+// Sweep runs r's capture sweep (its state machine, page by page) to the end, as the
+// schedule does, and returns its final state.
+func (w *World) Sweep(ctx context.Context, r *Region) (capture.SweepState, error) {
 	var st capture.SweepState
-	sf := w.Primary.StepFunctions
-	out, err := sf.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(w.Primary.SweepMachineARN), Input: aws.String(`{}`)})
+	sf := r.StepFunctions
+	out, err := sf.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(r.SweepMachineARN), Input: aws.String(`{}`)})
 	if err != nil {
 		return st, fmt.Errorf("simulator: start sweep: %w", err)
 	}
@@ -476,34 +519,42 @@ func (w *World) Settle(ctx context.Context) error {
 }
 
 func (w *World) idle() bool {
-	for _, r := range []*Region{w.Primary, w.Secondary} {
-		if r.Registry.Pending() != 0 || r.Rules.Pending() != 0 {
+	for _, r := range w.regions() {
+		if r.Registry.Pending() != 0 || r.Rules.Pending() != 0 || r.Lambda.AsyncPending() != 0 ||
+			r.StepFunctions.Running() != 0 || (r.Applier != nil && !r.applyGate.isClosed() && r.StreamBacklog() != 0) {
 			return false
 		}
 	}
-	return w.Primary.Lambda.AsyncPending() == 0 && (w.Replication.Held() || w.Replication.Pending() == 0) &&
-		(w.applyGate.isClosed() || w.StreamBacklog() == 0) && w.Primary.StepFunctions.Running() == 0
+	return w.Replication.Held() || w.Replication.Pending() == 0
 }
 
-// StreamBacklog is how many records of the secondary's replica stream the apply
-// function has not processed yet: the backlog a catching-up Region still has to apply.
-func (w *World) StreamBacklog() int64 {
-	st := w.Secondary.Lambda.MappingStats(spec.FunctionApply)
-	return w.Secondary.State.Stream().Appended() - st.Records - st.FailedRecords - st.DiscardedRecords
+// StreamBacklog is how many records of r's replica stream its apply function has not
+// processed yet: the backlog a catching-up Region still has to apply.
+func (r *Region) StreamBacklog() int64 {
+	st := r.Lambda.MappingStats(spec.FunctionApply)
+	return r.State.Stream().Appended() - st.Records - st.FailedRecords - st.DiscardedRecords
 }
 
 func (w *World) backlog() string {
-	return fmt.Sprintf("registry events pending %d, rule actions pending %d, captures pending %d, replication pending %d, stream backlog %d, re-checks running %d",
-		w.Primary.Registry.Pending(), w.Primary.Rules.Pending(), w.Primary.Lambda.AsyncPending(), w.Replication.Pending(), w.StreamBacklog(), w.Primary.StepFunctions.Running())
+	var b []string
+	for _, r := range w.regions() {
+		b = append(b, fmt.Sprintf("%s: registry events pending %d, rule actions pending %d, async invocations pending %d, stream backlog %d, executions running %d",
+			r.Name, r.Registry.Pending(), r.Rules.Pending(), r.Lambda.AsyncPending(), r.StreamBacklog(), r.StepFunctions.Running()))
+	}
+	return fmt.Sprintf("%s; replication pending %d", strings.Join(b, "; "), w.Replication.Pending())
 }
 
 // Close stops everything the World started; it is safe to call more than once.
 func (w *World) Close() error {
 	var errs []error
-	w.applyGate.set(false) // a stalled apply invocation must not block the shutdown
-	if w.stopMap != nil {
-		w.stopMap()
-		w.stopMap = nil
+	for _, r := range []*Region{w.Primary, w.Secondary} {
+		if r != nil {
+			r.applyGate.set(false) // a stalled apply invocation must not block the shutdown
+			if r.stopMap != nil {
+				r.stopMap()
+				r.stopMap = nil
+			}
+		}
 	}
 	if w.Replication != nil {
 		w.Replication.Close()

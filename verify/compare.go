@@ -18,7 +18,7 @@ import (
 )
 
 // ThingType compares one thing type: missing or extra in the target, deprecation,
-// description and searchable attributes.
+// description, searchable attributes and MQTT 5 propagating attributes.
 func (c *Comparer) ThingType(ctx context.Context, name string) ([]Difference, error) {
 	s, err := c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
 	sMissing := replication.IsNotFound(err)
@@ -50,7 +50,25 @@ func (c *Comparer) ThingType(ctx context.Context, name string) ([]Difference, er
 	sp, tp := typeProps(s.ThingTypeProperties), typeProps(t.ThingTypeProperties)
 	diff("description", quote(sp.ThingTypeDescription), quote(tp.ThingTypeDescription))
 	diff("searchable attributes", sortedList(sp.SearchableAttributes), sortedList(tp.SearchableAttributes))
+	diff("propagating attributes", propagatingString(sp), propagatingString(tp))
 	return out, nil
+}
+
+// propagatingString lists a type's MQTT 5 propagating attributes in their order (the
+// order of the user properties on a message), key=source each.
+func propagatingString(p *types.ThingTypeProperties) string {
+	if p.Mqtt5Configuration == nil {
+		return "[]"
+	}
+	var parts []string
+	for _, pa := range p.Mqtt5Configuration.PropagatingAttributes {
+		src := "thing:" + aws.ToString(pa.ThingAttribute)
+		if pa.ConnectionAttribute != nil {
+			src = "connection:" + aws.ToString(pa.ConnectionAttribute)
+		}
+		parts = append(parts, aws.ToString(pa.UserPropertyKey)+"="+src)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }
 
 func typeProps(p *types.ThingTypeProperties) *types.ThingTypeProperties {

@@ -181,6 +181,12 @@ func TestRunFindsEveryKindOfDrift(t *testing.T) {
 			must(t)(s.Registry.DeprecateThingType(ctx, &iot.DeprecateThingTypeInput{ThingTypeName: aws.String("sensor")}))
 			return verify.Difference{Kind: verify.Different, Resource: verify.ThingType, Name: "sensor", Field: "deprecated", Source: "false", Target: "true"}
 		}},
+		{"thing type propagating attributes", func(ctx context.Context, t *testing.T, _ *simulator.World, s *simulator.Region) verify.Difference {
+			must(t)(s.Registry.UpdateThingType(ctx, &iot.UpdateThingTypeInput{ThingTypeName: aws.String("sensor"), ThingTypeProperties: &types.ThingTypeProperties{
+				Mqtt5Configuration: &types.Mqtt5Configuration{PropagatingAttributes: []types.PropagatingAttribute{
+					{UserPropertyKey: aws.String("cid"), ConnectionAttribute: aws.String("iot:ClientId")}}}}}))
+			return verify.Difference{Kind: verify.Different, Resource: verify.ThingType, Name: "sensor", Field: "propagating attributes", Source: "[]", Target: "[cid=connection:iot:ClientId]"}
+		}},
 		{"thing group missing", func(ctx context.Context, t *testing.T, _ *simulator.World, s *simulator.Region) verify.Difference {
 			must(t)(s.Registry.DeleteThingGroup(ctx, &iot.DeleteThingGroupInput{ThingGroupName: aws.String("spare-group")}))
 			return verify.Difference{Kind: verify.Missing, Resource: verify.ThingGroup, Name: "spare-group", Source: "child of fleet"}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/awsdrill"
 	"github.com/iot-dr/iot-dr/drill"
+	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
 
 // Exit codes: a drill that ran and passed, one that broke a budget or found a
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return awsdrill.Run(ctx, args[1:], stdout, stderr)
 		}
 		return drillCmd(ctx, args[1:], stdout, stderr)
+	case "fleet": // hidden: a drill's fleet worker
+		return fleetCmd(os.Stdin, stdout, stderr)
 	case "sim":
 		return simCmd(ctx, args[1:], stdout, stderr)
 	case "sync":
@@ -89,6 +92,7 @@ func drillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&cfg.TimeScale, "time-scale", cfg.TimeScale, "AWS seconds per wall second: every setting above runs this much faster, the report is in AWS time")
 	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "registry changes and shadow updates made while replication is behind (replication-lag, throttling)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for the fleet's attributes and jitter")
+	perProcess := fs.Int("devices-per-process", fleet.DefaultPerProcess, "the fleet runs in worker processes of this many devices each (0: in the drill's own process)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -108,6 +112,18 @@ func drillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitOK
 	}
 	drill.RaiseFileLimit()
+	if *perProcess < 0 {
+		fmt.Fprintf(stderr, "iotdr drill: --devices-per-process must not be negative, got %d\n", *perProcess)
+		return exitError
+	}
+	if *perProcess > 0 {
+		w, err := fleetWorker()
+		if err != nil {
+			fmt.Fprintf(stderr, "iotdr drill: %v\n", err)
+			return exitError
+		}
+		cfg.FleetWorker, cfg.FleetPerProcess = w, *perProcess
+	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "iotdr drill: %v\n", err)
 		return exitError

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -39,6 +40,10 @@ type controlPlane interface {
 	replication.IoT
 	SetDefaultPolicyVersion(ctx context.Context, in *iot.SetDefaultPolicyVersionInput, optFns ...func(*iot.Options)) (*iot.SetDefaultPolicyVersionOutput, error)
 	ListCertificates(ctx context.Context, in *iot.ListCertificatesInput, optFns ...func(*iot.Options)) (*iot.ListCertificatesOutput, error)
+	CreateBillingGroup(ctx context.Context, in *iot.CreateBillingGroupInput, optFns ...func(*iot.Options)) (*iot.CreateBillingGroupOutput, error)
+	DescribeBillingGroup(ctx context.Context, in *iot.DescribeBillingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeBillingGroupOutput, error)
+	AddThingToBillingGroup(ctx context.Context, in *iot.AddThingToBillingGroupInput, optFns ...func(*iot.Options)) (*iot.AddThingToBillingGroupOutput, error)
+	ListThingsInBillingGroup(ctx context.Context, in *iot.ListThingsInBillingGroupInput, optFns ...func(*iot.Options)) (*iot.ListThingsInBillingGroupOutput, error)
 }
 
 // Target is one implementation of the AWS APIs under test.
@@ -62,7 +67,7 @@ func (tg Target) arn(resource, name string) string {
 const ignoreDiffersEnv = "CONFORMANCE_IGNORE_MOTO_DIFFERS"
 
 // behaviours is the whole table.
-var behaviours = append(append([]behaviour{}, registryBehaviours...), shadowBehaviours...)
+var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, shadowBehaviours)
 
 // behaviour is one row of the conformance table.
 type behaviour struct {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
@@ -58,6 +59,9 @@ type Applier struct {
 	Logger    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Marks, when set, records each registry apply's time span in this Region's mark
+	// table, so that this Region's capture skips the registry events the apply causes.
+	Marks *applymark.Marks
 }
 
 // Applied says what applying one key did.
@@ -94,7 +98,7 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 			res.Skipped = true
 			return res, nil
 		}
-		out, err := a.converge(state.WithSnapshot(ctx, it), kind, name)
+		out, err := a.markedConverge(state.WithSnapshot(ctx, it), kind, name)
 		res.Changes = append(res.Changes, out.Changes...)
 		if err != nil {
 			return res, err
@@ -116,6 +120,24 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 		}
 	}
 	return res, nil
+}
+
+// markedConverge converges within a mark of the resource (applymark), closed whatever
+// the outcome: the events of a half-done apply are the apply's too.
+func (a *Applier) markedConverge(ctx context.Context, kind, name string) (replication.Outcome, error) {
+	if a.Marks == nil || !applymark.Marked(kind) {
+		return a.converge(ctx, kind, name)
+	}
+	key := spec.StateKey(kind, name)
+	sp, err := a.Marks.Begin(ctx, key)
+	if err != nil {
+		return replication.Outcome{}, err
+	}
+	out, err := a.converge(ctx, kind, name)
+	if merr := a.Marks.End(ctx, key, sp); merr != nil && err == nil {
+		err = merr
+	}
+	return out, err
 }
 
 func (a *Applier) converge(ctx context.Context, kind, name string) (replication.Outcome, error) {
@@ -176,7 +198,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	byKey := map[string]*pending{}
 	for i := range ev.Records {
 		rec := &ev.Records[i]
-		key, skip, err := h.route(rec)
+		key, skip, err := h.route(ctx, rec)
 		if err != nil && key != "" {
 			// The keys name a resource but the image is unreadable: apply the resource
 			// anyway (what is applied is the current item, not the image).
@@ -272,7 +294,7 @@ func seqLess(a, b string) bool {
 // route returns the key a record names and whether to skip it: removes (tombstones
 // expiring) and this Region's own captures carry nothing to apply. An error with a
 // key means the keys were readable and the image was not.
-func (h *Handler) route(rec *events.DynamoDBEventRecord) (key string, skip bool, err error) {
+func (h *Handler) route(ctx context.Context, rec *events.DynamoDBEventRecord) (key string, skip bool, err error) {
 	key, err = state.KeyOfImage(rec.Change.Keys)
 	if err != nil {
 		return "", false, err
@@ -291,8 +313,33 @@ func (h *Handler) route(rec *events.DynamoDBEventRecord) (key string, skip bool,
 		if it.Origin == h.Applier.Region {
 			return key, true, nil
 		}
+		if err := h.conflict(ctx, rec, it); err != nil {
+			return key, false, err
+		}
 	}
 	return key, false, nil
+}
+
+// conflict records a conflict when the record replaced this Region's own item with
+// another Region's captured without seeing it (its basis is not the item it replaced):
+// the resource changed in both Regions since their last common state, and the global
+// table kept the other Region's later write. Only the Region whose change lost sees
+// such a record (in the winner's replica the older write is discarded), so each
+// conflict is recorded once, in the loser's error table.
+func (h *Handler) conflict(ctx context.Context, rec *events.DynamoDBEventRecord, it state.Item) error {
+	if rec.Change.OldImage == nil {
+		return nil
+	}
+	old, err := state.FromImage(rec.Change.OldImage)
+	if err != nil || old.Origin != h.Applier.Region || it.Basis == old.Ref() {
+		return nil
+	}
+	cause := fmt.Errorf("%s changed in %s (seq %d) and in %s (seq %d, on basis %q): the later write, %s's, was kept",
+		it.Key(), old.Origin, old.Seq, it.Origin, it.Seq, it.Basis, it.Origin)
+	if h.Failures == nil {
+		return nil
+	}
+	return h.Failures.Record(ctx, spec.StageConflict, it.Key(), "Conflict", cause, nil)
 }
 
 func failAll(ev events.DynamoDBEvent) events.DynamoDBEventResponse {

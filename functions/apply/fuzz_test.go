@@ -253,7 +253,7 @@ func FuzzHandle(f *testing.F) {
 		}
 
 		// The fuzzed record is well formed when route accepts it.
-		routedKey, skip, routeErr := r.h.route(&odd)
+		routedKey, skip, routeErr := r.h.route(context.Background(), &odd)
 		applied := r.converger.got()
 		for _, g := range goodItems {
 			k := spec.StateKey(g.kind, g.name)

@@ -12,6 +12,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,77 @@ type Capturer struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Applying is this Region's apply progress; nil when the Region applies nothing.
+	Applying ApplyProgress
+	// ApplyWait bounds how long a capture waits for this Region's apply to finish
+	// before it defers (default 2 s): an apply usually finishes within milliseconds,
+	// and a capture that waits leaves no error-table record behind.
+	ApplyWait time.Duration
+}
+
+// ApplyProgress tells whether this Region's apply function still has items of
+// another Region to converge (records on its stream not yet applied, or an apply
+// running). While it has, what capture reads may be an apply half done (a thing
+// created, its certificate not yet attached), so capture does not write it over
+// the other Region's item (ErrApplyPending): loop-freedom.
+type ApplyProgress interface {
+	ApplyPending(ctx context.Context) (bool, error)
+}
+
+// ErrApplyPending is the deferral of a capture whose content differs from another
+// Region's item while this Region's apply is still converging: the capture is retried
+// (and, when its retries run out, re-driven from the error table), by which time it
+// reads either the applied item (nothing to write) or a change made here since.
+var ErrApplyPending = errors.New("capture: this Region is still applying the other Region's item; deferred")
+
+// again runs a capture again when it waited for an apply (errApplied): what it read
+// before may have been the apply half done.
+func again[T any](f func() (T, error)) (T, error) {
+	for i := 0; ; i++ {
+		v, err := f()
+		if i < 3 && errors.Is(err, errApplied) {
+			continue
+		}
+		return v, err
+	}
+}
+
+// errApplied tells the writer that the guard waited for an apply, so what it read may
+// be older than the apply: it must read the resource again.
+var errApplied = errors.New("capture: the apply finished while the capture waited; read again")
+
+// guard defers a write over another Region's item while this Region applies.
+func (c *Capturer) guard(ctx context.Context) func(cur state.Item) error {
+	if c.Applying == nil {
+		return nil
+	}
+	return func(cur state.Item) error {
+		wait := c.ApplyWait
+		if wait <= 0 {
+			wait = 2 * time.Second
+		}
+		deadline := time.Now().Add(wait)
+		for waited := false; ; waited = true {
+			pending, err := c.Applying.ApplyPending(ctx)
+			if err != nil {
+				return fmt.Errorf("capture: apply progress: %w", err)
+			}
+			if !pending && waited {
+				return errApplied
+			}
+			if !pending {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%w (stored item %q from %q)", ErrApplyPending, cur.Key(), cur.Origin)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // Result counts what one capture did.
@@ -100,7 +172,7 @@ func (c *Capturer) stamp(it state.Item, readAt time.Time, changedAt time.Time) s
 }
 
 func (c *Capturer) put(ctx context.Context, res *Result, it state.Item, readAt, changedAt time.Time) error {
-	o, err := c.Store.Put(ctx, c.stamp(it, readAt, changedAt))
+	o, err := c.Store.PutGuarded(ctx, c.stamp(it, readAt, changedAt), c.guard(ctx))
 	if err != nil {
 		return err
 	}
@@ -311,6 +383,14 @@ func (c *Capturer) ThingType(ctx context.Context, name string, changedAt time.Ti
 	if p := d.ThingTypeProperties; p != nil {
 		body.Description = aws.ToString(p.ThingTypeDescription)
 		body.SearchableAttributes = p.SearchableAttributes
+		if p.Mqtt5Configuration != nil {
+			for _, pa := range p.Mqtt5Configuration.PropagatingAttributes {
+				body.PropagatingAttributes = append(body.PropagatingAttributes, state.PropagatingAttribute{
+					UserPropertyKey: aws.ToString(pa.UserPropertyKey), ThingAttribute: aws.ToString(pa.ThingAttribute),
+					ConnectionAttribute: aws.ToString(pa.ConnectionAttribute),
+				})
+			}
+		}
 	}
 	body.Deprecated = d.ThingTypeMetadata != nil && d.ThingTypeMetadata.Deprecated
 	return res, c.putBody(ctx, &res, spec.KindThingType, name, body, readAt, changedAt)
@@ -349,33 +429,127 @@ func (c *Capturer) Memberships(ctx context.Context, thing string, changedAt time
 	return res, c.putBody(ctx, &res, spec.KindThingGroups, thing, state.Groups{Groups: gs}, readAt, changedAt)
 }
 
-// shadowSeq orders a shadow's items by its version, which AWS keeps across deletes: a
-// delete at version v comes after the update that made v.
-func shadowSeq(version int64, deleted bool) int64 {
+// shadowOrder orders one Region's documents of a shadow by its version, which AWS
+// keeps across deletes: a delete at version v comes after the update that made v.
+func shadowOrder(version int64, deleted bool) int64 {
 	if deleted {
 		return 2*version + 1
 	}
 	return 2 * version
 }
 
+// Sections are a shadow's desired and reported state as a document carries them.
+type Sections struct {
+	Desired, Reported []byte
+}
+
 // ShadowUpdate captures a shadow from its update/documents message: the full current
 // state is in the message, so no API call is made.
 func (c *Capturer) ShadowUpdate(ctx context.Context, thing string, desired, reported []byte, version int64, changedAt time.Time) (Result, error) {
-	var res Result
-	it, err := state.NewItem(spec.KindShadow, thing, state.Shadow{Desired: desired, Reported: reported, Version: version})
-	if err != nil {
-		return res, permanent(err)
-	}
-	it.Seq = shadowSeq(version, false)
-	return res, c.put(ctx, &res, it, c.now(), changedAt)
+	return c.ShadowChange(ctx, thing, nil, Sections{Desired: desired, Reported: reported}, version, changedAt)
+}
+
+// ShadowChange captures an update/documents message with its previous document: a
+// section the update did not change (previous equals current) is taken from the table
+// item rather than from this Region, so a desired-only change here cannot replay this
+// Region's stale reported over what devices report to another Region (per-section
+// merge). A document is stale when this Region already captured the same or a later
+// version (the item's version vector).
+func (c *Capturer) ShadowChange(ctx context.Context, thing string, prev *Sections, cur Sections, version int64, changedAt time.Time) (Result, error) {
+	return c.shadowPut(ctx, thing, false, shadowOrder(version, false), changedAt, func(stored state.Item, ok bool) (state.Item, error) {
+		body := state.Shadow{Desired: cur.Desired, Reported: cur.Reported, Version: version}
+		if prev != nil && ok && !stored.Deleted {
+			var sb state.Shadow
+			if err := stored.Decode(&sb); err == nil {
+				if sameJSON(prev.Desired, cur.Desired) {
+					body.Desired = sb.Desired
+				}
+				if sameJSON(prev.Reported, cur.Reported) {
+					body.Reported = sb.Reported
+				}
+			}
+		}
+		it, err := state.NewItem(spec.KindShadow, thing, body)
+		if err != nil {
+			return it, permanent(err)
+		}
+		return it, nil
+	})
 }
 
 // ShadowDelete captures a shadow's delete.
 func (c *Capturer) ShadowDelete(ctx context.Context, thing string, version int64, changedAt time.Time) (Result, error) {
+	return c.shadowPut(ctx, thing, true, shadowOrder(version, true), changedAt, func(state.Item, bool) (state.Item, error) {
+		return state.Tombstone(spec.KindShadow, thing), nil
+	})
+}
+
+// maxSwaps bounds the read-merge-write rounds of one shadow capture.
+const maxSwaps = 5
+
+// shadowPut writes the item build makes from the stored one, unless this Region's
+// order in the stored version vector is already at or past order (a late or duplicate
+// document) or the content is the same. The write is a compare-and-swap on the stored
+// seq, so two documents captured at once cannot interleave their merges.
+func (c *Capturer) shadowPut(ctx context.Context, thing string, deleted bool, order int64, changedAt time.Time, build func(state.Item, bool) (state.Item, error)) (Result, error) {
 	var res Result
-	it := state.Tombstone(spec.KindShadow, thing)
-	it.Seq = shadowSeq(version, true)
-	return res, c.put(ctx, &res, it, c.now(), changedAt)
+	for range maxSwaps {
+		readAt := c.now()
+		stored, ok, err := c.Store.Get(ctx, spec.KindShadow, thing)
+		if err != nil {
+			return res, err
+		}
+		if ok && stored.Versions[c.Region] >= order {
+			res.add(state.Stale)
+			return res, nil
+		}
+		it, err := build(stored, ok)
+		if err != nil {
+			return res, err
+		}
+		if ok && state.Equivalent(stored, it) {
+			res.add(state.Unchanged)
+			return res, nil
+		}
+		if ok && stored.Origin != c.Region {
+			if g := c.guard(ctx); g != nil {
+				if err := g(stored); errors.Is(err, errApplied) {
+					continue // the document is this Region's own change; merge with the applied item
+				} else if err != nil {
+					return res, err
+				}
+			}
+		}
+		it = c.stamp(it, readAt, changedAt)
+		if ok && it.Seq <= stored.Seq {
+			it.Seq = stored.Seq + 1
+		}
+		it.Versions = map[string]int64{}
+		for r, v := range stored.Versions {
+			it.Versions[r] = v
+		}
+		it.Versions[c.Region] = order
+		o, err := c.Store.Swap(ctx, stored, ok, it)
+		if err != nil {
+			return res, err
+		}
+		if o == state.Written {
+			res.add(o)
+			return res, nil
+		}
+	}
+	return res, fmt.Errorf("capture: shadow %s moved during %d captures in a row; retrying", thing, maxSwaps)
+}
+
+func sameJSON(a, b []byte) bool {
+	ca, err1 := canonicalJSON(a)
+	cb, err2 := canonicalJSON(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ca, cb)
+}
+
+func canonicalJSON(raw []byte) ([]byte, error) {
+	it, err := state.NewItem(spec.KindShadow, "x", state.Shadow{Desired: raw})
+	return it.Body, err
 }
 
 // Shadow captures a shadow through the data-plane API (the sweep's path).
@@ -398,6 +572,11 @@ func (c *Capturer) Shadow(ctx context.Context, thing string) (Result, error) {
 		}
 		it := state.Tombstone(spec.KindShadow, thing)
 		it.Seq = cur.Seq + 1
+		it.Versions = map[string]int64{}
+		for r, v := range cur.Versions {
+			it.Versions[r] = v
+		}
+		it.Versions[c.Region]++
 		return res, c.put(ctx, &res, it, c.now(), time.Time{})
 	}
 	if err != nil {
@@ -436,6 +615,10 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 
 // Key captures the resource a state key names, whatever its kind: the redrive's path.
 func (c *Capturer) Key(ctx context.Context, key string) (Result, error) {
+	return again(func() (Result, error) { return c.key(ctx, key) })
+}
+
+func (c *Capturer) key(ctx context.Context, key string) (Result, error) {
 	kind, name, err := spec.ParseStateKey(key)
 	if err != nil {
 		return Result{}, permanent(err)

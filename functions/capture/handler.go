@@ -13,6 +13,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/event"
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/replication"
@@ -40,6 +41,31 @@ type Handler struct {
 	ApplyClientToken string
 	Failures         *failures.Recorder
 	Logger           *slog.Logger
+	// Marks are this Region's apply marks; a registry event the apply caused is not
+	// captured (nil: the Region applies nothing).
+	Marks *applymark.Marks
+}
+
+// applied reports whether a registry event happened during this Region's apply of
+// the resource it names: the apply's own write, which must not come back.
+func (h *Handler) applied(ctx context.Context, ev event.Event) (bool, error) {
+	if h.Marks == nil || ev.EventType == spec.EventShadow {
+		return false, nil
+	}
+	var keys []string
+	switch ev.EventType {
+	case spec.EventThing, spec.EventThingTypeAssociation, spec.EventThingGroupMembership:
+		keys = applymark.ThingKeys(ev.ThingName)
+	case spec.EventThingType:
+		keys = []string{spec.StateKey(spec.KindThingType, ev.ThingTypeName)}
+	case spec.EventThingGroup:
+		keys = []string{spec.StateKey(spec.KindThingGroup, ev.ThingGroupName)}
+	case spec.EventThingGroupHierarchy:
+		keys = []string{spec.StateKey(spec.KindThingGroup, ev.ChildGroupName)}
+	default:
+		return false, nil
+	}
+	return h.Marks.Covered(ctx, ev.Time().UnixMilli(), keys...)
 }
 
 // Handle captures one rule message. Bad input is recorded in the error table and not
@@ -49,7 +75,7 @@ func (h *Handler) Handle(ctx context.Context, msg json.RawMessage) error {
 	if err != nil {
 		return h.Failures.Record(ctx, spec.StageCapture, "", "InvalidEvent", err, msg)
 	}
-	key, err := h.capture(ctx, ev)
+	key, err := again(func() (string, error) { return h.capture(ctx, ev) })
 	if err == nil {
 		return nil
 	}
@@ -69,6 +95,11 @@ func (h *Handler) Handle(ctx context.Context, msg json.RawMessage) error {
 // capture routes one event and returns the state key it is about.
 func (h *Handler) capture(ctx context.Context, ev event.Event) (string, error) {
 	c, at := h.Capturer, ev.Time()
+	if own, err := h.applied(ctx, ev); err != nil {
+		return "", err
+	} else if own {
+		return "", nil // this Region's apply made the change: not a change of this Region
+	}
 	switch ev.EventType {
 	case spec.EventThing, spec.EventThingTypeAssociation:
 		key := spec.StateKey(spec.KindThing, ev.ThingName)
@@ -105,7 +136,12 @@ func (h *Handler) capture(ctx context.Context, ev event.Event) (string, error) {
 			_, err := c.ShadowDelete(ctx, ev.ThingName, ev.Version, at)
 			return key, err
 		}
-		_, err := c.ShadowUpdate(ctx, ev.ThingName, ev.Current.State.Desired, ev.Current.State.Reported, ev.Current.Version, at)
+		var prev *Sections
+		if ev.Previous != nil {
+			prev = &Sections{Desired: ev.Previous.State.Desired, Reported: ev.Previous.State.Reported}
+		}
+		cur := Sections{Desired: ev.Current.State.Desired, Reported: ev.Current.State.Reported}
+		_, err := c.ShadowChange(ctx, ev.ThingName, prev, cur, ev.Current.Version, at)
 		return key, err
 	}
 	return "", permanent(fmt.Errorf("capture: event type %q has no capture", ev.EventType))
@@ -170,7 +206,7 @@ func (r *Rechecker) Handle(ctx context.Context, in RecheckInput) (RecheckInput, 
 	if err := validThingName(in.ThingName); err != nil {
 		return in, permanent(err)
 	}
-	res, err := r.Capturer.Attachments(ctx, in.ThingName)
+	res, err := again(func() (Result, error) { return r.Capturer.Attachments(ctx, in.ThingName) })
 	if err != nil {
 		return in, err
 	}

@@ -140,6 +140,16 @@ func (s *Sweeper) page(ctx context.Context, stage string, tok *string, size *int
 }
 
 func (s *Sweeper) one(ctx context.Context, stage, name string) (Result, string, error) {
+	var key string
+	r, err := again(func() (Result, error) {
+		r, k, err := s.capture(ctx, stage, name)
+		key = k
+		return r, err
+	})
+	return r, key, err
+}
+
+func (s *Sweeper) capture(ctx context.Context, stage, name string) (Result, string, error) {
 	c := s.Capturer
 	switch stage {
 	case SweepThingTypes:

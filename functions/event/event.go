@@ -36,6 +36,9 @@ type Event struct {
 	Topic           string `json:"topic,omitempty"`
 	// Current is a shadow update's new document ({"state": ..., "version": ...}).
 	Current *ShadowSnapshot `json:"current,omitempty"`
+	// Previous is a shadow update's document before it (absent for a new shadow): the
+	// sections equal in both did not change in this update.
+	Previous *ShadowSnapshot `json:"previous,omitempty"`
 	// Version is a shadow delete's version.
 	Version int64 `json:"version,omitempty"`
 	// ClientToken is the shadow request's client token, which tells an apply's own

@@ -62,6 +62,8 @@ type Response struct {
 	StillFailing int `json:"stillFailing"`
 	// Unreadable counts records of input that names no resource; they stay.
 	Unreadable int `json:"unreadable"`
+	// Conflicts counts conflict records (spec.StageConflict); they stay.
+	Conflicts int `json:"conflicts,omitempty"`
 	// Reapplied and ReapplyFailed count the items of a Reapply run (failures are
 	// recorded in the error table).
 	Reapplied     int `json:"reapplied,omitempty"`
@@ -105,6 +107,9 @@ func (h *Handler) redrive(ctx context.Context) (Response, error) {
 		}
 		var err error
 		switch f.Stage {
+		case spec.StageConflict:
+			resp.Conflicts++
+			continue // a record for operators, not a failure to re-run
 		case spec.StageCapture:
 			_, err = h.Capture.Key(ctx, f.Key)
 		case spec.StageApply:

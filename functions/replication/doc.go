@@ -11,7 +11,9 @@
 // passes *iot.Client and *iotdataplane.Client, the simulator passes its fakes, and the
 // apply path passes a state.View, which never calls another Region.
 //
-// What is replicated: things (type, attributes), thing types (properties, deprecation),
+// What is replicated: things (type, attributes), thing types (properties, updated in
+// place with UpdateThingType: description, searchable attributes, MQTT 5 propagating
+// attributes; deprecation),
 // static thing groups (hierarchy, description, attributes, memberships), the X.509
 // certificates attached to things (registered with RegisterCertificateWithoutCA, status
 // mirrored), the IoT policies attached to those certificates (Region in ARNs rewritten)
@@ -21,9 +23,7 @@
 // name), it does not retry (the state machine does; see PermanentError), and it does
 // not replicate dynamic thing groups, billing groups, tags, named shadows, CA
 // certificates, non-certificate principals, exclusive thing-principal associations, or
-// certificates and policies that are not reachable from a thing. Thing type
-// properties are immutable in AWS; a target type whose properties differ is logged,
-// not recreated. Source and target are assumed to be the same AWS account.
+// certificates and policies that are not reachable from a thing. Source and target are assumed to be the same AWS account.
 //
 // Deletes are conservative: a certificate is removed from the target only when no
 // target thing uses it and the source no longer has it attached to any thing, and a

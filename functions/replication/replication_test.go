@@ -195,6 +195,38 @@ func TestScenarios(t *testing.T) {
 				t.Errorf("type still in target: %v", err)
 			}
 		}},
+		{name: "thing type properties updated", run: func(t *testing.T, e *env) {
+			e.createType(t, "sensor")
+			must(e.r.ThingType(e.ctx, "sensor"))(t)
+			props := &types.ThingTypeProperties{
+				ThingTypeDescription: aws.String("v2"), SearchableAttributes: []string{"serial", "site"},
+				Mqtt5Configuration: &types.Mqtt5Configuration{PropagatingAttributes: []types.PropagatingAttribute{
+					{UserPropertyKey: aws.String("sn"), ThingAttribute: aws.String("serial")},
+				}},
+			}
+			must(e.src.UpdateThingType(e.ctx, &iot.UpdateThingTypeInput{ThingTypeName: aws.String("sensor"), ThingTypeProperties: props}))(t)
+			if diffs := must(Diff(e.ctx, e.src, e.tgt, srcRegion, tgtRegion))(t); !slices.Equal(diffs, []string{"thing type sensor: properties differ"}) {
+				t.Errorf("verify before converge: %q", diffs)
+			}
+			if o := must(e.r.ThingType(e.ctx, "sensor"))(t); !slices.Contains(o.Changes, "updated thing type sensor properties") {
+				t.Errorf("changes %q, want the properties updated", o.Changes)
+			}
+			d := must(e.tgt.DescribeThingType(e.ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String("sensor")}))(t)
+			if !sameTypeProperties(d.ThingTypeProperties, props) {
+				t.Errorf("target properties %+v, want %+v", d.ThingTypeProperties, props)
+			}
+			if o := must(e.r.ThingType(e.ctx, "sensor"))(t); len(o.Changes) != 0 {
+				t.Errorf("second converge changed %q", o.Changes)
+			}
+			// Cleared in the source: cleared in the target too.
+			must(e.src.UpdateThingType(e.ctx, &iot.UpdateThingTypeInput{ThingTypeName: aws.String("sensor"), ThingTypeProperties: &types.ThingTypeProperties{}}))(t)
+			must(e.r.ThingType(e.ctx, "sensor"))(t)
+			d = must(e.tgt.DescribeThingType(e.ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String("sensor")}))(t)
+			if p := d.ThingTypeProperties; p.ThingTypeDescription != nil || len(p.SearchableAttributes) != 0 || len(propagating(p)) != 0 {
+				t.Errorf("target properties after clearing: %+v", p)
+			}
+			e.assertInSync(t)
+		}},
 		{name: "group hierarchy and membership", run: func(t *testing.T, e *env) {
 			e.createGroup(t, "root", "", map[string]string{"tier": "1"})
 			e.createGroup(t, "mid", "root", nil)

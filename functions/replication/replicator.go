@@ -43,6 +43,7 @@ type IoT interface {
 	DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeInput, optFns ...func(*iot.Options)) (*iot.DescribeThingTypeOutput, error)
 	CreateThingType(ctx context.Context, in *iot.CreateThingTypeInput, optFns ...func(*iot.Options)) (*iot.CreateThingTypeOutput, error)
 	DeprecateThingType(ctx context.Context, in *iot.DeprecateThingTypeInput, optFns ...func(*iot.Options)) (*iot.DeprecateThingTypeOutput, error)
+	UpdateThingType(ctx context.Context, in *iot.UpdateThingTypeInput, optFns ...func(*iot.Options)) (*iot.UpdateThingTypeOutput, error)
 	DeleteThingType(ctx context.Context, in *iot.DeleteThingTypeInput, optFns ...func(*iot.Options)) (*iot.DeleteThingTypeOutput, error)
 	ListThingTypes(ctx context.Context, in *iot.ListThingTypesInput, optFns ...func(*iot.Options)) (*iot.ListThingTypesOutput, error)
 

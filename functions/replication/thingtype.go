@@ -58,9 +58,23 @@ func (r *Replicator) thingType(ctx context.Context, name string, rec *recorder) 
 	default:
 		tgtDeprecated = tgt.ThingTypeMetadata != nil && tgt.ThingTypeMetadata.Deprecated
 		if !sameTypeProperties(src.ThingTypeProperties, tgt.ThingTypeProperties) {
-			// Properties are immutable once created; recreating the type would mean
-			// detaching every thing from it. Report, do not churn.
-			r.log().WarnContext(ctx, "thing type properties differ from the source and cannot be changed", "thing_type", name)
+			// UpdateThingType replaces the properties in place: no thing is detached.
+			// Every property is sent, empty ones as [] so that what the target has
+			// beyond the source is cleared.
+			props := &types.ThingTypeProperties{SearchableAttributes: []string{}, Mqtt5Configuration: &types.Mqtt5Configuration{PropagatingAttributes: []types.PropagatingAttribute{}}}
+			if p := src.ThingTypeProperties; p != nil {
+				props.ThingTypeDescription = p.ThingTypeDescription
+				if p.SearchableAttributes != nil {
+					props.SearchableAttributes = p.SearchableAttributes
+				}
+				if pa := propagating(p); pa != nil {
+					props.Mqtt5Configuration.PropagatingAttributes = pa
+				}
+			}
+			if _, err := r.Target.UpdateThingType(ctx, &iot.UpdateThingTypeInput{ThingTypeName: aws.String(name), ThingTypeProperties: props}); err != nil {
+				return fmt.Errorf("update: %w", err)
+			}
+			rec.add("updated thing type %s properties", name)
 		}
 	}
 	if srcDeprecated != tgtDeprecated {
@@ -124,5 +138,17 @@ func sameTypeProperties(a, b *types.ThingTypeProperties) bool {
 	sa, sb := slices.Clone(a.SearchableAttributes), slices.Clone(b.SearchableAttributes)
 	slices.Sort(sa)
 	slices.Sort(sb)
-	return aws.ToString(a.ThingTypeDescription) == aws.ToString(b.ThingTypeDescription) && slices.Equal(sa, sb)
+	return aws.ToString(a.ThingTypeDescription) == aws.ToString(b.ThingTypeDescription) && slices.Equal(sa, sb) &&
+		slices.EqualFunc(propagating(a), propagating(b), func(x, y types.PropagatingAttribute) bool {
+			return aws.ToString(x.UserPropertyKey) == aws.ToString(y.UserPropertyKey) &&
+				aws.ToString(x.ThingAttribute) == aws.ToString(y.ThingAttribute) &&
+				aws.ToString(x.ConnectionAttribute) == aws.ToString(y.ConnectionAttribute)
+		})
+}
+
+func propagating(p *types.ThingTypeProperties) []types.PropagatingAttribute {
+	if p.Mqtt5Configuration == nil {
+		return nil
+	}
+	return p.Mqtt5Configuration.PropagatingAttributes
 }

@@ -69,7 +69,7 @@ func CaptureRules() []Rule {
 	for _, k := range registryEventKinds {
 		out = append(out, Rule{Name: RegistryRuleName(k), SQL: fmt.Sprintf("SELECT *, topic() AS topic FROM '%s'", RegistryRuleTopic(k))})
 	}
-	shadow := fmt.Sprintf("SELECT current, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
+	shadow := fmt.Sprintf("SELECT current, previous, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
 		"'UPDATE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/update/documents'", EventShadow)
 	shadowDelete := fmt.Sprintf("SELECT version, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
 		"'DELETE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/delete/accepted'", EventShadow)

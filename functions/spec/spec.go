@@ -52,6 +52,22 @@ func ErrorTable() Table {
 	return Table{HashKey: ErrorAttrID}
 }
 
+// MarkTable is each Region's own apply-mark table (functions/applymark): not
+// replicated, marks expire by TTL.
+func MarkTable() Table {
+	return Table{HashKey: MarkAttrKey, TTLAttribute: MarkAttrExpires}
+}
+
+// Mark-table attributes.
+const (
+	// MarkAttrKey is the marked resource's state key.
+	MarkAttrKey = "pk"
+	// MarkAttrSpans are the recent applies' time spans (JSON list of {s, e}, epoch ms;
+	// e 0 while running).
+	MarkAttrSpans   = "spans"
+	MarkAttrExpires = "expires"
+)
+
 // Error-table attributes.
 const (
 	// ErrorAttrID is "<stage>#<state key>", or "<stage>#invalid#<digest>" for input
@@ -72,6 +88,10 @@ const (
 const (
 	StageCapture = "capture"
 	StageApply   = "apply"
+	// StageConflict records a resource changed in both Regions since their last
+	// common state: the change the global table discarded (key, both sides in the
+	// cause). Kept for operators, `iotdr verify` and drills; the redrive leaves it.
+	StageConflict = "conflict"
 )
 
 // ErrorID is the error-table id of a failure of stage on the resource key.

@@ -74,10 +74,18 @@ const (
 	// StateAttrOrigin is the Region whose capture wrote the item. Appliers skip the
 	// items of their own Region.
 	StateAttrOrigin = "origin"
-	// StateAttrSeq orders writes of one resource: the origin's version where the
-	// resource has a monotonic one (shadows), else the capture's read time in
-	// microseconds. A capture writes only over a smaller seq.
+	// StateAttrSeq orders writes of one resource: the capture's read time in
+	// microseconds, comparable across Regions (Amazon Time Sync). A capture writes only
+	// over a smaller seq.
 	StateAttrSeq = "seq"
+	// StateAttrBasis is the item a capture replaced ("<origin>/<seq>", "" when the
+	// table had none): a replicated write whose basis is not the item it overwrites
+	// was made without seeing it, which is a conflict.
+	StateAttrBasis = "basis"
+	// StateAttrVersions is a shadow item's version vector (JSON object, Region to the
+	// order 2×version, +1 for a delete, of the last document captured there): shadow
+	// versions are per Region, so a document is stale only against its own Region's.
+	StateAttrVersions = "versions"
 	// StateAttrHash is the SHA-256 of the body (hex); a capture whose body hashes the
 	// same writes nothing.
 	StateAttrHash = "hash"

@@ -43,6 +43,41 @@ type Item struct {
 	CapturedAt, ChangedAt int64
 	// Expires is the TTL (epoch seconds) of a tombstone, 0 otherwise.
 	Expires int64
+	// Basis names the item this one replaced when it was captured (spec.StateAttrBasis).
+	Basis string
+	// Versions is a shadow item's version vector (spec.StateAttrVersions).
+	Versions map[string]int64
+}
+
+// Ref names this write of the item, as a Basis does: "<origin>/<seq>".
+func (it Item) Ref() string { return it.Origin + "/" + strconv.FormatInt(it.Seq, 10) }
+
+// Equivalent reports whether two items carry the same content once each body's own
+// Region is taken out of its ARNs: a certificate or policy applied from another Region
+// names this Region in its ARNs, and is still the same resource.
+func Equivalent(a, b Item) bool {
+	if a.Same(b) {
+		return true
+	}
+	if a.Deleted || b.Deleted || a.Kind != b.Kind {
+		return false
+	}
+	if a.Kind == spec.KindShadow {
+		// The version is each Region's own counter, not content.
+		var sa, sb Shadow
+		if a.Decode(&sa) != nil || b.Decode(&sb) != nil {
+			return false
+		}
+		return bytes.Equal(sa.Desired, sb.Desired) && bytes.Equal(sa.Reported, sb.Reported)
+	}
+	return bytes.Equal(neutral(a.Body, a.Origin), neutral(b.Body, b.Origin))
+}
+
+func neutral(body []byte, region string) []byte {
+	if region == "" {
+		return body
+	}
+	return bytes.ReplaceAll(body, []byte(":iot:"+region+":"), []byte(":iot:*:"))
 }
 
 // Key is the item's state-table key.
@@ -82,7 +117,17 @@ type (
 	ThingType struct {
 		Description          string   `json:"description,omitempty"`
 		SearchableAttributes []string `json:"searchableAttributes"`
-		Deprecated           bool     `json:"deprecated"`
+		// PropagatingAttributes are the MQTT 5 user properties the type adds, in the
+		// origin's order (the order of the user properties on a message).
+		PropagatingAttributes []PropagatingAttribute `json:"propagatingAttributes,omitempty"`
+		Deprecated            bool                   `json:"deprecated"`
+	}
+	// PropagatingAttribute is one MQTT 5 user property of a thing type: from a thing
+	// attribute or a connection attribute.
+	PropagatingAttribute struct {
+		UserPropertyKey     string `json:"userPropertyKey"`
+		ThingAttribute      string `json:"thingAttribute,omitempty"`
+		ConnectionAttribute string `json:"connectionAttribute,omitempty"`
 	}
 	// ThingGroup is a static thing group.
 	ThingGroup struct {
@@ -224,6 +269,13 @@ func (it Item) Attributes() map[string]types.AttributeValue {
 		spec.StateAttrCapturedAt: n(it.CapturedAt),
 		spec.StateAttrChangedAt:  n(it.ChangedAt),
 	}
+	if it.Basis != "" {
+		m[spec.StateAttrBasis] = s(it.Basis)
+	}
+	if len(it.Versions) > 0 {
+		v, _ := json.Marshal(it.Versions) // a map of string to int64 always encodes
+		m[spec.StateAttrVersions] = s(string(v))
+	}
 	if it.Deleted {
 		m[spec.StateAttrDeleted] = &types.AttributeValueMemberBOOL{Value: true}
 		if it.Expires > 0 {
@@ -311,6 +363,12 @@ func decode(get func(string) (string, byte, bool)) (Item, error) {
 		Hash:       str(spec.StateAttrHash, true),
 		CapturedAt: num(spec.StateAttrCapturedAt),
 		ChangedAt:  num(spec.StateAttrChangedAt),
+	}
+	it.Basis = str(spec.StateAttrBasis, false)
+	if v := str(spec.StateAttrVersions, false); v != "" {
+		if err := json.Unmarshal([]byte(v), &it.Versions); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q is not an object of integers: %w", spec.StateAttrVersions, excerpt(v), err))
+		}
 	}
 	expires := num(spec.StateAttrExpires)
 	if v, t, ok := get(spec.StateAttrDeleted); ok {

@@ -133,40 +133,66 @@ func (o Outcome) String() string {
 }
 
 // Put stores it unless the table already holds the same content (a capture that
-// changes nothing costs no replicated write) or a later capture (it.Seq not above the
-// stored seq). The write is conditional on the stored seq, so two captures racing on
-// one resource cannot leave the earlier one in the table.
-//
-// Same content is still written when the seq must advance (see advances): otherwise a
-// late capture from between the two (a shadow version in between, the live resource
-// between two deletes) would find the old seq and win.
-
-// advances reports whether it must be written over cur although their content is the
-// same: a shadow is ordered by its version, so a newer version always moves the seq; a
-// tombstone newer than a stored tombstone too (deleted, re-created, deleted again).
-// Registry items with the same content are not rewritten: their seq is a read time,
-// and rewriting every unchanged capture (each sweep, each duplicate event) would cost
-// a replicated write per resource.
-func advances(cur, it Item) bool {
-	return it.Seq > cur.Seq && (it.Kind == spec.KindShadow || it.Deleted)
-}
+// changes nothing costs no replicated write; Equivalent, so an item applied from
+// another Region and captured back is the same) or a later capture (it.Seq not above
+// the stored seq). The write is conditional on the stored seq, so two captures racing
+// on one resource cannot leave the earlier one in the table. A tombstone newer than a
+// stored tombstone is written even so (deleted, re-created, deleted again), so that a
+// late capture from in between cannot win. The item's Basis is set to the item it
+// replaces.
 func (s *Store) Put(ctx context.Context, it Item) (Outcome, error) {
+	return s.PutGuarded(ctx, it, nil)
+}
+
+// PutGuarded is Put with a guard: when the table holds another Region's item with
+// different content, guard is asked first and a non-nil error from it is returned
+// instead of writing (capture defers to an apply still converging this Region).
+func (s *Store) PutGuarded(ctx context.Context, it Item, guard func(cur Item) error) (Outcome, error) {
 	cur, ok, err := s.Get(ctx, it.Kind, it.Name)
 	if err != nil {
 		return 0, err
 	}
-	if ok && cur.Same(it) && !advances(cur, it) {
+	if ok && Equivalent(cur, it) && !(it.Deleted && it.Seq > cur.Seq) {
 		return Unchanged, nil
 	}
 	if ok && cur.Seq >= it.Seq {
 		return Stale, nil
 	}
-	_, err = s.Table.PutItem(ctx, &dynamodb.PutItemInput{
+	if ok && guard != nil && cur.Origin != it.Origin {
+		if err := guard(cur); err != nil {
+			return 0, err
+		}
+	}
+	if ok {
+		it.Basis = cur.Ref()
+	}
+	return s.write(ctx, it, "attribute_not_exists(#k) OR #s < :s", it.Seq)
+}
+
+// Swap stores it only if the table still holds cur (by seq; ok false: no item),
+// for read-modify-write captures (shadows, whose item merges the stored one). Stale
+// means the item moved meanwhile: read again.
+func (s *Store) Swap(ctx context.Context, cur Item, ok bool, it Item) (Outcome, error) {
+	if !ok {
+		return s.write(ctx, it, "attribute_not_exists(#k)", it.Seq)
+	}
+	it.Basis = cur.Ref()
+	return s.write(ctx, it, "#s = :s", cur.Seq)
+}
+
+func (s *Store) write(ctx context.Context, it Item, cond string, seq int64) (Outcome, error) {
+	names := map[string]string{"#k": spec.StateAttrKey, "#s": spec.StateAttrSeq}
+	vals := map[string]types.AttributeValue{":s": &types.AttributeValueMemberN{Value: strconv.FormatInt(seq, 10)}}
+	if cond == "attribute_not_exists(#k)" {
+		delete(names, "#s")
+		vals = nil
+	}
+	_, err := s.Table.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.Name),
 		Item:                      it.Attributes(),
-		ConditionExpression:       aws.String("attribute_not_exists(#k) OR #s < :s"),
-		ExpressionAttributeNames:  map[string]string{"#k": spec.StateAttrKey, "#s": spec.StateAttrSeq},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberN{Value: strconv.FormatInt(it.Seq, 10)}},
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {

@@ -81,31 +81,37 @@ func TestPut(t *testing.T) {
 	}
 }
 
-// TestPutShadowOrder: shadows are ordered by version whatever their content, so a
-// version in between that arrives last cannot win (v5 {a:1}, v7 {a:1}, then v6 {a:2}).
-func TestPutShadowOrder(t *testing.T) {
+// TestSwap: a read-modify-write (a shadow capture merging the stored item) writes
+// only over the item it read; an item that moved meanwhile is Stale, and the basis
+// names the item replaced.
+func TestSwap(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
-	shadowAt := func(v int64, a int) Item {
-		it, err := NewItem(spec.KindShadow, "dev-1", Shadow{Reported: json.RawMessage(fmt.Sprintf(`{"a":%d}`, a)), Version: v})
+	shadowAt := func(seq int64, a int) Item {
+		it, err := NewItem(spec.KindShadow, "dev-1", Shadow{Reported: json.RawMessage(fmt.Sprintf(`{"a":%d}`, a))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		it.Origin, it.Seq = "us-east-1", 2*v
+		it.Origin, it.Seq = "us-east-1", seq
 		return it
 	}
-	for _, step := range []struct {
-		it   Item
-		want Outcome
-	}{{shadowAt(5, 1), Written}, {shadowAt(7, 1), Written}, {shadowAt(7, 1), Unchanged}, {shadowAt(6, 2), Stale}} {
-		if got, err := s.Put(ctx, step.it); err != nil || got != step.want {
-			t.Errorf("Put(seq %d) = %s, %v; want %s", step.it.Seq, got, err, step.want)
-		}
+	if o, err := s.Swap(ctx, Item{}, false, shadowAt(10, 1)); err != nil || o != Written {
+		t.Fatalf("first Swap = %s, %v; want written", o, err)
+	}
+	if o, err := s.Swap(ctx, Item{}, false, shadowAt(11, 2)); err != nil || o != Stale {
+		t.Errorf("Swap over no item while one exists = %s, %v; want stale", o, err)
+	}
+	read, _, _ := s.Get(ctx, spec.KindShadow, "dev-1")
+	if o, err := s.Swap(ctx, read, true, shadowAt(12, 3)); err != nil || o != Written {
+		t.Fatalf("Swap over the item read = %s, %v; want written", o, err)
+	}
+	if o, err := s.Swap(ctx, read, true, shadowAt(13, 4)); err != nil || o != Stale {
+		t.Errorf("Swap over an item that moved = %s, %v; want stale", o, err)
 	}
 	cur, _, _ := s.Get(ctx, spec.KindShadow, "dev-1")
 	var sh Shadow
-	if err := cur.Decode(&sh); err != nil || string(sh.Reported) != `{"a":1}` || cur.Seq != 14 {
-		t.Errorf("stored %s at seq %d (%v), want {\"a\":1} at 14", sh.Reported, cur.Seq, err)
+	if err := cur.Decode(&sh); err != nil || string(sh.Reported) != `{"a":3}` || cur.Seq != 12 || cur.Basis != "us-east-1/10" {
+		t.Errorf("stored %s at seq %d basis %q (%v), want {\"a\":3} at 12 on us-east-1/10", sh.Reported, cur.Seq, cur.Basis, err)
 	}
 }
 

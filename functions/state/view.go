@@ -217,6 +217,15 @@ func (v *View) DescribeThingType(ctx context.Context, in *iot.DescribeThingTypeI
 	if t.Description != "" {
 		props.ThingTypeDescription = aws.String(t.Description)
 	}
+	if len(t.PropagatingAttributes) > 0 {
+		props.Mqtt5Configuration = &iottypes.Mqtt5Configuration{}
+		for _, pa := range t.PropagatingAttributes {
+			props.Mqtt5Configuration.PropagatingAttributes = append(props.Mqtt5Configuration.PropagatingAttributes, iottypes.PropagatingAttribute{
+				UserPropertyKey: aws.String(pa.UserPropertyKey), ThingAttribute: optional(pa.ThingAttribute),
+				ConnectionAttribute: optional(pa.ConnectionAttribute),
+			})
+		}
+	}
 	return &iot.DescribeThingTypeOutput{
 		ThingTypeName: aws.String(name), ThingTypeProperties: props,
 		ThingTypeMetadata: &iottypes.ThingTypeMetadata{Deprecated: t.Deprecated},
@@ -316,4 +325,12 @@ func (v *View) GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShad
 		return nil, fmt.Errorf("state: encode shadow of %s: %w", aws.ToString(in.ThingName), err)
 	}
 	return &iotdataplane.GetThingShadowOutput{Payload: doc}, nil
+}
+
+// optional is nil for an empty string: the SDK's absent member.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }

@@ -171,7 +171,7 @@ var (
 		"iot:UpdateCertificate", "iot:DeleteCertificate",
 		"iot:CreatePolicy", "iot:CreatePolicyVersion", "iot:DeletePolicyVersion", "iot:DeletePolicy",
 		"iot:AttachPolicy", "iot:DetachPolicy",
-		"iot:CreateThingType", "iot:DeprecateThingType", "iot:DeleteThingType",
+		"iot:CreateThingType", "iot:UpdateThingType", "iot:DeprecateThingType", "iot:DeleteThingType",
 		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
 	}

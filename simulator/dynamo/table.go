@@ -211,9 +211,11 @@ type condition struct {
 	mustExist, mustNotExist bool
 	lessAttr                string
 	lessThan                *big.Float
-	// eqAttr = eqValue: the stored item's string attribute equals a value.
+	// eqAttr = eqValue: the stored item's string (or, with eqNum, number) attribute
+	// equals a value (a compare-and-swap).
 	eqAttr  string
 	eqValue string
+	eqNum   *big.Float
 }
 
 // holds reports whether the condition allows a write over old (nil when none).
@@ -222,6 +224,14 @@ func (c condition) holds(old *entry) bool {
 	case c.eqAttr != "":
 		if old == nil {
 			return false
+		}
+		if c.eqNum != nil {
+			n, ok := old.item[c.eqAttr].(*types.AttributeValueMemberN)
+			if !ok {
+				return false
+			}
+			f, _, err := big.ParseFloat(n.Value, 10, 128, big.ToNearestEven)
+			return err == nil && f.Cmp(c.eqNum) == 0
 		}
 		v, ok := old.item[c.eqAttr].(*types.AttributeValueMemberS)
 		return ok && v.Value == c.eqValue
@@ -293,13 +303,24 @@ func (t *Table) parseCondition(expr *string, names map[string]string, values map
 	} else if fn, ok := keyFn(e); ok {
 		return condition{mustExist: fn == "attribute_exists", mustNotExist: fn == "attribute_not_exists"}, nil
 	} else if attr, val, ok := strings.Cut(e, " = "); ok {
-		v, isS := values[strings.TrimSpace(val)].(*types.AttributeValueMemberS)
-		if a := resolve(attr); isS && a != "" {
-			return condition{eqAttr: a, eqValue: v.Value}, nil
+		a := resolve(attr)
+		switch v := values[strings.TrimSpace(val)].(type) {
+		case *types.AttributeValueMemberS:
+			if a != "" {
+				return condition{eqAttr: a, eqValue: v.Value}, nil
+			}
+		case *types.AttributeValueMemberN:
+			f, _, err := big.ParseFloat(v.Value, 10, 128, big.ToNearestEven)
+			if err != nil {
+				return condition{}, validationError("invalid number %q in ConditionExpression value", v.Value)
+			}
+			if a != "" {
+				return condition{eqAttr: a, eqNum: f}, nil
+			}
 		}
 	}
 	return condition{}, validationError("simulator supports only attribute_exists(%[1]s), attribute_not_exists(%[1]s), "+
-		"attribute_not_exists(%[1]s) OR <attr> < :number and <attr> = :string as ConditionExpression, got %q", t.schema.HashKey, e)
+		"attribute_not_exists(%[1]s) OR <attr> < :number and <attr> = :string or :number as ConditionExpression, got %q", t.schema.HashKey, e)
 }
 
 func checkReturnValues(rv types.ReturnValue) error {

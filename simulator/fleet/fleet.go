@@ -70,6 +70,12 @@ type Options struct {
 	StartSpread time.Duration
 	// Logger receives the fleet's logs (default: discarded).
 	Logger *slog.Logger
+	// FirstIndex numbers the devices from it for their jitter seeds, so that the
+	// workers of one fleet in child processes (StartProcesses) draw apart.
+	FirstIndex int
+	// OnEvent, when set, is called with every timeline event as it is recorded,
+	// outside the fleet's locks; a fleet worker forwards them to its parent.
+	OnEvent func(thing string, e Event)
 }
 
 // Defaults for zero Options fields.
@@ -143,6 +149,9 @@ type Stats struct {
 	// Refusals counts broker refusals by reason: a CONNACK code (e.g.
 	// "connect: Connection Refused: Not Authorised") or a failed SUBACK.
 	Refusals map[string]int64
+	// DevicesLost counts devices whose worker process ended before Stop
+	// (StartProcesses); always 0 in process.
+	DevicesLost int64
 }
 
 // Fleet is a running set of simulated devices. Its methods are safe for
@@ -196,7 +205,7 @@ func Start(ctx context.Context, devices []Device, opts Options) (*Fleet, error) 
 			f:     f,
 			thing: d.Thing,
 			tls:   tlsConf,
-			rng:   rand.New(rand.NewPCG(uint64(opts.Seed), uint64(i))),
+			rng:   rand.New(rand.NewPCG(uint64(opts.Seed), uint64(opts.FirstIndex+i))),
 			log:   opts.Logger.With("thing", d.Thing),
 		}
 		f.devices[d.Thing] = dev

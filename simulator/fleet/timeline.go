@@ -24,6 +24,9 @@ const (
 	// KindPublished: the first publish of a connection was acknowledged;
 	// Detail names the topic.
 	KindPublished EventKind = "published"
+	// KindLost: the device's worker process ended before the fleet stopped
+	// (StartProcesses); Detail says how. The device is gone for good.
+	KindLost EventKind = "lost"
 )
 
 // maxEvents bounds each device's timeline; the oldest events are dropped.
@@ -49,6 +52,9 @@ func (d *device) record(e Event) {
 	d.events = append(d.events, e)
 	d.mu.Unlock()
 
+	if d.f.opts.OnEvent != nil {
+		d.f.opts.OnEvent(d.thing, e)
+	}
 	d.log.Debug("device event", "kind", string(e.Kind), "region", e.Region, "detail", e.Detail)
 	d.f.mu.Lock()
 	d.f.notifyLocked()

@@ -10,6 +10,14 @@ import (
 // and *Registry must satisfy it, which pins the fake to the SDK's exact
 // signatures.
 type iotAPI interface {
+	AddThingToBillingGroup(context.Context, *iot.AddThingToBillingGroupInput, ...func(*iot.Options)) (*iot.AddThingToBillingGroupOutput, error)
+	CreateBillingGroup(context.Context, *iot.CreateBillingGroupInput, ...func(*iot.Options)) (*iot.CreateBillingGroupOutput, error)
+	DeleteBillingGroup(context.Context, *iot.DeleteBillingGroupInput, ...func(*iot.Options)) (*iot.DeleteBillingGroupOutput, error)
+	DescribeBillingGroup(context.Context, *iot.DescribeBillingGroupInput, ...func(*iot.Options)) (*iot.DescribeBillingGroupOutput, error)
+	ListBillingGroups(context.Context, *iot.ListBillingGroupsInput, ...func(*iot.Options)) (*iot.ListBillingGroupsOutput, error)
+	ListThingsInBillingGroup(context.Context, *iot.ListThingsInBillingGroupInput, ...func(*iot.Options)) (*iot.ListThingsInBillingGroupOutput, error)
+	RemoveThingFromBillingGroup(context.Context, *iot.RemoveThingFromBillingGroupInput, ...func(*iot.Options)) (*iot.RemoveThingFromBillingGroupOutput, error)
+	UpdateBillingGroup(context.Context, *iot.UpdateBillingGroupInput, ...func(*iot.Options)) (*iot.UpdateBillingGroupOutput, error)
 	AddThingToThingGroup(context.Context, *iot.AddThingToThingGroupInput, ...func(*iot.Options)) (*iot.AddThingToThingGroupOutput, error)
 	AttachPolicy(context.Context, *iot.AttachPolicyInput, ...func(*iot.Options)) (*iot.AttachPolicyOutput, error)
 	AttachThingPrincipal(context.Context, *iot.AttachThingPrincipalInput, ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error)
@@ -51,6 +59,7 @@ type iotAPI interface {
 	UpdateCertificate(context.Context, *iot.UpdateCertificateInput, ...func(*iot.Options)) (*iot.UpdateCertificateOutput, error)
 	UpdateThing(context.Context, *iot.UpdateThingInput, ...func(*iot.Options)) (*iot.UpdateThingOutput, error)
 	UpdateThingGroup(context.Context, *iot.UpdateThingGroupInput, ...func(*iot.Options)) (*iot.UpdateThingGroupOutput, error)
+	UpdateThingType(context.Context, *iot.UpdateThingTypeInput, ...func(*iot.Options)) (*iot.UpdateThingTypeOutput, error)
 }
 
 var (

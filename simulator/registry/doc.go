@@ -1,6 +1,7 @@
 // Package registry is the simulator's fake of the AWS IoT Core control plane
 // (the registry) of one Region: things, thing types, static thing groups,
-// certificates, principals and IoT policies.
+// billing groups (flat; a thing is in at most one, adding it to another moves it;
+// no registry events, as in AWS), certificates, principals and IoT policies.
 //
 // *Registry implements the subset of *iot.Client (aws-sdk-go-v2/service/iot)
 // that the replication functions use, with the SDK's exact method signatures,
@@ -76,7 +77,7 @@
 //
 // # Not modelled
 //
-// Dynamic thing groups, billing groups (naming one is a ResourceNotFoundException),
+// Dynamic thing groups, billing group quotas (unverified defaults, left unlimited),
 // tags (accepted and ignored), fleet indexing, CA certificate registration (a CA
 // PEM passed to RegisterCertificate is only checked to have signed the device
 // certificate), certificate transfer, non-certificate principals and policy

@@ -119,7 +119,9 @@ type Registry struct {
 	policies   map[string]*policy
 	thingTypes map[string]*thingType
 	groups     map[string]*thingGroup
-	certSeq    uint64
+	// billingGroups are few per account; their lists sort on every call.
+	billingGroups map[string]*billingGroup
+	certSeq       uint64
 
 	thingKeys, certKeys, policyKeys, typeKeys, groupKeys sortedKeys
 
@@ -137,21 +139,22 @@ type Registry struct {
 // New returns an empty registry.
 func New(opts Options) *Registry {
 	r := &Registry{
-		region:       opts.Region,
-		account:      opts.AccountID,
-		partition:    partitionOf(opts.Region),
-		now:          opts.Now,
-		pub:          opts.Publisher,
-		limiters:     make(map[string]*rate.Limiter),
-		things:       make(map[string]*thing),
-		certs:        make(map[string]*certificate),
-		policies:     make(map[string]*policy),
-		thingTypes:   make(map[string]*thingType),
-		groups:       make(map[string]*thingGroup),
-		meter:        opts.Meter,
-		model:        delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
-		issuer:       opts.Issuer,
-		dataEndpoint: opts.DataEndpoint,
+		region:        opts.Region,
+		account:       opts.AccountID,
+		partition:     partitionOf(opts.Region),
+		now:           opts.Now,
+		pub:           opts.Publisher,
+		limiters:      make(map[string]*rate.Limiter),
+		things:        make(map[string]*thing),
+		certs:         make(map[string]*certificate),
+		policies:      make(map[string]*policy),
+		thingTypes:    make(map[string]*thingType),
+		groups:        make(map[string]*thingGroup),
+		billingGroups: make(map[string]*billingGroup),
+		meter:         opts.Meter,
+		model:         delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
+		issuer:        opts.Issuer,
+		dataEndpoint:  opts.DataEndpoint,
 	}
 	r.deliv = delivery.New(r.model)
 	if r.now == nil {

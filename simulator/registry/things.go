@@ -16,6 +16,7 @@ type thing struct {
 	version       int64
 	principals    map[string]struct{} // certificate ARNs
 	groups        map[string]string   // thing group name -> membership id
+	billingGroup  string              // "" when in none
 }
 
 // maxGroupsPerThing is AWS's limit on thing group memberships per thing.
@@ -51,14 +52,15 @@ func (r *Registry) createThing(in *iot.CreateThingInput) (*iot.CreateThingOutput
 	}
 	typeName := aws.ToString(in.ThingTypeName)
 
-	if in.BillingGroupName != nil {
-		return nil, notFound("Billing group %s does not exist", *in.BillingGroupName)
-	}
+	billing := aws.ToString(in.BillingGroupName)
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if billing != "" && r.billingGroups[billing] == nil {
+		return nil, billingGroupNotFound(billing)
+	}
 	if t := r.things[name]; t != nil {
-		if t.typeName == typeName && sameAttributes(t.attrs, attrs) {
+		if t.typeName == typeName && sameAttributes(t.attrs, attrs) && (billing == "" || t.billingGroup == billing) {
 			return &iot.CreateThingOutput{ThingArn: aws.String(t.arn), ThingId: aws.String(t.id), ThingName: aws.String(t.name)}, nil
 		}
 		return nil, alreadyExists(t.id, t.arn, "Thing %s already exists with different tags or attributes", name)
@@ -72,7 +74,10 @@ func (r *Registry) createThing(in *iot.CreateThingInput) (*iot.CreateThingOutput
 	}
 	t := &thing{
 		name: name, id: newUUID(), arn: r.arn("thing", name), typeName: typeName, attrs: attrs, version: 1,
-		principals: map[string]struct{}{}, groups: map[string]string{},
+		principals: map[string]struct{}{}, groups: map[string]string{}, billingGroup: billing,
+	}
+	if billing != "" {
+		r.billingGroups[billing].things[name] = struct{}{}
 	}
 	r.things[name] = t
 	r.thingKeys.invalidate()
@@ -118,6 +123,7 @@ func (r *Registry) DescribeThing(ctx context.Context, in *iot.DescribeThingInput
 		return &iot.DescribeThingOutput{
 			Attributes: copyMap(t.attrs), DefaultClientId: aws.String(t.name), ThingArn: aws.String(t.arn),
 			ThingId: aws.String(t.id), ThingName: aws.String(t.name), ThingTypeName: optString(t.typeName), Version: t.version,
+			BillingGroupName: optString(t.billingGroup),
 		}, nil
 	})
 }
@@ -239,6 +245,9 @@ func (r *Registry) DeleteThing(ctx context.Context, in *iot.DeleteThingInput, _ 
 			if grp := r.groups[g]; grp != nil {
 				delete(grp.things, name)
 			}
+		}
+		if bg := r.billingGroups[t.billingGroup]; bg != nil {
+			delete(bg.things, name)
 		}
 		if tt := r.thingTypes[t.typeName]; tt != nil {
 			tt.things--

@@ -91,41 +91,76 @@ func (r *Registry) CreateThingType(ctx context.Context, in *iot.CreateThingTypeI
 		if err := validName("Thing type", name); err != nil {
 			return nil, err
 		}
-		var description *string
-		var searchable []string
-		var propagating []types.PropagatingAttribute
-		if p := in.ThingTypeProperties; p != nil {
-			description = cloneString(p.ThingTypeDescription)
-			if len(p.SearchableAttributes) > maxSearchableAttributes {
-				return nil, invalid("A thing type can have at most %d searchable attributes, got %d", maxSearchableAttributes, len(p.SearchableAttributes))
-			}
-			for _, a := range p.SearchableAttributes {
-				if err := validAttrName(a); err != nil {
-					return nil, err
-				}
-			}
-			searchable = append([]string{}, p.SearchableAttributes...)
-			sort.Strings(searchable) // AWS treats them as a set
-			if p.Mqtt5Configuration != nil {
-				propagating = clonePropagating(p.Mqtt5Configuration.PropagatingAttributes)
-			}
+		description, searchable, propagating, err := typeProperties(in.ThingTypeProperties)
+		if err != nil {
+			return nil, err
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if tt := r.thingTypes[name]; tt != nil {
-			if sameType(tt, description, nonNil(searchable), propagating) {
+			if sameType(tt, description, searchable, propagating) {
 				return &iot.CreateThingTypeOutput{ThingTypeArn: aws.String(tt.arn), ThingTypeId: aws.String(tt.id), ThingTypeName: aws.String(name)}, nil
 			}
 			return nil, alreadyExists(tt.id, tt.arn, "Thing type %s already exists with different properties", name)
 		}
 		tt := &thingType{
 			name: name, id: newUUID(), arn: r.arn("thingtype", name), description: description,
-			searchable: nonNil(searchable), propagating: propagating, created: r.now(),
+			searchable: searchable, propagating: propagating, created: r.now(),
 		}
 		r.thingTypes[name] = tt
 		r.typeKeys.invalidate()
 		r.emitThingType(opCreated, tt, tt.created)
 		return &iot.CreateThingTypeOutput{ThingTypeArn: aws.String(tt.arn), ThingTypeId: aws.String(tt.id), ThingTypeName: aws.String(name)}, nil
+	})
+}
+
+// typeProperties validates p and returns its parts, searchable attributes sorted
+// (AWS treats them as a set) and never nil.
+func typeProperties(p *types.ThingTypeProperties) (description *string, searchable []string, propagating []types.PropagatingAttribute, err error) {
+	if p == nil {
+		return nil, []string{}, nil, nil
+	}
+	if len(p.SearchableAttributes) > maxSearchableAttributes {
+		return nil, nil, nil, invalid("A thing type can have at most %d searchable attributes, got %d", maxSearchableAttributes, len(p.SearchableAttributes))
+	}
+	for _, a := range p.SearchableAttributes {
+		if err := validAttrName(a); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	searchable = append([]string{}, p.SearchableAttributes...)
+	sort.Strings(searchable)
+	if p.Mqtt5Configuration != nil {
+		propagating = clonePropagating(p.Mqtt5Configuration.PropagatingAttributes)
+	}
+	return cloneString(p.ThingTypeDescription), searchable, propagating, nil
+}
+
+// UpdateThingType replaces a thing type's properties (description, searchable
+// attributes, MQTT 5 propagating attributes) with the ones given, whole: a property
+// left out is cleared. Without ThingTypeProperties nothing changes. A deprecated type
+// can be updated. Publishes thingType/updated when something changed.
+func (r *Registry) UpdateThingType(ctx context.Context, in *iot.UpdateThingTypeInput, _ ...func(*iot.Options)) (*iot.UpdateThingTypeOutput, error) {
+	return call(ctx, r, "UpdateThingType", in, func(in *iot.UpdateThingTypeInput) (*iot.UpdateThingTypeOutput, error) {
+		if in.ThingTypeName == nil {
+			return nil, required("UpdateThingTypeInput", "ThingTypeName")
+		}
+		description, searchable, propagating, err := typeProperties(in.ThingTypeProperties)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		tt := r.thingTypes[*in.ThingTypeName]
+		if tt == nil {
+			return nil, thingTypeNotFound(*in.ThingTypeName)
+		}
+		if in.ThingTypeProperties == nil || sameType(tt, description, searchable, propagating) {
+			return &iot.UpdateThingTypeOutput{}, nil
+		}
+		tt.description, tt.searchable, tt.propagating = description, searchable, propagating
+		r.emitThingType(opUpdated, tt, r.now())
+		return &iot.UpdateThingTypeOutput{}, nil
 	})
 }
 

@@ -324,11 +324,12 @@ func TestCaptureRules(t *testing.T) {
 		{"not under $aws/events", "events/thing/MyThing/created", thingCreated, "", nil},
 
 		// Classic shadow update/documents: the current document, the clientToken and
-		// the rule's own fields; previous is left behind.
+		// the rule's own fields; previous too, which tells the sections the update
+		// changed (null for a new shadow).
 		{"update documents", "$aws/things/MyThing/shadow/update/documents", shadowDocuments, spec.ShadowRuleName,
-			literal(`{"capturedAt":` + capturedAt + `,"clientToken":"tok-1","current":` + shadowCurrent + `,"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"MyThing","timestamp":1700000005}`)},
+			literal(`{"capturedAt":` + capturedAt + `,"clientToken":"tok-1","current":` + shadowCurrent + `,"eventType":"SHADOW_EVENT","operation":"UPDATE","previous":{"metadata":{"desired":{"temp":{"timestamp":1700000000}},"reported":{"on":{"timestamp":1700000000},"temp":{"timestamp":1700000000}}},"state":{"desired":{"temp":20},"reported":{"on":true,"temp":19}},"version":16},"thingName":"MyThing","timestamp":1700000005}`)},
 		{"first update without client token", "$aws/things/dev-7/shadow/update/documents", shadowFirstDoc, spec.ShadowRuleName,
-			literal(`{"capturedAt":` + capturedAt + `,"current":{"metadata":{"reported":{"fw":{"timestamp":1700000001}}},"state":{"reported":{"fw":"1.0.2"}},"version":1},"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"dev-7","timestamp":1700000001}`)},
+			literal(`{"capturedAt":` + capturedAt + `,"current":{"metadata":{"reported":{"fw":{"timestamp":1700000001}}},"state":{"reported":{"fw":"1.0.2"}},"version":1},"eventType":"SHADOW_EVENT","operation":"UPDATE","previous":null,"thingName":"dev-7","timestamp":1700000001}`)},
 		{"huge version keeps its digits", "$aws/things/MyThing/shadow/update/documents", `{"current":{"state":{},"version":9007199254740993},"timestamp":1700000005}`, spec.ShadowRuleName,
 			literal(`{"capturedAt":` + capturedAt + `,"current":{"state":{},"version":9007199254740993},"eventType":"SHADOW_EVENT","operation":"UPDATE","thingName":"MyThing","timestamp":1700000005}`)},
 		// delete/accepted: the version at the delete.

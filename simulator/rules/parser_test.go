@@ -35,7 +35,7 @@ func TestParseAccepts(t *testing.T) {
 	}{
 		{"registry rule", registryRuleSQL, "$aws/events/thing/#", true, []string{"topic"}, false},
 		{"shadow rule", shadowRuleSQL, "$aws/things/+/shadow/update/documents", false,
-			[]string{"current", "timestamp", "clientToken", "thingName", "eventType", "operation", "capturedAt"}, false},
+			[]string{"current", "previous", "timestamp", "clientToken", "thingName", "eventType", "operation", "capturedAt"}, false},
 		{"shadow delete rule", shadowDeleteRuleSQL, "$aws/things/+/shadow/delete/accepted", false,
 			[]string{"version", "timestamp", "clientToken", "thingName", "eventType", "operation", "capturedAt"}, false},
 		{"star only", "SELECT * FROM 'a/b'", "a/b", true, nil, false},
