@@ -135,38 +135,46 @@ func (o Outcome) String() string {
 // Put stores it unless the table already holds the same content (a capture that
 // changes nothing costs no replicated write; Equivalent, so an item applied from
 // another Region and captured back is the same) or a later capture (it.Seq not above
-// the stored seq). The write is conditional on the stored seq, so two captures racing
-// on one resource cannot leave the earlier one in the table. A tombstone newer than a
-// stored tombstone is written even so (deleted, re-created, deleted again), so that a
-// late capture from in between cannot win. The item's Basis is set to the item it
-// replaces.
+// the stored seq). The write is a compare-and-swap on the item Put compared with, and
+// a lost swap compares again with what won it: two captures racing on one resource
+// (a duplicated event, a sweep and an event) can neither leave the earlier one in the
+// table nor both write the same content. A tombstone newer than a stored tombstone is
+// written even so (deleted, re-created, deleted again), so that a late capture from
+// in between cannot win. The item's Basis is set to the item it replaces.
 func (s *Store) Put(ctx context.Context, it Item) (Outcome, error) {
 	return s.PutGuarded(ctx, it, nil)
 }
+
+// maxPutRounds bounds the compare-and-swap rounds of one Put: each lost round means
+// another capture of the resource landed, so a handful settles any real contention.
+const maxPutRounds = 8
 
 // PutGuarded is Put with a guard: when the table holds another Region's item with
 // different content, guard is asked first and a non-nil error from it is returned
 // instead of writing (capture defers to an apply still converging this Region).
 func (s *Store) PutGuarded(ctx context.Context, it Item, guard func(cur Item) error) (Outcome, error) {
-	cur, ok, err := s.Get(ctx, it.Kind, it.Name)
-	if err != nil {
-		return 0, err
-	}
-	if ok && Equivalent(cur, it) && !(it.Deleted && it.Seq > cur.Seq) {
-		return Unchanged, nil
-	}
-	if ok && cur.Seq >= it.Seq {
-		return Stale, nil
-	}
-	if ok && guard != nil && cur.Origin != it.Origin {
-		if err := guard(cur); err != nil {
+	for range maxPutRounds {
+		cur, ok, err := s.Get(ctx, it.Kind, it.Name)
+		if err != nil {
 			return 0, err
 		}
+		if ok && Equivalent(cur, it) && !(it.Deleted && it.Seq > cur.Seq) {
+			return Unchanged, nil
+		}
+		if ok && cur.Seq >= it.Seq {
+			return Stale, nil
+		}
+		if ok && guard != nil && cur.Origin != it.Origin {
+			if err := guard(cur); err != nil {
+				return 0, err
+			}
+		}
+		o, err := s.Swap(ctx, cur, ok, it)
+		if err != nil || o != Stale {
+			return o, err
+		}
 	}
-	if ok {
-		it.Basis = cur.Ref()
-	}
-	return s.write(ctx, it, "attribute_not_exists(#k) OR #s < :s", it.Seq)
+	return 0, fmt.Errorf("state: put %s: the item kept changing under %d compare-and-swap rounds", it.Key(), maxPutRounds)
 }
 
 // Swap stores it only if the table still holds cur (by seq; ok false: no item),

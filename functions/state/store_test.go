@@ -116,7 +116,7 @@ func TestSwap(t *testing.T) {
 }
 
 // TestPutRaceKeepsLater: a capture that read earlier but writes later (its Get saw
-// the old item) is refused by the conditional write.
+// no item yet) is refused by the conditional write, and compares again.
 func TestPutRaceKeepsLater(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
@@ -127,7 +127,7 @@ func TestPutRaceKeepsLater(t *testing.T) {
 	if _, err := s.Put(ctx, later); err != nil {
 		t.Fatal(err)
 	}
-	racing := &Store{Table: staleGetTable{s.Table}, Name: s.Name}
+	racing := &Store{Table: &staleGetTable{Table: s.Table, first: &dynamodb.GetItemOutput{}}, Name: s.Name}
 	got, err := racing.Put(ctx, earlier)
 	if err != nil || got != Stale {
 		t.Fatalf("racing Put = %s, %v; want stale", got, err)
@@ -139,11 +139,46 @@ func TestPutRaceKeepsLater(t *testing.T) {
 	}
 }
 
-// staleGetTable answers every GetItem with "no item", as a read that raced a write.
-type staleGetTable struct{ Table }
+// TestPutRaceWritesOnce: two captures of one change (a duplicated event) both read
+// the item before either wrote; the second finds, when its swap is refused, that the
+// table already holds its content, and writes nothing: one replicated write, not two.
+func TestPutRaceWritesOnce(t *testing.T) {
+	ctx := context.Background()
+	s, tbl := newStore(t)
+	if _, err := s.Put(ctx, thingItem(t, 10, map[string]string{"a": "1"})); err != nil {
+		t.Fatal(err)
+	}
+	old, err := tbl.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Name, Key: map[string]types.AttributeValue{
+		spec.StateAttrKey: &types.AttributeValueMemberS{Value: spec.StateKey(spec.KindThing, "dev-1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Put(ctx, thingItem(t, 20, map[string]string{"a": "2"})); err != nil || got != Written {
+		t.Fatalf("first capture = %s, %v; want written", got, err)
+	}
+	before := tbl.Stream().Appended()
+	racing := &Store{Table: &staleGetTable{Table: s.Table, first: old}, Name: s.Name}
+	if got, err := racing.Put(ctx, thingItem(t, 21, map[string]string{"a": "2"})); err != nil || got != Unchanged {
+		t.Fatalf("duplicate capture = %s, %v; want unchanged", got, err)
+	}
+	if n := tbl.Stream().Appended() - before; n != 0 {
+		t.Errorf("the duplicate capture wrote %d times; want 0", n)
+	}
+}
 
-func (s staleGetTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return &dynamodb.GetItemOutput{}, nil
+// staleGetTable answers its first GetItem with first, as a read that raced a write,
+// and then reads the table.
+type staleGetTable struct {
+	Table
+	first *dynamodb.GetItemOutput
+}
+
+func (s *staleGetTable) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if f := s.first; f != nil {
+		s.first = nil
+		return f, nil
+	}
+	return s.Table.GetItem(ctx, in, opts...)
 }
 
 func TestItemRoundTrip(t *testing.T) {
