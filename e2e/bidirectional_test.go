@@ -50,7 +50,7 @@ func setAttr(t testing.TB, r *simulator.Region, thing, k, v string) {
 // is written to the state table, however often both Regions sweep: every apply that
 // came back through the other Region's capture compared equal.
 func TestQuiescentTableGetsNoWrites(t *testing.T) {
-	w := newWorld(t, simulator.Options{Failback: true})
+	w := newWorld(t, simulator.Options{})
 	var things []string
 	for i := range 20 {
 		things = append(things, fmt.Sprintf("q-%02d", i))
@@ -85,7 +85,7 @@ func TestQuiescentTableGetsNoWrites(t *testing.T) {
 // and no conflict is recorded, since no resource changed in both at once.
 func TestAlternatingChangesConverge(t *testing.T) {
 	const changes, batch = 1000, 50
-	w := newWorld(t, simulator.Options{Failback: true})
+	w := newWorld(t, simulator.Options{})
 	things := make([]string, batch)
 	for i := range things {
 		things[i] = fmt.Sprintf("alt-%02d", i)
@@ -143,7 +143,7 @@ func (b *blockingAttach) AttachThingPrincipal(ctx context.Context, in *iot.Attac
 // the thing without its certificate over the primary's item nor leaves an error
 // behind once the apply finishes; the primary keeps its attachment.
 func TestHalfDoneApplyIsNotEchoed(t *testing.T) {
-	w := newWorld(t, simulator.Options{Failback: true})
+	w := newWorld(t, simulator.Options{})
 	ctx := context.Background()
 	block := &blockingAttach{IoT: w.Secondary.Registry, release: make(chan struct{}), reached: make(chan struct{})}
 	w.Secondary.Replicator.Target = block
@@ -204,7 +204,7 @@ func mustKind(key string) string {
 // later write wins in both Regions (the global table's last writer), and the Region
 // whose change lost records the conflict.
 func TestPartitionConflictIsDecidedAndRecorded(t *testing.T) {
-	w := newWorld(t, simulator.Options{Failback: true})
+	w := newWorld(t, simulator.Options{})
 	provision(t, w, simulator.Device{Thing: "split", Attributes: map[string]string{"fw": "1"}})
 	updateShadow(t, w.Primary, "split", `{"state":{"reported":{"v":0}}}`)
 	settle(t, w)

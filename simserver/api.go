@@ -199,9 +199,6 @@ func (s *Server) Handler() http.Handler {
 		// sums them.
 		st := capture.SweepState{Done: true}
 		for _, reg := range []*simulator.Region{s.world.Primary, s.world.Secondary} {
-			if reg.Capturer == nil {
-				continue // this Region captures nothing (no Failback)
-			}
 			one, err := s.world.Sweep(r.Context(), reg)
 			if err != nil {
 				writeError(w, http.StatusInternalServerError, "sweep %s: %v", reg.Name, err)

@@ -72,9 +72,6 @@ type Options struct {
 	BrokerQuotas broker.Quotas
 	// Logger receives the simulator's and the functions' logs (default: discarded).
 	Logger *slog.Logger
-	// Failback runs capture and apply in both Regions (issue 10); off, the primary
-	// captures and the secondary applies, as the stacks deploy today.
-	Failback bool
 }
 
 func (o *Options) defaults() {
@@ -160,15 +157,13 @@ func New(ctx context.Context, opts Options) (w *World, err error) {
 	}
 	w.Replication = dynamo.Replicate(w.Primary.State, w.Secondary.State, dynamo.ReplicationOptions{Delay: opts.ReplicationDelay})
 	for _, r := range w.regions() {
-		if r == w.Primary || opts.Failback {
-			if err = w.capturePipeline(ctx, r); err != nil {
-				return nil, err
-			}
+		// Both Regions capture and apply: a change made in either reaches the other
+		// through the state table (failback).
+		if err = w.capturePipeline(ctx, r); err != nil {
+			return nil, err
 		}
-		if r == w.Secondary || opts.Failback {
-			if err = w.applyPipeline(ctx, r); err != nil {
-				return nil, err
-			}
+		if err = w.applyPipeline(ctx, r); err != nil {
+			return nil, err
 		}
 		if err = w.redrivePipeline(r); err != nil {
 			return nil, err
@@ -268,13 +263,7 @@ func (w *World) capturePipeline(ctx context.Context, p *Region) error {
 // redrivePipeline registers r's redrive function, which re-runs both stages' failures.
 func (w *World) redrivePipeline(r *Region) error {
 	o := w.opts
-	rd := &redrive.Handler{Failures: r.failures(o), Capture: noCapture{}, Apply: noApply{}, Logger: o.Logger}
-	if r.Capturer != nil {
-		rd.Capture = r.Capturer
-	}
-	if r.Applier != nil {
-		rd.Apply, rd.Items, rd.Region = r.Applier, r.store(), r.Name
-	}
+	rd := &redrive.Handler{Failures: r.failures(o), Capture: r.Capturer, Apply: r.Applier, Items: r.store(), Region: r.Name, Logger: o.Logger}
 	if _, err := r.Lambda.Register(spec.FunctionRedrive, rd.Handle, functionOptions(spec.FunctionRedrive)); err != nil {
 		return fmt.Errorf("simulator: %s register redrive: %w", r.Name, err)
 	}
@@ -392,21 +381,6 @@ func (w *World) DirectReplicator() *replication.Replicator {
 	}
 }
 
-// noApply and noCapture stand for the stage a Region does not run without Failback: a record of
-// that stage there is a wiring error, kept in the table.
-type (
-	noApply   struct{}
-	noCapture struct{}
-)
-
-func (noApply) Key(context.Context, string) (apply.Applied, error) {
-	return apply.Applied{}, errors.New("simulator: this Region does not apply")
-}
-
-func (noCapture) Key(context.Context, string) (capture.Result, error) {
-	return capture.Result{}, errors.New("simulator: this Region does not capture")
-}
-
 // functionOptions registers a function with the memory the stacks give it, so that
 // the meter bills the same GB-seconds.
 func functionOptions(name string) lambdart.FunctionOptions {
@@ -521,7 +495,7 @@ func (w *World) Settle(ctx context.Context) error {
 func (w *World) idle() bool {
 	for _, r := range w.regions() {
 		if r.Registry.Pending() != 0 || r.Rules.Pending() != 0 || r.Lambda.AsyncPending() != 0 ||
-			r.StepFunctions.Running() != 0 || (r.Applier != nil && !r.applyGate.isClosed() && r.StreamBacklog() != 0) {
+			r.StepFunctions.Running() != 0 || (!r.applyGate.isClosed() && r.StreamBacklog() != 0) {
 			return false
 		}
 	}
