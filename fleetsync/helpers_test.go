@@ -93,7 +93,7 @@ func options(w *simulator.World) Options {
 		Source: w.Primary.Registry, Target: w.Secondary.Registry,
 		SourceShadows: w.Primary.Shadows, TargetShadows: w.Secondary.Shadows,
 		SourceRegion: w.Primary.Name, TargetRegion: w.Secondary.Name,
-		Shadows: true, Concurrency: 8,
+		Shadows: true, Concurrency: 8, Marks: w.Secondary.ApplyMarks(),
 		Backoff: Retry{Attempts: 1, Base: time.Millisecond, Cap: 10 * time.Millisecond},
 	}
 }

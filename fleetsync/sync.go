@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/smithy-go"
 
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/verify"
 )
 
@@ -124,6 +126,14 @@ type Options struct {
 	Progress *Progress
 	// Logger receives the Replicator's per-resource records; nil discards.
 	Logger *slog.Logger
+	// Marks is the target Region's apply-mark table. With it, sync marks every
+	// resource while it converges it, as the apply function does, and sends the
+	// apply's client token with shadow updates, so that the target's capture takes
+	// neither for changes made there: otherwise it would send a half-copied thing
+	// (created, its certificate not yet attached) through the state table back over
+	// the source's complete one, and spend the target's API quota doing so. Nil for a
+	// target that runs no iot-dr pipeline.
+	Marks *applymark.Marks
 }
 
 // DefaultConcurrency is Run's concurrency when Options.Concurrency is not set: enough
@@ -165,7 +175,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
-			Logger: opts.Logger,
+			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
 		}).NewRun(),
 		cmp: &verify.Comparer{
 			Source: opts.Source, Target: opts.Target,
@@ -261,20 +271,20 @@ func (e *engine) thingType(ctx context.Context, name string) Result {
 	if e.opts.DryRun {
 		return dryResult(KindThingType, name, func() ([]verify.Difference, error) { return e.cmp.ThingType(ctx, name) })
 	}
-	return e.converge(ctx, KindThingType, name, func() ([]string, error) {
+	return e.converge(ctx, KindThingType, name, e.marked(ctx, []string{spec.StateKey(spec.KindThingType, name)}, func() ([]string, error) {
 		o, err := e.rep.ThingType(ctx, name)
 		return o.Changes, err
-	})
+	}))
 }
 
 func (e *engine) thingGroup(ctx context.Context, name string) Result {
 	if e.opts.DryRun {
 		return dryResult(KindThingGroup, name, func() ([]verify.Difference, error) { return e.cmp.ThingGroup(ctx, name) })
 	}
-	return e.converge(ctx, KindThingGroup, name, func() ([]string, error) {
+	return e.converge(ctx, KindThingGroup, name, e.marked(ctx, []string{spec.StateKey(spec.KindThingGroup, name)}, func() ([]string, error) {
 		o, err := e.rep.ThingGroup(ctx, name)
 		return o.Changes, err
-	})
+	}))
 }
 
 func (e *engine) thing(ctx context.Context, name string) Result {
@@ -292,14 +302,60 @@ func (e *engine) thing(ctx context.Context, name string) Result {
 	if e.opts.DryRun {
 		return dryResult(KindThing, name, func() ([]verify.Difference, error) { return e.cmp.Thing(ctx, name) })
 	}
-	return e.converge(ctx, KindThing, name, func() ([]string, error) {
+	return e.converge(ctx, KindThing, name, e.marked(ctx, applymark.ThingKeys(name), func() ([]string, error) {
 		o, err := e.rep.Thing(ctx, name)
 		if err != nil || !e.opts.Shadows {
 			return o.Changes, err
 		}
 		so, err := e.rep.Shadow(ctx, name)
 		return append(o.Changes, so.Changes...), err
-	})
+	}))
+}
+
+// clientToken is the token sync's shadow updates carry: the apply's where the target
+// runs the pipeline, so that its capture skips them.
+func clientToken(m *applymark.Marks) string {
+	if m == nil {
+		return ""
+	}
+	return spec.ApplyClientToken
+}
+
+// marked wraps one resource's convergence in marks of keys in the target's mark
+// table (Options.Marks), closed whatever the outcome: the registry events of a
+// half-done copy are sync's too.
+func (e *engine) marked(ctx context.Context, keys []string, fn func() ([]string, error)) func() ([]string, error) {
+	m := e.opts.Marks
+	if m == nil {
+		return fn
+	}
+	return func() ([]string, error) {
+		spans := make([]applymark.Span, 0, len(keys))
+		for _, k := range keys {
+			sp, err := m.Begin(ctx, k)
+			if err != nil {
+				e.end(ctx, keys[:len(spans)], spans)
+				return nil, fmt.Errorf("mark %s in the target: %w", k, err)
+			}
+			spans = append(spans, sp)
+		}
+		changes, err := fn()
+		if merr := e.end(ctx, keys, spans); merr != nil && err == nil {
+			err = merr
+		}
+		return changes, err
+	}
+}
+
+// end closes the marks marked began; it tries every key and returns the first error.
+func (e *engine) end(ctx context.Context, keys []string, spans []applymark.Span) error {
+	var first error
+	for i, sp := range spans {
+		if err := e.opts.Marks.End(ctx, keys[i], sp); err != nil && first == nil {
+			first = fmt.Errorf("close the mark of %s in the target: %w", keys[i], err)
+		}
+	}
+	return first
 }
 
 // converge runs fn, the Replicator call for one resource, again after transient

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/state"
 )
 
 func TestSyncCopiesFleetAndIsResumable(t *testing.T) {
@@ -256,4 +257,55 @@ func (f *failingCreate) CreateThing(ctx context.Context, in *iot.CreateThingInpu
 	f.calls.Add(1)
 	return nil, &smithy.OperationError{ServiceID: "IoT", OperationName: "CreateThing",
 		Err: &types.ThrottlingException{Message: aws.String("Rate exceeded")}}
+}
+
+// TestSyncIsNotCapturedInTarget: the target runs the pipeline too (failback), so its
+// capture sees every registry event sync's writes raise there. With the target's
+// mark table, sync's writes are taken for what they are (a copy of the source, not a
+// change made in the target) and the target's capture writes nothing to the state
+// table; without it, the capture sends the copies (some of them half done) back.
+func TestSyncIsNotCapturedInTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		marks bool
+	}{{"marked", true}, {"unmarked", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			seed(t, w, 30)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := w.Settle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			before := w.Secondary.State.Stream().Latest()
+			opts := options(w)
+			if !tc.marks {
+				opts.Marks = nil
+			}
+			sum, err := Run(ctx, opts)
+			if err != nil || sum.Failed() != 0 {
+				t.Fatalf("sync: %v, %d failed", err, sum.Failed())
+			}
+			if err := w.Settle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			captured := 0
+			for _, rec := range w.Secondary.State.Stream().Read(before, 1<<20) {
+				if it, err := state.FromImage(rec.Change.NewImage); err == nil && it.Origin == w.Secondary.Name {
+					captured++
+				}
+			}
+			switch {
+			case tc.marks && captured != 0:
+				t.Errorf("the target's capture wrote %d items of sync's copies to the state table; want 0", captured)
+			case !tc.marks && captured == 0:
+				t.Errorf("without marks the target's capture wrote nothing: the test no longer shows what marks prevent")
+			}
+			if tc.marks {
+				if n := w.Secondary.Errors.Len(); n != 0 {
+					t.Errorf("%d error-table records in the target", n)
+				}
+			}
+		})
+	}
 }

@@ -206,7 +206,8 @@ func (r *Region) failures(o Options) *failures.Recorder {
 
 func (r *Region) store() *state.Store { return &state.Store{Table: r.State, Name: StateTableName} }
 
-func (r *Region) marks() *applymark.Marks {
+// ApplyMarks is r's apply-mark table, as the apply function and `iotdr sync` write it.
+func (r *Region) ApplyMarks() *applymark.Marks {
 	return &applymark.Marks{Table: r.Marks, Name: MarkTableName}
 }
 
@@ -252,7 +253,7 @@ func (w *World) capturePipeline(ctx context.Context, p *Region) error {
 	}
 	h := &capture.Handler{
 		Capturer: p.Capturer, SFN: p.StepFunctions, RecheckMachineARN: p.RecheckMachineARN,
-		RecheckSeconds: o.RecheckSeconds, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: o.Logger, Marks: p.marks(),
+		RecheckSeconds: o.RecheckSeconds, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: o.Logger, Marks: p.ApplyMarks(),
 	}
 	if _, err := p.Lambda.Register(spec.FunctionCapture, h.Handle, functionOptions(spec.FunctionCapture)); err != nil {
 		return fmt.Errorf("simulator: register capture: %w", err)
@@ -278,7 +279,7 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 		Source: view, SourceShadows: view, Target: s.Registry, TargetShadows: s.Shadows,
 		SourceRegion: w.Peer(s).Name, TargetRegion: s.Name, ClientToken: spec.ApplyClientToken, Logger: o.Logger,
 	}
-	s.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: s.Replicator, Lag: s.Lag, Logger: o.Logger, Marks: s.marks()}
+	s.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: s.Replicator, Lag: s.Lag, Logger: o.Logger, Marks: s.ApplyMarks()}
 	fails := s.failures(o)
 	h := &apply.Handler{Applier: s.Applier, Failures: fails}
 	gated := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {

@@ -15,12 +15,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"golang.org/x/term"
 
 	"github.com/iot-dr/iot-dr/fleetsync"
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/awsclients"
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 const syncUsage = `usage: iotdr sync --from REGION --to REGION [flags]
@@ -172,6 +176,37 @@ func (f *fleetFlags) clients(ctx context.Context, cfg aws.Config, region string)
 	return r, nil
 }
 
+// DefaultMarkTable is the apply-mark table of a deployment with the default prefix.
+const DefaultMarkTable = "iotdr-apply-marks"
+
+// markTable returns the target's mark table, once it has read it: a sync that
+// cannot mark would make the target's capture send its half-done copies back, so a
+// missing table is an error before any write, not a failure per resource.
+func (f *fleetFlags) markTable(ctx context.Context, name string) (*applymark.Marks, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRegion(f.to), config.WithRetryMaxAttempts(3)}
+	if f.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(f.profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if f.endpoint != "" {
+			o.BaseEndpoint = aws.String(f.endpoint)
+		}
+	})
+	m := &applymark.Marks{Table: db, Name: name}
+	if _, _, err := m.Get(ctx, "iotdr-sync-preflight"); err != nil {
+		var nf *dynamodbtypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("--marks-table %s: no such table in %s: deploy the iot-dr stacks first, name the table of your deployment's prefix (stack output %s), or pass --marks-table '' for a target without the pipeline", name, f.to, spec.OutputMarkTableName)
+		}
+		return nil, fmt.Errorf("--marks-table %s in %s: %w", name, f.to, err)
+	}
+	return m, nil
+}
+
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
 		if v != "" {
@@ -222,6 +257,7 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		listRates = fs.Bool("list-rates", false, "print the per-API rate limits in effect and exit")
 		verbose   = fs.Bool("v", false, "print one line per resource, not only failures")
 		interval  = fs.Duration("progress-interval", 2*time.Second, "period of the progress lines when stderr is not a terminal")
+		marks     = fs.String("marks-table", DefaultMarkTable, "the target's apply-mark table (stack output "+spec.OutputMarkTableName+"), where sync marks its writes so that the target's capture does not send them back; '' for a target without the iot-dr stacks")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -266,6 +302,11 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if ff.shadows {
 		opts.SourceShadows, opts.TargetShadows = src.data, tgt.data
+	}
+	if *marks != "" && !*dryRun {
+		if opts.Marks, err = ff.markTable(ctx, *marks); err != nil {
+			return fail("%v", err)
+		}
 	}
 	switch {
 	case *thingFile != "":

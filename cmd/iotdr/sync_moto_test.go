@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/internal/motoserver"
 	"github.com/iot-dr/iot-dr/simulator/pki"
 )
@@ -95,9 +98,19 @@ func TestSyncAndVerifyAgainstMoto(t *testing.T) {
 		t.Fatalf("the dry run wrote: verify exit %d, want %d", code, exitFailed)
 	}
 
+	// The target's mark table must exist before anything is written; once it does,
+	// sync marks what it converges there.
+	code, stdout, stderr = runCmd(t, syncMain, base...)
+	if code != exitError || !strings.Contains(stderr, "--marks-table "+DefaultMarkTable+": no such table in "+to) {
+		t.Fatalf("sync without the target's mark table: exit %d, want %d naming the table\n%s%s", code, exitError, stdout, stderr)
+	}
+	marks := motoMarkTable(t, endpoint, to)
 	code, stdout, stderr = runCmd(t, syncMain, base...)
 	if code != exitOK {
 		t.Fatalf("sync: exit %d, want %d\n%s%s", code, exitOK, stdout, stderr)
+	}
+	if n := marks(); n < devices {
+		t.Errorf("the target's mark table holds %d marks after syncing %d things; want one per thing at least", n, devices)
 	}
 	if got := normalizeSpaces(stdout); !strings.Contains(got, fmt.Sprintf("things  %d  0  0", devices)) {
 		t.Errorf("sync summary does not report %d things copied:\n%s", devices, stdout)
@@ -138,5 +151,29 @@ func TestSyncAndVerifyAgainstMoto(t *testing.T) {
 	}
 	if rep.Equal || len(rep.Differences) != 1 || rep.Differences[0].Name != "dev-1" || rep.Differences[0].Field != "attributes" {
 		t.Errorf("verify --json = %+v, want one attributes difference on dev-1", rep)
+	}
+}
+
+// motoMarkTable creates the apply-mark table in region of the moto_server at endpoint,
+// as the stacks deploy it, and returns a count of its items.
+func motoMarkTable(t *testing.T, endpoint, region string) func() int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db := dynamodb.NewFromConfig(motoserver.AWSConfig(t, endpoint, region))
+	key := spec.MarkTable().HashKey
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(DefaultMarkTable), BillingMode: dbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String(key), AttributeType: dbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String(key), KeyType: dbtypes.KeyTypeHash}},
+	}); err != nil {
+		t.Fatalf("create the mark table: %v", err)
+	}
+	return func() int {
+		out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(DefaultMarkTable), Select: dbtypes.SelectCount})
+		if err != nil {
+			t.Fatalf("scan the mark table: %v", err)
+		}
+		return int(out.Count)
 	}
 }

@@ -58,6 +58,8 @@ const (
 	OutputSweepMachineArn = "sweepStateMachineArn"
 	// OutputErrorTableName is the stack's own error table's name.
 	OutputErrorTableName = "errorTableName"
+	// OutputMarkTableName is the stack's own apply-mark table's name (MarkTable).
+	OutputMarkTableName = "markTableName"
 	// OutputStreamFailureQueueURL is the queue of the metadata of stream batches
 	// given up on (secondary only).
 	OutputStreamFailureQueueURL = "streamFailureQueueUrl"
