@@ -286,3 +286,10 @@ func (c *LimitedShadows) DeleteThingShadow(ctx context.Context, in *iotdataplane
 		return c.Next.DeleteThingShadow(ctx, in, optFns...)
 	})
 }
+
+// ListNamedShadowsForThing calls Next.ListNamedShadowsForThing under the limiter.
+func (c *LimitedShadows) ListNamedShadowsForThing(ctx context.Context, in *iotdataplane.ListNamedShadowsForThingInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.ListNamedShadowsForThingOutput, error) {
+	return do(ctx, c.Limiter, "ListNamedShadowsForThing", func() (*iotdataplane.ListNamedShadowsForThingOutput, error) {
+		return c.Next.ListNamedShadowsForThing(ctx, in, optFns...)
+	})
+}

@@ -71,6 +71,8 @@ var DefaultRates = map[string]float64{
 	"GetThingShadow":    4000,
 	"UpdateThingShadow": 4000,
 	"DeleteThingShadow": 4000,
+	// Per account, not per thing: one call per thing with named shadows.
+	"ListNamedShadowsForThing": 10,
 }
 
 // Rates maps an API name (the SDK operation name, e.g. "CreateThing") to the

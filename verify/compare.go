@@ -172,6 +172,10 @@ func (c *Comparer) Thing(ctx context.Context, name string) ([]Difference, error)
 			return nil, err
 		}
 		out = append(out, sh...)
+		if sh, err = c.NamedShadows(ctx, name); err != nil {
+			return nil, err
+		}
+		out = append(out, sh...)
 	}
 	return out, nil
 }
@@ -320,39 +324,76 @@ func (c *Comparer) policy(ctx context.Context, name string) ([]Difference, error
 // target, and its desired and reported state (metadata, version and delta are per
 // Region and ignored).
 func (c *Comparer) Shadow(ctx context.Context, thing string) ([]Difference, error) {
+	return c.shadow(ctx, thing, "")
+}
+
+// NamedShadows compares every named shadow either Region has for the thing (listed
+// with ListNamedShadowsForThing in both) as Shadow compares the classic one.
+func (c *Comparer) NamedShadows(ctx context.Context, thing string) ([]Difference, error) {
 	if c.SourceShadows == nil || c.TargetShadows == nil {
-		return nil, fmt.Errorf("shadow of thing %s: no data-plane clients", thing)
+		return nil, fmt.Errorf("named shadows of thing %s: no data-plane clients", thing)
 	}
-	s, err := c.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	src, err := replication.NamedShadowNames(ctx, c.SourceShadows, thing)
+	if err != nil {
+		return nil, fmt.Errorf("list named shadows of %s in %s: %w", thing, c.SourceRegion, err)
+	}
+	tgt, err := replication.NamedShadowNames(ctx, c.TargetShadows, thing)
+	if err != nil {
+		return nil, fmt.Errorf("list named shadows of %s in %s: %w", thing, c.TargetRegion, err)
+	}
+	names := slices.Concat(src, tgt)
+	slices.Sort(names)
+	var out []Difference
+	for _, n := range slices.Compact(names) {
+		d, err := c.shadow(ctx, thing, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d...)
+	}
+	return out, nil
+}
+
+// shadow compares one shadow: the classic one when shadow is "".
+func (c *Comparer) shadow(ctx context.Context, thing, shadow string) ([]Difference, error) {
+	res, name, what := Shadow, thing, "shadow of "+thing
+	var sn *string
+	if shadow != "" {
+		res, name, what, sn = NamedShadow, thing+"/"+shadow, "named shadow "+thing+"/"+shadow, aws.String(shadow)
+	}
+	if c.SourceShadows == nil || c.TargetShadows == nil {
+		return nil, fmt.Errorf("%s: no data-plane clients", what)
+	}
+	s, err := c.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing), ShadowName: sn})
 	sMissing := replication.IsNotFound(err)
 	if err != nil && !sMissing {
-		return nil, fmt.Errorf("get shadow of %s in %s: %w", thing, c.SourceRegion, err)
+		return nil, fmt.Errorf("get %s in %s: %w", what, c.SourceRegion, err)
 	}
-	t, err := c.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	t, err := c.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing), ShadowName: sn})
 	tMissing := replication.IsNotFound(err)
 	if err != nil && !tMissing {
-		return nil, fmt.Errorf("get shadow of %s in %s: %w", thing, c.TargetRegion, err)
+		return nil, fmt.Errorf("get %s in %s: %w", what, c.TargetRegion, err)
 	}
 	switch {
 	case sMissing && tMissing:
 		return nil, nil
 	case sMissing:
-		return []Difference{{Kind: Extra, Resource: Shadow, Name: thing}}, nil
+		return []Difference{{Kind: Extra, Resource: res, Name: name}}, nil
 	case tMissing:
-		return []Difference{{Kind: Missing, Resource: Shadow, Name: thing}}, nil
+		return []Difference{{Kind: Missing, Resource: res, Name: name}}, nil
 	}
 	ss, err := replication.ShadowState(s.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("shadow of %s in %s: %w", thing, c.SourceRegion, err)
+		return nil, fmt.Errorf("%s in %s: %w", what, c.SourceRegion, err)
 	}
 	ts, err := replication.ShadowState(t.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("shadow of %s in %s: %w", thing, c.TargetRegion, err)
+		return nil, fmt.Errorf("%s in %s: %w", what, c.TargetRegion, err)
 	}
 	var out []Difference
 	for _, sec := range replication.ShadowSections() {
 		if !reflect.DeepEqual(ss[sec], ts[sec]) {
-			out = append(out, Difference{Kind: Different, Resource: Shadow, Name: thing, Field: "state." + sec,
+			out = append(out, Difference{Kind: Different, Resource: res, Name: name, Field: "state." + sec,
 				Source: excerpt(jsonString(ss[sec])), Target: excerpt(jsonString(ts[sec]))})
 		}
 	}

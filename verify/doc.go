@@ -5,8 +5,8 @@
 // (by certificate id, which is the SHA-256 fingerprint of the DER and therefore the
 // same in both Regions; status), the policies attached to those certificates (default
 // document, compared after rewriting the source's Region in ARNs to the target's, as
-// replication does), the attachments between them, and optionally classic shadows
-// (desired and reported state).
+// replication does), the attachments between them, and optionally classic and named
+// shadows (desired and reported state).
 //
 // It is the engine of `iotdr verify` and of `iotdr sync --dry-run`, which uses the
 // per-thing comparison (Comparer.Thing) to tell what a sync would change without
@@ -20,8 +20,9 @@
 // Differences are streamed to a callback as they are found.
 //
 // What it is NOT: it never writes, and it does not compare what replication does not
-// copy (dynamic thing groups, billing groups, tags, named shadows, certificates and
-// policies not reachable from a thing, CA certificates, non-certificate principals).
+// copy (dynamic thing groups, billing groups, tags, certificates and policies not
+// reachable from a thing, CA certificates, non-certificate principals), nor retained
+// messages.
 // A certificate shared by several things is compared once per thing. The comparison
 // is not a snapshot: a Region that changes while Run pages through it can yield
 // differences that no longer exist (run it again) or miss ones that appear meanwhile.

@@ -30,9 +30,10 @@ type IoT interface {
 }
 
 // Shadows is the subset of the AWS IoT data-plane client (*iotdataplane.Client) the
-// shadow comparison uses.
+// shadow comparison uses (classic and named shadows).
 type Shadows interface {
 	GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error)
+	ListNamedShadowsForThing(ctx context.Context, in *iotdataplane.ListNamedShadowsForThingInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.ListNamedShadowsForThingOutput, error)
 }
 
 // The production clients must satisfy the interfaces.
@@ -71,6 +72,7 @@ const (
 	Policy           Resource = "policy"
 	PolicyAttachment Resource = "policy attachment" // Name is "certificate id -> policy"
 	Shadow           Resource = "shadow"            // Name is the thing name
+	NamedShadow      Resource = "named shadow"      // Name is "thing/shadow"
 )
 
 // Difference is one way in which the target differs from the source.

@@ -52,6 +52,8 @@ func equalWorld(t *testing.T) *simulator.World {
 	must(p.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("bare")}))
 	must(w.Primary.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev-0"),
 		Payload: []byte(`{"state":{"desired":{"led":"on"},"reported":{"led":"off","temp":21}}}`)}))
+	must(w.Primary.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev-0"), ShadowName: aws.String("settings"),
+		Payload: []byte(`{"state":{"desired":{"interval":5}}}`)}))
 	if _, err := w.DirectReplicator().Reconcile(ctx, replication.ReconcileOptions{Shadows: true}); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
@@ -219,6 +221,21 @@ func TestRunFindsEveryKindOfDrift(t *testing.T) {
 			must(t)(s.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev-1"),
 				Payload: []byte(`{"state":{"reported":{"x":1}}}`)}))
 			return verify.Difference{Kind: verify.Extra, Resource: verify.Shadow, Name: "dev-1"}
+		}},
+		{"named shadow different", func(ctx context.Context, t *testing.T, _ *simulator.World, s *simulator.Region) verify.Difference {
+			must(t)(s.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev-0"), ShadowName: aws.String("settings"),
+				Payload: []byte(`{"state":{"desired":{"interval":6}}}`)}))
+			return verify.Difference{Kind: verify.Different, Resource: verify.NamedShadow, Name: "dev-0/settings", Field: "state.desired",
+				Source: `{"interval":5}`, Target: `{"interval":6}`}
+		}},
+		{"named shadow missing", func(ctx context.Context, t *testing.T, _ *simulator.World, s *simulator.Region) verify.Difference {
+			must(t)(s.Shadows.DeleteThingShadow(ctx, &iotdataplane.DeleteThingShadowInput{ThingName: aws.String("dev-0"), ShadowName: aws.String("settings")}))
+			return verify.Difference{Kind: verify.Missing, Resource: verify.NamedShadow, Name: "dev-0/settings"}
+		}},
+		{"named shadow extra", func(ctx context.Context, t *testing.T, _ *simulator.World, s *simulator.Region) verify.Difference {
+			must(t)(s.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev-1"), ShadowName: aws.String("extra"),
+				Payload: []byte(`{"state":{"reported":{"x":1}}}`)}))
+			return verify.Difference{Kind: verify.Extra, Resource: verify.NamedShadow, Name: "dev-1/extra"}
 		}},
 	}
 	for _, tt := range tests {

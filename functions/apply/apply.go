@@ -42,6 +42,8 @@ type Converger interface {
 	ThingType(ctx context.Context, name string) (replication.Outcome, error)
 	ThingGroup(ctx context.Context, name string) (replication.Outcome, error)
 	Shadow(ctx context.Context, thing string) (replication.Outcome, error)
+	NamedShadow(ctx context.Context, thing, shadow string) (replication.Outcome, error)
+	RetainedMessage(ctx context.Context, topic string) (replication.Outcome, error)
 }
 
 // LagRecorder receives one replication-lag sample per apply that changed something.
@@ -159,6 +161,11 @@ func (a *Applier) converge(ctx context.Context, kind, name string) (replication.
 		return c.ThingGroup(ctx, name)
 	case spec.KindShadow:
 		return c.Shadow(ctx, name)
+	case spec.KindNamedShadow:
+		thing, shadow, _ := spec.SplitNamedShadowKey(name) // ParseStateKey checked the form
+		return c.NamedShadow(ctx, thing, shadow)
+	case spec.KindRetained:
+		return c.RetainedMessage(ctx, name)
 	}
 	return replication.Outcome{}, &replication.PermanentError{Op: "apply", Err: fmt.Errorf("no apply for kind %q", kind)}
 }
@@ -351,6 +358,7 @@ func failAll(ev events.DynamoDBEvent) events.DynamoDBEventResponse {
 
 // The applier's source is the local replica.
 var (
-	_ replication.Source        = (*state.View)(nil)
-	_ replication.SourceShadows = (*state.View)(nil)
+	_ replication.Source         = (*state.View)(nil)
+	_ replication.SourceShadows  = (*state.View)(nil)
+	_ replication.RetainedSource = (*state.View)(nil)
 )

@@ -67,6 +67,12 @@ func (f *fakeConverger) ThingGroup(_ context.Context, n string) (replication.Out
 func (f *fakeConverger) Shadow(_ context.Context, n string) (replication.Outcome, error) {
 	return f.do(spec.KindShadow, n)
 }
+func (f *fakeConverger) RetainedMessage(_ context.Context, topic string) (replication.Outcome, error) {
+	return f.do(spec.KindRetained, topic)
+}
+func (f *fakeConverger) NamedShadow(_ context.Context, thing, shadow string) (replication.Outcome, error) {
+	return f.do(spec.KindNamedShadow, spec.NamedShadowKey(thing, shadow))
+}
 
 type fixture struct {
 	h      *Handler

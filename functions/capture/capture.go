@@ -34,7 +34,10 @@ type Capturer struct {
 	IoT replication.Source
 	// Shadows is this Region's data plane, for the sweep (*iotdataplane.Client).
 	Shadows replication.SourceShadows
-	Store   *state.Store
+	// Retained is this Region's data plane for retained messages (the sweep's); nil
+	// leaves them out.
+	Retained RetainedMessages
+	Store    *state.Store
 	// Region is this Region; it is written as every item's origin.
 	Region string
 	Logger *slog.Logger
@@ -456,7 +459,24 @@ func (c *Capturer) ShadowUpdate(ctx context.Context, thing string, desired, repo
 // merge). A document is stale when this Region already captured the same or a later
 // version (the item's version vector).
 func (c *Capturer) ShadowChange(ctx context.Context, thing string, prev *Sections, cur Sections, version int64, changedAt time.Time) (Result, error) {
-	return c.shadowPut(ctx, thing, false, shadowOrder(version, false), changedAt, func(stored state.Item, ok bool) (state.Item, error) {
+	return c.NamedShadowChange(ctx, thing, "", prev, cur, version, changedAt)
+}
+
+// shadowItem names a shadow's item: the classic one when shadow is "", else the
+// named shadow's.
+func shadowItem(thing, shadow string) (kind, name string) {
+	if shadow == "" {
+		return spec.KindShadow, thing
+	}
+	return spec.KindNamedShadow, spec.NamedShadowKey(thing, shadow)
+}
+
+// NamedShadowChange is ShadowChange for a named shadow (shadow "" is the classic one):
+// the same version vector, per-section merge and compare-and-swap, on the named
+// shadow's own item.
+func (c *Capturer) NamedShadowChange(ctx context.Context, thing, shadow string, prev *Sections, cur Sections, version int64, changedAt time.Time) (Result, error) {
+	kind, name := shadowItem(thing, shadow)
+	return c.shadowPut(ctx, kind, name, shadowOrder(version, false), changedAt, func(stored state.Item, ok bool) (state.Item, error) {
 		body := state.Shadow{Desired: cur.Desired, Reported: cur.Reported, Version: version}
 		if prev != nil && ok && !stored.Deleted {
 			var sb state.Shadow
@@ -469,7 +489,7 @@ func (c *Capturer) ShadowChange(ctx context.Context, thing string, prev *Section
 				}
 			}
 		}
-		it, err := state.NewItem(spec.KindShadow, thing, body)
+		it, err := state.NewItem(kind, name, body)
 		if err != nil {
 			return it, permanent(err)
 		}
@@ -479,8 +499,14 @@ func (c *Capturer) ShadowChange(ctx context.Context, thing string, prev *Section
 
 // ShadowDelete captures a shadow's delete.
 func (c *Capturer) ShadowDelete(ctx context.Context, thing string, version int64, changedAt time.Time) (Result, error) {
-	return c.shadowPut(ctx, thing, true, shadowOrder(version, true), changedAt, func(state.Item, bool) (state.Item, error) {
-		return state.Tombstone(spec.KindShadow, thing), nil
+	return c.NamedShadowDelete(ctx, thing, "", version, changedAt)
+}
+
+// NamedShadowDelete captures a named shadow's delete (shadow "" is the classic one).
+func (c *Capturer) NamedShadowDelete(ctx context.Context, thing, shadow string, version int64, changedAt time.Time) (Result, error) {
+	kind, name := shadowItem(thing, shadow)
+	return c.shadowPut(ctx, kind, name, shadowOrder(version, true), changedAt, func(state.Item, bool) (state.Item, error) {
+		return state.Tombstone(kind, name), nil
 	})
 }
 
@@ -491,11 +517,11 @@ const maxSwaps = 5
 // order in the stored version vector is already at or past order (a late or duplicate
 // document) or the content is the same. The write is a compare-and-swap on the stored
 // seq, so two documents captured at once cannot interleave their merges.
-func (c *Capturer) shadowPut(ctx context.Context, thing string, deleted bool, order int64, changedAt time.Time, build func(state.Item, bool) (state.Item, error)) (Result, error) {
+func (c *Capturer) shadowPut(ctx context.Context, kind, name string, order int64, changedAt time.Time, build func(state.Item, bool) (state.Item, error)) (Result, error) {
 	var res Result
 	for range maxSwaps {
 		readAt := c.now()
-		stored, ok, err := c.Store.Get(ctx, spec.KindShadow, thing)
+		stored, ok, err := c.Store.Get(ctx, kind, name)
 		if err != nil {
 			return res, err
 		}
@@ -538,7 +564,7 @@ func (c *Capturer) shadowPut(ctx context.Context, thing string, deleted bool, or
 			return res, nil
 		}
 	}
-	return res, fmt.Errorf("capture: shadow %s moved during %d captures in a row; retrying", thing, maxSwaps)
+	return res, fmt.Errorf("capture: %s %s moved during %d captures in a row; retrying", kind, name, maxSwaps)
 }
 
 func sameJSON(a, b []byte) bool {
@@ -554,23 +580,60 @@ func canonicalJSON(raw []byte) ([]byte, error) {
 
 // Shadow captures a shadow through the data-plane API (the sweep's path).
 func (c *Capturer) Shadow(ctx context.Context, thing string) (Result, error) {
+	return c.NamedShadow(ctx, thing, "")
+}
+
+// NamedShadows captures the classic shadow and every named shadow of a thing through
+// the data-plane API (the sweep's path): one ListNamedShadowsForThing page per 100
+// shadows, one GetThingShadow per shadow. A named shadow deleted without its message
+// reaching capture is not in the list; the sweep's table stage finds its item.
+func (c *Capturer) NamedShadows(ctx context.Context, thing string) (Result, error) {
+	res, err := c.Shadow(ctx, thing)
+	if err != nil {
+		return res, err
+	}
+	if c.Shadows == nil {
+		return res, nil
+	}
+	names, err := replication.NamedShadowNames(ctx, c.Shadows, thing)
+	if err != nil {
+		return res, fmt.Errorf("capture: list named shadows of %s: %w", thing, err)
+	}
+	for _, n := range names {
+		r, err := c.NamedShadow(ctx, thing, n)
+		res.merge(r)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// NamedShadow captures one named shadow through the data-plane API (shadow "" is the
+// classic one): a shadow gone from the Region becomes a tombstone.
+func (c *Capturer) NamedShadow(ctx context.Context, thing, shadow string) (Result, error) {
 	var res Result
 	if c.Shadows == nil {
 		return res, permanent(errors.New("capture: no data-plane client configured"))
 	}
+	kind, name := shadowItem(thing, shadow)
+	var sn *string
+	if shadow != "" {
+		sn = aws.String(shadow)
+	}
 	// The table is read first: a delete whose message was lost has no version here, so
 	// its tombstone is ordered right after the item read before the shadow was found
 	// gone, never after one a device's re-created shadow wrote meanwhile.
-	cur, known, err := c.Store.Get(ctx, spec.KindShadow, thing)
+	cur, known, err := c.Store.Get(ctx, kind, name)
 	if err != nil {
 		return res, err
 	}
-	out, err := c.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	out, err := c.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing), ShadowName: sn})
 	if replication.IsNotFound(err) {
 		if !known || cur.Deleted {
 			return res, nil
 		}
-		it := state.Tombstone(spec.KindShadow, thing)
+		it := state.Tombstone(kind, name)
 		it.Seq = cur.Seq + 1
 		it.Versions = map[string]int64{}
 		for r, v := range cur.Versions {
@@ -580,17 +643,17 @@ func (c *Capturer) Shadow(ctx context.Context, thing string) (Result, error) {
 		return res, c.put(ctx, &res, it, c.now(), time.Time{})
 	}
 	if err != nil {
-		return res, fmt.Errorf("capture: get shadow of %s: %w", thing, err)
+		return res, fmt.Errorf("capture: get %s %s: %w", kind, name, err)
 	}
 	doc, err := decodeShadowDocument(out.Payload)
 	if err != nil {
-		return res, permanent(fmt.Errorf("capture: shadow of %s: %w", thing, err))
+		return res, permanent(fmt.Errorf("capture: %s %s: %w", kind, name, err))
 	}
-	return c.ShadowUpdate(ctx, thing, doc.State.Desired, doc.State.Reported, doc.Version, time.Time{})
+	return c.NamedShadowChange(ctx, thing, shadow, nil, Sections{Desired: doc.State.Desired, Reported: doc.State.Reported}, doc.Version, time.Time{})
 }
 
-// gone reports whether a thing, thing type or thing group no longer exists in this
-// Region, with one Describe call; other kinds are never reported gone here (their
+// gone reports whether a thing, thing type, thing group or named shadow no longer
+// exists in this Region, with one Describe (or GetThingShadow) call; other kinds are never reported gone here (their
 // owners' captures follow them).
 func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 	var err error
@@ -601,6 +664,19 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 		_, err = c.IoT.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
 	case spec.KindThingGroup:
 		_, err = c.IoT.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
+	case spec.KindNamedShadow:
+		// The things stage lists a thing's named shadows; one deleted without its
+		// message is no longer listed, so only its item can find it.
+		thing, shadow, _ := spec.SplitNamedShadowKey(name)
+		if c.Shadows == nil {
+			return false, nil
+		}
+		_, err = c.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing), ShadowName: aws.String(shadow)})
+	case spec.KindRetained:
+		if c.Retained == nil {
+			return false, nil
+		}
+		_, err = c.Retained.GetRetainedMessage(ctx, &iotdataplane.GetRetainedMessageInput{Topic: aws.String(name)})
 	default:
 		return false, nil
 	}
@@ -638,6 +714,11 @@ func (c *Capturer) key(ctx context.Context, key string) (Result, error) {
 		return c.ThingGroup(ctx, name, time.Time{})
 	case spec.KindShadow:
 		return c.Shadow(ctx, name)
+	case spec.KindNamedShadow:
+		thing, shadow, _ := spec.SplitNamedShadowKey(name) // ParseStateKey checked the form
+		return c.NamedShadow(ctx, thing, shadow)
+	case spec.KindRetained:
+		return c.RetainedMessage(ctx, name)
 	}
 	return Result{}, permanent(fmt.Errorf("capture: no capture for kind %q", kind))
 }

@@ -128,12 +128,12 @@ func (h *Handler) capture(ctx context.Context, ev event.Event) (string, error) {
 		_, err := c.Memberships(ctx, ev.ThingName, at)
 		return spec.StateKey(spec.KindThingGroups, ev.ThingName), err
 	case spec.EventShadow:
-		key := spec.StateKey(spec.KindShadow, ev.ThingName)
+		key := spec.StateKey(shadowItem(ev.ThingName, ev.ShadowName))
 		if h.ApplyClientToken != "" && ev.ClientToken == h.ApplyClientToken {
 			return key, nil // an apply's own write: capturing it would echo it back
 		}
 		if ev.Operation == "DELETE" {
-			_, err := c.ShadowDelete(ctx, ev.ThingName, ev.Version, at)
+			_, err := c.NamedShadowDelete(ctx, ev.ThingName, ev.ShadowName, ev.Version, at)
 			return key, err
 		}
 		var prev *Sections
@@ -141,7 +141,7 @@ func (h *Handler) capture(ctx context.Context, ev event.Event) (string, error) {
 			prev = &Sections{Desired: ev.Previous.State.Desired, Reported: ev.Previous.State.Reported}
 		}
 		cur := Sections{Desired: ev.Current.State.Desired, Reported: ev.Current.State.Reported}
-		_, err := c.ShadowChange(ctx, ev.ThingName, prev, cur, ev.Current.Version, at)
+		_, err := c.NamedShadowChange(ctx, ev.ThingName, ev.ShadowName, prev, cur, ev.Current.Version, at)
 		return key, err
 	}
 	return "", permanent(fmt.Errorf("capture: event type %q has no capture", ev.EventType))

@@ -18,8 +18,12 @@ const (
 	SweepThingTypes  = "thing-types"
 	SweepThingGroups = "thing-groups"
 	SweepThings      = "things"
+	// SweepRetained pages through the Region's retained messages (when the capturer
+	// has a data plane for them).
+	SweepRetained = "retained"
 	// SweepTable pages through the state table and captures again every thing, thing
-	// type and thing group this Region captured that no longer exists here: a delete
+	// type, thing group, named shadow and retained message this Region captured that
+	// no longer exists here: a delete
 	// whose event was lost (a broker outage drops registry events).
 	SweepTable = "table"
 )
@@ -47,7 +51,7 @@ type Sweeper struct {
 	Capturer *Capturer
 	// PageSize is the things per page (default 100, at most 250).
 	PageSize int32
-	// Shadows includes classic shadows.
+	// Shadows includes each thing's classic and named shadows.
 	Shadows  bool
 	Failures interface {
 		Record(ctx context.Context, stage, key, errName string, cause error, input []byte) error
@@ -68,6 +72,9 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 	}
 	if st.Stage == SweepTable {
 		return s.table(ctx, st, size)
+	}
+	if st.Stage == SweepRetained {
+		return s.retained(ctx, st)
 	}
 	names, next, err := s.page(ctx, st.Stage, optional(st.Token), aws.Int32(size))
 	var perm *replication.PermanentError
@@ -98,7 +105,7 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 		case SweepThingGroups:
 			st.Stage = SweepThings
 		default:
-			st.Stage = SweepTable
+			st.Stage = SweepRetained
 		}
 	}
 	return st, nil
@@ -163,13 +170,36 @@ func (s *Sweeper) capture(ctx context.Context, stage, name string) (Result, stri
 	if err != nil || !s.Shadows {
 		return r, spec.StateKey(spec.KindThing, name), err
 	}
-	sr, err := c.Shadow(ctx, name)
+	sr, err := c.NamedShadows(ctx, name)
 	r.merge(sr)
 	return r, spec.StateKey(spec.KindShadow, name), err
 }
 
-// table is the last stage: one page of the state table, each live thing, type or
-// group item of this Region checked for existence with one Describe call, re-captured
+// retained sweeps one page of retained messages; without a data plane for them the
+// stage is skipped.
+func (s *Sweeper) retained(ctx context.Context, st SweepState) (SweepState, error) {
+	c := s.Capturer
+	if c.Retained != nil {
+		visited, written, next, err := c.retainedSweepPage(ctx, optional(st.Token), func(key string, err error) error {
+			st.Failed++
+			return s.Failures.Record(ctx, spec.StageCapture, key, "SweepCaptureFailed", err, nil)
+		})
+		if err != nil {
+			return st, fmt.Errorf("capture: sweep %s: %w", st.Stage, err) // the state machine retries the page
+		}
+		st.Visited += visited
+		st.Written += written
+		if st.Token = aws.ToString(next); st.Token != "" {
+			return st, nil
+		}
+	}
+	st.Stage, st.Token = SweepTable, ""
+	return st, nil
+}
+
+// table is the last stage: one page of the state table, each live thing, type, group
+// or named shadow item of this Region checked for existence with one Describe (or
+// GetThingShadow) call, re-captured
 // (which writes its tombstones) when it is gone.
 func (s *Sweeper) table(ctx context.Context, st SweepState, size int32) (SweepState, error) {
 	c := s.Capturer

@@ -26,8 +26,11 @@ type Event struct {
 	Operation string `json:"operation,omitempty"`
 	// Timestamp is epoch milliseconds for registry events and epoch seconds for shadow
 	// messages, as AWS sends them.
-	Timestamp       int64  `json:"timestamp,omitempty"`
-	ThingName       string `json:"thingName,omitempty"`
+	Timestamp int64  `json:"timestamp,omitempty"`
+	ThingName string `json:"thingName,omitempty"`
+	// ShadowName is a named shadow's name (the named shadow rules set it); empty for
+	// the classic shadow.
+	ShadowName      string `json:"shadowName,omitempty"`
 	ThingTypeName   string `json:"thingTypeName,omitempty"`
 	ThingGroupName  string `json:"thingGroupName,omitempty"`
 	ParentGroupName string `json:"parentGroupName,omitempty"`
@@ -72,6 +75,8 @@ const (
 	maxResourceName   = 128
 	maxEventIDLength  = 128
 	maxThingGroupName = 128
+	// maxShadowName is a named shadow's name limit (AWS IoT Device Shadow quotas).
+	maxShadowName = 64
 )
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9:_-]+$`)
@@ -160,6 +165,9 @@ func (e Event) Validate() error {
 		// AWS names the parent thingGroupName and the child childGroupName here.
 		errs = append(errs, need("childGroupName", e.ChildGroupName), need("thingGroupName", e.ThingGroupName))
 	}
+	if e.ShadowName != "" && (e.EventType != spec.EventShadow || len(e.ShadowName) > maxShadowName || !nameRE.MatchString(e.ShadowName)) {
+		errs = append(errs, fmt.Errorf("%s %s: shadowName %q is not a valid shadow name (1 to %d of [a-zA-Z0-9:_-], shadow messages only)", e.EventType, e.ID(), Excerpt([]byte(e.ShadowName)), maxShadowName))
+	}
 	if e.EventType == spec.EventShadow {
 		switch {
 		case e.Operation == "UPDATE" && e.Current == nil:
@@ -208,6 +216,9 @@ func (e Event) ID() string {
 	v := e.Version
 	if e.Current != nil {
 		v = e.Current.Version
+	}
+	if e.ShadowName != "" {
+		return fmt.Sprintf("%s/%s:%s:%d", e.ThingName, e.ShadowName, e.Operation, v)
 	}
 	return fmt.Sprintf("%s:%s:%d", e.ThingName, e.Operation, v)
 }

@@ -1,5 +1,5 @@
-// Package replication converges a target Region's IoT registry and classic shadows to
-// a source: the apply function's logic (the source is a state.View over the target
+// Package replication converges a target Region's IoT registry, shadows and retained
+// messages to a source: the apply function's logic (the source is a state.View over the target
 // Region's own replica of the state table) and the CLI's sync (the source is the other
 // Region's API).
 //
@@ -17,13 +17,16 @@
 // static thing groups (hierarchy, description, attributes, memberships), the X.509
 // certificates attached to things (registered with RegisterCertificateWithoutCA, status
 // mirrored), the IoT policies attached to those certificates (Region in ARNs rewritten)
-// and classic shadows (desired and reported state).
+// classic and named shadows (desired and reported state; AllShadows lists a thing's
+// named shadows in both Regions for the bulk passes) and retained messages (payload and
+// QoS, published retained; RetainedMessage).
 //
 // What it is NOT: it does not parse events (the handlers map an event to a resource
 // name), it does not retry (the state machine does; see PermanentError), and it does
-// not replicate dynamic thing groups, billing groups, tags, named shadows, CA
-// certificates, non-certificate principals, exclusive thing-principal associations, or
-// certificates and policies that are not reachable from a thing. Source and target are assumed to be the same AWS account.
+// not replicate dynamic thing groups, billing groups, tags, CA certificates,
+// provisioning templates, role aliases, non-certificate principals, exclusive
+// thing-principal associations, retained messages' MQTT 5 user properties and expiry,
+// or certificates and policies that are not reachable from a thing. Source and target are assumed to be the same AWS account.
 //
 // Deletes are conservative: a certificate is removed from the target only when no
 // target thing uses it and the source no longer has it attached to any thing, and a

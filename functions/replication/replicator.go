@@ -78,9 +78,12 @@ type Source interface {
 	ListThingsInThingGroup(ctx context.Context, in *iot.ListThingsInThingGroupInput, optFns ...func(*iot.Options)) (*iot.ListThingsInThingGroupOutput, error)
 }
 
-// SourceShadows is what the shadow replication reads the wanted shadow from.
+// SourceShadows is what the shadow replication reads the wanted shadow from (classic,
+// or named with ShadowName). ListNamedShadowsForThing is for bulk passes (sync, the
+// sweep); the state view refuses it.
 type SourceShadows interface {
 	GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error)
+	ListNamedShadowsForThing(ctx context.Context, in *iotdataplane.ListNamedShadowsForThingInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.ListNamedShadowsForThingOutput, error)
 }
 
 // Shadows is the subset of the AWS IoT data-plane client (*iotdataplane.Client) the
@@ -89,6 +92,7 @@ type Shadows interface {
 	GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error)
 	UpdateThingShadow(ctx context.Context, in *iotdataplane.UpdateThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.UpdateThingShadowOutput, error)
 	DeleteThingShadow(ctx context.Context, in *iotdataplane.DeleteThingShadowInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.DeleteThingShadowOutput, error)
+	ListNamedShadowsForThing(ctx context.Context, in *iotdataplane.ListNamedShadowsForThingInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.ListNamedShadowsForThingOutput, error)
 }
 
 // Replicator converges the target Region to the source. Its methods are safe for
@@ -101,6 +105,10 @@ type Replicator struct {
 	// Reconcile with shadows need them.
 	SourceShadows SourceShadows
 	TargetShadows Shadows
+	// SourceRetained and TargetRetained are the data-plane sides of retained
+	// messages; only RetainedMessage needs them.
+	SourceRetained RetainedSource
+	TargetRetained RetainedTarget
 	// SourceRegion and TargetRegion name the Regions; policy ARNs are rewritten from
 	// the one to the other.
 	SourceRegion, TargetRegion string

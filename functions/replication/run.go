@@ -31,7 +31,8 @@ func (run *Run) ThingGroup(ctx context.Context, name string) (Outcome, error) {
 	return run.r.ThingGroup(ctx, name)
 }
 
-// Shadow is Replicator.Shadow.
+// Shadow is Replicator.AllShadows: a bulk pass converges the classic shadow and every
+// named shadow of the thing.
 func (run *Run) Shadow(ctx context.Context, thing string) (Outcome, error) {
-	return run.r.Shadow(ctx, thing)
+	return run.r.AllShadows(ctx, thing)
 }

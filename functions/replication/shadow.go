@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
@@ -22,27 +23,116 @@ func ShadowSections() []string { return []string{"desired", "reported"} }
 // already equal. A shadow absent from the source is deleted from the target.
 func (r *Replicator) Shadow(ctx context.Context, thing string) (Outcome, error) {
 	rec := &recorder{}
-	err := r.shadow(ctx, thing, rec)
+	err := r.shadow(ctx, thing, "", rec)
 	return r.finish(ctx, "shadow of thing", thing, rec, 0, err)
 }
 
-func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) error {
+// NamedShadow converges one named shadow of a thing as Shadow does the classic one.
+func (r *Replicator) NamedShadow(ctx context.Context, thing, shadow string) (Outcome, error) {
+	rec := &recorder{}
+	err := r.shadow(ctx, thing, shadow, rec)
+	return r.finish(ctx, "named shadow", thing+"/"+shadow, rec, 0, err)
+}
+
+// AllShadows converges every shadow of a thing: the classic one, and each named
+// shadow either Region has (listed with ListNamedShadowsForThing on both; one the
+// source lacks is deleted from the target). It is the bulk passes' path (sync).
+func (r *Replicator) AllShadows(ctx context.Context, thing string) (Outcome, error) {
+	rec := &recorder{}
+	err := r.shadow(ctx, thing, "", rec)
+	if err == nil {
+		err = r.namedShadows(ctx, thing, rec)
+	}
+	return r.finish(ctx, "shadows of thing", thing, rec, 0, err)
+}
+
+func (r *Replicator) namedShadows(ctx context.Context, thing string, rec *recorder) error {
+	// The two lists are read at once: each Region's ListNamedShadowsForThing quota
+	// (10 TPS) is its own, and a bulk pass's throughput is its workers over the
+	// latency of a thing.
+	var (
+		tgt  []string
+		terr error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		tgt, terr = NamedShadowNames(ctx, r.TargetShadows, thing)
+	}()
+	src, err := NamedShadowNames(ctx, r.SourceShadows, thing)
+	<-done
+	if err != nil {
+		return fmt.Errorf("list named shadows in %s: %w", r.SourceRegion, err)
+	}
+	if terr != nil {
+		return fmt.Errorf("list named shadows in %s: %w", r.TargetRegion, terr)
+	}
+	for _, name := range union(src, tgt) {
+		if err := r.shadow(ctx, thing, name, rec); err != nil {
+			return fmt.Errorf("named shadow %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// NamedShadowLister lists a thing's named shadows (*iotdataplane.Client).
+type NamedShadowLister interface {
+	ListNamedShadowsForThing(ctx context.Context, in *iotdataplane.ListNamedShadowsForThingInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.ListNamedShadowsForThingOutput, error)
+}
+
+// NamedShadowNames pages through ListNamedShadowsForThing; a thing without named
+// shadows (or without a shadow at all) has none.
+func NamedShadowNames(ctx context.Context, c NamedShadowLister, thing string) ([]string, error) {
+	var names []string
+	var tok *string
+	for {
+		out, err := c.ListNamedShadowsForThing(ctx, &iotdataplane.ListNamedShadowsForThingInput{ThingName: aws.String(thing), NextToken: tok})
+		if IsNotFound(err) {
+			return names, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, out.Results...)
+		if aws.ToString(out.NextToken) == "" {
+			return names, nil
+		}
+		tok = out.NextToken
+	}
+}
+
+// union returns the names in a or b, each once, in sorted order.
+func union(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (r *Replicator) shadow(ctx context.Context, thing, shadow string, rec *recorder) error {
 	if err := validName("thing", thing); err != nil {
 		return err
+	}
+	what := "shadow of " + thing
+	var name *string
+	if shadow != "" {
+		if err := validName("shadow", shadow); err != nil || len(shadow) > 64 {
+			return invalidf("shadow name %q: 1 to 64 of [a-zA-Z0-9:_-]", excerpt(shadow))
+		}
+		name, what = aws.String(shadow), "named shadow "+thing+"/"+shadow
 	}
 	if r.SourceShadows == nil || r.TargetShadows == nil {
 		return invalidf("shadow replication is not configured (no data-plane clients)")
 	}
-	src, err := r.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	src, err := r.SourceShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing), ShadowName: name})
 	if IsNotFound(err) {
-		_, err := r.TargetShadows.DeleteThingShadow(ctx, &iotdataplane.DeleteThingShadowInput{ThingName: aws.String(thing)})
+		_, err := r.TargetShadows.DeleteThingShadow(ctx, &iotdataplane.DeleteThingShadowInput{ThingName: aws.String(thing), ShadowName: name})
 		switch {
 		case IsNotFound(err):
 			return nil
 		case err != nil:
 			return fmt.Errorf("delete in %s: %w", r.TargetRegion, err)
 		}
-		rec.add("deleted shadow of %s", thing)
+		rec.add("deleted %s", what)
 		return nil
 	}
 	if err != nil {
@@ -53,7 +143,7 @@ func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) er
 		return fmt.Errorf("source document: %w", err)
 	}
 	var tgtState map[string]any
-	tgt, err := r.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+	tgt, err := r.TargetShadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing), ShadowName: name})
 	switch {
 	case IsNotFound(err):
 	case err != nil:
@@ -75,10 +165,10 @@ func (r *Replicator) shadow(ctx context.Context, thing string, rec *recorder) er
 	if err != nil {
 		return fmt.Errorf("encode update: %w", err)
 	}
-	if _, err := r.TargetShadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(thing), Payload: payload}); err != nil {
+	if _, err := r.TargetShadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(thing), ShadowName: name, Payload: payload}); err != nil {
 		return fmt.Errorf("update in %s: %w", r.TargetRegion, err)
 	}
-	rec.add("updated shadow of %s", thing)
+	rec.add("updated %s", what)
 	return nil
 }
 

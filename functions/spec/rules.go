@@ -11,6 +11,11 @@ import (
 const (
 	ShadowRuleName       = "iotdr_shadow_capture"
 	ShadowDeleteRuleName = "iotdr_shadow_delete_capture"
+	// NamedShadowRuleName and NamedShadowDeleteRuleName capture named shadows: their
+	// own topic filters, so the rules are not evaluated for the classic shadows' (nor
+	// the other way round) and no WHERE clause is billed for every shadow message.
+	NamedShadowRuleName       = "iotdr_named_shadow_capture"
+	NamedShadowDeleteRuleName = "iotdr_named_shadow_delete_capture"
 )
 
 // RegistryRuleName is the name of the capture rule of one registry event kind (a
@@ -63,7 +68,8 @@ func RegistryEventConfigurations() []string {
 // the capture function there. One registry rule per registry event kind (a topic filter
 // matches one kind only) passes each event of its kind with its topic. The shadow rules pass what a classic shadow's update/documents message carries
 // (the full current state and its version) and what delete/accepted carries (the
-// version at the delete), both with the clientToken that tells an apply's own write.
+// version at the delete), both with the clientToken that tells an apply's own write;
+// the named shadow rules pass the same for named shadows, with the shadow's name.
 func CaptureRules() []Rule {
 	var out []Rule
 	for _, k := range registryEventKinds {
@@ -73,9 +79,17 @@ func CaptureRules() []Rule {
 		"'UPDATE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/update/documents'", EventShadow)
 	shadowDelete := fmt.Sprintf("SELECT version, timestamp, clientToken, topic(3) AS thingName, '%s' AS eventType, "+
 		"'DELETE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/delete/accepted'", EventShadow)
+	// Named shadows: $aws/things/<thing>/shadow/name/<shadow>/..., the shadow's name
+	// is topic(6).
+	named := fmt.Sprintf("SELECT current, previous, timestamp, clientToken, topic(3) AS thingName, topic(6) AS shadowName, '%s' AS eventType, "+
+		"'UPDATE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/name/+/update/documents'", EventShadow)
+	namedDelete := fmt.Sprintf("SELECT version, timestamp, clientToken, topic(3) AS thingName, topic(6) AS shadowName, '%s' AS eventType, "+
+		"'DELETE' AS operation, timestamp() AS capturedAt FROM '$aws/things/+/shadow/name/+/delete/accepted'", EventShadow)
 	return append(out,
 		Rule{Name: ShadowRuleName, SQL: shadow},
 		Rule{Name: ShadowDeleteRuleName, SQL: shadowDelete},
+		Rule{Name: NamedShadowRuleName, SQL: named},
+		Rule{Name: NamedShadowDeleteRuleName, SQL: namedDelete},
 	)
 }
 

@@ -18,7 +18,7 @@ func TestCaptureRules(t *testing.T) {
 	for _, k := range registryEventKinds {
 		want = append(want, RegistryRuleName(k))
 	}
-	want = append(want, ShadowRuleName, ShadowDeleteRuleName)
+	want = append(want, ShadowRuleName, ShadowDeleteRuleName, NamedShadowRuleName, NamedShadowDeleteRuleName)
 	if !slices.Equal(names, want) {
 		t.Fatalf("rules %v, want %v", names, want)
 	}
@@ -41,7 +41,12 @@ func TestCaptureRules(t *testing.T) {
 			[]string{"/accepted", "'DELETE'"}},
 		check{rules[n+1], append([]string{"SELECT version,", "FROM '$aws/things/+/shadow/delete/accepted'", "'DELETE' AS operation"}, shadowCommon...),
 			[]string{"update/", "'UPDATE'"}},
+		check{rules[n+2], append([]string{"SELECT current,", "FROM '$aws/things/+/shadow/name/+/update/documents'", "topic(6) AS shadowName", "'UPDATE' AS operation"}, shadowCommon...),
+			[]string{"/accepted", "'DELETE'", "WHERE"}},
+		check{rules[n+3], append([]string{"SELECT version,", "FROM '$aws/things/+/shadow/name/+/delete/accepted'", "topic(6) AS shadowName", "'DELETE' AS operation"}, shadowCommon...),
+			[]string{"update/", "'UPDATE'", "WHERE"}},
 	)
+
 	for _, tc := range checks {
 		sql := tc.rule.SQL
 		for _, w := range tc.want {

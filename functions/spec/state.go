@@ -25,12 +25,30 @@ const (
 	KindThingGroup = "thing-group"
 	// KindShadow is a thing's classic shadow: its full desired and reported state.
 	KindShadow = "shadow"
+	// KindNamedShadow is one named shadow of a thing, as KindShadow is the classic
+	// one; its name is NamedShadowKey(thing, shadow).
+	KindNamedShadow = "named-shadow"
+	// KindRetained is the retained message of one MQTT topic (the name is the
+	// topic): payload and QoS. No event announces it; the sweep captures it.
+	KindRetained = "retained"
 )
+
+// NamedShadowKey is a named shadow's name in the state table: "<thing>/<shadow>".
+// Neither a thing name nor a shadow name may hold '/' ([a-zA-Z0-9:_-]), so the split
+// is unambiguous.
+func NamedShadowKey(thing, shadow string) string { return thing + "/" + shadow }
+
+// SplitNamedShadowKey is NamedShadowKey's inverse; ok is false for a name without
+// both parts.
+func SplitNamedShadowKey(name string) (thing, shadow string, ok bool) {
+	thing, shadow, ok = strings.Cut(name, "/")
+	return thing, shadow, ok && thing != "" && shadow != "" && !strings.Contains(shadow, "/")
+}
 
 // Kinds lists every kind, in the order the sweep and the docs present them.
 var Kinds = []string{
 	KindThingType, KindThingGroup, KindPolicy, KindCertificate, KindThing,
-	KindThingPrincipals, KindThingGroups, KindShadow,
+	KindThingPrincipals, KindThingGroups, KindShadow, KindNamedShadow, KindRetained,
 }
 
 // KnownKind reports whether k is a kind the pipeline captures and applies.
@@ -51,6 +69,9 @@ func ParseStateKey(key string) (kind, name string, err error) {
 	kind, name, ok := strings.Cut(key, "#")
 	if !ok || name == "" || !KnownKind(kind) {
 		return "", "", fmt.Errorf("state key %q is not <kind>#<name> with a known kind", excerptKey(key))
+	}
+	if _, _, named := SplitNamedShadowKey(name); kind == KindNamedShadow && !named {
+		return "", "", fmt.Errorf("state key %q: a named shadow's name is <thing>/<shadow>", excerptKey(key))
 	}
 	return kind, name, nil
 }

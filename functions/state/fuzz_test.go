@@ -240,7 +240,7 @@ var stateKeySeeds = []string{
 
 // FuzzParseStateKey splits state keys: an accepted key is a known kind and a non-empty
 // name that StateKey joins back to the same key; any known kind with a non-empty name
-// is accepted.
+// is accepted, a named shadow's only as <thing>/<shadow>.
 func FuzzParseStateKey(f *testing.F) {
 	for i, k := range stateKeySeeds {
 		f.Add(k, uint8(i), "dev-1")
@@ -260,6 +260,13 @@ func FuzzParseStateKey(f *testing.F) {
 		}
 		kind = spec.Kinds[int(kindIndex)%len(spec.Kinds)]
 		gotKind, gotName, err := spec.ParseStateKey(spec.StateKey(kind, name))
+		if _, _, ok := spec.SplitNamedShadowKey(name); kind == spec.KindNamedShadow && !ok {
+			if err == nil {
+				t.Fatalf("ParseStateKey(StateKey(%q, %q)) accepted a named shadow name without <thing>/<shadow>", kind, name)
+			}
+			wantClearError(t, err, spec.StateKey(kind, name))
+			return
+		}
 		if err != nil || gotKind != kind || gotName != name {
 			t.Fatalf("ParseStateKey(StateKey(%q, %q)) = %q, %q, %v", kind, name, gotKind, gotName, err)
 		}

@@ -62,7 +62,7 @@ func Equivalent(a, b Item) bool {
 	if a.Deleted || b.Deleted || a.Kind != b.Kind {
 		return false
 	}
-	if a.Kind == spec.KindShadow {
+	if a.Kind == spec.KindShadow || a.Kind == spec.KindNamedShadow {
 		// The version is each Region's own counter, not content.
 		var sa, sb Shadow
 		if a.Decode(&sa) != nil || b.Decode(&sb) != nil {
@@ -144,6 +144,12 @@ type (
 		Reported json.RawMessage `json:"reported,omitempty"`
 		// Version is the origin's shadow version, for reports only.
 		Version int64 `json:"version"`
+	}
+	// Retained is a topic's retained message: its payload (base64 in the JSON) and
+	// QoS. MQTT 5 user properties are not kept.
+	Retained struct {
+		Payload []byte `json:"payload"`
+		Qos     int32  `json:"qos"`
 	}
 )
 

@@ -299,16 +299,37 @@ func (v *View) ListThingGroups(context.Context, *iot.ListThingGroupsInput, ...fu
 	return nil, errFleetList
 }
 
-// GetThingShadow answers from the shadow's item, as a document with the desired and
-// reported state.
+// GetRetainedMessage answers from the topic's retained item.
+func (v *View) GetRetainedMessage(ctx context.Context, in *iotdataplane.GetRetainedMessageInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.GetRetainedMessageOutput, error) {
+	var r Retained
+	topic := aws.ToString(in.Topic)
+	it, err := v.get(ctx, spec.KindRetained, topic, &r)
+	if isNotFound(err) {
+		return nil, &dptypes.ResourceNotFoundException{Message: aws.String("No retained message exists for topic " + topic)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &iotdataplane.GetRetainedMessageOutput{Topic: aws.String(topic), Payload: r.Payload, Qos: r.Qos, LastModifiedTime: it.ChangedAt}, nil
+}
+
+// ListNamedShadowsForThing is refused: the table is keyed per shadow, and the apply
+// path converges one named shadow at a time, named by its item.
+func (v *View) ListNamedShadowsForThing(context.Context, *iotdataplane.ListNamedShadowsForThingInput, ...func(*iotdataplane.Options)) (*iotdataplane.ListNamedShadowsForThingOutput, error) {
+	return nil, errFleetList
+}
+
+// GetThingShadow answers from the shadow's item (the named shadow's when ShadowName is
+// set), as a document with the desired and reported state.
 func (v *View) GetThingShadow(ctx context.Context, in *iotdataplane.GetThingShadowInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.GetThingShadowOutput, error) {
-	if aws.ToString(in.ShadowName) != "" {
-		return nil, &dptypes.InvalidRequestException{Message: aws.String("named shadows are not in the state table")}
+	kind, name, shown := spec.KindShadow, aws.ToString(in.ThingName), aws.ToString(in.ThingName)
+	if sh := aws.ToString(in.ShadowName); sh != "" {
+		kind, name, shown = spec.KindNamedShadow, spec.NamedShadowKey(name, sh), sh
 	}
 	var s Shadow
-	_, err := v.get(ctx, spec.KindShadow, aws.ToString(in.ThingName), &s)
+	_, err := v.get(ctx, kind, name, &s)
 	if isNotFound(err) {
-		return nil, &dptypes.ResourceNotFoundException{Message: aws.String("No shadow exists with name: '" + aws.ToString(in.ThingName) + "'")}
+		return nil, &dptypes.ResourceNotFoundException{Message: aws.String("No shadow exists with name: '" + shown + "'")}
 	}
 	if err != nil {
 		return nil, err

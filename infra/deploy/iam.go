@@ -175,7 +175,7 @@ var (
 		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
 	}
-	shadowReadActions  = []string{"iot:GetThingShadow"}
+	shadowReadActions  = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
 	shadowWriteActions = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
 	iotKinds           = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
 )

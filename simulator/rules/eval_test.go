@@ -338,7 +338,7 @@ func TestCaptureRules(t *testing.T) {
 		{"delete accepted without client token", "$aws/things/MyThing/shadow/delete/accepted", `{"version":4,"timestamp":1700000011}`, spec.ShadowDeleteRuleName,
 			literal(`{"capturedAt":` + capturedAt + `,"eventType":"SHADOW_EVENT","operation":"DELETE","thingName":"MyThing","timestamp":1700000011,"version":4}`)},
 		// Shadow messages no rule captures: update/documents says everything
-		// update/accepted would, and named shadows are not replicated.
+		// update/accepted would.
 		{"update accepted", "$aws/things/MyThing/shadow/update/accepted", shadowAccepted, "", nil},
 		{"update delta", "$aws/things/MyThing/shadow/update/delta", shadowDelta, "", nil},
 		{"update rejected", "$aws/things/MyThing/shadow/update/rejected", shadowRejected, "", nil},
@@ -347,8 +347,13 @@ func TestCaptureRules(t *testing.T) {
 		{"get request", "$aws/things/MyThing/shadow/get", shadowGetRequest, "", nil},
 		{"delete request", "$aws/things/MyThing/shadow/delete", shadowGetRequest, "", nil},
 		{"delete rejected", "$aws/things/MyThing/shadow/delete/rejected", `{"code":404,"message":"No shadow exists with name: 'MyThing'","timestamp":1700000010}`, "", nil},
-		{"named shadow documents", "$aws/things/MyThing/shadow/name/config/update/documents", shadowDocuments, "", nil},
-		{"named shadow delete accepted", "$aws/things/MyThing/shadow/name/config/delete/accepted", shadowDeleted, "", nil},
+		// Named shadows: their own rules, with the shadow's name from the topic.
+		{"named shadow documents", "$aws/things/MyThing/shadow/name/config/update/documents", shadowDocuments, spec.NamedShadowRuleName,
+			literal(`{"capturedAt":` + capturedAt + `,"clientToken":"tok-1","current":` + shadowCurrent + `,"eventType":"SHADOW_EVENT","operation":"UPDATE","previous":{"metadata":{"desired":{"temp":{"timestamp":1700000000}},"reported":{"on":{"timestamp":1700000000},"temp":{"timestamp":1700000000}}},"state":{"desired":{"temp":20},"reported":{"on":true,"temp":19}},"version":16},"shadowName":"config","thingName":"MyThing","timestamp":1700000005}`)},
+		{"named shadow delete accepted", "$aws/things/MyThing/shadow/name/config/delete/accepted", shadowDeleted, spec.NamedShadowDeleteRuleName,
+			literal(`{"capturedAt":` + capturedAt + `,"clientToken":"tok-2","eventType":"SHADOW_EVENT","operation":"DELETE","shadowName":"config","thingName":"MyThing","timestamp":1700000010,"version":18}`)},
+		{"named shadow update accepted", "$aws/things/MyThing/shadow/name/config/update/accepted", shadowAccepted, "", nil},
+		{"named shadow delta", "$aws/things/MyThing/shadow/name/config/update/delta", shadowDelta, "", nil},
 		{"telemetry", "dt/MyThing/telemetry", `{"temp":19}`, "", nil},
 	}
 	for _, tt := range tests {
