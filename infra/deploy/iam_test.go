@@ -410,4 +410,3 @@ func policyStatements(t *testing.T, p mockResource) []policyStatement {
 	}
 	return parsed.Statement
 }
-
