@@ -39,6 +39,9 @@ const (
 	EnvStateTable = "IOTDR_STATE_TABLE"
 	// EnvErrorTable is this Region's error table's name.
 	EnvErrorTable = "IOTDR_ERROR_TABLE"
+	// EnvMarkTable is this Region's apply-mark table's name (MarkTable): the apply
+	// marks the registry writes it makes, the capture skips the events they raise.
+	EnvMarkTable = "IOTDR_MARK_TABLE"
 	// EnvRecheckMachineARN is the re-check state machine the capture function starts.
 	EnvRecheckMachineARN = "IOTDR_RECHECK_MACHINE_ARN"
 	// EnvRecheckSeconds is the first wait of a new thing's attachment re-checks.
