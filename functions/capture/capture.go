@@ -588,6 +588,11 @@ func (c *Capturer) Shadow(ctx context.Context, thing string) (Result, error) {
 // shadows, one GetThingShadow per shadow. A named shadow deleted without its message
 // reaching capture is not in the list; the sweep's table stage finds its item.
 func (c *Capturer) NamedShadows(ctx context.Context, thing string) (Result, error) {
+	return c.namedShadows(ctx, thing, c.Shadows)
+}
+
+// namedShadows is NamedShadows listing with lister (the sweep's is paced).
+func (c *Capturer) namedShadows(ctx context.Context, thing string, lister replication.NamedShadowLister) (Result, error) {
 	res, err := c.Shadow(ctx, thing)
 	if err != nil {
 		return res, err
@@ -595,7 +600,7 @@ func (c *Capturer) NamedShadows(ctx context.Context, thing string) (Result, erro
 	if c.Shadows == nil {
 		return res, nil
 	}
-	names, err := replication.NamedShadowNames(ctx, c.Shadows, thing)
+	names, err := replication.NamedShadowNames(ctx, lister, thing)
 	if err != nil {
 		return res, fmt.Errorf("capture: list named shadows of %s: %w", thing, err)
 	}

@@ -52,8 +52,12 @@ type Sweeper struct {
 	// PageSize is the things per page (default 100, at most 250).
 	PageSize int32
 	// Shadows includes each thing's classic and named shadows.
-	Shadows  bool
-	Failures interface {
+	Shadows bool
+	// NamedShadowListRate paces ListNamedShadowsForThing, one call per thing
+	// (requests per second; 0 means DefaultNamedShadowListRate, AWS's default quota).
+	NamedShadowListRate float64
+	paced               pacedLists
+	Failures            interface {
 		Record(ctx context.Context, stage, key, errName string, cause error, input []byte) error
 	}
 }
@@ -170,7 +174,7 @@ func (s *Sweeper) capture(ctx context.Context, stage, name string) (Result, stri
 	if err != nil || !s.Shadows {
 		return r, spec.StateKey(spec.KindThing, name), err
 	}
-	sr, err := c.NamedShadows(ctx, name)
+	sr, err := c.namedShadows(ctx, name, s.namedShadowLister())
 	r.merge(sr)
 	return r, spec.StateKey(spec.KindShadow, name), err
 }
