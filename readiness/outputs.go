@@ -43,10 +43,15 @@ func FromOutputs(primary, secondary map[string]any) (*Checker, error) {
 		r.Captures = len(rules) > 0
 		return r
 	}
-	c := &Checker{Domain: d.Domain,
+	zone, _ := secondary[spec.OutputHostedZoneID].(string)
+	if zone == "" {
+		zone, _ = primary[spec.OutputHostedZoneID].(string)
+	}
+	c := &Checker{Domain: d.Domain, HostedZoneID: strings.TrimPrefix(strings.TrimSpace(zone), "/hostedzone/"),
 		Primary:   region(spec.RolePrimary, d.PrimaryRegion, primary),
 		Secondary: region(spec.RoleSecondary, d.SecondaryRegion, secondary)}
-	// The device policy has one name in both Regions; only the primary exports it.
+	// The device policy has one name in both Regions; stacks of before failback
+	// export it from the primary only.
 	if c.Primary.DevicePolicy == "" {
 		c.Primary.DevicePolicy = spec.DevicePolicyName
 	}

@@ -11,8 +11,12 @@
 // after it. Each check yields one Result: ok, fail (the deployment is not ready) or
 // error (the check could not be made); a failing call fails only its own check.
 //
-// What it does NOT check: the failover records' contents (the hosted zone id is not a
-// stack output), IAM, the Lambdas and state machines themselves (their errors surface
+// The failover records are checked too: in the stacks' hosted zone the domain has a
+// PRIMARY record on the primary's health check and a SECONDARY record on the
+// secondary's.
+//
+// What it does NOT check: where the failover records point (the record values are the
+// Regions' endpoint names, which the stack outputs do not carry in that form), IAM, the Lambdas and state machines themselves (their errors surface
 // in the alarms), and it does not take anything down: `iotdr drill --aws` does that.
 package readiness
 
@@ -52,6 +56,7 @@ type IoT interface {
 type Route53 interface {
 	GetHealthCheck(ctx context.Context, in *r53.GetHealthCheckInput, optFns ...func(*r53.Options)) (*r53.GetHealthCheckOutput, error)
 	GetHealthCheckStatus(ctx context.Context, in *r53.GetHealthCheckStatusInput, optFns ...func(*r53.Options)) (*r53.GetHealthCheckStatusOutput, error)
+	ListResourceRecordSets(ctx context.Context, in *r53.ListResourceRecordSetsInput, optFns ...func(*r53.Options)) (*r53.ListResourceRecordSetsOutput, error)
 }
 
 // DynamoDB is the table subset (*dynamodb.Client).
@@ -112,6 +117,8 @@ type Checker struct {
 	Primary, Secondary Region
 	// Route53 is the (global) Route 53 client.
 	Route53 Route53
+	// HostedZoneID is the zone holding the domain's failover records.
+	HostedZoneID string
 	// Fetch gets a served certificate; Roots verifies it (nil: the system pool).
 	Fetch FetchCertificate
 	Roots *x509.CertPool
@@ -183,6 +190,7 @@ const (
 	CheckStateTable          = "state table"
 	CheckDevicePolicy        = "device policy"
 	CheckAlarms              = "alarms"
+	CheckFailoverRecords     = "failover records"
 	CheckSample              = "sample verifies"
 )
 
@@ -202,9 +210,10 @@ func (c *Checker) Run(ctx context.Context) Report {
 		wg.Go(func() { add(c.region(ctx, r)...) })
 	}
 	wg.Go(func() { add(c.sample(ctx)) })
+	wg.Go(func() { add(c.failoverRecords(ctx)) })
 	wg.Wait()
 	order := []string{CheckDomainConfiguration, CheckServedCertificate, CheckHealthCheck, CheckRegistryEvents,
-		CheckIndexing, CheckStateTable, CheckDevicePolicy, CheckAlarms, CheckSample}
+		CheckIndexing, CheckStateTable, CheckDevicePolicy, CheckAlarms, CheckFailoverRecords, CheckSample}
 	rank := func(r Result) (int, int) {
 		reg := 0
 		switch r.Region {
@@ -467,6 +476,58 @@ func (c *Checker) alarms(ctx context.Context, r *Region, res resultFunc) Result 
 		return res(ck, Fail, "%s", strings.Join(bad, "; "))
 	}
 	return res(ck, OK, "%d alarms OK", len(r.Alarms))
+}
+
+// failoverRecords finds the domain's PRIMARY and SECONDARY failover records in the
+// hosted zone, each on its Region's health check: without them, or on another check,
+// Route 53 would not move the fleet when the primary fails.
+func (c *Checker) failoverRecords(ctx context.Context) Result {
+	res := Result{Region: "both", Check: CheckFailoverRecords}
+	if c.HostedZoneID == "" {
+		res.Status, res.Detail = Error, "the stacks have no "+spec.OutputHostedZoneID+" output (deploy them with this version of iot-dr)"
+		return res
+	}
+	name := strings.TrimSuffix(strings.ToLower(c.Domain), ".") + "."
+	found := map[string]string{} // failover kind -> health check
+	in := &r53.ListResourceRecordSetsInput{HostedZoneId: aws.String(c.HostedZoneID), StartRecordName: aws.String(name)}
+	for {
+		out, err := c.Route53.ListResourceRecordSets(ctx, in)
+		if err != nil {
+			res.Status, res.Detail = Error, fmt.Sprintf("list records of %s: %v", c.HostedZoneID, err)
+			return res
+		}
+		past := false
+		for _, rs := range out.ResourceRecordSets {
+			if !strings.EqualFold(strings.TrimSuffix(aws.ToString(rs.Name), ".")+".", name) {
+				past = true
+				break
+			}
+			if rs.Failover != "" {
+				found[string(rs.Failover)] = aws.ToString(rs.HealthCheckId)
+			}
+		}
+		if past || !out.IsTruncated {
+			break
+		}
+		in.StartRecordName, in.StartRecordType, in.StartRecordIdentifier = out.NextRecordName, out.NextRecordType, out.NextRecordIdentifier
+	}
+	var bad []string
+	for _, want := range []struct{ kind, check string }{
+		{spec.FailoverPrimary, c.Primary.HealthCheckID}, {spec.FailoverSecondary, c.Secondary.HealthCheckID},
+	} {
+		switch hc, ok := found[want.kind]; {
+		case !ok:
+			bad = append(bad, "no "+want.kind+" record")
+		case hc != want.check:
+			bad = append(bad, fmt.Sprintf("the %s record is on health check %q, not %s", want.kind, hc, want.check))
+		}
+	}
+	if len(bad) > 0 {
+		res.Status, res.Detail = Fail, fmt.Sprintf("%s in %s: %s", c.Domain, c.HostedZoneID, strings.Join(bad, "; "))
+		return res
+	}
+	res.Status, res.Detail = OK, fmt.Sprintf("%s: PRIMARY and SECONDARY on their health checks", c.Domain)
+	return res
 }
 
 // sample compares the first Sample things the primary lists (package verify, per
