@@ -272,7 +272,7 @@ func valueFromJSON(raw json.RawMessage) (types.AttributeValue, error) {
 		case "B":
 			var b []byte // encoding/json decodes base64
 			if err := json.Unmarshal(v, &b); err != nil {
-				return nil, fmt.Errorf("B: %v", err)
+				return nil, fmt.Errorf("type B: %v", err)
 			}
 			return &types.AttributeValueMemberB{Value: b}, nil
 		case "BOOL", "NULL":
@@ -296,19 +296,19 @@ func valueFromJSON(raw json.RawMessage) (types.AttributeValue, error) {
 		case "BS":
 			var bs [][]byte
 			if err := json.Unmarshal(v, &bs); err != nil {
-				return nil, fmt.Errorf("BS: %v", err)
+				return nil, fmt.Errorf("type BS: %v", err)
 			}
 			return &types.AttributeValueMemberBS{Value: bs}, nil
 		case "L":
 			var l []json.RawMessage
 			if err := json.Unmarshal(v, &l); err != nil {
-				return nil, fmt.Errorf("L: %v", err)
+				return nil, fmt.Errorf("type L: %v", err)
 			}
 			out := make([]types.AttributeValue, 0, len(l))
 			for i, e := range l {
 				ev, err := valueFromJSON(e)
 				if err != nil {
-					return nil, fmt.Errorf("L[%d]: %w", i, err)
+					return nil, fmt.Errorf("type L[%d]: %w", i, err)
 				}
 				out = append(out, ev)
 			}
@@ -316,11 +316,11 @@ func valueFromJSON(raw json.RawMessage) (types.AttributeValue, error) {
 		case "M":
 			var mm map[string]json.RawMessage
 			if err := json.Unmarshal(v, &mm); err != nil {
-				return nil, fmt.Errorf("M: %v", err)
+				return nil, fmt.Errorf("type M: %v", err)
 			}
 			item, err := itemFromJSON(mm)
 			if err != nil {
-				return nil, fmt.Errorf("M: %w", err)
+				return nil, fmt.Errorf("type M: %w", err)
 			}
 			if item == nil {
 				item = map[string]types.AttributeValue{}
