@@ -39,6 +39,14 @@ func FromOutputs(primary, secondary map[string]any) (*Checker, error) {
 				r.Alarms = append(r.Alarms, s)
 			}
 		}
+		if m, ok := out[spec.OutputAlarmRegions].(map[string]any); ok {
+			r.AlarmRegions = map[string]string{}
+			for n, reg := range m {
+				if s, ok := reg.(string); ok && s != "" {
+					r.AlarmRegions[n] = s
+				}
+			}
+		}
 		rules, _ := out[spec.OutputCaptureRules].([]any)
 		r.Captures = len(rules) > 0
 		return r

@@ -25,6 +25,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +99,9 @@ type Region struct {
 	// stack deployed; Alarms are its alarm names.
 	DomainConfiguration, HealthCheckID, StateTable, DevicePolicy string
 	Alarms                                                       []string
+	// AlarmRegions names the Region of each alarm that does not live in this one
+	// (the health alarm, in us-east-1).
+	AlarmRegions map[string]string
 	// Captures is true when the stack runs the capture half (registry events and
 	// fleet indexing must be on).
 	Captures bool
@@ -130,6 +134,24 @@ type Checker struct {
 	Now func() time.Time
 	// Things lists the primary's things for the sample.
 	Things Things
+	// CloudWatchIn are clients of the Regions alarms live in other than the stacks'
+	// own (OtherAlarmRegions).
+	CloudWatchIn map[string]CloudWatch
+}
+
+// OtherAlarmRegions lists the Regions the stacks' alarms live in besides their own,
+// sorted: the caller gives Checker.CloudWatchIn a client for each.
+func (c *Checker) OtherAlarmRegions() []string {
+	var out []string
+	for _, r := range []*Region{&c.Primary, &c.Secondary} {
+		for _, reg := range r.AlarmRegions {
+			if reg != c.Primary.Name && reg != c.Secondary.Name && !slices.Contains(out, reg) {
+				out = append(out, reg)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Status is a check's outcome.
@@ -443,24 +465,46 @@ func (c *Checker) alarms(ctx context.Context, r *Region, res resultFunc) Result 
 		return res(ck, Error, "the %s stack lists no alarms (%s output)", r.Role, spec.OutputAlarmNames)
 	}
 	state := map[string]cwtypes.StateValue{}
-	// DescribeAlarms takes at most 100 names per call.
-	for names := range slices.Chunk(r.Alarms, 100) {
-		in := &cloudwatch.DescribeAlarmsInput{AlarmNames: names, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm}}
-		for {
-			out, err := r.CloudWatch.DescribeAlarms(ctx, in)
-			if err != nil {
-				return res(ck, Error, "describe alarms: %v", err)
+	byRegion := map[string][]string{}
+	for _, n := range r.Alarms {
+		reg := r.Name
+		if other, ok := r.AlarmRegions[n]; ok && other != "" {
+			reg = other
+		}
+		byRegion[reg] = append(byRegion[reg], n)
+	}
+	for _, reg := range slices.Sorted(maps.Keys(byRegion)) {
+		cw := r.CloudWatch
+		if reg != r.Name {
+			cw = c.CloudWatchIn[reg]
+			if reg == c.Primary.Name {
+				cw = c.Primary.CloudWatch
+			} else if reg == c.Secondary.Name {
+				cw = c.Secondary.CloudWatch
 			}
-			for _, a := range out.MetricAlarms {
-				state[aws.ToString(a.AlarmName)] = a.StateValue
+		}
+		if cw == nil {
+			return res(ck, Error, "no CloudWatch client for %s, where %s live", reg, strings.Join(byRegion[reg], ", "))
+		}
+		// DescribeAlarms takes at most 100 names per call.
+		for names := range slices.Chunk(byRegion[reg], 100) {
+			in := &cloudwatch.DescribeAlarmsInput{AlarmNames: names, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm}}
+			for {
+				out, err := cw.DescribeAlarms(ctx, in)
+				if err != nil {
+					return res(ck, Error, "describe alarms in %s: %v", reg, err)
+				}
+				for _, a := range out.MetricAlarms {
+					state[aws.ToString(a.AlarmName)] = a.StateValue
+				}
+				for _, a := range out.CompositeAlarms {
+					state[aws.ToString(a.AlarmName)] = a.StateValue
+				}
+				if aws.ToString(out.NextToken) == "" {
+					break
+				}
+				in.NextToken = out.NextToken
 			}
-			for _, a := range out.CompositeAlarms {
-				state[aws.ToString(a.AlarmName)] = a.StateValue
-			}
-			if aws.ToString(out.NextToken) == "" {
-				break
-			}
-			in.NextToken = out.NextToken
 		}
 	}
 	var bad []string

@@ -3,6 +3,7 @@ package readiness
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -334,6 +335,17 @@ func TestReadiness(t *testing.T) {
 			inject: func(_ *testing.T, d *deployment) {
 				d.alarms[s.Name].state["iotdr-secondary-replication-lag"] = cwtypes.StateValueAlarm
 			}},
+		{name: "alarm in another Region in alarm", region: s.Name, check: CheckAlarms, status: Fail, detail: "iotdr-secondary-replication-lag ALARM",
+			inject: func(_ *testing.T, d *deployment) {
+				// Healthy in the stack's Region, where it does not live.
+				d.checker.Secondary.AlarmRegions = map[string]string{"iotdr-secondary-replication-lag": "us-west-2"}
+				d.checker.CloudWatchIn = map[string]CloudWatch{"us-west-2": &alarms{state: map[string]cwtypes.StateValue{
+					"iotdr-secondary-replication-lag": cwtypes.StateValueAlarm}}}
+			}},
+		{name: "alarm Region without a client", region: s.Name, check: CheckAlarms, status: Error, detail: "no CloudWatch client for us-west-2",
+			inject: func(_ *testing.T, d *deployment) {
+				d.checker.Secondary.AlarmRegions = map[string]string{"iotdr-secondary-replication-lag": "us-west-2"}
+			}},
 		{name: "alarm missing", region: p.Name, check: CheckAlarms, status: Fail, detail: "iotdr-primary-errors missing",
 			inject: func(_ *testing.T, d *deployment) { delete(d.alarms[p.Name].state, "iotdr-primary-errors") }},
 		{name: "failover record missing", region: "both", check: CheckFailoverRecords, status: Fail, detail: "no SECONDARY record",
@@ -387,5 +399,35 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFromOutputsReadsEverythingTheChecksNeed: the stacks' outputs (as the front
+// writes them, through JSON) give the hosted zone, both Regions' capture flags and the
+// Regions the alarms live in, and the checker asks for a client of each other Region.
+func TestFromOutputsReadsEverythingTheChecksNeed(t *testing.T) {
+	d := newDeployment(t)
+	p, s := d.front.StackOutputs()
+	p[spec.OutputAlarmRegions] = map[string]string{"iotdr-primary-health": "us-west-2", "iotdr-primary-error-table-growth": d.w.Primary.Name}
+	roundTrip := func(m map[string]any) map[string]any {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	c, err := FromOutputs(roundTrip(p), roundTrip(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HostedZoneID != awsfront.HostedZoneID || !c.Primary.Captures || !c.Secondary.Captures {
+		t.Errorf("zone %q, captures %v %v", c.HostedZoneID, c.Primary.Captures, c.Secondary.Captures)
+	}
+	if got := c.OtherAlarmRegions(); !slices.Equal(got, []string{"us-west-2"}) {
+		t.Errorf("other alarm Regions %v", got)
 	}
 }
