@@ -145,7 +145,9 @@ func (g *Gate) answer(ctx context.Context, key string) (answerRecord, error) {
 }
 
 func (g *Gate) putAnswer(ctx context.Context, key string, r answerRecord) error {
-	n := func(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+	n := func(v int64) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
 	_, err := g.Table.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(g.Name), Item: map[string]types.AttributeValue{
 		spec.MarkAttrKey: &types.AttributeValueMemberS{Value: key}, answerAttrAt: n(r.at), answerAttrSince: n(r.since),
 	}})

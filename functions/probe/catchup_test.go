@@ -124,7 +124,9 @@ func TestGate(t *testing.T) {
 					clk.advance(100 * time.Millisecond)
 					release()
 				}, catching: true},
-				{do: func(t *testing.T, clk *clock, _ *applymark.Progress, _ *Gate) { clk.advance(DefaultCatchUpLinger + time.Millisecond) }},
+				{do: func(t *testing.T, clk *clock, _ *applymark.Progress, _ *Gate) {
+					clk.advance(DefaultCatchUpLinger + time.Millisecond)
+				}},
 			},
 		},
 		{
@@ -142,7 +144,9 @@ func TestGate(t *testing.T) {
 				{do: func(t *testing.T, clk *clock, p *applymark.Progress, _ *Gate) {
 					heldBatch(t, p, batch(there, t0.Add(-time.Minute)))
 				}, catching: true, changes: 1},
-				{do: func(t *testing.T, clk *clock, _ *applymark.Progress, _ *Gate) { clk.advance(applymark.DefaultLeaseTimeout + time.Second) }},
+				{do: func(t *testing.T, clk *clock, _ *applymark.Progress, _ *Gate) {
+					clk.advance(applymark.DefaultLeaseTimeout + time.Second)
+				}},
 			},
 		},
 		{
