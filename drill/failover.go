@@ -14,6 +14,7 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
+	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/broker"
@@ -25,7 +26,7 @@ import (
 func (d *run) failoverDrill(ctx context.Context) error {
 	c := d.cfg
 	edge, err := d.w.StartEdge(ctx, simulator.EdgeOptions{Interval: c.Wall(c.Interval), FailureThreshold: c.Threshold,
-		TTL: c.Wall(c.TTL)})
+		TTL: c.Wall(c.TTL), CatchUpMaxAge: c.Wall(probe.DefaultCatchUpMaxAge), CatchUpLinger: c.Wall(probe.DefaultCatchUpLinger)})
 	if err != nil {
 		return err
 	}
@@ -613,6 +614,7 @@ func (d *run) failback(ctx context.Context, f liveFleet, restored time.Time, n i
 		return
 	}
 	d.rep.FailbackS = d.wallToAWS(time.Since(restored))
+	d.rep.FailbackBoundS = d.rep.FailbackCatchUpS + d.cfg.FailbackGateBound().Seconds()
 	d.phase("failback complete: %d devices on %s", n, d.w.Primary.Name)
 }
 
