@@ -299,7 +299,9 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 	// The progress leases are taken before the chaos gate, as a stalled apply in AWS
 	// holds its batch (the catch-up gate reads them: probe.Gate).
 	progress := s.ApplyProgress()
-	progress.Logger = o.Logger
+	// Closed leases with changes are kept whatever their age: the gate's MaxAge is
+	// scaled to the run (EdgeOptions.CatchUpMaxAge) and may be below a wall second.
+	progress.Logger, progress.MinBehind = o.Logger, -1
 	tracked := progress.Track(gated)
 	if _, err := s.Lambda.Register(spec.FunctionApply, tracked, functionOptions(spec.FunctionApply)); err != nil {
 		return fmt.Errorf("simulator: register apply: %w", err)

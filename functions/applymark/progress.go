@@ -1,11 +1,13 @@
 package applymark
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -46,9 +48,20 @@ const (
 	progressAttrVersion = "v"
 )
 
-// endedRetention is how long a closed lease is kept: long enough for any gate's
-// linger after the end.
-const endedRetention = time.Minute
+// Closed leases are kept only while a gate can still need them: those whose newest
+// change was at least MinBehind old at their end (a batch that ended caught up tells
+// the gate nothing), for endedRetention (well above any gate's linger), maxEnded of
+// them at most (the most recent). So the item stays small: the running leases (one
+// per shard) and a few closed ones while the Region catches up.
+const (
+	endedRetention = 10 * time.Second
+	maxEnded       = 32
+)
+
+// DefaultMinBehind is Progress.MinBehind's default: a change captured less than a
+// second before its batch ended is fresh for any gate (probe.DefaultCatchUpMaxAge is
+// 5 s).
+const DefaultMinBehind = time.Second
 
 // DefaultLeaseTimeout is an invocation's lease when its context has no deadline
 // (Lambda's contexts always have one: the function's timeout).
@@ -83,6 +96,10 @@ type Progress struct {
 	Now func() time.Time
 	// Logger receives failures to write the item; nil discards.
 	Logger *slog.Logger
+	// MinBehind: a closed lease is kept only if its newest change was at least this
+	// old at its end (0: DefaultMinBehind; negative: every closed lease with changes).
+	// It must not exceed the gate's MaxAge.
+	MinBehind time.Duration
 }
 
 // Track wraps the apply's handler: it leases the batch before handing it on and
@@ -101,6 +118,10 @@ func (p *Progress) Track(next func(context.Context, events.DynamoDBEvent) (event
 		end := context.WithoutCancel(ctx)
 		if werr := p.update(end, func(m map[string]Lease) {
 			l.End = max(p.now().UnixMilli(), l.Start)
+			if l.Count == 0 || l.End-l.Newest < p.minBehind().Milliseconds() {
+				delete(m, id)
+				return
+			}
 			m[id] = l
 		}); werr != nil {
 			p.logger().Warn("apply progress end not recorded", "error", werr)
@@ -165,6 +186,7 @@ func (p *Progress) update(ctx context.Context, change func(map[string]Lease)) er
 			}
 		}
 		change(leases)
+		pruneEnded(leases)
 		body, merr := json.Marshal(leases)
 		if merr != nil {
 			return fmt.Errorf("applymark: encode progress: %w", merr)
@@ -201,6 +223,33 @@ func (p *Progress) update(ctx context.Context, change func(map[string]Lease)) er
 		}
 	}
 	return fmt.Errorf("applymark: write progress: %d concurrent writes in a row: %w", maxSwapAttempts, err)
+}
+
+// pruneEnded keeps the maxEnded most recently closed leases.
+func pruneEnded(leases map[string]Lease) {
+	var ended []string
+	for id, l := range leases {
+		if l.End != 0 {
+			ended = append(ended, id)
+		}
+	}
+	if len(ended) <= maxEnded {
+		return
+	}
+	slices.SortFunc(ended, func(a, b string) int { return cmp.Compare(leases[b].End, leases[a].End) })
+	for _, id := range ended[maxEnded:] {
+		delete(leases, id)
+	}
+}
+
+func (p *Progress) minBehind() time.Duration {
+	switch {
+	case p.MinBehind < 0:
+		return 0
+	case p.MinBehind == 0:
+		return DefaultMinBehind
+	}
+	return p.MinBehind
 }
 
 // Leases returns the apply's current leases (strongly consistent).
