@@ -14,8 +14,10 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
+	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/dns"
@@ -676,7 +678,9 @@ func (d *run) verify(ctx context.Context) error {
 	if err := d.settle(ctx); err != nil {
 		return err
 	}
-	d.rep.ErrorTableRecords = d.w.Primary.Errors.Len() + d.w.Secondary.Errors.Len()
+	if err := d.errorRecords(ctx); err != nil {
+		return err
+	}
 	if d.rep.ErrorTableRecords > 0 {
 		resp, err := d.w.Redrive(ctx)
 		if err != nil {
@@ -840,4 +844,28 @@ func throttleSecondary(ctx context.Context, d *run) ([]fleet.Device, error) {
 		}
 	}
 	return nil, nil
+}
+
+// errorRecords counts both Regions' error-table records by stage and error, and the
+// conflicts among them (a resource changed in both Regions: the rule decided, the
+// losing Region recorded it), before the redrive re-runs them.
+func (d *run) errorRecords(ctx context.Context) error {
+	d.rep.ErrorTableRecords, d.rep.Conflicts = 0, 0
+	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
+		recs, err := (&failures.Recorder{Table: r.Errors, Name: simulator.ErrorTableName}).List(ctx)
+		if err != nil {
+			return fmt.Errorf("drill: %s error table: %w", r.Name, err)
+		}
+		for _, f := range recs {
+			d.rep.ErrorTableRecords++
+			if f.Stage == spec.StageConflict {
+				d.rep.Conflicts++
+			}
+			if d.rep.ErrorTableKinds == nil {
+				d.rep.ErrorTableKinds = map[string]int{}
+			}
+			d.rep.ErrorTableKinds[r.Name+" "+f.Stage+" "+f.Error]++
+		}
+	}
+	return nil
 }

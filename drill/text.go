@@ -76,6 +76,9 @@ func WriteText(w io.Writer, r *Report) {
 	}
 	fmt.Fprintf(w, "\nAfter restore: %d differences between the Regions (error-table records: %d)\n",
 		len(r.DifferencesAfterRestore), r.ErrorTableRecords)
+	for _, k := range slices.Sorted(maps.Keys(r.ErrorTableKinds)) {
+		fmt.Fprintf(w, "  %4d  %s\n", r.ErrorTableKinds[k], k)
+	}
 	for _, d := range r.DifferencesAfterRestore[:min(10, len(r.DifferencesAfterRestore))] {
 		fmt.Fprintf(w, "  %s\n", d)
 	}

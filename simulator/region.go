@@ -36,7 +36,7 @@ import (
 const (
 	StateTableName = "iotdr-state"
 	ErrorTableName = "iotdr-errors"
-	MarkTableName  = "iotdr-apply-marks"
+	MarkTableName  = spec.MarkTableName
 )
 
 // Region is one simulated AWS Region.

@@ -167,20 +167,14 @@ func awsStatus(ctx context.Context, outputs, profile, endpoint string) (status.R
 	return status.Collect(ctx, c.Domain, r53, sources, time.Now()), nil
 }
 
-// pipelineTables are a stack's mark and error tables. Stacks that do not export the
-// mark table name it after the error table (both are "<prefix>-...": infra/deploy).
+// pipelineTables are a stack's mark and error tables.
 func pipelineTables(role string, out map[string]any) (marks, errs string, err error) {
-	errs, _ = out[spec.OutputErrorTableName].(string)
-	if errs == "" {
-		return "", "", fmt.Errorf("the %s stack has no output %q (deploy it with this version of iot-dr)", role, spec.OutputErrorTableName)
-	}
 	marks, _ = out[spec.OutputMarkTableName].(string)
-	if marks == "" {
-		prefix, ok := strings.CutSuffix(errs, "-errors")
-		if !ok {
-			return "", "", fmt.Errorf("the %s stack has no output %q, and its error table %q is not named <prefix>-errors", role, spec.OutputMarkTableName, errs)
+	errs, _ = out[spec.OutputErrorTableName].(string)
+	for key, v := range map[string]string{spec.OutputMarkTableName: marks, spec.OutputErrorTableName: errs} {
+		if strings.TrimSpace(v) == "" {
+			return "", "", fmt.Errorf("the %s stack has no output %q (deploy it with this version of iot-dr)", role, key)
 		}
-		marks = prefix + "-apply-marks"
 	}
 	return marks, errs, nil
 }

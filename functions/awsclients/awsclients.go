@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/iot-dr/iot-dr/functions/apply"
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/capture"
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/metrics"
@@ -115,9 +116,10 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	peer, err1 := Env(spec.EnvPeerRegion)
 	stateTable, err2 := Env(spec.EnvStateTable)
 	errorTable, err3 := Env(spec.EnvErrorTable)
-	secs, err4 := EnvInt(spec.EnvRecheckSeconds, spec.DefaultRecheckSeconds)
-	count, err5 := EnvInt(spec.EnvRecheckCount, spec.DefaultRecheckCount)
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	markTable, err4 := Env(spec.EnvMarkTable)
+	secs, err5 := EnvInt(spec.EnvRecheckSeconds, spec.DefaultRecheckSeconds)
+	count, err6 := EnvInt(spec.EnvRecheckCount, spec.DefaultRecheckCount)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, err
 	}
 	ctl := iot.NewFromConfig(cfg)
@@ -128,6 +130,9 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	ddb := dynamodb.NewFromConfig(cfg)
 	store := &state.Store{Table: ddb, Name: stateTable}
 	fails := &failures.Recorder{Table: ddb, Name: errorTable, Logger: log}
+	// Both Regions capture and apply (failback): the apply marks what it writes, the
+	// capture skips the registry events those writes raise.
+	marks := &applymark.Marks{Table: ddb, Name: markTable}
 	capt := &capture.Capturer{IoT: ctl, Shadows: data, Store: store, Region: cfg.Region, Logger: log}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
@@ -135,13 +140,13 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
 	applier := &apply.Applier{
-		Region: cfg.Region, Store: store, Converger: rep, Logger: log,
+		Region: cfg.Region, Store: store, Converger: rep, Logger: log, Marks: marks,
 		Lag: metrics.CloudWatch{Client: cloudwatch.NewFromConfig(cfg), Namespace: os.Getenv(spec.EnvMetricNamespace)},
 	}
 	return &Pipeline{
 		Capture: &capture.Handler{
 			Capturer: capt, SFN: sfn.NewFromConfig(cfg), RecheckMachineARN: os.Getenv(spec.EnvRecheckMachineARN),
-			RecheckSeconds: secs, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: log,
+			RecheckSeconds: secs, ApplyClientToken: spec.ApplyClientToken, Failures: fails, Logger: log, Marks: marks,
 		},
 		Recheck:  &capture.Rechecker{Capturer: capt, Count: count},
 		Sweep:    &capture.Sweeper{Capturer: capt, Shadows: true, Failures: fails},

@@ -39,6 +39,9 @@ const (
 	EnvStateTable = "IOTDR_STATE_TABLE"
 	// EnvErrorTable is this Region's error table's name.
 	EnvErrorTable = "IOTDR_ERROR_TABLE"
+	// EnvMarkTable is this Region's apply-mark table's name (MarkTable): the apply
+	// marks the registry writes it makes, the capture skips the events they raise.
+	EnvMarkTable = "IOTDR_MARK_TABLE"
 	// EnvRecheckMachineARN is the re-check state machine the capture function starts.
 	EnvRecheckMachineARN = "IOTDR_RECHECK_MACHINE_ARN"
 	// EnvRecheckSeconds is the first wait of a new thing's attachment re-checks.
@@ -75,9 +78,6 @@ const (
 	// EnvProbeCatchUpMaxAgeMS is the age of a change from the other Region above which
 	// an apply holding it is behind (default probe.DefaultCatchUpMaxAge).
 	EnvProbeCatchUpMaxAgeMS = "IOTDR_PROBE_CATCHUP_MAX_AGE_MS"
-	// EnvApplyProgressTable is the apply-mark table the apply function records its
-	// batches' progress in (applymark.Progress) for the catch-up gate; unset: none.
-	EnvApplyProgressTable = "IOTDR_APPLY_PROGRESS_TABLE"
 )
 
 // Defaults of a new thing's attachment re-checks (EnvRecheckSeconds,

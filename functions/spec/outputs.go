@@ -24,6 +24,9 @@ const (
 	// certificate for one name in one account the same record, so the primary owns it
 	// and the secondary's certificate validates through it.
 	OutputCertificateValidationRecord = "certificateValidationRecord"
+	// OutputHostedZoneID is the Route 53 hosted zone holding the domain's failover
+	// records (HostedZoneId).
+	OutputHostedZoneID = "hostedZoneId"
 	// OutputHealthCheckID is the Route 53 health check calling this Region's probe.
 	OutputHealthCheckID = "healthCheckId"
 	// OutputHealthCheckInterval is the request interval of the stack's health check
@@ -48,20 +51,20 @@ const (
 	// OutputReplicaStreamArn is the secondary replica's stream, which feeds the
 	// secondary's apply function.
 	OutputReplicaStreamArn = "stateTableReplicaStreamArn"
-	// OutputCaptureRules lists the capture rules' names (primary only).
+	// OutputCaptureRules lists the capture rules' names.
 	OutputCaptureRules = "captureRuleNames"
-	// OutputDevicePolicy is the device policy's name (primary only).
+	// OutputDevicePolicy is the device policy's name.
 	OutputDevicePolicy = "devicePolicyName"
-	// OutputRecheckMachineArn is the re-check state machine's ARN (primary only).
+	// OutputRecheckMachineArn is the re-check state machine's ARN.
 	OutputRecheckMachineArn = "recheckStateMachineArn"
-	// OutputSweepMachineArn is the sweep state machine's ARN (primary only).
+	// OutputSweepMachineArn is the sweep state machine's ARN.
 	OutputSweepMachineArn = "sweepStateMachineArn"
 	// OutputErrorTableName is the stack's own error table's name.
 	OutputErrorTableName = "errorTableName"
 	// OutputMarkTableName is the stack's own apply-mark table's name (MarkTable).
 	OutputMarkTableName = "markTableName"
 	// OutputStreamFailureQueueURL is the queue of the metadata of stream batches
-	// given up on (secondary only).
+	// given up on.
 	OutputStreamFailureQueueURL = "streamFailureQueueUrl"
 	// OutputFunctionNames maps the Function* names the stack deploys to deployed
 	// Lambda names.

@@ -58,6 +58,10 @@ func MarkTable() Table {
 	return Table{HashKey: MarkAttrKey, TTLAttribute: MarkAttrExpires}
 }
 
+// MarkTableName is the mark table's name under DefaultPrefix (Prefixed gives it for
+// another prefix).
+const MarkTableName = "iotdr-apply-marks"
+
 // Mark-table attributes.
 const (
 	// MarkAttrKey is the marked resource's state key.

@@ -26,18 +26,23 @@ func (p *Pipeline) newApply(ctx *pulumi.Context, s *settings, args pipelineArgs,
 	if err != nil {
 		return fmt.Errorf("stream failure queue: %w", err)
 	}
-	stream := pulumi.Sprintf("%s/stream/*", p.StateTableArn)
 	apply, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionApply, Description: "iot-dr: converge this Region to the state table's replica",
 		Code: args.Code[spec.FunctionApply], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionApply],
 		Env: p.env(s, pulumi.StringMap{spec.EnvMetricNamespace: pulumi.String(s.MetricNamespace)}),
 		Statements: append(applyStatements(region, args.Account),
+			// Lambda's stream poller reads the stream with the function's own role.
 			statement{
 				Sid:       "ReadReplicaStream",
-				Actions:   []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
-				Resources: []pulumi.StringInput{stream},
+				Actions:   []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+				Resources: []pulumi.StringInput{args.StreamArn},
 			},
-			p.stateRead(), p.recordErrors(), metricStatement(s.MetricNamespace),
+			statement{
+				Sid:       "ListReplicaStreams",
+				Actions:   []string{"dynamodb:ListStreams"},
+				Resources: []pulumi.StringInput{pulumi.Sprintf("%s/stream/*", p.StateTableArn)},
+			},
+			p.stateRead(), p.recordErrors(), p.writeMarks(), metricStatement(s.MetricNamespace),
 			// Lambda sends the on-failure record with the function's own role.
 			statement{Sid: "GiveUpToQueue", Actions: []string{"sqs:SendMessage"}, Resources: []pulumi.StringInput{p.DeadLetters.Arn}},
 		),

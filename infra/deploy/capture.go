@@ -69,7 +69,7 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 			spec.EnvRecheckSeconds:    pulumi.String(strconv.Itoa(s.RecheckSeconds)),
 		}),
 		Statements: append(captureStatements(region, acct, true, false),
-			p.stateReadWrite(), p.recordErrors(),
+			p.stateReadWrite(), p.recordErrors(), p.readMarks(),
 			statement{Sid: "StartRechecks", Actions: []string{"states:StartExecution"}, Resources: []pulumi.StringInput{p.RecheckMachine.Arn}},
 		),
 	}, child)

@@ -109,7 +109,7 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 	}
 
 	// This Region's apply-mark table, by the name the pipeline gives it.
-	markTable := s.Prefix + "-apply-marks"
+	markTable := spec.Prefixed(s.Prefix, spec.MarkTableName)
 	// Lambda must answer inside Route 53's 2-second window, so its timeout only adds
 	// room for a cold start to the probe's own bound.
 	timeout := int(s.ProbeTimeout.Seconds()) + 5

@@ -228,17 +228,3 @@ func metricStatement(namespace string) statement {
 		Condition: map[string]map[string]string{"StringEquals": {"cloudwatch:namespace": namespace}},
 	}
 }
-
-// dedupe merges statements with the same Sid (the redrive function holds what capture
-// and apply hold, which overlap), keeping the first of each.
-func dedupe(stmts []statement) []statement {
-	seen := map[string]bool{}
-	var out []statement
-	for _, st := range stmts {
-		if !seen[st.Sid] {
-			seen[st.Sid] = true
-			out = append(out, st)
-		}
-	}
-	return out
-}

@@ -1,14 +1,23 @@
 package deploy
 
 import (
+	"context"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/iot-dr/iot-dr/functions/applymark"
+	"github.com/iot-dr/iot-dr/functions/capture"
+	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/metrics"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/functions/state"
 )
 
 func TestIAMLeastPrivilege(t *testing.T) {
@@ -150,13 +159,7 @@ func TestNoFunctionReachesThePeerRegion(t *testing.T) {
 					}
 				}
 			}
-			fns := []string{spec.FunctionRedrive}
-			if role == spec.RoleSecondary {
-				fns = append(fns, spec.FunctionApply)
-			} else {
-				fns = append(fns, spec.FunctionCapture, spec.FunctionRecheck, spec.FunctionSweep)
-			}
-			for _, fn := range fns {
+			for _, fn := range spec.PipelineFunctions {
 				if iotGrants[fn] == 0 {
 					t.Errorf("%s holds no IoT statement: the walk saw nothing to check", fn)
 				}
@@ -165,119 +168,225 @@ func TestNoFunctionReachesThePeerRegion(t *testing.T) {
 	}
 }
 
-// TestApplyHoldsNoWriteOnTheSourceRegion: the apply side (apply, and redrive in the
-// applying stack) may write only its own Region's IoT; the capture side holds no IoT
-// write at all.
+// TestApplyHoldsNoWriteOnTheSourceRegion: the apply side (apply, and redrive, which
+// re-applies) of either stack may write only its own Region's IoT; the capture side
+// (capture, re-check, sweep) holds no IoT write at all.
 func TestApplyHoldsNoWriteOnTheSourceRegion(t *testing.T) {
 	writes := map[string]bool{}
 	for _, a := range slices.Concat(applyWriteActions, shadowWriteActions, []string{"iot:RegisterCertificateWithoutCA"}) {
 		writes[a] = true
 	}
-	for _, tc := range []struct {
-		role     string
-		fn       string
-		mayWrite bool
-	}{
-		{spec.RoleSecondary, spec.FunctionApply, true},
-		{spec.RoleSecondary, spec.FunctionRedrive, true},
-		{spec.RolePrimary, spec.FunctionCapture, false},
-		{spec.RolePrimary, spec.FunctionRecheck, false},
-		{spec.RolePrimary, spec.FunctionSweep, false},
-		{spec.RolePrimary, spec.FunctionRedrive, false},
-	} {
-		t.Run(tc.role+"/"+tc.fn, func(t *testing.T) {
-			res := mustDeploy(t, tc.role, nil)
-			own := regionOf(tc.role)
-			sawWrite := false
-			for _, s := range policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", tc.fn)) {
-				for _, a := range s.Action {
-					if !writes[a] {
-						continue
-					}
-					sawWrite = true
-					if !tc.mayWrite {
-						t.Errorf("%s holds %s", tc.fn, a)
-					}
-					for _, r := range s.Resource {
-						if r != "*" && !strings.HasPrefix(r, "arn:aws:iot:"+own+":") {
-							t.Errorf("%s may %s on %s", tc.fn, a, r)
+	for _, role := range roles {
+		for _, tc := range []struct {
+			fn       string
+			mayWrite bool
+		}{
+			{spec.FunctionApply, true}, {spec.FunctionRedrive, true},
+			{spec.FunctionCapture, false}, {spec.FunctionRecheck, false}, {spec.FunctionSweep, false},
+		} {
+			t.Run(role+"/"+tc.fn, func(t *testing.T) {
+				res := mustDeploy(t, role, nil)
+				own := regionOf(role)
+				sawWrite := false
+				for _, s := range policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", tc.fn)) {
+					for _, a := range s.Action {
+						if !writes[a] {
+							continue
+						}
+						sawWrite = true
+						if !tc.mayWrite {
+							t.Errorf("%s holds %s", tc.fn, a)
+						}
+						for _, r := range s.Resource {
+							if r != "*" && !strings.HasPrefix(r, "arn:aws:iot:"+own+":") {
+								t.Errorf("%s may %s on %s", tc.fn, a, r)
+							}
 						}
 					}
 				}
-			}
-			if tc.mayWrite && !sawWrite {
-				t.Errorf("%s holds no IoT write: it cannot converge %s", tc.fn, own)
-			}
-		})
+				if tc.mayWrite && !sawWrite {
+					t.Errorf("%s holds no IoT write: it cannot converge %s", tc.fn, own)
+				}
+			})
+		}
 	}
 }
 
-// TestPipelineMayCallWhatItsHandlersCall: the IoT actions are kept by hand beside the
-// client interfaces the handlers use; every method of those interfaces is an IAM action
-// of the same name, which the function must hold on its own Region.
-func TestPipelineMayCallWhatItsHandlersCall(t *testing.T) {
-	methods := func(typ reflect.Type) []string {
-		var out []string
-		for i := range typ.NumMethod() {
-			out = append(out, "iot:"+typ.Method(i).Name)
-		}
-		if len(out) == 0 {
-			t.Fatalf("%s has no methods", typ)
-		}
-		return out
+// uses is one narrow interface a function's code calls, on one resource: every
+// method is an IAM action of the same name in service (the data plane's are iot:
+// actions too), unless only lists the methods this function reaches.
+type uses struct {
+	iface    reflect.Type
+	service  string
+	resource string // "iot" (this Region's IoT), a table ("state", "errors", "marks"), "recheck" (the re-check machine)
+	only     []string
+	// except are methods of iface this function never reaches, with the reason.
+	except map[string]string
+}
+
+// Every function's main looks up its data endpoint (awsclients.DataPlane) with
+// *iot.Client, outside any interface.
+var mainCalls = uses{iface: reflect.TypeFor[interface {
+	DescribeEndpoint(context.Context, *iot.DescribeEndpointInput, ...func(*iot.Options)) (*iot.DescribeEndpointOutput, error)
+}](), service: "iot", resource: "iot"}
+
+// The calls of each pipeline function, from the interfaces its handler's parts hold
+// (functions/awsclients.NewPipeline wires them). Only the sweep lists whole
+// registries; only a full reconcile, which no Lambda runs, lists every thing type of
+// the target.
+var (
+	sweepOnly     = map[string]string{"ListThings": "sweep only", "ListThingTypes": "sweep only", "ListThingGroups": "sweep only"}
+	reconcileOnly = map[string]string{"ListThingTypes": "a full reconcile only (iotdr sync), no Lambda"}
+
+	captureUses = []uses{
+		{iface: reflect.TypeFor[replication.Source](), service: "iot", resource: "iot", except: sweepOnly},
+		{iface: reflect.TypeFor[replication.SourceShadows](), service: "iot", resource: "iot"},
+		{iface: reflect.TypeFor[state.Table](), service: "dynamodb", resource: "state"},
 	}
-	source := methods(reflect.TypeFor[replication.Source]())
-	sourceShadows := methods(reflect.TypeFor[replication.SourceShadows]())
-	target := methods(reflect.TypeFor[replication.IoT]())
-	targetShadows := methods(reflect.TypeFor[replication.Shadows]())
-	// Only the sweep lists whole registries; only a full reconcile (which no Lambda
-	// runs) lists every thing type on the target.
-	sweepOnly := map[string]bool{"iot:ListThings": true, "iot:ListThingTypes": true, "iot:ListThingGroups": true}
-	reconcileOnly := map[string]bool{"iot:ListThingTypes": true}
-	for a := range sweepOnly {
-		if !slices.Contains(source, a) {
-			t.Errorf("exception %s is not a replication.Source method any more", a)
-		}
+	applyUses = []uses{
+		{iface: reflect.TypeFor[replication.IoT](), service: "iot", resource: "iot", except: reconcileOnly},
+		{iface: reflect.TypeFor[replication.Shadows](), service: "iot", resource: "iot"},
+		// The applier reads items (state.Store.Get, state.View) and never writes them.
+		{iface: reflect.TypeFor[state.Table](), service: "dynamodb", resource: "state", only: []string{"GetItem"}},
+		{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks"},
+		{iface: reflect.TypeFor[metrics.PutMetricDataAPI](), service: "cloudwatch", resource: "*"},
 	}
-	for _, tc := range []struct {
-		role    string
-		fn      string
-		actions []string
-		except  map[string]bool
-	}{
-		{spec.RolePrimary, spec.FunctionCapture, slices.Concat(source, sourceShadows), sweepOnly},
-		{spec.RolePrimary, spec.FunctionRecheck, source, sweepOnly},
-		{spec.RolePrimary, spec.FunctionSweep, slices.Concat(source, sourceShadows), nil},
-		{spec.RolePrimary, spec.FunctionRedrive, slices.Concat(source, sourceShadows), sweepOnly},
-		{spec.RoleSecondary, spec.FunctionApply, slices.Concat(target, targetShadows), reconcileOnly},
-		{spec.RoleSecondary, spec.FunctionRedrive, slices.Concat(target, targetShadows), reconcileOnly},
-	} {
-		t.Run(tc.role+"/"+tc.fn, func(t *testing.T) {
-			res := mustDeploy(t, tc.role, nil)
-			own := regionOf(tc.role)
-			stmts := policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", tc.fn))
-			granted := func(action string) bool {
-				for _, s := range stmts {
-					if !slices.Contains(s.Action, action) {
+	// failures.Recorder.Record is all capture and apply call; the redrive also lists
+	// and deletes.
+	recordsFailures = uses{iface: reflect.TypeFor[failures.Table](), service: "dynamodb", resource: "errors", only: []string{"PutItem"}}
+
+	functionUses = map[string][]uses{
+		spec.FunctionCapture: slices.Concat(captureUses, []uses{
+			recordsFailures,
+			// Handler.applied: Marks.Covered reads only.
+			{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks", only: []string{"GetItem"}},
+			{iface: reflect.TypeFor[capture.StepFunctions](), service: "states", resource: "recheck"},
+		}),
+		// The re-check reads attachments only: no shadows, and gives up through its
+		// state machine, which records the failure itself.
+		spec.FunctionRecheck: {captureUses[0], captureUses[2]},
+		spec.FunctionSweep: {
+			{iface: reflect.TypeFor[replication.Source](), service: "iot", resource: "iot"},
+			captureUses[1], captureUses[2],
+			{iface: reflect.TypeFor[state.Scanner](), service: "dynamodb", resource: "state"},
+			recordsFailures,
+		},
+		spec.FunctionApply: slices.Concat(applyUses, []uses{recordsFailures}),
+		spec.FunctionRedrive: slices.Concat(captureUses, applyUses, []uses{
+			{iface: reflect.TypeFor[failures.Table](), service: "dynamodb", resource: "errors"},
+			// state.Store.OthersKeys: the re-apply of the whole replica.
+			{iface: reflect.TypeFor[state.Scanner](), service: "dynamodb", resource: "state"},
+		}),
+	}
+
+	// platformCalls are made with a function's role by AWS on its behalf, not by its
+	// code: Lambda's stream poller reads the replica's stream and sends the metadata of
+	// batches given up on to the queue (FunctionApply only).
+	platformCalls = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "sqs:SendMessage"}
+)
+
+// TestEachFunctionHoldsExactlyWhatItsCodeCalls derives each pipeline function's calls
+// from the interfaces its code uses (functionUses) and compares them with its role
+// policy both ways: every call granted, on this Region's resource it is made on
+// (the table, the machine, this Region's IoT), and nothing granted beyond them (and the
+// function's own logs and, for the apply, Lambda's stream polling). A method added to
+// an interface fails here until the function may call it.
+func TestEachFunctionHoldsExactlyWhatItsCodeCalls(t *testing.T) {
+	for _, role := range roles {
+		res := mustDeploy(t, role, nil)
+		own := regionOf(role)
+		table := func(name string) string { return "arn:aws:dynamodb:" + own + ":" + testAccount + ":table/" + name }
+		resources := map[string]string{
+			"state": table("iotdr-state"), "errors": table("iotdr-errors"), "marks": table("iotdr-apply-marks"),
+			"recheck": str(res.m.one(t, "aws:sfn/stateMachine:StateMachine", "recheck").State, "arn"),
+		}
+		for fn, us := range functionUses {
+			t.Run(role+"/"+fn, func(t *testing.T) {
+				want := map[string]map[string]bool{} // action -> resource kinds
+				for _, u := range slices.Concat(us, []uses{mainCalls}) {
+					n := 0
+					for i := range u.iface.NumMethod() {
+						m := u.iface.Method(i).Name
+						if _, skip := u.except[m]; skip || (u.only != nil && !slices.Contains(u.only, m)) {
+							continue
+						}
+						a := u.service + ":" + m
+						if want[a] == nil {
+							want[a] = map[string]bool{}
+						}
+						want[a][u.resource] = true
+						n++
+					}
+					for _, m := range slices.Concat(u.only, slices.Collect(maps.Keys(u.except))) {
+						if _, ok := u.iface.MethodByName(m); !ok {
+							t.Errorf("%s lists %s, which is not a method of %s any more", fn, m, u.iface)
+						}
+					}
+					if n == 0 {
+						t.Errorf("%s: %s contributes no call", fn, u.iface)
+					}
+				}
+				granted := map[string][]policyStatement{}
+				for _, s := range policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", fn)) {
+					if s.Sid == "WriteOwnLogs" {
 						continue
 					}
-					for _, r := range s.Resource {
-						if r == "*" || strings.HasPrefix(r, "arn:aws:iot:"+own+":") {
-							return true
+					for _, a := range s.Action {
+						granted[a] = append(granted[a], s)
+					}
+				}
+				for a, kinds := range want {
+					stmts, ok := granted[a]
+					if !ok {
+						t.Errorf("%s may not call %s, which its code calls", fn, a)
+						continue
+					}
+					var got []string
+					for _, s := range stmts {
+						got = append(got, s.Resource...)
+					}
+					for kind := range kinds {
+						switch kind {
+						case "iot":
+							for _, r := range got {
+								if r == "*" {
+									if _, ok := wildcardActions[a]; !ok {
+										t.Errorf("%s holds %s on \"*\"", fn, a)
+									}
+								} else if !strings.HasPrefix(r, "arn:aws:iot:"+own+":"+testAccount+":") {
+									t.Errorf("%s holds %s on %s, not this Region's IoT", fn, a, r)
+								}
+							}
+						case "*":
+							if !slices.Equal(got, []string{"*"}) {
+								t.Errorf("%s holds %s on %v", fn, a, got)
+							}
+						default:
+							if !slices.Contains(got, resources[kind]) {
+								t.Errorf("%s may not call %s on its %s (%s): granted on %v", fn, a, kind, resources[kind], got)
+							}
+						}
+					}
+					// A table action on a table the code does not call it on is too much.
+					if strings.HasPrefix(a, "dynamodb:") || strings.HasPrefix(a, "states:") {
+						for _, r := range got {
+							found := false
+							for kind := range kinds {
+								found = found || resources[kind] == r
+							}
+							if !found {
+								t.Errorf("%s holds %s on %s, which its code never calls it on", fn, a, r)
+							}
 						}
 					}
 				}
-				return false
-			}
-			for _, a := range tc.actions {
-				if !tc.except[a] && !granted(a) {
-					t.Errorf("%s may not call %s in %s, which its handler calls", tc.fn, a, own)
+				for a := range granted {
+					if want[a] == nil && !(fn == spec.FunctionApply && slices.Contains(platformCalls, a)) {
+						t.Errorf("%s holds %s, which its code never calls", fn, a)
+					}
 				}
-			}
-			if !granted("iot:DescribeEndpoint") {
-				t.Errorf("%s may not look up its data endpoint", tc.fn)
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -300,47 +409,4 @@ func policyStatements(t *testing.T, p mockResource) []policyStatement {
 		t.Fatalf("policy %s has no statements", p.Name)
 	}
 	return parsed.Statement
-}
-
-// TestPipelineMayUseItsTables: each function may make the DynamoDB calls its handler
-// makes, on its own Region's tables: capture's conditional writes and reads of the
-// state table, the sweep's and the re-apply's scans, every function's error records,
-// the redrive's drain of the error table.
-func TestPipelineMayUseItsTables(t *testing.T) {
-	const state, errs = "-state", "-errors"
-	for _, tc := range []struct {
-		role, fn string
-		want     map[string][]string // table suffix -> actions
-	}{
-		{spec.RolePrimary, spec.FunctionCapture, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem"}, errs: {"dynamodb:PutItem"}}},
-		{spec.RolePrimary, spec.FunctionRecheck, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem"}}},
-		{spec.RolePrimary, spec.FunctionSweep, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}, errs: {"dynamodb:PutItem"}}},
-		{spec.RolePrimary, spec.FunctionRedrive, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:PutItem"}, errs: {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:PutItem"}}},
-		{spec.RoleSecondary, spec.FunctionApply, map[string][]string{state: {"dynamodb:GetItem"}, errs: {"dynamodb:PutItem"}}},
-		{spec.RoleSecondary, spec.FunctionRedrive, map[string][]string{state: {"dynamodb:GetItem", "dynamodb:Scan"}, errs: {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:PutItem"}}},
-	} {
-		t.Run(tc.role+"/"+tc.fn, func(t *testing.T) {
-			res := mustDeploy(t, tc.role, nil)
-			own := regionOf(tc.role)
-			stmts := policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", tc.fn))
-			for table, actions := range tc.want {
-				for _, a := range actions {
-					ok := false
-					for _, s := range stmts {
-						if !slices.Contains(s.Action, a) {
-							continue
-						}
-						for _, r := range s.Resource {
-							if strings.HasPrefix(r, "arn:aws:dynamodb:"+own+":") && strings.Contains(r, table) {
-								ok = true
-							}
-						}
-					}
-					if !ok {
-						t.Errorf("%s may not call %s on its %s table in %s", tc.fn, a, strings.TrimPrefix(table, "-"), own)
-					}
-				}
-			}
-		})
-	}
 }

@@ -14,27 +14,22 @@ import (
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
-// Halves says which halves of the replication pipeline a stack runs. The pipeline's
-// code is written so that one Region can run both (the capture skips the apply's own
-// shadow writes by client token, the applier skips the items its own Region
-// captured), but the registry has no client token: a capture in the Region being
-// applied to would see every apply's registry writes, including the intermediate
-// states of a half-done apply, as new changes of that Region, and send them back.
-// Until failback (issue 10) makes that loop-free, the primary captures and the
-// secondary applies; failback turns on the other half in each stack by setting these.
+// Halves says which halves of the replication pipeline a stack runs. Both stacks run
+// both (failback, issue 10): a change made in either Region reaches the other through
+// the state table, as in the simulator (simulator/world.go). The apply marks its
+// registry writes in the Region's own mark table and its shadow writes carry
+// spec.ApplyClientToken, so the capture there does not send them back.
 type Halves struct {
 	// Capture deploys the capture rules, the capture, re-check and sweep functions,
-	// the re-check and sweep state machines and the sweep schedule.
+	// the re-check and sweep state machines, the sweep schedule and the device policy.
 	Capture bool
 	// Apply deploys the apply function on this Region's replica stream, with its
 	// failure queue.
 	Apply bool
 }
 
-// halves returns the halves the stack's role runs today.
-func (s *settings) halves() Halves {
-	return Halves{Capture: s.Role == spec.RolePrimary, Apply: s.Role == spec.RoleSecondary}
-}
+// halves returns the halves every stack runs: both.
+func (s *settings) halves() Halves { return Halves{Capture: true, Apply: true} }
 
 // Pipeline is one Region's part of the replication pipeline: the error table and the
 // redrive function always, plus the halves the stack runs.
@@ -46,7 +41,10 @@ type Pipeline struct {
 	// stack's Region.
 	StateTableName, StateTableArn pulumi.StringOutput
 	ErrorTable                    *dynamodb.Table
-	Functions                     map[string]*Function
+	// MarkTable is this Region's own apply-mark table (spec.MarkTable): the apply
+	// writes it, the capture reads it.
+	MarkTable *dynamodb.Table
+	Functions map[string]*Function
 
 	// Capture half.
 	Rules          []*iot.TopicRule
@@ -67,7 +65,8 @@ type pipelineArgs struct {
 	// StateTableName is the state table's name (the primary's table resource, or the
 	// primary stack's output in the secondary).
 	StateTableName pulumi.StringOutput
-	// StreamArn is this Region's replica's stream (Apply only).
+	// StreamArn is the stream of the state table's replica in this Region (the
+	// primary's own table, the secondary's replica), which feeds the apply.
 	StreamArn pulumi.StringInput
 }
 
@@ -117,6 +116,10 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 	if p.ErrorTable, err = newTable(ctx, "errors", s.Prefix+"-errors", spec.ErrorTable(), nil, child); err != nil {
 		return nil, err
 	}
+	// Marks are about one Region's applies, so the table is not replicated either.
+	if p.MarkTable, err = newTable(ctx, "apply-marks", spec.Prefixed(s.Prefix, spec.MarkTableName), spec.MarkTable(), nil, child); err != nil {
+		return nil, err
+	}
 	if args.Halves.Capture {
 		if err := p.newCapture(ctx, s, args, child); err != nil {
 			return nil, err
@@ -130,7 +133,7 @@ func newPipeline(ctx *pulumi.Context, s *settings, args pipelineArgs, opts ...pu
 	if err := p.newRedrive(ctx, s, args, child); err != nil {
 		return nil, err
 	}
-	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{"stateTable": p.StateTableName, "errorTable": p.ErrorTable.Name}); err != nil {
+	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{"stateTable": p.StateTableName, "errorTable": p.ErrorTable.Name, "markTable": p.MarkTable.Name}); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -150,7 +153,7 @@ func previousPipeline(s *settings) pulumi.ResourceOption {
 }
 
 // env is what awsclients.NewPipeline reads in every pipeline main (required: the peer
-// Region, both tables), plus extra.
+// Region, the state, error and mark tables), plus extra.
 func (p *Pipeline) env(s *settings, extra pulumi.StringMap) pulumi.StringMap {
 	peer := s.PrimaryRegion
 	if s.Region() == s.PrimaryRegion {
@@ -160,6 +163,7 @@ func (p *Pipeline) env(s *settings, extra pulumi.StringMap) pulumi.StringMap {
 		spec.EnvPeerRegion: pulumi.String(peer),
 		spec.EnvStateTable: p.StateTableName,
 		spec.EnvErrorTable: p.ErrorTable.Name,
+		spec.EnvMarkTable:  p.MarkTable.Name,
 	}
 	maps.Copy(env, extra)
 	return env
@@ -172,6 +176,16 @@ func (p *Pipeline) stateReadWrite() statement {
 
 func (p *Pipeline) stateRead() statement {
 	return statement{Sid: "ReadState", Actions: []string{"dynamodb:GetItem"}, Resources: []pulumi.StringInput{p.StateTableArn}}
+}
+
+// readMarks lets the capture tell the apply's registry writes from changes made here.
+func (p *Pipeline) readMarks() statement {
+	return statement{Sid: "ReadApplyMarks", Actions: []string{"dynamodb:GetItem"}, Resources: []pulumi.StringInput{p.MarkTable.Arn}}
+}
+
+// writeMarks lets the apply mark the registry writes it makes (read-modify-write).
+func (p *Pipeline) writeMarks() statement {
+	return statement{Sid: "WriteApplyMarks", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resources: []pulumi.StringInput{p.MarkTable.Arn}}
 }
 
 func (p *Pipeline) recordErrors() statement {

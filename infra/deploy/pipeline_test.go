@@ -171,15 +171,11 @@ func TestSchedules(t *testing.T) {
 					t.Errorf("%s redrive permission %v", role, objectOf(perm))
 				}
 
-				rules := res.m.byType("aws:cloudwatch/eventRule:EventRule")
-				if role == spec.RoleSecondary {
-					if len(rules) != 1 {
-						t.Errorf("secondary has %d schedules, want the redrive only", len(rules))
-					}
-					continue
+				if rules := res.m.byType("aws:cloudwatch/eventRule:EventRule"); len(rules) != 2 {
+					t.Errorf("%s has %d schedules, want the redrive and the sweep", role, len(rules))
 				}
-				// Sweep, where the capture runs: EventBridge starts the state machine
-				// with an empty state (a full sweep from the first page).
+				// Sweep, in both stacks since both capture: EventBridge starts the
+				// state machine with an empty state (a full sweep from the first page).
 				rule = res.m.one(t, "aws:cloudwatch/eventRule:EventRule", "sweep")
 				if get(rule, "scheduleExpression") != tc.sweep {
 					t.Errorf("sweep schedule %v, want %s", get(rule, "scheduleExpression"), tc.sweep)
@@ -201,16 +197,33 @@ func TestSchedules(t *testing.T) {
 	}
 }
 
-func TestSecondaryEventSourceMapping(t *testing.T) {
-	res := mustDeploy(t, spec.RoleSecondary, map[string]string{"streamMaxRetries": "7", "streamBatchSize": "25"})
-	if !slices.Equal(res.m.refs, []string{testPrimaryStack}) {
-		t.Errorf("stack references %v, want %s", res.m.refs, testPrimaryStack)
+// TestEventSourceMappingOnTheRegionsReplica: in both stacks the apply reads the
+// stream of the state table's replica in its own Region (the primary's own table,
+// the secondary's replica), passing only other Regions' captures.
+func TestEventSourceMappingOnTheRegionsReplica(t *testing.T) {
+	for _, role := range roles {
+		t.Run(role, func(t *testing.T) { testEventSourceMapping(t, role) })
+	}
+}
+
+func testEventSourceMapping(t *testing.T, role string) {
+	res := mustDeploy(t, role, map[string]string{"streamMaxRetries": "7", "streamBatchSize": "25"})
+	region := regionOf(role)
+	table := "arn:aws:dynamodb:" + region + ":" + testAccount + ":table/iotdr-state"
+	stream := table + "/stream/2026-01-01T00:00:00.000"
+	if role == spec.RoleSecondary {
+		if !slices.Equal(res.m.refs, []string{testPrimaryStack}) {
+			t.Errorf("stack references %v, want %s", res.m.refs, testPrimaryStack)
+		}
+		if stream != testPrimaryStream || table != testReplicaArn {
+			t.Fatalf("mock replica %s %s", testPrimaryStream, testReplicaArn)
+		}
 	}
 	esm := res.m.one(t, "aws:lambda/eventSourceMapping:EventSourceMapping", "state-stream")
 	queue := res.m.one(t, "aws:sqs/queue:Queue", "stream-failures")
 	for path, v := range map[string]any{
-		"eventSourceArn":                             testPrimaryStream,
-		"functionName":                               fnArn(testSecondary, spec.FunctionApply),
+		"eventSourceArn":                             stream,
+		"functionName":                               fnArn(region, spec.FunctionApply),
 		"functionResponseTypes.0":                    "ReportBatchItemFailures",
 		"bisectBatchOnFunctionError":                 true,
 		"maximumRetryAttempts":                       7.0,
@@ -223,7 +236,7 @@ func TestSecondaryEventSourceMapping(t *testing.T) {
 			t.Errorf("event source mapping %s = %v, want %v", path, got, v)
 		}
 	}
-	if esm.Region != testSecondary {
+	if esm.Region != region {
 		t.Errorf("event source mapping in %q", esm.Region)
 	}
 	var pattern any
@@ -232,7 +245,7 @@ func TestSecondaryEventSourceMapping(t *testing.T) {
 	}
 	var want any
 	if err := json.Unmarshal([]byte(`{"eventName": ["INSERT", "MODIFY"],
-		"dynamodb": {"NewImage": {"`+spec.StateAttrOrigin+`": {"S": [{"anything-but": ["`+testSecondary+`"]}]}}}}`), &want); err != nil {
+		"dynamodb": {"NewImage": {"`+spec.StateAttrOrigin+`": {"S": [{"anything-but": ["`+region+`"]}]}}}}`), &want); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(pattern, want) {
@@ -241,7 +254,8 @@ func TestSecondaryEventSourceMapping(t *testing.T) {
 	if q := res.outputs[spec.OutputStreamFailureQueueURL]; q != str(queue.State, "url") {
 		t.Errorf("queue URL output %v", q)
 	}
-	// The function can read the stream and give up to the queue, nothing more on either.
+	// The function can read the stream and give up to the queue, nothing more on either;
+	// its tables are its own Region's.
 	grants := map[string][]string{}
 	for _, s := range policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", spec.FunctionApply)) {
 		for _, a := range s.Action {
@@ -250,12 +264,13 @@ func TestSecondaryEventSourceMapping(t *testing.T) {
 			}
 		}
 	}
-	stream := testReplicaArn + "/stream/*"
+	own := "arn:aws:dynamodb:" + region + ":" + testAccount + ":table/"
 	wantGrants := map[string][]string{
-		"dynamodb:DescribeStream": {stream}, "dynamodb:GetRecords": {stream}, "dynamodb:GetShardIterator": {stream}, "dynamodb:ListStreams": {stream},
-		"dynamodb:GetItem": {testReplicaArn},
-		"dynamodb:PutItem": {"arn:aws:dynamodb:" + testSecondary + ":" + testAccount + ":table/iotdr-errors"},
-		"sqs:SendMessage":  {str(queue.State, "arn")},
+		"dynamodb:DescribeStream": {stream}, "dynamodb:GetRecords": {stream}, "dynamodb:GetShardIterator": {stream},
+		"dynamodb:ListStreams": {table + "/stream/*"},
+		"dynamodb:GetItem":     {table, own + "iotdr-apply-marks"},
+		"dynamodb:PutItem":     {own + "iotdr-errors", own + "iotdr-apply-marks"},
+		"sqs:SendMessage":      {str(queue.State, "arn")},
 	}
 	if !reflect.DeepEqual(grants, wantGrants) {
 		t.Errorf("apply's table and queue grants\n got %v\nwant %v", grants, wantGrants)
@@ -277,16 +292,15 @@ func TestFunctionEnvironmentIsWhatItsMainReads(t *testing.T) {
 			// awsclients.NewPipeline requires these in every pipeline main.
 			base := map[string]string{
 				spec.EnvPeerRegion: peer, spec.EnvStateTable: "iotdr-state", spec.EnvErrorTable: "iotdr-errors",
+				spec.EnvMarkTable: "iotdr-apply-marks",
 			}
 			with := func(extra map[string]string) map[string]string {
 				out := maps.Clone(base)
 				maps.Copy(out, extra)
 				return out
 			}
-			redrive := base
-			if role == spec.RoleSecondary {
-				redrive = with(map[string]string{spec.EnvMetricNamespace: spec.DefaultMetricNamespace})
-			}
+			// The redrive re-applies too, which publishes the lag.
+			redrive := with(map[string]string{spec.EnvMetricNamespace: spec.DefaultMetricNamespace})
 			want := map[string]map[string]string{
 				spec.FunctionCapture: with(map[string]string{
 					spec.EnvRecheckMachineARN: "arn:aws:states:" + region + ":" + testAccount + ":stateMachine:iotdr-recheck",
@@ -361,13 +375,16 @@ func TestRedriveLogMessageExists(t *testing.T) {
 
 func TestAlarms(t *testing.T) {
 	topic := func(region string) string { return "arn:aws:sns:" + region + ":" + testAccount + ":ops" }
-	both := []string{"health", "error-table-growth", "redrive-still-failing", "redrive-errors"}
+	// Both stacks capture and apply, so both watch both halves.
+	both := []string{"health", "error-table-growth", "redrive-still-failing", "redrive-errors",
+		"capture-errors", "recheck-failed", "sweep-failed",
+		"replication-lag", "stream-iterator-age", "apply-errors", "stream-failures"}
 	for _, tc := range []struct {
 		role string
 		want []string
 	}{
-		{spec.RolePrimary, append(slices.Clone(both), "capture-errors", "recheck-failed", "sweep-failed")},
-		{spec.RoleSecondary, append(slices.Clone(both), "replication-lag", "stream-iterator-age", "apply-errors", "stream-failures")},
+		{spec.RolePrimary, both},
+		{spec.RoleSecondary, both},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			region := regionOf(tc.role)
@@ -413,13 +430,10 @@ func TestAlarms(t *testing.T) {
 				}
 			}
 			checkMetric("redrive-errors", "AWS/Lambda", "Errors", "FunctionName", "iotdr-"+spec.FunctionRedrive)
-			if tc.role == spec.RolePrimary {
-				checkMetric("capture-errors", "AWS/Lambda", "Errors", "FunctionName", "iotdr-"+spec.FunctionCapture)
-				for _, m := range []string{"recheck", "sweep"} {
-					checkMetric(m+"-failed", "AWS/States", "ExecutionsFailed", "StateMachineArn",
-						str(res.m.one(t, "aws:sfn/stateMachine:StateMachine", m).State, "arn"))
-				}
-				return
+			checkMetric("capture-errors", "AWS/Lambda", "Errors", "FunctionName", "iotdr-"+spec.FunctionCapture)
+			for _, m := range []string{"recheck", "sweep"} {
+				checkMetric(m+"-failed", "AWS/States", "ExecutionsFailed", "StateMachineArn",
+					str(res.m.one(t, "aws:sfn/stateMachine:StateMachine", m).State, "arn"))
 			}
 			lag := alarm("replication-lag")
 			if q, _ := get(lag, "metricQueries.0.expression").(string); !strings.Contains(q, "MAX("+spec.MetricReplicationLag+")") || !strings.Contains(q, `"`+spec.DefaultMetricNamespace+`"`) {

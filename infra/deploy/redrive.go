@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
@@ -30,19 +29,28 @@ func (p *Pipeline) newRedrive(ctx *pulumi.Context, s *settings, args pipelineArg
 		Resources: []pulumi.StringInput{p.ErrorTable.Arn},
 	}}
 	env := pulumi.StringMap{}
+	state := []string{"dynamodb:GetItem"}
+	switch {
+	case args.Halves.Apply:
+		// Converging reads everything a capture reads, and more.
+		stmts = append(stmts, applyStatements(region, args.Account)...)
+	case args.Halves.Capture:
+		stmts = append(stmts, captureStatements(region, args.Account, true, false)...)
+	}
 	if args.Halves.Capture {
-		stmts = slices.Concat(stmts, captureStatements(region, args.Account, true, false), []statement{p.stateReadWrite()})
+		state = append(state, "dynamodb:PutItem")
 	}
 	if args.Halves.Apply {
 		// Scan serves the re-apply of the whole replica ({"reapply": true}).
-		reapply := statement{Sid: "ReapplyState", Actions: []string{"dynamodb:Scan"}, Resources: []pulumi.StringInput{p.StateTableArn}}
-		stmts = slices.Concat(stmts, applyStatements(region, args.Account), []statement{p.stateRead(), reapply, metricStatement(s.MetricNamespace)})
+		state = append(state, "dynamodb:Scan")
+		stmts = append(stmts, p.writeMarks(), metricStatement(s.MetricNamespace))
 		env[spec.EnvMetricNamespace] = pulumi.String(s.MetricNamespace)
 	}
+	stmts = append(stmts, statement{Sid: "RedriveState", Actions: state, Resources: []pulumi.StringInput{p.StateTableArn}})
 	redrive, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionRedrive, Description: "iot-dr: re-run what the error table holds",
 		Code: args.Code[spec.FunctionRedrive], Timeout: 900, MemoryMB: spec.FunctionMemoryMB[spec.FunctionRedrive],
-		Env: p.env(s, env), Statements: dedupe(stmts),
+		Env: p.env(s, env), Statements: stmts,
 	}, child)
 	if err != nil {
 		return err

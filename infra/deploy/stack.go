@@ -30,7 +30,8 @@ type SecondaryArgs struct {
 }
 
 // Primary is the primary Region's half of a deployment: the global state table with
-// its replica in the secondary Region, the capture half of the pipeline, the health
+// its replica in the secondary Region, the replication pipeline (capture and apply,
+// so that changes made in the secondary while failed over flow back), the health
 // probe and the domain configuration.
 type Primary struct {
 	pulumi.ResourceState
@@ -39,9 +40,9 @@ type Primary struct {
 	Outputs pulumi.Map
 }
 
-// Secondary is the secondary Region's half: the apply half of the pipeline on the
-// state table's replica, the health probe, the domain configuration and the failover
-// records that point the custom domain at the healthy Region.
+// Secondary is the secondary Region's half: the replication pipeline (capture and
+// apply) on the state table's replica, the health probe, the domain configuration and
+// the failover records that point the custom domain at the healthy Region.
 type Secondary struct {
 	pulumi.ResourceState
 	// Outputs are what the iotdr CLI reads, under spec's Output* keys.
@@ -232,6 +233,8 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 		spec.OutputStateTableName:          pipeline.StateTableName,
 		spec.OutputStateTableArn:           pipeline.StateTableArn,
 		spec.OutputErrorTableName:          pipeline.ErrorTable.Name,
+		spec.OutputMarkTableName:           pipeline.MarkTable.Name,
+		spec.OutputHostedZoneID:            pulumi.String(s.HostedZoneID),
 		spec.OutputFunctionNames:           fns,
 	}
 	if s.Role == spec.RolePrimary && st.sharedValidationRecord == nil && s.CertificateARN == "" {

@@ -71,12 +71,44 @@ func TestPrimaryStateTableIsGlobalWithStreamTTLAndRecovery(t *testing.T) {
 	// The secondary owns no state table: its replica is part of the primary's.
 	sec := mustDeploy(t, spec.RoleSecondary, nil)
 	for _, tbl := range sec.m.byType("aws:dynamodb/table:Table") {
-		if tbl.Name != "errors" {
+		if tbl.Name != "errors" && tbl.Name != "apply-marks" {
 			t.Errorf("secondary creates table %s", tbl.Name)
 		}
 	}
 	if got := sec.outputs[spec.OutputStateTableArn]; got != testReplicaArn {
 		t.Errorf("secondary state table ARN %v, want its replica %s", got, testReplicaArn)
+	}
+}
+
+// TestMarkTableInEachRegionNotReplicated: each Region's apply marks its own writes in
+// a table of its own, keyed and expiring as spec.MarkTable says, named as the
+// simulator names it, and exported for `iotdr sync`.
+func TestMarkTableInEachRegionNotReplicated(t *testing.T) {
+	for _, role := range roles {
+		t.Run(role, func(t *testing.T) {
+			res := mustDeploy(t, role, nil)
+			marks := res.m.one(t, "aws:dynamodb/table:Table", "apply-marks")
+			want := spec.MarkTable()
+			for path, v := range map[string]any{
+				"name": spec.MarkTableName, "hashKey": want.HashKey, "attributes.0.name": want.HashKey, "attributes.0.type": "S",
+				"ttl.attributeName": want.TTLAttribute, "ttl.enabled": true, "billingMode": "PAY_PER_REQUEST",
+				"replicas": nil, "streamEnabled": nil,
+			} {
+				if got := get(marks, path); got != v {
+					t.Errorf("mark table %s = %v, want %v", path, got, v)
+				}
+			}
+			if marks.Region != regionOf(role) {
+				t.Errorf("mark table in %q", marks.Region)
+			}
+			if res.outputs[spec.OutputMarkTableName] != spec.MarkTableName {
+				t.Errorf("%s output %v", spec.OutputMarkTableName, res.outputs[spec.OutputMarkTableName])
+			}
+			other := mustDeploy(t, role, map[string]string{"prefix": "acme"})
+			if got := get(other.m.one(t, "aws:dynamodb/table:Table", "apply-marks"), "name"); got != "acme-apply-marks" {
+				t.Errorf("mark table with prefix acme is named %v", got)
+			}
+		})
 	}
 }
 
@@ -138,31 +170,26 @@ func TestPrimaryRegistryEventsIndexingAndPolicies(t *testing.T) {
 	}
 }
 
-// TestHalvesPerRole: the primary runs the capture half and no apply, the secondary
-// the apply half and no capture (see Halves).
-func TestHalvesPerRole(t *testing.T) {
-	captureOnly := []string{
-		"aws:iot/topicRule:TopicRule", "aws:iot/eventConfigurations:EventConfigurations",
-		"aws:iot/indexingConfiguration:IndexingConfiguration", "aws:sfn/stateMachine:StateMachine",
-	}
-	applyOnly := []string{"aws:lambda/eventSourceMapping:EventSourceMapping", "aws:sqs/queue:Queue"}
-	for _, tc := range []struct {
-		role          string
-		present, none []string
-	}{
-		{spec.RolePrimary, captureOnly, applyOnly},
-		{spec.RoleSecondary, applyOnly, captureOnly},
-	} {
-		t.Run(tc.role, func(t *testing.T) {
-			res := mustDeploy(t, tc.role, nil)
-			for _, typ := range tc.present {
-				if len(res.m.byType(typ)) == 0 {
-					t.Errorf("no %s", typ)
+// TestBothHalvesInBothStacks: failback needs capture and apply in both Regions, as
+// the simulator runs them (simulator/world.go): capture rules, registry events,
+// indexing, the re-check and sweep machines, the stream mapping and its queue.
+func TestBothHalvesInBothStacks(t *testing.T) {
+	for _, role := range roles {
+		t.Run(role, func(t *testing.T) {
+			res := mustDeploy(t, role, nil)
+			for typ, n := range map[string]int{
+				"aws:iot/topicRule:TopicRule": len(spec.CaptureRules()), "aws:iot/eventConfigurations:EventConfigurations": 1,
+				"aws:iot/indexingConfiguration:IndexingConfiguration": 1, "aws:sfn/stateMachine:StateMachine": 2,
+				"aws:lambda/eventSourceMapping:EventSourceMapping": 1, "aws:sqs/queue:Queue": 1,
+			} {
+				if got := len(res.m.byType(typ)); got != n {
+					t.Errorf("%d %s, want %d", got, typ, n)
 				}
 			}
-			for _, typ := range tc.none {
-				if n := len(res.m.byType(typ)); n != 0 {
-					t.Errorf("%d %s", n, typ)
+			for _, k := range []string{spec.OutputCaptureRules, spec.OutputDevicePolicy, spec.OutputRecheckMachineArn,
+				spec.OutputSweepMachineArn, spec.OutputStreamFailureQueueURL, spec.OutputMarkTableName} {
+				if v, ok := res.outputs[k]; !ok || v == nil || v == "" {
+					t.Errorf("output %s missing", k)
 				}
 			}
 		})
@@ -214,8 +241,8 @@ func TestHealthCheckFromConfig(t *testing.T) {
 func TestLambdasRuntimeArchitectureAndBuild(t *testing.T) {
 	deployed := map[string]bool{}
 	for role, want := range map[string][]string{
-		spec.RolePrimary:   {spec.FunctionCapture, spec.FunctionRecheck, spec.FunctionSweep, spec.FunctionRedrive, spec.FunctionHealthProbe},
-		spec.RoleSecondary: {spec.FunctionApply, spec.FunctionRedrive, spec.FunctionHealthProbe},
+		spec.RolePrimary:   append(slices.Clone(spec.PipelineFunctions), spec.FunctionHealthProbe),
+		spec.RoleSecondary: append(slices.Clone(spec.PipelineFunctions), spec.FunctionHealthProbe),
 	} {
 		t.Run(role, func(t *testing.T) {
 			res := mustDeploy(t, role, nil)
@@ -402,10 +429,12 @@ func TestOutputsAUserNeeds(t *testing.T) {
 	both := []string{spec.OutputRole, spec.OutputRegion, spec.OutputIoTEndpoint, spec.OutputHealthCheckID, spec.OutputProbeURL,
 		spec.OutputDomain, spec.OutputDomainConfiguration, spec.OutputProbeForceFailParameter, spec.OutputAlarmNames,
 		spec.OutputStateTableName, spec.OutputStateTableArn, spec.OutputReplicaArn, spec.OutputReplicaStreamArn,
-		spec.OutputErrorTableName, spec.OutputFunctionNames}
+		spec.OutputErrorTableName, spec.OutputFunctionNames, spec.OutputMarkTableName, spec.OutputHostedZoneID,
+		spec.OutputCaptureRules, spec.OutputDevicePolicy, spec.OutputRecheckMachineArn, spec.OutputSweepMachineArn,
+		spec.OutputStreamFailureQueueURL}
 	for role, keys := range map[string][]string{
-		spec.RolePrimary:   append(slices.Clone(both), spec.OutputCaptureRules, spec.OutputDevicePolicy, spec.OutputRecheckMachineArn, spec.OutputSweepMachineArn),
-		spec.RoleSecondary: append(slices.Clone(both), spec.OutputPrimaryHealthCheckID, spec.OutputStreamFailureQueueURL),
+		spec.RolePrimary:   slices.Clone(both),
+		spec.RoleSecondary: append(slices.Clone(both), spec.OutputPrimaryHealthCheckID),
 	} {
 		t.Run(role, func(t *testing.T) {
 			res := mustDeploy(t, role, nil)

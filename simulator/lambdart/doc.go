@@ -39,7 +39,9 @@
 // shards proceed in parallel. It models
 // BatchSize, MaxBatchingWindow, MaxRetryAttempts, BisectBatchOnFunctionError,
 // ReportBatchItemFailures (partial batch response) and an on-failure
-// destination. Delivery is at least once: a record may be delivered again
+// destination. An invocation refused for concurrency is retried until it is
+// made, not counted against MaxRetryAttempts (Lambda retries throttled stream
+// batches until the records expire). Delivery is at least once: a record may be delivered again
 // after a failure, but is never skipped without being handed to OnFailure (or,
 // if OnFailure is nil, logged at error level and counted as discarded).
 //

@@ -39,7 +39,8 @@ type StreamMapping struct {
 	// its records go to OnFailure: -1 retries until success (Lambda's
 	// default), 0 never retries, n retries n times; the zero value therefore
 	// gives up after the first failure, as Lambda does with 0. Bisecting a
-	// batch does not count as a retry.
+	// batch does not count as a retry, nor does an invocation refused for
+	// concurrency (ErrThrottled), which is retried until it is made.
 	MaxRetryAttempts int
 	// BisectOnError splits a batch that failed with a function error in two
 	// and retries each half separately (BisectBatchOnFunctionError).
@@ -76,10 +77,13 @@ type MappingStats struct {
 	FailedRecords int64
 	// DiscardedRecords is the number of records given up with no OnFailure.
 	DiscardedRecords int64
+	// Throttled is the number of invocations refused for concurrency (retried
+	// without counting against MaxRetryAttempts).
+	Throttled int64
 }
 
 type mappingCounters struct {
-	batches, records, retries, failed, discarded atomic.Int64
+	batches, records, retries, failed, discarded, throttled atomic.Int64
 }
 
 // MappingStats returns the stream-mapping counters of a function (zero if it
@@ -97,6 +101,7 @@ func (r *Runtime) MappingStats(function string) MappingStats {
 		Retries:          c.retries.Load(),
 		FailedRecords:    c.failed.Load(),
 		DiscardedRecords: c.discarded.Load(),
+		Throttled:        c.throttled.Load(),
 	}
 }
 
@@ -245,6 +250,12 @@ func (p *poller) run(ctx context.Context, checkpoint string) {
 				curLen, failures, retrying = len(pending), 0, false
 				continue
 			}
+
+		case errors.Is(res.err, ErrThrottled):
+			// Lambda could not invoke the function (concurrency): as AWS does, the
+			// mapping retries until the records expire, neither bisecting nor counting
+			// the attempt against MaxRetryAttempts, which bounds function errors.
+			p.c.throttled.Add(1)
 
 		default: // whole-batch failure
 			if p.m.BisectOnError && curLen > 1 {

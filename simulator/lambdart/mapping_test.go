@@ -512,3 +512,43 @@ func TestMappingShards(t *testing.T) {
 		t.Errorf("40 items all hashed to %v: the test would not exercise shards", used)
 	}
 }
+
+// TestMappingThrottleIsNotARetry: while the account's concurrency is used up, the
+// mapping cannot invoke its function; as AWS does, it retries until the invocation is
+// made, and a mapping that allows no retries of function errors still gives nothing
+// up.
+func TestMappingThrottleIsNotARetry(t *testing.T) {
+	r := New(testRegion, testAccount, nil, WithAccountConcurrency(1))
+	entered, release := make(chan struct{}), make(chan struct{})
+	mustRegister(t, r, "hold", func() error {
+		close(entered)
+		<-release
+		return nil
+	}, FunctionOptions{})
+	done := make(chan error, 1)
+	go func() { _, err := r.Invoke(context.Background(), "hold", []byte(`{}`)); done <- err }()
+	<-entered
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+		<-done
+	})
+
+	h := &recorder{}
+	mustRegister(t, r, "trigger", h.handle, FunctionOptions{})
+	f := &failures{}
+	tb := newStreamTable(t, ids(4)...)
+	startMapping(t, r, tb, "trigger", StreamMapping{BatchSize: 10, MaxRetryAttempts: 0, OnFailure: f.onFailure, RetryDelay: time.Millisecond})
+	waitFor(t, "throttled invocations", func() bool { return r.MappingStats("trigger").Throttled >= 3 })
+	close(release)
+	released = true
+	waitFor(t, "records processed", func() bool { return r.MappingStats("trigger").Records == 4 })
+	if failed, _ := f.snapshot(); len(failed) != 0 {
+		t.Errorf("records given up while throttled: %v", failed)
+	}
+	if got := join(h.calls()); got != "[0,1,2,3]" {
+		t.Errorf("calls = %s, want the batch once, after the slot was free", got)
+	}
+}

@@ -15,17 +15,15 @@ import (
 
 func main() {
 	awsclients.StartPipeline("apply", func(p *awsclients.Pipeline) any {
-		table := os.Getenv(spec.EnvApplyProgressTable)
-		if table == "" {
-			return p.Apply.Handle
-		}
+		// The pipeline required the mark table (spec.EnvMarkTable); the apply records its
+		// batches' progress there too, for the probe's failback catch-up gate.
+		table := os.Getenv(spec.EnvMarkTable)
 		log := awsclients.Logger()
 		cfg, err := awsclients.Config(context.Background())
 		if err != nil { // the pipeline was built from the same configuration: not expected
 			log.Error("apply progress not recorded: no AWS configuration", "error", err)
 			return p.Apply.Handle
 		}
-		// The batches' progress, for the probe's failback catch-up gate.
 		progress := &applymark.Progress{Table: dynamodb.NewFromConfig(cfg), Name: table, Region: p.Region, Logger: log}
 		return progress.Track(p.Apply.Handle)
 	})
