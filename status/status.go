@@ -193,8 +193,8 @@ const (
 	// ExitNormal: the fleet is on the primary and no Region is behind or has apply
 	// failures waiting.
 	ExitNormal = 0
-	// ExitAttention: failed over, or a Region is behind (catching up), or has apply
-	// failures waiting in its error table.
+	// ExitAttention: failed over, the serving Region unhealthy (both are), a Region
+	// behind (catching up) or with apply failures waiting in its error table.
 	ExitAttention = 1
 	// ExitUnknown: some of the status could not be read (what could is shown).
 	ExitUnknown = 2
@@ -213,6 +213,11 @@ func (rep *Report) Exit() int {
 	}
 	if rep.ServingRole != spec.RolePrimary {
 		code = ExitAttention
+	}
+	for _, r := range rep.Regions {
+		if r.Name == rep.Serving && !r.Healthy { // both unhealthy: Route 53 answers the primary anyway
+			code = ExitAttention
+		}
 	}
 	return code
 }

@@ -28,8 +28,9 @@ failover rule applied to the health checks of a real deployment), what each Regi
 still has to apply from the other (the failback catch-up gate's reading: changes in
 the batches being applied and the age of the oldest, and apply failures waiting in the
 error table) and the conflicts recorded in each Region. Read-only.
-Exit status: 0 the fleet is on the primary and nothing is behind, 1 failed over or a
-Region is behind or has apply failures waiting, 2 could not read (some) status.
+Exit status: 0 the fleet is on a healthy primary and nothing is behind, 1 failed over
+(or the serving Region unhealthy) or a Region behind or with apply failures waiting,
+2 could not read (some of) the status.
 
 flags:
 `
