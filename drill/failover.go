@@ -139,6 +139,7 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	if err := <-caughtUp; err != nil {
 		return fmt.Errorf("catch up after the restore: %w", err)
 	}
+	d.rep.FailbackBoundS = d.rep.FailbackCatchUpS + d.cfg.FailbackGateBound().Seconds()
 	d.mark(d.caughtUpAt, "%s caught up", d.w.Primary.Name)
 	d.connectNewDevices(ctx, fleetOpts, restored)
 
@@ -616,7 +617,6 @@ func (d *run) failback(ctx context.Context, f liveFleet, restored time.Time, n i
 		return
 	}
 	d.rep.FailbackS = d.wallToAWS(time.Since(restored))
-	d.rep.FailbackBoundS = d.rep.FailbackCatchUpS + d.cfg.FailbackGateBound().Seconds()
 	d.phase("failback complete: %d devices on %s", n, d.w.Primary.Name)
 }
 
