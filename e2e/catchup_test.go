@@ -50,10 +50,10 @@ func TestFailbackWaitsForCatchUp(t *testing.T) {
 	}
 	t.Cleanup(func() { edge.Close() })
 	p, s := w.Primary, w.Secondary
-	waitFor(t, ctx, "DNS answers the primary", func() bool { return answers(edge, "PRIMARY") })
+	waitUntil(t, ctx, "DNS answers the primary", func() bool { return answers(edge, "PRIMARY") })
 
 	w.SetRegionDown(p, true)
-	waitFor(t, ctx, "DNS answers the secondary", func() bool { return answers(edge, "SECONDARY") })
+	waitUntil(t, ctx, "DNS answers the secondary", func() bool { return answers(edge, "SECONDARY") })
 	for i := range n {
 		if _, err := s.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: aws.String(fmt.Sprintf("cu-%02d", i)),
 			AttributePayload: &iottypes.AttributePayload{Merge: true, Attributes: map[string]string{"failover": "made-in-secondary"}}}); err != nil {
@@ -66,7 +66,7 @@ func TestFailbackWaitsForCatchUp(t *testing.T) {
 	restored := time.Now()
 	w.SetRegionDown(p, false)
 	var seen probeAnswer
-	waitFor(t, ctx, "the primary's probe answers catching up", func() bool {
+	waitUntil(t, ctx, "the primary's probe answers catching up", func() bool {
 		code, body, err := edge.Probe(ctx, p.Name)
 		if err != nil || code != http.StatusServiceUnavailable || json.Unmarshal(body, &seen) != nil {
 			return false
@@ -92,7 +92,7 @@ func TestFailbackWaitsForCatchUp(t *testing.T) {
 
 	resumed := time.Now()
 	p.ResumeApply()
-	waitFor(t, ctx, "DNS answers the primary again", func() bool { return answers(edge, "PRIMARY") })
+	waitUntil(t, ctx, "DNS answers the primary again", func() bool { return answers(edge, "PRIMARY") })
 	var back time.Time
 	for _, a := range edge.Zone.Answers() {
 		if a.Which == "PRIMARY" && a.At.After(restored) {
@@ -120,18 +120,4 @@ func TestFailbackWaitsForCatchUp(t *testing.T) {
 func answers(e *simulator.Edge, which string) bool {
 	a, ok := e.Zone.Resolve(e.Zone.Domain())
 	return ok && a.Which == which
-}
-
-// waitFor polls cond until it holds or ctx ends (then the test fails).
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }

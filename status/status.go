@@ -25,6 +25,7 @@ import (
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/readiness"
 )
 
 // MaxRecent bounds the conflict examples per Region.
@@ -140,29 +141,13 @@ type Route53 interface {
 	GetHealthCheckStatus(ctx context.Context, in *r53.GetHealthCheckStatusInput, optFns ...func(*r53.Options)) (*r53.GetHealthCheckStatusOutput, error)
 }
 
-// healthyShare is Route 53's rule: a health check is healthy when more than 18% of its
-// checkers report it healthy.
-const healthyShare = 0.18
-
 // Health reads a health check's status as Route 53 aggregates it.
 func Health(ctx context.Context, c Route53, id string) (healthy bool, detail string, err error) {
 	st, err := c.GetHealthCheckStatus(ctx, &r53.GetHealthCheckStatusInput{HealthCheckId: aws.String(id)})
 	if err != nil {
 		return false, "", fmt.Errorf("health check %s: %w", id, err)
 	}
-	ok, failing := 0, ""
-	for _, o := range st.HealthCheckObservations {
-		s := ""
-		if o.StatusReport != nil {
-			s = aws.ToString(o.StatusReport.Status)
-		}
-		if strings.HasPrefix(s, "Success") {
-			ok++
-		} else if failing == "" {
-			failing = s
-		}
-	}
-	n := len(st.HealthCheckObservations)
+	ok, n, failing := readiness.CheckersHealthy(st.HealthCheckObservations)
 	if n == 0 {
 		return false, "no checker has reported yet", nil
 	}
@@ -170,7 +155,7 @@ func Health(ctx context.Context, c Route53, id string) (healthy bool, detail str
 	if failing != "" {
 		detail += " (" + failing + ")"
 	}
-	return float64(ok) > healthyShare*float64(n), detail, nil
+	return readiness.Healthy(ok, n), detail, nil
 }
 
 // ServingByHealth applies Route 53's failover rule to the Regions' health (primary
