@@ -39,14 +39,27 @@ func FromOutputs(primary, secondary map[string]any) (*Checker, error) {
 				r.Alarms = append(r.Alarms, s)
 			}
 		}
+		if m, ok := out[spec.OutputAlarmRegions].(map[string]any); ok {
+			r.AlarmRegions = map[string]string{}
+			for n, reg := range m {
+				if s, ok := reg.(string); ok && s != "" {
+					r.AlarmRegions[n] = s
+				}
+			}
+		}
 		rules, _ := out[spec.OutputCaptureRules].([]any)
 		r.Captures = len(rules) > 0
 		return r
 	}
-	c := &Checker{Domain: d.Domain,
+	zone, _ := secondary[spec.OutputHostedZoneID].(string)
+	if zone == "" {
+		zone, _ = primary[spec.OutputHostedZoneID].(string)
+	}
+	c := &Checker{Domain: d.Domain, HostedZoneID: strings.TrimPrefix(strings.TrimSpace(zone), "/hostedzone/"),
 		Primary:   region(spec.RolePrimary, d.PrimaryRegion, primary),
 		Secondary: region(spec.RoleSecondary, d.SecondaryRegion, secondary)}
-	// The device policy has one name in both Regions; only the primary exports it.
+	// The device policy has one name in both Regions; stacks of before failback
+	// export it from the primary only.
 	if c.Primary.DevicePolicy == "" {
 		c.Primary.DevicePolicy = spec.DevicePolicyName
 	}

@@ -11,8 +11,12 @@
 // after it. Each check yields one Result: ok, fail (the deployment is not ready) or
 // error (the check could not be made); a failing call fails only its own check.
 //
-// What it does NOT check: the failover records' contents (the hosted zone id is not a
-// stack output), IAM, the Lambdas and state machines themselves (their errors surface
+// The failover records are checked too: in the stacks' hosted zone the domain has a
+// PRIMARY record on the primary's health check and a SECONDARY record on the
+// secondary's.
+//
+// What it does NOT check: where the failover records point (the record values are the
+// Regions' endpoint names, which the stack outputs do not carry in that form), IAM, the Lambdas and state machines themselves (their errors surface
 // in the alarms), and it does not take anything down: `iotdr drill --aws` does that.
 package readiness
 
@@ -21,6 +25,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -53,6 +58,7 @@ type IoT interface {
 type Route53 interface {
 	GetHealthCheck(ctx context.Context, in *r53.GetHealthCheckInput, optFns ...func(*r53.Options)) (*r53.GetHealthCheckOutput, error)
 	GetHealthCheckStatus(ctx context.Context, in *r53.GetHealthCheckStatusInput, optFns ...func(*r53.Options)) (*r53.GetHealthCheckStatusOutput, error)
+	ListResourceRecordSets(ctx context.Context, in *r53.ListResourceRecordSetsInput, optFns ...func(*r53.Options)) (*r53.ListResourceRecordSetsOutput, error)
 }
 
 // DynamoDB is the table subset (*dynamodb.Client).
@@ -94,6 +100,9 @@ type Region struct {
 	// stack deployed; Alarms are its alarm names.
 	DomainConfiguration, HealthCheckID, StateTable, DevicePolicy string
 	Alarms                                                       []string
+	// AlarmRegions names the Region of each alarm that does not live in this one
+	// (the health alarm, in us-east-1).
+	AlarmRegions map[string]string
 	// Captures is true when the stack runs the capture half (registry events and
 	// fleet indexing must be on).
 	Captures bool
@@ -113,6 +122,8 @@ type Checker struct {
 	Primary, Secondary Region
 	// Route53 is the (global) Route 53 client.
 	Route53 Route53
+	// HostedZoneID is the zone holding the domain's failover records.
+	HostedZoneID string
 	// Fetch gets a served certificate; Roots verifies it (nil: the system pool).
 	Fetch FetchCertificate
 	Roots *x509.CertPool
@@ -124,6 +135,24 @@ type Checker struct {
 	Now func() time.Time
 	// Things lists the primary's things for the sample.
 	Things Things
+	// CloudWatchIn are clients of the Regions alarms live in other than the stacks'
+	// own (OtherAlarmRegions).
+	CloudWatchIn map[string]CloudWatch
+}
+
+// OtherAlarmRegions lists the Regions the stacks' alarms live in besides their own,
+// sorted: the caller gives Checker.CloudWatchIn a client for each.
+func (c *Checker) OtherAlarmRegions() []string {
+	var out []string
+	for _, r := range []*Region{&c.Primary, &c.Secondary} {
+		for _, reg := range r.AlarmRegions {
+			if reg != c.Primary.Name && reg != c.Secondary.Name && !slices.Contains(out, reg) {
+				out = append(out, reg)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Status is a check's outcome.
@@ -184,6 +213,7 @@ const (
 	CheckStateTable          = "state table"
 	CheckDevicePolicy        = "device policy"
 	CheckAlarms              = "alarms"
+	CheckFailoverRecords     = "failover records"
 	CheckSample              = "sample verifies"
 )
 
@@ -203,9 +233,10 @@ func (c *Checker) Run(ctx context.Context) Report {
 		wg.Go(func() { add(c.region(ctx, r)...) })
 	}
 	wg.Go(func() { add(c.sample(ctx)) })
+	wg.Go(func() { add(c.failoverRecords(ctx)) })
 	wg.Wait()
 	order := []string{CheckDomainConfiguration, CheckServedCertificate, CheckHealthCheck, CheckRegistryEvents,
-		CheckIndexing, CheckStateTable, CheckDevicePolicy, CheckAlarms, CheckSample}
+		CheckIndexing, CheckStateTable, CheckDevicePolicy, CheckAlarms, CheckFailoverRecords, CheckSample}
 	rank := func(r Result) (int, int) {
 		reg := 0
 		switch r.Region {
@@ -443,24 +474,46 @@ func (c *Checker) alarms(ctx context.Context, r *Region, res resultFunc) Result 
 		return res(ck, Error, "the %s stack lists no alarms (%s output)", r.Role, spec.OutputAlarmNames)
 	}
 	state := map[string]cwtypes.StateValue{}
-	// DescribeAlarms takes at most 100 names per call.
-	for names := range slices.Chunk(r.Alarms, 100) {
-		in := &cloudwatch.DescribeAlarmsInput{AlarmNames: names, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm}}
-		for {
-			out, err := r.CloudWatch.DescribeAlarms(ctx, in)
-			if err != nil {
-				return res(ck, Error, "describe alarms: %v", err)
+	byRegion := map[string][]string{}
+	for _, n := range r.Alarms {
+		reg := r.Name
+		if other, ok := r.AlarmRegions[n]; ok && other != "" {
+			reg = other
+		}
+		byRegion[reg] = append(byRegion[reg], n)
+	}
+	for _, reg := range slices.Sorted(maps.Keys(byRegion)) {
+		cw := r.CloudWatch
+		if reg != r.Name {
+			cw = c.CloudWatchIn[reg]
+			if reg == c.Primary.Name {
+				cw = c.Primary.CloudWatch
+			} else if reg == c.Secondary.Name {
+				cw = c.Secondary.CloudWatch
 			}
-			for _, a := range out.MetricAlarms {
-				state[aws.ToString(a.AlarmName)] = a.StateValue
+		}
+		if cw == nil {
+			return res(ck, Error, "no CloudWatch client for %s, where %s live", reg, strings.Join(byRegion[reg], ", "))
+		}
+		// DescribeAlarms takes at most 100 names per call.
+		for names := range slices.Chunk(byRegion[reg], 100) {
+			in := &cloudwatch.DescribeAlarmsInput{AlarmNames: names, AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm}}
+			for {
+				out, err := cw.DescribeAlarms(ctx, in)
+				if err != nil {
+					return res(ck, Error, "describe alarms in %s: %v", reg, err)
+				}
+				for _, a := range out.MetricAlarms {
+					state[aws.ToString(a.AlarmName)] = a.StateValue
+				}
+				for _, a := range out.CompositeAlarms {
+					state[aws.ToString(a.AlarmName)] = a.StateValue
+				}
+				if aws.ToString(out.NextToken) == "" {
+					break
+				}
+				in.NextToken = out.NextToken
 			}
-			for _, a := range out.CompositeAlarms {
-				state[aws.ToString(a.AlarmName)] = a.StateValue
-			}
-			if aws.ToString(out.NextToken) == "" {
-				break
-			}
-			in.NextToken = out.NextToken
 		}
 	}
 	var bad []string
@@ -476,6 +529,58 @@ func (c *Checker) alarms(ctx context.Context, r *Region, res resultFunc) Result 
 		return res(ck, Fail, "%s", strings.Join(bad, "; "))
 	}
 	return res(ck, OK, "%d alarms OK", len(r.Alarms))
+}
+
+// failoverRecords finds the domain's PRIMARY and SECONDARY failover records in the
+// hosted zone, each on its Region's health check: without them, or on another check,
+// Route 53 would not move the fleet when the primary fails.
+func (c *Checker) failoverRecords(ctx context.Context) Result {
+	res := Result{Region: "both", Check: CheckFailoverRecords}
+	if c.HostedZoneID == "" {
+		res.Status, res.Detail = Error, "the stacks have no "+spec.OutputHostedZoneID+" output (deploy them with this version of iot-dr)"
+		return res
+	}
+	name := strings.TrimSuffix(strings.ToLower(c.Domain), ".") + "."
+	found := map[string]string{} // failover kind -> health check
+	in := &r53.ListResourceRecordSetsInput{HostedZoneId: aws.String(c.HostedZoneID), StartRecordName: aws.String(name)}
+	for {
+		out, err := c.Route53.ListResourceRecordSets(ctx, in)
+		if err != nil {
+			res.Status, res.Detail = Error, fmt.Sprintf("list records of %s: %v", c.HostedZoneID, err)
+			return res
+		}
+		past := false
+		for _, rs := range out.ResourceRecordSets {
+			if !strings.EqualFold(strings.TrimSuffix(aws.ToString(rs.Name), ".")+".", name) {
+				past = true
+				break
+			}
+			if rs.Failover != "" {
+				found[string(rs.Failover)] = aws.ToString(rs.HealthCheckId)
+			}
+		}
+		if past || !out.IsTruncated {
+			break
+		}
+		in.StartRecordName, in.StartRecordType, in.StartRecordIdentifier = out.NextRecordName, out.NextRecordType, out.NextRecordIdentifier
+	}
+	var bad []string
+	for _, want := range []struct{ kind, check string }{
+		{spec.FailoverPrimary, c.Primary.HealthCheckID}, {spec.FailoverSecondary, c.Secondary.HealthCheckID},
+	} {
+		switch hc, ok := found[want.kind]; {
+		case !ok:
+			bad = append(bad, "no "+want.kind+" record")
+		case hc != want.check:
+			bad = append(bad, fmt.Sprintf("the %s record is on health check %q, not %s", want.kind, hc, want.check))
+		}
+	}
+	if len(bad) > 0 {
+		res.Status, res.Detail = Fail, fmt.Sprintf("%s in %s: %s", c.Domain, c.HostedZoneID, strings.Join(bad, "; "))
+		return res
+	}
+	res.Status, res.Detail = OK, fmt.Sprintf("%s: PRIMARY and SECONDARY on their health checks", c.Domain)
+	return res
 }
 
 // sample compares the first Sample things the primary lists (package verify, per

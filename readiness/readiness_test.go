@@ -3,6 +3,7 @@ package readiness
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
@@ -116,7 +119,29 @@ func (a *alarms) DescribeAlarms(_ context.Context, in *cloudwatch.DescribeAlarms
 	return out, nil
 }
 
+// zone is the front's Route 53 with records dropped from its listings, as a
+// deleted or never-created failover record would be.
+type zone struct {
+	Route53
+	mu   sync.Mutex
+	drop string // failover kind left out ("" none)
+}
+
+func (z *zone) ListResourceRecordSets(ctx context.Context, in *r53.ListResourceRecordSetsInput, opts ...func(*r53.Options)) (*r53.ListResourceRecordSetsOutput, error) {
+	out, err := z.Route53.ListResourceRecordSets(ctx, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	out.ResourceRecordSets = slices.DeleteFunc(out.ResourceRecordSets, func(rs r53types.ResourceRecordSet) bool {
+		return z.drop != "" && string(rs.Failover) == z.drop
+	})
+	return out, nil
+}
+
 type deployment struct {
+	zone    *zone
 	w       *simulator.World
 	edge    *simulator.Edge
 	front   *awsfront.Front
@@ -186,10 +211,11 @@ func (d *deployment) reset(t *testing.T) {
 		d.alarms[r.Name] = &alarms{state: map[string]cwtypes.StateValue{names[0]: cwtypes.StateValueOk, names[1]: cwtypes.StateValueOk}}
 		return Region{Role: role, Name: r.Name, Endpoint: r.Broker.Addr(), DomainConfiguration: spec.DomainConfigurationName(spec.DefaultPrefix),
 			HealthCheckID: d.front.HealthCheckID(r.Name), StateTable: "iotdr-state", DevicePolicy: spec.DevicePolicyName, Alarms: names,
-			Captures: role == spec.RolePrimary, IoT: cfg, DynamoDB: d.tables[r.Name], CloudWatch: d.alarms[r.Name], Verify: r.Registry}
+			Captures: true, IoT: cfg, DynamoDB: d.tables[r.Name], CloudWatch: d.alarms[r.Name], Verify: r.Registry}
 	}
+	d.zone = &zone{Route53: d.front.Route53}
 	d.checker = &Checker{Domain: domain, Primary: region(spec.RolePrimary, w.Primary), Secondary: region(spec.RoleSecondary, w.Secondary),
-		Route53: d.front.Route53, Fetch: DialCertificate("8883"), Roots: w.CA.Pool(), MinDays: 30, Sample: 10, Things: w.Primary.Registry}
+		Route53: d.zone, HostedZoneID: awsfront.HostedZoneID, Fetch: DialCertificate("8883"), Roots: w.CA.Pool(), MinDays: 30, Sample: 10, Things: w.Primary.Registry}
 	// Ready once every checker of both health checks has probed and its latest probe
 	// succeeded.
 	for _, c := range d.edge.Checks {
@@ -229,7 +255,7 @@ func TestReadiness(t *testing.T) {
 			t.Errorf("ready deployment: %s in %s is %s: %s", r.Check, r.Region, r.Status, r.Detail)
 		}
 	}
-	if rep.Exit() != ExitReady || len(rep.Results) != 2*6+2+1 {
+	if rep.Exit() != ExitReady || len(rep.Results) != 2*8+2 {
 		t.Fatalf("exit %d with %d results", rep.Exit(), len(rep.Results))
 	}
 	now := time.Now()
@@ -244,6 +270,10 @@ func TestReadiness(t *testing.T) {
 		// certificate also fails that Region's probe, and so its health check, as
 		// soon as Route 53's checkers notice.
 		mayFail []string
+		// alsoFails are results of other Regions ("<region>/<check>") that fail
+		// with it: a health check the outputs name but Route 53 lacks is not the
+		// one the failover record uses.
+		alsoFails []string
 	}{
 		{name: "domain configuration disabled", region: s.Name, check: CheckDomainConfiguration, status: Fail, detail: "is DISABLED, not ENABLED",
 			inject: func(_ *testing.T, d *deployment) {
@@ -287,7 +317,7 @@ func TestReadiness(t *testing.T) {
 					return true
 				})
 			}},
-		{name: "health check missing", region: s.Name, check: CheckHealthCheck, status: Fail, detail: "does not exist",
+		{name: "health check missing", region: s.Name, check: CheckHealthCheck, status: Fail, detail: "does not exist", alsoFails: []string{"both/" + CheckFailoverRecords},
 			inject: func(_ *testing.T, d *deployment) {
 				d.checker.Secondary.HealthCheckID = "00000000-0000-0000-0000-000000000000"
 			}},
@@ -305,8 +335,27 @@ func TestReadiness(t *testing.T) {
 			inject: func(_ *testing.T, d *deployment) {
 				d.alarms[s.Name].state["iotdr-secondary-replication-lag"] = cwtypes.StateValueAlarm
 			}},
+		{name: "alarm in another Region in alarm", region: s.Name, check: CheckAlarms, status: Fail, detail: "iotdr-secondary-replication-lag ALARM",
+			inject: func(_ *testing.T, d *deployment) {
+				// Healthy in the stack's Region, where it does not live.
+				d.checker.Secondary.AlarmRegions = map[string]string{"iotdr-secondary-replication-lag": "us-west-2"}
+				d.checker.CloudWatchIn = map[string]CloudWatch{"us-west-2": &alarms{state: map[string]cwtypes.StateValue{
+					"iotdr-secondary-replication-lag": cwtypes.StateValueAlarm}}}
+			}},
+		{name: "alarm Region without a client", region: s.Name, check: CheckAlarms, status: Error, detail: "no CloudWatch client for us-west-2",
+			inject: func(_ *testing.T, d *deployment) {
+				d.checker.Secondary.AlarmRegions = map[string]string{"iotdr-secondary-replication-lag": "us-west-2"}
+			}},
 		{name: "alarm missing", region: p.Name, check: CheckAlarms, status: Fail, detail: "iotdr-primary-errors missing",
 			inject: func(_ *testing.T, d *deployment) { delete(d.alarms[p.Name].state, "iotdr-primary-errors") }},
+		{name: "failover record missing", region: "both", check: CheckFailoverRecords, status: Fail, detail: "no SECONDARY record",
+			inject: func(_ *testing.T, d *deployment) { d.zone.drop = spec.FailoverSecondary }},
+		{name: "failover records on other health checks", region: "both", check: CheckFailoverRecords, status: Fail, mayFail: []string{CheckHealthCheck},
+			detail: `the PRIMARY record is on health check "` + d.front.HealthCheckID(p.Name) + `", not ` + d.front.HealthCheckID(s.Name),
+			inject: func(_ *testing.T, d *deployment) {
+				// The stacks' outputs swapped: each Region's check is the other's.
+				d.checker.Primary.HealthCheckID, d.checker.Secondary.HealthCheckID = d.checker.Secondary.HealthCheckID, d.checker.Primary.HealthCheckID
+			}},
 		{name: "sample differs", region: "both", check: CheckSample, status: Fail, detail: "dev-3",
 			inject: func(t *testing.T, d *deployment) {
 				d.w.Replication.Pause() // the drift must not be captured and replicated back (last case: never resumed)
@@ -333,7 +382,8 @@ func TestReadiness(t *testing.T) {
 				t.Errorf("exit %d, want %d", rep.Exit(), want)
 			}
 			for _, r := range rep.Results {
-				if r.Status != OK && (r.Check != tc.check || r.Region != got.Region) && !(r.Region == got.Region && slices.Contains(tc.mayFail, r.Check)) {
+				if r.Status != OK && (r.Check != tc.check || r.Region != got.Region) && !(r.Region == got.Region && slices.Contains(tc.mayFail, r.Check)) &&
+					!slices.Contains(tc.alsoFails, r.Region+"/"+r.Check) {
 					t.Errorf("another check failed too: %+v", r)
 				}
 			}
@@ -349,5 +399,35 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFromOutputsReadsEverythingTheChecksNeed: the stacks' outputs (as the front
+// writes them, through JSON) give the hosted zone, both Regions' capture flags and the
+// Regions the alarms live in, and the checker asks for a client of each other Region.
+func TestFromOutputsReadsEverythingTheChecksNeed(t *testing.T) {
+	d := newDeployment(t)
+	p, s := d.front.StackOutputs()
+	p[spec.OutputAlarmRegions] = map[string]string{"iotdr-primary-health": "us-west-2", "iotdr-primary-error-table-growth": d.w.Primary.Name}
+	roundTrip := func(m map[string]any) map[string]any {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	c, err := FromOutputs(roundTrip(p), roundTrip(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HostedZoneID != awsfront.HostedZoneID || !c.Primary.Captures || !c.Secondary.Captures {
+		t.Errorf("zone %q, captures %v %v", c.HostedZoneID, c.Primary.Captures, c.Secondary.Captures)
+	}
+	if got := c.OtherAlarmRegions(); !slices.Equal(got, []string{"us-west-2"}) {
+		t.Errorf("other alarm Regions %v", got)
 	}
 }

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"crypto/tls"
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -14,6 +15,9 @@ import (
 type serverCerts struct {
 	domain string
 	own    *tls.Certificate
+	// enabled reports whether the domain's configuration is ENABLED: a disabled one
+	// refuses the handshake, as AWS IoT refuses a disabled domain.
+	enabled func(domain string) bool
 
 	mu     sync.RWMutex
 	served *tls.Certificate // the domain configuration's certificate
@@ -21,6 +25,9 @@ type serverCerts struct {
 
 func (c *serverCerts) get(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if strings.EqualFold(strings.TrimSuffix(hello.ServerName, "."), c.domain) {
+		if c.enabled != nil && !c.enabled(c.domain) {
+			return nil, fmt.Errorf("simulator: the domain configuration of %s is disabled", c.domain)
+		}
 		c.mu.RLock()
 		defer c.mu.RUnlock()
 		return c.served, nil

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/iot-dr/iot-dr/functions/apply"
@@ -105,7 +107,14 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %s domain certificate: %w", name, err)
 	}
-	r.certs = &serverCerts{domain: strings.ToLower(strings.TrimSuffix(o.Domain, ".")), own: &cert, served: &domainCert}
+	r.certs = &serverCerts{domain: strings.ToLower(strings.TrimSuffix(o.Domain, ".")), own: &cert, served: &domainCert, enabled: r.Registry.DomainEnabled}
+	// The stacks' domain configuration for the custom domain.
+	if _, err := r.Registry.CreateDomainConfiguration(context.Background(), &iot.CreateDomainConfigurationInput{
+		DomainConfigurationName: aws.String(spec.DomainConfigurationName(spec.DefaultPrefix)), DomainName: aws.String(r.certs.domain),
+		ServiceType: iottypes.ServiceTypeData, ServerCertificateArns: []string{DomainCertificateARN(name, o.AccountID)},
+	}); err != nil {
+		return nil, fmt.Errorf("simulator: %s domain configuration: %w", name, err)
+	}
 	serverTLS := pki.ServerTLS(cert, ca.Pool())
 	serverTLS.Certificates, serverTLS.GetCertificate = nil, r.certs.get
 	az := authz.New(r.Registry, name, o.AccountID, o.Logger)
@@ -136,6 +145,12 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	r.Lambda = lambdart.New(name, o.AccountID, o.Logger, append(f.Lambda(name), lambdart.WithTimeScale(o.TimeScale))...)
 	r.StepFunctions = stepfn.New(f.StepFunctions(name, stepfn.Options{Region: name, AccountID: o.AccountID, Invoker: taskInvoker{r}, TimeScale: o.TimeScale, Logger: o.Logger}))
 	return r, nil
+}
+
+// DomainCertificateARN is the (ACM-shaped) ARN of the certificate a Region's domain
+// configuration serves.
+func DomainCertificateARN(region, account string) string {
+	return "arn:aws:acm:" + region + ":" + account + ":certificate/iotdr-simulator-domain"
 }
 
 // Endpoint is a Region's own IoT data endpoint name (its server certificate's SAN).

@@ -120,6 +120,17 @@ func readinessCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			c.Things, c.Route53 = ctl, route53.NewFromConfig(cfg)
 		}
 	}
+	// The health alarms live in us-east-1, wherever the stacks are.
+	for _, reg := range c.OtherAlarmRegions() {
+		cfg, err := newReadinessAWS(ctx, reg, *profile, *endpoint)
+		if err != nil {
+			return fail("%s: %v", reg, err)
+		}
+		if c.CloudWatchIn == nil {
+			c.CloudWatchIn = map[string]readiness.CloudWatch{}
+		}
+		c.CloudWatchIn[reg] = cloudwatch.NewFromConfig(cfg)
+	}
 	c.Fetch, c.MinDays, c.Sample = readiness.DialCertificate(*port), *minDays, *sample
 	rep := c.Run(ctx)
 	if *asJSON {

@@ -71,6 +71,9 @@ const (
 	OutputFunctionNames = "functionNames"
 	// OutputAlarmNames lists the stack's CloudWatch alarms.
 	OutputAlarmNames = "alarmNames"
+	// OutputAlarmRegions maps each of the stack's alarms to the Region it lives in
+	// (the health alarms live in us-east-1, where Route 53 publishes its metrics).
+	OutputAlarmRegions = "alarmRegions"
 )
 
 // Stack roles, the values of OutputRole; each is also the stack's default name.

@@ -20,6 +20,8 @@ type Alarms struct {
 	pulumi.ResourceState
 
 	Names []pulumi.StringOutput
+	// Regions maps each alarm's name to its Region.
+	Regions map[string]string
 }
 
 // alarmArgs are the resources the alarms watch; zero values skip an alarm.
@@ -31,13 +33,15 @@ type alarmArgs struct {
 }
 
 func newAlarms(ctx *pulumi.Context, s *settings, args alarmArgs, opts ...pulumi.ResourceOption) (*Alarms, error) {
-	a := &Alarms{}
+	a := &Alarms{Regions: map[string]string{}}
 	if err := ctx.RegisterComponentResource("iotdr:observability:Alarms", "alarms", a, opts...); err != nil {
 		return nil, err
 	}
 	child := pulumi.Parent(a)
 	add := func(name, region string, alarm *cloudwatch.MetricAlarmArgs, extra ...pulumi.ResourceOption) error {
-		alarm.Name = pulumi.String(s.Prefix + "-" + s.Role + "-" + name)
+		physical := s.Prefix + "-" + s.Role + "-" + name
+		alarm.Name = pulumi.String(physical)
+		a.Regions[physical] = region
 		if actions := s.alarmActions(region); actions != nil {
 			alarm.AlarmActions, alarm.OkActions = actions, actions
 		}

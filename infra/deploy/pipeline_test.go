@@ -409,6 +409,16 @@ func TestAlarms(t *testing.T) {
 			if n := len(res.outputs[spec.OutputAlarmNames].([]string)); n != len(tc.want) {
 				t.Errorf("alarmNames output has %d names, want %d", n, len(tc.want))
 			}
+			// Where each alarm lives, so that `iotdr readiness` asks the right Region.
+			regions, _ := res.outputs[spec.OutputAlarmRegions].(map[string]string)
+			for _, a := range res.m.byType("aws:cloudwatch/metricAlarm:MetricAlarm") {
+				if got := regions[get(a, "name").(string)]; got != a.Region {
+					t.Errorf("alarmRegions[%s] = %v, want %s", get(a, "name"), got, a.Region)
+				}
+			}
+			if len(regions) != len(tc.want) {
+				t.Errorf("alarmRegions %v", regions)
+			}
 			// The health alarm lives in us-east-1, where a topic elsewhere cannot be notified.
 			if get(alarm("health"), "alarmActions") != nil {
 				t.Error("health alarm notifies a topic in another Region")

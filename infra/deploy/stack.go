@@ -209,9 +209,12 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 	if err != nil {
 		return nil, nil, err
 	}
-	alarmNames := pulumi.StringArray{}
+	alarmNames, alarmRegions := pulumi.StringArray{}, pulumi.StringMap{}
 	for _, n := range alarms.Names {
 		alarmNames = append(alarmNames, n)
+	}
+	for n, r := range alarms.Regions {
+		alarmRegions[n] = pulumi.String(r)
 	}
 	fns := pulumi.StringMap{}
 	for name, f := range pipeline.Functions {
@@ -230,6 +233,7 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 		spec.OutputProbeURL:                probe.URL,
 		spec.OutputProbeForceFailParameter: probe.ForceFailParam.Name,
 		spec.OutputAlarmNames:              alarmNames,
+		spec.OutputAlarmRegions:            alarmRegions,
 		spec.OutputStateTableName:          pipeline.StateTableName,
 		spec.OutputStateTableArn:           pipeline.StateTableArn,
 		spec.OutputErrorTableName:          pipeline.ErrorTable.Name,

@@ -38,6 +38,13 @@
 //     is global: any Region in the scope).
 //   - ssm: GetParameter and PutParameter in JSON 1.1 (X-Amz-Target: AmazonSSM.*), on
 //     the scope's Region's parameter store.
+//   - dynamodb: DescribeTable, GetItem and PutItem in JSON 1.0 (X-Amz-Target:
+//     DynamoDB_20120810.*, the body's CRC32 in X-Amz-Crc32), on the Region's state,
+//     error and apply-mark tables (Region.Tables).
+//   - monitoring (CloudWatch): DescribeAlarms in Smithy RPC v2 CBOR (POST
+//     /service/GraniteServiceVersion20100801/operation/DescribeAlarms), what the
+//     pinned cloudwatch client speaks, on the Region's alarms (Front.Alarms: the
+//     error-table alarm, evaluated from the error table at each call).
 //
 // Errors are AWS's: the code in X-Amzn-Errortype (and __type), the message and the
 // exception's other members (resourceId, resourceArn, ...) in the JSON body, Route 53's

@@ -17,6 +17,8 @@ type Front struct {
 	Route53 *Route53
 	// SSM is each Region's parameter store, by Region name.
 	SSM map[string]*SSM
+	// Alarms are each Region's CloudWatch alarms, by Region name.
+	Alarms map[string]*Alarms
 
 	w *simulator.World
 }
@@ -25,7 +27,7 @@ type Front struct {
 // StartEdge leaves the probes. Closing w or e is the caller's business.
 func New(w *simulator.World, e *simulator.Edge) *Front {
 	domain := normalise(w.Options().Domain)
-	f := &Front{SSM: map[string]*SSM{}, w: w}
+	f := &Front{SSM: map[string]*SSM{}, Alarms: map[string]*Alarms{}, w: w}
 	f.Route53 = &Route53{
 		zoneName: zoneFor(domain),
 		domain:   domain,
@@ -40,8 +42,27 @@ func New(w *simulator.World, e *simulator.Edge) *Front {
 		store := newSSM(r.Name, w.Options().AccountID)
 		store.bind(f.ForceFailParameter(), "false", func(on bool) { e.SetProbeFailing(r.Name, on) })
 		f.SSM[r.Name] = store
+		f.Alarms[r.Name] = f.newAlarms(r)
 	}
 	return f
+}
+
+// newAlarms are the stack alarms the simulator can evaluate in r. The error-table
+// alarm of the stacks fires on writes to the error table; here it fires while the
+// table holds a record (the redrive removes what it clears). The health alarms live
+// in us-east-1 in AWS, which the simulator does not run; the others watch Lambda and
+// queue metrics the simulator does not publish.
+func (f *Front) newAlarms(r *simulator.Region) *Alarms {
+	role := spec.RolePrimary
+	if r == f.w.Secondary {
+		role = spec.RoleSecondary
+	}
+	a := &Alarms{region: r.Name, account: f.w.Options().AccountID}
+	a.add(f.Route53.prefix+"-"+role+"-error-table-growth", "AWS/DynamoDB", "SuccessfulRequestLatency", func() (bool, string) {
+		n := r.Errors.Len()
+		return n > 0, fmt.Sprintf("%d records in %s", n, simulator.ErrorTableName)
+	})
+	return a
 }
 
 // ForceFailParameter is the name of each Region's probe force-fail switch, as the stacks
@@ -63,6 +84,11 @@ func (f *Front) HealthCheckID(region string) string {
 // AWS drill reads, plus a few neighbours), ready to be written as JSON.
 func (f *Front) StackOutputs() (primary, secondary map[string]any) {
 	p, s := f.w.Primary.Name, f.w.Secondary.Name
+	// Both Regions capture and apply, as both stacks deploy both halves.
+	rules := []string{}
+	for _, r := range spec.CaptureRules() {
+		rules = append(rules, r.Name)
+	}
 	common := func(role, region string) map[string]any {
 		return map[string]any{
 			spec.OutputRole:                    role,
@@ -76,16 +102,15 @@ func (f *Front) StackOutputs() (primary, secondary map[string]any) {
 			spec.OutputProbeURL:                "https://probe." + region + ".iotdr.test" + spec.ProbePath,
 			spec.OutputProbeForceFailParameter: f.ForceFailParameter(),
 			spec.OutputStateTableName:          simulator.StateTableName,
-			spec.OutputAlarmNames:              []string{}, // the simulator has no CloudWatch
+			spec.OutputErrorTableName:          simulator.ErrorTableName,
+			spec.OutputMarkTableName:           simulator.MarkTableName,
+			spec.OutputHostedZoneID:            HostedZoneID,
+			spec.OutputAlarmNames:              f.Alarms[region].Names(),
+			spec.OutputDevicePolicy:            spec.DevicePolicyName,
+			spec.OutputCaptureRules:            rules,
 		}
 	}
 	primary, secondary = common(spec.RolePrimary, p), common(spec.RoleSecondary, s)
-	primary[spec.OutputDevicePolicy] = spec.DevicePolicyName
-	rules := []string{}
-	for _, r := range spec.CaptureRules() {
-		rules = append(rules, r.Name)
-	}
-	primary[spec.OutputCaptureRules] = rules
 	secondary[spec.OutputPrimaryHealthCheckID] = f.HealthCheckID(p)
 	return primary, secondary
 }

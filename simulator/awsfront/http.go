@@ -17,6 +17,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/broker"
+	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/registry"
 	"github.com/iot-dr/iot-dr/simulator/shadow"
 )
@@ -31,6 +32,9 @@ const (
 	ServiceIoTData = "iotdata"
 	ServiceRoute53 = "route53"
 	ServiceSSM     = "ssm"
+	ServiceDynamo  = "dynamodb"
+	// ServiceCloudWatch is CloudWatch's signing name.
+	ServiceCloudWatch = "monitoring"
 )
 
 // HandlerOptions configures Front.Handler.
@@ -66,6 +70,12 @@ type Region struct {
 	// SSM is the Region's parameter store; nil answers SSM calls with
 	// UnknownOperationException.
 	SSM *SSM
+	// Tables are the Region's DynamoDB tables; a name not among them is a
+	// ResourceNotFoundException.
+	Tables []*dynamo.Table
+	// Alarms are the Region's CloudWatch alarms; nil answers CloudWatch calls with
+	// UnknownOperationException.
+	Alarms *Alarms
 }
 
 // backend is one Region's services behind the endpoint.
@@ -85,7 +95,8 @@ type backend struct {
 func (f *Front) Handler(o HandlerOptions) http.Handler {
 	var regions []Region
 	for _, r := range []*simulator.Region{f.w.Primary, f.w.Secondary} {
-		regions = append(regions, Region{Name: r.Name, Registry: r.Registry, Shadows: r.Shadows, Data: r.Broker.DataPlane(), SSM: f.SSM[r.Name]})
+		regions = append(regions, Region{Name: r.Name, Registry: r.Registry, Shadows: r.Shadows, Data: r.Broker.DataPlane(), SSM: f.SSM[r.Name],
+			Tables: []*dynamo.Table{r.State, r.Errors, r.Marks}, Alarms: f.Alarms[r.Name]})
 	}
 	return newHandler(f.Route53, regions, o)
 }
@@ -189,10 +200,14 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) string {
 		return h.serveData(w, r, b, body)
 	case ServiceSSM:
 		return h.serveSSM(w, r, b, body)
+	case ServiceDynamo:
+		return h.serveDynamo(w, r, b, body)
+	case ServiceCloudWatch:
+		return h.serveCloudWatch(w, r, b, body)
 	}
 	writeJSONError(w, newAPIError(http.StatusBadRequest, "UnknownOperationException",
-		"service %q (from the credential scope) is not served by the simulator; it serves %s, %s, %s and %s",
-		sc.Service, ServiceIoT, ServiceIoTData, ServiceRoute53, ServiceSSM))
+		"service %q (from the credential scope) is not served by the simulator; it serves %s, %s, %s, %s, %s and %s",
+		sc.Service, ServiceIoT, ServiceIoTData, ServiceRoute53, ServiceSSM, ServiceDynamo, ServiceCloudWatch))
 	return ""
 }
 

@@ -86,6 +86,13 @@ func Replicate(a, b *Table, opts ReplicationOptions) *Replication {
 	return r
 }
 
+// isClosed reports whether Close ended the replication (the replica is gone).
+func (r *Replication) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
 // enqueue is called with the source table's lock held, which keeps the queue
 // in commit order.
 func (d *direction) enqueue(c repChange) {

@@ -89,6 +89,7 @@ type Table struct {
 	now     func() time.Time
 	stream  *Stream
 	meter   Meter // nil: unmetered
+	created time.Time
 
 	mu         sync.Mutex
 	items      map[string]*entry
@@ -115,6 +116,7 @@ func NewTable(region, account string, s Schema, opts ...Option) *Table {
 		arn:        fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", region, account, s.Name),
 		now:        o.now,
 		meter:      o.meter,
+		created:    o.now(),
 		items:      map[string]*entry{},
 		tombstones: map[string]version{},
 	}
@@ -132,6 +134,41 @@ func NewTable(region, account string, s Schema, opts ...Option) *Table {
 
 // ARN returns the table ARN.
 func (t *Table) ARN() string { return t.arn }
+
+// DescribeTable describes the table as DynamoDB does for an on-demand table: always
+// ACTIVE, its hash key (type S), its stream, and, while a Replication links it, the
+// replica in the other Region (a global table, version 2019.11.21). The item count is
+// exact, where DynamoDB's is refreshed every six hours.
+func (t *Table) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	if in == nil {
+		return nil, validationError("DescribeTableInput is nil")
+	}
+	if err := t.checkCall(ctx, "DescribeTable", in.TableName); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	n, outs := len(t.items), slices.Clone(t.outs)
+	t.mu.Unlock()
+	d := &types.TableDescription{
+		TableName: aws.String(t.schema.Name), TableArn: aws.String(t.arn), TableStatus: types.TableStatusActive,
+		ItemCount: aws.Int64(int64(n)), CreationDateTime: aws.Time(t.created),
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(t.schema.HashKey), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(t.schema.HashKey), AttributeType: types.ScalarAttributeTypeS}},
+		BillingModeSummary:   &types.BillingModeSummary{BillingMode: types.BillingModePayPerRequest},
+	}
+	if t.stream != nil {
+		d.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewType(t.schema.StreamView)}
+		d.LatestStreamArn = aws.String(t.stream.arn)
+	}
+	for _, o := range outs {
+		if o.r.isClosed() {
+			continue
+		}
+		d.Replicas = append(d.Replicas, types.ReplicaDescription{RegionName: aws.String(o.dst.region), ReplicaStatus: types.ReplicaStatusActive})
+		d.GlobalTableVersion = aws.String("2019.11.21")
+	}
+	return &dynamodb.DescribeTableOutput{Table: d}, nil
+}
 
 // StreamARN returns the latest stream ARN, or "" if the table has no stream.
 func (t *Table) StreamARN() string {

@@ -74,6 +74,10 @@
 //     group) drops its memberships without membership events. A missing thing
 //     type on CreateThing/UpdateThing is a ResourceNotFoundException, a
 //     deprecated one an InvalidRequestException.
+//   - Account settings (settings.go): the registry event types start on and one
+//     switched off (UpdateEventConfigurations) publishes nothing; the indexing mode
+//     is recorded; domain configurations are created, described and enabled or
+//     disabled, and DomainEnabled tells the broker whether to serve a domain.
 //
 // # Not modelled
 //

@@ -130,7 +130,7 @@ var topicVerb = map[string]string{
 // emit queues an event. The caller holds mu for writing, which makes the
 // queue order the commit order.
 func (r *Registry) emit(topic string, body any) {
-	if r.pub == nil {
+	if r.pub == nil || !r.settings.published(topic) {
 		return
 	}
 	r.qMu.Lock()

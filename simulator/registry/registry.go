@@ -134,6 +134,8 @@ type Registry struct {
 	deliv  *delivery.Scheduler
 	meter  Meter
 	model  delivery.Model
+
+	settings settings
 }
 
 // New returns an empty registry.
@@ -157,6 +159,7 @@ func New(opts Options) *Registry {
 		dataEndpoint:  opts.DataEndpoint,
 	}
 	r.deliv = delivery.New(r.model)
+	r.settings = settings{eventsOff: map[types.EventType]bool{}, indexing: types.ThingIndexingModeRegistry, domains: map[string]*domainConfiguration{}}
 	if r.now == nil {
 		r.now = time.Now
 	}
