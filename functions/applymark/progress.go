@@ -29,9 +29,9 @@ import (
 // and a third reader of a global table's stream would be throttled). So the apply
 // publishes what it does know, the batches it holds: when an invocation begins it
 // adds a lease to one progress item of its Region's mark table (the batch's size and
-// the capture time of its oldest change from the other Region, and the invocation's
-// deadline), and when it ends it closes the lease with the capture time of the
-// batch's newest such change. A Region whose apply holds a change captured long ago
+// when its oldest change from the other Region was made there, and the invocation's
+// deadline), and when it ends it closes the lease with the time of the batch's newest
+// such change. A Region whose apply holds a change captured long ago
 // in the other Region, or has just finished one and is about to be handed the next
 // batch of its shard, is behind; one whose latest batches held only recent changes,
 // or that holds none, is not. A crashed invocation's lease expires at its deadline
@@ -68,8 +68,9 @@ const DefaultMinBehind = time.Second
 const DefaultLeaseTimeout = 5 * time.Minute
 
 // Lease is one apply invocation's batch: Start, Oldest, Newest, Deadline and End in
-// epoch ms. Oldest and Newest are the capture times of the batch's oldest and newest
-// change from the other Region (0 if it held none); End is 0 while it runs.
+// epoch ms. Oldest and Newest are when the batch's oldest and newest change from the
+// other Region was made there (the item's changedAt, else its capturedAt; 0 if it held
+// none); End is 0 while it runs.
 type Lease struct {
 	Start    int64 `json:"s"`
 	Oldest   int64 `json:"o,omitempty"`
@@ -146,7 +147,12 @@ func (p *Progress) lease(ctx context.Context, ev events.DynamoDBEvent) Lease {
 		if o, ok := img[spec.StateAttrOrigin]; !ok || o.DataType() != events.DataTypeString || o.String() == p.Region {
 			continue
 		}
-		c, ok := img[spec.StateAttrCapturedAt]
+		// When the change was made in the other Region (the capture's read time where
+		// the event did not say): a change captured late there is as old as it is.
+		c, ok := img[spec.StateAttrChangedAt]
+		if !ok || c.DataType() != events.DataTypeNumber {
+			c, ok = img[spec.StateAttrCapturedAt]
+		}
 		if !ok || c.DataType() != events.DataTypeNumber {
 			continue
 		}
