@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/spec"
@@ -347,19 +348,7 @@ func (c *Checker) healthCheck(ctx context.Context, r *Region, res resultFunc) Re
 	if err != nil {
 		return res(ck, Error, "status of %s: %v", r.HealthCheckID, err)
 	}
-	healthy, failing := 0, ""
-	for _, o := range st.HealthCheckObservations {
-		s := ""
-		if o.StatusReport != nil {
-			s = aws.ToString(o.StatusReport.Status)
-		}
-		if strings.HasPrefix(s, "Success") {
-			healthy++
-		} else if failing == "" {
-			failing = s
-		}
-	}
-	n := len(st.HealthCheckObservations)
+	healthy, n, failing := CheckersHealthy(st.HealthCheckObservations)
 	switch {
 	case n == 0:
 		return res(ck, Fail, "%s: no checker has reported yet", r.HealthCheckID)
@@ -370,6 +359,26 @@ func (c *Checker) healthCheck(ctx context.Context, r *Region, res resultFunc) Re
 	}
 	return res(ck, OK, "%s healthy: %d of %d checkers", r.HealthCheckID, healthy, n)
 }
+
+// CheckersHealthy counts the checkers that report a health check healthy, of n, and
+// returns the first failing checker's report.
+func CheckersHealthy(obs []r53types.HealthCheckObservation) (healthy, n int, failing string) {
+	for _, o := range obs {
+		s := ""
+		if o.StatusReport != nil {
+			s = aws.ToString(o.StatusReport.Status)
+		}
+		if strings.HasPrefix(s, "Success") {
+			healthy++
+		} else if failing == "" {
+			failing = s
+		}
+	}
+	return healthy, len(obs), failing
+}
+
+// Healthy applies Route 53's rule: more than 18% of the checkers report healthy.
+func Healthy(healthy, n int) bool { return n > 0 && float64(healthy) > healthyShare*float64(n) }
 
 func isNoSuchHealthCheck(err error) bool {
 	var code interface{ ErrorCode() string }
