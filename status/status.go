@@ -116,24 +116,33 @@ func (p Pipeline) Read(ctx context.Context, r *Region, now time.Time) {
 		r.Errors = append(r.Errors, fmt.Sprintf("error table (%s): %v", p.ErrorTable, err))
 		return
 	}
-	var conflicts []failures.Failure
 	for _, f := range recs {
-		switch f.Stage {
-		case spec.StageApply:
+		if f.Stage == spec.StageApply {
 			r.Backlog.ApplyFailures++
 			if at, err := time.Parse(time.RFC3339Nano, f.RecordedAt); err == nil {
 				r.Backlog.OldestApplyFailureAgeS = max(r.Backlog.OldestApplyFailureAgeS, seconds(now.Sub(at)))
 			}
-		case spec.StageConflict:
+		}
+	}
+	r.Conflicts = ConflictsOf(recs)
+}
+
+// ConflictsOf counts the conflict records among an error table's records and keeps
+// the MaxRecent newest.
+func ConflictsOf(recs []failures.Failure) Conflicts {
+	var conflicts []failures.Failure
+	for _, f := range recs {
+		if f.Stage == spec.StageConflict {
 			conflicts = append(conflicts, f)
 		}
 	}
 	// Newest first (RecordedAt is RFC 3339 in UTC: it sorts as text).
 	slices.SortFunc(conflicts, func(a, b failures.Failure) int { return strings.Compare(b.RecordedAt, a.RecordedAt) })
-	r.Conflicts.Count = len(conflicts)
+	c := Conflicts{Count: len(conflicts)}
 	for _, f := range conflicts[:min(MaxRecent, len(conflicts))] {
-		r.Conflicts.Recent = append(r.Conflicts.Recent, Conflict{Key: f.Key, RecordedAt: f.RecordedAt, Cause: f.Cause})
+		c.Recent = append(c.Recent, Conflict{Key: f.Key, RecordedAt: f.RecordedAt, Cause: f.Cause})
 	}
+	return c
 }
 
 // Route53 is the health-check call status makes (*route53.Client).

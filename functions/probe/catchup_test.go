@@ -305,3 +305,33 @@ func TestHandleCatchingUp(t *testing.T) {
 		t.Fatalf("caught up: %d %s", resp.StatusCode, resp.Body)
 	}
 }
+
+// TestProgressApplyPending: the deployed capture's apply-progress signal is true
+// exactly while a batch holding the other Region's changes runs.
+func TestProgressApplyPending(t *testing.T) {
+	p := &applymark.Progress{Table: markTable(), Name: "marks", Region: here}
+	pending := func() bool {
+		t.Helper()
+		ok, err := p.ApplyPending(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if pending() {
+		t.Fatal("pending before any batch")
+	}
+	own := heldBatch(t, p, batch(here, time.Now()))
+	if pending() {
+		t.Error("pending while a batch of this Region's own captures runs")
+	}
+	own()
+	release := heldBatch(t, p, batch(there, time.Now()))
+	if !pending() {
+		t.Error("not pending while a batch of the other Region's changes runs")
+	}
+	release()
+	if pending() {
+		t.Error("still pending after the batch ended")
+	}
+}
