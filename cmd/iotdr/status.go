@@ -172,9 +172,9 @@ func awsStatus(ctx context.Context, outputs, profile, endpoint string) (status.R
 func pipelineTables(role string, out map[string]any) (marks, errs string, err error) {
 	marks, _ = out[spec.OutputMarkTableName].(string)
 	errs, _ = out[spec.OutputErrorTableName].(string)
-	for key, v := range map[string]string{spec.OutputMarkTableName: marks, spec.OutputErrorTableName: errs} {
-		if strings.TrimSpace(v) == "" {
-			return "", "", fmt.Errorf("the %s stack has no output %q (deploy it with this version of iot-dr)", role, key)
+	for _, o := range []struct{ key, v string }{{spec.OutputMarkTableName, marks}, {spec.OutputErrorTableName, errs}} {
+		if strings.TrimSpace(o.v) == "" {
+			return "", "", fmt.Errorf("the %s stack has no output %q (deploy it with this version of iot-dr)", role, o.key)
 		}
 	}
 	return marks, errs, nil
