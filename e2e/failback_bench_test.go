@@ -33,6 +33,7 @@ func BenchmarkFailback(b *testing.B) {
 	cfg := benchConfig(*failbackDevices, *failbackTimeScale)
 	cfg.FailbackChanges = *failbackChanges
 	rep := runDrill(b, cfg)
+	b.Logf("failures %v; lost e.g. %v; error-table records by kind %v", rep.Failures, rep.LostOnFailback, rep.ErrorTableKinds)
 	b.ReportMetric(float64(rep.ChangesLostOnFailback), "failback-lost")
 	b.ReportMetric(rep.FailbackCatchUpS, "catch-up-s")
 	b.ReportMetric(float64(rep.EchoWrites), "echo-writes")
