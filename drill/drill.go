@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/broker"
@@ -227,6 +228,14 @@ func (c Config) Bound() time.Duration {
 	return time.Duration(c.Threshold)*c.Interval + probeTimeoutAWS + c.TTL + c.BackoffCap + c.QuotaTime()
 }
 
+// FailbackGateBound is what the failback takes at most once the primary has caught
+// up, in AWS time: the catch-up gate's linger after the apply's last batch that was
+// behind (probe.DefaultCatchUpLinger), then the failover bound's terms (the health
+// checks passing threshold times, TTL, backoff, reconnects under the CONNECT quota).
+func (c Config) FailbackGateBound() time.Duration {
+	return probe.DefaultCatchUpLinger + c.Bound()
+}
+
 // QuotaTime is how long the fleet needs to reconnect at the account's CONNECT rate.
 func (c Config) QuotaTime() time.Duration {
 	return time.Duration(float64(c.Fleet()) / c.ConnectRate * float64(time.Second))
@@ -309,6 +318,9 @@ type Report struct {
 	HealthChecksFailedBeforeFault map[string]int `json:"health_checks_failed_before_fault"`
 	// FailbackS is from the restore to every device being back on the primary.
 	FailbackS float64 `json:"failback_s"`
+	// FailbackBoundS is what the catch-up gate lets the failback take: the catch-up
+	// (failback_catch_up_s), then Config.FailbackGateBound.
+	FailbackBoundS float64 `json:"failback_bound_s"`
 	// DevicesLost are replicated devices that never published in the secondary.
 	DevicesLost    int       `json:"devices_lost"`
 	LostDevices    []string  `json:"lost_devices,omitempty"`

@@ -132,15 +132,6 @@ func TestFailbackHalf(t *testing.T) {
 	}
 }
 
-func failedWith(r *Report, s string) bool {
-	for _, f := range r.Failures {
-		if strings.Contains(f, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestEchoes: a Region's own write that leaves an item's hash as it was is an echo
 // where the item came from the other Region, a duplicate where it was the Region's own;
 // a write that changes it, the first write of an item, a write replicated in from the

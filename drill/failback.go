@@ -245,10 +245,15 @@ func orNone(s string) string {
 func (d *run) catchUp(ctx context.Context) (time.Time, error) {
 	settled := make(chan error, 1)
 	go func() { settled <- d.settle(ctx) }()
-	tick := time.NewTicker(max(d.cfg.Wall(d.cfg.Interval)/20, 10*time.Millisecond))
+	// The drill reads the primary as a client would, under its quotas: one read of the
+	// first change still missing per tick, at most 10 a second, half a thing's shadow
+	// quota (20 a second), so that the drill's own polling never throttles the apply
+	// of the very shadow it waits for.
+	tick := time.NewTicker(max(d.cfg.Wall(d.cfg.Interval)/20, 100*time.Millisecond))
 	defer tick.Stop()
+	next := 0 // changes before next are in the primary: applied changes stay applied
 	for {
-		if d.allInPrimary(ctx) {
+		if next = d.inPrimaryFrom(ctx, next); next == len(d.secondaryChanges) {
 			return time.Now(), nil
 		}
 		select {
@@ -259,15 +264,15 @@ func (d *run) catchUp(ctx context.Context) (time.Time, error) {
 	}
 }
 
-// allInPrimary reports whether the primary holds every change made in the secondary,
-// stopping at the first it lacks.
-func (d *run) allInPrimary(ctx context.Context) bool {
-	for _, c := range d.secondaryChanges {
-		if ok, _, err := c.inPrimary(ctx); !ok || err != nil {
-			return false
+// inPrimaryFrom checks the changes made in the secondary from the i-th on and returns
+// the index of the first the primary lacks (len when it holds them all).
+func (d *run) inPrimaryFrom(ctx context.Context, i int) int {
+	for ; i < len(d.secondaryChanges); i++ {
+		if ok, _, err := d.secondaryChanges[i].inPrimary(ctx); !ok || err != nil {
+			return i
 		}
 	}
-	return true
+	return i
 }
 
 // connectNewDevices starts the devices provisioned in the secondary once the fleet is

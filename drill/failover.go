@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
 	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
@@ -27,7 +28,7 @@ import (
 func (d *run) failoverDrill(ctx context.Context) error {
 	c := d.cfg
 	edge, err := d.w.StartEdge(ctx, simulator.EdgeOptions{Interval: c.Wall(c.Interval), FailureThreshold: c.Threshold,
-		TTL: c.Wall(c.TTL)})
+		TTL: c.Wall(c.TTL), CatchUpMaxAge: c.Wall(probe.DefaultCatchUpMaxAge), CatchUpLinger: c.Wall(probe.DefaultCatchUpLinger)})
 	if err != nil {
 		return err
 	}
@@ -138,6 +139,7 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	if err := <-caughtUp; err != nil {
 		return fmt.Errorf("catch up after the restore: %w", err)
 	}
+	d.rep.FailbackBoundS = d.rep.FailbackCatchUpS + d.cfg.FailbackGateBound().Seconds()
 	d.mark(d.caughtUpAt, "%s caught up", d.w.Primary.Name)
 	d.connectNewDevices(ctx, fleetOpts, restored)
 

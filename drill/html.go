@@ -169,7 +169,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 <tr><td>devices lost</td><td>{{.R.DevicesLost}}</td></tr>
 <tr><td>messages not delivered / delivered during the outage</td><td>{{.R.MessagesUndelivered}} / {{.R.MessagesDelivered}}</td></tr>
 <tr><td>registry changes during the outage: applied / refused</td><td>{{.R.ChangesDuringOutage}} / {{.R.ChangesRefusedDuringOutage}}</td></tr>
-<tr><td>failback</td><td>{{printf "%.3f" .R.FailbackS}}s</td></tr>
+<tr><td>failback (bound: catch-up, then the gate and the health checks)</td><td>{{printf "%.3f" .R.FailbackS}}s ({{printf "%.3f" .R.FailbackBoundS}}s)</td></tr>
 </table>
 <h2>Failback</h2>
 <table>

@@ -48,7 +48,7 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintf(tw, "  devices lost\t%d\n", r.DevicesLost)
 	fmt.Fprintf(tw, "  messages not delivered / delivered during the outage\t%d / %d\n", r.MessagesUndelivered, r.MessagesDelivered)
 	fmt.Fprintf(tw, "  registry changes during the outage: applied / refused\t%d / %d\n", r.ChangesDuringOutage, r.ChangesRefusedDuringOutage)
-	fmt.Fprintf(tw, "  failback\t%.3fs\n", r.FailbackS)
+	fmt.Fprintf(tw, "  failback (bound: catch-up, then the gate and the health checks)\t%.3fs (%.3fs)\n", r.FailbackS, r.FailbackBoundS)
 	fmt.Fprintln(tw, "Failback (from the restore)")
 	fmt.Fprintf(tw, "  changes made in the secondary while failed over\t%d\n", r.ChangesMadeInSecondary)
 	fmt.Fprintf(tw, "  of them lost on failback (not in the primary after catch-up)\t%d\n", r.ChangesLostOnFailback)

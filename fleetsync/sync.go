@@ -229,11 +229,36 @@ func (e *engine) run(ctx context.Context) error {
 		{"things", e.opts.Things, e.thing},
 	}
 	for _, ph := range phases {
+		if ph.name == "thing groups" && e.opts.Marks != nil && !e.opts.DryRun {
+			if err := e.markedGroups(ctx, ph.list, ph.work); err != nil {
+				return fmt.Errorf("sync %s: %w", ph.name, err)
+			}
+			continue
+		}
 		if err := e.pool(ctx, ph.list, ph.work); err != nil {
 			return fmt.Errorf("sync %s: %w", ph.name, err)
 		}
 	}
 	return nil
+}
+
+// markedGroups runs the thing-group phase within marks of every group: converging a
+// group creates its missing ancestors (and moving one re-creates its descendants), so
+// a group's events come from other groups' convergence too. The groups are listed
+// first (an account has few); a change an operator makes to a group in the target
+// during the phase is skipped with sync's events, and the target's sweep captures it.
+func (e *engine) markedGroups(ctx context.Context, list Selector, work func(context.Context, string) Result) error {
+	var names, keys []string
+	if err := list(ctx, func(n string) error {
+		names, keys = append(names, n), append(keys, spec.StateKey(spec.KindThingGroup, n))
+		return nil
+	}); err != nil {
+		return err
+	}
+	_, err := e.marked(ctx, keys, func() ([]string, error) {
+		return nil, e.pool(ctx, Names(names), work)
+	})()
+	return err
 }
 
 // pool runs work on the names list yields, on at most Concurrency goroutines (see
@@ -281,10 +306,10 @@ func (e *engine) thingGroup(ctx context.Context, name string) Result {
 	if e.opts.DryRun {
 		return dryResult(KindThingGroup, name, func() ([]verify.Difference, error) { return e.cmp.ThingGroup(ctx, name) })
 	}
-	return e.converge(ctx, KindThingGroup, name, e.marked(ctx, []string{spec.StateKey(spec.KindThingGroup, name)}, func() ([]string, error) {
+	return e.converge(ctx, KindThingGroup, name, func() ([]string, error) { // marked by markedGroups
 		o, err := e.rep.ThingGroup(ctx, name)
 		return o.Changes, err
-	}))
+	})
 }
 
 func (e *engine) thing(ctx context.Context, name string) Result {

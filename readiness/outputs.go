@@ -29,7 +29,7 @@ func FromOutputs(primary, secondary map[string]any) (*Checker, error) {
 		}
 		r := Region{Role: role, Name: name, Endpoint: str(spec.OutputIoTEndpoint, true),
 			DomainConfiguration: str(spec.OutputDomainConfiguration, true), HealthCheckID: str(spec.OutputHealthCheckID, true),
-			StateTable: str(spec.OutputStateTableName, true), DevicePolicy: str(spec.OutputDevicePolicy, false)}
+			StateTable: str(spec.OutputStateTableName, true), MarkTable: str(spec.OutputMarkTableName, false), DevicePolicy: str(spec.OutputDevicePolicy, false)}
 		alarms, ok := out[spec.OutputAlarmNames].([]any)
 		if !ok {
 			errs = append(errs, fmt.Errorf("the %s stack has no list output %q", role, spec.OutputAlarmNames))

@@ -3,8 +3,9 @@
 // the domain configuration is enabled and serves a certificate for the domain valid for
 // at least MinDays; the health checks exist and are healthy; registry events and fleet
 // indexing are on where the stack captures; the state table and its replicas are
-// ACTIVE; the device policy exists; the alarms (replication lag among them) are OK; and
-// a sample of things compares equal across the Regions (package verify).
+// ACTIVE, and so is each Region's apply-mark table; the device policy exists; the
+// alarms (replication lag among them) are OK; and a sample of things compares equal
+// across the Regions (package verify).
 //
 // It is the engine of `iotdr readiness`. It only reads: every call is a Describe, Get or
 // List, and the served certificate is fetched with a TLS handshake that sends nothing
@@ -39,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/spec"
@@ -95,10 +97,10 @@ type Region struct {
 	// Endpoint is the Region's IoT data endpoint, where the domain's certificate is
 	// fetched (the failover name may point at the other Region).
 	Endpoint string
-	// DomainConfiguration, HealthCheckID, StateTable and DevicePolicy name what the
-	// stack deployed; Alarms are its alarm names.
-	DomainConfiguration, HealthCheckID, StateTable, DevicePolicy string
-	Alarms                                                       []string
+	// DomainConfiguration, HealthCheckID, StateTable, MarkTable and DevicePolicy name
+	// what the stack deployed; Alarms are its alarm names.
+	DomainConfiguration, HealthCheckID, StateTable, MarkTable, DevicePolicy string
+	Alarms                                                                  []string
 	// AlarmRegions names the Region of each alarm that does not live in this one
 	// (the health alarm, in us-east-1).
 	AlarmRegions map[string]string
@@ -210,6 +212,7 @@ const (
 	CheckRegistryEvents      = "registry events"
 	CheckIndexing            = "fleet indexing"
 	CheckStateTable          = "state table"
+	CheckMarkTable           = "mark table"
 	CheckDevicePolicy        = "device policy"
 	CheckAlarms              = "alarms"
 	CheckFailoverRecords     = "failover records"
@@ -235,7 +238,7 @@ func (c *Checker) Run(ctx context.Context) Report {
 	wg.Go(func() { add(c.failoverRecords(ctx)) })
 	wg.Wait()
 	order := []string{CheckDomainConfiguration, CheckServedCertificate, CheckHealthCheck, CheckRegistryEvents,
-		CheckIndexing, CheckStateTable, CheckDevicePolicy, CheckAlarms, CheckFailoverRecords, CheckSample}
+		CheckIndexing, CheckStateTable, CheckMarkTable, CheckDevicePolicy, CheckAlarms, CheckFailoverRecords, CheckSample}
 	rank := func(r Result) (int, int) {
 		reg := 0
 		switch r.Region {
@@ -276,7 +279,7 @@ func (c *Checker) region(ctx context.Context, r *Region) []Result {
 	if r.Captures {
 		out = append(out, c.registryEvents(ctx, r, res), c.indexing(ctx, r, res))
 	}
-	return append(out, c.stateTable(ctx, r, res), c.devicePolicy(ctx, r, res), c.alarms(ctx, r, res))
+	return append(out, c.stateTable(ctx, r, res), c.markTable(ctx, r, res), c.devicePolicy(ctx, r, res), c.alarms(ctx, r, res))
 }
 
 type resultFunc func(check string, st Status, format string, a ...any) Result
@@ -345,19 +348,7 @@ func (c *Checker) healthCheck(ctx context.Context, r *Region, res resultFunc) Re
 	if err != nil {
 		return res(ck, Error, "status of %s: %v", r.HealthCheckID, err)
 	}
-	healthy, failing := 0, ""
-	for _, o := range st.HealthCheckObservations {
-		s := ""
-		if o.StatusReport != nil {
-			s = aws.ToString(o.StatusReport.Status)
-		}
-		if strings.HasPrefix(s, "Success") {
-			healthy++
-		} else if failing == "" {
-			failing = s
-		}
-	}
-	n := len(st.HealthCheckObservations)
+	healthy, n, failing := CheckersHealthy(st.HealthCheckObservations)
 	switch {
 	case n == 0:
 		return res(ck, Fail, "%s: no checker has reported yet", r.HealthCheckID)
@@ -368,6 +359,26 @@ func (c *Checker) healthCheck(ctx context.Context, r *Region, res resultFunc) Re
 	}
 	return res(ck, OK, "%s healthy: %d of %d checkers", r.HealthCheckID, healthy, n)
 }
+
+// CheckersHealthy counts the checkers that report a health check healthy, of n, and
+// returns the first failing checker's report.
+func CheckersHealthy(obs []r53types.HealthCheckObservation) (healthy, n int, failing string) {
+	for _, o := range obs {
+		s := ""
+		if o.StatusReport != nil {
+			s = aws.ToString(o.StatusReport.Status)
+		}
+		if strings.HasPrefix(s, "Success") {
+			healthy++
+		} else if failing == "" {
+			failing = s
+		}
+	}
+	return healthy, len(obs), failing
+}
+
+// Healthy applies Route 53's rule: more than 18% of the checkers report healthy.
+func Healthy(healthy, n int) bool { return n > 0 && float64(healthy) > healthyShare*float64(n) }
 
 func isNoSuchHealthCheck(err error) bool {
 	var code interface{ ErrorCode() string }
@@ -444,6 +455,29 @@ func (c *Checker) stateTable(ctx context.Context, r *Region, res resultFunc) Res
 		return res(ck, Fail, "%s: %s", r.StateTable, strings.Join(bad, "; "))
 	}
 	return res(ck, OK, "%s ACTIVE, replicas ACTIVE", r.StateTable)
+}
+
+// markTable checks the Region's apply-mark table: without it every registry apply
+// fails (the apply marks before it writes) and the capture cannot tell applies from
+// changes.
+func (c *Checker) markTable(ctx context.Context, r *Region, res resultFunc) Result {
+	const ck = CheckMarkTable
+	if r.MarkTable == "" {
+		return res(ck, Error, "the %s stack has no %s output (deploy it with this version of iot-dr)", r.Role, spec.OutputMarkTableName)
+	}
+	out, err := r.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(r.MarkTable)})
+	var nf *ddbtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return res(ck, Fail, "%s does not exist: the apply cannot mark its writes", r.MarkTable)
+	case err != nil:
+		return res(ck, Error, "describe %s: %v", r.MarkTable, err)
+	case out.Table == nil:
+		return res(ck, Error, "describe %s: no table in the answer", r.MarkTable)
+	case out.Table.TableStatus != ddbtypes.TableStatusActive:
+		return res(ck, Fail, "%s is %s", r.MarkTable, out.Table.TableStatus)
+	}
+	return res(ck, OK, "%s ACTIVE", r.MarkTable)
 }
 
 func (c *Checker) devicePolicy(ctx context.Context, r *Region, res resultFunc) Result {

@@ -71,6 +71,7 @@ func (c *iotConfig) GetIndexingConfiguration(context.Context, *iot.GetIndexingCo
 // Regions' replicas, as DynamoDB does; any other name is ResourceNotFoundException.
 type stateTable struct {
 	name    string
+	marks   string // the Region's mark table, ACTIVE and unreplicated
 	region  string
 	mu      sync.Mutex
 	status  ddbtypes.TableStatus
@@ -81,7 +82,10 @@ type stateTable struct {
 func (t *stateTable) DescribeTable(_ context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.err != nil {
+	if t.marks != "" && aws.ToString(in.TableName) == t.marks {
+		return &dynamodb.DescribeTableOutput{Table: &ddbtypes.TableDescription{TableName: in.TableName, TableStatus: ddbtypes.TableStatusActive}}, nil
+	}
+	if t.err != nil { // the state table's
 		return nil, t.err
 	}
 	if aws.ToString(in.TableName) != t.name {
@@ -205,12 +209,12 @@ func (d *deployment) reset(t *testing.T) {
 				ServerCertificates: []iottypes.ServerCertificateSummary{{ServerCertificateArn: aws.String("arn:aws:acm:" + r.Name + ":123456789012:certificate/1"), ServerCertificateStatus: iottypes.ServerCertificateStatusValid}},
 			}}
 		d.iot[r.Name] = cfg
-		d.tables[r.Name] = &stateTable{name: "iotdr-state", region: r.Name, status: ddbtypes.TableStatusActive,
+		d.tables[r.Name] = &stateTable{name: "iotdr-state", marks: spec.MarkTableName, region: r.Name, status: ddbtypes.TableStatusActive,
 			replica: map[string]ddbtypes.ReplicaStatus{w.Primary.Name: ddbtypes.ReplicaStatusActive, w.Secondary.Name: ddbtypes.ReplicaStatusActive}}
 		names := []string{"iotdr-" + role + "-errors", "iotdr-" + role + "-replication-lag"}
 		d.alarms[r.Name] = &alarms{state: map[string]cwtypes.StateValue{names[0]: cwtypes.StateValueOk, names[1]: cwtypes.StateValueOk}}
 		return Region{Role: role, Name: r.Name, Endpoint: r.Broker.Addr(), DomainConfiguration: spec.DomainConfigurationName(spec.DefaultPrefix),
-			HealthCheckID: d.front.HealthCheckID(r.Name), StateTable: "iotdr-state", DevicePolicy: spec.DevicePolicyName, Alarms: names,
+			HealthCheckID: d.front.HealthCheckID(r.Name), StateTable: "iotdr-state", MarkTable: spec.MarkTableName, DevicePolicy: spec.DevicePolicyName, Alarms: names,
 			Captures: true, IoT: cfg, DynamoDB: d.tables[r.Name], CloudWatch: d.alarms[r.Name], Verify: r.Registry}
 	}
 	d.zone = &zone{Route53: d.front.Route53}
@@ -255,7 +259,7 @@ func TestReadiness(t *testing.T) {
 			t.Errorf("ready deployment: %s in %s is %s: %s", r.Check, r.Region, r.Status, r.Detail)
 		}
 	}
-	if rep.Exit() != ExitReady || len(rep.Results) != 2*8+2 {
+	if rep.Exit() != ExitReady || len(rep.Results) != 2*9+2 {
 		t.Fatalf("exit %d with %d results", rep.Exit(), len(rep.Results))
 	}
 	now := time.Now()
@@ -329,6 +333,10 @@ func TestReadiness(t *testing.T) {
 			inject: func(_ *testing.T, d *deployment) { d.tables[p.Name].replica[s.Name] = ddbtypes.ReplicaStatusUpdating }},
 		{name: "state table unreadable", region: s.Name, check: CheckStateTable, status: Error, detail: "AccessDenied",
 			inject: func(_ *testing.T, d *deployment) { d.tables[s.Name].err = fmt.Errorf("AccessDeniedException") }},
+		{name: "mark table missing", region: s.Name, check: CheckMarkTable, status: Fail, detail: "does not exist",
+			inject: func(_ *testing.T, d *deployment) { d.checker.Secondary.MarkTable = "iotdr-marks-v0" }},
+		{name: "mark table not exported", region: p.Name, check: CheckMarkTable, status: Error, detail: "no markTableName output",
+			inject: func(_ *testing.T, d *deployment) { d.checker.Primary.MarkTable = "" }},
 		{name: "device policy missing", region: s.Name, check: CheckDevicePolicy, status: Fail, detail: "does not exist",
 			inject: func(_ *testing.T, d *deployment) { d.checker.Secondary.DevicePolicy = "iotdr-device-v2" }},
 		{name: "replication lag in alarm", region: s.Name, check: CheckAlarms, status: Fail, detail: "iotdr-secondary-replication-lag ALARM",

@@ -1,6 +1,7 @@
 package simserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/iot-dr/iot-dr/functions/capture"
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/registry"
+	"github.com/iot-dr/iot-dr/status"
 )
 
 // Flap limits and defaults (POST /regions/{r}/flap?period=&count=).
@@ -77,6 +79,12 @@ type RegionStatus struct {
 	Flapping     bool `json:"flapping"`
 	// DNSActive is true when the custom domain resolves to this Region.
 	DNSActive bool `json:"dns_active"`
+	// Backlog is what this Region still has to apply from the other (the catch-up
+	// gate's reading, and apply failures waiting), Conflicts its conflict records;
+	// StatusErrors what of them could not be read. The same fields as `iotdr status`.
+	Backlog      status.Backlog   `json:"backlog"`
+	Conflicts    status.Conflicts `json:"conflicts"`
+	StatusErrors []string         `json:"status_errors,omitempty"`
 }
 
 // Health is GET /regions/{r}/health.
@@ -296,7 +304,7 @@ func (s *Server) regionVerb(apply func(*regionState)) http.HandlerFunc {
 		apply(rs)
 		s.mu.Unlock()
 		s.log.Info("simserver: verb", "path", r.URL.Path)
-		writeJSON(w, http.StatusOK, s.regionStatus(rs, s.dnsAnswer()))
+		writeJSON(w, http.StatusOK, s.regionStatus(r.Context(), rs, s.dnsAnswer()))
 	}
 }
 
@@ -449,10 +457,11 @@ func (s *Server) refusals(w http.ResponseWriter, r *http.Request) {
 
 // Status reports every Region's state, the DNS answer and replication.
 func (s *Server) Status() Status {
+	ctx := context.Background() // in-memory tables: nothing to cancel
 	ans := s.dnsAnswer()
 	st := Status{Domain: s.info.Domain, DNSServer: s.info.DNSServer, DNSAnswer: ans, Replication: s.replicationStatus()}
 	for _, rs := range s.regions {
-		st.Regions = append(st.Regions, s.regionStatus(rs, ans))
+		st.Regions = append(st.Regions, s.regionStatus(ctx, rs, ans))
 	}
 	return st
 }
@@ -471,14 +480,18 @@ func (s *Server) dnsAnswer() DNSAnswer {
 	return d
 }
 
-func (s *Server) regionStatus(rs *regionState, ans DNSAnswer) RegionStatus {
+func (s *Server) regionStatus(ctx context.Context, rs *regionState, ans DNSAnswer) RegionStatus {
 	s.mu.Lock()
 	down, brokerDown, flapping := rs.down, rs.brokerDown, rs.flap.running()
 	s.mu.Unlock()
+	// The pipeline's tables, as `iotdr status` reads them in a real deployment.
+	var pipe status.Region
+	status.Pipeline{Region: rs.r.Name, Peer: s.world.Peer(rs.r).Name, Marks: rs.r.Marks, MarkTable: simulator.MarkTableName,
+		Errors: rs.r.Errors, ErrorTable: simulator.ErrorTableName}.Read(ctx, &pipe, time.Now())
 	return RegionStatus{Role: rs.role, Name: rs.r.Name, Endpoint: net.JoinHostPort(rs.ip, s.world.Port),
 		Down: down, BrokerUp: !brokerDown, ConnectedClients: rs.r.Broker.ConnectedClients(),
 		Healthy: s.edge.Checks[rs.r.Name].Healthy(), ProbeFailing: s.edge.ProbeFailing(rs.r.Name), Flapping: flapping,
-		DNSActive: ans.Region == rs.r.Name}
+		DNSActive: ans.Region == rs.r.Name, Backlog: pipe.Backlog, Conflicts: pipe.Conflicts, StatusErrors: pipe.Errors}
 }
 
 func (s *Server) replicationStatus() ReplicationStatus {

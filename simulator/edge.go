@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -40,6 +41,11 @@ type EdgeOptions struct {
 	// detection; a tight one turns a busy machine into failed health checks.
 	ProbeMessages int
 	ProbeTimeout  time.Duration
+	// CatchUpMaxAge and CatchUpLinger are the probes' catch-up gate settings in wall
+	// time (probe.Gate; the stacks deploy probe.DefaultCatchUpMaxAge and
+	// DefaultCatchUpLinger in AWS time). Zero: one Interval and a tenth of it. The
+	// gate's Hold is FailureThreshold x Interval, as in the stacks.
+	CatchUpMaxAge, CatchUpLinger time.Duration
 }
 
 // DefaultProbeTimeout is EdgeOptions.ProbeTimeout's default.
@@ -61,6 +67,12 @@ func (o *EdgeOptions) defaults() {
 	if o.ProbeTimeout == 0 {
 		o.ProbeTimeout = DefaultProbeTimeout
 	}
+	if o.CatchUpMaxAge == 0 {
+		o.CatchUpMaxAge = o.Interval
+	}
+	if o.CatchUpLinger == 0 {
+		o.CatchUpLinger = o.Interval / 10
+	}
 }
 
 // Edge is what sits in front of the Regions: each Region's probe behind its HTTP API,
@@ -75,6 +87,8 @@ type Edge struct {
 	// forceFail is each Region's probe force-fail switch (the stacks' SSM parameter).
 	forceFail map[string]*atomic.Bool
 	secret    string
+	// urls are the probes' URLs, secret included, as the health checks call them.
+	urls map[string]string
 }
 
 // StartEdge deploys a probe in each Region (its own certificate with the spec's probe
@@ -87,7 +101,7 @@ func (w *World) StartEdge(ctx context.Context, o EdgeOptions) (e *Edge, err erro
 		return nil, err
 	}
 	e = &Edge{Checks: map[string]*route53.HealthCheck{}, APIs: map[string]*healthapi.Server{}, opts: o, w: w,
-		forceFail: map[string]*atomic.Bool{}, secret: hex.EncodeToString(secret)}
+		forceFail: map[string]*atomic.Bool{}, secret: hex.EncodeToString(secret), urls: map[string]string{}}
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -99,6 +113,7 @@ func (w *World) StartEdge(ctx context.Context, o EdgeOptions) (e *Edge, err erro
 		if err != nil {
 			return nil, err
 		}
+		e.urls[r.Name] = u
 		hc, err := route53.NewHealthCheck(route53.CheckConfig{Name: r.Name, URL: u, Interval: o.Interval,
 			FailureThreshold: o.FailureThreshold, Timeout: checkTimeout(o.ProbeTimeout)}, checkerClient, route53.WithLogger(w.opts.Logger))
 		if err != nil {
@@ -165,7 +180,8 @@ func (e *Edge) deployProbe(ctx context.Context, r *Region) (string, error) {
 		ForceFail: func(context.Context) (bool, error) { return ff.Load(), nil },
 		Probe: &probe.Prober{Broker: "tls://" + r.Broker.Addr(), TLS: pki.ClientTLS(dev, e.w.CA.Pool(), e.w.opts.Domain),
 			Messages: e.opts.ProbeMessages, Timeout: e.opts.ProbeTimeout},
-		Logger: e.w.opts.Logger,
+		CatchUp: e.Gate(r),
+		Logger:  e.w.opts.Logger,
 	}
 	if _, err := r.Lambda.Register(spec.FunctionHealthProbe, h.Handle, functionOptions(spec.FunctionHealthProbe)); err != nil {
 		return "", fmt.Errorf("simulator: %s probe: %w", r.Name, err)
@@ -179,6 +195,38 @@ func (e *Edge) deployProbe(ctx context.Context, r *Region) (string, error) {
 	}
 	e.APIs[r.Name] = api
 	return base + spec.ProbePath + "?" + url.Values{spec.ProbeSecretQuery: {e.secret}}.Encode(), nil
+}
+
+// Gate is r's probe's catch-up gate, on r's mark table, as the stacks deploy it.
+func (e *Edge) Gate(r *Region) *probe.Gate {
+	return &probe.Gate{Table: r.Marks, Name: MarkTableName, Region: r.Name, MaxAge: e.opts.CatchUpMaxAge,
+		Linger: e.opts.CatchUpLinger, Hold: time.Duration(e.opts.FailureThreshold) * e.opts.Interval}
+}
+
+// Probe calls region's probe as a health checker does and returns its answer: the
+// HTTP status and the JSON body (status, reason, timings, the catch-up backlog).
+func (e *Edge) Probe(ctx context.Context, region string) (int, []byte, error) {
+	u, ok := e.urls[region]
+	if !ok {
+		return 0, nil, fmt.Errorf("simulator: no probe in Region %q", region)
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout(e.opts.ProbeTimeout))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := checkerClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // the URL carries the secret
+			err = ue.Err
+		}
+		return 0, nil, fmt.Errorf("simulator: %s probe: %w", region, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode, body, err
 }
 
 // SetProbeFailing flips a Region's probe force-fail switch: the probe answers 503 while

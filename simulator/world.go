@@ -211,6 +211,12 @@ func (r *Region) ApplyMarks() *applymark.Marks {
 	return &applymark.Marks{Table: r.Marks, Name: MarkTableName}
 }
 
+// ApplyProgress is r's apply progress item (in its mark table), as the apply function
+// writes it and the probe's catch-up gate reads it.
+func (r *Region) ApplyProgress() *applymark.Progress {
+	return &applymark.Progress{Table: r.Marks, Name: MarkTableName, Region: r.Name}
+}
+
 // regions are the World's Regions, primary first.
 func (w *World) regions() []*Region { return []*Region{w.Primary, w.Secondary} }
 
@@ -291,7 +297,14 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 		}
 		return h.Handle(ctx, ev)
 	}
-	if _, err := s.Lambda.Register(spec.FunctionApply, gated, functionOptions(spec.FunctionApply)); err != nil {
+	// The progress leases are taken before the chaos gate, as a stalled apply in AWS
+	// holds its batch (the catch-up gate reads them: probe.Gate).
+	progress := s.ApplyProgress()
+	// Closed leases with changes are kept whatever their age: the gate's MaxAge is
+	// scaled to the run (EdgeOptions.CatchUpMaxAge) and may be below a wall second.
+	progress.Logger, progress.MinBehind = o.Logger, -1
+	tracked := progress.Track(gated)
+	if _, err := s.Lambda.Register(spec.FunctionApply, tracked, functionOptions(spec.FunctionApply)); err != nil {
 		return fmt.Errorf("simulator: register apply: %w", err)
 	}
 	stop, err := s.Lambda.MapStream(context.WithoutCancel(ctx), s.State.Stream(), spec.FunctionApply, lambdart.StreamMapping{
@@ -316,11 +329,13 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 	return nil
 }
 
-// ApplyPending reports whether r's apply function has records of its replica's stream
-// not yet applied or an invocation running: the capture's loop-freedom guard
-// (capture.ApplyProgress) and the catch-up gate read it.
-func (r *Region) ApplyPending(context.Context) (bool, error) {
-	return r.StreamBacklog() > 0 || r.inflight.Load() > 0, nil
+// ApplyPending reports whether r's apply function holds a batch with changes from the
+// other Region: the capture's loop-freedom guard (capture.ApplyProgress), read as the
+// deployed capture reads it (applymark.Progress.ApplyPending, the apply's running
+// leases). The stream backlog would be kinder than AWS, and wrong: it counts the
+// Region's own captures too, so a burst of local changes deferred every capture.
+func (r *Region) ApplyPending(ctx context.Context) (bool, error) {
+	return r.ApplyProgress().ApplyPending(ctx)
 }
 
 // PauseApply is a chaos verb: r's apply function stalls (its invocations wait) until

@@ -88,13 +88,7 @@ func readinessCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case *timeout <= 0:
 		return fail("--timeout must be positive, got %s", *timeout)
 	}
-	var paths []string
-	for p := range strings.SplitSeq(*outputs, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			paths = append(paths, p)
-		}
-	}
-	primary, secondary, err := awsdrill.ReadOutputs(paths...)
+	primary, secondary, err := readStackOutputs(*outputs)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -148,4 +142,15 @@ func readinessCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fail("%v", err)
 	}
 	return rep.Exit()
+}
+
+// readStackOutputs reads the --stack-outputs files (comma-separated) of both stacks.
+func readStackOutputs(flagValue string) (primary, secondary map[string]any, err error) {
+	var paths []string
+	for p := range strings.SplitSeq(flagValue, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			paths = append(paths, p)
+		}
+	}
+	return awsdrill.ReadOutputs(paths...)
 }

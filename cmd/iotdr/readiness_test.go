@@ -106,8 +106,8 @@ func TestReadinessAgainstSim(t *testing.T) {
 	for _, r := range rep.Results {
 		t.Logf("%-10s %-22s %-5s %s", r.Region, r.Check, r.Status, r.Detail)
 	}
-	if len(rep.Results) != 2*8+2 || !rep.Ready {
-		t.Fatalf("ready %v with %d results, want 18", rep.Ready, len(rep.Results))
+	if len(rep.Results) != 2*9+2 || !rep.Ready {
+		t.Fatalf("ready %v with %d results, want 20", rep.Ready, len(rep.Results))
 	}
 
 	aws := func(region string) awssdk.Config {

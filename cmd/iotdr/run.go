@@ -35,6 +35,7 @@ commands:
   verify   compare two Regions and list the differences (iotdr verify -h)
   readiness
            check that a real deployment is ready to fail over (iotdr readiness -h)
+  status   which Region serves the fleet, the backlog each way, conflicts (iotdr status -h)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return verifyCmd(ctx, args[1:], stdout, stderr)
 	case "readiness":
 		return readinessCmd(ctx, args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

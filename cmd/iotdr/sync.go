@@ -176,6 +176,20 @@ func (f *fleetFlags) clients(ctx context.Context, cfg aws.Config, region string)
 	return r, nil
 }
 
+// awsConfig loads the AWS configuration for region's DynamoDB calls (the SDK's own
+// retries: these calls are not paced by the limiter).
+func (f *fleetFlags) awsConfig(ctx context.Context, region string) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithRetryMaxAttempts(3)}
+	if f.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(f.profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
 // DefaultMarkTable is the apply-mark table of a deployment with the default prefix.
 const DefaultMarkTable = "iotdr-apply-marks"
 
@@ -183,13 +197,9 @@ const DefaultMarkTable = "iotdr-apply-marks"
 // cannot mark would make the target's capture send its half-done copies back, so a
 // missing table is an error before any write, not a failure per resource.
 func (f *fleetFlags) markTable(ctx context.Context, name string) (*applymark.Marks, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(f.to), config.WithRetryMaxAttempts(3)}
-	if f.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(f.profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := f.awsConfig(ctx, f.to)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
 	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if f.endpoint != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
+	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/internal/motoserver"
 	"github.com/iot-dr/iot-dr/simulator/pki"
@@ -120,8 +122,18 @@ func TestSyncAndVerifyAgainstMoto(t *testing.T) {
 	}
 
 	code, stdout, stderr = runCmd(t, verifyMain, base...)
-	if code != exitOK || !strings.Contains(stdout, "The Regions are equal.") {
-		t.Fatalf("verify after sync: exit %d, want %d\n%s%s", code, exitOK, stdout, stderr)
+	if code != exitOK || !strings.Contains(stdout, "The Regions are equal.") ||
+		!strings.Contains(stdout, "Conflicts in "+from+": not checked: no error table "+DefaultErrorTable) {
+		t.Fatalf("verify after sync: exit %d, want %d, equal, conflicts not checked\n%s%s", code, exitOK, stdout, stderr)
+	}
+	// The conflicts the pipeline recorded are listed, per Region; they decide nothing
+	// about equality.
+	motoConflict(t, endpoint, to, "thing#dev-1")
+	motoConflict(t, endpoint, from, "")
+	code, stdout, stderr = runCmd(t, verifyMain, base...)
+	if code != exitOK || !strings.Contains(stdout, "Conflicts in "+to+": 1 recorded") || !strings.Contains(stdout, "thing#dev-1") ||
+		!strings.Contains(stdout, "Conflicts in "+from+": none recorded") {
+		t.Fatalf("verify with a conflict recorded: exit %d, want %d listing it\n%s%s", code, exitOK, stdout, stderr)
 	}
 
 	// Resumable: a second sync changes nothing.
@@ -175,5 +187,28 @@ func motoMarkTable(t *testing.T, endpoint, region string) func() int {
 			t.Fatalf("scan the mark table: %v", err)
 		}
 		return int(out.Count)
+	}
+}
+
+// motoConflict creates the error table in region of the moto_server at endpoint and,
+// for a key, records a conflict on it as the apply function does.
+func motoConflict(t *testing.T, endpoint, region, key string) {
+	t.Helper()
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(motoserver.AWSConfig(t, endpoint, region))
+	hk := spec.ErrorTable().HashKey
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(DefaultErrorTable), BillingMode: dbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String(hk), AttributeType: dbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String(hk), KeyType: dbtypes.KeyTypeHash}},
+	}); err != nil {
+		t.Fatalf("create the error table: %v", err)
+	}
+	if key == "" {
+		return
+	}
+	rec := &failures.Recorder{Table: db, Name: DefaultErrorTable}
+	if err := rec.Record(ctx, spec.StageConflict, key, "Conflict", errors.New("changed in both Regions: the later write was kept"), nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,6 +10,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/status"
 	"github.com/iot-dr/iot-dr/verify"
 )
 
@@ -18,7 +25,9 @@ const verifyUsage = `usage: iotdr verify --from REGION --to REGION [flags]
 Compares the two Regions: things (type, attributes), thing types, thing groups and
 memberships, certificates (by id, status), policies (document modulo the Region),
 attachments and, with --shadows, classic shadows. Streams through both registries
-page by page. Exit status: 0 when they are equal, 1 on drift, 2 on error.
+page by page, then lists the conflicts the pipeline recorded in each Region's error
+table (resources changed in both Regions, decided by the later write). Exit status:
+0 when they are equal, 1 on drift, 2 on error.
 
 flags:
 `
@@ -28,6 +37,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var (
 		asJSON    = fs.Bool("json", false, "print the result as one JSON object")
 		maxListed = fs.Int("max-listed", 1000, "list at most this many differences per kind (all are counted)")
+		errTable  = fs.String("error-table", DefaultErrorTable, "the Regions' error table (stack output "+spec.OutputErrorTableName+"), whose conflict records are listed; '' for Regions without the iot-dr stacks")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -69,12 +79,19 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail("%v", err)
 	}
+	var conflicts []regionConflicts
+	if *errTable != "" {
+		for _, region := range []string{ff.from, ff.to} {
+			conflicts = append(conflicts, ff.conflicts(ctx, region, *errTable))
+		}
+	}
 	if *asJSON {
-		if err := writeVerifyJSON(stdout, ff.from, ff.to, rep, listed); err != nil {
+		if err := writeVerifyJSON(stdout, ff.from, ff.to, rep, listed, conflicts); err != nil {
 			return fail("%v", err)
 		}
 	} else {
 		printVerify(stdout, ff.from, ff.to, rep, listed)
+		printConflicts(stdout, conflicts)
 	}
 	if rep.Total() > 0 {
 		return exitFailed
@@ -97,11 +114,16 @@ type verifyJSON struct {
 	Differences []verify.Difference `json:"differences"`
 	// Truncated says some differences were counted but not listed (--max-listed).
 	Truncated bool `json:"truncated"`
+	// Conflicts are each Region's conflict records (none with --error-table '').
+	Conflicts []regionConflicts `json:"conflicts"`
 }
 
-func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map[verify.Kind][]verify.Difference) error {
+func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map[verify.Kind][]verify.Difference, conflicts []regionConflicts) error {
 	out := verifyJSON{Source: from, Target: to, Equal: rep.Total() == 0, Counts: map[verify.Kind]int{},
-		Differences: []verify.Difference{}}
+		Differences: []verify.Difference{}, Conflicts: conflicts}
+	if out.Conflicts == nil {
+		out.Conflicts = []regionConflicts{}
+	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
 	for _, k := range verify.Kinds {
 		out.Counts[k] = rep.Differences[k]
@@ -155,3 +177,56 @@ func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[ver
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// DefaultErrorTable is the error table of a deployment with the default prefix.
+const DefaultErrorTable = "iotdr-errors"
+
+// regionConflicts are one Region's conflict records, or why they could not be read.
+type regionConflicts struct {
+	Region string `json:"region"`
+	status.Conflicts
+	Error string `json:"error,omitempty"`
+}
+
+// conflicts reads region's error table for conflict records. What cannot be read is
+// said in the answer, not failed: verify compares the registries whatever the tables.
+func (f *fleetFlags) conflicts(ctx context.Context, region, table string) regionConflicts {
+	rc := regionConflicts{Region: region}
+	cfg, err := f.awsConfig(ctx, region)
+	if err != nil {
+		rc.Error = err.Error()
+		return rc
+	}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if f.endpoint != "" {
+			o.BaseEndpoint = aws.String(f.endpoint)
+		}
+	})
+	recs, err := (&failures.Recorder{Table: db, Name: table}).List(ctx)
+	var nf *dynamodbtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		rc.Error = fmt.Sprintf("no error table %s (the iot-dr stacks are not deployed here, or --error-table names another prefix's)", table)
+	case err != nil:
+		rc.Error = fmt.Sprintf("error table %s: %v", table, err)
+	default:
+		rc.Conflicts = status.ConflictsOf(recs)
+	}
+	return rc
+}
+
+func printConflicts(w io.Writer, cs []regionConflicts) {
+	for _, c := range cs {
+		switch {
+		case c.Error != "":
+			fmt.Fprintf(w, "\nConflicts in %s: not checked: %s\n", c.Region, c.Error)
+		case c.Count == 0:
+			fmt.Fprintf(w, "\nConflicts in %s: none recorded\n", c.Region)
+		default:
+			fmt.Fprintf(w, "\nConflicts in %s: %d recorded (changed in both Regions; the later write was kept)\n", c.Region, c.Count)
+			for _, r := range c.Recent {
+				fmt.Fprintf(w, "  %s  %s  %s\n", r.RecordedAt, r.Key, oneLine(r.Cause))
+			}
+		}
+	}
+}

@@ -26,6 +26,43 @@ var registryKindBehaviours = []behaviour{
 			"(AWS: \"a thing can belong to only one billing group\", https://docs.aws.amazon.com/iot/latest/developerguide/tagging-iot-billing-groups.html)",
 		run: billingGroupMembership,
 	},
+	{
+		// What `iotdr readiness` reads of each Region's custom domain.
+		name: "domainconfiguration/lifecycle",
+		run:  domainConfigurationLifecycle,
+	},
+}
+
+func domainConfigurationLifecycle(ctx context.Context, t *testing.T, tg Target) {
+	name := aws.String("devices")
+	in := &iot.CreateDomainConfigurationInput{DomainConfigurationName: name, DomainName: aws.String("iot.example.com"),
+		ServerCertificateArns: []string{"arn:aws:acm:" + tg.Region + ":" + tg.Account + ":certificate/x"}, ServiceType: types.ServiceTypeData}
+	out := must[*iot.CreateDomainConfigurationOutput](t, "CreateDomainConfiguration")(tg.IoT.CreateDomainConfiguration(ctx, in))
+	// AWS: arn:aws:iot:<region>:<account>:domainconfiguration/<name>/<id>.
+	if got, want := aws.ToString(out.DomainConfigurationArn), tg.arn("domainconfiguration", "devices")+"/"; len(got) <= len(want) || got[:len(want)] != want {
+		t.Errorf("DomainConfigurationArn = %q, want %s<id>", got, want)
+	}
+	describe := func() *iot.DescribeDomainConfigurationOutput {
+		t.Helper()
+		return must[*iot.DescribeDomainConfigurationOutput](t, "DescribeDomainConfiguration")(tg.IoT.DescribeDomainConfiguration(ctx,
+			&iot.DescribeDomainConfigurationInput{DomainConfigurationName: name}))
+	}
+	d := describe()
+	if d.DomainConfigurationStatus != types.DomainConfigurationStatusEnabled || aws.ToString(d.DomainName) != "iot.example.com" ||
+		d.ServiceType != types.ServiceTypeData || len(d.ServerCertificates) != 1 ||
+		aws.ToString(d.ServerCertificates[0].ServerCertificateArn) != in.ServerCertificateArns[0] ||
+		d.ServerCertificates[0].ServerCertificateStatus != types.ServerCertificateStatusValid {
+		t.Errorf("described %+v", d)
+	}
+	must[*iot.UpdateDomainConfigurationOutput](t, "UpdateDomainConfiguration")(tg.IoT.UpdateDomainConfiguration(ctx,
+		&iot.UpdateDomainConfigurationInput{DomainConfigurationName: name, DomainConfigurationStatus: types.DomainConfigurationStatusDisabled}))
+	if st := describe().DomainConfigurationStatus; st != types.DomainConfigurationStatusDisabled {
+		t.Errorf("after disabling: %s", st)
+	}
+	_, err := tg.IoT.CreateDomainConfiguration(ctx, in)
+	wantErr[*types.ResourceAlreadyExistsException](t, "CreateDomainConfiguration of a taken name", err)
+	_, err = tg.IoT.DescribeDomainConfiguration(ctx, &iot.DescribeDomainConfigurationInput{DomainConfigurationName: aws.String("nope")})
+	wantErr[*types.ResourceNotFoundException](t, "DescribeDomainConfiguration of a missing one", err)
 }
 
 func billingGroupMembership(ctx context.Context, t *testing.T, tg Target) {

@@ -19,6 +19,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -188,6 +190,27 @@ func (a *Applier) logger() *slog.Logger {
 type pending struct {
 	key      string
 	firstSeq string
+	// sections are the shadow sections the batch's writes changed; nil: all, as for
+	// every other kind.
+	sections map[string]bool
+	all      bool
+}
+
+// addSections adds the sections one record changed (nil: all).
+func (p *pending) addSections(secs []string) {
+	if p.all {
+		return
+	}
+	if secs == nil {
+		p.all, p.sections = true, nil
+		return
+	}
+	if p.sections == nil {
+		p.sections = map[string]bool{}
+	}
+	for _, s := range secs {
+		p.sections[s] = true
+	}
 }
 
 // Handler is the apply function's Lambda handler on the state table's stream.
@@ -201,32 +224,45 @@ type Handler struct {
 
 // Handle applies one stream batch and returns the records to retry.
 func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var order []*pending
-	byKey := map[string]*pending{}
+	var (
+		order  []*pending
+		byKey  = map[string]*pending{}
+		mu     sync.Mutex
+		failed []events.DynamoDBBatchItemFailure
+	)
 	for i := range ev.Records {
 		rec := &ev.Records[i]
-		key, skip, err := h.route(ctx, rec)
-		if err != nil && key != "" {
+		r := h.route(ctx, rec)
+		if r.err != nil && r.key != "" && !r.retry {
 			// The keys name a resource but the image is unreadable: apply the resource
 			// anyway (what is applied is the current item, not the image).
-			h.Applier.logger().Warn("stream image unreadable; applying its key", "key", key, "error", err)
-			err = nil
+			h.Applier.logger().Warn("stream image unreadable; applying its key", "key", r.key, "error", r.err)
+			r.err, r.sections = nil, nil
 		}
-		if err != nil {
+		switch {
+		case r.err != nil && r.retry:
+			// A raced write not merged yet: recorded, and retried from this record.
+			if rerr := h.Failures.Record(ctx, spec.StageApply, r.key, "ApplyFailed", r.err, nil); rerr != nil {
+				return failAll(ev), nil
+			}
+			failed = append(failed, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+			continue
+		case r.err != nil:
 			// No retry can make a record without a key readable: keep it for an operator.
-			if rerr := h.Failures.Record(ctx, spec.StageApply, "", "InvalidRecord", err, []byte("sequence number "+rec.Change.SequenceNumber)); rerr != nil {
+			if rerr := h.Failures.Record(ctx, spec.StageApply, "", "InvalidRecord", r.err, []byte("sequence number "+rec.Change.SequenceNumber)); rerr != nil {
 				return failAll(ev), nil
 			}
 			continue
-		}
-		if skip {
+		case r.skip:
 			continue
 		}
-		if _, ok := byKey[key]; ok {
-			continue // coalesced: the first record's sequence number is where a retry resumes
+		if p, ok := byKey[r.key]; ok {
+			p.addSections(r.sections) // coalesced: the first record's sequence number is where a retry resumes
+			continue
 		}
-		p := &pending{key: key, firstSeq: rec.Change.SequenceNumber}
-		byKey[key] = p
+		p := &pending{key: r.key, firstSeq: rec.Change.SequenceNumber}
+		p.addSections(r.sections)
+		byKey[r.key] = p
 		order = append(order, p)
 	}
 	order = subsume(order, byKey)
@@ -236,17 +272,19 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		n = 32
 	}
 	var (
-		mu     sync.Mutex
-		failed []events.DynamoDBBatchItemFailure
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, n)
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, n)
 	)
 	for _, p := range order {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := h.Applier.Key(ctx, p.key)
+			actx := ctx
+			if p.sections != nil {
+				actx = replication.WithShadowSections(ctx, slices.Sorted(maps.Keys(p.sections)))
+			}
+			res, err := h.Applier.Key(actx, p.key)
 			if err == nil {
 				if len(res.Changes) > 0 {
 					h.Applier.logger().Info("applied", "key", p.key, "changes", res.Changes, "lagMs", res.Lag.Milliseconds())
@@ -298,55 +336,111 @@ func seqLess(a, b string) bool {
 	return a < b
 }
 
-// route returns the key a record names and whether to skip it: removes (tombstones
-// expiring) and this Region's own captures carry nothing to apply. An error with a
-// key means the keys were readable and the image was not.
-func (h *Handler) route(ctx context.Context, rec *events.DynamoDBEventRecord) (key string, skip bool, err error) {
-	key, err = state.KeyOfImage(rec.Change.Keys)
-	if err != nil {
-		return "", false, err
-	}
-	if rec.EventName == "REMOVE" {
-		return key, true, nil
-	}
-	if img := rec.Change.NewImage; img != nil {
-		it, err := state.FromImage(img)
-		if err != nil {
-			return key, false, err
-		}
-		if it.Key() != key {
-			return key, false, fmt.Errorf("apply: stream record's keys name %s but its image %s", key, it.Key())
-		}
-		if it.Origin == h.Applier.Region {
-			return key, true, nil
-		}
-		if err := h.conflict(ctx, rec, it); err != nil {
-			return key, false, err
-		}
-	}
-	return key, false, nil
+// routed is what route decided for one record.
+type routed struct {
+	key  string
+	skip bool
+	// sections are the shadow sections the record's write changed (nil: all).
+	sections []string
+	// err with a key and !retry: the keys were readable and the image was not; with
+	// retry: the record must be retried (a raced shadow write not merged yet).
+	err   error
+	retry bool
 }
 
-// conflict records a conflict when the record replaced this Region's own item with
-// another Region's captured without seeing it (its basis is not the item it replaced):
-// the resource changed in both Regions since their last common state, and the global
-// table kept the other Region's later write. Only the Region whose change lost sees
-// such a record (in the winner's replica the older write is discarded), so each
-// conflict is recorded once, in the loser's error table.
-func (h *Handler) conflict(ctx context.Context, rec *events.DynamoDBEventRecord, it state.Item) error {
-	if rec.Change.OldImage == nil {
+// route returns the key a record names and whether to skip it: removes (tombstones
+// expiring) and this Region's own captures carry nothing to apply.
+func (h *Handler) route(ctx context.Context, rec *events.DynamoDBEventRecord) routed {
+	key, err := state.KeyOfImage(rec.Change.Keys)
+	if err != nil {
+		return routed{err: err}
+	}
+	if rec.EventName == "REMOVE" {
+		return routed{key: key, skip: true}
+	}
+	img := rec.Change.NewImage
+	if img == nil {
+		return routed{key: key}
+	}
+	it, err := state.FromImage(img)
+	if err != nil {
+		return routed{key: key, err: err}
+	}
+	if it.Key() != key {
+		return routed{key: key, err: fmt.Errorf("apply: stream record's keys name %s but its image %s", key, it.Key())}
+	}
+	if it.Origin == h.Applier.Region {
+		return routed{key: key, skip: true}
+	}
+	merged, err := h.conflict(ctx, rec, it)
+	if err != nil {
+		return routed{key: key, err: err, retry: true}
+	}
+	if merged {
+		return routed{key: key, skip: true} // the merge applied it
+	}
+	return routed{key: key, sections: changedSections(rec, it)}
+}
+
+// changedSections returns the shadow sections a record's write changed, by their
+// stamps against the item it replaced; nil (all) for other kinds, a first write,
+// a tombstone or items without stamps.
+func changedSections(rec *events.DynamoDBEventRecord, it state.Item) []string {
+	if !shadowKind(it.Kind) || it.Deleted || rec.Change.OldImage == nil {
 		return nil
 	}
 	old, err := state.FromImage(rec.Change.OldImage)
+	var ob, nb state.Shadow
+	if err != nil || old.Deleted || old.Decode(&ob) != nil || it.Decode(&nb) != nil {
+		return nil
+	}
+	changed := []string{}
+	mine, theirs := sections(&ob), sections(&nb)
+	for i, o := range mine {
+		if *o.by == "" || *theirs[i].by == "" {
+			return nil
+		}
+		if *o.by != *theirs[i].by {
+			changed = append(changed, o.name)
+		}
+	}
+	return changed
+}
+
+// conflict handles a record that replaced this Region's own item with another
+// Region's captured without seeing it (its basis is not the item it replaced): the
+// resource changed in both Regions since their last common state, and the global
+// table kept the other Region's later write. Only the Region whose change lost sees
+// such a record (in the winner's replica the older write is discarded), so each
+// conflict is recorded once, in the loser's error table. A shadow is merged per
+// section first (mergeShadow): what only this Region changed is kept and written
+// back (merged reports it applied), and only a section both changed is a conflict.
+func (h *Handler) conflict(ctx context.Context, rec *events.DynamoDBEventRecord, it state.Item) (merged bool, err error) {
+	if rec.Change.OldImage == nil {
+		return false, nil
+	}
+	old, err := state.FromImage(rec.Change.OldImage)
 	if err != nil || old.Origin != h.Applier.Region || it.Basis == old.Ref() {
-		return nil
+		return false, nil
 	}
-	cause := fmt.Errorf("%s changed in %s (seq %d) and in %s (seq %d, on basis %q): the later write, %s's, was kept",
-		it.Key(), old.Origin, old.Seq, it.Origin, it.Seq, it.Basis, it.Origin)
+	what := ""
+	if shadowKind(it.Kind) {
+		m, err := h.Applier.mergeShadow(ctx, old, it)
+		if err != nil {
+			return false, err
+		}
+		if len(m.Clashed) == 0 {
+			return len(m.Kept) > 0, nil
+		}
+		what = fmt.Sprintf(" (sections %v; %v of this Region's kept)", m.Clashed, m.Kept)
+		merged = len(m.Kept) > 0
+	}
+	cause := fmt.Errorf("%s changed in %s (seq %d) and in %s (seq %d, on basis %q)%s: the later write, %s's, was kept",
+		it.Key(), old.Origin, old.Seq, it.Origin, it.Seq, it.Basis, what, it.Origin)
 	if h.Failures == nil {
-		return nil
+		return merged, nil
 	}
-	return h.Failures.Record(ctx, spec.StageConflict, it.Key(), "Conflict", cause, nil)
+	return merged, h.Failures.Record(ctx, spec.StageConflict, it.Key(), "Conflict", cause, nil)
 }
 
 func failAll(ev events.DynamoDBEvent) events.DynamoDBEventResponse {

@@ -253,7 +253,8 @@ func FuzzHandle(f *testing.F) {
 		}
 
 		// The fuzzed record is well formed when route accepts it.
-		routedKey, skip, routeErr := r.h.route(context.Background(), &odd)
+		rt := r.h.route(context.Background(), &odd)
+		routedKey, skip, routeErr := rt.key, rt.skip, rt.err
 		applied := r.converger.got()
 		for _, g := range goodItems {
 			k := spec.StateKey(g.kind, g.name)

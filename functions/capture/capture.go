@@ -476,18 +476,25 @@ func shadowItem(thing, shadow string) (kind, name string) {
 // shadow's own item.
 func (c *Capturer) NamedShadowChange(ctx context.Context, thing, shadow string, prev *Sections, cur Sections, version int64, changedAt time.Time) (Result, error) {
 	kind, name := shadowItem(thing, shadow)
-	return c.shadowPut(ctx, kind, name, shadowOrder(version, false), changedAt, func(stored state.Item, ok bool) (state.Item, error) {
+	return c.shadowPut(ctx, kind, name, shadowOrder(version, false), changedAt, func(stored state.Item, ok bool, by string) (state.Item, error) {
 		body := state.Shadow{Desired: cur.Desired, Reported: cur.Reported, Version: version}
-		if prev != nil && ok && !stored.Deleted {
-			var sb state.Shadow
-			if err := stored.Decode(&sb); err == nil {
-				if sameJSON(prev.Desired, cur.Desired) {
-					body.Desired = sb.Desired
-				}
-				if sameJSON(prev.Reported, cur.Reported) {
-					body.Reported = sb.Reported
-				}
+		var sb state.Shadow
+		known := ok && !stored.Deleted && stored.Decode(&sb) == nil
+		if prev != nil && known {
+			if sameJSON(prev.Desired, cur.Desired) {
+				body.Desired = sb.Desired
 			}
+			if sameJSON(prev.Reported, cur.Reported) {
+				body.Reported = sb.Reported
+			}
+		}
+		// A section keeps the stamp of the capture that last changed it.
+		body.DesiredBy, body.ReportedBy = by, by
+		if known && sameJSON(sb.Desired, body.Desired) {
+			body.DesiredBy = sb.DesiredBy
+		}
+		if known && sameJSON(sb.Reported, body.Reported) {
+			body.ReportedBy = sb.ReportedBy
 		}
 		it, err := state.NewItem(kind, name, body)
 		if err != nil {
@@ -505,7 +512,7 @@ func (c *Capturer) ShadowDelete(ctx context.Context, thing string, version int64
 // NamedShadowDelete captures a named shadow's delete (shadow "" is the classic one).
 func (c *Capturer) NamedShadowDelete(ctx context.Context, thing, shadow string, version int64, changedAt time.Time) (Result, error) {
 	kind, name := shadowItem(thing, shadow)
-	return c.shadowPut(ctx, kind, name, shadowOrder(version, true), changedAt, func(state.Item, bool) (state.Item, error) {
+	return c.shadowPut(ctx, kind, name, shadowOrder(version, true), changedAt, func(state.Item, bool, string) (state.Item, error) {
 		return state.Tombstone(kind, name), nil
 	})
 }
@@ -517,7 +524,8 @@ const maxSwaps = 5
 // order in the stored version vector is already at or past order (a late or duplicate
 // document) or the content is the same. The write is a compare-and-swap on the stored
 // seq, so two documents captured at once cannot interleave their merges.
-func (c *Capturer) shadowPut(ctx context.Context, kind, name string, order int64, changedAt time.Time, build func(state.Item, bool) (state.Item, error)) (Result, error) {
+// build gets the item's future Ref, for the section stamps.
+func (c *Capturer) shadowPut(ctx context.Context, kind, name string, order int64, changedAt time.Time, build func(stored state.Item, ok bool, by string) (state.Item, error)) (Result, error) {
 	var res Result
 	for range maxSwaps {
 		readAt := c.now()
@@ -529,7 +537,11 @@ func (c *Capturer) shadowPut(ctx context.Context, kind, name string, order int64
 			res.add(state.Stale)
 			return res, nil
 		}
-		it, err := build(stored, ok)
+		seq := readAt.UnixMicro()
+		if ok && seq <= stored.Seq {
+			seq = stored.Seq + 1
+		}
+		it, err := build(stored, ok, state.Item{Origin: c.Region, Seq: seq}.Ref())
 		if err != nil {
 			return res, err
 		}
@@ -546,10 +558,8 @@ func (c *Capturer) shadowPut(ctx context.Context, kind, name string, order int64
 				}
 			}
 		}
+		it.Seq = seq
 		it = c.stamp(it, readAt, changedAt)
-		if ok && it.Seq <= stored.Seq {
-			it.Seq = stored.Seq + 1
-		}
 		it.Versions = map[string]int64{}
 		for r, v := range stored.Versions {
 			it.Versions[r] = v

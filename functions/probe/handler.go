@@ -44,6 +44,11 @@ type Handler struct {
 	ForceFail func(ctx context.Context) (bool, error)
 	// Probe runs the MQTT round trip.
 	Probe RoundTripper
+	// CatchUp, when set, is the failback catch-up gate: a Region not serving the fleet
+	// whose apply is behind answers 503 "catching up" even when the broker round-trips.
+	// The gate's own failures are logged and leave the answer to the round trip: a
+	// mark table that cannot be read must not fail a serving Region over.
+	CatchUp *Gate
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 }
@@ -62,6 +67,19 @@ type response struct {
 	// certificate the domain served, when the handshake got that far.
 	CertificateNotAfter string `json:"certificateNotAfter,omitempty"`
 	CertificateDaysLeft *int   `json:"certificateDaysLeft,omitempty"`
+	// Backlog is what the catch-up gate read (when there is a gate).
+	Backlog *backlogBody `json:"backlog,omitempty"`
+}
+
+// backlogBody is the catch-up gate's reading: the changes from the other Region in
+// the batches the apply holds and the age of the oldest (seconds), and whether the
+// Region counts as serving the fleet (then it is not gated).
+type backlogBody struct {
+	Behind     bool    `json:"behind"`
+	Changes    int     `json:"changes"`
+	OldestAgeS float64 `json:"oldestAgeS"`
+	Batches    int     `json:"batches"`
+	Serving    bool    `json:"serving"`
 }
 
 // withCertificate adds the served certificate's expiry to a response.
@@ -104,6 +122,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		if forced {
 			log.Info("probe answered unhealthy: forced failure")
+			h.answered(ctx, log, false)
 			return reply(http.StatusServiceUnavailable, response{Status: "unhealthy", Reason: "forced failure"}), nil
 		}
 	}
@@ -112,9 +131,27 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		log.Warn("probe unhealthy", "reason", err.Error(), "received", rep.Received, "expected", rep.Expected,
 			"connect", rep.Connect, "subscribe", rep.Subscribe)
+		h.answered(ctx, log, false)
 		return reply(http.StatusServiceUnavailable, response{
 			Status: "unhealthy", Reason: err.Error(), Received: &rep.Received, Expected: &rep.Expected,
 		}.withCertificate(rep.Certificate, time.Now())), nil
+	}
+	var backlog *backlogBody
+	if h.CatchUp != nil {
+		v, err := h.CatchUp.Check(ctx)
+		if err != nil {
+			log.Warn("catch-up gate unreadable; answering from the round trip", "error", err)
+		} else {
+			backlog = &backlogBody{Behind: v.Backlog.Behind, Changes: v.Backlog.Changes, Batches: v.Backlog.Batches,
+				OldestAgeS: math.Round(v.Backlog.OldestAge.Seconds()*1000) / 1000, Serving: v.Serving}
+		}
+		if err == nil && v.CatchingUp {
+			log.Info("probe unhealthy: catching up", "changes", v.Backlog.Changes, "oldestAge", v.Backlog.OldestAge, "batches", v.Backlog.Batches)
+			h.answered(ctx, log, false)
+			return reply(http.StatusServiceUnavailable, response{Status: "unhealthy", Reason: ReasonCatchingUp, Backlog: backlog,
+				Received: &rep.Received, Expected: &rep.Expected}.withCertificate(rep.Certificate, time.Now())), nil
+		}
+		h.answered(ctx, log, true)
 	}
 	log.Info("probe healthy", "connect", rep.Connect, "subscribe", rep.Subscribe,
 		"firstMessage", rep.FirstMessage, "allMessages", rep.AllMessages, "messages", rep.Received,
@@ -127,7 +164,21 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		AllMessagesMS:  ms(rep.AllMessages),
 		Received:       &rep.Received,
 		Expected:       &rep.Expected,
+		Backlog:        backlog,
 	}.withCertificate(rep.Certificate, time.Now())), nil
+}
+
+// ReasonCatchingUp is the reason of a 503 from the catch-up gate.
+const ReasonCatchingUp = "catching up"
+
+// answered records the answer with the gate (for its Serving), logging a failure.
+func (h *Handler) answered(ctx context.Context, log *slog.Logger, healthy bool) {
+	if h.CatchUp == nil {
+		return
+	}
+	if err := h.CatchUp.Answered(ctx, healthy); err != nil {
+		log.Warn("probe answer not recorded", "error", err)
+	}
 }
 
 func (h *Handler) logger() *slog.Logger {

@@ -589,7 +589,7 @@ func TestStatePatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := statePatch(src, tgt)
+		p := statePatch(src, tgt, ShadowSections())
 		if p == nil {
 			jsonEq(t, nil, tc.want)
 			continue

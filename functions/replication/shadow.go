@@ -153,7 +153,7 @@ func (r *Replicator) shadow(ctx context.Context, thing, shadow string, rec *reco
 			return fmt.Errorf("target document: %w", err)
 		}
 	}
-	patch := statePatch(srcState, tgtState)
+	patch := statePatch(srcState, tgtState, shadowSectionsOf(ctx))
 	if patch == nil {
 		return nil
 	}
@@ -197,11 +197,29 @@ func shadowState(payload []byte) (map[string]any, error) {
 	return st, nil
 }
 
-// statePatch returns the state update that turns tgt into src for the replicated
+// sectionsKey carries the shadow sections a converge may change (WithShadowSections).
+type sectionsKey struct{}
+
+// WithShadowSections limits the shadow converges under ctx to the named sections
+// ("desired", "reported"): the apply of a write that changed only desired must not
+// set this Region's reported back to the writer's older copy while a device's newer
+// report here is still on its way to the table.
+func WithShadowSections(ctx context.Context, sections []string) context.Context {
+	return context.WithValue(ctx, sectionsKey{}, sections)
+}
+
+func shadowSectionsOf(ctx context.Context) []string {
+	if s, ok := ctx.Value(sectionsKey{}).([]string); ok {
+		return s
+	}
+	return ShadowSections()
+}
+
+// statePatch returns the state update that turns tgt into src for the given
 // sections, or nil when they are equal.
-func statePatch(src, tgt map[string]any) map[string]any {
+func statePatch(src, tgt map[string]any, sections []string) map[string]any {
 	patch := map[string]any{}
-	for _, sec := range ShadowSections() {
+	for _, sec := range sections {
 		s, t := src[sec], tgt[sec]
 		switch {
 		case s == nil && t == nil:

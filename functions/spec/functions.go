@@ -67,6 +67,17 @@ const (
 	EnvProbeMessages = "IOTDR_PROBE_MESSAGES"
 	// EnvProbeTimeoutMS bounds one probe run.
 	EnvProbeTimeoutMS = "IOTDR_PROBE_TIMEOUT_MS"
+	// EnvProbeMarkTable is this Region's apply-mark table, where the probe's catch-up
+	// gate reads the apply's progress and records its answers; unset: no gate (a
+	// Region without an apply).
+	EnvProbeMarkTable = "IOTDR_PROBE_MARK_TABLE"
+	// EnvProbeCatchUpHoldMS is the health checks' failure threshold times their
+	// interval: how long the probe must have answered only healthy for its Region to
+	// count as serving (and no longer gated).
+	EnvProbeCatchUpHoldMS = "IOTDR_PROBE_CATCHUP_HOLD_MS"
+	// EnvProbeCatchUpMaxAgeMS is the age of a change from the other Region above which
+	// an apply holding it is behind (default probe.DefaultCatchUpMaxAge).
+	EnvProbeCatchUpMaxAgeMS = "IOTDR_PROBE_CATCHUP_MAX_AGE_MS"
 )
 
 // Defaults of a new thing's attachment re-checks (EnvRecheckSeconds,

@@ -144,6 +144,11 @@ type (
 		Reported json.RawMessage `json:"reported,omitempty"`
 		// Version is the origin's shadow version, for reports only.
 		Version int64 `json:"version"`
+		// DesiredBy and ReportedBy name the capture that last changed each section
+		// (an Item.Ref, "<region>/<seq>"; empty in items from before they were kept):
+		// the apply of a write that raced this Region's merges the sections by them.
+		DesiredBy  string `json:"desired_by,omitempty"`
+		ReportedBy string `json:"reported_by,omitempty"`
 	}
 	// Retained is a topic's retained message: its payload (base64 in the JSON) and
 	// QoS. MQTT 5 user properties are not kept.

@@ -15,7 +15,7 @@ import (
 // newCapture deploys the capture half in the Region where changes happen: registry
 // events switched on, the capture rules invoking the capture function, the re-check
 // function and state machine (attachments raise no event), the sweep function, state
-// machine and schedule (what no event announced), and the device policy.
+// machine and schedule (what no event announced), and, in the primary, the device policy.
 func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArgs, child pulumi.ResourceOption) error {
 	region, acct := s.Region(), args.Account
 
@@ -105,6 +105,13 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 		return err
 	}
 
+	// The device policy has one owner, the primary: the secondary receives it through
+	// the state table like any policy (ARNs rewritten to its Region), as it did before
+	// both Regions captured, so a secondary deployed before failback keeps the policy
+	// its apply made rather than failing on the name taken.
+	if s.Role != spec.RolePrimary {
+		return nil
+	}
 	doc, err := spec.DevicePolicy(region, acct)
 	if err != nil {
 		return fmt.Errorf("device policy: %w", err)

@@ -108,6 +108,8 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 		return nil, fmt.Errorf("probe force-fail parameter: %w", err)
 	}
 
+	// This Region's apply-mark table, by the name the pipeline gives it.
+	markTable := spec.Prefixed(s.Prefix, spec.MarkTableName)
 	// Lambda must answer inside Route 53's 2-second window, so its timeout only adds
 	// room for a cold start to the probe's own bound.
 	timeout := int(s.ProbeTimeout.Seconds()) + 5
@@ -125,12 +127,24 @@ func newProbe(ctx *pulumi.Context, s *settings, args probeArgs, opts ...pulumi.R
 			spec.EnvProbeForceFailParam: p.ForceFailParam.Name,
 			spec.EnvProbeMessages:       pulumi.String(strconv.Itoa(s.ProbeMessages)),
 			spec.EnvProbeTimeoutMS:      pulumi.String(strconv.FormatInt(s.ProbeTimeout.Milliseconds(), 10)),
+			// The failback catch-up gate (probe.Gate): the apply's progress and the
+			// probe's answers in this Region's mark table; serving once it has answered
+			// only healthy for the checks' failure threshold x interval.
+			spec.EnvProbeMarkTable:     pulumi.String(markTable),
+			spec.EnvProbeCatchUpHoldMS: pulumi.String(strconv.Itoa(s.HealthThreshold * s.HealthInterval * 1000)),
 		},
 		Statements: []statement{
 			{
 				Sid:       "ReadProbeParameters",
 				Actions:   []string{"ssm:GetParameter"},
 				Resources: []pulumi.StringInput{secretParam.Arn, certParam.Arn, p.ForceFailParam.Arn},
+			},
+			{
+				// The catch-up gate: one item of the apply's progress read, the probe's
+				// two answer items read and written; nothing else of the table.
+				Sid:       "CatchUpGate",
+				Actions:   []string{"dynamodb:GetItem", "dynamodb:PutItem"},
+				Resources: []pulumi.StringInput{arn("dynamodb", region, args.Account, "table/"+markTable)},
 			},
 			{
 				// Decrypt only through SSM (the aws/ssm key's own policy already allows

@@ -15,6 +15,7 @@ import (
 	"github.com/iot-dr/iot-dr/functions/capture"
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/metrics"
+	"github.com/iot-dr/iot-dr/functions/probe"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/functions/state"
@@ -409,4 +410,72 @@ func policyStatements(t *testing.T, p mockResource) []policyStatement {
 		t.Fatalf("policy %s has no statements", p.Name)
 	}
 	return parsed.Statement
+}
+
+// TestProbeHoldsExactlyWhatItsCodeCalls: the health probe's role, against the
+// interfaces its code holds (probe.ParameterStore on its three parameters,
+// probe.MarkTable on this Region's mark table for the catch-up gate), both ways; and
+// KMS decryption of its SecureString secret only through SSM, which SSM performs with
+// the caller's role.
+func TestProbeHoldsExactlyWhatItsCodeCalls(t *testing.T) {
+	for _, role := range roles {
+		t.Run(role, func(t *testing.T) {
+			res := mustDeploy(t, role, nil)
+			own := regionOf(role)
+			prefix := map[string]string{
+				"ssm":      "arn:aws:ssm:" + own + ":" + testAccount + ":parameter/iotdr/probe/",
+				"dynamodb": "arn:aws:dynamodb:" + own + ":" + testAccount + ":table/iotdr-apply-marks",
+			}
+			want := map[string]int{} // action -> resources it is called on
+			for _, u := range []struct {
+				iface   reflect.Type
+				service string
+				n       int
+			}{
+				{reflect.TypeFor[probe.ParameterStore](), "ssm", 3}, // secret, certificate, force-fail
+				{reflect.TypeFor[probe.MarkTable](), "dynamodb", 1},
+			} {
+				for i := range u.iface.NumMethod() {
+					want[u.service+":"+u.iface.Method(i).Name] = u.n
+				}
+			}
+			granted := map[string]bool{}
+			for _, s := range policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", spec.FunctionHealthProbe)) {
+				if s.Sid == "WriteOwnLogs" {
+					continue
+				}
+				for _, a := range s.Action {
+					granted[a] = true
+					if a == "kms:Decrypt" {
+						if s.Condition["StringEquals"]["kms:ViaService"] != "ssm."+own+".amazonaws.com" {
+							t.Errorf("kms:Decrypt not limited to SSM in %s: %v", own, s.Condition)
+						}
+						continue
+					}
+					n, ok := want[a]
+					if !ok {
+						t.Errorf("the probe holds %s, which its code never calls", a)
+						continue
+					}
+					service, _, _ := strings.Cut(a, ":")
+					if len(s.Resource) != n {
+						t.Errorf("%s on %d resources %v, want %d", a, len(s.Resource), s.Resource, n)
+					}
+					for _, r := range s.Resource {
+						if !strings.HasPrefix(r, prefix[service]) {
+							t.Errorf("%s on %s, not the probe's own %s resource", a, r, service)
+						}
+					}
+				}
+			}
+			for a := range want {
+				if !granted[a] {
+					t.Errorf("the probe may not call %s, which its code calls", a)
+				}
+			}
+			if !granted["kms:Decrypt"] {
+				t.Error("the probe cannot decrypt its SecureString secret")
+			}
+		})
+	}
 }

@@ -21,7 +21,8 @@ import (
 // spec.ApplyClientToken, so the capture there does not send them back.
 type Halves struct {
 	// Capture deploys the capture rules, the capture, re-check and sweep functions,
-	// the re-check and sweep state machines, the sweep schedule and the device policy.
+	// the re-check and sweep state machines and the sweep schedule (and, in the
+	// primary, the device policy).
 	Capture bool
 	// Apply deploys the apply function on this Region's replica stream, with its
 	// failure queue.
@@ -46,7 +47,7 @@ type Pipeline struct {
 	MarkTable *dynamodb.Table
 	Functions map[string]*Function
 
-	// Capture half.
+	// Capture half; the device policy in the primary only.
 	Rules          []*iot.TopicRule
 	DevicePolicy   *iot.Policy
 	RecheckMachine *sfn.StateMachine

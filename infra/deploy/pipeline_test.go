@@ -319,12 +319,15 @@ func TestFunctionEnvironmentIsWhatItsMainReads(t *testing.T) {
 				vars, _ := get(f, "environment.variables").(map[string]any)
 				if f.Name == spec.FunctionHealthProbe {
 					for _, k := range []string{spec.EnvProbeEndpoint, spec.EnvProbeDomain, spec.EnvProbeSecretParam, spec.EnvProbeCertParam,
-						spec.EnvProbeForceFailParam, spec.EnvProbeMessages, spec.EnvProbeTimeoutMS} {
+						spec.EnvProbeForceFailParam, spec.EnvProbeMessages, spec.EnvProbeTimeoutMS, spec.EnvProbeMarkTable, spec.EnvProbeCatchUpHoldMS} {
 						if v, _ := vars[k].(string); v == "" {
 							t.Errorf("probe: %s missing", k)
 						}
 					}
-					if len(vars) != 7 {
+					if vars[spec.EnvProbeMarkTable] != "iotdr-apply-marks" || vars[spec.EnvProbeCatchUpHoldMS] != "90000" {
+						t.Errorf("probe: catch-up gate on %v with hold %v ms, want iotdr-apply-marks and 3 x 30 s", vars[spec.EnvProbeMarkTable], vars[spec.EnvProbeCatchUpHoldMS])
+					}
+					if len(vars) != 9 {
 						t.Errorf("probe environment %v", slices.Sorted(maps.Keys(vars)))
 					}
 					continue

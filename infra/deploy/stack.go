@@ -250,7 +250,8 @@ func (st *stack) common(ctx *pulumi.Context, args pipelineArgs) (map[string]pulu
 			rules = append(rules, r.Name)
 		}
 		out[spec.OutputCaptureRules] = rules
-		out[spec.OutputDevicePolicy] = pipeline.DevicePolicy.Name
+		// Its name in both Regions (the secondary's copy arrives through the table).
+		out[spec.OutputDevicePolicy] = pulumi.String(spec.Prefixed(s.Prefix, spec.DevicePolicyName))
 		out[spec.OutputRecheckMachineArn] = pipeline.RecheckMachine.Arn
 		out[spec.OutputSweepMachineArn] = pipeline.SweepMachine.Arn
 	}

@@ -524,6 +524,17 @@ func TestDevicePolicyIsRetainedOnDestroy(t *testing.T) {
 			t.Errorf("%s retained too", other.Name)
 		}
 	}
+	// One owner: the secondary's copy comes through the state table, and a secondary
+	// deployed before failback already holds the one its apply made.
+	sec := mustDeploy(t, spec.RoleSecondary, nil)
+	for _, other := range sec.m.byType("aws:iot/policy:Policy") {
+		if other.Name == "device-policy" {
+			t.Error("the secondary deploys the device policy too")
+		}
+	}
+	if sec.outputs[spec.OutputDevicePolicy] != spec.DevicePolicyName {
+		t.Errorf("secondary %s output %v", spec.OutputDevicePolicy, sec.outputs[spec.OutputDevicePolicy])
+	}
 }
 
 // TestACMValidationRecordHasOneOwner: both Regions' certificates for the domain share

@@ -153,7 +153,8 @@ func (r *Registry) CreateDomainConfiguration(ctx context.Context, in *iot.Create
 		if _, ok := r.settings.domains[name]; ok {
 			return nil, &types.ResourceAlreadyExistsException{Message: aws.String("domain configuration " + name + " already exists")}
 		}
-		d := &domainConfiguration{name: name, domain: strings.ToLower(aws.ToString(in.DomainName)), arn: r.arn("domainconfiguration", name),
+		// AWS appends an id to the name in the ARN (domainconfiguration/<name>/<id>).
+		d := &domainConfiguration{name: name, domain: strings.ToLower(aws.ToString(in.DomainName)), arn: r.arn("domainconfiguration", name+"/"+newUUID()[:5]),
 			status: types.DomainConfigurationStatusEnabled, service: svc, certs: slices.Clone(in.ServerCertificateArns), changed: r.now()}
 		r.settings.domains[name] = d
 		return &iot.CreateDomainConfigurationOutput{DomainConfigurationName: aws.String(name), DomainConfigurationArn: aws.String(d.arn)}, nil

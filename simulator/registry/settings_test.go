@@ -108,7 +108,7 @@ func TestDomainConfigurationLifecycle(t *testing.T) {
 	}
 	if d.DomainConfigurationStatus != types.DomainConfigurationStatusEnabled || aws.ToString(d.DomainName) != "iot.example.com" ||
 		d.ServiceType != types.ServiceTypeData || len(d.ServerCertificates) != 1 || d.ServerCertificates[0].ServerCertificateStatus != types.ServerCertificateStatusValid ||
-		aws.ToString(d.DomainConfigurationArn) != "arn:aws:iot:"+testRegion+":"+testAccount+":domainconfiguration/devices" {
+		!strings.HasPrefix(aws.ToString(d.DomainConfigurationArn), "arn:aws:iot:"+testRegion+":"+testAccount+":domainconfiguration/devices/") {
 		t.Errorf("described %+v", d)
 	}
 	if !f.DomainEnabled("iot.example.com.") {

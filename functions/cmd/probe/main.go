@@ -4,11 +4,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/iot-dr/iot-dr/functions/awsclients"
@@ -62,12 +64,42 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	gate, err := catchUpGate(cfg.Region)
+	if err != nil {
+		return err
+	}
 	h := &probe.Handler{
 		Secret:    &probe.RotatingSecret{Store: store, Name: env[spec.EnvProbeSecretParam], Logger: log},
 		ForceFail: (&probe.Parameter{Store: store, Name: env[spec.EnvProbeForceFailParam], TTL: 3 * time.Second, Logger: log}).Bool,
 		Probe:     &probe.Prober{Broker: broker, TLS: tlsCfg, Messages: messages, Timeout: time.Duration(timeoutMS) * time.Millisecond},
 		Logger:    log,
 	}
+	if gate != nil {
+		gate.Table = dynamodb.NewFromConfig(cfg)
+		h.CatchUp = gate
+	}
 	lambda.Start(h.Handle)
 	return nil
+}
+
+// catchUpGate is the failback gate the environment configures (nil without a mark
+// table), its table client still to be set.
+func catchUpGate(region string) (*probe.Gate, error) {
+	table := os.Getenv(spec.EnvProbeMarkTable)
+	if table == "" {
+		return nil, nil
+	}
+	holdMS, err := awsclients.EnvInt(spec.EnvProbeCatchUpHoldMS, 0)
+	if err != nil {
+		return nil, err
+	}
+	if holdMS <= 0 {
+		return nil, fmt.Errorf("%s must be set (the health checks' failure threshold x interval, ms) with %s", spec.EnvProbeCatchUpHoldMS, spec.EnvProbeMarkTable)
+	}
+	maxAgeMS, err := awsclients.EnvInt(spec.EnvProbeCatchUpMaxAgeMS, int(probe.DefaultCatchUpMaxAge.Milliseconds()))
+	if err != nil {
+		return nil, err
+	}
+	return &probe.Gate{Name: table, Region: region, Hold: time.Duration(holdMS) * time.Millisecond,
+		MaxAge: time.Duration(maxAgeMS) * time.Millisecond}, nil
 }
