@@ -98,11 +98,20 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 			res.Skipped = true
 			return res, nil
 		}
+		cctx := ctx
 		if it.Origin == a.Region && pass == 0 {
-			res.Skipped = true
-			return res, nil
+			// This Region's own capture, which this Region holds already; but a shadow
+			// capture takes the sections it did not change from the item it replaced,
+			// so a section another Region wrote may be in it and not yet here (its
+			// apply found this capture in the replica first): converge those.
+			secs := foreignSections(it, a.Region)
+			if len(secs) == 0 {
+				res.Skipped = true
+				return res, nil
+			}
+			cctx = replication.WithShadowSections(ctx, secs)
 		}
-		out, err := a.markedConverge(state.WithSnapshot(ctx, it), kind, name)
+		out, err := a.markedConverge(state.WithSnapshot(cctx, it), kind, name)
 		res.Changes = append(res.Changes, out.Changes...)
 		if err != nil {
 			return res, err

@@ -106,7 +106,11 @@ func (a *Applier) mergeShadow(ctx context.Context, old, in state.Item) (sectionM
 			return m, err
 		}
 		if next.Origin == a.Region {
-			return m, nil // this Region wrote it since (another record's merge, or a capture)
+			// This Region wrote it since: an earlier try of this record's merge whose
+			// apply failed, another record's merge, or a capture. Converge to it, as
+			// the merge's own write would have been.
+			_, err := a.converge(state.WithSnapshot(ctx, next), in.Kind, in.Name)
+			return m, err
 		}
 		cur = next
 	}
@@ -115,6 +119,22 @@ func (a *Applier) mergeShadow(ctx context.Context, old, in state.Item) (sectionM
 
 // shadowKind reports whether items of kind are shadows (classic or named), which
 // are merged per section.
+// foreignSections are the sections of a shadow item whose stamp names another Region
+// than region (none for other kinds, tombstones and items without stamps).
+func foreignSections(it state.Item, region string) []string {
+	var b state.Shadow
+	if !shadowKind(it.Kind) || it.Deleted || it.Decode(&b) != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range sections(&b) {
+		if *s.by != "" && refOrigin(*s.by) != region {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
 func shadowKind(kind string) bool { return kind == spec.KindShadow || kind == spec.KindNamedShadow }
 
 // section is one shadow section and its stamp, in place.
