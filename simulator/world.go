@@ -329,13 +329,11 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 	return nil
 }
 
-// ApplyPending reports whether r's apply function holds a batch with changes from the
-// other Region: the capture's loop-freedom guard (capture.ApplyProgress), read as the
-// deployed capture reads it (applymark.Progress.ApplyPending, the apply's running
-// leases). The stream backlog would be kinder than AWS, and wrong: it counts the
-// Region's own captures too, so a burst of local changes deferred every capture.
-func (r *Region) ApplyPending(ctx context.Context) (bool, error) {
-	return r.ApplyProgress().ApplyPending(ctx)
+// ApplyPending reports whether r's apply function has records of its replica's stream
+// not yet applied or an invocation running: the capture's loop-freedom guard
+// (capture.ApplyProgress) and the catch-up gate read it.
+func (r *Region) ApplyPending(context.Context) (bool, error) {
+	return r.StreamBacklog() > 0 || r.inflight.Load() > 0, nil
 }
 
 // PauseApply is a chaos verb: r's apply function stalls (its invocations wait) until
