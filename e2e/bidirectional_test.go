@@ -40,6 +40,28 @@ func conflicts(t testing.TB, r *simulator.Region) []failures.Failure {
 	return out
 }
 
+// assertNoConflicts fails for every conflict record in either Region.
+func assertNoConflicts(t testing.TB, w *simulator.World) {
+	t.Helper()
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		if c := conflicts(t, r); len(c) != 0 {
+			t.Errorf("%s recorded %d conflicts, want 0: %v", r.Name, len(c), c[0])
+		}
+	}
+}
+
+// assertShadowIn fails unless thing's shadow has the desired and reported state
+// (fmt.Sprint of each section's map) in both Regions; why says whose changes they are.
+func assertShadowIn(t testing.TB, w *simulator.World, thing, desired, reported, why string) {
+	t.Helper()
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		s := shadowState(t, r, thing)
+		if fmt.Sprint(s["desired"]) != desired || fmt.Sprint(s["reported"]) != reported {
+			t.Errorf("shadow of %s in %s = %v, want desired %s and reported %s (%s)", thing, r.Name, s, desired, reported, why)
+		}
+	}
+}
+
 func setAttr(t testing.TB, r *simulator.Region, thing, k, v string) {
 	t.Helper()
 	must(t)(r.Registry.UpdateThing(context.Background(), &iot.UpdateThingInput{ThingName: aws.String(thing),
@@ -111,11 +133,7 @@ func TestAlternatingChangesConverge(t *testing.T) {
 	if n := tableWrites(w) - before; n != changes {
 		t.Errorf("the state table received %d writes for %d changes; want exactly one per change (%d extra)", n, changes, n-changes)
 	}
-	for _, r := range regions {
-		if c := conflicts(t, r); len(c) != 0 {
-			t.Errorf("%s recorded %d conflicts, want 0: %v", r.Name, len(c), c[0])
-		}
-	}
+	assertNoConflicts(t, w)
 }
 
 // blockingAttach holds the apply's AttachThingPrincipal calls until released: an
@@ -254,13 +272,6 @@ func TestPartitionMergesDisjointSections(t *testing.T) {
 	settle(t, w)
 	w.Replication.Resume()
 	settle(t, w)
-	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
-		s := shadowState(t, r, "split")
-		if fmt.Sprint(s["desired"]) != "map[led:on]" || fmt.Sprint(s["reported"]) != "map[temp:2]" {
-			t.Errorf("shadow in %s = %v, want desired led on (primary) and reported temp 2 (secondary)", r.Name, s)
-		}
-		if c := conflicts(t, r); len(c) != 0 {
-			t.Errorf("%s recorded %d conflicts, want 0: %v", r.Name, len(c), c[0])
-		}
-	}
+	assertShadowIn(t, w, "split", "map[led:on]", "map[temp:2]", "desired changed in the primary, reported in the secondary")
+	assertNoConflicts(t, w)
 }

@@ -57,11 +57,7 @@ func TestFailbackCarriesSecondaryChanges(t *testing.T) {
 	if _, err := w.Primary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("fb-2")}); err == nil {
 		t.Error("fb-2, deleted in the secondary, still exists in the primary")
 	}
-	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
-		if c := conflicts(t, r); len(c) != 0 {
-			t.Errorf("%s recorded %d conflicts: %v", r.Name, len(c), c[0])
-		}
-	}
+	assertNoConflicts(t, w)
 
 	// The device provisioned in the secondary connects to the primary with its
 	// certificate.
@@ -129,15 +125,8 @@ func TestPartialFailoverKeepsWhatDevicesReport(t *testing.T) {
 			waitUntil(t, ctx, "DNS answers the primary again", answers("PRIMARY"))
 			settle(t, w)
 
-			for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
-				s := shadowState(t, r, "dev")
-				if fmt.Sprint(s["reported"]) != "map[temp:2]" || fmt.Sprint(s["desired"]) != "map[led:on]" {
-					t.Errorf("shadow in %s = %v, want reported temp 2 (the devices, in the secondary) and desired led on (the operator, in the primary)", r.Name, s)
-				}
-				if c := conflicts(t, r); len(c) != 0 {
-					t.Errorf("%s recorded %d conflicts: %v", r.Name, len(c), c[0])
-				}
-			}
+			assertShadowIn(t, w, "dev", "map[led:on]", "map[temp:2]", "the operator's desired, in the primary; the devices' reported, in the secondary")
+			assertNoConflicts(t, w)
 		})
 	}
 }

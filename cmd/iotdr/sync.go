@@ -190,9 +190,6 @@ func (f *fleetFlags) awsConfig(ctx context.Context, region string) (aws.Config, 
 	return cfg, nil
 }
 
-// DefaultMarkTable is the apply-mark table of a deployment with the default prefix.
-const DefaultMarkTable = "iotdr-apply-marks"
-
 // markTable returns the target's mark table, once it has read it: a sync that
 // cannot mark would make the target's capture send its half-done copies back, so a
 // missing table is an error before any write, not a failure per resource.
@@ -267,7 +264,7 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		listRates = fs.Bool("list-rates", false, "print the per-API rate limits in effect and exit")
 		verbose   = fs.Bool("v", false, "print one line per resource, not only failures")
 		interval  = fs.Duration("progress-interval", 2*time.Second, "period of the progress lines when stderr is not a terminal")
-		marks     = fs.String("marks-table", DefaultMarkTable, "the target's apply-mark table (stack output "+spec.OutputMarkTableName+"), where sync marks its writes so that the target's capture does not send them back; '' for a target without the iot-dr stacks")
+		marks     = fs.String("marks-table", spec.MarkTableName, "the target's apply-mark table (stack output "+spec.OutputMarkTableName+"), where sync marks its writes so that the target's capture does not send them back; '' for a target without the iot-dr stacks")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

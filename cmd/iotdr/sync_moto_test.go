@@ -103,7 +103,7 @@ func TestSyncAndVerifyAgainstMoto(t *testing.T) {
 	// The target's mark table must exist before anything is written; once it does,
 	// sync marks what it converges there.
 	code, stdout, stderr = runCmd(t, syncMain, base...)
-	if code != exitError || !strings.Contains(stderr, "--marks-table "+DefaultMarkTable+": no such table in "+to) {
+	if code != exitError || !strings.Contains(stderr, "--marks-table "+spec.MarkTableName+": no such table in "+to) {
 		t.Fatalf("sync without the target's mark table: exit %d, want %d naming the table\n%s%s", code, exitError, stdout, stderr)
 	}
 	marks := motoMarkTable(t, endpoint, to)
@@ -175,14 +175,14 @@ func motoMarkTable(t *testing.T, endpoint, region string) func() int {
 	db := dynamodb.NewFromConfig(motoserver.AWSConfig(t, endpoint, region))
 	key := spec.MarkTable().HashKey
 	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(DefaultMarkTable), BillingMode: dbtypes.BillingModePayPerRequest,
+		TableName: aws.String(spec.MarkTableName), BillingMode: dbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String(key), AttributeType: dbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String(key), KeyType: dbtypes.KeyTypeHash}},
 	}); err != nil {
 		t.Fatalf("create the mark table: %v", err)
 	}
 	return func() int {
-		out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(DefaultMarkTable), Select: dbtypes.SelectCount})
+		out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(spec.MarkTableName), Select: dbtypes.SelectCount})
 		if err != nil {
 			t.Fatalf("scan the mark table: %v", err)
 		}
