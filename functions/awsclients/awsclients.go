@@ -136,10 +136,11 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	// The capture defers a write over the other Region's item while this Region's
 	// apply holds a batch (its progress leases in the mark table).
 	progress := &applymark.Progress{Table: ddb, Name: markTable, Region: cfg.Region, Logger: log}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Store: store, Region: cfg.Region, Logger: log, Applying: progress}
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Store: store, Region: cfg.Region, Logger: log, Applying: progress}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
 		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,
+		SourceBilling: view, TargetBilling: ctl,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
 	applier := &apply.Applier{
