@@ -26,7 +26,8 @@ var (
 // AWS-equivalent seconds, their ratio to the bound the settings imply (the CONNECT
 // quota's devices / rate included), the devices that never came back, the peak
 // resident memory of every process (the benchmark's VmHWM plus each fleet worker's
-// maxrss: a sum of peaks, so an upper bound on any moment's total) and the wall time.
+// own, as it reports it: a sum of peaks, so an upper bound on any moment's total),
+// the workers' part of it, the whole per live device, and the wall time.
 // The fleet runs in worker processes (this test binary re-executed, see TestMain).
 //
 // The time scale is chosen so that the simulator's own CPU stays off the critical path:
@@ -63,7 +64,10 @@ func BenchmarkFailover(b *testing.B) {
 	b.ReportMetric(rep.RTOP99S, "rto-p99-s")
 	b.ReportMetric(rep.RTOP99S/rep.RTOBound, "rto-ratio")
 	b.ReportMetric(float64(rep.DevicesLost), "devices-lost")
-	b.ReportMetric(peakRSSMiB()+rep.FleetWorkersPeakMiB, "peak-MiB")
+	peak := peakRSSMiB() + rep.FleetWorkersPeakMiB
+	b.ReportMetric(peak, "peak-MiB")
+	b.ReportMetric(rep.FleetWorkersPeakMiB, "workers-peak-MiB")
+	b.ReportMetric(peak*1024/float64(cfg.Devices), "peak-KiB/device")
 	b.ReportMetric(float64(rep.FleetWorkers), "workers")
 	b.ReportMetric(rep.WallS, "wall-s")
 	b.ReportMetric(cfg.TimeScale, "time-scale")
