@@ -259,7 +259,7 @@ func (d *run) provision(ctx context.Context) ([]fleet.Device, error) {
 	// call per core at a time. The things are created in parallel; their registry
 	// events reach the pipeline in whatever order, as AWS delivers them.
 	devices := make([]fleet.Device, d.cfg.Devices)
-	err := parallel(ctx, len(devices), func(i int) error {
+	err := parallel(ctx, len(devices), provisionCalls(), func(i int) error {
 		dev, err := d.provisionDevice(ctx, fmt.Sprintf("device-%06d", i), i)
 		devices[i] = dev
 		return err
@@ -273,14 +273,18 @@ func (d *run) provision(ctx context.Context) ([]fleet.Device, error) {
 	return devices, nil
 }
 
-// parallel runs fn(0..n-1), GOMAXPROCS at a time, and returns the first error; after
+// provisionCalls is how many provisioning calls run at once (BenchmarkProvision sets
+// it to compare).
+var provisionCalls = func() int { return runtime.GOMAXPROCS(0) }
+
+// parallel runs fn(0..n-1), workers at a time, and returns the first error; after
 // one, no further call starts.
-func parallel(ctx context.Context, n int, fn func(i int) error) error {
+func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(n, runtime.GOMAXPROCS(0)) {
+	for range max(1, min(n, workers)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -39,23 +39,7 @@ var (
 // -failover.fleet-size runs a represented fleet, to check the prediction against a
 // direct run of that size (same -failover.time-scale and -failover.connect-rate).
 func BenchmarkFailover(b *testing.B) {
-	cfg := benchConfig(*failoverDevices, *failoverTimeScale)
-	cfg.FleetSize = *failoverFleetSize
-	if *failoverConnectRate > 0 {
-		cfg.ConnectRate = *failoverConnectRate
-	}
-	if cfg.Devices > 2000 {
-		// Thousands of devices retrying against a dead broker saturate two cores (TLS
-		// handshakes): a longer backoff, as a real fleet of that size would use.
-		cfg.BackoffBase, cfg.BackoffCap = 2*time.Second, 50*time.Second
-	}
-	if *failoverPerProcess > 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg.FleetWorker, cfg.FleetPerProcess = &fleet.Command{Path: exe}, *failoverPerProcess
-	}
+	cfg := fleetConfig(b, *failoverDevices, *failoverFleetSize, *failoverTimeScale, *failoverConnectRate)
 	rep := runDrill(b, cfg)
 	if rep.DevicesLost > 0 || rep.DNSSwitchS == 0 {
 		b.Errorf("the fleet did not fail over: %d devices lost, DNS switch %.3fs", rep.DevicesLost, rep.DNSSwitchS)
@@ -71,6 +55,31 @@ func BenchmarkFailover(b *testing.B) {
 	b.ReportMetric(float64(rep.FleetWorkers), "workers")
 	b.ReportMetric(rep.WallS, "wall-s")
 	b.ReportMetric(cfg.TimeScale, "time-scale")
+}
+
+// fleetConfig is BenchmarkFailover's drill: devices live devices standing for
+// fleetSize (0: themselves) at timeScale (0: 20,000 / devices, 5-50) and connectRate
+// CONNECT/s (0: AWS's 500), in worker processes of -failover.per-process devices.
+func fleetConfig(b *testing.B, devices, fleetSize int, timeScale, connectRate float64) drill.Config {
+	cfg := benchConfig(devices, timeScale)
+	cfg.FleetSize = fleetSize
+	if connectRate > 0 {
+		cfg.ConnectRate = connectRate
+	}
+	if max(cfg.Devices, cfg.FleetSize) > 2000 {
+		// Thousands of devices retrying against a dead broker saturate two cores (TLS
+		// handshakes): a longer backoff, as a real fleet of that size would use. A
+		// represented fleet uses its size's, so that it stands for the direct run.
+		cfg.BackoffBase, cfg.BackoffCap = 2*time.Second, 50*time.Second
+	}
+	if *failoverPerProcess > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.FleetWorker, cfg.FleetPerProcess = &fleet.Command{Path: exe}, *failoverPerProcess
+	}
+	return cfg
 }
 
 // runDrill runs cfg's drill once per b.Loop iteration and returns the last report. The
