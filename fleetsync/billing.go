@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/verify"
 )
 
@@ -107,8 +109,111 @@ func (e *engine) billingGroup(ctx context.Context, name string) Result {
 		return dryResult(KindBillingGroup, name, func() ([]verify.Difference, error) { return e.cmp.BillingGroup(ctx, name) })
 	}
 	// Billing groups raise no registry events: no marks are needed.
-	return e.converge(ctx, KindBillingGroup, name, func() ([]string, error) {
+	return e.converge(ctx, KindBillingGroup, name, e.withTags(ctx, spec.KindBillingGroup, name, func() ([]string, error) {
 		o, err := e.rep.BillingGroup(ctx, name)
+		return o.Changes, err
+	}))
+}
+
+// taggingAPI is what tag replication needs of a client, and ListPolicies for the
+// policies' tags.
+type taggingAPI interface {
+	replication.Tagging
+	ListPolicies(ctx context.Context, in *iot.ListPoliciesInput, optFns ...func(*iot.Options)) (*iot.ListPoliciesOutput, error)
+}
+
+var _ taggingAPI = (*LimitedIoT)(nil)
+
+// limitedTagging runs one tagging call of Next under the limiter.
+func limitedTagging[O any](ctx context.Context, c *LimitedIoT, api string, call func(t taggingAPI) (*O, error)) (*O, error) {
+	t, ok := c.Next.(taggingAPI)
+	if !ok {
+		return nil, fmt.Errorf("%s: tagging not supported by this endpoint", c.Limiter.Region())
+	}
+	return do(ctx, c.Limiter, api, func() (*O, error) { return call(t) })
+}
+
+// ListTagsForResource calls Next.ListTagsForResource under the limiter.
+func (c *LimitedIoT) ListTagsForResource(ctx context.Context, in *iot.ListTagsForResourceInput, optFns ...func(*iot.Options)) (*iot.ListTagsForResourceOutput, error) {
+	return limitedTagging(ctx, c, "ListTagsForResource", func(t taggingAPI) (*iot.ListTagsForResourceOutput, error) {
+		return t.ListTagsForResource(ctx, in, optFns...)
+	})
+}
+
+// TagResource calls Next.TagResource under the limiter.
+func (c *LimitedIoT) TagResource(ctx context.Context, in *iot.TagResourceInput, optFns ...func(*iot.Options)) (*iot.TagResourceOutput, error) {
+	return limitedTagging(ctx, c, "TagResource", func(t taggingAPI) (*iot.TagResourceOutput, error) {
+		return t.TagResource(ctx, in, optFns...)
+	})
+}
+
+// UntagResource calls Next.UntagResource under the limiter.
+func (c *LimitedIoT) UntagResource(ctx context.Context, in *iot.UntagResourceInput, optFns ...func(*iot.Options)) (*iot.UntagResourceOutput, error) {
+	return limitedTagging(ctx, c, "UntagResource", func(t taggingAPI) (*iot.UntagResourceOutput, error) {
+		return t.UntagResource(ctx, in, optFns...)
+	})
+}
+
+// ListPolicies calls Next.ListPolicies under the limiter.
+func (c *LimitedIoT) ListPolicies(ctx context.Context, in *iot.ListPoliciesInput, optFns ...func(*iot.Options)) (*iot.ListPoliciesOutput, error) {
+	return limitedTagging(ctx, c, "ListPolicies", func(t taggingAPI) (*iot.ListPoliciesOutput, error) {
+		return t.ListPolicies(ctx, in, optFns...)
+	})
+}
+
+// withTags converges the resource's tags after fn converged the resource, when the
+// clients can tag; a tag failure fails the resource with its reason.
+func (e *engine) withTags(ctx context.Context, kind, name string, fn func() ([]string, error)) func() ([]string, error) {
+	if e.tagging == nil || e.opts.DryRun {
+		return fn
+	}
+	return func() ([]string, error) {
+		changes, err := fn()
+		if err != nil {
+			return changes, err
+		}
+		o, err := e.rep.Tags(ctx, spec.TagsKey(kind, name))
+		return append(changes, o.Changes...), err
+	}
+}
+
+// policyNames lists the source's policies (for their tags).
+func policyNames(c taggingAPI) Selector {
+	return func(ctx context.Context, yield func(string) error) error {
+		var marker *string
+		for {
+			out, err := c.ListPolicies(ctx, &iot.ListPoliciesInput{Marker: marker})
+			if err != nil {
+				return fmt.Errorf("list policies: %w", err)
+			}
+			for _, p := range out.Policies {
+				if err := yield(aws.ToString(p.PolicyName)); err != nil {
+					return err
+				}
+			}
+			if marker = out.NextMarker; aws.ToString(marker) == "" {
+				return nil
+			}
+		}
+	}
+}
+
+// policyTags converges the tags of a policy the target has (the things' syncs
+// copied it); policies no thing uses are not copied, nor are their tags.
+func (e *engine) policyTags(ctx context.Context, name string) Result {
+	if _, err := e.opts.Target.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)}); replication.IsNotFound(err) {
+		return Result{Kind: KindPolicyTags, Name: name, Status: InSync}
+	} else if err != nil {
+		return Result{Kind: KindPolicyTags, Name: name, Status: Failed, Err: fmt.Errorf("get policy %s in %s: %w", name, e.opts.TargetRegion, err)}
+	}
+	if e.opts.DryRun {
+		return dryResult(KindPolicyTags, name, func() ([]verify.Difference, error) { return e.cmp.Tags(ctx, spec.KindPolicy, name) })
+	}
+	return e.converge(ctx, KindPolicyTags, name, func() ([]string, error) {
+		o, err := e.rep.Tags(ctx, spec.TagsKey(spec.KindPolicy, name))
 		return o.Changes, err
 	})
 }
+
+// KindPolicyTags is the Result kind of a policy's tags.
+const KindPolicyTags = "policyTags"

@@ -104,3 +104,42 @@ func TestSyncReportsThingInBillingGroupItCannotCopy(t *testing.T) {
 		t.Errorf("failure = %s %v, want %s with the billing-group reason", f.Name, f.Err, deviceName(0))
 	}
 }
+
+// TestSyncCopiesTags: the tags of thing types, thing groups, billing groups and the
+// policies things use are copied (AWS's aws: tags never), and verify then finds the
+// Regions equal; a tag changed in the primary is one difference until synced again.
+func TestSyncCopiesTags(t *testing.T) {
+	w := newWorld(t)
+	seed(t, w, 4)
+	seedBilling(t, w, 4)
+	ctx := context.Background()
+	arn := func(typ, name string) *string {
+		return aws.String("arn:aws:iot:" + w.Primary.Name + ":123456789012:" + typ + "/" + name)
+	}
+	for _, r := range []struct{ typ, name string }{{"thingtype", "sensor"}, {"thinggroup", "eu"}, {"billinggroup", "plan-a"}, {"policy", "telemetry"}} {
+		if _, err := w.Primary.Registry.TagResource(ctx, &iot.TagResourceInput{ResourceArn: arn(r.typ, r.name),
+			Tags: []types.Tag{{Key: aws.String("owner"), Value: aws.String(r.name)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := Run(ctx, options(w))
+	if err != nil || sum.Failed() != 0 {
+		t.Fatalf("Run: %v, failures %+v", err, sum.Failures)
+	}
+	if diffs := differences(t, w); len(diffs) != 0 {
+		t.Errorf("after sync verify finds %d differences, first %s", len(diffs), diffs[0])
+	}
+	if _, err := w.Primary.Registry.TagResource(ctx, &iot.TagResourceInput{ResourceArn: arn("policy", "telemetry"),
+		Tags: []types.Tag{{Key: aws.String("owner"), Value: aws.String("someone else")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(differences(t, w), "\n"); !strings.Contains(got, "tags policy/telemetry: tags differs") {
+		t.Errorf("verify does not report the changed policy tag:\n%s", got)
+	}
+	if sum, err := Run(ctx, options(w)); err != nil || sum.PolicyTags.Copied != 1 {
+		t.Errorf("second Run: policy tags %+v, %v; want one copied", sum.PolicyTags, err)
+	}
+	if diffs := differences(t, w); len(diffs) != 0 {
+		t.Errorf("after the second sync verify finds %d differences, first %s", len(diffs), diffs[0])
+	}
+}

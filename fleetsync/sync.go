@@ -75,6 +75,9 @@ type Summary struct {
 	// BillingGroups counts the billing groups (none when the clients have no
 	// billing-group calls).
 	BillingGroups Tally
+	// PolicyTags counts the policies whose tags were converged (none when the
+	// clients cannot tag).
+	PolicyTags Tally
 	// Failures lists every failed resource, in completion order.
 	Failures []Result
 	// Elapsed is the run's wall time.
@@ -85,7 +88,7 @@ type Summary struct {
 
 // Failed returns how many resources failed.
 func (s Summary) Failed() int {
-	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Things.Failed
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.PolicyTags.Failed + s.Things.Failed
 }
 
 // Selector streams the names of the things to sync: it calls yield once per name and
@@ -177,8 +180,14 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if s, t, ok := billingSides(opts.Source, opts.Target); ok {
 		srcBilling, tgtBilling = s, t
 	}
+	var srcTags, tgtTags taggingAPI
+	if s, ok := opts.Source.(taggingAPI); ok {
+		if t, ok := opts.Target.(taggingAPI); ok {
+			srcTags, tgtTags = s, t
+		}
+	}
 	e := &engine{
-		opts: opts, billing: srcBilling,
+		opts: opts, billing: srcBilling, tagging: srcTags,
 		// One replication.Run per sync: a policy the fleet shares is converged once.
 		rep: (&replication.Replicator{
 			Source: opts.Source, Target: opts.Target,
@@ -186,6 +195,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
 			SourceBilling: srcBilling, TargetBilling: tgtBilling,
+			SourceTags: srcTags, TargetTags: tgtTags,
 		}).NewRun(),
 		cmp: &verify.Comparer{
 			Source: opts.Source, Target: opts.Target,
@@ -213,6 +223,8 @@ type engine struct {
 	cmp  *verify.Comparer
 	// billing lists the source's billing groups; nil when the clients have none.
 	billing billingAPI
+	// tagging lists the source's policies; nil when the clients cannot tag.
+	tagging taggingAPI
 
 	mu      sync.Mutex
 	summary Summary
@@ -240,6 +252,7 @@ func (e *engine) run(ctx context.Context) error {
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
 		{"billing groups", nil, e.billingGroup},
 		{"things", e.opts.Things, e.thing},
+		{"policy tags", nil, e.policyTags},
 	}
 	for _, ph := range phases {
 		if ph.name == "billing groups" {
@@ -247,6 +260,12 @@ func (e *engine) run(ctx context.Context) error {
 				continue
 			}
 			ph.list = replication.BillingGroupNames(e.billing)
+		}
+		if ph.name == "policy tags" {
+			if e.tagging == nil {
+				continue
+			}
+			ph.list = policyNames(e.tagging)
 		}
 		if ph.name == "thing groups" && e.opts.Marks != nil && !e.opts.DryRun {
 			if err := e.markedGroups(ctx, ph.list, ph.work); err != nil {
@@ -299,6 +318,8 @@ func (e *engine) record(r Result) {
 		e.summary.ThingGroups.add(r.Status)
 	case KindBillingGroup:
 		e.summary.BillingGroups.add(r.Status)
+	case KindPolicyTags:
+		e.summary.PolicyTags.add(r.Status)
 	default:
 		e.summary.Things.add(r.Status)
 		if e.opts.Progress != nil {
@@ -317,20 +338,20 @@ func (e *engine) thingType(ctx context.Context, name string) Result {
 	if e.opts.DryRun {
 		return dryResult(KindThingType, name, func() ([]verify.Difference, error) { return e.cmp.ThingType(ctx, name) })
 	}
-	return e.converge(ctx, KindThingType, name, e.marked(ctx, []string{spec.StateKey(spec.KindThingType, name)}, func() ([]string, error) {
+	return e.converge(ctx, KindThingType, name, e.marked(ctx, []string{spec.StateKey(spec.KindThingType, name)}, e.withTags(ctx, spec.KindThingType, name, func() ([]string, error) {
 		o, err := e.rep.ThingType(ctx, name)
 		return o.Changes, err
-	}))
+	})))
 }
 
 func (e *engine) thingGroup(ctx context.Context, name string) Result {
 	if e.opts.DryRun {
 		return dryResult(KindThingGroup, name, func() ([]verify.Difference, error) { return e.cmp.ThingGroup(ctx, name) })
 	}
-	return e.converge(ctx, KindThingGroup, name, func() ([]string, error) { // marked by markedGroups
+	return e.converge(ctx, KindThingGroup, name, e.withTags(ctx, spec.KindThingGroup, name, func() ([]string, error) { // marked by markedGroups
 		o, err := e.rep.ThingGroup(ctx, name)
 		return o.Changes, err
-	})
+	}))
 }
 
 func (e *engine) thing(ctx context.Context, name string) Result {
@@ -456,6 +477,8 @@ func kindResource(kind string) verify.Resource {
 		return verify.ThingGroup
 	case KindBillingGroup:
 		return verify.BillingGroup
+	case KindPolicyTags:
+		return verify.Tags
 	}
 	return verify.Thing
 }

@@ -47,8 +47,9 @@ func TestSyncCopiesFleetAndIsResumable(t *testing.T) {
 	if sum.ThingGroups.Total() != 3 || sum.ThingGroups.Failed != 0 || sum.ThingGroups.Copied == 0 {
 		t.Errorf("thing groups = %+v, want 3 converged", sum.ThingGroups)
 	}
-	if len(results) != n+2+3 {
-		t.Errorf("OnResult called %d times, want %d", len(results), n+5)
+	// And one per policy for its tags: the devices' policy and "telemetry".
+	if len(results) != n+2+3+2 {
+		t.Errorf("OnResult called %d times, want %d", len(results), n+7)
 	}
 	if d := differences(t, w); len(d) != 0 {
 		t.Fatalf("after sync, verify finds %d differences, first: %v", len(d), d[0])

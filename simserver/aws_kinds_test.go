@@ -8,9 +8,10 @@ import (
 	"github.com/iot-dr/iot-dr/internal/motoserver"
 )
 
-// TestAWSCLIBillingGroups creates a billing group with a thing in it in the primary
-// with the aws CLI, unmodified, and reads both back from the secondary after the
-// primary's sweep (billing groups raise no registry events: the sweep captures them).
+// TestAWSCLIBillingGroups creates a tagged billing group with a thing in it in the
+// primary with the aws CLI, unmodified, and reads all three back from the secondary
+// after the primary's sweep (billing groups and tags raise no registry events: the
+// sweep captures them).
 func TestAWSCLIBillingGroups(t *testing.T) {
 	bin := motoserver.Tool(t, "aws")
 	s := startServer(t, testConfig(t, 0))
@@ -22,6 +23,10 @@ func TestAWSCLIBillingGroups(t *testing.T) {
 	c.must(p, "iot", "create-billing-group", "--billing-group-name", "cli-plan",
 		"--billing-group-properties", `{"billingGroupDescription":"plan from the CLI"}`)
 	c.must(p, "iot", "add-thing-to-billing-group", "--billing-group-name", "cli-plan", "--thing-name", "cli-billed")
+	arn := func(region string) string {
+		return "arn:aws:iot:" + region + ":" + "123456789012" + ":billinggroup/cli-plan"
+	}
+	c.must(p, "iot", "tag-resource", "--resource-arn", arn(p), "--tags", "Key=plan,Value=gold")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -37,5 +42,9 @@ func TestAWSCLIBillingGroups(t *testing.T) {
 	}
 	if th := c.must(sec, "iot", "describe-thing", "--thing-name", "cli-billed"); th["billingGroupName"] != "cli-plan" {
 		t.Errorf("secondary describe-thing: %v, want billingGroupName cli-plan", th)
+	}
+	tags, _ := c.must(sec, "iot", "list-tags-for-resource", "--resource-arn", arn(sec))["tags"].([]any)
+	if len(tags) != 1 || tags[0].(map[string]any)["Key"] != "plan" || tags[0].(map[string]any)["Value"] != "gold" {
+		t.Errorf("secondary list-tags-for-resource: %v, want plan=gold", tags)
 	}
 }

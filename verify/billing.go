@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // BillingGroup is the resource of billing-group differences (a thing's billing group
@@ -70,7 +71,7 @@ func (r *run) billingGroups(ctx context.Context) error {
 	return r.walk(ctx, phase{
 		resource: BillingGroup, counter: &r.report.BillingGroups,
 		source: replication.BillingGroupNames(src), target: replication.BillingGroupNames(tgt),
-		compare: r.c.BillingGroup,
+		compare: r.c.withTags(spec.KindBillingGroup, r.c.BillingGroup),
 		describe: func(ctx context.Context, name string) error {
 			_, err := src.DescribeBillingGroup(ctx, &iot.DescribeBillingGroupInput{BillingGroupName: &name})
 			return err

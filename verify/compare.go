@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // ThingType compares one thing type: missing or extra in the target, deprecation,
@@ -316,11 +317,12 @@ func (c *Comparer) policy(ctx context.Context, name string) ([]Difference, error
 	}
 	want := replication.RewriteRegion(aws.ToString(s.PolicyDocument), c.SourceRegion, c.TargetRegion)
 	got := aws.ToString(t.PolicyDocument)
-	if replication.SamePolicyDocument(want, got) {
-		return nil, nil
+	tags, err := c.tagsByARN(ctx, spec.KindPolicy, name, aws.ToString(s.PolicyArn), aws.ToString(t.PolicyArn))
+	if err != nil || replication.SamePolicyDocument(want, got) {
+		return tags, err
 	}
-	return []Difference{{Kind: Different, Resource: Policy, Name: name, Field: "document",
-		Source: excerpt(replication.CompactPolicyDocument(want)), Target: excerpt(replication.CompactPolicyDocument(got))}}, nil
+	return append([]Difference{{Kind: Different, Resource: Policy, Name: name, Field: "document",
+		Source: excerpt(replication.CompactPolicyDocument(want)), Target: excerpt(replication.CompactPolicyDocument(got))}}, tags...), nil
 }
 
 // Shadow compares the classic (unnamed) shadow of one thing: missing or extra in the

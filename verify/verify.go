@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // IoT is the read-only subset of the AWS IoT control-plane client (*iot.Client) that
@@ -271,7 +272,7 @@ func (r *run) thingTypes(ctx context.Context) error {
 	return r.walk(ctx, phase{
 		resource: ThingType, counter: &r.report.ThingTypes,
 		source: replication.ThingTypeNames(r.c.Source), target: replication.ThingTypeNames(r.c.Target),
-		compare: r.c.ThingType,
+		compare: r.c.withTags(spec.KindThingType, r.c.ThingType),
 		describe: func(ctx context.Context, name string) error {
 			_, err := r.c.Source.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: &name})
 			return err
@@ -283,7 +284,7 @@ func (r *run) thingGroups(ctx context.Context) error {
 	return r.walk(ctx, phase{
 		resource: ThingGroup, counter: &r.report.ThingGroups,
 		source: replication.ThingGroupNames(r.c.Source), target: replication.ThingGroupNames(r.c.Target),
-		compare: r.c.ThingGroup,
+		compare: r.c.withTags(spec.KindThingGroup, r.c.ThingGroup),
 		describe: func(ctx context.Context, name string) error {
 			_, err := r.c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
 			return err

@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +39,14 @@ var registryKindBehaviours = []behaviour{
 			"(AWS: deleting a billing group removes its things from it; the fakes model a missing group's delete as succeeding, " +
 			"https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteBillingGroup.html)",
 		run: billingGroupDelete,
+	},
+	{
+		// What the tag replication converges with.
+		name: "tags/lifecycle-and-limits",
+		motoDiffers: "moto 5.2.1 does not implement TagResource, UntagResource nor ListTagsForResource for AWS IoT " +
+			"(AWS: https://docs.aws.amazon.com/iot/latest/apireference/API_TagResource.html; limits: 50 tags per resource, " +
+			"keys 1 to 128 characters, values up to 256, the aws: prefix reserved, https://docs.aws.amazon.com/iot/latest/developerguide/tagging-iot.html)",
+		run: tagLifecycle,
 	},
 	{
 		// What `iotdr readiness` reads of each Region's custom domain.
@@ -167,4 +177,54 @@ func billingGroupDelete(ctx context.Context, t *testing.T, tg Target) {
 		t.Errorf("DescribeThing billingGroupName after the group's delete = %q, want none", aws.ToString(d.BillingGroupName))
 	}
 	must[*iot.DeleteBillingGroupOutput](t, "DeleteBillingGroup of a missing group")(tg.IoT.DeleteBillingGroup(ctx, &iot.DeleteBillingGroupInput{BillingGroupName: aws.String("bg-d")}))
+}
+
+func tagLifecycle(ctx context.Context, t *testing.T, tg Target) {
+	out := must[*iot.CreateThingGroupOutput](t, "CreateThingGroup")(tg.IoT.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("tagged"),
+		Tags: []types.Tag{{Key: aws.String("owner"), Value: aws.String("ops")}}}))
+	arn := out.ThingGroupArn
+	list := func() map[string]string {
+		t.Helper()
+		got := map[string]string{}
+		for _, tag := range must[*iot.ListTagsForResourceOutput](t, "ListTagsForResource")(tg.IoT.ListTagsForResource(ctx, &iot.ListTagsForResourceInput{ResourceArn: arn})).Tags {
+			got[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		return got
+	}
+	if got := list(); len(got) != 1 || got["owner"] != "ops" {
+		t.Errorf("tags after CreateThingGroup with tags = %v", got)
+	}
+	tagIt := func(tags ...types.Tag) error {
+		_, err := tg.IoT.TagResource(ctx, &iot.TagResourceInput{ResourceArn: arn, Tags: tags})
+		return err
+	}
+	if err := tagIt(types.Tag{Key: aws.String("owner"), Value: aws.String("dev")}, types.Tag{Key: aws.String("env"), Value: aws.String("")}); err != nil {
+		t.Fatalf("TagResource: %v", err)
+	}
+	if got := list(); len(got) != 2 || got["owner"] != "dev" || got["env"] != "" {
+		t.Errorf("tags after TagResource (overwrite, empty value) = %v", got)
+	}
+	must[*iot.UntagResourceOutput](t, "UntagResource")(tg.IoT.UntagResource(ctx, &iot.UntagResourceInput{ResourceArn: arn, TagKeys: []string{"env", "never-set"}}))
+	if got := list(); len(got) != 1 || got["owner"] != "dev" {
+		t.Errorf("tags after UntagResource = %v", got)
+	}
+	wantErr[*types.InvalidRequestException](t, "TagResource with an aws: key", tagIt(types.Tag{Key: aws.String("AWS:cloudformation"), Value: aws.String("x")}))
+	wantErr[*types.InvalidRequestException](t, "TagResource with a 129-character key", tagIt(types.Tag{Key: aws.String(strings.Repeat("k", 129)), Value: aws.String("x")}))
+	wantErr[*types.InvalidRequestException](t, "TagResource with a 257-character value", tagIt(types.Tag{Key: aws.String("long"), Value: aws.String(strings.Repeat("v", 257))}))
+	var many []types.Tag
+	for i := range 50 { // with "owner": 51
+		many = append(many, types.Tag{Key: aws.String(fmt.Sprintf("k%02d", i)), Value: aws.String("v")})
+	}
+	wantErr[*types.LimitExceededException](t, "TagResource past 50 tags", tagIt(many...))
+	if got := list(); len(got) != 1 {
+		t.Errorf("a refused TagResource changed the tags: %v", got)
+	}
+	_, err := tg.IoT.ListTagsForResource(ctx, &iot.ListTagsForResourceInput{ResourceArn: aws.String(tg.arn("thinggroup", "nope"))})
+	wantErr[*types.ResourceNotFoundException](t, "ListTagsForResource of a missing group", err)
+	// A resource deleted and created again has none of its old tags.
+	must[*iot.DeleteThingGroupOutput](t, "DeleteThingGroup")(tg.IoT.DeleteThingGroup(ctx, &iot.DeleteThingGroupInput{ThingGroupName: aws.String("tagged")}))
+	must[*iot.CreateThingGroupOutput](t, "CreateThingGroup")(tg.IoT.CreateThingGroup(ctx, &iot.CreateThingGroupInput{ThingGroupName: aws.String("tagged")}))
+	if got := list(); len(got) != 0 {
+		t.Errorf("tags of a re-created group = %v, want none", got)
+	}
 }

@@ -48,6 +48,7 @@ type Converger interface {
 	NamedShadow(ctx context.Context, thing, shadow string) (replication.Outcome, error)
 	RetainedMessage(ctx context.Context, topic string) (replication.Outcome, error)
 	BillingGroup(ctx context.Context, name string) (replication.Outcome, error)
+	Tags(ctx context.Context, key string) (replication.Outcome, error)
 }
 
 // LagRecorder receives one replication-lag sample per apply that changed something.
@@ -199,6 +200,8 @@ func (a *Applier) converge(ctx context.Context, kind, name string) (replication.
 		return c.RetainedMessage(ctx, name)
 	case spec.KindBillingGroup:
 		return c.BillingGroup(ctx, name)
+	case spec.KindTags:
+		return c.Tags(ctx, name)
 	}
 	return replication.Outcome{}, &replication.PermanentError{Op: "apply", Err: fmt.Errorf("no apply for kind %q", kind)}
 }

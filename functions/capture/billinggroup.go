@@ -32,12 +32,18 @@ func (c *Capturer) BillingGroup(ctx context.Context, name string, changedAt time
 	readAt := c.now()
 	d, err := c.Billing.DescribeBillingGroup(ctx, &iot.DescribeBillingGroupInput{BillingGroupName: aws.String(name)})
 	if replication.IsNotFound(err) {
+		if err := c.tagsGone(ctx, &res, spec.KindBillingGroup, name, changedAt); err != nil {
+			return res, err
+		}
 		return res, c.put(ctx, &res, state.Tombstone(spec.KindBillingGroup, name), readAt, changedAt)
 	}
 	if err != nil {
 		return res, fmt.Errorf("capture: describe billing group %s: %w", name, err)
 	}
-	return res, c.putBody(ctx, &res, spec.KindBillingGroup, name, state.BillingGroup{Description: replication.BillingGroupDescription(d)}, readAt, changedAt)
+	if err := c.putBody(ctx, &res, spec.KindBillingGroup, name, state.BillingGroup{Description: replication.BillingGroupDescription(d)}, readAt, changedAt); err != nil {
+		return res, err
+	}
+	return res, c.resourceTags(ctx, &res, spec.KindBillingGroup, name, aws.ToString(d.BillingGroupArn), changedAt)
 }
 
 // thingBillingGroup makes sure the billing group a captured thing is in has an item,

@@ -39,7 +39,9 @@ type Capturer struct {
 	Retained RetainedMessages
 	// Billing is this Region's control plane for billing groups; nil leaves them out.
 	Billing BillingGroupReader
-	Store   *state.Store
+	// Tags is this Region's control plane for tags; nil leaves them out.
+	Tags  TagReader
+	Store *state.Store
 	// Region is this Region; it is written as every item's origin.
 	Region string
 	Logger *slog.Logger
@@ -382,6 +384,9 @@ func (c *Capturer) ThingType(ctx context.Context, name string, changedAt time.Ti
 	readAt := c.now()
 	d, err := c.IoT.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
 	if replication.IsNotFound(err) {
+		if err := c.tagsGone(ctx, &res, spec.KindThingType, name, changedAt); err != nil {
+			return res, err
+		}
 		return res, c.put(ctx, &res, state.Tombstone(spec.KindThingType, name), readAt, changedAt)
 	}
 	if err != nil {
@@ -401,7 +406,10 @@ func (c *Capturer) ThingType(ctx context.Context, name string, changedAt time.Ti
 		}
 	}
 	body.Deprecated = d.ThingTypeMetadata != nil && d.ThingTypeMetadata.Deprecated
-	return res, c.putBody(ctx, &res, spec.KindThingType, name, body, readAt, changedAt)
+	if err := c.putBody(ctx, &res, spec.KindThingType, name, body, readAt, changedAt); err != nil {
+		return res, err
+	}
+	return res, c.resourceTags(ctx, &res, spec.KindThingType, name, aws.ToString(d.ThingTypeArn), changedAt)
 }
 
 // ThingGroup captures a thing group (dynamic groups are marked, not replicated).
@@ -410,6 +418,9 @@ func (c *Capturer) ThingGroup(ctx context.Context, name string, changedAt time.T
 	readAt := c.now()
 	d, err := c.IoT.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
 	if replication.IsNotFound(err) {
+		if err := c.tagsGone(ctx, &res, spec.KindThingGroup, name, changedAt); err != nil {
+			return res, err
+		}
 		return res, c.put(ctx, &res, state.Tombstone(spec.KindThingGroup, name), readAt, changedAt)
 	}
 	if err != nil {
@@ -420,7 +431,10 @@ func (c *Capturer) ThingGroup(ctx context.Context, name string, changedAt time.T
 		Parent: replication.ThingGroupParent(d), Description: aws.ToString(p.ThingGroupDescription),
 		Attributes: replication.ThingGroupAttributes(p), Dynamic: d.QueryString != nil,
 	}
-	return res, c.putBody(ctx, &res, spec.KindThingGroup, name, body, readAt, changedAt)
+	if err := c.putBody(ctx, &res, spec.KindThingGroup, name, body, readAt, changedAt); err != nil {
+		return res, err
+	}
+	return res, c.resourceTags(ctx, &res, spec.KindThingGroup, name, aws.ToString(d.ThingGroupArn), changedAt)
 }
 
 // Memberships captures the static groups a thing is a direct member of.
@@ -697,6 +711,12 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 			return false, nil
 		}
 		_, err = c.Retained.GetRetainedMessage(ctx, &iotdataplane.GetRetainedMessageInput{Topic: aws.String(name)})
+	case spec.KindTags:
+		k, n, _ := spec.SplitTagsKey(name) // ParseStateKey checked the form
+		if k == spec.KindPolicy {
+			return false, nil // policies are followed by their certificates' captures
+		}
+		return c.gone(ctx, k, n)
 	case spec.KindBillingGroup:
 		if c.Billing == nil {
 			return false, nil
@@ -746,6 +766,8 @@ func (c *Capturer) key(ctx context.Context, key string) (Result, error) {
 		return c.RetainedMessage(ctx, name)
 	case spec.KindBillingGroup:
 		return c.BillingGroup(ctx, name, time.Time{})
+	case spec.KindTags:
+		return c.ResourceTags(ctx, name)
 	}
 	return Result{}, permanent(fmt.Errorf("capture: no capture for kind %q", kind))
 }

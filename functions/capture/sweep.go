@@ -21,6 +21,11 @@ const (
 	// capturer has a billing-group client): they raise no registry events.
 	SweepBillingGroups = "billing-groups"
 	SweepThings        = "things"
+	// SweepPolicyTags pages through the Region's policies and captures the tags of
+	// those the table replicates (when the capturer has a tag client): policies are
+	// captured with their certificates, and reading their tags on every thing's
+	// capture would cost a call per certificate.
+	SweepPolicyTags = "policy-tags"
 	// SweepRetained pages through the Region's retained messages (when the capturer
 	// has a data plane for them).
 	SweepRetained = "retained"
@@ -84,6 +89,9 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 	if st.Stage == SweepRetained {
 		return s.retained(ctx, st)
 	}
+	if st.Stage == SweepPolicyTags {
+		return s.policyTags(ctx, st, size)
+	}
 	names, next, err := s.page(ctx, st.Stage, optional(st.Token), aws.Int32(size))
 	var perm *replication.PermanentError
 	if errors.As(err, &perm) {
@@ -115,7 +123,7 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 		case SweepBillingGroups:
 			st.Stage = SweepThings
 		default:
-			st.Stage = SweepRetained
+			st.Stage = SweepPolicyTags
 		}
 	}
 	return st, nil

@@ -16,7 +16,9 @@
 // attributes; deprecation),
 // static thing groups (hierarchy, description, attributes, memberships), billing groups
 // (description; a thing's billing group is converged with the thing, a thing being in
-// at most one; BillingGroup, SourceBilling and TargetBilling), the X.509
+// at most one; BillingGroup, SourceBilling and TargetBilling), the tags of thing types,
+// thing groups, billing groups and policies (Tags: exactly the source's, AWS's own
+// aws: tags neither copied nor removed), the X.509
 // certificates attached to things (registered with RegisterCertificateWithoutCA, status
 // mirrored), the IoT policies attached to those certificates (Region in ARNs rewritten)
 // classic and named shadows (desired and reported state; AllShadows lists a thing's
@@ -25,7 +27,7 @@
 //
 // What it is NOT: it does not parse events (the handlers map an event to a resource
 // name), it does not retry (the state machine does; see PermanentError), and it does
-// not replicate dynamic thing groups, tags, CA certificates,
+// not replicate dynamic thing groups, tags of other resources, CA certificates,
 // provisioning templates, role aliases, non-certificate principals, exclusive
 // thing-principal associations, retained messages' MQTT 5 user properties and expiry,
 // or certificates and policies that are not reachable from a thing. Source and target are assumed to be the same AWS account.

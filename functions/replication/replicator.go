@@ -113,6 +113,9 @@ type Replicator struct {
 	// needs them, and Thing does for a thing in a billing group.
 	SourceBilling BillingGroupSource
 	TargetBilling BillingGroups
+	// SourceTags and TargetTags are the tagging sides; only Tags needs them.
+	SourceTags TagSource
+	TargetTags Tagging
 	// SourceRegion and TargetRegion name the Regions; policy ARNs are rewritten from
 	// the one to the other.
 	SourceRegion, TargetRegion string

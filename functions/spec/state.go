@@ -35,7 +35,33 @@ const (
 	// registry events; the sweep captures them. A thing's billing group is part of
 	// the thing's item (a thing is in at most one).
 	KindBillingGroup = "billing-group"
+	// KindTags are the tags of one taggable resource (a thing type, thing group,
+	// billing group or policy); its name is TagsKey(kind, name). Tags raise no
+	// registry events: the capture of the resource's own change and the sweep read
+	// them.
+	KindTags = "tags"
 )
+
+// TaggedKinds are the kinds whose resources' tags are replicated.
+var TaggedKinds = []string{KindThingType, KindThingGroup, KindBillingGroup, KindPolicy}
+
+// TagsKey is the name of a resource's tags item: "<kind>/<name>" (no resource name
+// holds '/').
+func TagsKey(kind, name string) string { return kind + "/" + name }
+
+// SplitTagsKey is TagsKey's inverse; ok is false unless kind is one of TaggedKinds.
+func SplitTagsKey(key string) (kind, name string, ok bool) {
+	kind, name, ok = strings.Cut(key, "/")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	for _, k := range TaggedKinds {
+		if k == kind {
+			return kind, name, true
+		}
+	}
+	return "", "", false
+}
 
 // NamedShadowKey is a named shadow's name in the state table: "<thing>/<shadow>".
 // Neither a thing name nor a shadow name may hold '/' ([a-zA-Z0-9:_-]), so the split
@@ -53,7 +79,7 @@ func SplitNamedShadowKey(name string) (thing, shadow string, ok bool) {
 var Kinds = []string{
 	KindThingType, KindThingGroup, KindPolicy, KindCertificate, KindThing,
 	KindThingPrincipals, KindThingGroups, KindShadow, KindNamedShadow, KindRetained,
-	KindBillingGroup,
+	KindBillingGroup, KindTags,
 }
 
 // KnownKind reports whether k is a kind the pipeline captures and applies.
@@ -77,6 +103,9 @@ func ParseStateKey(key string) (kind, name string, err error) {
 	}
 	if _, _, named := SplitNamedShadowKey(name); kind == KindNamedShadow && !named {
 		return "", "", fmt.Errorf("state key %q: a named shadow's name is <thing>/<shadow>", excerptKey(key))
+	}
+	if _, _, tagged := SplitTagsKey(name); kind == KindTags && !tagged {
+		return "", "", fmt.Errorf("state key %q: a tags item's name is <kind>/<name> of a taggable kind", excerptKey(key))
 	}
 	return kind, name, nil
 }
@@ -136,4 +165,22 @@ const TombstoneRetention = 14 * 24 * time.Hour
 // must carry new and old images: global tables require it.
 func StateTable() Table {
 	return Table{HashKey: StateAttrKey, TTLAttribute: StateAttrExpires, StreamView: "NEW_AND_OLD_IMAGES"}
+}
+
+// arnTypes maps the resource types of AWS IoT ARNs to the tagged kinds.
+var arnTypes = map[string]string{"thingtype": KindThingType, "thinggroup": KindThingGroup, "billinggroup": KindBillingGroup, "policy": KindPolicy}
+
+// TaggedResourceOfARN returns the kind and name of the taggable resource an AWS IoT
+// ARN names (arn:<partition>:iot:<region>:<account>:<type>/<name>).
+func TaggedResourceOfARN(arn string) (kind, name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iot" {
+		return "", "", false
+	}
+	typ, name, ok := strings.Cut(parts[5], "/")
+	kind, known := arnTypes[typ]
+	if !ok || !known || name == "" {
+		return "", "", false
+	}
+	return kind, name, true
 }

@@ -260,9 +260,11 @@ func FuzzParseStateKey(f *testing.F) {
 		}
 		kind = spec.Kinds[int(kindIndex)%len(spec.Kinds)]
 		gotKind, gotName, err := spec.ParseStateKey(spec.StateKey(kind, name))
-		if _, _, ok := spec.SplitNamedShadowKey(name); kind == spec.KindNamedShadow && !ok {
+		_, _, named := spec.SplitNamedShadowKey(name)
+		_, _, tagged := spec.SplitTagsKey(name)
+		if kind == spec.KindNamedShadow && !named || kind == spec.KindTags && !tagged {
 			if err == nil {
-				t.Fatalf("ParseStateKey(StateKey(%q, %q)) accepted a named shadow name without <thing>/<shadow>", kind, name)
+				t.Fatalf("ParseStateKey(StateKey(%q, %q)) accepted a name without its kind's <a>/<b> form", kind, name)
 			}
 			wantClearError(t, err, spec.StateKey(kind, name))
 			return

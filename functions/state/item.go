@@ -159,6 +159,11 @@ type (
 	BillingGroup struct {
 		Description string `json:"description,omitempty"`
 	}
+	// Tags are one resource's tags, AWS-reserved (aws:) keys left out: AWS sets
+	// those itself, nobody may copy them.
+	Tags struct {
+		Tags map[string]string `json:"tags"`
+	}
 	// Retained is a topic's retained message: its payload (base64 in the JSON) and
 	// QoS. MQTT 5 user properties are not kept.
 	Retained struct {
@@ -206,6 +211,11 @@ func canonical(v any) ([]byte, error) {
 	case Thing:
 		if b.Attributes == nil {
 			b.Attributes = map[string]string{}
+		}
+		v = b
+	case Tags:
+		if b.Tags == nil {
+			b.Tags = map[string]string{}
 		}
 		v = b
 	case ThingGroup:

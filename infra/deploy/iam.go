@@ -33,6 +33,7 @@ var wildcardActions = map[string]string{
 	"iot:ListThingTypes":               "no resource types",
 	"iot:ListThingGroups":              "no resource types",
 	"iot:ListBillingGroups":            "no resource types",
+	"iot:ListPolicies":                 "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
 	"logs:CreateLogDelivery":        "log delivery API has no resource types",
 	"logs:GetLogDelivery":           "log delivery API has no resource types",
@@ -161,7 +162,7 @@ var (
 		"iot:DescribeCertificate", "iot:GetPolicy", "iot:ListAttachedPolicies",
 		"iot:DescribeThingType", "iot:DescribeThingGroup",
 		"iot:ListThingGroupsForThing", "iot:ListThingsInThingGroup",
-		"iot:DescribeBillingGroup",
+		"iot:DescribeBillingGroup", "iot:ListTagsForResource",
 	}
 	// applyReadActions are what converging reads of the Region it writes, beyond the
 	// capture's reads.
@@ -178,6 +179,7 @@ var (
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
 		"iot:CreateBillingGroup", "iot:UpdateBillingGroup", "iot:DeleteBillingGroup",
 		"iot:AddThingToBillingGroup", "iot:RemoveThingFromBillingGroup",
+		"iot:TagResource", "iot:UntagResource",
 	}
 	shadowReadActions  = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
 	shadowWriteActions = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
@@ -198,7 +200,7 @@ func captureStatements(region, account string, shadows, sweep bool) []statement 
 	}
 	if sweep {
 		out = append(out, statement{
-			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups"},
+			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups", "iot:ListPolicies"},
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
 		})
 	}

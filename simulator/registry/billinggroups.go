@@ -27,7 +27,7 @@ func billingGroupNotFound(name string) error {
 
 // CreateBillingGroup creates a billing group. Repeating it with the same
 // description succeeds without change; with a different one it fails with
-// ResourceAlreadyExistsException. Tags are ignored.
+// ResourceAlreadyExistsException. Tags are kept on creation (tags.go).
 func (r *Registry) CreateBillingGroup(ctx context.Context, in *iot.CreateBillingGroupInput, _ ...func(*iot.Options)) (*iot.CreateBillingGroupOutput, error) {
 	return call(ctx, r, "CreateBillingGroup", in, func(in *iot.CreateBillingGroupInput) (*iot.CreateBillingGroupOutput, error) {
 		if in.BillingGroupName == nil {
@@ -35,6 +35,9 @@ func (r *Registry) CreateBillingGroup(ctx context.Context, in *iot.CreateBilling
 		}
 		name := *in.BillingGroupName
 		if err := validName("Billing group", name); err != nil {
+			return nil, err
+		}
+		if err := createTags(in.Tags); err != nil {
 			return nil, err
 		}
 		var description *string
@@ -51,6 +54,7 @@ func (r *Registry) CreateBillingGroup(ctx context.Context, in *iot.CreateBilling
 		}
 		g := &billingGroup{name: name, id: newUUID(), arn: r.arn("billinggroup", name), description: description, version: 1, created: r.now(), things: map[string]struct{}{}}
 		r.billingGroups[name] = g
+		_ = r.setTags(g.arn, in.Tags) // checked by createTags
 		return &iot.CreateBillingGroupOutput{BillingGroupArn: aws.String(g.arn), BillingGroupId: aws.String(g.id), BillingGroupName: aws.String(name)}, nil
 	})
 }
@@ -122,6 +126,7 @@ func (r *Registry) DeleteBillingGroup(ctx context.Context, in *iot.DeleteBilling
 			}
 		}
 		delete(r.billingGroups, g.name)
+		delete(r.tags, g.arn)
 		return &iot.DeleteBillingGroupOutput{}, nil
 	})
 }

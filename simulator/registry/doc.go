@@ -82,7 +82,8 @@
 // # Not modelled
 //
 // Dynamic thing groups, billing group quotas (unverified defaults, left unlimited),
-// tags (accepted and ignored), fleet indexing, CA certificate registration (a CA
+// tags on resources other than thing types, thing groups, billing groups and
+// policies, AWS-managed (aws:) tags, fleet indexing, CA certificate registration (a CA
 // PEM passed to RegisterCertificate is only checked to have signed the device
 // certificate), certificate transfer, non-certificate principals and policy
 // targets (Cognito identities, thing groups), policy document semantics beyond

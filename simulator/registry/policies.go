@@ -85,7 +85,7 @@ func (r *Registry) policyNamed(name string) (*policy, error) {
 
 // CreatePolicy creates a policy with version 1 as its default. The document
 // must be valid (MalformedPolicyException); an existing name is a
-// ResourceAlreadyExistsException. Tags are ignored.
+// ResourceAlreadyExistsException. Tags are kept (tags.go).
 func (r *Registry) CreatePolicy(ctx context.Context, in *iot.CreatePolicyInput, _ ...func(*iot.Options)) (*iot.CreatePolicyOutput, error) {
 	return call(ctx, r, "CreatePolicy", in, func(in *iot.CreatePolicyInput) (*iot.CreatePolicyOutput, error) {
 		if err := need("CreatePolicyInput", member{"PolicyDocument", in.PolicyDocument != nil}, member{"PolicyName", in.PolicyName != nil}); err != nil {
@@ -96,6 +96,9 @@ func (r *Registry) CreatePolicy(ctx context.Context, in *iot.CreatePolicyInput, 
 			return nil, err
 		}
 		if err := validatePolicyDocument(doc); err != nil {
+			return nil, err
+		}
+		if err := createTags(in.Tags); err != nil {
 			return nil, err
 		}
 		r.mu.Lock()
@@ -110,6 +113,7 @@ func (r *Registry) CreatePolicy(ctx context.Context, in *iot.CreatePolicyInput, 
 			versions: map[int]*policyVersion{1: {id: 1, document: doc, created: now}},
 		}
 		r.policies[name] = p
+		_ = r.setTags(p.arn, in.Tags) // checked by createTags
 		r.policyKeys.invalidate()
 		return &iot.CreatePolicyOutput{
 			PolicyArn: aws.String(p.arn), PolicyDocument: aws.String(doc), PolicyName: aws.String(name), PolicyVersionId: aws.String("1"),
@@ -151,6 +155,7 @@ func (r *Registry) DeletePolicy(ctx context.Context, in *iot.DeletePolicyInput, 
 			return nil, deleteConflict("Cannot delete the policy because it has one or more policy versions attached to it (name=%s)", p.name)
 		}
 		delete(r.policies, p.name)
+		delete(r.tags, p.arn)
 		r.policyKeys.invalidate()
 		return &iot.DeletePolicyOutput{}, nil
 	})

@@ -121,7 +121,9 @@ type Registry struct {
 	groups     map[string]*thingGroup
 	// billingGroups are few per account; their lists sort on every call.
 	billingGroups map[string]*billingGroup
-	certSeq       uint64
+	// tags are the taggable resources' tags, by ARN (tags.go).
+	tags    map[string]map[string]string
+	certSeq uint64
 
 	thingKeys, certKeys, policyKeys, typeKeys, groupKeys sortedKeys
 
@@ -153,6 +155,7 @@ func New(opts Options) *Registry {
 		thingTypes:    make(map[string]*thingType),
 		groups:        make(map[string]*thingGroup),
 		billingGroups: make(map[string]*billingGroup),
+		tags:          make(map[string]map[string]string),
 		meter:         opts.Meter,
 		model:         delivery.Model{DuplicateRate: opts.DuplicateRate, ReorderWindow: opts.ReorderWindow, Seed: opts.Seed},
 		issuer:        opts.Issuer,

@@ -68,7 +68,7 @@ func groupNotFound(name string) error {
 // the SDK gives it; at most 7 levels deep).
 // Repeating it with the same parent and properties succeeds without change;
 // with different ones it fails with ResourceAlreadyExistsException. Tags are
-// ignored. Publishes thingGroup/created and, under a parent,
+// kept on creation (tags.go). Publishes thingGroup/created and, under a parent,
 // thingGroupHierarchy .../added.
 func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGroupInput, _ ...func(*iot.Options)) (*iot.CreateThingGroupOutput, error) {
 	return call(ctx, r, "CreateThingGroup", in, func(in *iot.CreateThingGroupInput) (*iot.CreateThingGroupOutput, error) {
@@ -95,6 +95,9 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 			return nil, err
 		}
 		parentName := aws.ToString(in.ParentGroupName)
+		if err := createTags(in.Tags); err != nil {
+			return nil, err
+		}
 
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -119,6 +122,7 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 			description: description, attrs: attrs, version: 1, created: now, things: map[string]struct{}{},
 		}
 		r.groups[name] = g
+		_ = r.setTags(g.arn, in.Tags) // checked by createTags
 		r.groupKeys.invalidate()
 		if parent != nil {
 			parent.children[name] = struct{}{}
@@ -236,6 +240,7 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iot.DeleteThingGrou
 			}
 		}
 		delete(r.groups, g.name)
+		delete(r.tags, g.arn)
 		r.groupKeys.invalidate()
 		return &iot.DeleteThingGroupOutput{}, nil
 	})

@@ -81,7 +81,7 @@ func sameType(tt *thingType, description *string, searchable []string, propagati
 // CreateThingType creates a thing type. Repeating it with the same
 // properties succeeds without change; with different ones it fails with
 // ResourceAlreadyExistsException. At most 3 searchable attributes. Tags are
-// ignored. Publishes thingType/created.
+// kept on creation (tags.go). Publishes thingType/created.
 func (r *Registry) CreateThingType(ctx context.Context, in *iot.CreateThingTypeInput, _ ...func(*iot.Options)) (*iot.CreateThingTypeOutput, error) {
 	return call(ctx, r, "CreateThingType", in, func(in *iot.CreateThingTypeInput) (*iot.CreateThingTypeOutput, error) {
 		if in.ThingTypeName == nil {
@@ -93,6 +93,9 @@ func (r *Registry) CreateThingType(ctx context.Context, in *iot.CreateThingTypeI
 		}
 		description, searchable, propagating, err := typeProperties(in.ThingTypeProperties)
 		if err != nil {
+			return nil, err
+		}
+		if err := createTags(in.Tags); err != nil {
 			return nil, err
 		}
 		r.mu.Lock()
@@ -108,6 +111,7 @@ func (r *Registry) CreateThingType(ctx context.Context, in *iot.CreateThingTypeI
 			searchable: searchable, propagating: propagating, created: r.now(),
 		}
 		r.thingTypes[name] = tt
+		_ = r.setTags(tt.arn, in.Tags) // checked by createTags
 		r.typeKeys.invalidate()
 		r.emitThingType(opCreated, tt, tt.created)
 		return &iot.CreateThingTypeOutput{ThingTypeArn: aws.String(tt.arn), ThingTypeId: aws.String(tt.id), ThingTypeName: aws.String(name)}, nil
@@ -233,6 +237,7 @@ func (r *Registry) DeleteThingType(ctx context.Context, in *iot.DeleteThingTypeI
 			return nil, invalid("Thing type %s is still associated with %d things", tt.name, tt.things)
 		}
 		delete(r.thingTypes, tt.name)
+		delete(r.tags, tt.arn)
 		r.typeKeys.invalidate()
 		r.emitThingType(opDeleted, tt, r.now())
 		return &iot.DeleteThingTypeOutput{}, nil
