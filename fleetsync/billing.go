@@ -172,7 +172,14 @@ func (e *engine) withTags(ctx context.Context, kind, name string, fn func() ([]s
 		if err != nil {
 			return changes, err
 		}
+		if e.noTags.Load() {
+			return changes, nil
+		}
 		o, err := e.rep.Tags(ctx, spec.TagsKey(kind, name))
+		if err != nil && replication.TaggingUnsupported(err) {
+			e.noTags.Store(true) // an emulator without tagging: tags are not copied
+			return changes, nil
+		}
 		return append(changes, o.Changes...), err
 	}
 }
@@ -206,11 +213,18 @@ func (e *engine) policyTags(ctx context.Context, name string) Result {
 	} else if err != nil {
 		return Result{Kind: KindPolicyTags, Name: name, Status: Failed, Err: fmt.Errorf("get policy %s in %s: %w", name, e.opts.TargetRegion, err)}
 	}
+	if e.noTags.Load() {
+		return Result{Kind: KindPolicyTags, Name: name, Status: InSync}
+	}
 	if e.opts.DryRun {
 		return dryResult(KindPolicyTags, name, func() ([]verify.Difference, error) { return e.cmp.Tags(ctx, spec.KindPolicy, name) })
 	}
 	return e.converge(ctx, KindPolicyTags, name, func() ([]string, error) {
 		o, err := e.rep.Tags(ctx, spec.TagsKey(spec.KindPolicy, name))
+		if err != nil && replication.TaggingUnsupported(err) {
+			e.noTags.Store(true)
+			return nil, nil
+		}
 		return o.Changes, err
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -225,6 +226,9 @@ type engine struct {
 	billing billingAPI
 	// tagging lists the source's policies; nil when the clients cannot tag.
 	tagging taggingAPI
+	// noTags is set once an endpoint answers that it does not implement tagging (an
+	// emulator such as moto_server): tags are then not copied.
+	noTags atomic.Bool
 
 	mu      sync.Mutex
 	summary Summary

@@ -51,7 +51,14 @@ func (c *Comparer) tagsByARN(ctx context.Context, kind, name, srcARN, tgtARN str
 	if !ok {
 		return nil, nil
 	}
+	if c.noTags.Load() {
+		return nil, nil
+	}
 	a, err := replication.ListTags(ctx, src, srcARN)
+	if err != nil && replication.TaggingUnsupported(err) {
+		c.noTags.Store(true) // an emulator without tagging: tags are not compared
+		return nil, nil
+	}
 	if replication.IsNotFound(err) {
 		return nil, nil // deleted meanwhile
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
@@ -127,6 +128,9 @@ type Comparer struct {
 	// policies remembers the policy names whose documents were compared, so that a
 	// policy shared by the fleet is read once per Comparer.
 	policies sync.Map
+	// noTags is set once the source endpoint answers that it does not implement
+	// tagging (an emulator): tags are then not compared.
+	noTags atomic.Bool
 }
 
 // RunOptions tunes Run.

@@ -36,6 +36,13 @@ func (c *Capturer) resourceTags(ctx context.Context, res *Result, kind, name, ar
 	if err != nil {
 		return fmt.Errorf("capture: tags of %s %s: %w", kind, name, err)
 	}
+	if len(tags) == 0 {
+		// Most resources have no tags: no item for them until they have some.
+		it, ok, err := c.Store.Get(ctx, spec.KindTags, spec.TagsKey(kind, name))
+		if err != nil || !ok || it.Deleted {
+			return err
+		}
+	}
 	return c.putBody(ctx, res, spec.KindTags, spec.TagsKey(kind, name), state.Tags{Tags: tags}, readAt, changedAt)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
@@ -221,6 +222,27 @@ func (r *Replicator) tags(ctx context.Context, key string, rec *recorder) error 
 		rec.add("set tags %v on %s %s", keys, kind, name)
 	}
 	return nil
+}
+
+// TaggingUnsupported reports whether err says the endpoint does not implement the
+// tagging APIs (an emulator such as moto_server: NotImplemented codes, HTTP 501, or
+// its 500 "has not been implemented"); AWS implements them everywhere.
+func TaggingUnsupported(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NotImplemented", "NotImplementedException", "UnknownOperationException":
+			return true
+		}
+		if strings.Contains(ae.ErrorMessage(), "not been implemented") {
+			return true
+		}
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) && re.HTTPStatusCode() == 501 {
+		return true
+	}
+	return strings.Contains(err.Error(), "not been implemented") || strings.Contains(err.Error(), "tagging not supported by this endpoint") || strings.Contains(err.Error(), "StatusCode: 500") && strings.Contains(err.Error(), "ListTagsForResource")
 }
 
 // Tags is Replicator.Tags.
