@@ -37,7 +37,10 @@ type Capturer struct {
 	// Retained is this Region's data plane for retained messages (the sweep's); nil
 	// leaves them out.
 	Retained RetainedMessages
-	Store    *state.Store
+	// Provisioning is this Region's control plane for role aliases, provisioning
+	// templates and CA certificates (the sweep's); nil leaves them out.
+	Provisioning replication.ProvisioningReader
+	Store        *state.Store
 	// Region is this Region; it is written as every item's origin.
 	Region string
 	Logger *slog.Logger
@@ -693,7 +696,8 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 		}
 		_, err = c.Retained.GetRetainedMessage(ctx, &iotdataplane.GetRetainedMessageInput{Topic: aws.String(name)})
 	default:
-		return false, nil
+		exists, ok, err := c.provisioningExists(ctx, kind, name)
+		return ok && !exists && err == nil, err
 	}
 	if replication.IsNotFound(err) {
 		return true, nil
@@ -734,6 +738,9 @@ func (c *Capturer) key(ctx context.Context, key string) (Result, error) {
 		return c.NamedShadow(ctx, thing, shadow)
 	case spec.KindRetained:
 		return c.RetainedMessage(ctx, name)
+	}
+	if r, ok, err := c.provisioningKey(ctx, kind, name); ok {
+		return r, err
 	}
 	return Result{}, permanent(fmt.Errorf("capture: no capture for kind %q", kind))
 }

@@ -109,6 +109,10 @@ type Replicator struct {
 	// messages; only RetainedMessage needs them.
 	SourceRetained RetainedSource
 	TargetRetained RetainedTarget
+	// SourceProvisioning and TargetProvisioning are the sides of role aliases,
+	// provisioning templates and CA certificates; only their converges need them.
+	SourceProvisioning ProvisioningSource
+	TargetProvisioning Provisioning
 	// SourceRegion and TargetRegion name the Regions; policy ARNs are rewritten from
 	// the one to the other.
 	SourceRegion, TargetRegion string

@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+
+	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/simulator"
+)
+
+const (
+	onboardRole   = "arn:aws:iam::123456789012:role/iot-provisioning"
+	onboardBody   = `{"Parameters":{"SerialNumber":{"Type":"String"}},"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"}}}}}`
+	onboardBodyV2 = `{"Parameters":{"SerialNumber":{"Type":"String"}},"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"},"AttributePayload":{"v":"2"}}}}}`
+)
+
+// testCA is a CA the test holds the key of, as a fleet's manufacturer does.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+	id   string
+}
+
+func newTestCA(t testing.TB) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fleet CA"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	sum := sha256.Sum256(der)
+	return &testCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), id: hex.EncodeToString(sum[:])}
+}
+
+// verification signs the DEFAULT-mode verification certificate for a registration code.
+func (ca *testCA) verification(t testing.TB, code string) string {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: code}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// registerDefaultCA registers ca in DEFAULT mode in r with a JITP template body.
+func registerDefaultCA(t testing.TB, r *simulator.Region, ca *testCA) {
+	t.Helper()
+	ctx := context.Background()
+	code := must(t)(r.Registry.GetRegistrationCode(ctx, &iot.GetRegistrationCodeInput{})).(*iot.GetRegistrationCodeOutput)
+	must(t)(r.Registry.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{
+		CaCertificate: aws.String(ca.pem), VerificationCertificate: aws.String(ca.verification(t, aws.ToString(code.RegistrationCode))),
+		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: &types.RegistrationConfig{TemplateName: aws.String("jitp")},
+	}))
+}
+
+// TestOnboardingKindsReplicateBothWays: a role alias, a fleet provisioning template
+// with a pre-provisioning hook, a JITP template and a CA certificate (DEFAULT mode,
+// auto-registration on, registration config naming the JITP template), none of which
+// raises a registry event, reach the secondary through the primary's sweep: the
+// hook's Lambda ARN names the secondary's Region, the CA is registered there in
+// SNI_ONLY mode (DEFAULT needs a verification certificate signed by the CA's key) and
+// the change says so. The applies do not come back (sweeps of both Regions write
+// nothing), changes made in the secondary flow back, and deletes replicate.
+func TestOnboardingKindsReplicateBothWays(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, simulator.Options{})
+	p, s := w.Primary.Registry, w.Secondary.Registry
+	hook := func(region string) string { return "arn:aws:lambda:" + region + ":123456789012:function:vet-device" }
+	must(t)(p.CreateRoleAlias(ctx, &iot.CreateRoleAliasInput{RoleAlias: aws.String("camera"), RoleArn: aws.String(onboardRole), CredentialDurationSeconds: aws.Int32(1800)}))
+	must(t)(p.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{
+		TemplateName: aws.String("claim"), TemplateBody: aws.String(onboardBody), ProvisioningRoleArn: aws.String(onboardRole), Enabled: aws.Bool(true),
+		PreProvisioningHook: &types.ProvisioningHook{TargetArn: aws.String(hook(w.Primary.Name))},
+	}))
+	must(t)(p.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{
+		TemplateName: aws.String("jitp"), TemplateBody: aws.String(onboardBody), ProvisioningRoleArn: aws.String(onboardRole), Type: types.TemplateTypeJitp,
+	}))
+	ca := newTestCA(t)
+	registerDefaultCA(t, w.Primary, ca)
+
+	st := sweep(t, w, w.Primary)
+	if st.Visited < 4 {
+		t.Errorf("the primary's sweep visited %d resources, want at least the 4 onboarding ones", st.Visited)
+	}
+	a := must(t)(s.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String("camera")})).(*iot.DescribeRoleAliasOutput).RoleAliasDescription
+	if aws.ToString(a.RoleArn) != onboardRole || aws.ToInt32(a.CredentialDurationSeconds) != 1800 {
+		t.Errorf("role alias in the secondary: %+v", a)
+	}
+	tp := must(t)(s.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String("claim")})).(*iot.DescribeProvisioningTemplateOutput)
+	if aws.ToString(tp.TemplateBody) != onboardBody || !aws.ToBool(tp.Enabled) || aws.ToString(tp.PreProvisioningHook.TargetArn) != hook(w.Secondary.Name) {
+		t.Errorf("fleet provisioning template in the secondary: body %q enabled %v hook %v", aws.ToString(tp.TemplateBody), aws.ToBool(tp.Enabled), aws.ToString(tp.PreProvisioningHook.TargetArn))
+	}
+	cd := must(t)(s.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(ca.id)})).(*iot.DescribeCACertificateOutput)
+	if c := cd.CertificateDescription; c.Status != types.CACertificateStatusActive || c.AutoRegistrationStatus != types.AutoRegistrationStatusEnable ||
+		c.CertificateMode != types.CertificateModeSniOnly || aws.ToString(cd.RegistrationConfig.TemplateName) != "jitp" {
+		t.Errorf("CA certificate in the secondary: %+v, config %+v", c, cd.RegistrationConfig)
+	}
+
+	writes := tableWrites(w)
+	sweep(t, w, w.Secondary)
+	sweep(t, w, w.Primary)
+	if n := tableWrites(w) - writes; n != 0 {
+		t.Errorf("sweeps after the onboarding kinds were applied wrote %d items, want 0 (an apply came back)", n)
+	}
+
+	// Changes made in the secondary while it serves flow back.
+	must(t)(s.UpdateRoleAlias(ctx, &iot.UpdateRoleAliasInput{RoleAlias: aws.String("camera"), CredentialDurationSeconds: aws.Int32(3600)}))
+	must(t)(s.CreateProvisioningTemplateVersion(ctx, &iot.CreateProvisioningTemplateVersionInput{TemplateName: aws.String("claim"), TemplateBody: aws.String(onboardBodyV2), SetAsDefault: true}))
+	must(t)(s.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: aws.String(ca.id), NewAutoRegistrationStatus: types.AutoRegistrationStatusDisable}))
+	sweep(t, w, w.Secondary)
+	a = must(t)(p.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String("camera")})).(*iot.DescribeRoleAliasOutput).RoleAliasDescription
+	if aws.ToInt32(a.CredentialDurationSeconds) != 3600 {
+		t.Errorf("role alias in the primary after the secondary's change: %+v", a)
+	}
+	tp = must(t)(p.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String("claim")})).(*iot.DescribeProvisioningTemplateOutput)
+	if aws.ToString(tp.TemplateBody) != onboardBodyV2 || aws.ToString(tp.PreProvisioningHook.TargetArn) != hook(w.Primary.Name) {
+		t.Errorf("template in the primary after the secondary's change: body %q hook %q", aws.ToString(tp.TemplateBody), aws.ToString(tp.PreProvisioningHook.TargetArn))
+	}
+	cd = must(t)(p.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(ca.id)})).(*iot.DescribeCACertificateOutput)
+	if c := cd.CertificateDescription; c.AutoRegistrationStatus != types.AutoRegistrationStatusDisable || c.CertificateMode != types.CertificateModeDefault {
+		t.Errorf("CA certificate in the primary after the secondary's change: %+v (its DEFAULT mode must stay)", c)
+	}
+
+	// Deletes made in the Region that last changed the resource replicate (its
+	// sweep's table stage finds what its lists no longer show; see
+	// docs/architecture.md for a delete made in the other Region).
+	must(t)(s.DeleteRoleAlias(ctx, &iot.DeleteRoleAliasInput{RoleAlias: aws.String("camera")}))
+	must(t)(s.DeleteProvisioningTemplate(ctx, &iot.DeleteProvisioningTemplateInput{TemplateName: aws.String("claim")}))
+	must(t)(s.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: aws.String(ca.id), NewStatus: types.CACertificateStatusInactive}))
+	must(t)(s.DeleteCACertificate(ctx, &iot.DeleteCACertificateInput{CertificateId: aws.String(ca.id)}))
+	sweep(t, w, w.Secondary)
+	s = p
+	if _, err := s.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String("camera")}); err == nil {
+		t.Error("the role alias deleted in the secondary is still in the primary")
+	}
+	if _, err := s.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String("claim")}); err == nil {
+		t.Error("the template deleted in the secondary is still in the primary")
+	}
+	if _, err := s.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(ca.id)}); err == nil {
+		t.Error("the CA certificate deleted in the secondary is still in the primary")
+	}
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		if n := r.Errors.Len(); n != 0 {
+			recs, _ := (&failures.Recorder{Table: r.Errors, Name: simulator.ErrorTableName}).List(ctx)
+			t.Errorf("%d error-table records in %s: %+v", n, r.Name, recs)
+		}
+	}
+}
