@@ -232,7 +232,11 @@ func Marked(kind string) bool {
 // reads the registry, which an apply changes in several calls (so a capture may read
 // it half done) and which carry no change time to order a stale read by.
 func Tracked(kind string) bool {
-	return Marked(kind) || kind == spec.KindCertificate || kind == spec.KindPolicy
+	switch kind {
+	case spec.KindCertificate, spec.KindPolicy, spec.KindRoleAlias, spec.KindProvisioningTemplate, spec.KindCACertificate:
+		return true
+	}
+	return Marked(kind)
 }
 
 // ThingKeys are the marks a thing's registry event checks: a thing's apply converges
