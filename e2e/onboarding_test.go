@@ -2,17 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
-	"encoding/pem"
-	"math/big"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -20,6 +10,7 @@ import (
 
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
 const (
@@ -28,52 +19,18 @@ const (
 	onboardBodyV2 = `{"Parameters":{"SerialNumber":{"Type":"String"}},"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"},"AttributePayload":{"v":"2"}}}}}`
 )
 
-// testCA is a CA the test holds the key of, as a fleet's manufacturer does.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
-	id   string
-}
-
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fleet CA"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	sum := sha256.Sum256(der)
-	return &testCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), id: hex.EncodeToString(sum[:])}
-}
-
-// verification signs the DEFAULT-mode verification certificate for a registration code.
-func (ca *testCA) verification(t testing.TB, code string) string {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: code}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
-// registerDefaultCA registers ca in DEFAULT mode in r with a JITP template body.
-func registerDefaultCA(t testing.TB, r *simulator.Region, ca *testCA) {
+// registerDefaultCA registers ca in DEFAULT mode in r, ACTIVE, auto-registration on,
+// its registration config naming the JITP template "jitp"; it returns the CA's id.
+func registerDefaultCA(t testing.TB, r *simulator.Region, ca *pki.CA) string {
 	t.Helper()
 	ctx := context.Background()
 	code := must(t)(r.Registry.GetRegistrationCode(ctx, &iot.GetRegistrationCodeInput{})).(*iot.GetRegistrationCodeOutput)
+	verification := must(t)(ca.IssueDevice(aws.ToString(code.RegistrationCode))).(*pki.Device)
 	must(t)(r.Registry.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{
-		CaCertificate: aws.String(ca.pem), VerificationCertificate: aws.String(ca.verification(t, aws.ToString(code.RegistrationCode))),
+		CaCertificate: aws.String(string(ca.CertPEM())), VerificationCertificate: aws.String(string(verification.CertPEM)),
 		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: &types.RegistrationConfig{TemplateName: aws.String("jitp")},
 	}))
+	return pki.Fingerprint(ca.Cert().Raw)
 }
 
 // TestOnboardingKindsReplicateBothWays: a role alias, a fleet provisioning template
@@ -97,8 +54,7 @@ func TestOnboardingKindsReplicateBothWays(t *testing.T) {
 	must(t)(p.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{
 		TemplateName: aws.String("jitp"), TemplateBody: aws.String(onboardBody), ProvisioningRoleArn: aws.String(onboardRole), Type: types.TemplateTypeJitp,
 	}))
-	ca := newTestCA(t)
-	registerDefaultCA(t, w.Primary, ca)
+	caID := registerDefaultCA(t, w.Primary, must(t)(pki.NewCA("fleet CA")).(*pki.CA))
 
 	st := sweep(t, w, w.Primary)
 	if st.Visited < 4 {
@@ -112,7 +68,7 @@ func TestOnboardingKindsReplicateBothWays(t *testing.T) {
 	if aws.ToString(tp.TemplateBody) != onboardBody || !aws.ToBool(tp.Enabled) || aws.ToString(tp.PreProvisioningHook.TargetArn) != hook(w.Secondary.Name) {
 		t.Errorf("fleet provisioning template in the secondary: body %q enabled %v hook %v", aws.ToString(tp.TemplateBody), aws.ToBool(tp.Enabled), aws.ToString(tp.PreProvisioningHook.TargetArn))
 	}
-	cd := must(t)(s.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(ca.id)})).(*iot.DescribeCACertificateOutput)
+	cd := must(t)(s.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(caID)})).(*iot.DescribeCACertificateOutput)
 	if c := cd.CertificateDescription; c.Status != types.CACertificateStatusActive || c.AutoRegistrationStatus != types.AutoRegistrationStatusEnable ||
 		c.CertificateMode != types.CertificateModeSniOnly || aws.ToString(cd.RegistrationConfig.TemplateName) != "jitp" {
 		t.Errorf("CA certificate in the secondary: %+v, config %+v", c, cd.RegistrationConfig)
@@ -128,7 +84,7 @@ func TestOnboardingKindsReplicateBothWays(t *testing.T) {
 	// Changes made in the secondary while it serves flow back.
 	must(t)(s.UpdateRoleAlias(ctx, &iot.UpdateRoleAliasInput{RoleAlias: aws.String("camera"), CredentialDurationSeconds: aws.Int32(3600)}))
 	must(t)(s.CreateProvisioningTemplateVersion(ctx, &iot.CreateProvisioningTemplateVersionInput{TemplateName: aws.String("claim"), TemplateBody: aws.String(onboardBodyV2), SetAsDefault: true}))
-	must(t)(s.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: aws.String(ca.id), NewAutoRegistrationStatus: types.AutoRegistrationStatusDisable}))
+	must(t)(s.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: aws.String(caID), NewAutoRegistrationStatus: types.AutoRegistrationStatusDisable}))
 	sweep(t, w, w.Secondary)
 	a = must(t)(p.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String("camera")})).(*iot.DescribeRoleAliasOutput).RoleAliasDescription
 	if aws.ToInt32(a.CredentialDurationSeconds) != 3600 {
@@ -138,7 +94,7 @@ func TestOnboardingKindsReplicateBothWays(t *testing.T) {
 	if aws.ToString(tp.TemplateBody) != onboardBodyV2 || aws.ToString(tp.PreProvisioningHook.TargetArn) != hook(w.Primary.Name) {
 		t.Errorf("template in the primary after the secondary's change: body %q hook %q", aws.ToString(tp.TemplateBody), aws.ToString(tp.PreProvisioningHook.TargetArn))
 	}
-	cd = must(t)(p.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(ca.id)})).(*iot.DescribeCACertificateOutput)
+	cd = must(t)(p.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(caID)})).(*iot.DescribeCACertificateOutput)
 	if c := cd.CertificateDescription; c.AutoRegistrationStatus != types.AutoRegistrationStatusDisable || c.CertificateMode != types.CertificateModeDefault {
 		t.Errorf("CA certificate in the primary after the secondary's change: %+v (its DEFAULT mode must stay)", c)
 	}
@@ -148,8 +104,8 @@ func TestOnboardingKindsReplicateBothWays(t *testing.T) {
 	// docs/architecture.md for a delete made in the other Region).
 	must(t)(s.DeleteRoleAlias(ctx, &iot.DeleteRoleAliasInput{RoleAlias: aws.String("camera")}))
 	must(t)(s.DeleteProvisioningTemplate(ctx, &iot.DeleteProvisioningTemplateInput{TemplateName: aws.String("claim")}))
-	must(t)(s.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: aws.String(ca.id), NewStatus: types.CACertificateStatusInactive}))
-	must(t)(s.DeleteCACertificate(ctx, &iot.DeleteCACertificateInput{CertificateId: aws.String(ca.id)}))
+	must(t)(s.UpdateCACertificate(ctx, &iot.UpdateCACertificateInput{CertificateId: aws.String(caID), NewStatus: types.CACertificateStatusInactive}))
+	must(t)(s.DeleteCACertificate(ctx, &iot.DeleteCACertificateInput{CertificateId: aws.String(caID)}))
 	sweep(t, w, w.Secondary)
 	s = p
 	if _, err := s.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String("camera")}); err == nil {
@@ -158,7 +114,7 @@ func TestOnboardingKindsReplicateBothWays(t *testing.T) {
 	if _, err := s.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String("claim")}); err == nil {
 		t.Error("the template deleted in the secondary is still in the primary")
 	}
-	if _, err := s.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(ca.id)}); err == nil {
+	if _, err := s.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(caID)}); err == nil {
 		t.Error("the CA certificate deleted in the secondary is still in the primary")
 	}
 	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,6 +73,8 @@ func (t *Tally) add(s Status) {
 // Summary is the outcome of a Run.
 type Summary struct {
 	ThingTypes, ThingGroups, Things Tally
+	// Onboarding counts role aliases, provisioning templates and CA certificates.
+	Onboarding Tally
 	// Failures lists every failed resource, in completion order.
 	Failures []Result
 	// Elapsed is the run's wall time.
@@ -81,7 +84,9 @@ type Summary struct {
 }
 
 // Failed returns how many resources failed.
-func (s Summary) Failed() int { return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Things.Failed }
+func (s Summary) Failed() int {
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Onboarding.Failed + s.Things.Failed
+}
 
 // Selector streams the names of the things to sync: it calls yield once per name and
 // stops, returning yield's error, when yield fails. It is replication.NameLister, so
@@ -97,6 +102,10 @@ type Options struct {
 	SourceShadows, TargetShadows replication.Shadows
 	// SourceRegion and TargetRegion name the Regions (policy ARNs are rewritten).
 	SourceRegion, TargetRegion string
+	// SourceProvisioning and TargetProvisioning, when both set, add role aliases,
+	// provisioning templates and CA certificates (LimitedIoT is one).
+	SourceProvisioning replication.ProvisioningReader
+	TargetProvisioning replication.Provisioning
 
 	// Things selects the things; nil means every thing in the source (AllThings).
 	Things Selector
@@ -174,6 +183,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		rep: (&replication.Replicator{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
+			SourceProvisioning: opts.SourceProvisioning, TargetProvisioning: opts.TargetProvisioning,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
 		}).NewRun(),
@@ -181,7 +191,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
-			Shadows: opts.Shadows,
+			Shadows: opts.Shadows, SourceProvisioning: opts.SourceProvisioning, TargetProvisioning: opts.TargetProvisioning,
 		},
 		summary: Summary{DryRun: opts.DryRun},
 	}
@@ -219,15 +229,10 @@ func (e *engine) run(ctx context.Context) error {
 			}
 		}()
 	}
-	phases := []struct {
-		name string
-		list Selector
-		work func(context.Context, string) Result
-	}{
+	phases := slices.Concat([]phaseSpec{
 		{"thing types", replication.ThingTypeNames(e.opts.Source), e.thingType},
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
-		{"things", e.opts.Things, e.thing},
-	}
+	}, e.onboardingPhases(), []phaseSpec{{"things", e.opts.Things, e.thing}})
 	for _, ph := range phases {
 		if ph.name == "thing groups" && e.opts.Marks != nil && !e.opts.DryRun {
 			if err := e.markedGroups(ctx, ph.list, ph.work); err != nil {
@@ -240,6 +245,13 @@ func (e *engine) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// phaseSpec is one phase of a run: the names to sync and the work on each.
+type phaseSpec struct {
+	name string
+	list Selector
+	work func(context.Context, string) Result
 }
 
 // markedGroups runs the thing-group phase within marks of every group: converging a
@@ -278,6 +290,8 @@ func (e *engine) record(r Result) {
 		e.summary.ThingTypes.add(r.Status)
 	case KindThingGroup:
 		e.summary.ThingGroups.add(r.Status)
+	case KindRoleAlias, KindProvisioningTemplate, KindCACertificate:
+		e.summary.Onboarding.add(r.Status)
 	default:
 		e.summary.Things.add(r.Status)
 		if e.opts.Progress != nil {

@@ -122,6 +122,9 @@ type Comparer struct {
 	SourceRegion, TargetRegion string
 	// Shadows also compares classic shadows (Thing includes the thing's shadow).
 	Shadows bool
+	// SourceProvisioning and TargetProvisioning, when both set, add role aliases,
+	// provisioning templates and CA certificates to Run (provisioning.go).
+	SourceProvisioning, TargetProvisioning replication.ProvisioningReader
 
 	// policies remembers the policy names whose documents were compared, so that a
 	// policy shared by the fleet is read once per Comparer.
@@ -141,6 +144,9 @@ type Report struct {
 	// ThingTypes, ThingGroups and Things count the resources checked (each name once,
 	// from either Region).
 	ThingTypes, ThingGroups, Things int
+	// RoleAliases, ProvisioningTemplates and CACertificates count the onboarding
+	// resources checked (with Comparer.SourceProvisioning).
+	RoleAliases, ProvisioningTemplates, CACertificates int
 	// Differences counts the differences by kind.
 	Differences map[Kind]int
 }
@@ -177,6 +183,7 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 	}{
 		{"thing types", run.thingTypes},
 		{"thing groups", run.thingGroups},
+		{"onboarding resources", run.provisioning},
 		{"things", run.things},
 	}
 	for _, ph := range phases {

@@ -304,6 +304,7 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	opts := fleetsync.Options{
 		Source: src.ctl, Target: tgt.ctl, SourceRegion: ff.from, TargetRegion: ff.to,
+		SourceProvisioning: src.ctl, TargetProvisioning: tgt.ctl,
 		Shadows: ff.shadows, DryRun: *dryRun, Concurrency: ff.concurrency,
 		Progress: fleetsync.NewProgress(stderr, isTerminal(stderr), *interval),
 	}
@@ -366,7 +367,7 @@ func printSyncSummary(w io.Writer, from, to string, s fleetsync.Summary) {
 	for _, row := range []struct {
 		name string
 		t    fleetsync.Tally
-	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"things", s.Things}} {
+	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"onboarding", s.Onboarding}, {"things", s.Things}} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", row.name, row.t.Copied, row.t.InSync, row.t.Failed)
 	}
 	tw.Flush()

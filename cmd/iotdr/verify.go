@@ -64,6 +64,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	c := &verify.Comparer{
 		Source: src.ctl, Target: tgt.ctl, SourceRegion: ff.from, TargetRegion: ff.to, Shadows: ff.shadows,
+		SourceProvisioning: src.ctl, TargetProvisioning: tgt.ctl,
 	}
 	if ff.shadows {
 		c.SourceShadows, c.TargetShadows = src.data, tgt.data
@@ -108,6 +109,10 @@ type verifyJSON struct {
 		ThingTypes  int `json:"thingTypes"`
 		ThingGroups int `json:"thingGroups"`
 		Things      int `json:"things"`
+		// Onboarding counts role aliases, provisioning templates and CA certificates.
+		RoleAliases           int `json:"roleAliases"`
+		ProvisioningTemplates int `json:"provisioningTemplates"`
+		CACertificates        int `json:"caCertificates"`
 	} `json:"checked"`
 	// Counts has every kind, zero included.
 	Counts      map[verify.Kind]int `json:"counts"`
@@ -125,6 +130,7 @@ func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map
 		out.Conflicts = []regionConflicts{}
 	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
+	out.Checked.RoleAliases, out.Checked.ProvisioningTemplates, out.Checked.CACertificates = rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates
 	for _, k := range verify.Kinds {
 		out.Counts[k] = rep.Differences[k]
 		out.Differences = append(out.Differences, listed[k]...)
@@ -144,8 +150,8 @@ var kindTitles = map[verify.Kind]string{
 }
 
 func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[verify.Kind][]verify.Difference) {
-	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d things\n",
-		from, to, rep.ThingTypes, rep.ThingGroups, rep.Things)
+	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d role aliases, %d provisioning templates, %d CA certificates, %d things\n",
+		from, to, rep.ThingTypes, rep.ThingGroups, rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates, rep.Things)
 	if rep.Total() == 0 {
 		fmt.Fprintln(w, "The Regions are equal.")
 		return

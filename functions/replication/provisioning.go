@@ -397,3 +397,46 @@ func sameRegistrationConfig(a, b *types.RegistrationConfig) bool {
 	return aws.ToString(a.TemplateName) == aws.ToString(b.TemplateName) && aws.ToString(a.TemplateBody) == aws.ToString(b.TemplateBody) &&
 		aws.ToString(a.RoleArn) == aws.ToString(b.RoleArn)
 }
+
+// RoleAliasNames lists every role alias of c.
+func RoleAliasNames(c iot.ListRoleAliasesAPIClient) NameLister {
+	return func(ctx context.Context, yield func(string) error) error {
+		p := iot.NewListRoleAliasesPaginator(c, &iot.ListRoleAliasesInput{AscendingOrder: true})
+		return eachName(ctx, p, "role aliases", func(o *iot.ListRoleAliasesOutput) []string { return o.RoleAliases }, yield)
+	}
+}
+
+// ProvisioningTemplateNames lists every provisioning template of c.
+func ProvisioningTemplateNames(c iot.ListProvisioningTemplatesAPIClient) NameLister {
+	return func(ctx context.Context, yield func(string) error) error {
+		p := iot.NewListProvisioningTemplatesPaginator(c, &iot.ListProvisioningTemplatesInput{})
+		return eachName(ctx, p, "provisioning templates", func(o *iot.ListProvisioningTemplatesOutput) []string {
+			return namesOf(o.Templates, func(t types.ProvisioningTemplateSummary) *string { return t.TemplateName })
+		}, yield)
+	}
+}
+
+// CACertificateIDs lists the id of every CA certificate registered in c.
+func CACertificateIDs(c iot.ListCACertificatesAPIClient) NameLister {
+	return func(ctx context.Context, yield func(string) error) error {
+		p := iot.NewListCACertificatesPaginator(c, &iot.ListCACertificatesInput{AscendingOrder: true})
+		return eachName(ctx, p, "CA certificates", func(o *iot.ListCACertificatesOutput) []string {
+			return namesOf(o.Certificates, func(c types.CACertificate) *string { return c.CertificateId })
+		}, yield)
+	}
+}
+
+// RoleAlias is Replicator.RoleAlias.
+func (run *Run) RoleAlias(ctx context.Context, name string) (Outcome, error) {
+	return run.r.RoleAlias(ctx, name)
+}
+
+// ProvisioningTemplate is Replicator.ProvisioningTemplate.
+func (run *Run) ProvisioningTemplate(ctx context.Context, name string) (Outcome, error) {
+	return run.r.ProvisioningTemplate(ctx, name)
+}
+
+// CACertificate is Replicator.CACertificate.
+func (run *Run) CACertificate(ctx context.Context, id string) (Outcome, error) {
+	return run.r.CACertificate(ctx, id)
+}
