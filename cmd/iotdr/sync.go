@@ -45,6 +45,7 @@ type fleetFlags struct {
 	from, to, profile                   string
 	endpoint, iotEndpoint, dataEndpoint string
 	shadows                             bool
+	onboarding                          bool
 	concurrency                         int
 	rates                               fleetsync.Rates
 }
@@ -72,6 +73,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.iotEndpoint, "iot-endpoint-url", "", "AWS IoT control-plane URL (overrides --endpoint-url)")
 	fs.StringVar(&f.dataEndpoint, "iotdata-endpoint-url", "", "AWS IoT data-plane (shadow) URL (overrides --endpoint-url; default: DescribeEndpoint iot:Data-ATS)")
 	fs.BoolVar(&f.shadows, "shadows", false, "include classic shadows")
+	fs.BoolVar(&f.onboarding, "onboarding", true, "include role aliases, provisioning templates and CA certificates (false for an endpoint without their APIs, such as moto_server)")
 	fs.IntVar(&f.concurrency, "concurrency", fleetsync.DefaultConcurrency, "resources handled at once")
 	fs.Var(rateFlag{f.rates}, "rate", "override one API's rate limit, API=TPS (repeatable; see --list-rates)")
 }
@@ -304,12 +306,14 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	opts := fleetsync.Options{
 		Source: src.ctl, Target: tgt.ctl, SourceRegion: ff.from, TargetRegion: ff.to,
-		SourceProvisioning: src.ctl, TargetProvisioning: tgt.ctl,
 		Shadows: ff.shadows, DryRun: *dryRun, Concurrency: ff.concurrency,
 		Progress: fleetsync.NewProgress(stderr, isTerminal(stderr), *interval),
 	}
 	if ff.shadows {
 		opts.SourceShadows, opts.TargetShadows = src.data, tgt.data
+	}
+	if ff.onboarding {
+		opts.SourceProvisioning, opts.TargetProvisioning = src.ctl, tgt.ctl
 	}
 	if *marks != "" && !*dryRun {
 		if opts.Marks, err = ff.markTable(ctx, *marks); err != nil {

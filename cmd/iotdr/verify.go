@@ -64,10 +64,12 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	c := &verify.Comparer{
 		Source: src.ctl, Target: tgt.ctl, SourceRegion: ff.from, TargetRegion: ff.to, Shadows: ff.shadows,
-		SourceProvisioning: src.ctl, TargetProvisioning: tgt.ctl,
 	}
 	if ff.shadows {
 		c.SourceShadows, c.TargetShadows = src.data, tgt.data
+	}
+	if ff.onboarding {
+		c.SourceProvisioning, c.TargetProvisioning = src.ctl, tgt.ctl
 	}
 	// Differences are kept up to maxListed per kind, so memory stays bounded even
 	// against an empty secondary; all are counted.
