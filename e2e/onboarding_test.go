@@ -2,14 +2,19 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/iot-dr/iot-dr/functions/failures"
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/fleet"
 	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
@@ -123,4 +128,97 @@ func TestOnboardingKindsReplicateBothWays(t *testing.T) {
 			t.Errorf("%d error-table records in %s: %+v", n, r.Name, recs)
 		}
 	}
+}
+
+// claimTemplate is a fleet provisioning template: the thing named by the device's
+// serial number, its new certificate activated, the device policy attached.
+const claimTemplate = `{"Parameters":{"SerialNumber":{"Type":"String"},"AWS::IoT::Certificate::Id":{"Type":"String"}},"Resources":{` +
+	`"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"SerialNumber"},"AttributePayload":{"onboarded":"by-claim"}}},` +
+	`"certificate":{"Type":"AWS::IoT::Certificate","Properties":{"CertificateId":{"Ref":"AWS::IoT::Certificate::Id"},"Status":"ACTIVE"}},` +
+	`"policy":{"Type":"AWS::IoT::Policy","Properties":{"PolicyName":"` + spec.DevicePolicyName + `"}}}}`
+
+// provisionByClaim onboards a device in r the way fleet provisioning by claim does,
+// through the registry calls the flow makes: CreateKeysAndCertificate, then
+// RegisterThing with the template r holds (which must be there and enabled: it is
+// the replicated copy when r is the secondary). The MQTT half of the flow
+// ($aws/certificates/create, $aws/provisioning-templates/<name>/provision) is not
+// simulated.
+func provisionByClaim(ctx context.Context, t testing.TB, r *simulator.Region, template, serial string) *pki.Device {
+	t.Helper()
+	tp, err := r.Registry.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String(template)})
+	if err != nil {
+		t.Fatalf("the device cannot onboard in %s: %v", r.Name, err)
+	}
+	if !aws.ToBool(tp.Enabled) {
+		t.Fatalf("template %s is disabled in %s", template, r.Name)
+	}
+	keys := must(t)(r.Registry.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{})).(*iot.CreateKeysAndCertificateOutput)
+	must(t)(r.Registry.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: tp.TemplateBody,
+		Parameters: map[string]string{"SerialNumber": serial, "AWS::IoT::Certificate::Id": aws.ToString(keys.CertificateId)}}))
+	pair, err := tls.X509KeyPair([]byte(aws.ToString(keys.CertificatePem)), []byte(aws.ToString(keys.KeyPair.PrivateKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pki.Device{CertPEM: []byte(aws.ToString(keys.CertificatePem)), KeyPEM: []byte(aws.ToString(keys.KeyPair.PrivateKey)),
+		TLS: pair, Leaf: pair.Leaf, ID: aws.ToString(keys.CertificateId)}
+}
+
+// connectIn starts one device pinned to the Region at ip and waits until it is
+// connected there.
+func connectIn(ctx context.Context, t testing.TB, w *simulator.World, r *simulator.Region, ip, thing string, dev *pki.Device) {
+	t.Helper()
+	f, err := fleet.Start(ctx, []fleet.Device{{Thing: thing, Cert: dev}}, fleet.Options{
+		Domain: w.Options().Domain, Port: w.Port, Roots: w.CA.Pool(), Resolver: fixedIP(ip),
+		TelemetryEvery: 50 * time.Millisecond, Backoff: fleet.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Regions: map[string]string{simulator.PrimaryIP: w.Primary.Name, simulator.SecondaryIP: w.Secondary.Name},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	if err := f.WaitConnected(ctx, r.Name, 1); err != nil {
+		t.Fatalf("%s did not connect to %s: %v (refusals %v)", thing, r.Name, err, r.Broker.Refusals())
+	}
+}
+
+// TestDevicesOnboardInSecondaryDuringOutage: the fleet provisioning template the
+// primary holds reaches the secondary through the sweep (no event announces it).
+// While the primary is down, new devices onboard by claim in the secondary with the
+// replicated template and connect there; failback carries them home: the primary
+// then holds the things, their certificates (registered there without a CA) and
+// policies, and the devices connect to the primary.
+func TestDevicesOnboardInSecondaryDuringOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	w := newWorld(t, simulator.Options{})
+	provision(t, w, simulator.Device{Thing: "existing"}) // the device policy reaches the secondary with it
+	must(t)(w.Primary.Registry.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{
+		TemplateName: aws.String("claim"), TemplateBody: aws.String(claimTemplate), ProvisioningRoleArn: aws.String(onboardRole), Enabled: aws.Bool(true),
+	}))
+	settle(t, w)
+	if _, err := w.Secondary.Registry.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String("claim")}); err == nil {
+		t.Fatal("the template is in the secondary before any sweep; the test proves nothing")
+	}
+	sweep(t, w, w.Primary)
+
+	w.SetRegionDown(w.Primary, true)
+	born := map[string]*pki.Device{}
+	for i := range 3 {
+		serial := fmt.Sprintf("claimed-%d", i)
+		born[serial] = provisionByClaim(ctx, t, w.Secondary, "claim", serial)
+		connectIn(ctx, t, w, w.Secondary, simulator.SecondaryIP, serial, born[serial])
+	}
+	settle(t, w)
+
+	w.SetRegionDown(w.Primary, false)
+	settle(t, w)
+	assertConverged(t, w)
+	for serial, dev := range born {
+		d, err := w.Primary.Registry.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(serial)})
+		if err != nil || d.Attributes["onboarded"] != "by-claim" {
+			t.Fatalf("%s in the primary after failback: %+v, %v", serial, d, err)
+		}
+		connectIn(ctx, t, w, w.Primary, simulator.PrimaryIP, serial, dev)
+	}
+	assertNoConflicts(t, w)
 }

@@ -89,14 +89,17 @@
 //     another account holds in DEFAULT mode in the Region (SetCARegisteredElsewhere)
 //     is refused in DEFAULT mode and accepted in SNI_ONLY. A registration config
 //     names a JITP template or carries a body and role. RegisteredCA gives the
-//     simulator what a JITP flow needs.
+//     simulator what a JITP flow needs. RegisterThing provisions from a template
+//     body (thing, certificate by id, policy by name; literal or Ref values) by
+//     making the calls the template implies, each rate-limited and raising its events.
 //
 // # Not modelled
 //
 // Dynamic thing groups, billing group quotas (unverified defaults, left unlimited),
 // tags (accepted and ignored), fleet indexing, a CA PEM passed to RegisterCertificate (only checked to have
-// signed the device certificate, not to be registered), provisioning by template
-// (RegisterThing), the credential provider's endpoint, certificate transfer, non-certificate principals and policy
+// signed the device certificate, not to be registered), template intrinsic functions
+// beyond Ref, pre-provisioning hook invocation, JITP on connect, the MQTT fleet
+// provisioning API, the credential provider's endpoint, certificate transfer, non-certificate principals and policy
 // targets (Cognito identities, thing groups), policy document semantics beyond
 // "a JSON object of at most 2048 non-space characters", the 5-minute wait
 // before a deprecated thing type can be deleted, eventual consistency, and

@@ -213,3 +213,31 @@ func TestCACertificates(t *testing.T) {
 	_, err = f.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{CaCertificate: aws.String(caPEM), CertificateMode: types.CertificateModeSniOnly})
 	wantErr(t, err, "")
 }
+
+func TestRegisterThing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.mustCreatePolicy(t, "device")
+	_, id := f.mustRegisterCert(t, types.CertificateStatusInactive)
+	body := `{"Parameters":{"Serial":{"Type":"String"},"Cert":{"Type":"String"}},"Resources":{` +
+		`"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"Serial"},"AttributePayload":{"v":"1","serial":{"Ref":"Serial"}}}},` +
+		`"certificate":{"Type":"AWS::IoT::Certificate","Properties":{"CertificateId":{"Ref":"Cert"},"Status":"ACTIVE"}},` +
+		`"policy":{"Type":"AWS::IoT::Policy","Properties":{"PolicyName":"device"}}}}`
+	out, err := f.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(body), Parameters: map[string]string{"Serial": "sn-1", "Cert": id}})
+	wantErr(t, err, "")
+	if len(out.ResourceArns) != 3 || out.CertificatePem == nil {
+		t.Errorf("output %+v", out)
+	}
+	d := f.mustDescribeThing(t, "sn-1")
+	if d.Attributes["serial"] != "sn-1" || d.Attributes["v"] != "1" {
+		t.Errorf("thing %+v", d.Attributes)
+	}
+	c, _ := f.CertificateByFingerprint(id)
+	if c.Status != "ACTIVE" || len(c.Things) != 1 || len(c.Policies) != 1 {
+		t.Errorf("certificate %+v", c)
+	}
+	_, err = f.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(body), Parameters: map[string]string{"Serial": "sn-2"}})
+	wantErr(t, err, "InvalidRequestException") // a parameter the template refers to is missing
+	_, err = f.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(`{"Resources":{"x":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Fn::Join":["",["a"]]}}}}}`)})
+	wantErr(t, err, "InvalidRequestException")
+}
