@@ -75,6 +75,9 @@ type Summary struct {
 	ThingTypes, ThingGroups, Things Tally
 	// Onboarding counts role aliases, provisioning templates and CA certificates.
 	Onboarding Tally
+	// BillingGroups counts the billing groups (none when the clients have no
+	// billing-group calls).
+	BillingGroups Tally
 	// Failures lists every failed resource, in completion order.
 	Failures []Result
 	// Elapsed is the run's wall time.
@@ -85,7 +88,7 @@ type Summary struct {
 
 // Failed returns how many resources failed.
 func (s Summary) Failed() int {
-	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Onboarding.Failed + s.Things.Failed
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Onboarding.Failed + s.Things.Failed
 }
 
 // Selector streams the names of the things to sync: it calls yield once per name and
@@ -177,8 +180,12 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			opts.Count = CountThings(opts.Source)
 		}
 	}
+	var srcBilling, tgtBilling billingAPI
+	if s, t, ok := billingSides(opts.Source, opts.Target); ok {
+		srcBilling, tgtBilling = s, t
+	}
 	e := &engine{
-		opts: opts,
+		opts: opts, billing: srcBilling,
 		// One replication.Run per sync: a policy the fleet shares is converged once.
 		rep: (&replication.Replicator{
 			Source: opts.Source, Target: opts.Target,
@@ -186,6 +193,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			SourceProvisioning: opts.SourceProvisioning, TargetProvisioning: opts.TargetProvisioning,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
+			SourceBilling: srcBilling, TargetBilling: tgtBilling,
 		}).NewRun(),
 		cmp: &verify.Comparer{
 			Source: opts.Source, Target: opts.Target,
@@ -211,6 +219,8 @@ type engine struct {
 	opts Options
 	rep  *replication.Run
 	cmp  *verify.Comparer
+	// billing lists the source's billing groups; nil when the clients have none.
+	billing billingAPI
 
 	mu      sync.Mutex
 	summary Summary
@@ -232,8 +242,15 @@ func (e *engine) run(ctx context.Context) error {
 	phases := slices.Concat([]phaseSpec{
 		{"thing types", replication.ThingTypeNames(e.opts.Source), e.thingType},
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
+		{"billing groups", nil, e.billingGroup},
 	}, e.onboardingPhases(), []phaseSpec{{"things", e.opts.Things, e.thing}})
 	for _, ph := range phases {
+		if ph.name == "billing groups" {
+			if e.billing == nil {
+				continue
+			}
+			ph.list = replication.BillingGroupNames(e.billing)
+		}
 		if ph.name == "thing groups" && e.opts.Marks != nil && !e.opts.DryRun {
 			if err := e.markedGroups(ctx, ph.list, ph.work); err != nil {
 				return fmt.Errorf("sync %s: %w", ph.name, err)
@@ -292,6 +309,8 @@ func (e *engine) record(r Result) {
 		e.summary.ThingGroups.add(r.Status)
 	case KindRoleAlias, KindProvisioningTemplate, KindCACertificate:
 		e.summary.Onboarding.add(r.Status)
+	case KindBillingGroup:
+		e.summary.BillingGroups.add(r.Status)
 	default:
 		e.summary.Things.add(r.Status)
 		if e.opts.Progress != nil {
@@ -447,6 +466,8 @@ func kindResource(kind string) verify.Resource {
 		return verify.ThingType
 	case KindThingGroup:
 		return verify.ThingGroup
+	case KindBillingGroup:
+		return verify.BillingGroup
 	}
 	return verify.Thing
 }

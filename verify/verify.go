@@ -147,6 +147,9 @@ type Report struct {
 	// RoleAliases, ProvisioningTemplates and CACertificates count the onboarding
 	// resources checked (with Comparer.SourceProvisioning).
 	RoleAliases, ProvisioningTemplates, CACertificates int
+	// BillingGroups counts the billing groups checked (0 when the clients cannot
+	// list them).
+	BillingGroups int
 	// Differences counts the differences by kind.
 	Differences map[Kind]int
 }
@@ -184,6 +187,7 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 		{"thing types", run.thingTypes},
 		{"thing groups", run.thingGroups},
 		{"onboarding resources", run.provisioning},
+		{"billing groups", run.billingGroups},
 		{"things", run.things},
 	}
 	for _, ph := range phases {

@@ -108,9 +108,10 @@ type verifyJSON struct {
 	Target  string `json:"target"`
 	Equal   bool   `json:"equal"`
 	Checked struct {
-		ThingTypes  int `json:"thingTypes"`
-		ThingGroups int `json:"thingGroups"`
-		Things      int `json:"things"`
+		ThingTypes    int `json:"thingTypes"`
+		ThingGroups   int `json:"thingGroups"`
+		BillingGroups int `json:"billingGroups"`
+		Things        int `json:"things"`
 		// Onboarding counts role aliases, provisioning templates and CA certificates.
 		RoleAliases           int `json:"roleAliases"`
 		ProvisioningTemplates int `json:"provisioningTemplates"`
@@ -133,6 +134,7 @@ func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map
 	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
 	out.Checked.RoleAliases, out.Checked.ProvisioningTemplates, out.Checked.CACertificates = rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates
+	out.Checked.BillingGroups = rep.BillingGroups
 	for _, k := range verify.Kinds {
 		out.Counts[k] = rep.Differences[k]
 		out.Differences = append(out.Differences, listed[k]...)
@@ -152,8 +154,8 @@ var kindTitles = map[verify.Kind]string{
 }
 
 func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[verify.Kind][]verify.Difference) {
-	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d role aliases, %d provisioning templates, %d CA certificates, %d things\n",
-		from, to, rep.ThingTypes, rep.ThingGroups, rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates, rep.Things)
+	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d billing groups, %d role aliases, %d provisioning templates, %d CA certificates, %d things\n",
+		from, to, rep.ThingTypes, rep.ThingGroups, rep.BillingGroups, rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates, rep.Things)
 	if rep.Total() == 0 {
 		fmt.Fprintln(w, "The Regions are equal.")
 		return

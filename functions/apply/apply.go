@@ -50,6 +50,7 @@ type Converger interface {
 	RoleAlias(ctx context.Context, name string) (replication.Outcome, error)
 	ProvisioningTemplate(ctx context.Context, name string) (replication.Outcome, error)
 	CACertificate(ctx context.Context, id string) (replication.Outcome, error)
+	BillingGroup(ctx context.Context, name string) (replication.Outcome, error)
 }
 
 // LagRecorder receives one replication-lag sample per apply that changed something.
@@ -205,6 +206,8 @@ func (a *Applier) converge(ctx context.Context, kind, name string) (replication.
 		return c.ProvisioningTemplate(ctx, name)
 	case spec.KindCACertificate:
 		return c.CACertificate(ctx, name)
+	case spec.KindBillingGroup:
+		return c.BillingGroup(ctx, name)
 	}
 	return replication.Outcome{}, &replication.PermanentError{Op: "apply", Err: fmt.Errorf("no apply for kind %q", kind)}
 }

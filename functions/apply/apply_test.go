@@ -79,6 +79,9 @@ func (f *fakeConverger) ProvisioningTemplate(_ context.Context, n string) (repli
 func (f *fakeConverger) CACertificate(_ context.Context, id string) (replication.Outcome, error) {
 	return f.do(spec.KindCACertificate, id)
 }
+func (f *fakeConverger) BillingGroup(_ context.Context, name string) (replication.Outcome, error) {
+	return f.do(spec.KindBillingGroup, name)
+}
 func (f *fakeConverger) NamedShadow(_ context.Context, thing, shadow string) (replication.Outcome, error) {
 	return f.do(spec.KindNamedShadow, spec.NamedShadowKey(thing, shadow))
 }

@@ -113,6 +113,10 @@ type Replicator struct {
 	// provisioning templates and CA certificates; only their converges need them.
 	SourceProvisioning ProvisioningSource
 	TargetProvisioning Provisioning
+	// SourceBilling and TargetBilling are the billing-group sides; BillingGroup
+	// needs them, and Thing does for a thing in a billing group.
+	SourceBilling BillingGroupSource
+	TargetBilling BillingGroups
 	// SourceRegion and TargetRegion name the Regions; policy ARNs are rewritten from
 	// the one to the other.
 	SourceRegion, TargetRegion string

@@ -40,6 +40,10 @@ const (
 	// KindCACertificate is a registered CA certificate by id: PEM, status,
 	// auto-registration, mode and registration config. The sweep captures it.
 	KindCACertificate = "ca-certificate"
+	// KindBillingGroup is a billing group: its description. Billing groups raise no
+	// registry events; the sweep captures them. A thing's billing group is part of
+	// the thing's item (a thing is in at most one).
+	KindBillingGroup = "billing-group"
 )
 
 // NamedShadowKey is a named shadow's name in the state table: "<thing>/<shadow>".
@@ -59,6 +63,7 @@ var Kinds = []string{
 	KindThingType, KindThingGroup, KindPolicy, KindCertificate, KindThing,
 	KindThingPrincipals, KindThingGroups, KindShadow, KindNamedShadow, KindRetained,
 	KindRoleAlias, KindProvisioningTemplate, KindCACertificate,
+	KindBillingGroup,
 }
 
 // KnownKind reports whether k is a kind the pipeline captures and applies.
