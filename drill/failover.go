@@ -170,11 +170,25 @@ func (d *run) fleetOptions(n int) fleet.Options {
 	return fleet.Options{
 		Domain: d.w.Options().Domain, Port: d.w.Port, Roots: d.w.CA.Pool(),
 		Resolver:       dns.NewResolver(d.edge.DNS.Addr(), dns.WithTTLUnit(simulator.TTLUnit)),
-		TelemetryEvery: max(c.Wall(c.Interval)*5, time.Second), Backoff: fleet.Backoff{Base: c.Wall(c.BackoffBase), Cap: c.Wall(c.BackoffCap)},
+		TelemetryEvery: telemetryEvery(c.Wall(c.Interval), n), Backoff: fleet.Backoff{Base: c.Wall(c.BackoffBase), Cap: c.Wall(c.BackoffCap)},
 		Seed: c.Seed, StartSpread: min(time.Duration(n)*time.Millisecond, 2*time.Second),
 		KeepAlive: 10 * time.Second,
 		Regions:   map[string]string{simulator.PrimaryIP: d.w.Primary.Name, simulator.SecondaryIP: d.w.Secondary.Name},
 	}
+}
+
+// fleetTelemetryPerSecond bounds the fleet's scheduled telemetry in wall time: every
+// message is a TLS record both ways, a policy check and a rule evaluation, and 10,000
+// devices at the interval below (a message a wall second at the default time scale)
+// kept two cores so busy that a third of the fleet's first connections timed out.
+const fleetTelemetryPerSecond = 1000
+
+// telemetryEvery is each device's telemetry interval in wall time: five health-check
+// intervals, at least a second, and long enough that n devices publish at most
+// fleetTelemetryPerSecond. The RTO is measured on the message a device publishes as it
+// connects, never on the schedule.
+func telemetryEvery(interval time.Duration, n int) time.Duration {
+	return max(interval*5, time.Second, time.Duration(n)*time.Second/fleetTelemetryPerSecond)
 }
 
 // startFleet starts the devices, in worker processes when Config.FleetWorker names
