@@ -72,6 +72,9 @@ func (t *Tally) add(s Status) {
 // Summary is the outcome of a Run.
 type Summary struct {
 	ThingTypes, ThingGroups, Things Tally
+	// BillingGroups counts the billing groups (none when the clients have no
+	// billing-group calls).
+	BillingGroups Tally
 	// Failures lists every failed resource, in completion order.
 	Failures []Result
 	// Elapsed is the run's wall time.
@@ -81,7 +84,9 @@ type Summary struct {
 }
 
 // Failed returns how many resources failed.
-func (s Summary) Failed() int { return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Things.Failed }
+func (s Summary) Failed() int {
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Things.Failed
+}
 
 // Selector streams the names of the things to sync: it calls yield once per name and
 // stops, returning yield's error, when yield fails. It is replication.NameLister, so
@@ -168,14 +173,19 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			opts.Count = CountThings(opts.Source)
 		}
 	}
+	var srcBilling, tgtBilling billingAPI
+	if s, t, ok := billingSides(opts.Source, opts.Target); ok {
+		srcBilling, tgtBilling = s, t
+	}
 	e := &engine{
-		opts: opts,
+		opts: opts, billing: srcBilling,
 		// One replication.Run per sync: a policy the fleet shares is converged once.
 		rep: (&replication.Replicator{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
+			SourceBilling: srcBilling, TargetBilling: tgtBilling,
 		}).NewRun(),
 		cmp: &verify.Comparer{
 			Source: opts.Source, Target: opts.Target,
@@ -201,6 +211,8 @@ type engine struct {
 	opts Options
 	rep  *replication.Run
 	cmp  *verify.Comparer
+	// billing lists the source's billing groups; nil when the clients have none.
+	billing billingAPI
 
 	mu      sync.Mutex
 	summary Summary
@@ -226,9 +238,16 @@ func (e *engine) run(ctx context.Context) error {
 	}{
 		{"thing types", replication.ThingTypeNames(e.opts.Source), e.thingType},
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
+		{"billing groups", nil, e.billingGroup},
 		{"things", e.opts.Things, e.thing},
 	}
 	for _, ph := range phases {
+		if ph.name == "billing groups" {
+			if e.billing == nil {
+				continue
+			}
+			ph.list = replication.BillingGroupNames(e.billing)
+		}
 		if ph.name == "thing groups" && e.opts.Marks != nil && !e.opts.DryRun {
 			if err := e.markedGroups(ctx, ph.list, ph.work); err != nil {
 				return fmt.Errorf("sync %s: %w", ph.name, err)
@@ -278,6 +297,8 @@ func (e *engine) record(r Result) {
 		e.summary.ThingTypes.add(r.Status)
 	case KindThingGroup:
 		e.summary.ThingGroups.add(r.Status)
+	case KindBillingGroup:
+		e.summary.BillingGroups.add(r.Status)
 	default:
 		e.summary.Things.add(r.Status)
 		if e.opts.Progress != nil {
@@ -433,6 +454,8 @@ func kindResource(kind string) verify.Resource {
 		return verify.ThingType
 	case KindThingGroup:
 		return verify.ThingGroup
+	case KindBillingGroup:
+		return verify.BillingGroup
 	}
 	return verify.Thing
 }

@@ -141,6 +141,9 @@ type Report struct {
 	// ThingTypes, ThingGroups and Things count the resources checked (each name once,
 	// from either Region).
 	ThingTypes, ThingGroups, Things int
+	// BillingGroups counts the billing groups checked (0 when the clients cannot
+	// list them).
+	BillingGroups int
 	// Differences counts the differences by kind.
 	Differences map[Kind]int
 }
@@ -177,6 +180,7 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 	}{
 		{"thing types", run.thingTypes},
 		{"thing groups", run.thingGroups},
+		{"billing groups", run.billingGroups},
 		{"things", run.things},
 	}
 	for _, ph := range phases {

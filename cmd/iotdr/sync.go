@@ -366,7 +366,7 @@ func printSyncSummary(w io.Writer, from, to string, s fleetsync.Summary) {
 	for _, row := range []struct {
 		name string
 		t    fleetsync.Tally
-	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"things", s.Things}} {
+	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"things", s.Things}} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", row.name, row.t.Copied, row.t.InSync, row.t.Failed)
 	}
 	tw.Flush()

@@ -105,9 +105,10 @@ type verifyJSON struct {
 	Target  string `json:"target"`
 	Equal   bool   `json:"equal"`
 	Checked struct {
-		ThingTypes  int `json:"thingTypes"`
-		ThingGroups int `json:"thingGroups"`
-		Things      int `json:"things"`
+		ThingTypes    int `json:"thingTypes"`
+		ThingGroups   int `json:"thingGroups"`
+		BillingGroups int `json:"billingGroups"`
+		Things        int `json:"things"`
 	} `json:"checked"`
 	// Counts has every kind, zero included.
 	Counts      map[verify.Kind]int `json:"counts"`
@@ -125,6 +126,7 @@ func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map
 		out.Conflicts = []regionConflicts{}
 	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
+	out.Checked.BillingGroups = rep.BillingGroups
 	for _, k := range verify.Kinds {
 		out.Counts[k] = rep.Differences[k]
 		out.Differences = append(out.Differences, listed[k]...)
@@ -144,8 +146,8 @@ var kindTitles = map[verify.Kind]string{
 }
 
 func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[verify.Kind][]verify.Difference) {
-	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d things\n",
-		from, to, rep.ThingTypes, rep.ThingGroups, rep.Things)
+	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d billing groups, %d things\n",
+		from, to, rep.ThingTypes, rep.ThingGroups, rep.BillingGroups, rep.Things)
 	if rep.Total() == 0 {
 		fmt.Fprintln(w, "The Regions are equal.")
 		return

@@ -136,11 +136,12 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	// The capture defers a write over the other Region's item until this Region's
 	// apply has converged it (the marks; for shadows, its progress leases).
 	progress := &applymark.Progress{Table: ddb, Name: markTable, Region: cfg.Region, Logger: log}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Store: store, Region: cfg.Region, Logger: log,
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Store: store, Region: cfg.Region, Logger: log,
 		Applying: &applymark.Guard{Marks: marks, Progress: progress}}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
 		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,
+		SourceBilling: view, TargetBilling: ctl,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
 	applier := &apply.Applier{

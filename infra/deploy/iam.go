@@ -32,6 +32,7 @@ var wildcardActions = map[string]string{
 	"iot:ListThings":                   "no resource types",
 	"iot:ListThingTypes":               "no resource types",
 	"iot:ListThingGroups":              "no resource types",
+	"iot:ListBillingGroups":            "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
 	"logs:CreateLogDelivery":        "log delivery API has no resource types",
 	"logs:GetLogDelivery":           "log delivery API has no resource types",
@@ -160,6 +161,7 @@ var (
 		"iot:DescribeCertificate", "iot:GetPolicy", "iot:ListAttachedPolicies",
 		"iot:DescribeThingType", "iot:DescribeThingGroup",
 		"iot:ListThingGroupsForThing", "iot:ListThingsInThingGroup",
+		"iot:DescribeBillingGroup",
 	}
 	// applyReadActions are what converging reads of the Region it writes, beyond the
 	// capture's reads.
@@ -174,10 +176,12 @@ var (
 		"iot:CreateThingType", "iot:UpdateThingType", "iot:DeprecateThingType", "iot:DeleteThingType",
 		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
+		"iot:CreateBillingGroup", "iot:UpdateBillingGroup", "iot:DeleteBillingGroup",
+		"iot:AddThingToBillingGroup", "iot:RemoveThingFromBillingGroup",
 	}
 	shadowReadActions  = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
 	shadowWriteActions = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
-	iotKinds           = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
+	iotKinds           = []string{"thing", "thingtype", "thinggroup", "billinggroup", "cert", "policy"}
 )
 
 // captureStatements let a function read its own Region's registry (and, with shadows,
@@ -194,7 +198,7 @@ func captureStatements(region, account string, shadows, sweep bool) []statement 
 	}
 	if sweep {
 		out = append(out, statement{
-			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings"},
+			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups"},
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
 		})
 	}
