@@ -13,23 +13,18 @@ import (
 )
 
 var (
-	provisionDevices  = flag.Int("provision.devices", 1000, "devices BenchmarkProvision provisions")
-	provisionParallel = flag.Int("provision.parallel", 0, "provisioning calls at once (0: the drill's, one per core)")
-	provisionHeap     = flag.String("provision.heapprofile", "", "write the heap profile of the converged World to this file")
+	provisionDevices = flag.Int("provision.devices", 1000, "devices BenchmarkProvision provisions")
+	provisionHeap    = flag.String("provision.heapprofile", "", "write the heap profile of the converged World to this file")
 )
 
 // BenchmarkProvision provisions a drill's fleet in the primary and waits for the
 // secondary to converge, as every drill does before its fleet connects, and reports
 // the provisioning's and the convergence's wall time and devices per second
-// (-provision.parallel 1 for the provisioning one call at a time), and the converged
+// and the converged
 // World's live heap per device (-provision.heapprofile for where it is).
 func BenchmarkProvision(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Devices = *provisionDevices
-	if n := *provisionParallel; n > 0 {
-		defer func(f func() int) { provisionCalls = f }(provisionCalls)
-		provisionCalls = func() int { return n }
-	}
 	var provisionS, settleS, heapPerDevice float64
 	for b.Loop() {
 		w, err := simulator.New(context.Background(), simulator.Options{BrokerQuotas: cfg.quotas(),
