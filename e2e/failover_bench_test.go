@@ -103,6 +103,7 @@ func runDrill(b *testing.B, cfg drill.Config) *drill.Report {
 // devices, between 5 and 50), with the file limit raised for them.
 func benchConfig(devices int, timeScale float64) drill.Config {
 	drill.RaiseFileLimit()
+	drill.TuneGC()
 	cfg := drill.DefaultConfig()
 	cfg.Devices = devices
 	cfg.TimeScale = min(drill.DefaultTimeScale, max(5, 20000/float64(cfg.Devices)))
