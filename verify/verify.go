@@ -124,6 +124,9 @@ type Comparer struct {
 	SourceRegion, TargetRegion string
 	// Shadows also compares classic shadows (Thing includes the thing's shadow).
 	Shadows bool
+	// SourceProvisioning and TargetProvisioning, when both set, add role aliases,
+	// provisioning templates and CA certificates to Run (provisioning.go).
+	SourceProvisioning, TargetProvisioning replication.ProvisioningReader
 
 	// policies remembers the policy names whose documents were compared, so that a
 	// policy shared by the fleet is read once per Comparer.
@@ -146,6 +149,9 @@ type Report struct {
 	// ThingTypes, ThingGroups and Things count the resources checked (each name once,
 	// from either Region).
 	ThingTypes, ThingGroups, Things int
+	// RoleAliases, ProvisioningTemplates and CACertificates count the onboarding
+	// resources checked (with Comparer.SourceProvisioning).
+	RoleAliases, ProvisioningTemplates, CACertificates int
 	// BillingGroups counts the billing groups checked (0 when the clients cannot
 	// list them).
 	BillingGroups int
@@ -185,6 +191,7 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 	}{
 		{"thing types", run.thingTypes},
 		{"thing groups", run.thingGroups},
+		{"onboarding resources", run.provisioning},
 		{"billing groups", run.billingGroups},
 		{"things", run.things},
 	}

@@ -45,6 +45,7 @@ type fleetFlags struct {
 	from, to, profile                   string
 	endpoint, iotEndpoint, dataEndpoint string
 	shadows                             bool
+	onboarding                          bool
 	concurrency                         int
 	rates                               fleetsync.Rates
 }
@@ -72,6 +73,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.iotEndpoint, "iot-endpoint-url", "", "AWS IoT control-plane URL (overrides --endpoint-url)")
 	fs.StringVar(&f.dataEndpoint, "iotdata-endpoint-url", "", "AWS IoT data-plane (shadow) URL (overrides --endpoint-url; default: DescribeEndpoint iot:Data-ATS)")
 	fs.BoolVar(&f.shadows, "shadows", false, "include classic shadows")
+	fs.BoolVar(&f.onboarding, "onboarding", true, "include role aliases, provisioning templates and CA certificates (false for an endpoint without their APIs, such as moto_server)")
 	fs.IntVar(&f.concurrency, "concurrency", fleetsync.DefaultConcurrency, "resources handled at once")
 	fs.Var(rateFlag{f.rates}, "rate", "override one API's rate limit, API=TPS (repeatable; see --list-rates)")
 }
@@ -310,6 +312,9 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ff.shadows {
 		opts.SourceShadows, opts.TargetShadows = src.data, tgt.data
 	}
+	if ff.onboarding {
+		opts.SourceProvisioning, opts.TargetProvisioning = src.ctl, tgt.ctl
+	}
 	if *marks != "" && !*dryRun {
 		if opts.Marks, err = ff.markTable(ctx, *marks); err != nil {
 			return fail("%v", err)
@@ -366,7 +371,7 @@ func printSyncSummary(w io.Writer, from, to string, s fleetsync.Summary) {
 	for _, row := range []struct {
 		name string
 		t    fleetsync.Tally
-	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"things", s.Things}} {
+	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"onboarding", s.Onboarding}, {"things", s.Things}} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", row.name, row.t.Copied, row.t.InSync, row.t.Failed)
 	}
 	tw.Flush()

@@ -68,6 +68,9 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ff.shadows {
 		c.SourceShadows, c.TargetShadows = src.data, tgt.data
 	}
+	if ff.onboarding {
+		c.SourceProvisioning, c.TargetProvisioning = src.ctl, tgt.ctl
+	}
 	// Differences are kept up to maxListed per kind, so memory stays bounded even
 	// against an empty secondary; all are counted.
 	listed := map[verify.Kind][]verify.Difference{}
@@ -109,6 +112,10 @@ type verifyJSON struct {
 		ThingGroups   int `json:"thingGroups"`
 		BillingGroups int `json:"billingGroups"`
 		Things        int `json:"things"`
+		// Onboarding counts role aliases, provisioning templates and CA certificates.
+		RoleAliases           int `json:"roleAliases"`
+		ProvisioningTemplates int `json:"provisioningTemplates"`
+		CACertificates        int `json:"caCertificates"`
 	} `json:"checked"`
 	// Counts has every kind, zero included.
 	Counts      map[verify.Kind]int `json:"counts"`
@@ -126,6 +133,7 @@ func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map
 		out.Conflicts = []regionConflicts{}
 	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
+	out.Checked.RoleAliases, out.Checked.ProvisioningTemplates, out.Checked.CACertificates = rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates
 	out.Checked.BillingGroups = rep.BillingGroups
 	for _, k := range verify.Kinds {
 		out.Counts[k] = rep.Differences[k]
@@ -146,8 +154,8 @@ var kindTitles = map[verify.Kind]string{
 }
 
 func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[verify.Kind][]verify.Difference) {
-	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d billing groups, %d things\n",
-		from, to, rep.ThingTypes, rep.ThingGroups, rep.BillingGroups, rep.Things)
+	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d billing groups, %d role aliases, %d provisioning templates, %d CA certificates, %d things\n",
+		from, to, rep.ThingTypes, rep.ThingGroups, rep.BillingGroups, rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates, rep.Things)
 	if rep.Total() == 0 {
 		fmt.Fprintln(w, "The Regions are equal.")
 		return

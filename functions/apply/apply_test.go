@@ -73,6 +73,15 @@ func (f *fakeConverger) RetainedMessage(_ context.Context, topic string) (replic
 func (f *fakeConverger) Tags(_ context.Context, key string) (replication.Outcome, error) {
 	return f.do(spec.KindTags, key)
 }
+func (f *fakeConverger) RoleAlias(_ context.Context, n string) (replication.Outcome, error) {
+	return f.do(spec.KindRoleAlias, n)
+}
+func (f *fakeConverger) ProvisioningTemplate(_ context.Context, n string) (replication.Outcome, error) {
+	return f.do(spec.KindProvisioningTemplate, n)
+}
+func (f *fakeConverger) CACertificate(_ context.Context, id string) (replication.Outcome, error) {
+	return f.do(spec.KindCACertificate, id)
+}
 func (f *fakeConverger) BillingGroup(_ context.Context, name string) (replication.Outcome, error) {
 	return f.do(spec.KindBillingGroup, name)
 }

@@ -37,6 +37,9 @@ type Capturer struct {
 	// Retained is this Region's data plane for retained messages (the sweep's); nil
 	// leaves them out.
 	Retained RetainedMessages
+	// Provisioning is this Region's control plane for role aliases, provisioning
+	// templates and CA certificates (the sweep's); nil leaves them out.
+	Provisioning replication.ProvisioningReader
 	// Billing is this Region's control plane for billing groups; nil leaves them out.
 	Billing BillingGroupReader
 	// Tags is this Region's control plane for tags; nil leaves them out.
@@ -723,7 +726,8 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 		}
 		_, err = c.Billing.DescribeBillingGroup(ctx, &iot.DescribeBillingGroupInput{BillingGroupName: aws.String(name)})
 	default:
-		return false, nil
+		exists, ok, err := c.provisioningExists(ctx, kind, name)
+		return ok && !exists && err == nil, err
 	}
 	if replication.IsNotFound(err) {
 		return true, nil
@@ -768,6 +772,9 @@ func (c *Capturer) key(ctx context.Context, key string) (Result, error) {
 		return c.BillingGroup(ctx, name, time.Time{})
 	case spec.KindTags:
 		return c.ResourceTags(ctx, name)
+	}
+	if r, ok, err := c.provisioningKey(ctx, kind, name); ok {
+		return r, err
 	}
 	return Result{}, permanent(fmt.Errorf("capture: no capture for kind %q", kind))
 }

@@ -121,9 +121,12 @@ type Registry struct {
 	groups     map[string]*thingGroup
 	// billingGroups are few per account; their lists sort on every call.
 	billingGroups map[string]*billingGroup
+	certSeq       uint64
+	// prov holds role aliases, provisioning templates and CA certificates
+	// (credentials.go, templates.go, cacertificates.go).
+	prov provisioning
 	// tags are the taggable resources' tags, by ARN (tags.go).
-	tags    map[string]map[string]string
-	certSeq uint64
+	tags map[string]map[string]string
 
 	thingKeys, certKeys, policyKeys, typeKeys, groupKeys sortedKeys
 
