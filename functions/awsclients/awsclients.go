@@ -136,14 +136,18 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	// The capture defers a write over the other Region's item while this Region's
 	// apply holds a batch (its progress leases in the mark table).
 	progress := &applymark.Progress{Table: ddb, Name: markTable, Region: cfg.Region, Logger: log}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Store: store, Region: cfg.Region, Logger: log, Applying: progress}
+	// The data-plane client serves the retained messages too: the sweep lists and reads
+	// them, the apply reads and publishes them retained.
+	held := &applymark.Held{Table: ddb, Name: markTable}
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log, Applying: progress}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
 		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,
+		SourceRetained: view, TargetRetained: data,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
 	applier := &apply.Applier{
-		Region: cfg.Region, Store: store, Converger: rep, Logger: log, Marks: marks,
+		Region: cfg.Region, Store: store, Converger: rep, Logger: log, Marks: marks, Held: held,
 		Lag: metrics.CloudWatch{Client: cloudwatch.NewFromConfig(cfg), Namespace: os.Getenv(spec.EnvMetricNamespace)},
 	}
 	return &Pipeline{

@@ -37,7 +37,11 @@ type Capturer struct {
 	// Retained is this Region's data plane for retained messages (the sweep's); nil
 	// leaves them out.
 	Retained RetainedMessages
-	Store    *state.Store
+	// Held is what this Region's apply converged retained messages to
+	// (*applymark.Held); nil: a retained message another Region's item names is
+	// never taken for deleted here.
+	Held  HeldCopies
+	Store *state.Store
 	// Region is this Region; it is written as every item's origin.
 	Region string
 	Logger *slog.Logger

@@ -70,6 +70,10 @@ const (
 	// e 0 while running).
 	MarkAttrSpans   = "spans"
 	MarkAttrExpires = "expires"
+	// MarkAttrHeld is, on a "held#<state key>" mark, the ref ("<origin>/<seq>") of
+	// the other Region's retained-message item this Region's apply last converged the
+	// topic to (applymark.Held).
+	MarkAttrHeld = "held"
 )
 
 // Error-table attributes.

@@ -32,6 +32,7 @@ var wildcardActions = map[string]string{
 	"iot:ListThings":                   "no resource types",
 	"iot:ListThingTypes":               "no resource types",
 	"iot:ListThingGroups":              "no resource types",
+	"iot:ListRetainedMessages":         "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
 	"logs:CreateLogDelivery":        "log delivery API has no resource types",
 	"logs:GetLogDelivery":           "log delivery API has no resource types",
@@ -175,9 +176,15 @@ var (
 		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
 	}
-	shadowReadActions  = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
-	shadowWriteActions = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
-	iotKinds           = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
+	// retainedReadAction reads one topic's retained message (capture.RetainedMessages,
+	// replication.RetainedTarget); retainedWriteActions publish it retained: AWS
+	// authorises a Publish with the retain flag as iot:Publish and iot:RetainPublish.
+	// Both on topics only (topicKind).
+	retainedReadAction   = "iot:GetRetainedMessage"
+	retainedWriteActions = []string{"iot:Publish", "iot:RetainPublish"}
+	shadowReadActions    = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
+	shadowWriteActions   = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
+	iotKinds             = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
 )
 
 // captureStatements let a function read its own Region's registry (and, with shadows,
@@ -194,11 +201,16 @@ func captureStatements(region, account string, shadows, sweep bool) []statement 
 	}
 	if sweep {
 		out = append(out, statement{
-			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings"},
+			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListRetainedMessages"},
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
-		})
+		}, readRetained(region, account))
 	}
 	return out
+}
+
+// readRetained lets a function read the Region's retained messages, topic by topic.
+func readRetained(region, account string) statement {
+	return statement{Sid: "ReadRetained", Actions: []string{retainedReadAction}, Resources: iotResources(region, account, "topic")}
 }
 
 // applyStatements let a function converge its own Region's registry and shadows, and
@@ -218,6 +230,9 @@ func applyStatements(region, account string) []statement {
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
 		},
 		{Sid: "FindDataEndpoint", Actions: []string{"iot:DescribeEndpoint"}, Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region)},
+		// Converging a retained message: read it, publish it retained (or delete it
+		// with an empty retained publish).
+		{Sid: "ConvergeRetained", Actions: slices.Concat([]string{retainedReadAction}, retainedWriteActions), Resources: iotResources(region, account, "topic")},
 	}
 }
 
