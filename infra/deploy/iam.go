@@ -179,7 +179,7 @@ var (
 	// retainedReadAction reads one topic's retained message (capture.RetainedMessages,
 	// replication.RetainedTarget); retainedWriteActions publish it retained: AWS
 	// authorises a Publish with the retain flag as iot:Publish and iot:RetainPublish.
-	// Both on topics only (topicKind).
+	// Both on this Region's topics only.
 	retainedReadAction   = "iot:GetRetainedMessage"
 	retainedWriteActions = []string{"iot:Publish", "iot:RetainPublish"}
 	shadowReadActions    = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
