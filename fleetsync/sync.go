@@ -72,6 +72,8 @@ func (t *Tally) add(s Status) {
 // Summary is the outcome of a Run.
 type Summary struct {
 	ThingTypes, ThingGroups, Things Tally
+	// RetainedMessages counts the retained topics (Options.Retained).
+	RetainedMessages Tally
 	// Failures lists every failed resource, in completion order.
 	Failures []Result
 	// Elapsed is the run's wall time.
@@ -81,7 +83,9 @@ type Summary struct {
 }
 
 // Failed returns how many resources failed.
-func (s Summary) Failed() int { return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Things.Failed }
+func (s Summary) Failed() int {
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Things.Failed + s.RetainedMessages.Failed
+}
 
 // Selector streams the names of the things to sync: it calls yield once per name and
 // stops, returning yield's error, when yield fails. It is replication.NameLister, so
@@ -110,6 +114,10 @@ type Options struct {
 
 	// Shadows also syncs each thing's classic shadow.
 	Shadows bool
+	// Retained also syncs the source's retained messages (payload and QoS), after
+	// the things; SourceRetained and TargetRetained are then needed.
+	Retained                       bool
+	SourceRetained, TargetRetained RetainedAPI
 	// DryRun compares instead of writing; Copied then means "would be changed".
 	DryRun bool
 	// Concurrency bounds how many resources are converged at once (default 32).
@@ -153,6 +161,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if opts.Shadows && (opts.SourceShadows == nil || opts.TargetShadows == nil) {
 		return Summary{}, errors.New("sync: shadows requested without data-plane clients")
 	}
+	if opts.Retained && (opts.SourceRetained == nil || opts.TargetRetained == nil) {
+		return Summary{}, errors.New("sync: retained messages requested without data-plane clients")
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -176,12 +187,14 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
+			SourceRetained: opts.SourceRetained, TargetRetained: opts.TargetRetained,
 		}).NewRun(),
 		cmp: &verify.Comparer{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
-			Shadows: opts.Shadows,
+			Shadows:        opts.Shadows,
+			SourceRetained: opts.SourceRetained, TargetRetained: opts.TargetRetained,
 		},
 		summary: Summary{DryRun: opts.DryRun},
 	}
@@ -227,6 +240,13 @@ func (e *engine) run(ctx context.Context) error {
 		{"thing types", replication.ThingTypeNames(e.opts.Source), e.thingType},
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
 		{"things", e.opts.Things, e.thing},
+	}
+	if e.opts.Retained {
+		phases = append(phases, struct {
+			name string
+			list Selector
+			work func(context.Context, string) Result
+		}{"retained messages", replication.RetainedTopics(e.opts.SourceRetained), e.retainedMessage})
 	}
 	for _, ph := range phases {
 		if ph.name == "thing groups" && e.opts.Marks != nil && !e.opts.DryRun {
@@ -278,6 +298,8 @@ func (e *engine) record(r Result) {
 		e.summary.ThingTypes.add(r.Status)
 	case KindThingGroup:
 		e.summary.ThingGroups.add(r.Status)
+	case KindRetained:
+		e.summary.RetainedMessages.add(r.Status)
 	default:
 		e.summary.Things.add(r.Status)
 		if e.opts.Progress != nil {
@@ -433,6 +455,8 @@ func kindResource(kind string) verify.Resource {
 		return verify.ThingType
 	case KindThingGroup:
 		return verify.ThingGroup
+	case KindRetained:
+		return verify.RetainedMessage
 	}
 	return verify.Thing
 }

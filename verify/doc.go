@@ -6,7 +6,7 @@
 // same in both Regions; status), the policies attached to those certificates (default
 // document, compared after rewriting the source's Region in ARNs to the target's, as
 // replication does), the attachments between them, and optionally classic and named
-// shadows (desired and reported state).
+// shadows (desired and reported state) and, optionally, retained messages.
 //
 // It is the engine of `iotdr verify` and of `iotdr sync --dry-run`, which uses the
 // per-thing comparison (Comparer.Thing) to tell what a sync would change without
@@ -22,7 +22,8 @@
 // What it is NOT: it never writes, and it does not compare what replication does not
 // copy (dynamic thing groups, billing groups, tags, certificates and policies not
 // reachable from a thing, CA certificates, non-certificate principals), nor retained
-// messages.
+// messages' MQTT 5 user properties (with Comparer.Retained it compares their payload
+// and QoS, in a phase after the things).
 // A certificate shared by several things is compared once per thing. The comparison
 // is not a snapshot: a Region that changes while Run pages through it can yield
 // differences that no longer exist (run it again) or miss ones that appear meanwhile.

@@ -73,6 +73,7 @@ const (
 	PolicyAttachment Resource = "policy attachment" // Name is "certificate id -> policy"
 	Shadow           Resource = "shadow"            // Name is the thing name
 	NamedShadow      Resource = "named shadow"      // Name is "thing/shadow"
+	RetainedMessage  Resource = "retained message"  // Name is the topic
 )
 
 // Difference is one way in which the target differs from the source.
@@ -122,6 +123,11 @@ type Comparer struct {
 	SourceRegion, TargetRegion string
 	// Shadows also compares classic shadows (Thing includes the thing's shadow).
 	Shadows bool
+	// SourceRetained and TargetRetained are the data-plane clients for retained
+	// messages; needed when Retained is set.
+	SourceRetained, TargetRetained Retained
+	// Retained also compares the Regions' retained messages (a phase after things).
+	Retained bool
 
 	// policies remembers the policy names whose documents were compared, so that a
 	// policy shared by the fleet is read once per Comparer.
@@ -141,6 +147,8 @@ type Report struct {
 	// ThingTypes, ThingGroups and Things count the resources checked (each name once,
 	// from either Region).
 	ThingTypes, ThingGroups, Things int
+	// RetainedMessages counts the retained topics checked (Comparer.Retained).
+	RetainedMessages int
 	// Differences counts the differences by kind.
 	Differences map[Kind]int
 }
@@ -167,6 +175,9 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 	if c.Shadows && (c.SourceShadows == nil || c.TargetShadows == nil) {
 		return Report{}, errors.New("verify: shadow comparison requested without data-plane clients")
 	}
+	if c.Retained && (c.SourceRetained == nil || c.TargetRetained == nil) {
+		return Report{}, errors.New("verify: retained-message comparison requested without data-plane clients")
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -178,6 +189,12 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 		{"thing types", run.thingTypes},
 		{"thing groups", run.thingGroups},
 		{"things", run.things},
+	}
+	if c.Retained {
+		phases = append(phases, struct {
+			name string
+			fn   func(context.Context) error
+		}{"retained messages", run.retainedMessages})
 	}
 	for _, ph := range phases {
 		if err := ph.fn(ctx); err != nil {

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+
 	"github.com/iot-dr/iot-dr/simserver"
 )
 
@@ -15,7 +18,8 @@ import (
 // against a running `iotdr sim` at AWS's default rate quotas, with its replication
 // paused so that the fleet exists in the primary only: verify finds it missing, sync
 // copies it (paced under the quotas the simulator enforces), verify finds the Regions
-// equal.
+// equal. --retained covers the primary's retained messages, through the AWS front's
+// data plane.
 func TestSyncAndVerifyAgainstSim(t *testing.T) {
 	cfg := simserver.DefaultConfig()
 	cfg.Devices, cfg.Dir = 0, t.TempDir()
@@ -35,21 +39,28 @@ func TestSyncAndVerifyAgainstSim(t *testing.T) {
 	from, to := srv.World().Primary.Name, srv.World().Secondary.Name
 	const devices = 4
 	motoFleet(t, endpoint, from, devices)
-	base := []string{"--from", from, "--to", to, "--endpoint-url", endpoint, "--shadows"}
+	for _, topic := range []string{"config/a", "config/b"} {
+		if _, err := srv.World().Primary.Broker.DataPlane().Publish(ctx, &iotdataplane.PublishInput{
+			Topic: aws.String(topic), Payload: []byte(`{"interval":5}`), Qos: 1, Retain: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []string{"--from", from, "--to", to, "--endpoint-url", endpoint, "--shadows", "--retained"}
 
 	code, stdout, stderr := runCmd(t, verifyMain, base...)
-	if code != exitFailed || !strings.Contains(stdout, "Missing in secondary") {
+	if code != exitFailed || !strings.Contains(stdout, "Missing in secondary") || !strings.Contains(stdout, "retained message  config/a") {
 		t.Fatalf("verify before sync: exit %d, want %d with missing resources\n%s%s", code, exitFailed, stdout, stderr)
 	}
 	// The server's unreplicated device (its certificate is in the primary only) is
 	// copied too.
 	// The AWS front serves no DynamoDB: the simulator's own marks are not reachable.
 	code, stdout, stderr = runCmd(t, syncMain, append(base, "--marks-table", "")...)
-	if code != exitOK || !strings.Contains(normalizeSpaces(stdout), fmt.Sprintf("things  %d  0  0", devices+1)) {
-		t.Fatalf("sync: exit %d, want %d with %d things copied\n%s%s", code, exitOK, devices+1, stdout, stderr)
+	if code != exitOK || !strings.Contains(normalizeSpaces(stdout), fmt.Sprintf("things  %d  0  0", devices+1)) ||
+		!strings.Contains(normalizeSpaces(stdout), "retained messages  2  0  0") {
+		t.Fatalf("sync: exit %d, want %d with %d things and 2 retained messages copied\n%s%s", code, exitOK, devices+1, stdout, stderr)
 	}
 	code, stdout, stderr = runCmd(t, verifyMain, base...)
-	if code != exitOK || !strings.Contains(stdout, "The Regions are equal.") {
+	if code != exitOK || !strings.Contains(stdout, "The Regions are equal.") || !strings.Contains(stdout, "2 retained messages") {
 		t.Fatalf("verify after sync: exit %d, want %d\n%s%s", code, exitOK, stdout, stderr)
 	}
 }

@@ -24,7 +24,8 @@ const verifyUsage = `usage: iotdr verify --from REGION --to REGION [flags]
 
 Compares the two Regions: things (type, attributes), thing types, thing groups and
 memberships, certificates (by id, status), policies (document modulo the Region),
-attachments and, with --shadows, classic shadows. Streams through both registries
+attachments, with --shadows classic and named shadows, and with --retained the retained
+messages (payload and QoS). Streams through both registries
 page by page, then lists the conflicts the pipeline recorded in each Region's error
 table (resources changed in both Regions, decided by the later write). Exit status:
 0 when they are equal, 1 on drift, 2 on error.
@@ -68,6 +69,9 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ff.shadows {
 		c.SourceShadows, c.TargetShadows = src.data, tgt.data
 	}
+	if ff.retained {
+		c.Retained, c.SourceRetained, c.TargetRetained = true, src.retained, tgt.retained
+	}
 	// Differences are kept up to maxListed per kind, so memory stays bounded even
 	// against an empty secondary; all are counted.
 	listed := map[verify.Kind][]verify.Difference{}
@@ -108,6 +112,8 @@ type verifyJSON struct {
 		ThingTypes  int `json:"thingTypes"`
 		ThingGroups int `json:"thingGroups"`
 		Things      int `json:"things"`
+		// RetainedMessages is 0 without --retained.
+		RetainedMessages int `json:"retainedMessages"`
 	} `json:"checked"`
 	// Counts has every kind, zero included.
 	Counts      map[verify.Kind]int `json:"counts"`
@@ -125,6 +131,7 @@ func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map
 		out.Conflicts = []regionConflicts{}
 	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
+	out.Checked.RetainedMessages = rep.RetainedMessages
 	for _, k := range verify.Kinds {
 		out.Counts[k] = rep.Differences[k]
 		out.Differences = append(out.Differences, listed[k]...)
@@ -144,8 +151,12 @@ var kindTitles = map[verify.Kind]string{
 }
 
 func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[verify.Kind][]verify.Difference) {
-	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d things\n",
-		from, to, rep.ThingTypes, rep.ThingGroups, rep.Things)
+	retained := ""
+	if rep.RetainedMessages > 0 {
+		retained = fmt.Sprintf(", %d retained messages", rep.RetainedMessages)
+	}
+	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d things%s\n",
+		from, to, rep.ThingTypes, rep.ThingGroups, rep.Things, retained)
 	if rep.Total() == 0 {
 		fmt.Fprintln(w, "The Regions are equal.")
 		return
