@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -72,8 +71,6 @@ type Region struct {
 
 	applyGate gate
 	stopMap   func()
-	// inflight counts apply invocations running (or stalled by PauseApply).
-	inflight atomic.Int64
 
 	account string
 	cancels []func()

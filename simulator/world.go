@@ -235,7 +235,8 @@ func (w *World) Peer(r *Region) *Region {
 // the spec's re-check and sweep state machines there and deploys the capture rules.
 func (w *World) capturePipeline(ctx context.Context, p *Region) error {
 	o := w.opts
-	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Retained: p.Broker.DataPlane(), Held: p.held(), Store: p.store(), Region: p.Name, Logger: o.Logger, Applying: p}
+	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Retained: p.Broker.DataPlane(), Held: p.held(), Store: p.store(), Region: p.Name, Logger: o.Logger,
+		Applying: &applymark.Guard{Marks: p.ApplyMarks(), Progress: p.ApplyProgress()}}
 	fails := p.failures(o)
 	recheck := &capture.Rechecker{Capturer: p.Capturer, Count: o.RecheckCount}
 	sweep := &capture.Sweeper{Capturer: p.Capturer, Shadows: true, Failures: fails}
@@ -293,8 +294,6 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 	fails := s.failures(o)
 	h := &apply.Handler{Applier: s.Applier, Failures: fails}
 	gated := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-		s.inflight.Add(1)
-		defer s.inflight.Add(-1)
 		if err := s.applyGate.wait(ctx); err != nil {
 			return events.DynamoDBEventResponse{}, err
 		}
@@ -330,13 +329,6 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 	}
 	s.stopMap = stop
 	return nil
-}
-
-// ApplyPending reports whether r's apply function has records of its replica's stream
-// not yet applied or an invocation running: the capture's loop-freedom guard
-// (capture.ApplyProgress) and the catch-up gate read it.
-func (r *Region) ApplyPending(context.Context) (bool, error) {
-	return r.StreamBacklog() > 0 || r.inflight.Load() > 0, nil
 }
 
 // PauseApply is a chaos verb: r's apply function stalls (its invocations wait) until

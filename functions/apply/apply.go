@@ -17,6 +17,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -115,7 +116,7 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 			}
 			cctx = replication.WithShadowSections(ctx, secs)
 		}
-		out, err := a.markedConverge(state.WithSnapshot(cctx, it), kind, name)
+		out, err := a.markedConverge(state.WithSnapshot(cctx, it), it)
 		res.Changes = append(res.Changes, out.Changes...)
 		if err != nil {
 			return res, err
@@ -144,19 +145,37 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 	return res, nil
 }
 
-// markedConverge converges within a mark of the resource (applymark), closed whatever
-// the outcome: the events of a half-done apply are the apply's too.
-func (a *Applier) markedConverge(ctx context.Context, kind, name string) (replication.Outcome, error) {
-	if a.Marks == nil || !applymark.Marked(kind) {
+// markedConverge converges to it within a mark of the resource (applymark), closed
+// whatever the outcome: the events of a half-done apply are the apply's too. The mark
+// records it as applied once the apply is done with it (converged, or failed for good
+// and recorded), which is what the capture's guard waits for.
+func (a *Applier) markedConverge(ctx context.Context, it state.Item) (replication.Outcome, error) {
+	kind, name, key := it.Kind, it.Name, it.Key()
+	if a.Marks == nil || !applymark.Tracked(kind) {
 		return a.converge(ctx, kind, name)
 	}
-	key := spec.StateKey(kind, name)
+	done := func(err error) int64 {
+		var perm *replication.PermanentError
+		if err == nil || errors.As(err, &perm) {
+			return it.Seq
+		}
+		return 0
+	}
+	if !applymark.Marked(kind) {
+		out, err := a.converge(ctx, kind, name)
+		if seq := done(err); seq > 0 {
+			if merr := a.Marks.SetApplied(ctx, key, seq); merr != nil && err == nil {
+				err = merr
+			}
+		}
+		return out, err
+	}
 	sp, err := a.Marks.Begin(ctx, key)
 	if err != nil {
 		return replication.Outcome{}, err
 	}
 	out, err := a.converge(ctx, kind, name)
-	if merr := a.Marks.End(ctx, key, sp); merr != nil && err == nil {
+	if merr := a.Marks.EndApplied(ctx, key, sp, done(err)); merr != nil && err == nil {
 		err = merr
 	}
 	return out, err

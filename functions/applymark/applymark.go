@@ -13,7 +13,12 @@
 // during the few milliseconds an apply of the same resource runs is skipped with the
 // apply's events; the sweep, which compares the Region with the table, captures it.
 //
-// Marks expire through the table's TTL after Retention: events arrive within seconds.
+// A mark also remembers the newest state item the apply converged the resource to
+// (Applied): the capture's guard (Guard) reads it to tell a resource the apply has not
+// reached yet from one it has.
+//
+// Spans are pruned after Retention (events arrive within seconds); a mark item expires
+// through the table's TTL after AppliedRetention, longer than a stream keeps records.
 package applymark
 
 import (
@@ -32,6 +37,11 @@ import (
 
 // Retention is how long a span is kept.
 const Retention = time.Hour
+
+// AppliedRetention is how long a mark item (and so its Applied) outlives its last
+// write: DynamoDB Streams keeps records 24 hours, so a state item whose mark has
+// expired either was applied or its stream record is gone (see Guard).
+const AppliedRetention = 25 * time.Hour
 
 // MaxSpans bounds the applies a mark remembers.
 const MaxSpans = 16
@@ -60,6 +70,9 @@ type Span struct {
 // arrive after a later one began.
 type Mark struct {
 	Spans []Span
+	// Applied is the Seq of the newest state item an apply converged the resource to
+	// (0: none recorded).
+	Applied int64
 }
 
 // Covers reports whether a change at epoch ms at happened during one of the applies.
@@ -99,15 +112,23 @@ func (m *Marks) Begin(ctx context.Context, key string) (Span, error) {
 	if len(keep) > MaxSpans {
 		keep = keep[len(keep)-MaxSpans:]
 	}
-	return sp, m.put(ctx, key, Mark{Spans: keep})
+	mk.Spans = keep
+	return sp, m.put(ctx, key, mk)
 }
 
 // End closes the span Begin returned.
 func (m *Marks) End(ctx context.Context, key string, sp Span) error {
+	return m.EndApplied(ctx, key, sp, 0)
+}
+
+// EndApplied closes the span Begin returned and records that the apply converged the
+// resource to the state item with Seq seq (0: it did not, for example it failed).
+func (m *Marks) EndApplied(ctx context.Context, key string, sp Span, seq int64) error {
 	mk, _, err := m.Get(ctx, key)
 	if err != nil {
 		return err
 	}
+	mk.Applied = max(mk.Applied, seq)
 	end := m.now().UnixMilli()
 	found := false
 	for i := range mk.Spans {
@@ -121,16 +142,34 @@ func (m *Marks) End(ctx context.Context, key string, sp Span) error {
 	return m.put(ctx, key, mk)
 }
 
+// SetApplied records that the apply converged the resource to the state item with Seq
+// seq, for a kind whose applies have no span (Marked is false).
+func (m *Marks) SetApplied(ctx context.Context, key string, seq int64) error {
+	mk, _, err := m.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if mk.Applied >= seq {
+		return nil
+	}
+	mk.Applied = seq
+	return m.put(ctx, key, mk)
+}
+
 func (m *Marks) put(ctx context.Context, key string, mk Mark) error {
 	spans, err := json.Marshal(mk.Spans)
 	if err != nil {
 		return fmt.Errorf("applymark: encode mark %s: %w", key, err)
 	}
-	_, err = m.Table.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(m.Name), Item: map[string]types.AttributeValue{
+	item := map[string]types.AttributeValue{
 		spec.MarkAttrKey:     &types.AttributeValueMemberS{Value: key},
 		spec.MarkAttrSpans:   &types.AttributeValueMemberS{Value: string(spans)},
-		spec.MarkAttrExpires: &types.AttributeValueMemberN{Value: strconv.FormatInt(m.now().Add(Retention).Unix(), 10)},
-	}})
+		spec.MarkAttrExpires: &types.AttributeValueMemberN{Value: strconv.FormatInt(m.now().Add(AppliedRetention).Unix(), 10)},
+	}
+	if mk.Applied > 0 {
+		item[spec.MarkAttrApplied] = &types.AttributeValueMemberN{Value: strconv.FormatInt(mk.Applied, 10)}
+	}
+	_, err = m.Table.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(m.Name), Item: item})
 	if err != nil {
 		return fmt.Errorf("applymark: mark %s: %w", key, err)
 	}
@@ -154,6 +193,11 @@ func (m *Marks) Get(ctx context.Context, key string) (Mark, bool, error) {
 	var mk Mark
 	if err := json.Unmarshal([]byte(v.Value), &mk.Spans); err != nil {
 		return Mark{}, false, fmt.Errorf("applymark: mark %s: %s is not a list of spans: %w", key, spec.MarkAttrSpans, err)
+	}
+	if a, ok := out.Item[spec.MarkAttrApplied].(*types.AttributeValueMemberN); ok {
+		if mk.Applied, err = strconv.ParseInt(a.Value, 10, 64); err != nil {
+			return Mark{}, false, fmt.Errorf("applymark: mark %s: %s %q is not an integer", key, spec.MarkAttrApplied, a.Value)
+		}
 	}
 	return mk, true, nil
 }
@@ -182,6 +226,13 @@ func Marked(kind string) bool {
 		return true
 	}
 	return false
+}
+
+// Tracked reports whether the apply records Applied for kind: the kinds whose capture
+// reads the registry, which an apply changes in several calls (so a capture may read
+// it half done) and which carry no change time to order a stale read by.
+func Tracked(kind string) bool {
+	return Marked(kind) || kind == spec.KindCertificate || kind == spec.KindPolicy
 }
 
 // ThingKeys are the marks a thing's registry event checks: a thing's apply converges

@@ -133,13 +133,14 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	// Both Regions capture and apply (failback): the apply marks what it writes, the
 	// capture skips the registry events those writes raise.
 	marks := &applymark.Marks{Table: ddb, Name: markTable}
-	// The capture defers a write over the other Region's item while this Region's
-	// apply holds a batch (its progress leases in the mark table).
+	// The capture defers a write over the other Region's item until this Region's
+	// apply has converged it (the marks; for shadows, its progress leases).
 	progress := &applymark.Progress{Table: ddb, Name: markTable, Region: cfg.Region, Logger: log}
 	// The data-plane client serves the retained messages too: the sweep lists and reads
 	// them, the apply reads and publishes them retained.
 	held := &applymark.Held{Table: ddb, Name: markTable}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log, Applying: progress}
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log,
+		Applying: &applymark.Guard{Marks: marks, Progress: progress}}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
 		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,

@@ -55,13 +55,13 @@ type Capturer struct {
 	ApplyWait time.Duration
 }
 
-// ApplyProgress tells whether this Region's apply function still has items of
-// another Region to converge (records on its stream not yet applied, or an apply
-// running). While it has, what capture reads may be an apply half done (a thing
-// created, its certificate not yet attached), so capture does not write it over
-// the other Region's item (ErrApplyPending): loop-freedom.
+// ApplyProgress tells whether this Region's apply function has still to converge the
+// resource to cur, another Region's item (applymark.Guard). While it has, what capture
+// reads may be an apply half done (a thing created, its certificate not yet attached)
+// or the Region's state from before the item arrived, so capture does not write it
+// over the other Region's item (ErrApplyPending): loop-freedom.
 type ApplyProgress interface {
-	ApplyPending(ctx context.Context) (bool, error)
+	ApplyPending(ctx context.Context, cur state.Item) (bool, error)
 }
 
 // ErrApplyPending is the deferral of a capture whose content differs from another
@@ -98,7 +98,7 @@ func (c *Capturer) guard(ctx context.Context) func(cur state.Item) error {
 		}
 		deadline := time.Now().Add(wait)
 		for waited := false; ; waited = true {
-			pending, err := c.Applying.ApplyPending(ctx)
+			pending, err := c.Applying.ApplyPending(ctx, cur)
 			if err != nil {
 				return fmt.Errorf("capture: apply progress: %w", err)
 			}

@@ -24,7 +24,7 @@ func TestRoundTrip(t *testing.T) {
 		{name: "broker down", down: true, wantErr: "connect: "},
 		{name: "connect refused", refuse: broker.ActionConnect, wantErr: "connect refused: not authorised"},
 		{name: "subscribe refused", refuse: broker.ActionSubscribe, wantErr: "subscribe refused"},
-		{name: "receive refused", refuse: broker.ActionReceive, wantErr: "timeout after 700ms, 0/3 received"},
+		{name: "receive refused", refuse: broker.ActionReceive, wantErr: "timeout after 3s, 0/3 received"},
 		// A refused QoS 1 PUBLISH disconnects an MQTT 3.1.1 client.
 		{name: "publish refused", refuse: broker.ActionPublish, wantErr: "0/3 received"},
 	}
@@ -33,7 +33,9 @@ func TestRoundTrip(t *testing.T) {
 			auth := &authz{refuse: tc.refuse}
 			b, tlsCfg := testBroker(t, auth)
 			b.SetDown(tc.down)
-			p := &Prober{Broker: "tls://" + b.Addr(), TLS: tlsCfg, Messages: 3, Timeout: 700 * time.Millisecond}
+			// The timeout bounds connect and subscribe too: long enough for a TLS
+			// handshake on a loaded machine under -race.
+			p := &Prober{Broker: "tls://" + b.Addr(), TLS: tlsCfg, Messages: 3, Timeout: 3 * time.Second}
 
 			rep, err := p.RoundTrip(t.Context())
 			t.Logf("report %+v, error %v", rep, err)

@@ -68,7 +68,10 @@ const (
 	MarkAttrKey = "pk"
 	// MarkAttrSpans are the recent applies' time spans (JSON list of {s, e}, epoch ms;
 	// e 0 while running).
-	MarkAttrSpans   = "spans"
+	MarkAttrSpans = "spans"
+	// MarkAttrApplied is the Seq of the newest state item the Region's apply has
+	// converged the resource to (number): the capture's loop-freedom guard reads it.
+	MarkAttrApplied = "applied"
 	MarkAttrExpires = "expires"
 	// MarkAttrHeld is, on a "held#<state key>" mark, the ref ("<origin>/<seq>") of
 	// the other Region's retained-message item this Region's apply last converged the
