@@ -70,7 +70,7 @@ func (tg Target) arn(resource, name string) string {
 const ignoreDiffersEnv = "CONFORMANCE_IGNORE_MOTO_DIFFERS"
 
 // behaviours is the whole table.
-var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, shadowBehaviours)
+var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, shadowBehaviours, namedShadowBehaviours)
 
 // behaviour is one row of the conformance table.
 type behaviour struct {
