@@ -26,7 +26,8 @@ var (
 // AWS-equivalent seconds, their ratio to the bound the settings imply (the CONNECT
 // quota's devices / rate included), the devices that never came back, the peak
 // resident memory of every process (the benchmark's VmHWM plus each fleet worker's
-// maxrss: a sum of peaks, so an upper bound on any moment's total) and the wall time.
+// own, as it reports it: a sum of peaks, so an upper bound on any moment's total),
+// the workers' part of it, the whole per live device, and the wall time.
 // The fleet runs in worker processes (this test binary re-executed, see TestMain).
 //
 // The time scale is chosen so that the simulator's own CPU stays off the critical path:
@@ -38,14 +39,37 @@ var (
 // -failover.fleet-size runs a represented fleet, to check the prediction against a
 // direct run of that size (same -failover.time-scale and -failover.connect-rate).
 func BenchmarkFailover(b *testing.B) {
-	cfg := benchConfig(*failoverDevices, *failoverTimeScale)
-	cfg.FleetSize = *failoverFleetSize
-	if *failoverConnectRate > 0 {
-		cfg.ConnectRate = *failoverConnectRate
+	cfg := fleetConfig(b, *failoverDevices, *failoverFleetSize, *failoverTimeScale, *failoverConnectRate)
+	rep := runDrill(b, cfg)
+	if rep.DevicesLost > 0 || rep.DNSSwitchS == 0 {
+		b.Errorf("the fleet did not fail over: %d devices lost, DNS switch %.3fs", rep.DevicesLost, rep.DNSSwitchS)
 	}
-	if cfg.Devices > 2000 {
+	b.ReportMetric(rep.RTOP50S, "rto-p50-s")
+	b.ReportMetric(rep.RTOP99S, "rto-p99-s")
+	b.ReportMetric(rep.RTOP99S/rep.RTOBound, "rto-ratio")
+	b.ReportMetric(float64(rep.DevicesLost), "devices-lost")
+	peak := peakRSSMiB() + rep.FleetWorkersPeakMiB
+	b.ReportMetric(peak, "peak-MiB")
+	b.ReportMetric(rep.FleetWorkersPeakMiB, "workers-peak-MiB")
+	b.ReportMetric(peak*1024/float64(cfg.Devices), "peak-KiB/device")
+	b.ReportMetric(float64(rep.FleetWorkers), "workers")
+	b.ReportMetric(rep.WallS, "wall-s")
+	b.ReportMetric(cfg.TimeScale, "time-scale")
+}
+
+// fleetConfig is BenchmarkFailover's drill: devices live devices standing for
+// fleetSize (0: themselves) at timeScale (0: 20,000 / devices, 5-50) and connectRate
+// CONNECT/s (0: AWS's 500), in worker processes of -failover.per-process devices.
+func fleetConfig(b *testing.B, devices, fleetSize int, timeScale, connectRate float64) drill.Config {
+	cfg := benchConfig(devices, timeScale)
+	cfg.FleetSize = fleetSize
+	if connectRate > 0 {
+		cfg.ConnectRate = connectRate
+	}
+	if max(cfg.Devices, cfg.FleetSize) > 2000 {
 		// Thousands of devices retrying against a dead broker saturate two cores (TLS
-		// handshakes): a longer backoff, as a real fleet of that size would use.
+		// handshakes): a longer backoff, as a real fleet of that size would use. A
+		// represented fleet uses its size's, so that it stands for the direct run.
 		cfg.BackoffBase, cfg.BackoffCap = 2*time.Second, 50*time.Second
 	}
 	if *failoverPerProcess > 0 {
@@ -55,18 +79,7 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		cfg.FleetWorker, cfg.FleetPerProcess = &fleet.Command{Path: exe}, *failoverPerProcess
 	}
-	rep := runDrill(b, cfg)
-	if rep.DevicesLost > 0 || rep.DNSSwitchS == 0 {
-		b.Errorf("the fleet did not fail over: %d devices lost, DNS switch %.3fs", rep.DevicesLost, rep.DNSSwitchS)
-	}
-	b.ReportMetric(rep.RTOP50S, "rto-p50-s")
-	b.ReportMetric(rep.RTOP99S, "rto-p99-s")
-	b.ReportMetric(rep.RTOP99S/rep.RTOBound, "rto-ratio")
-	b.ReportMetric(float64(rep.DevicesLost), "devices-lost")
-	b.ReportMetric(peakRSSMiB()+rep.FleetWorkersPeakMiB, "peak-MiB")
-	b.ReportMetric(float64(rep.FleetWorkers), "workers")
-	b.ReportMetric(rep.WallS, "wall-s")
-	b.ReportMetric(cfg.TimeScale, "time-scale")
+	return cfg
 }
 
 // runDrill runs cfg's drill once per b.Loop iteration and returns the last report. The

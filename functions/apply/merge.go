@@ -9,14 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/functions/state"
-)
-
-// Shadow sections, as the merge names them.
-const (
-	SectionDesired  = "desired"
-	SectionReported = "reported"
 )
 
 // sectionMerge is what mergeShadow decided for one raced shadow write.
@@ -145,7 +140,7 @@ type section struct {
 }
 
 func sections(b *state.Shadow) []section {
-	return []section{{SectionDesired, &b.Desired, &b.DesiredBy}, {SectionReported, &b.Reported, &b.ReportedBy}}
+	return []section{{replication.SectionDesired, &b.Desired, &b.DesiredBy}, {replication.SectionReported, &b.Reported, &b.ReportedBy}}
 }
 
 // refOrigin and refSeq split an Item.Ref ("<origin>/<seq>"); refSeq is 0 for none.

@@ -228,11 +228,17 @@ func Marked(kind string) bool {
 	return false
 }
 
-// Tracked reports whether the apply records Applied for kind: the kinds whose capture
-// reads the registry, which an apply changes in several calls (so a capture may read
-// it half done) and which carry no change time to order a stale read by.
+// Tracked reports whether the apply records Applied for kind: every kind whose
+// capture reads the registry, which an apply may change in several calls (so a
+// capture may read it half done) and which carries no change time to order a stale
+// read by. Shadows and retained messages do carry one; every other kind, a registry
+// kind added later included, is tracked.
 func Tracked(kind string) bool {
-	return Marked(kind) || kind == spec.KindCertificate || kind == spec.KindPolicy
+	switch kind {
+	case spec.KindShadow, spec.KindNamedShadow, spec.KindRetained:
+		return false
+	}
+	return true
 }
 
 // ThingKeys are the marks a thing's registry event checks: a thing's apply converges

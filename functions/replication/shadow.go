@@ -15,7 +15,14 @@ import (
 // ShadowSections returns the parts of a classic shadow's state that are replicated,
 // and compared: desired and reported. The delta is derived by AWS, and metadata,
 // version and timestamps are per Region. The slice is the caller's.
-func ShadowSections() []string { return []string{"desired", "reported"} }
+func ShadowSections() []string { return []string{SectionDesired, SectionReported} }
+
+// The sections of a shadow's state, as ShadowSections, the apply's merge and the
+// conflict records name them.
+const (
+	SectionDesired  = "desired"
+	SectionReported = "reported"
+)
 
 // Shadow converges the classic shadow of one thing: the target's desired and reported
 // state are made equal to the source's with one update (keys the source lacks are set

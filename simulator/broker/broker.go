@@ -21,6 +21,9 @@ import (
 // ErrClosed is returned by Broker methods called after Close.
 var ErrClosed = errors.New("broker closed")
 
+// clientReadBuffer is each client connection's read buffer (mochi's bufio.Reader).
+const clientReadBuffer = 512
+
 // maxRefusals bounds the refusal log so long drills do not grow memory without
 // limit; the oldest entries are dropped first.
 const maxRefusals = 10000
@@ -142,8 +145,9 @@ func New(opts Options) (*Broker, error) {
 	caps.MaximumQos = 1                      // AWS IoT supports QoS 0 and 1 only.
 	caps.MaximumSessionExpiryInterval = 3600 // AWS IoT's default persistent-session expiry.
 	// The default (8192) preallocates a 64 KiB channel per client; a smaller
-	// queue keeps thousands of simulated devices cheap.
-	caps.MaximumClientWritesPending = 512
+	// queue keeps thousands of simulated devices cheap. A device receives its
+	// shadow's responses, a few a second: 128 pending is ample.
+	caps.MaximumClientWritesPending = 128
 
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
@@ -153,6 +157,9 @@ func New(opts Options) (*Broker, error) {
 		// $SYS topics are of no use here and their refresh stops the world
 		// (runtime.ReadMemStats); publish them only rarely.
 		SysTopicResendInterval: math.MaxInt32,
+		// Devices' packets are small and TLS buffers the record below: mochi's
+		// default 2 KiB read buffer per client is most of a connection's heap.
+		ClientNetReadBufferSize: clientReadBuffer,
 	})
 
 	b := &Broker{region: opts.Region, log: log, auth: opts.Auth, srv: srv, retained: newRetained(opts.Retained)}

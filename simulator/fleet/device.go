@@ -3,75 +3,73 @@ package fleet
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/url"
+	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 const (
 	qos = 1
-	// disconnectQuiesce bounds how long Stop waits for a DISCONNECT to be sent.
-	disconnectQuiesce = 250 // milliseconds
-	// subackFailure is the SUBACK return code of a refused subscription.
-	subackFailure = 0x80
 	// queueDepth is how many scheduled messages may wait for the previous
 	// PUBACK; beyond it a message counts as not delivered.
 	queueDepth = 4
-	// maxWriteTimeout bounds paho's wait to hand a packet to the connection
-	// and to write it. Writes of small packets to a live loopback broker
-	// never take that long; the bound matters when Publish races with a
-	// connection loss, where paho waits for the full timeout.
+	// maxWriteTimeout bounds one write to the broker. Writes of small packets to a
+	// live loopback broker never take that long; a broker that stops reading is
+	// then a lost connection.
 	maxWriteTimeout = 2 * time.Second
+	// disconnectQuiesce bounds how long Stop waits for a DISCONNECT to be written.
+	disconnectQuiesce = 250 * time.Millisecond
+	// readBufferSize is a connection's first read buffer: every packet a device
+	// receives but the shadow documents fits; it grows for larger ones.
+	readBufferSize = 256
 )
 
-// device is one simulated device. Its connection state is owned by the run
-// goroutine; only the timeline is shared (under mu).
+// longAgo is a read deadline in the past: it interrupts a blocked Read at once.
+var longAgo = time.Unix(1, 0)
+
+// device is one simulated device. One goroutine (run) owns everything but the
+// timeline, which is shared under mu.
 type device struct {
 	f     *Fleet
 	thing string
 	tls   *tls.Config
 	rng   *rand.Rand // used by run only (and by Start before run begins)
-	log   *slog.Logger
 
 	mu     sync.Mutex
 	events []Event
 
 	// Owned by run.
-	cur                     *attempt // the current connection attempt or connection
-	failures                int      // consecutive failed attempts, the backoff exponent
-	everConnected           bool     // has ever connected (for Stats.Reconnects)
-	telemetrySeq, shadowSeq int64    // sequence numbers of scheduled messages
+	failures                int  // consecutive failed attempts, the backoff exponent
+	everConnected           bool // has ever connected (for Stats.Reconnects)
+	telemetrySeq, shadowSeq int64
+	telemetry, shadow       schedule
 }
 
-// attempt is one paho client and the connection it makes. A new client per
-// attempt keeps paho's state of a dead connection away from the next one.
-//
-// Once connected, a publisher goroutine owns the client's subscribe and
-// publish calls: paho's Publish can block for up to its write timeout when
-// it races with a connection loss, and the run loop must never stall, or
-// the device would notice the loss (and reconnect) late.
-type attempt struct {
-	client paho.Client
-	token  paho.Token
-	ip     atomic.Pointer[string] // set by dial, read after the token completes
-	lost   chan error             // connection-lost notification, buffered
-	region string                 // set once connected, before the publisher starts
-	up     bool                   // CONNACK accepted and not lost yet (run only)
+// conn is one MQTT connection of a device: its TLS connection, the bytes read
+// but not yet decoded, and the publishes in flight. Only run touches it, but for
+// the read deadline that Stop sets from another goroutine.
+type conn struct {
+	tc         *tls.Conn
+	ip, region string
+	rbuf       []byte // rbuf[start:] is read and not yet decoded
+	start      int
+	wbuf       []byte // the packet being written
+	writeLimit time.Duration
 
-	queue   chan message  // scheduled messages for the publisher
-	done    chan struct{} // closed by run when it is finished with the connection
-	stopped chan struct{} // closed by the publisher when it returns
+	lastID   uint16
+	subID    uint16
+	inflight uint16 // the publish awaiting its PUBACK, 0 when none
+	topic    string // its topic
+	acked    bool   // a publish of this connection was acknowledged
+	queue    []message
+
+	lastRead, lastWrite, pingSent time.Time
 }
 
 // message is one scheduled publish.
@@ -80,135 +78,121 @@ type message struct {
 	payload []byte
 }
 
-func (at *attempt) setIP(ip string) { at.ip.Store(&ip) }
-
-func (at *attempt) getIP() string {
-	if p := at.ip.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
 // run is the device's life: connect, publish on schedule, reconnect with
 // backoff, until ctx is done.
 func (d *device) run(ctx context.Context, startDelay time.Duration) {
 	defer d.f.wg.Done()
-	opts := &d.f.opts
+	o := &d.f.opts
+	d.telemetry = newSchedule(o.TelemetryEvery, d.rng)
+	d.shadow = newSchedule(o.ShadowEvery, d.rng)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 
-	retry := time.NewTimer(startDelay)
-	defer retry.Stop()
-	retryC := retry.C
-
-	telemetry := newSchedule(opts.TelemetryEvery, d.rng)
-	defer telemetry.stop()
-	var shadow *schedule
-	if opts.ShadowEvery > 0 {
-		shadow = newSchedule(opts.ShadowEvery, d.rng)
-		defer shadow.stop()
+	if !d.sleep(ctx, timer, time.Now().Add(startDelay)) {
+		return
 	}
-
-	var connectDone <-chan struct{}
-	var lost <-chan error
-	backoff := func() {
-		delay := opts.Backoff.Delay(d.failures, d.rng)
-		d.failures++
-		retry.Reset(delay)
-		retryC = retry.C
-	}
-
 	for {
+		if c := d.connect(ctx); c != nil {
+			err := d.serve(ctx, c)
+			if ctx.Err() != nil {
+				d.disconnect(c)
+				return
+			}
+			d.lose(c, err)
+		} else if ctx.Err() != nil {
+			return
+		}
+		delay := o.Backoff.Delay(d.failures, d.rng)
+		d.failures++
+		if !d.sleep(ctx, timer, time.Now().Add(delay)) {
+			return
+		}
+	}
+}
+
+// sleep waits until the given time while the device is offline: every scheduled
+// message that falls due meanwhile is not delivered. It reports false when ctx
+// ends first.
+func (d *device) sleep(ctx context.Context, timer *time.Timer, until time.Time) bool {
+	for {
+		now := time.Now()
+		for _, s := range []*schedule{&d.telemetry, &d.shadow} {
+			if s.due(now) {
+				s.rearm(now)
+				d.f.failures.Add(1)
+			}
+		}
+		if !now.Before(until) {
+			return ctx.Err() == nil
+		}
+		wake := until
+		if t, ok := d.nextDue(); ok && t.Before(wake) {
+			wake = t
+		}
+		timer.Reset(wake.Sub(now))
 		select {
 		case <-ctx.Done():
-			d.shutdown(connectDone)
-			return
-
-		case <-retryC:
-			retryC = nil
-			d.cur = d.connect(ctx)
-			connectDone = d.cur.token.Done()
-
-		case <-connectDone:
-			connectDone = nil
-			if d.attemptDone() {
-				lost = d.cur.lost
-				// Announce itself at once, as devices do after (re)connecting: the
-				// moment service is restored is then measured, not the schedule.
-				d.publish(spec.TelemetryTopic(d.thing), telemetryPayload(d.thing, inc(&d.telemetrySeq)))
-			} else {
-				backoff()
-			}
-
-		case err := <-lost:
-			lost = nil
-			d.lose(err)
-			backoff()
-
-		case <-telemetry.c():
-			telemetry.rearm()
-			d.publish(spec.TelemetryTopic(d.thing), telemetryPayload(d.thing, inc(&d.telemetrySeq)))
-
-		case <-shadow.c():
-			shadow.rearm()
-			d.publish("$aws/things/"+d.thing+"/shadow/update", shadowPayload(inc(&d.shadowSeq)))
+			return false
+		case <-timer.C:
 		}
 	}
 }
 
-// connect starts one attempt; its token completes after CONNACK or failure.
-func (d *device) connect(ctx context.Context) *attempt {
-	o := &d.f.opts
-	at := &attempt{lost: make(chan error, 1)}
-	po := paho.NewClientOptions().
-		AddBroker("tls://" + net.JoinHostPort(o.Domain, o.Port)).
-		SetClientID(d.thing).
-		SetProtocolVersion(4).
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetKeepAlive(o.KeepAlive).
-		SetPingTimeout(o.KeepAlive).
-		SetConnectTimeout(o.ConnectTimeout).
-		SetWriteTimeout(min(o.ConnectTimeout, maxWriteTimeout)).
-		SetCustomOpenConnectionFn(func(*url.URL, paho.ClientOptions) (net.Conn, error) {
-			return d.f.dial(ctx, d, at)
-		}).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			select {
-			case at.lost <- err:
-			default: // already notified
-			}
-		})
-	at.client = paho.NewClient(po)
-	at.token = at.client.Connect()
-	return at
+// nextDue is when the next scheduled message is due.
+func (d *device) nextDue() (time.Time, bool) {
+	t, ok := d.telemetry.when()
+	if s, sok := d.shadow.when(); sok && (!ok || s.Before(t)) {
+		t, ok = s, true
+	}
+	return t, ok
 }
 
-// attemptDone handles the end of a connection attempt and reports whether the
-// device is now connected.
-func (d *device) attemptDone() bool {
-	at := d.cur
-	region := d.f.region(at.getIP())
-	if err := at.token.Error(); err != nil {
-		rc := byte(packets.ErrNetworkError)
-		if ct, ok := at.token.(*paho.ConnectToken); ok {
-			rc = ct.ReturnCode()
-		}
-		if rc != packets.Accepted && rc != packets.ErrNetworkError {
-			reason := packets.ConnackReturnCodes[rc]
-			if reason == "" {
-				reason = fmt.Sprintf("CONNACK code %d", rc)
-			}
-			d.f.refused("connect: " + reason)
-			d.record(Event{Kind: KindRefused, Region: region, Detail: reason})
-		} else {
+// connect makes one attempt: resolve, dial, TLS handshake, CONNECT and CONNACK,
+// within ConnectTimeout. It returns the connection once the broker accepted it,
+// and nil after recording why not.
+func (d *device) connect(ctx context.Context) *conn {
+	o := &d.f.opts
+	select {
+	case d.f.handshakes <- struct{}{}:
+		defer func() { <-d.f.handshakes }()
+	case <-ctx.Done():
+		return nil
+	}
+	actx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	ip, tc, err := d.f.dial(actx, d)
+	region := d.f.region(ip)
+	if err != nil {
+		if ctx.Err() == nil {
 			d.f.connectFails.Add(1)
 			d.record(Event{Kind: KindConnectFailed, Region: region, Detail: err.Error()})
 		}
-		d.cur = nil
-		return false
+		return nil
 	}
-
-	at.up, at.region = true, region
+	c := &conn{tc: tc, ip: ip, region: region, rbuf: make([]byte, 0, readBufferSize),
+		writeLimit: min(o.ConnectTimeout, maxWriteTimeout)}
+	deadline, _ := actx.Deadline()
+	// Stop or the attempt's timeout interrupts the wait for CONNACK.
+	stop := context.AfterFunc(actx, func() { _ = tc.SetReadDeadline(longAgo) })
+	rc, err := c.open(d.thing, o.KeepAlive, deadline)
+	stop()
+	switch {
+	case err != nil:
+		cut(tc)
+		if ctx.Err() == nil {
+			// A throttled CONNECT ends here: AWS closes the connection without a CONNACK.
+			d.f.connectFails.Add(1)
+			d.record(Event{Kind: KindConnectFailed, Region: region, Detail: err.Error()})
+		}
+		return nil
+	case rc != 0:
+		cut(tc)
+		reason := connackReason(rc)
+		d.f.refused("connect: " + reason)
+		d.record(Event{Kind: KindRefused, Region: region, Detail: reason})
+		return nil
+	}
 	d.failures = 0
 	d.f.connects.Add(1)
 	if d.everConnected {
@@ -216,131 +200,266 @@ func (d *device) attemptDone() bool {
 	}
 	d.everConnected = true
 	d.f.setConnected(region, +1)
-	d.record(Event{Kind: KindConnected, Region: region, Detail: at.getIP()})
-
-	at.queue = make(chan message, queueDepth)
-	at.done = make(chan struct{})
-	at.stopped = make(chan struct{})
-	d.f.wg.Add(1)
-	go d.publisher(at)
-	return true
+	d.record(Event{Kind: KindConnected, Region: region, Detail: ip})
+	return c
 }
 
-// lose handles the loss of the current connection.
-func (d *device) lose(err error) {
-	at := d.cur
-	d.cur = nil
-	if at == nil || !at.up {
-		return
+// open sends CONNECT and reads the CONNACK's return code, by deadline.
+func (c *conn) open(clientID string, keepAlive time.Duration, deadline time.Time) (byte, error) {
+	c.wbuf = appendConnect(c.wbuf[:0], clientID, uint16(keepAlive/time.Second))
+	if err := c.send(deadline); err != nil {
+		return 0, fmt.Errorf("send CONNECT: %w", err)
 	}
-	d.release(at)
+	if err := c.tc.SetReadDeadline(deadline); err != nil {
+		return 0, fmt.Errorf("wait for CONNACK: %w", err)
+	}
+	p, err := c.next()
+	if err != nil {
+		return 0, fmt.Errorf("wait for CONNACK: %w", err)
+	}
+	if p.kind != pktConnack {
+		return 0, fmt.Errorf("%w: packet type %d before CONNACK", errMalformed, p.kind)
+	}
+	return p.connackCode()
+}
+
+// serve runs a connection until it is lost or ctx ends: it subscribes, announces
+// the device, publishes on schedule, keeps the connection alive and reads what the
+// broker sends. Reads wait at most until the next thing to do, so one goroutine
+// does it all.
+func (d *device) serve(ctx context.Context, c *conn) error {
+	ka := d.f.opts.KeepAlive
+	stop := context.AfterFunc(ctx, func() { _ = c.tc.SetReadDeadline(longAgo) })
+	defer stop()
+	now := time.Now()
+	c.lastRead = now
+
+	c.subID = c.id()
+	c.wbuf = appendSubscribe(c.wbuf[:0], c.subID, shadowAccepted(d.thing), qos)
+	if err := c.send(now.Add(c.writeLimit)); err != nil {
+		return fmt.Errorf("send SUBSCRIBE: %w", err)
+	}
+	// Announce itself at once, as devices do after (re)connecting: the moment
+	// service is restored is then measured, not the schedule.
+	if err := d.publish(c, spec.TelemetryTopic(d.thing), telemetryPayload(d.thing, inc(&d.telemetrySeq))); err != nil {
+		return err
+	}
+	for {
+		now := time.Now()
+		if d.telemetry.due(now) {
+			d.telemetry.rearm(now)
+			if err := d.publish(c, spec.TelemetryTopic(d.thing), telemetryPayload(d.thing, inc(&d.telemetrySeq))); err != nil {
+				return err
+			}
+		}
+		if d.shadow.due(now) {
+			d.shadow.rearm(now)
+			if err := d.publish(c, "$aws/things/"+d.thing+"/shadow/update", shadowPayload(inc(&d.shadowSeq))); err != nil {
+				return err
+			}
+		}
+		// Keep-alive as paho does it: ping when nothing was sent or received for a
+		// keep-alive, and give up when the answer takes another.
+		var pingAt time.Time
+		if c.pingSent.IsZero() {
+			pingAt = c.lastWrite
+			if c.lastRead.Before(pingAt) {
+				pingAt = c.lastRead
+			}
+			pingAt = pingAt.Add(ka)
+			if !now.Before(pingAt) {
+				c.wbuf = appendPingreq(c.wbuf[:0])
+				if err := c.send(now.Add(c.writeLimit)); err != nil {
+					return fmt.Errorf("send PINGREQ: %w", err)
+				}
+				c.pingSent = now
+			}
+		}
+		if !c.pingSent.IsZero() {
+			pingAt = c.pingSent.Add(ka)
+			if !now.Before(pingAt) {
+				return fmt.Errorf("keep-alive: no PINGRESP within %s", ka)
+			}
+		}
+		wake := pingAt
+		if t, ok := d.nextDue(); ok && t.Before(wake) {
+			wake = t
+		}
+		if err := c.tc.SetReadDeadline(wake); err != nil {
+			return err
+		}
+		if ctx.Err() != nil { // after the deadline is set: Stop's cannot be overwritten
+			return ctx.Err()
+		}
+		p, err := c.next()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		c.lastRead, c.pingSent = time.Now(), time.Time{}
+		if err := d.handle(c, p); err != nil {
+			return err
+		}
+	}
+}
+
+// handle acts on one packet from the broker.
+func (d *device) handle(c *conn, p packet) error {
+	switch p.kind {
+	case pktPuback:
+		id, err := p.packetID()
+		if err != nil || id != c.inflight {
+			return err // a stray acknowledgement is ignored
+		}
+		c.inflight = 0
+		d.f.published.Add(1)
+		if !c.acked {
+			c.acked = true
+			d.record(Event{Kind: KindPublished, Region: c.region, Detail: c.topic})
+		}
+		if len(c.queue) > 0 {
+			m := c.queue[0]
+			c.queue = append(c.queue[:0], c.queue[1:]...)
+			return d.send(c, m)
+		}
+	case pktSuback:
+		id, err := p.packetID()
+		if err != nil {
+			return err
+		}
+		if id == c.subID && len(p.body) > 2 && p.body[2] == subackFailure {
+			filter := shadowAccepted(d.thing)
+			d.f.refused("subscribe: refused")
+			d.record(Event{Kind: KindRefused, Region: c.region, Detail: "subscription to " + filter + " refused"})
+		}
+	case pktPublish:
+		q, id, err := p.publishQoS()
+		if err != nil {
+			return err
+		}
+		d.f.received.Add(1)
+		if q == 1 {
+			c.wbuf = appendPuback(c.wbuf[:0], id)
+			if err := c.send(time.Now().Add(c.writeLimit)); err != nil {
+				return fmt.Errorf("send PUBACK: %w", err)
+			}
+		}
+	case pktPingresp:
+	default:
+		return fmt.Errorf("%w: unexpected packet type %d", errMalformed, p.kind)
+	}
+	return nil
+}
+
+// publish sends one scheduled message, queues it behind the one awaiting its
+// PUBACK, or counts it as not delivered when the queue is full.
+func (d *device) publish(c *conn, topic string, payload []byte) error {
+	m := message{topic: topic, payload: payload}
+	if c.inflight == 0 {
+		return d.send(c, m)
+	}
+	if len(c.queue) < queueDepth {
+		c.queue = append(c.queue, m)
+		return nil
+	}
+	d.f.failures.Add(1)
+	return nil
+}
+
+func (d *device) send(c *conn, m message) error {
+	id := c.id()
+	c.wbuf = appendPublish(c.wbuf[:0], m.topic, qos, id, m.payload)
+	c.inflight, c.topic = id, m.topic
+	if err := c.send(time.Now().Add(c.writeLimit)); err != nil {
+		return fmt.Errorf("send PUBLISH: %w", err)
+	}
+	return nil
+}
+
+// lose handles the loss of a connection: what was queued or in flight was not
+// delivered.
+func (d *device) lose(c *conn, err error) {
+	d.release(c)
 	detail := "connection lost"
 	if err != nil {
 		detail = err.Error()
 	}
-	d.record(Event{Kind: KindDisconnected, Region: at.region, Detail: detail})
+	d.record(Event{Kind: KindDisconnected, Region: c.region, Detail: detail})
 }
 
-// release marks a connection as finished: it leaves the connected count and
-// its publisher stops.
-func (d *device) release(at *attempt) {
-	at.up = false
-	close(at.done)
-	d.f.setConnected(at.region, -1)
+// disconnect ends a connection when the fleet stops: DISCONNECT, then close.
+func (d *device) disconnect(c *conn) {
+	d.release(c)
+	c.wbuf = appendDisconnect(c.wbuf[:0])
+	_ = c.send(time.Now().Add(disconnectQuiesce))
+	d.record(Event{Kind: KindDisconnected, Region: c.region, Detail: "fleet stopped"})
 }
 
-// publish hands one scheduled message to the publisher, or counts it as not
-// delivered when the device is offline or still waiting for earlier PUBACKs.
-func (d *device) publish(topic string, payload []byte) {
-	at := d.cur
-	if at == nil || !at.up {
-		d.f.failures.Add(1)
-		return
+func (d *device) release(c *conn) {
+	n := len(c.queue)
+	if c.inflight != 0 {
+		n++
 	}
-	select {
-	case at.queue <- message{topic: topic, payload: payload}:
-	default:
-		d.f.failures.Add(1)
-	}
+	d.f.failures.Add(int64(n))
+	c.queue, c.inflight = nil, 0
+	cut(c.tc)
+	d.f.setConnected(c.region, -1)
 }
 
-// publisher subscribes to the device's shadow responses, then publishes the
-// queued messages one at a time, each after the previous PUBACK, until the
-// connection is released. It counts every outcome in the fleet's Stats and
-// records the connection's first acknowledged publish.
-func (d *device) publisher(at *attempt) {
-	defer d.f.wg.Done()
-	defer close(at.stopped)
-	defer func() {
-		// Whatever is still queued was never sent.
-		d.f.failures.Add(int64(len(at.queue)))
-	}()
-
-	filter := "$aws/things/" + d.thing + "/shadow/update/accepted"
-	sub := at.client.Subscribe(filter, qos, func(paho.Client, paho.Message) { d.f.received.Add(1) })
-	select {
-	case <-sub.Done():
-	case <-at.done:
-		return
+// id returns the connection's next packet identifier (never 0).
+func (c *conn) id() uint16 {
+	c.lastID++
+	if c.lastID == 0 {
+		c.lastID = 1
 	}
-	// An error means the connection went away, which run reports; a refusal
-	// is a SUBACK failure code, which paho does not turn into an error.
-	if st, ok := sub.(*paho.SubscribeToken); ok && sub.Error() == nil && st.Result()[filter] == subackFailure {
-		d.f.refused("subscribe: refused")
-		d.record(Event{Kind: KindRefused, Region: at.region, Detail: "subscription to " + filter + " refused"})
-	}
+	return c.lastID
+}
 
-	acked := false
+// send writes wbuf by deadline. A write that times out leaves the TLS state
+// unusable; the caller then treats the connection as lost.
+func (c *conn) send(deadline time.Time) error {
+	if err := c.tc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := c.tc.Write(c.wbuf)
+	c.lastWrite = time.Now()
+	return err
+}
+
+// next returns the next whole packet from the broker, reading as needed under the
+// read deadline in force. A timeout keeps what was read of a packet.
+func (c *conn) next() (packet, error) {
 	for {
-		var m message
-		select {
-		case m = <-at.queue:
-		case <-at.done:
-			return
+		p, n, err := nextPacket(c.rbuf[c.start:])
+		if err != nil {
+			return packet{}, err
 		}
-		tok := at.client.Publish(m.topic, qos, false, m.payload)
-		select {
-		case <-tok.Done():
-		case <-at.done:
-			// paho completes the token when it tears the connection down;
-			// it was not acknowledged before the connection ended.
-			d.f.failures.Add(1)
-			return
+		if n > 0 {
+			c.start += n
+			return p, nil
 		}
-		if tok.Error() != nil {
-			d.f.failures.Add(1)
-			continue
+		if c.start > 0 {
+			c.rbuf = c.rbuf[:copy(c.rbuf, c.rbuf[c.start:])]
+			c.start = 0
 		}
-		d.f.published.Add(1)
-		if !acked {
-			acked = true
-			d.record(Event{Kind: KindPublished, Region: at.region, Detail: m.topic})
+		if len(c.rbuf) == cap(c.rbuf) {
+			c.rbuf = append(make([]byte, 0, 2*cap(c.rbuf)), c.rbuf...)
+		}
+		m, err := c.tc.Read(c.rbuf[len(c.rbuf):cap(c.rbuf)])
+		c.rbuf = c.rbuf[:len(c.rbuf)+m]
+		if err != nil && m == 0 {
+			return packet{}, err
 		}
 	}
 }
 
-// shutdown ends the device when the fleet stops: it waits for an attempt in
-// progress, stops the publisher and then disconnects. Stopping the publisher
-// first keeps it out of paho's Publish while Disconnect tears the client
-// down, which could otherwise block it for the write timeout. A publish
-// still awaiting its PUBACK counts as not delivered.
-func (d *device) shutdown(connectDone <-chan struct{}) {
-	if connectDone != nil {
-		<-connectDone // bounded by ConnectTimeout; dial aborts at once on ctx
-		if !d.attemptDone() {
-			return
-		}
-	}
-	at := d.cur
-	d.cur = nil
-	if at == nil || !at.up {
-		return
-	}
-	d.release(at)
-	<-at.stopped
-	at.client.Disconnect(disconnectQuiesce)
-	d.record(Event{Kind: KindDisconnected, Region: at.region, Detail: "fleet stopped"})
-}
+// cut closes the TCP connection underneath TLS: no close_notify, which a broker
+// that is gone could not read anyway.
+func cut(tc *tls.Conn) { _ = tc.NetConn().Close() }
+
+func shadowAccepted(thing string) string { return "$aws/things/" + thing + "/shadow/update/accepted" }
 
 // inc increments *n and returns the new value.
 func inc(n *int64) int64 {
@@ -365,39 +484,29 @@ func shadowPayload(seq int64) []byte {
 	return append(b, "}}}"...)
 }
 
-// schedule fires every interval from a random phase, without drift and
-// without catching up on missed ticks. A nil schedule never fires.
+// schedule is due every interval from a random phase, without drift and without
+// catching up on missed ticks. A zero interval is never due.
 type schedule struct {
 	every time.Duration
 	next  time.Time
-	timer *time.Timer
 }
 
-func newSchedule(every time.Duration, rng *rand.Rand) *schedule {
-	phase := time.Duration(rng.Int64N(int64(every)))
-	s := &schedule{every: every, next: time.Now().Add(phase)}
-	s.timer = time.NewTimer(phase)
-	return s
-}
-
-// c returns the channel that fires when the schedule is due; call rearm
-// after each receive.
-func (s *schedule) c() <-chan time.Time {
-	if s == nil {
-		return nil
+func newSchedule(every time.Duration, rng *rand.Rand) schedule {
+	if every <= 0 {
+		return schedule{}
 	}
-	return s.timer.C
+	return schedule{every: every, next: time.Now().Add(time.Duration(rng.Int64N(int64(every))))}
 }
 
-// rearm schedules the next firing one interval after the last one, or one
-// interval from now if the device fell more than an interval behind.
-func (s *schedule) rearm() {
-	now := time.Now()
+func (s *schedule) when() (time.Time, bool) { return s.next, s.every > 0 }
+
+func (s *schedule) due(now time.Time) bool { return s.every > 0 && !now.Before(s.next) }
+
+// rearm schedules the next time one interval after the last one, or one interval
+// from now if the device fell more than an interval behind.
+func (s *schedule) rearm(now time.Time) {
 	s.next = s.next.Add(s.every)
 	if s.next.Before(now) {
 		s.next = now.Add(s.every)
 	}
-	s.timer.Reset(s.next.Sub(now))
 }
-
-func (s *schedule) stop() { s.timer.Stop() }

@@ -1,7 +1,7 @@
 // Package fleet simulates a fleet of IoT devices for failover drills: each
-// device is an MQTT 3.1.1 client (paho.mqtt.golang) with its own thing name
-// and X.509 certificate that connects to the custom domain over mutual TLS,
-// publishes telemetry and reports shadow state, and reconnects on its own
+// device is an MQTT 3.1.1 client (this package's own, lean: mqtt.go) with its own
+// thing name and X.509 certificate that connects to the custom domain over mutual
+// TLS, publishes telemetry and reports shadow state, and reconnects on its own
 // with capped exponential backoff and full jitter, resolving the domain again
 // before every attempt, as the devices of a real fleet are expected to.
 //
@@ -12,12 +12,15 @@
 //     verifies the server certificate against Options.Roots for the domain
 //     name (ServerName = Domain, which is also sent as SNI unless
 //     Device.WithoutSNI), presenting the device certificate. The
-//     MQTT client ID is the thing name; sessions are clean; paho's own
-//     reconnect and connect-retry are off.
+//     MQTT client ID is the thing name; sessions are clean. At most four
+//     attempts per core of the process are between dial and CONNACK at once
+//     (maxHandshakes): the others wait for the CPU, as devices with a CPU of
+//     their own would not need to, rather than all time out together.
 //   - After CONNACK the device subscribes (QoS 1) to
 //     $aws/things/<thing>/shadow/update/accepted, which exercises the
-//     broker's Subscribe and Receive authorisation, then publishes telemetry
-//     to spec.TelemetryTopic(thing) every TelemetryEvery and, when
+//     broker's Subscribe and Receive authorisation, and behind the SUBSCRIBE
+//     on the same connection publishes telemetry to spec.TelemetryTopic(thing)
+//     at once and then every TelemetryEvery and, when
 //     ShadowEvery > 0, {"state":{"reported":{"seq":n}}} to
 //     $aws/things/<thing>/shadow/update, both at QoS 1. Each device's
 //     schedule starts at a random phase so publishes are spread over the
@@ -31,7 +34,9 @@
 //     local buffering would, so delivery is at most once per message.
 //   - Connection loss is seen at once when the broker closes the TCP
 //     connection (broker.SetDown) and otherwise by MQTT keep-alive
-//     (Options.KeepAlive, 2 s by default). After a loss, a refused CONNECT
+//     (Options.KeepAlive, 2 s by default: a PINGREQ after a keep-alive without
+//     a packet sent or received, the connection given up when a second one
+//     passes without an answer). After a loss, a refused CONNECT
 //     or a failed dial (a throttled CONNECT is a connection closed before
 //     its CONNACK) the device sleeps rand[0, min(Cap, Base*2^n)) (full
 //     jitter, n the number of consecutive failures) and tries again; n resets
@@ -49,15 +54,16 @@
 //
 // # Cost
 //
-// A connected device costs two goroutines of its own (its loop and a
-// publisher, so that a paho call that blocks never delays noticing a lost
-// connection), nine of paho's and three on the simulated broker: 14
-// goroutines and about 115 KiB (stacks, TLS and MQTT state of both ends) in
-// all, as BenchmarkFleetConnect measures. Telemetry and shadow schedules are
-// runtime timers. Of those bytes about 57 % are goroutine stacks (paho's nine, the
-// broker's three) and the rest TLS state, mochi's client, parsed certificates and
-// buffers. With Start both ends of every connection live in this process, so N
-// devices need 2N file descriptors (RLIMIT_NOFILE).
+// A device is one goroutine, connected or not: it writes its packets itself and
+// reads with a deadline at the next thing it has to do (a scheduled publish, a
+// keep-alive), so a lost connection is noticed as soon as the read fails. The
+// simulated broker (mochi-mqtt) adds two per connection. BenchmarkFleetConnect
+// measures a connected device, both ends in one process, at about 55 KB: 29 KB of
+// goroutine stacks (the device's and mochi's two) and 25 KB of heap, most of it TLS
+// (record buffers, AES-GCM state, the peer certificate each end parses) and mochi's
+// client. With paho it was 103 KB: 14 goroutines, 60 KB of stacks. With Start
+// both ends of every connection live in this process, so N devices need 2N file
+// descriptors (RLIMIT_NOFILE).
 //
 // # Child processes
 //

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,10 @@ type Options struct {
 	// OnEvent, when set, is called with every timeline event as it is recorded,
 	// outside the fleet's locks; a fleet worker forwards them to its parent.
 	OnEvent func(thing string, e Event)
+
+	// forwardOnly keeps no timelines (Timeline returns nil): a fleet worker's parent
+	// keeps them from OnEvent.
+	forwardOnly bool
 }
 
 // Defaults for zero Options fields.
@@ -85,6 +90,16 @@ const (
 	DefaultBackoffBase    = 100 * time.Millisecond
 	DefaultBackoffCap     = 5 * time.Second
 )
+
+// maxHandshakes is how many connection attempts of a process's devices may be between
+// dial and CONNACK at once: a few per core keep the cores busy. Real devices each
+// have their own CPU; here thousands share two cores, and without a bound a
+// reconnect storm starts every handshake at once, finishes none of them within
+// ConnectTimeout and retries them all (congestion collapse: 10,000 devices never
+// connected). Waiting for a slot is the device waiting for the simulator's CPU: it
+// delays the device, it never admits one AWS would refuse, and the brokers' quotas
+// see every CONNECT as it comes.
+func maxHandshakes() int { return 4 * runtime.GOMAXPROCS(0) }
 
 // waitPoll is how often Wait re-checks its condition when no event arrives,
 // for conditions on counters that do not produce events.
@@ -166,6 +181,9 @@ type Fleet struct {
 	published, failures, received      atomic.Int64
 	connects, reconnects, connectFails atomic.Int64
 
+	// handshakes bounds the attempts between dial and CONNACK in this process.
+	handshakes chan struct{}
+
 	mu        sync.Mutex
 	connected map[string]int // Region -> devices connected
 	refusals  map[string]int64
@@ -180,11 +198,12 @@ func Start(ctx context.Context, devices []Device, opts Options) (*Fleet, error) 
 		return nil, err
 	}
 	f := &Fleet{
-		opts:      opts,
-		devices:   make(map[string]*device, len(devices)),
-		connected: make(map[string]int),
-		refusals:  make(map[string]int64),
-		changed:   make(chan struct{}),
+		opts:       opts,
+		devices:    make(map[string]*device, len(devices)),
+		connected:  make(map[string]int),
+		refusals:   make(map[string]int64),
+		changed:    make(chan struct{}),
+		handshakes: make(chan struct{}, maxHandshakes()),
 	}
 	for _, region := range opts.Regions {
 		f.connected[region] = 0
@@ -197,16 +216,19 @@ func Start(ctx context.Context, devices []Device, opts Options) (*Fleet, error) 
 		if _, dup := f.devices[d.Thing]; dup {
 			return nil, fmt.Errorf("fleet: device %q listed twice", d.Thing)
 		}
-		tlsConf := pki.ClientTLS(d.Cert, opts.Roots, opts.Domain)
+		// The TLS configuration keeps the key and DER only: the parsed certificate
+		// and the PEMs are the caller's (a worker drops them).
+		id := pki.Device{TLS: d.Cert.TLS}
+		id.TLS.Leaf = nil
+		tlsConf := pki.ClientTLS(&id, opts.Roots, opts.Domain)
 		if d.WithoutSNI {
-			tlsConf = pki.ClientTLSWithoutSNI(d.Cert, opts.Roots, opts.Domain)
+			tlsConf = pki.ClientTLSWithoutSNI(&id, opts.Roots, opts.Domain)
 		}
 		dev := &device{
 			f:     f,
 			thing: d.Thing,
 			tls:   tlsConf,
 			rng:   rand.New(rand.NewPCG(uint64(opts.Seed), uint64(opts.FirstIndex+i))),
-			log:   opts.Logger.With("thing", d.Thing),
 		}
 		f.devices[d.Thing] = dev
 		devs = append(devs, dev)
@@ -347,27 +369,25 @@ func (f *Fleet) refused(reason string) {
 	f.refusals[reason]++
 }
 
-// dial opens the TLS connection of one attempt: resolve, TCP, handshake.
-func (f *Fleet) dial(ctx context.Context, d *device, at *attempt) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.opts.ConnectTimeout)
-	defer cancel()
+// dial opens the TLS connection of one attempt: resolve, TCP, handshake. It
+// returns the IP it resolved, if it got that far.
+func (f *Fleet) dial(ctx context.Context, d *device) (string, *tls.Conn, error) {
 	ip, ttl, err := f.opts.Resolver.Lookup(ctx, f.opts.Domain)
 	if err != nil {
 		d.record(Event{Kind: KindResolve, Detail: "error: " + err.Error()})
-		return nil, fmt.Errorf("resolve %s: %w", f.opts.Domain, err)
+		return "", nil, fmt.Errorf("resolve %s: %w", f.opts.Domain, err)
 	}
-	at.setIP(ip)
-	d.record(Event{Kind: KindResolve, Region: f.region(ip), Detail: fmt.Sprintf("%s ttl=%s", ip, ttl)})
+	d.record(Event{Kind: KindResolve, Region: f.region(ip), Detail: ip + " ttl=" + ttl.String()})
 
 	var dialer net.Dialer
 	raw, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(ip, f.opts.Port))
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", ip, err)
+		return ip, nil, fmt.Errorf("dial %s: %w", ip, err)
 	}
 	conn := tls.Client(raw, d.tls)
 	if err := conn.HandshakeContext(ctx); err != nil {
 		_ = raw.Close()
-		return nil, fmt.Errorf("tls handshake with %s: %w", ip, err)
+		return ip, nil, fmt.Errorf("tls handshake with %s: %w", ip, err)
 	}
-	return conn, nil
+	return ip, conn, nil
 }

@@ -89,6 +89,7 @@ type worker struct {
 	stdin  io.WriteCloser
 	things []string
 	stats  Stats // its latest snapshot
+	peak   int64 // its peak resident size as it last reported it
 	done   chan struct{}
 }
 
@@ -118,6 +119,8 @@ type workerMsg struct {
 	Thing string `json:",omitempty"`
 	Event *Event `json:",omitempty"`
 	Stats *Stats `json:",omitempty"`
+	// PeakRSS is the worker's peak resident size in bytes, sent with its counters.
+	PeakRSS int64 `json:",omitempty"`
 }
 
 // StartProcesses starts the devices in child processes of PerProcess devices each
@@ -271,6 +274,7 @@ func (ps *Processes) apply(w *worker, msg workerMsg) {
 	defer ps.mu.Unlock()
 	if msg.Stats != nil {
 		w.stats = *msg.Stats
+		w.peak = max(w.peak, msg.PeakRSS)
 	}
 	if msg.Event == nil {
 		return
@@ -344,16 +348,15 @@ func (ps *Processes) PIDs() []int {
 	return out
 }
 
-// PeakRSS is the sum of the workers' peak resident sizes in bytes, known once they
-// have exited (0 where the platform does not report it).
+// PeakRSS is the sum of the workers' peak resident sizes in bytes as they last
+// reported them (each with its counters, and once more as it stops): a sum of
+// peaks, so at least any moment's total. 0 where the platform does not report it.
 func (ps *Processes) PeakRSS() int64 {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	var n int64
 	for _, w := range ps.workers {
-		select {
-		case <-w.done:
-			n += maxRSS(w.cmd.ProcessState)
-		default:
-		}
+		n += w.peak
 	}
 	return n
 }

@@ -2,14 +2,11 @@
 
 package fleet
 
-import (
-	"os"
-	"syscall"
-)
+import "syscall"
 
 // workerProcAttr: elsewhere a worker relies on its stdin closing when the parent
 // ends.
 func workerProcAttr() *syscall.SysProcAttr { return nil }
 
-// maxRSS: not reported here.
-func maxRSS(*os.ProcessState) int64 { return 0 }
+// selfPeakRSS: not reported here.
+func selfPeakRSS() int64 { return 0 }

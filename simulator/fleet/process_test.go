@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -173,5 +174,31 @@ func TestProcessesStopOnContext(t *testing.T) {
 	}
 	if s := ps.Stats(); s.DevicesLost != 0 || ps.Connected()[primary] != 0 {
 		t.Errorf("after Stop: %d lost, %d connected; want 0 and 0", s.DevicesLost, ps.Connected()[primary])
+	}
+}
+
+// TestProcessesPeakRSSIsTheWorkers: the workers' peak memory is their own, not the
+// parent's. A finished child's rusage on Linux counts the resident size of the
+// parent it was forked from (500 MiB for /bin/true forked by a 500 MiB process),
+// which made a 10,000-device drill's peak-MiB 6,600 where the workers used a
+// fraction of it; here the parent holds 256 MiB while two devices run in a worker.
+func TestProcessesPeakRSSIsTheWorkers(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("peak resident size is reported on Linux only")
+	}
+	ballast := make([]byte, 256<<20)
+	for i := 0; i < len(ballast); i += 4096 {
+		ballast[i] = 1 // resident, not just reserved
+	}
+	w := newWorld(t)
+	devs := w.devices(t, "rss", 2, w.a)
+	ps := startProcesses(t, context.Background(), w, devs, 2)
+	if err := ps.WaitConnected(waitCtx(t), primary, 2); err != nil {
+		t.Fatal(err)
+	}
+	ps.Stop()
+	runtime.KeepAlive(ballast)
+	if peak := ps.PeakRSS(); peak <= 0 || peak >= 128<<20 {
+		t.Errorf("worker peak %d MiB with a 256 MiB parent: want its own few MiB", peak>>20)
 	}
 }

@@ -1,6 +1,10 @@
 package fleet
 
-import "time"
+import (
+	"context"
+	"log/slog"
+	"time"
+)
 
 // EventKind names what happened to a device.
 type EventKind string
@@ -43,19 +47,23 @@ type Event struct {
 // record appends e (stamped now) to the device's timeline and wakes waiters.
 func (d *device) record(e Event) {
 	e.At = time.Now()
-	d.mu.Lock()
-	if len(d.events) == maxEvents {
-		// Drop the oldest quarter at once so trimming is amortised.
-		n := copy(d.events, d.events[maxEvents/4:])
-		d.events = d.events[:n]
+	o := &d.f.opts
+	if !o.forwardOnly {
+		d.mu.Lock()
+		if len(d.events) == maxEvents {
+			// Drop the oldest quarter at once so trimming is amortised.
+			n := copy(d.events, d.events[maxEvents/4:])
+			d.events = d.events[:n]
+		}
+		d.events = append(d.events, e)
+		d.mu.Unlock()
 	}
-	d.events = append(d.events, e)
-	d.mu.Unlock()
-
-	if d.f.opts.OnEvent != nil {
-		d.f.opts.OnEvent(d.thing, e)
+	if o.OnEvent != nil {
+		o.OnEvent(d.thing, e)
 	}
-	d.log.Debug("device event", "kind", string(e.Kind), "region", e.Region, "detail", e.Detail)
+	if o.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		o.Logger.Debug("device event", "thing", d.thing, "kind", string(e.Kind), "region", e.Region, "detail", e.Detail)
+	}
 	d.f.mu.Lock()
 	d.f.notifyLocked()
 	d.f.mu.Unlock()

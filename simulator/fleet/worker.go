@@ -51,7 +51,7 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 			return fmt.Errorf("fleet worker: device %s: %w", d.Thing, err)
 		}
 		// Only the TLS identity crosses: the PEMs are not kept.
-		devices[i] = Device{Thing: d.Thing, Cert: &pki.Device{TLS: cert, Leaf: cert.Leaf}, WithoutSNI: d.WithoutSNI}
+		devices[i] = Device{Thing: d.Thing, Cert: &pki.Device{TLS: cert}, WithoutSNI: d.WithoutSNI}
 	}
 	spec.Devices = nil
 
@@ -61,7 +61,7 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 		Resolver:       dns.NewResolver(spec.DNSAddr, dns.WithTTLUnit(spec.TTLUnit)),
 		TelemetryEvery: spec.TelemetryEvery, ShadowEvery: spec.ShadowEvery, Backoff: spec.Backoff, Seed: spec.Seed,
 		Regions: spec.Regions, KeepAlive: spec.KeepAlive, ConnectTimeout: spec.ConnectTimeout, StartSpread: spec.StartSpread,
-		FirstIndex: spec.FirstIndex, OnEvent: out.event}
+		FirstIndex: spec.FirstIndex, OnEvent: out.event, forwardOnly: true}
 	f, err := Start(context.Background(), devices, opts)
 	if err != nil {
 		return err
@@ -145,7 +145,7 @@ func (e *emitter) flush() {
 
 func (e *emitter) event(thing string, ev Event) { e.write(workerMsg{Thing: thing, Event: &ev}) }
 
-func (e *emitter) stats(s Stats) { e.write(workerMsg{Stats: &s}) }
+func (e *emitter) stats(s Stats) { e.write(workerMsg{Stats: &s, PeakRSS: selfPeakRSS()}) }
 
 func (e *emitter) close() {
 	e.once.Do(func() { close(e.closed) })
