@@ -1,6 +1,7 @@
 // Package fleetsync copies an existing fleet from the primary Region to the secondary:
-// every thing type, the static thing group tree, and then every selected thing with
-// its type, attributes, group memberships, certificates (RegisterCertificateWithoutCA),
+// every thing type, the static thing group tree, the billing groups (when the clients
+// have their calls), and then every selected thing with its type, attributes, group
+// memberships, billing group, certificates (RegisterCertificateWithoutCA),
 // policies (Region rewritten) and attachments, and optionally its classic shadow. It
 // is the engine of `iotdr sync`, for teams that adopt iot-dr with devices already
 // registered: the event pipeline only sees changes made from then on.

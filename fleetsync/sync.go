@@ -72,6 +72,9 @@ func (t *Tally) add(s Status) {
 // Summary is the outcome of a Run.
 type Summary struct {
 	ThingTypes, ThingGroups, Things Tally
+	// BillingGroups counts the billing groups (none when the clients have no
+	// billing-group calls).
+	BillingGroups Tally
 	// RetainedMessages counts the retained topics (Options.Retained).
 	RetainedMessages Tally
 	// Failures lists every failed resource, in completion order.
@@ -84,7 +87,7 @@ type Summary struct {
 
 // Failed returns how many resources failed.
 func (s Summary) Failed() int {
-	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.Things.Failed + s.RetainedMessages.Failed
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Things.Failed + s.RetainedMessages.Failed
 }
 
 // Selector streams the names of the things to sync: it calls yield once per name and
@@ -179,14 +182,19 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			opts.Count = CountThings(opts.Source)
 		}
 	}
+	var srcBilling, tgtBilling billingAPI
+	if s, t, ok := billingSides(opts.Source, opts.Target); ok {
+		srcBilling, tgtBilling = s, t
+	}
 	e := &engine{
-		opts: opts,
+		opts: opts, billing: srcBilling,
 		// One replication.Run per sync: a policy the fleet shares is converged once.
 		rep: (&replication.Replicator{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
+			SourceBilling: srcBilling, TargetBilling: tgtBilling,
 			SourceRetained: opts.SourceRetained, TargetRetained: opts.TargetRetained,
 		}).NewRun(),
 		cmp: &verify.Comparer{
@@ -214,6 +222,8 @@ type engine struct {
 	opts Options
 	rep  *replication.Run
 	cmp  *verify.Comparer
+	// billing lists the source's billing groups; nil when the clients have none.
+	billing billingAPI
 
 	mu      sync.Mutex
 	summary Summary
@@ -239,6 +249,7 @@ func (e *engine) run(ctx context.Context) error {
 	}{
 		{"thing types", replication.ThingTypeNames(e.opts.Source), e.thingType},
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
+		{"billing groups", nil, e.billingGroup},
 		{"things", e.opts.Things, e.thing},
 	}
 	if e.opts.Retained {
@@ -249,6 +260,12 @@ func (e *engine) run(ctx context.Context) error {
 		}{"retained messages", replication.RetainedTopics(e.opts.SourceRetained), e.retainedMessage})
 	}
 	for _, ph := range phases {
+		if ph.name == "billing groups" {
+			if e.billing == nil {
+				continue
+			}
+			ph.list = replication.BillingGroupNames(e.billing)
+		}
 		if ph.name == "thing groups" && e.opts.Marks != nil && !e.opts.DryRun {
 			if err := e.markedGroups(ctx, ph.list, ph.work); err != nil {
 				return fmt.Errorf("sync %s: %w", ph.name, err)
@@ -298,6 +315,8 @@ func (e *engine) record(r Result) {
 		e.summary.ThingTypes.add(r.Status)
 	case KindThingGroup:
 		e.summary.ThingGroups.add(r.Status)
+	case KindBillingGroup:
+		e.summary.BillingGroups.add(r.Status)
 	case KindRetained:
 		e.summary.RetainedMessages.add(r.Status)
 	default:
@@ -455,6 +474,8 @@ func kindResource(kind string) verify.Resource {
 		return verify.ThingType
 	case KindThingGroup:
 		return verify.ThingGroup
+	case KindBillingGroup:
+		return verify.BillingGroup
 	case KindRetained:
 		return verify.RetainedMessage
 	}

@@ -156,6 +156,9 @@ func (c *Comparer) Thing(ctx context.Context, name string) ([]Difference, error)
 		out = append(out, Difference{Kind: Different, Resource: Thing, Name: name, Field: "attributes",
 			Source: attrString(s.Attributes), Target: attrString(t.Attributes)})
 	}
+	if a, b := aws.ToString(s.BillingGroupName), aws.ToString(t.BillingGroupName); a != b {
+		out = append(out, Difference{Kind: Different, Resource: Thing, Name: name, Field: "billing group", Source: quote(&a), Target: quote(&b)})
+	}
 	groups, err := c.memberships(ctx, name)
 	if err != nil {
 		return nil, err

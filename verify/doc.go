@@ -1,7 +1,9 @@
 // Package verify compares the replicated state of two AWS IoT Regions (the primary,
 // "source", and the secondary, "target") and reports every difference: things (type,
 // attributes), thing types (deprecation, properties), static thing groups (parent,
-// description, attributes), group memberships, the certificates attached to things
+// description, attributes), billing groups (description, when both clients have the
+// billing-group calls) and each thing's billing group, group memberships, the
+// certificates attached to things
 // (by certificate id, which is the SHA-256 fingerprint of the DER and therefore the
 // same in both Regions; status), the policies attached to those certificates (default
 // document, compared after rewriting the source's Region in ARNs to the target's, as
@@ -20,7 +22,7 @@
 // Differences are streamed to a callback as they are found.
 //
 // What it is NOT: it never writes, and it does not compare what replication does not
-// copy (dynamic thing groups, billing groups, tags, certificates and policies not
+// copy (dynamic thing groups, tags, certificates and policies not
 // reachable from a thing, CA certificates, non-certificate principals), nor retained
 // messages' MQTT 5 user properties (with Comparer.Retained it compares their payload
 // and QoS, in a phase after the things).

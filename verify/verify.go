@@ -147,6 +147,9 @@ type Report struct {
 	// ThingTypes, ThingGroups and Things count the resources checked (each name once,
 	// from either Region).
 	ThingTypes, ThingGroups, Things int
+	// BillingGroups counts the billing groups checked (0 when the clients cannot
+	// list them).
+	BillingGroups int
 	// RetainedMessages counts the retained topics checked (Comparer.Retained).
 	RetainedMessages int
 	// Differences counts the differences by kind.
@@ -188,6 +191,7 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 	}{
 		{"thing types", run.thingTypes},
 		{"thing groups", run.thingGroups},
+		{"billing groups", run.billingGroups},
 		{"things", run.things},
 	}
 	if c.Retained {

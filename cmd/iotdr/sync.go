@@ -377,7 +377,7 @@ func printSyncSummary(w io.Writer, from, to string, s fleetsync.Summary) {
 	for _, row := range []struct {
 		name string
 		t    fleetsync.Tally
-	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"things", s.Things}, {"retained messages", s.RetainedMessages}} {
+	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"things", s.Things}, {"retained messages", s.RetainedMessages}} {
 		if row.name == "retained messages" && row.t.Total() == 0 {
 			continue // not asked for (--retained), or none
 		}

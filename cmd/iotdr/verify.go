@@ -109,9 +109,10 @@ type verifyJSON struct {
 	Target  string `json:"target"`
 	Equal   bool   `json:"equal"`
 	Checked struct {
-		ThingTypes  int `json:"thingTypes"`
-		ThingGroups int `json:"thingGroups"`
-		Things      int `json:"things"`
+		ThingTypes    int `json:"thingTypes"`
+		ThingGroups   int `json:"thingGroups"`
+		BillingGroups int `json:"billingGroups"`
+		Things        int `json:"things"`
 		// RetainedMessages is 0 without --retained.
 		RetainedMessages int `json:"retainedMessages"`
 	} `json:"checked"`
@@ -131,6 +132,7 @@ func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map
 		out.Conflicts = []regionConflicts{}
 	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
+	out.Checked.BillingGroups = rep.BillingGroups
 	out.Checked.RetainedMessages = rep.RetainedMessages
 	for _, k := range verify.Kinds {
 		out.Counts[k] = rep.Differences[k]
@@ -155,8 +157,8 @@ func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[ver
 	if rep.RetainedMessages > 0 {
 		retained = fmt.Sprintf(", %d retained messages", rep.RetainedMessages)
 	}
-	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d things%s\n",
-		from, to, rep.ThingTypes, rep.ThingGroups, rep.Things, retained)
+	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d billing groups, %d things%s\n",
+		from, to, rep.ThingTypes, rep.ThingGroups, rep.BillingGroups, rep.Things, retained)
 	if rep.Total() == 0 {
 		fmt.Fprintln(w, "The Regions are equal.")
 		return

@@ -27,6 +27,18 @@ var registryKindBehaviours = []behaviour{
 		run: billingGroupMembership,
 	},
 	{
+		// What the billing-group replication converges with.
+		name: "billinggroup/update",
+		run:  billingGroupUpdate,
+	},
+	{
+		name: "billinggroup/delete-releases-things",
+		motoDiffers: "moto's DeleteBillingGroup leaves billingGroupName on the group's things, and fails on a missing group " +
+			"(AWS: deleting a billing group removes its things from it; the fakes model a missing group's delete as succeeding, " +
+			"https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteBillingGroup.html)",
+		run: billingGroupDelete,
+	},
+	{
 		// What `iotdr readiness` reads of each Region's custom domain.
 		name: "domainconfiguration/lifecycle",
 		run:  domainConfigurationLifecycle,
@@ -120,4 +132,39 @@ func thingTypeUpdate(ctx context.Context, t *testing.T, tg Target) {
 	_, err := tg.IoT.UpdateThingType(ctx, &iot.UpdateThingTypeInput{ThingTypeName: aws.String("nope"),
 		ThingTypeProperties: &types.ThingTypeProperties{ThingTypeDescription: aws.String("x")}})
 	wantErr[*types.ResourceNotFoundException](t, "UpdateThingType of a missing type", err)
+}
+
+func billingGroupUpdate(ctx context.Context, t *testing.T, tg Target) {
+	must[*iot.CreateBillingGroupOutput](t, "CreateBillingGroup")(tg.IoT.CreateBillingGroup(ctx, &iot.CreateBillingGroupInput{BillingGroupName: aws.String("bg-u"),
+		BillingGroupProperties: &types.BillingGroupProperties{BillingGroupDescription: aws.String("v1")}}))
+	update := func(desc string, expected *int64) (*iot.UpdateBillingGroupOutput, error) {
+		return tg.IoT.UpdateBillingGroup(ctx, &iot.UpdateBillingGroupInput{BillingGroupName: aws.String("bg-u"), ExpectedVersion: expected,
+			BillingGroupProperties: &types.BillingGroupProperties{BillingGroupDescription: aws.String(desc)}})
+	}
+	// AWS: a new group is at version 1 and every update increments it.
+	up := must[*iot.UpdateBillingGroupOutput](t, "UpdateBillingGroup")(update("v2", nil))
+	if up.Version != 2 {
+		t.Errorf("UpdateBillingGroup version = %d, want 2", up.Version)
+	}
+	d := must[*iot.DescribeBillingGroupOutput](t, "DescribeBillingGroup")(tg.IoT.DescribeBillingGroup(ctx, &iot.DescribeBillingGroupInput{BillingGroupName: aws.String("bg-u")}))
+	if d.BillingGroupProperties == nil || aws.ToString(d.BillingGroupProperties.BillingGroupDescription) != "v2" {
+		t.Errorf("after UpdateBillingGroup: properties %+v", d.BillingGroupProperties)
+	}
+	_, err := update("v3", aws.Int64(up.Version-1))
+	wantErr[*types.VersionConflictException](t, "UpdateBillingGroup at a stale version", err)
+	_, err = tg.IoT.UpdateBillingGroup(ctx, &iot.UpdateBillingGroupInput{BillingGroupName: aws.String("nope"),
+		BillingGroupProperties: &types.BillingGroupProperties{BillingGroupDescription: aws.String("x")}})
+	wantErr[*types.ResourceNotFoundException](t, "UpdateBillingGroup of a missing group", err)
+}
+
+func billingGroupDelete(ctx context.Context, t *testing.T, tg Target) {
+	must[*iot.CreateBillingGroupOutput](t, "CreateBillingGroup")(tg.IoT.CreateBillingGroup(ctx, &iot.CreateBillingGroupInput{BillingGroupName: aws.String("bg-d")}))
+	must[*iot.CreateThingOutput](t, "CreateThing")(tg.IoT.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("billed")}))
+	must[*iot.AddThingToBillingGroupOutput](t, "AddThingToBillingGroup")(tg.IoT.AddThingToBillingGroup(ctx, &iot.AddThingToBillingGroupInput{
+		BillingGroupName: aws.String("bg-d"), ThingName: aws.String("billed")}))
+	must[*iot.DeleteBillingGroupOutput](t, "DeleteBillingGroup")(tg.IoT.DeleteBillingGroup(ctx, &iot.DeleteBillingGroupInput{BillingGroupName: aws.String("bg-d")}))
+	if d := must[*iot.DescribeThingOutput](t, "DescribeThing")(tg.IoT.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("billed")})); d.BillingGroupName != nil {
+		t.Errorf("DescribeThing billingGroupName after the group's delete = %q, want none", aws.ToString(d.BillingGroupName))
+	}
+	must[*iot.DeleteBillingGroupOutput](t, "DeleteBillingGroup of a missing group")(tg.IoT.DeleteBillingGroup(ctx, &iot.DeleteBillingGroupInput{BillingGroupName: aws.String("bg-d")}))
 }

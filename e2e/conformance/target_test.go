@@ -44,6 +44,8 @@ type controlPlane interface {
 	DescribeBillingGroup(ctx context.Context, in *iot.DescribeBillingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeBillingGroupOutput, error)
 	AddThingToBillingGroup(ctx context.Context, in *iot.AddThingToBillingGroupInput, optFns ...func(*iot.Options)) (*iot.AddThingToBillingGroupOutput, error)
 	ListThingsInBillingGroup(ctx context.Context, in *iot.ListThingsInBillingGroupInput, optFns ...func(*iot.Options)) (*iot.ListThingsInBillingGroupOutput, error)
+	UpdateBillingGroup(ctx context.Context, in *iot.UpdateBillingGroupInput, optFns ...func(*iot.Options)) (*iot.UpdateBillingGroupOutput, error)
+	DeleteBillingGroup(ctx context.Context, in *iot.DeleteBillingGroupInput, optFns ...func(*iot.Options)) (*iot.DeleteBillingGroupOutput, error)
 	CreateDomainConfiguration(ctx context.Context, in *iot.CreateDomainConfigurationInput, optFns ...func(*iot.Options)) (*iot.CreateDomainConfigurationOutput, error)
 	DescribeDomainConfiguration(ctx context.Context, in *iot.DescribeDomainConfigurationInput, optFns ...func(*iot.Options)) (*iot.DescribeDomainConfigurationOutput, error)
 	UpdateDomainConfiguration(ctx context.Context, in *iot.UpdateDomainConfigurationInput, optFns ...func(*iot.Options)) (*iot.UpdateDomainConfigurationOutput, error)

@@ -47,6 +47,7 @@ type Converger interface {
 	Shadow(ctx context.Context, thing string) (replication.Outcome, error)
 	NamedShadow(ctx context.Context, thing, shadow string) (replication.Outcome, error)
 	RetainedMessage(ctx context.Context, topic string) (replication.Outcome, error)
+	BillingGroup(ctx context.Context, name string) (replication.Outcome, error)
 }
 
 // LagRecorder receives one replication-lag sample per apply that changed something.
@@ -205,6 +206,8 @@ func (a *Applier) converge(ctx context.Context, kind, name string) (replication.
 		return c.NamedShadow(ctx, thing, shadow)
 	case spec.KindRetained:
 		return c.RetainedMessage(ctx, name)
+	case spec.KindBillingGroup:
+		return c.BillingGroup(ctx, name)
 	}
 	return replication.Outcome{}, &replication.PermanentError{Op: "apply", Err: fmt.Errorf("no apply for kind %q", kind)}
 }

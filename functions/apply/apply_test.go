@@ -70,6 +70,9 @@ func (f *fakeConverger) Shadow(_ context.Context, n string) (replication.Outcome
 func (f *fakeConverger) RetainedMessage(_ context.Context, topic string) (replication.Outcome, error) {
 	return f.do(spec.KindRetained, topic)
 }
+func (f *fakeConverger) BillingGroup(_ context.Context, name string) (replication.Outcome, error) {
+	return f.do(spec.KindBillingGroup, name)
+}
 func (f *fakeConverger) NamedShadow(_ context.Context, thing, shadow string) (replication.Outcome, error) {
 	return f.do(spec.KindNamedShadow, spec.NamedShadowKey(thing, shadow))
 }

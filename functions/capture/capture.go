@@ -40,8 +40,10 @@ type Capturer struct {
 	// Held is what this Region's apply converged retained messages to
 	// (*applymark.Held); nil: a retained message another Region's item names is
 	// never taken for deleted here.
-	Held  HeldCopies
-	Store *state.Store
+	Held HeldCopies
+	// Billing is this Region's control plane for billing groups; nil leaves them out.
+	Billing BillingGroupReader
+	Store   *state.Store
 	// Region is this Region; it is written as every item's origin.
 	Region string
 	Logger *slog.Logger
@@ -208,7 +210,10 @@ func (c *Capturer) Thing(ctx context.Context, name string, changedAt time.Time) 
 	if err != nil {
 		return res, fmt.Errorf("capture: describe thing %s: %w", name, err)
 	}
-	body := state.Thing{ThingTypeName: aws.ToString(d.ThingTypeName), Attributes: d.Attributes}
+	body := state.Thing{ThingTypeName: aws.ToString(d.ThingTypeName), Attributes: d.Attributes, BillingGroup: aws.ToString(d.BillingGroupName)}
+	if err := c.thingBillingGroup(ctx, &res, body.BillingGroup, changedAt); err != nil {
+		return res, err
+	}
 	if err := c.putBody(ctx, &res, spec.KindThing, name, body, readAt, changedAt); err != nil {
 		return res, err
 	}
@@ -696,6 +701,11 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 			return false, nil
 		}
 		_, err = c.Retained.GetRetainedMessage(ctx, &iotdataplane.GetRetainedMessageInput{Topic: aws.String(name)})
+	case spec.KindBillingGroup:
+		if c.Billing == nil {
+			return false, nil
+		}
+		_, err = c.Billing.DescribeBillingGroup(ctx, &iot.DescribeBillingGroupInput{BillingGroupName: aws.String(name)})
 	default:
 		return false, nil
 	}
@@ -738,6 +748,8 @@ func (c *Capturer) key(ctx context.Context, key string) (Result, error) {
 		return c.NamedShadow(ctx, thing, shadow)
 	case spec.KindRetained:
 		return c.RetainedMessage(ctx, name)
+	case spec.KindBillingGroup:
+		return c.BillingGroup(ctx, name, time.Time{})
 	}
 	return Result{}, permanent(fmt.Errorf("capture: no capture for kind %q", kind))
 }

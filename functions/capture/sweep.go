@@ -17,12 +17,16 @@ import (
 const (
 	SweepThingTypes  = "thing-types"
 	SweepThingGroups = "thing-groups"
-	SweepThings      = "things"
+	// SweepBillingGroups pages through the Region's billing groups (when the
+	// capturer has a billing-group client): they raise no registry events.
+	SweepBillingGroups = "billing-groups"
+	SweepThings        = "things"
 	// SweepRetained pages through the Region's retained messages (when the capturer
 	// has a data plane for them).
 	SweepRetained = "retained"
 	// SweepTable pages through the state table and captures again every thing, thing
-	// type, thing group, named shadow and retained message this Region captured that
+	// type, thing group, billing group, named shadow and retained message this Region
+	// captured that
 	// no longer exists here: a delete
 	// whose event was lost (a broker outage drops registry events).
 	SweepTable = "table"
@@ -107,6 +111,8 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 		case SweepThingTypes:
 			st.Stage = SweepThingGroups
 		case SweepThingGroups:
+			st.Stage = SweepBillingGroups
+		case SweepBillingGroups:
 			st.Stage = SweepThings
 		default:
 			st.Stage = SweepRetained
@@ -137,6 +143,8 @@ func (s *Sweeper) page(ctx context.Context, stage string, tok *string, size *int
 			names = append(names, aws.ToString(g.GroupName))
 		}
 		return names, out.NextToken, nil
+	case SweepBillingGroups:
+		return c.billingGroupPage(ctx, tok, size)
 	case SweepThings:
 		out, err := c.IoT.ListThings(ctx, &iot.ListThingsInput{NextToken: tok, MaxResults: size})
 		if err != nil {
@@ -169,6 +177,9 @@ func (s *Sweeper) capture(ctx context.Context, stage, name string) (Result, stri
 	case SweepThingGroups:
 		r, err := c.ThingGroup(ctx, name, time.Time{})
 		return r, spec.StateKey(spec.KindThingGroup, name), err
+	case SweepBillingGroups:
+		r, err := c.BillingGroup(ctx, name, time.Time{})
+		return r, spec.StateKey(spec.KindBillingGroup, name), err
 	}
 	r, err := c.Thing(ctx, name, time.Time{})
 	if err != nil || !s.Shadows {

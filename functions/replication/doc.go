@@ -14,7 +14,9 @@
 // What is replicated: things (type, attributes), thing types (properties, updated in
 // place with UpdateThingType: description, searchable attributes, MQTT 5 propagating
 // attributes; deprecation),
-// static thing groups (hierarchy, description, attributes, memberships), the X.509
+// static thing groups (hierarchy, description, attributes, memberships), billing groups
+// (description; a thing's billing group is converged with the thing, a thing being in
+// at most one; BillingGroup, SourceBilling and TargetBilling), the X.509
 // certificates attached to things (registered with RegisterCertificateWithoutCA, status
 // mirrored), the IoT policies attached to those certificates (Region in ARNs rewritten)
 // classic and named shadows (desired and reported state; AllShadows lists a thing's
@@ -23,7 +25,7 @@
 //
 // What it is NOT: it does not parse events (the handlers map an event to a resource
 // name), it does not retry (the state machine does; see PermanentError), and it does
-// not replicate dynamic thing groups, billing groups, tags, CA certificates,
+// not replicate dynamic thing groups, tags, CA certificates,
 // provisioning templates, role aliases, non-certificate principals, exclusive
 // thing-principal associations, retained messages' MQTT 5 user properties and expiry,
 // or certificates and policies that are not reachable from a thing. Source and target are assumed to be the same AWS account.

@@ -109,6 +109,10 @@ type Replicator struct {
 	// messages; only RetainedMessage needs them.
 	SourceRetained RetainedSource
 	TargetRetained RetainedTarget
+	// SourceBilling and TargetBilling are the billing-group sides; BillingGroup
+	// needs them, and Thing does for a thing in a billing group.
+	SourceBilling BillingGroupSource
+	TargetBilling BillingGroups
 	// SourceRegion and TargetRegion name the Regions; policy ARNs are rewritten from
 	// the one to the other.
 	SourceRegion, TargetRegion string

@@ -42,7 +42,8 @@ func (r *Replicator) thing(ctx context.Context, name string, rec *recorder, cach
 	if err != nil {
 		return 0, fmt.Errorf("describe in %s: %w", r.SourceRegion, err)
 	}
-	if err := r.syncThing(ctx, src, rec); err != nil {
+	billing, err := r.syncThing(ctx, src, rec)
+	if err != nil {
 		return 0, err
 	}
 	n, err := r.syncPrincipals(ctx, name, rec, cache)
@@ -55,12 +56,12 @@ func (r *Replicator) thing(ctx context.Context, name string, rec *recorder, cach
 	if err := r.memberships(ctx, name, rec); err != nil && !errors.Is(err, errSourceGone) {
 		return n, err
 	}
-	return n, nil
+	return n, r.billingMembership(ctx, name, aws.ToString(src.BillingGroupName), billing, rec)
 }
 
 // syncThing creates the target thing or updates its type and attributes to equal the
 // source's.
-func (r *Replicator) syncThing(ctx context.Context, src *iot.DescribeThingOutput, rec *recorder) error {
+func (r *Replicator) syncThing(ctx context.Context, src *iot.DescribeThingOutput, rec *recorder) (billing string, err error) {
 	name := aws.ToString(src.ThingName)
 	srcType := aws.ToString(src.ThingTypeName)
 	for attempt := 0; ; attempt++ {
@@ -78,20 +79,20 @@ func (r *Replicator) syncThing(ctx context.Context, src *iot.DescribeThingOutput
 				continue // created concurrently: compare
 			}
 			if err != nil {
-				return fmt.Errorf("create: %w", err)
+				return "", fmt.Errorf("create: %w", err)
 			}
 			rec.add("created thing %s", name)
-			return nil
+			return "", nil
 		}
 		if err != nil {
-			return fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
+			return "", fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
 		}
-
+		billing = aws.ToString(tgt.BillingGroupName)
 		tgtType := aws.ToString(tgt.ThingTypeName)
 		sameType := srcType == tgtType
 		sameAttrs := maps.Equal(src.Attributes, tgt.Attributes)
 		if sameType && sameAttrs {
-			return nil
+			return billing, nil
 		}
 		in := &iot.UpdateThingInput{ThingName: aws.String(name)}
 		var what []string
@@ -116,10 +117,10 @@ func (r *Replicator) syncThing(ctx context.Context, src *iot.DescribeThingOutput
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("update: %w", err)
+			return "", fmt.Errorf("update: %w", err)
 		}
 		rec.add("updated thing %s (%s)", name, strings.Join(what, ", "))
-		return nil
+		return billing, nil
 	}
 }
 

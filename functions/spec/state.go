@@ -31,6 +31,10 @@ const (
 	// KindRetained is the retained message of one MQTT topic (the name is the
 	// topic): payload and QoS. No event announces it; the sweep captures it.
 	KindRetained = "retained"
+	// KindBillingGroup is a billing group: its description. Billing groups raise no
+	// registry events; the sweep captures them. A thing's billing group is part of
+	// the thing's item (a thing is in at most one).
+	KindBillingGroup = "billing-group"
 )
 
 // NamedShadowKey is a named shadow's name in the state table: "<thing>/<shadow>".
@@ -49,6 +53,7 @@ func SplitNamedShadowKey(name string) (thing, shadow string, ok bool) {
 var Kinds = []string{
 	KindThingType, KindThingGroup, KindPolicy, KindCertificate, KindThing,
 	KindThingPrincipals, KindThingGroups, KindShadow, KindNamedShadow, KindRetained,
+	KindBillingGroup,
 }
 
 // KnownKind reports whether k is a kind the pipeline captures and applies.

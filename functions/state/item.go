@@ -90,6 +90,10 @@ type (
 	Thing struct {
 		ThingTypeName string            `json:"thingTypeName,omitempty"`
 		Attributes    map[string]string `json:"attributes"`
+		// BillingGroup is the billing group the thing is in ("" for none; a thing
+		// is in at most one). Omitted when empty, so a thing without one hashes as
+		// it did before billing groups were replicated.
+		BillingGroup string `json:"billingGroup,omitempty"`
 	}
 	// Principals are the certificate ARNs attached to a thing, as the origin names them.
 	Principals struct {
@@ -149,6 +153,11 @@ type (
 		// the apply of a write that raced this Region's merges the sections by them.
 		DesiredBy  string `json:"desired_by,omitempty"`
 		ReportedBy string `json:"reported_by,omitempty"`
+	}
+	// BillingGroup is a billing group's properties (its members are in their
+	// things' items).
+	BillingGroup struct {
+		Description string `json:"description,omitempty"`
 	}
 	// Retained is a topic's retained message: its payload (base64 in the JSON) and
 	// QoS. MQTT 5 user properties are not kept.

@@ -132,6 +132,7 @@ func (v *View) DescribeThing(ctx context.Context, in *iot.DescribeThingInput, _ 
 	if b.ThingTypeName != "" {
 		out.ThingTypeName = aws.String(b.ThingTypeName)
 	}
+	out.BillingGroupName = optional(b.BillingGroup)
 	return out, nil
 }
 

@@ -32,6 +32,7 @@ var wildcardActions = map[string]string{
 	"iot:ListThings":                   "no resource types",
 	"iot:ListThingTypes":               "no resource types",
 	"iot:ListThingGroups":              "no resource types",
+	"iot:ListBillingGroups":            "no resource types",
 	"iot:ListRetainedMessages":         "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
 	"logs:CreateLogDelivery":        "log delivery API has no resource types",
@@ -161,6 +162,7 @@ var (
 		"iot:DescribeCertificate", "iot:GetPolicy", "iot:ListAttachedPolicies",
 		"iot:DescribeThingType", "iot:DescribeThingGroup",
 		"iot:ListThingGroupsForThing", "iot:ListThingsInThingGroup",
+		"iot:DescribeBillingGroup",
 	}
 	// applyReadActions are what converging reads of the Region it writes, beyond the
 	// capture's reads.
@@ -175,6 +177,8 @@ var (
 		"iot:CreateThingType", "iot:UpdateThingType", "iot:DeprecateThingType", "iot:DeleteThingType",
 		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
+		"iot:CreateBillingGroup", "iot:UpdateBillingGroup", "iot:DeleteBillingGroup",
+		"iot:AddThingToBillingGroup", "iot:RemoveThingFromBillingGroup",
 	}
 	// retainedReadAction reads one topic's retained message (capture.RetainedMessages,
 	// replication.RetainedTarget); retainedWriteActions publish it retained: AWS
@@ -184,7 +188,7 @@ var (
 	retainedWriteActions = []string{"iot:Publish", "iot:RetainPublish"}
 	shadowReadActions    = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
 	shadowWriteActions   = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
-	iotKinds             = []string{"thing", "thingtype", "thinggroup", "cert", "policy"}
+	iotKinds             = []string{"thing", "thingtype", "thinggroup", "billinggroup", "cert", "policy"}
 )
 
 // captureStatements let a function read its own Region's registry (and, with shadows,
@@ -201,7 +205,7 @@ func captureStatements(region, account string, shadows, sweep bool) []statement 
 	}
 	if sweep {
 		out = append(out, statement{
-			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListRetainedMessages"},
+			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups", "iot:ListRetainedMessages"},
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
 		}, readRetained(region, account))
 	}

@@ -254,10 +254,14 @@ var (
 		{iface: reflect.TypeFor[replication.Source](), service: "iot", resource: "iot", except: sweepOnly},
 		{iface: reflect.TypeFor[replication.SourceShadows](), service: "iot", resource: "iot"},
 		{iface: reflect.TypeFor[state.Table](), service: "dynamodb", resource: "state"},
+		// A thing's capture reads the billing group it names (capture.BillingGroupReader
+		// without the listing).
+		{iface: reflect.TypeFor[capture.BillingGroupReader](), service: "iot", resource: "iot", except: map[string]string{"ListBillingGroups": "sweep only"}},
 	}
 	applyUses = []uses{
 		{iface: reflect.TypeFor[replication.IoT](), service: "iot", resource: "iot", except: reconcileOnly},
 		{iface: reflect.TypeFor[replication.Shadows](), service: "iot", resource: "iot"},
+		{iface: reflect.TypeFor[replication.BillingGroups](), service: "iot", resource: "iot"},
 		// The applier reads items (state.Store.Get, state.View) and never writes them.
 		{iface: reflect.TypeFor[state.Table](), service: "dynamodb", resource: "state", only: []string{"GetItem"}},
 		{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks"},
@@ -277,10 +281,11 @@ var (
 		}),
 		// The re-check reads attachments only: no shadows, and gives up through its
 		// state machine, which records the failure itself.
-		spec.FunctionRecheck: {captureUses[0], captureUses[2]},
+		spec.FunctionRecheck: {captureUses[0], captureUses[2], captureUses[3]},
 		spec.FunctionSweep: {
 			{iface: reflect.TypeFor[replication.Source](), service: "iot", resource: "iot"},
 			captureUses[1], captureUses[2],
+			{iface: reflect.TypeFor[capture.BillingGroupReader](), service: "iot", resource: "iot"},
 			{iface: reflect.TypeFor[state.Scanner](), service: "dynamodb", resource: "state"},
 			recordsFailures, readsRetained, readsHeld,
 		},
