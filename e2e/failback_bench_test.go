@@ -8,7 +8,7 @@ import (
 var (
 	failbackDevices   = flag.Int("failback.devices", 1000, "live devices in BenchmarkFailback")
 	failbackChanges   = flag.Int("failback.changes", 5000, "shadow reports and attribute changes made in the secondary while failed over")
-	failbackTimeScale = flag.Float64("failback.time-scale", 0, "AWS seconds per wall second (0: 20,000 / devices, 5-50)")
+	failbackTimeScale = flag.Float64("failback.time-scale", 0, "AWS seconds per wall second (0: 20,000 / devices, 2-50)")
 )
 
 // BenchmarkFailback runs the region-outage drill with 1,000 devices and makes 5,000
@@ -28,7 +28,7 @@ var (
 //     timeout, TTL, backoff cap, devices / CONNECT rate): drill.Config.FailbackGateBound;
 //   - failback-refused: devices provisioned in the secondary that the primary refused.
 //
-// The time scale is BenchmarkFailover's (20,000 / devices, 5-50).
+// The time scale is BenchmarkFailover's (20,000 / devices, 2-50).
 func BenchmarkFailback(b *testing.B) {
 	cfg := benchConfig(*failbackDevices, *failbackTimeScale)
 	cfg.FailbackChanges = *failbackChanges

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/iot-dr/iot-dr/simulator"
-	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
 
 // TestFailbackCarriesSecondaryChanges: while the primary is down the secondary serves
@@ -61,18 +60,7 @@ func TestFailbackCarriesSecondaryChanges(t *testing.T) {
 
 	// The device provisioned in the secondary connects to the primary with its
 	// certificate.
-	f, err := fleet.Start(ctx, []fleet.Device{{Thing: "born-in-secondary", Cert: born}}, fleet.Options{
-		Domain: w.Options().Domain, Port: w.Port, Roots: w.CA.Pool(), Resolver: fixedIP(simulator.PrimaryIP),
-		TelemetryEvery: 50 * time.Millisecond, Backoff: fleet.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond},
-		Regions: map[string]string{simulator.PrimaryIP: w.Primary.Name, simulator.SecondaryIP: w.Secondary.Name},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Stop)
-	if err := f.WaitConnected(ctx, w.Primary.Name, 1); err != nil {
-		t.Fatalf("the device provisioned in the secondary did not connect to the primary: %v (refusals %v)", err, w.Primary.Broker.Refusals())
-	}
+	connectIn(ctx, t, w, w.Primary, simulator.PrimaryIP, "born-in-secondary", born)
 }
 
 // fixedIP resolves every name to one address, as a device pinned to a Region would.

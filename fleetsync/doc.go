@@ -2,7 +2,10 @@
 // every thing type, the static thing group tree, the billing groups (when the clients
 // have their calls), and then every selected thing with its type, attributes, group
 // memberships, billing group, certificates (RegisterCertificateWithoutCA),
-// policies (Region rewritten) and attachments, and optionally its classic shadow. It
+// policies (Region rewritten) and attachments, and optionally its classic shadow;
+// with Options.SourceProvisioning also role aliases, provisioning templates and CA
+// certificates (their calls unpaced: AWS publishes no default rates for them, and a
+// throttled call is retried). It
 // is the engine of `iotdr sync`, for teams that adopt iot-dr with devices already
 // registered: the event pipeline only sees changes made from then on.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,6 +73,8 @@ func (t *Tally) add(s Status) {
 // Summary is the outcome of a Run.
 type Summary struct {
 	ThingTypes, ThingGroups, Things Tally
+	// Onboarding counts role aliases, provisioning templates and CA certificates.
+	Onboarding Tally
 	// BillingGroups counts the billing groups (none when the clients have no
 	// billing-group calls).
 	BillingGroups Tally
@@ -87,7 +90,7 @@ type Summary struct {
 
 // Failed returns how many resources failed.
 func (s Summary) Failed() int {
-	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Things.Failed + s.RetainedMessages.Failed
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Onboarding.Failed + s.Things.Failed + s.RetainedMessages.Failed
 }
 
 // Selector streams the names of the things to sync: it calls yield once per name and
@@ -104,6 +107,10 @@ type Options struct {
 	SourceShadows, TargetShadows replication.Shadows
 	// SourceRegion and TargetRegion name the Regions (policy ARNs are rewritten).
 	SourceRegion, TargetRegion string
+	// SourceProvisioning and TargetProvisioning, when both set, add role aliases,
+	// provisioning templates and CA certificates (LimitedIoT is one).
+	SourceProvisioning replication.ProvisioningReader
+	TargetProvisioning replication.Provisioning
 
 	// Things selects the things; nil means every thing in the source (AllThings).
 	Things Selector
@@ -192,6 +199,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		rep: (&replication.Replicator{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
+			SourceProvisioning: opts.SourceProvisioning, TargetProvisioning: opts.TargetProvisioning,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
 			SourceBilling: srcBilling, TargetBilling: tgtBilling,
@@ -201,7 +209,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
-			Shadows:        opts.Shadows,
+			Shadows: opts.Shadows, SourceProvisioning: opts.SourceProvisioning, TargetProvisioning: opts.TargetProvisioning,
 			SourceRetained: opts.SourceRetained, TargetRetained: opts.TargetRetained,
 		},
 		summary: Summary{DryRun: opts.DryRun},
@@ -242,22 +250,13 @@ func (e *engine) run(ctx context.Context) error {
 			}
 		}()
 	}
-	phases := []struct {
-		name string
-		list Selector
-		work func(context.Context, string) Result
-	}{
+	phases := slices.Concat([]phaseSpec{
 		{"thing types", replication.ThingTypeNames(e.opts.Source), e.thingType},
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
 		{"billing groups", nil, e.billingGroup},
-		{"things", e.opts.Things, e.thing},
-	}
+	}, e.onboardingPhases(), []phaseSpec{{"things", e.opts.Things, e.thing}})
 	if e.opts.Retained {
-		phases = append(phases, struct {
-			name string
-			list Selector
-			work func(context.Context, string) Result
-		}{"retained messages", replication.RetainedTopics(e.opts.SourceRetained), e.retainedMessage})
+		phases = append(phases, phaseSpec{"retained messages", replication.RetainedTopics(e.opts.SourceRetained), e.retainedMessage})
 	}
 	for _, ph := range phases {
 		if ph.name == "billing groups" {
@@ -277,6 +276,13 @@ func (e *engine) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// phaseSpec is one phase of a run: the names to sync and the work on each.
+type phaseSpec struct {
+	name string
+	list Selector
+	work func(context.Context, string) Result
 }
 
 // markedGroups runs the thing-group phase within marks of every group: converging a
@@ -315,6 +321,8 @@ func (e *engine) record(r Result) {
 		e.summary.ThingTypes.add(r.Status)
 	case KindThingGroup:
 		e.summary.ThingGroups.add(r.Status)
+	case KindRoleAlias, KindProvisioningTemplate, KindCACertificate:
+		e.summary.Onboarding.add(r.Status)
 	case KindBillingGroup:
 		e.summary.BillingGroups.add(r.Status)
 	case KindRetained:

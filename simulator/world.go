@@ -235,7 +235,8 @@ func (w *World) Peer(r *Region) *Region {
 // the spec's re-check and sweep state machines there and deploys the capture rules.
 func (w *World) capturePipeline(ctx context.Context, p *Region) error {
 	o := w.opts
-	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Retained: p.Broker.DataPlane(), Held: p.held(), Billing: p.Registry, Store: p.store(), Region: p.Name, Logger: o.Logger,
+	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Retained: p.Broker.DataPlane(), Held: p.held(), Billing: p.Registry, Provisioning: p.Registry,
+		Store: p.store(), Region: p.Name, Logger: o.Logger,
 		Applying: &applymark.Guard{Marks: p.ApplyMarks(), Progress: p.ApplyProgress()}}
 	fails := p.failures(o)
 	recheck := &capture.Rechecker{Capturer: p.Capturer, Count: o.RecheckCount}
@@ -288,6 +289,7 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 	s.Replicator = &replication.Replicator{
 		Source: view, SourceShadows: view, Target: s.Registry, TargetShadows: s.Shadows,
 		SourceRetained: view, TargetRetained: s.Broker.DataPlane(),
+		SourceProvisioning: view, TargetProvisioning: s.Registry,
 		SourceBilling: view, TargetBilling: s.Registry,
 		SourceRegion: w.Peer(s).Name, TargetRegion: s.Name, ClientToken: spec.ApplyClientToken, Logger: o.Logger,
 	}
@@ -388,6 +390,7 @@ func (w *World) DirectReplicator() *replication.Replicator {
 	return &replication.Replicator{
 		Source: w.Primary.Registry, SourceShadows: w.Primary.Shadows,
 		Target: w.Secondary.Registry, TargetShadows: w.Secondary.Shadows,
+		SourceProvisioning: w.Primary.Registry, TargetProvisioning: w.Secondary.Registry,
 		SourceBilling: w.Primary.Registry, TargetBilling: w.Secondary.Registry,
 		SourceRegion: w.Primary.Name, TargetRegion: w.Secondary.Name, Logger: w.opts.Logger,
 	}

@@ -128,6 +128,9 @@ type Comparer struct {
 	SourceRetained, TargetRetained Retained
 	// Retained also compares the Regions' retained messages (a phase after things).
 	Retained bool
+	// SourceProvisioning and TargetProvisioning, when both set, add role aliases,
+	// provisioning templates and CA certificates to Run (provisioning.go).
+	SourceProvisioning, TargetProvisioning replication.ProvisioningReader
 
 	// policies remembers the policy names whose documents were compared, so that a
 	// policy shared by the fleet is read once per Comparer.
@@ -147,6 +150,9 @@ type Report struct {
 	// ThingTypes, ThingGroups and Things count the resources checked (each name once,
 	// from either Region).
 	ThingTypes, ThingGroups, Things int
+	// RoleAliases, ProvisioningTemplates and CACertificates count the onboarding
+	// resources checked (with Comparer.SourceProvisioning).
+	RoleAliases, ProvisioningTemplates, CACertificates int
 	// BillingGroups counts the billing groups checked (0 when the clients cannot
 	// list them).
 	BillingGroups int
@@ -191,6 +197,7 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 	}{
 		{"thing types", run.thingTypes},
 		{"thing groups", run.thingGroups},
+		{"onboarding resources", run.provisioning},
 		{"billing groups", run.billingGroups},
 		{"things", run.things},
 	}

@@ -115,6 +115,7 @@ func drillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitOK
 	}
 	drill.RaiseFileLimit()
+	drill.TuneGC()
 	if *perProcess < 0 {
 		fmt.Fprintf(stderr, "iotdr drill: --devices-per-process must not be negative, got %d\n", *perProcess)
 		return exitError

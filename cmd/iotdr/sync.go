@@ -46,6 +46,7 @@ type fleetFlags struct {
 	from, to, profile                   string
 	endpoint, iotEndpoint, dataEndpoint string
 	shadows, retained                   bool
+	onboarding                          bool
 	concurrency                         int
 	rates                               fleetsync.Rates
 }
@@ -74,6 +75,7 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataEndpoint, "iotdata-endpoint-url", "", "AWS IoT data-plane (shadow) URL (overrides --endpoint-url; default: DescribeEndpoint iot:Data-ATS)")
 	fs.BoolVar(&f.shadows, "shadows", false, "include classic and named shadows")
 	fs.BoolVar(&f.retained, "retained", false, "include retained messages (payload and QoS)")
+	fs.BoolVar(&f.onboarding, "onboarding", true, "include role aliases, provisioning templates and CA certificates (false for an endpoint without their APIs, such as moto_server)")
 	fs.IntVar(&f.concurrency, "concurrency", fleetsync.DefaultConcurrency, "resources handled at once")
 	fs.Var(rateFlag{f.rates}, "rate", "override one API's rate limit, API=TPS (repeatable; see --list-rates)")
 }
@@ -321,6 +323,9 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ff.retained {
 		opts.Retained, opts.SourceRetained, opts.TargetRetained = true, src.retained, tgt.retained
 	}
+	if ff.onboarding {
+		opts.SourceProvisioning, opts.TargetProvisioning = src.ctl, tgt.ctl
+	}
 	if *marks != "" && !*dryRun {
 		if opts.Marks, err = ff.markTable(ctx, *marks); err != nil {
 			return fail("%v", err)
@@ -377,7 +382,7 @@ func printSyncSummary(w io.Writer, from, to string, s fleetsync.Summary) {
 	for _, row := range []struct {
 		name string
 		t    fleetsync.Tally
-	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"things", s.Things}, {"retained messages", s.RetainedMessages}} {
+	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"onboarding", s.Onboarding}, {"things", s.Things}, {"retained messages", s.RetainedMessages}} {
 		if row.name == "retained messages" && row.t.Total() == 0 {
 			continue // not asked for (--retained), or none
 		}

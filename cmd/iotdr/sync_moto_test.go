@@ -85,7 +85,10 @@ func TestSyncAndVerifyAgainstMoto(t *testing.T) {
 	fleetEnv(t, true)
 	const from, to, devices = "us-east-1", "eu-west-1", 4
 	motoFleet(t, endpoint, from, devices)
-	base := []string{"--from", from, "--to", to, "--endpoint-url", endpoint, "--shadows"}
+	// moto 5.2.1 implements neither ListProvisioningTemplates nor ListCACertificates
+	// (NotImplementedError): the onboarding kinds are covered against the simulator
+	// (sync_sim_test.go) and, call by call, in e2e/conformance.
+	base := []string{"--from", from, "--to", to, "--endpoint-url", endpoint, "--shadows", "--onboarding=false"}
 
 	code, stdout, stderr := runCmd(t, verifyMain, base...)
 	if code != exitFailed || !strings.Contains(stdout, "Missing in secondary") {

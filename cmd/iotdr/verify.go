@@ -72,6 +72,9 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ff.retained {
 		c.Retained, c.SourceRetained, c.TargetRetained = true, src.retained, tgt.retained
 	}
+	if ff.onboarding {
+		c.SourceProvisioning, c.TargetProvisioning = src.ctl, tgt.ctl
+	}
 	// Differences are kept up to maxListed per kind, so memory stays bounded even
 	// against an empty secondary; all are counted.
 	listed := map[verify.Kind][]verify.Difference{}
@@ -115,6 +118,10 @@ type verifyJSON struct {
 		Things        int `json:"things"`
 		// RetainedMessages is 0 without --retained.
 		RetainedMessages int `json:"retainedMessages"`
+		// Onboarding counts role aliases, provisioning templates and CA certificates.
+		RoleAliases           int `json:"roleAliases"`
+		ProvisioningTemplates int `json:"provisioningTemplates"`
+		CACertificates        int `json:"caCertificates"`
 	} `json:"checked"`
 	// Counts has every kind, zero included.
 	Counts      map[verify.Kind]int `json:"counts"`
@@ -132,6 +139,7 @@ func writeVerifyJSON(w io.Writer, from, to string, rep verify.Report, listed map
 		out.Conflicts = []regionConflicts{}
 	}
 	out.Checked.ThingTypes, out.Checked.ThingGroups, out.Checked.Things = rep.ThingTypes, rep.ThingGroups, rep.Things
+	out.Checked.RoleAliases, out.Checked.ProvisioningTemplates, out.Checked.CACertificates = rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates
 	out.Checked.BillingGroups = rep.BillingGroups
 	out.Checked.RetainedMessages = rep.RetainedMessages
 	for _, k := range verify.Kinds {
@@ -157,8 +165,8 @@ func printVerify(w io.Writer, from, to string, rep verify.Report, listed map[ver
 	if rep.RetainedMessages > 0 {
 		retained = fmt.Sprintf(", %d retained messages", rep.RetainedMessages)
 	}
-	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d billing groups, %d things%s\n",
-		from, to, rep.ThingTypes, rep.ThingGroups, rep.BillingGroups, rep.Things, retained)
+	fmt.Fprintf(w, "Verify %s (primary) -> %s (secondary): checked %d thing types, %d thing groups, %d billing groups, %d role aliases, %d provisioning templates, %d CA certificates, %d things%s\n",
+		from, to, rep.ThingTypes, rep.ThingGroups, rep.BillingGroups, rep.RoleAliases, rep.ProvisioningTemplates, rep.CACertificates, rep.Things, retained)
 	if rep.Total() == 0 {
 		fmt.Fprintln(w, "The Regions are equal.")
 		return

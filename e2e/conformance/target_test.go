@@ -38,6 +38,8 @@ const (
 // the replication uses, plus the few calls the suite checks besides.
 type controlPlane interface {
 	replication.IoT
+	replication.Provisioning
+	GetRegistrationCode(ctx context.Context, in *iot.GetRegistrationCodeInput, optFns ...func(*iot.Options)) (*iot.GetRegistrationCodeOutput, error)
 	SetDefaultPolicyVersion(ctx context.Context, in *iot.SetDefaultPolicyVersionInput, optFns ...func(*iot.Options)) (*iot.SetDefaultPolicyVersionOutput, error)
 	ListCertificates(ctx context.Context, in *iot.ListCertificatesInput, optFns ...func(*iot.Options)) (*iot.ListCertificatesOutput, error)
 	CreateBillingGroup(ctx context.Context, in *iot.CreateBillingGroupInput, optFns ...func(*iot.Options)) (*iot.CreateBillingGroupOutput, error)
@@ -72,7 +74,7 @@ func (tg Target) arn(resource, name string) string {
 const ignoreDiffersEnv = "CONFORMANCE_IGNORE_MOTO_DIFFERS"
 
 // behaviours is the whole table.
-var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, shadowBehaviours, namedShadowBehaviours)
+var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, onboardingBehaviours, shadowBehaviours, namedShadowBehaviours)
 
 // behaviour is one row of the conformance table.
 type behaviour struct {

@@ -47,6 +47,9 @@ type Converger interface {
 	Shadow(ctx context.Context, thing string) (replication.Outcome, error)
 	NamedShadow(ctx context.Context, thing, shadow string) (replication.Outcome, error)
 	RetainedMessage(ctx context.Context, topic string) (replication.Outcome, error)
+	RoleAlias(ctx context.Context, name string) (replication.Outcome, error)
+	ProvisioningTemplate(ctx context.Context, name string) (replication.Outcome, error)
+	CACertificate(ctx context.Context, id string) (replication.Outcome, error)
 	BillingGroup(ctx context.Context, name string) (replication.Outcome, error)
 }
 
@@ -206,6 +209,12 @@ func (a *Applier) converge(ctx context.Context, kind, name string) (replication.
 		return c.NamedShadow(ctx, thing, shadow)
 	case spec.KindRetained:
 		return c.RetainedMessage(ctx, name)
+	case spec.KindRoleAlias:
+		return c.RoleAlias(ctx, name)
+	case spec.KindProvisioningTemplate:
+		return c.ProvisioningTemplate(ctx, name)
+	case spec.KindCACertificate:
+		return c.CACertificate(ctx, name)
 	case spec.KindBillingGroup:
 		return c.BillingGroup(ctx, name)
 	}

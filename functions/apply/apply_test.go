@@ -70,6 +70,15 @@ func (f *fakeConverger) Shadow(_ context.Context, n string) (replication.Outcome
 func (f *fakeConverger) RetainedMessage(_ context.Context, topic string) (replication.Outcome, error) {
 	return f.do(spec.KindRetained, topic)
 }
+func (f *fakeConverger) RoleAlias(_ context.Context, n string) (replication.Outcome, error) {
+	return f.do(spec.KindRoleAlias, n)
+}
+func (f *fakeConverger) ProvisioningTemplate(_ context.Context, n string) (replication.Outcome, error) {
+	return f.do(spec.KindProvisioningTemplate, n)
+}
+func (f *fakeConverger) CACertificate(_ context.Context, id string) (replication.Outcome, error) {
+	return f.do(spec.KindCACertificate, id)
+}
 func (f *fakeConverger) BillingGroup(_ context.Context, name string) (replication.Outcome, error) {
 	return f.do(spec.KindBillingGroup, name)
 }

@@ -41,6 +41,9 @@ type Capturer struct {
 	// (*applymark.Held); nil: a retained message another Region's item names is
 	// never taken for deleted here.
 	Held HeldCopies
+	// Provisioning is this Region's control plane for role aliases, provisioning
+	// templates and CA certificates (the sweep's); nil leaves them out.
+	Provisioning replication.ProvisioningReader
 	// Billing is this Region's control plane for billing groups; nil leaves them out.
 	Billing BillingGroupReader
 	Store   *state.Store
@@ -707,7 +710,8 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 		}
 		_, err = c.Billing.DescribeBillingGroup(ctx, &iot.DescribeBillingGroupInput{BillingGroupName: aws.String(name)})
 	default:
-		return false, nil
+		exists, ok, err := c.provisioningExists(ctx, kind, name)
+		return ok && !exists && err == nil, err
 	}
 	if replication.IsNotFound(err) {
 		return true, nil
@@ -750,6 +754,9 @@ func (c *Capturer) key(ctx context.Context, key string) (Result, error) {
 		return c.RetainedMessage(ctx, name)
 	case spec.KindBillingGroup:
 		return c.BillingGroup(ctx, name, time.Time{})
+	}
+	if r, ok, err := c.provisioningKey(ctx, kind, name); ok {
+		return r, err
 	}
 	return Result{}, permanent(fmt.Errorf("capture: no capture for kind %q", kind))
 }

@@ -24,9 +24,12 @@ const (
 	// SweepRetained pages through the Region's retained messages (when the capturer
 	// has a data plane for them).
 	SweepRetained = "retained"
+	// SweepProvisioning pages through the Region's role aliases, provisioning
+	// templates and CA certificates (when the capturer has a client for them).
+	SweepProvisioning = "provisioning"
 	// SweepTable pages through the state table and captures again every thing, thing
-	// type, thing group, billing group, named shadow and retained message this Region
-	// captured that
+	// type, thing group, billing group, named shadow, retained message, role alias,
+	// provisioning template and CA certificate this Region captured that
 	// no longer exists here: a delete
 	// whose event was lost (a broker outage drops registry events).
 	SweepTable = "table"
@@ -83,6 +86,9 @@ func (s *Sweeper) Handle(ctx context.Context, st SweepState) (SweepState, error)
 	}
 	if st.Stage == SweepRetained {
 		return s.retained(ctx, st)
+	}
+	if st.Stage == SweepProvisioning {
+		return s.provisioning(ctx, st, size)
 	}
 	names, next, err := s.page(ctx, st.Stage, optional(st.Token), aws.Int32(size))
 	var perm *replication.PermanentError
@@ -205,6 +211,27 @@ func (s *Sweeper) retained(ctx context.Context, st SweepState) (SweepState, erro
 		st.Visited += visited
 		st.Written += written
 		if st.Token = aws.ToString(next); st.Token != "" {
+			return st, nil
+		}
+	}
+	st.Stage, st.Token = SweepProvisioning, ""
+	return st, nil
+}
+
+// provisioning sweeps one page of role aliases, provisioning templates or CA
+// certificates; without a client for them the stage is skipped.
+func (s *Sweeper) provisioning(ctx context.Context, st SweepState, size int32) (SweepState, error) {
+	if s.Capturer.Provisioning != nil {
+		visited, written, next, err := s.provisioningPage(ctx, st.Token, size, func(key string, err error) error {
+			st.Failed++
+			return s.Failures.Record(ctx, spec.StageCapture, key, "SweepCaptureFailed", err, nil)
+		})
+		st.Visited += visited
+		st.Written += written
+		if err != nil {
+			return st, fmt.Errorf("capture: sweep %s: %w", st.Stage, err) // the state machine retries the page
+		}
+		if st.Token = next; next != "" {
 			return st, nil
 		}
 	}

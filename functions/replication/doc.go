@@ -20,13 +20,21 @@
 // certificates attached to things (registered with RegisterCertificateWithoutCA, status
 // mirrored), the IoT policies attached to those certificates (Region in ARNs rewritten)
 // classic and named shadows (desired and reported state; AllShadows lists a thing's
-// named shadows in both Regions for the bulk passes) and retained messages (payload and
-// QoS, published retained; RetainedMessage).
+// named shadows in both Regions for the bulk passes), retained messages (payload and
+// QoS, published retained; RetainedMessage), role aliases (IAM role and credential
+// duration; RoleAlias), provisioning templates (default version's body, type,
+// description, enabled, provisioning role, pre-provisioning hook with its Lambda's
+// Region rewritten; ProvisioningTemplate) and CA certificates (status,
+// auto-registration, registration config; registered in SNI_ONLY mode, since a
+// DEFAULT registration needs a verification certificate signed by the CA's private
+// key: ErrCAModeUnavailable, reported in the Outcome; CACertificate).
 //
 // What it is NOT: it does not parse events (the handlers map an event to a resource
 // name), it does not retry (the state machine does; see PermanentError), and it does
-// not replicate dynamic thing groups, tags, CA certificates,
-// provisioning templates, role aliases, non-certificate principals, exclusive
+// not replicate dynamic thing groups, tags, a CA certificate's DEFAULT
+// mode (see above), the removal of a CA's registration config, a provisioning
+// template's non-default versions, the pre-provisioning hook's Lambda function itself
+// (deploy it in both Regions), non-certificate principals, exclusive
 // thing-principal associations, retained messages' MQTT 5 user properties and expiry,
 // or certificates and policies that are not reachable from a thing. Source and target are assumed to be the same AWS account.
 //

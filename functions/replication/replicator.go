@@ -109,6 +109,10 @@ type Replicator struct {
 	// messages; only RetainedMessage needs them.
 	SourceRetained RetainedSource
 	TargetRetained RetainedTarget
+	// SourceProvisioning and TargetProvisioning are the sides of role aliases,
+	// provisioning templates and CA certificates; only their converges need them.
+	SourceProvisioning ProvisioningSource
+	TargetProvisioning Provisioning
 	// SourceBilling and TargetBilling are the billing-group sides; BillingGroup
 	// needs them, and Thing does for a thing in a billing group.
 	SourceBilling BillingGroupSource

@@ -31,6 +31,15 @@ const (
 	// KindRetained is the retained message of one MQTT topic (the name is the
 	// topic): payload and QoS. No event announces it; the sweep captures it.
 	KindRetained = "retained"
+	// KindRoleAlias is a credential-provider role alias: its IAM role and credential
+	// duration. No event announces it; the sweep captures it.
+	KindRoleAlias = "role-alias"
+	// KindProvisioningTemplate is a fleet provisioning or JITP template: its default
+	// version's body, role, hook and flags. The sweep captures it.
+	KindProvisioningTemplate = "provisioning-template"
+	// KindCACertificate is a registered CA certificate by id: PEM, status,
+	// auto-registration, mode and registration config. The sweep captures it.
+	KindCACertificate = "ca-certificate"
 	// KindBillingGroup is a billing group: its description. Billing groups raise no
 	// registry events; the sweep captures them. A thing's billing group is part of
 	// the thing's item (a thing is in at most one).
@@ -53,6 +62,7 @@ func SplitNamedShadowKey(name string) (thing, shadow string, ok bool) {
 var Kinds = []string{
 	KindThingType, KindThingGroup, KindPolicy, KindCertificate, KindThing,
 	KindThingPrincipals, KindThingGroups, KindShadow, KindNamedShadow, KindRetained,
+	KindRoleAlias, KindProvisioningTemplate, KindCACertificate,
 	KindBillingGroup,
 }
 

@@ -70,6 +70,9 @@ func Equivalent(a, b Item) bool {
 		}
 		return bytes.Equal(sa.Desired, sb.Desired) && bytes.Equal(sa.Reported, sb.Reported)
 	}
+	if a.Kind == spec.KindCACertificate {
+		return sameCA(a, b)
+	}
 	return bytes.Equal(neutral(a.Body, a.Origin), neutral(b.Body, b.Origin))
 }
 
@@ -77,7 +80,9 @@ func neutral(body []byte, region string) []byte {
 	if region == "" {
 		return body
 	}
-	return bytes.ReplaceAll(body, []byte(":iot:"+region+":"), []byte(":iot:*:"))
+	body = bytes.ReplaceAll(body, []byte(":iot:"+region+":"), []byte(":iot:*:"))
+	// A provisioning template's pre-provisioning hook is a Lambda of its own Region.
+	return bytes.ReplaceAll(body, []byte(":lambda:"+region+":"), []byte(":lambda:*:"))
 }
 
 // Key is the item's state-table key.

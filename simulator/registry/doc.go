@@ -78,13 +78,28 @@
 //     switched off (UpdateEventConfigurations) publishes nothing; the indexing mode
 //     is recorded; domain configurations are created, described and enabled or
 //     disabled, and DomainEnabled tells the broker whether to serve a domain.
+//   - Role aliases, provisioning templates and CA certificates (credentials.go,
+//     templates.go, cacertificates.go) raise no registry events, as in AWS. A role
+//     alias's role and a template's provisioning role must be IAM role ARNs
+//     (iam:PassRole is not modelled), credential durations 900 to 43200 s. A
+//     template has at most 5 versions, a JITP template no pre-provisioning hook, a
+//     fleet provisioning template's hook is a Lambda function of this Region. A CA
+//     certificate in DEFAULT mode needs a verification certificate signed by the
+//     CA's key with this account's registration code as its common name; one
+//     another account holds in DEFAULT mode in the Region (SetCARegisteredElsewhere)
+//     is refused in DEFAULT mode and accepted in SNI_ONLY. A registration config
+//     names a JITP template or carries a body and role. RegisteredCA gives the
+//     simulator what a JITP flow needs. RegisterThing provisions from a template
+//     body (thing, certificate by id, policy by name; literal or Ref values) by
+//     making the calls the template implies, each rate-limited and raising its events.
 //
 // # Not modelled
 //
 // Dynamic thing groups, billing group quotas (unverified defaults, left unlimited),
-// tags (accepted and ignored), fleet indexing, CA certificate registration (a CA
-// PEM passed to RegisterCertificate is only checked to have signed the device
-// certificate), certificate transfer, non-certificate principals and policy
+// tags (accepted and ignored), fleet indexing, a CA PEM passed to RegisterCertificate (only checked to have
+// signed the device certificate, not to be registered), template intrinsic functions
+// beyond Ref, pre-provisioning hook invocation, JITP on connect, the MQTT fleet
+// provisioning API, the credential provider's endpoint, certificate transfer, non-certificate principals and policy
 // targets (Cognito identities, thing groups), policy document semantics beyond
 // "a JSON object of at most 2048 non-space characters", the 5-minute wait
 // before a deprecated thing type can be deleted, eventual consistency, and

@@ -122,6 +122,9 @@ type Registry struct {
 	// billingGroups are few per account; their lists sort on every call.
 	billingGroups map[string]*billingGroup
 	certSeq       uint64
+	// prov holds role aliases, provisioning templates and CA certificates
+	// (credentials.go, templates.go, cacertificates.go).
+	prov provisioning
 
 	thingKeys, certKeys, policyKeys, typeKeys, groupKeys sortedKeys
 
