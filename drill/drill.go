@@ -387,9 +387,11 @@ type Report struct {
 
 	ErrorTableRecords int `json:"error_table_records"`
 	// ErrorTableKinds counts the records by "<Region> <stage> <error>".
-	ErrorTableKinds         map[string]int `json:"error_table_kinds,omitempty"`
-	DifferencesAfterRestore []string       `json:"differences_after_restore"`
-	WallS                   float64        `json:"wall_s"`
+	ErrorTableKinds map[string]int `json:"error_table_kinds,omitempty"`
+	// ErrorTableExamples gives one record of each kind: "<key>: <cause>".
+	ErrorTableExamples      map[string]string `json:"error_table_examples,omitempty"`
+	DifferencesAfterRestore []string          `json:"differences_after_restore"`
+	WallS                   float64           `json:"wall_s"`
 	// FleetWorkers is how many processes ran the fleet (0: the drill's own), and
 	// FleetWorkersPeakMiB the sum of their peak resident sizes.
 	FleetWorkers        int      `json:"fleet_workers"`

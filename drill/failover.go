@@ -864,7 +864,7 @@ func throttleSecondary(ctx context.Context, d *run) ([]fleet.Device, error) {
 // conflicts among them (a resource changed in both Regions: the rule decided, the
 // losing Region recorded it), before the redrive re-runs them.
 func (d *run) errorRecords(ctx context.Context) error {
-	d.rep.ErrorTableRecords, d.rep.Conflicts = 0, 0
+	d.rep.ErrorTableRecords, d.rep.Conflicts, d.rep.ErrorTableKinds, d.rep.ErrorTableExamples = 0, 0, nil, nil
 	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
 		recs, err := (&failures.Recorder{Table: r.Errors, Name: simulator.ErrorTableName}).List(ctx)
 		if err != nil {
@@ -878,7 +878,14 @@ func (d *run) errorRecords(ctx context.Context) error {
 			if d.rep.ErrorTableKinds == nil {
 				d.rep.ErrorTableKinds = map[string]int{}
 			}
-			d.rep.ErrorTableKinds[r.Name+" "+f.Stage+" "+f.Error]++
+			kind := r.Name + " " + f.Stage + " " + f.Error
+			if d.rep.ErrorTableKinds[kind] == 0 {
+				if d.rep.ErrorTableExamples == nil {
+					d.rep.ErrorTableExamples = map[string]string{}
+				}
+				d.rep.ErrorTableExamples[kind] = f.Key + ": " + f.Cause
+			}
+			d.rep.ErrorTableKinds[kind]++
 		}
 	}
 	return nil

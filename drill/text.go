@@ -78,6 +78,9 @@ func WriteText(w io.Writer, r *Report) {
 		len(r.DifferencesAfterRestore), r.ErrorTableRecords)
 	for _, k := range slices.Sorted(maps.Keys(r.ErrorTableKinds)) {
 		fmt.Fprintf(w, "  %4d  %s\n", r.ErrorTableKinds[k], k)
+		if ex := r.ErrorTableExamples[k]; ex != "" {
+			fmt.Fprintf(w, "          e.g. %s\n", ex)
+		}
 	}
 	for _, d := range r.DifferencesAfterRestore[:min(10, len(r.DifferencesAfterRestore))] {
 		fmt.Fprintf(w, "  %s\n", d)
