@@ -332,8 +332,8 @@ func TestRetainedConfigSurvivesFailover(t *testing.T) {
 	}
 
 	// A delete replicates: the backend clears the configuration in the secondary,
-	// whose capture last wrote the item (see docs/architecture.md for a delete made
-	// in the other Region).
+	// whose capture last wrote the item (TestRetainedDeleteReplicatesFromEitherRegion:
+	// a delete made in the other Region).
 	must(t)(w.Secondary.Broker.DataPlane().Publish(context.Background(), &iotdataplane.PublishInput{Topic: aws.String(topic), Retain: true, Qos: 1}))
 	sweep(t, w, w.Secondary)
 	if got := retainedOn(t, w.Primary, topic); got != "" {
@@ -382,7 +382,8 @@ func (c *countingRetained) take() (list, gets int) {
 // ListRetainedMessages per 200 topics; a GetRetainedMessage per topic that is new or
 // changed, none for one the Region captured unchanged since, one per topic applied
 // from the other Region (compared, not written); and the table stage's existence
-// check, one GetRetainedMessage per topic the Region captured.
+// check, one GetRetainedMessage per topic of either Region (a delete of the applied
+// copy is a delete to replicate too).
 func TestRetainedSweepCost(t *testing.T) {
 	const n = 250
 	w := newWorld(t, simulator.Options{})
@@ -406,7 +407,7 @@ func TestRetainedSweepCost(t *testing.T) {
 		// The first sweep's counts are read first: new topics, then the table stage.
 		{"first sweep of the primary", nil, pc, 2, 2 * n},
 		{"second sweep of the primary", w.Primary, pc, 2, n},
-		{"sweep of the secondary", w.Secondary, sc, 2, n},
+		{"sweep of the secondary", w.Secondary, sc, 2, 2 * n},
 	} {
 		if tc.r != nil {
 			sweep(t, w, tc.r)
@@ -424,6 +425,72 @@ func TestRetainedSweepCost(t *testing.T) {
 		topic := fmt.Sprintf("config/%03d", i)
 		if got, want := retainedOn(t, w.Secondary, topic), fmt.Sprintf(`{"i":%d}`, i); got != want {
 			t.Fatalf("retained %s in the secondary = %q, want %q", topic, got, want)
+		}
+	}
+}
+
+// TestRetainedDeleteReplicatesFromEitherRegion: a retained message deleted (an empty
+// retained publish) in the Region that holds the apply's copy of it, not in the
+// Region whose capture wrote its item, replicates too, in both directions; and a
+// Region whose apply has not yet published another Region's message does not take
+// its absence for a delete (which would delete it in the Region that wrote it).
+func TestRetainedDeleteReplicatesFromEitherRegion(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, simulator.Options{})
+	for _, tc := range []struct {
+		name            string
+		writer, deleter *simulator.Region
+	}{
+		{"written in the primary, deleted in the secondary", w.Primary, w.Secondary},
+		{"written in the secondary, deleted in the primary", w.Secondary, w.Primary},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := "config/written-in-" + tc.writer.Name
+			tc.deleter.PauseApply()
+			t.Cleanup(tc.deleter.ResumeApply)
+			publishRetained(t, tc.writer, topic, `{"v":1}`)
+			sweep(t, w, tc.writer)
+			// The item has reached the deleter's replica, its apply has not run: the
+			// message is missing there, and not deleted.
+			writes := tableWrites(w)
+			sweep(t, w, tc.deleter)
+			if n := tableWrites(w) - writes; n != 0 {
+				t.Fatalf("a sweep of %s before its apply published the message wrote %d items, want 0", tc.deleter.Name, n)
+			}
+			tc.deleter.ResumeApply()
+			settle(t, w)
+			for _, r := range []*simulator.Region{tc.writer, tc.deleter} {
+				if got := retainedOn(t, r, topic); got != `{"v":1}` {
+					t.Fatalf("retained message in %s = %q, want the writer's", r.Name, got)
+				}
+			}
+
+			must(t)(tc.deleter.Broker.DataPlane().Publish(ctx, &iotdataplane.PublishInput{Topic: aws.String(topic), Retain: true, Qos: 1}))
+			writes = tableWrites(w)
+			sweep(t, w, tc.deleter)
+			if n := tableWrites(w) - writes; n != 1 {
+				t.Errorf("the sweep of %s after the delete wrote %d items, want 1 (the tombstone)", tc.deleter.Name, n)
+			}
+			if got := retainedOn(t, tc.writer, topic); got != "" {
+				t.Errorf("the retained message deleted in %s is still in %s: %q", tc.deleter.Name, tc.writer.Name, got)
+			}
+			for _, r := range []*simulator.Region{tc.writer, tc.deleter} {
+				it, ok, err := r.Capturer.Store.Get(ctx, spec.KindRetained, topic)
+				if err != nil || !ok || !it.Deleted || it.Origin != tc.deleter.Name {
+					t.Errorf("%s's item of the retained message = %+v (found %v, %v), want %s's tombstone", r.Name, it, ok, err, tc.deleter.Name)
+				}
+			}
+			writes = tableWrites(w)
+			sweep(t, w, tc.writer)
+			sweep(t, w, tc.deleter)
+			if n := tableWrites(w) - writes; n != 0 {
+				t.Errorf("sweeps after the delete replicated wrote %d items, want 0", n)
+			}
+		})
+	}
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		if n := r.Errors.Len(); n != 0 {
+			t.Errorf("%d error-table records in %s", n, r.Name)
 		}
 	}
 }

@@ -2,8 +2,12 @@ package fleetsync
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
 	"github.com/iot-dr/iot-dr/simulator"
 )
@@ -144,15 +148,28 @@ func TestSync5000ThingsUnderDefaultQuotas(t *testing.T) {
 	}
 }
 
-// BenchmarkSync syncs b.N devices (one op = one device) under AWS's default quotas
-// (scaled by quotaScale in both the simulator and the limiter) and reports devices/s
-// at real quotas and the binding quota's utilisation. Run with e.g.
+// BenchmarkSync syncs b.N devices (one op = one device), each with two named shadows
+// besides the seeded classic ones, and b.N/10 retained messages, under AWS's default
+// quotas (scaled by quotaScale in both the simulator and the limiter) and reports
+// devices/s at real quotas and the binding quota's utilisation. Run with e.g.
 // -bench=Sync -benchtime=1000x.
 func BenchmarkSync(b *testing.B) {
 	w := newWorld(b)
 	seed(b, w, b.N)
+	seedNamedShadows(b, w, b.N, 2)
+	seedRetained(b, w, b.N/10)
+	// The primary's pipeline captures the seeded fleet under the same quotas: let it
+	// finish, so that what is measured is sync's pacing alone.
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer scancel()
+	if err := w.Settle(sctx); err != nil {
+		b.Fatal(err)
+	}
 	rates := DefaultRatesCopy().Scaled(quotaScale)
 	q := newQuotaRun(w, rates)
+	q.opts.Retained = true
+	q.opts.SourceRetained = &LimitedRetained{Next: w.Primary.Broker.DataPlane(), Limiter: q.src}
+	q.opts.TargetRetained = &LimitedRetained{Next: w.Secondary.Broker.DataPlane(), Limiter: q.tgt}
 	b.ResetTimer()
 	start := time.Now()
 	sum, err := Run(context.Background(), q.opts)
@@ -164,10 +181,41 @@ func BenchmarkSync(b *testing.B) {
 	if sum.Failed() != 0 {
 		b.Fatalf("%d failed, first: %v", sum.Failed(), sum.Failures[0].Err)
 	}
+	if sum.RetainedMessages.Copied != b.N/10 {
+		b.Fatalf("retained messages %+v, want %d copied", sum.RetainedMessages, b.N/10)
+	}
+	if got := q.src.Calls()["ListNamedShadowsForThing"]; got < int64(b.N) {
+		b.Fatalf("%d ListNamedShadowsForThing in the source for %d things", got, b.N)
+	}
 	api, u := utilisation(elapsed, q.src, q.tgt)
-	b.Logf("%d devices: binding quota %s", b.N, api)
+	b.Logf("%d devices (%d named shadows, %d retained messages): binding quota %s", b.N, 2*b.N, b.N/10, api)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds()/quotaScale, "devices/s")
 	b.ReportMetric(u, "quota-utilisation")
 	b.ReportMetric(float64(sum.Failed()), "failed")
 	b.ReportMetric(float64(q.src.Throttled()+q.tgt.Throttled()), "throttled")
+}
+
+// seedNamedShadows gives each of the first n seeded devices per named shadows.
+func seedNamedShadows(t testing.TB, w *simulator.World, n, per int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		for j := range per {
+			if _, err := w.Primary.Shadows.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String(deviceName(i)),
+				ShadowName: aws.String(fmt.Sprintf("config-%d", j)), Payload: fmt.Appendf(nil, `{"state":{"desired":{"interval":%d}}}`, i%60)}); err != nil {
+				t.Fatalf("update named shadow: %v", err)
+			}
+		}
+	}
+}
+
+// seedRetained publishes n retained messages in the primary.
+func seedRetained(t testing.TB, w *simulator.World, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := w.Primary.Broker.DataPlane().Publish(context.Background(), &iotdataplane.PublishInput{
+			Topic: aws.String(fmt.Sprintf("config/%05d", i)), Payload: fmt.Appendf(nil, `{"i":%d}`, i), Qos: 1, Retain: true}); err != nil {
+			t.Fatalf("publish retained: %v", err)
+		}
+	}
 }

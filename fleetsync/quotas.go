@@ -17,7 +17,8 @@ import (
 // "AWS IoT Core throttling quotas"; thing, thing type and thing group APIs are also
 // listed with these defaults in Service Quotas under service code iotcore, e.g.
 // L-64CBACAC "CreateThing API TPS" = 100, L-FC3EF4D9 "ListThingPrincipals API TPS" =
-// 10) and the same page's Device Shadow service quotas for the data plane. Accounts
+// 10) and the same page's Device Shadow service and message broker (retained
+// messages) quotas for the data plane. Accounts
 // can have raised quotas; pass --rate API=TPS for those. The values matter: a rate
 // above the account's quota only produces ThrottlingExceptions and back-off.
 var DefaultRates = map[string]float64{
@@ -73,6 +74,13 @@ var DefaultRates = map[string]float64{
 	"DeleteThingShadow": 4000,
 	// Per account, not per thing: one call per thing with named shadows.
 	"ListNamedShadowsForThing": 10,
+	// Retained messages (message broker quotas, per account): ListRetainedMessages
+	// 10 TPS, GetRetainedMessage 500 TPS, retained-message publishes 500 per second
+	// (and 1 per second per topic, which a sync publishing each topic once does not
+	// reach). Sync's only Publish calls are retained publishes.
+	"ListRetainedMessages": 10,
+	"GetRetainedMessage":   500,
+	"Publish":              500,
 }
 
 // Rates maps an API name (the SDK operation name, e.g. "CreateThing") to the

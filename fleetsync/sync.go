@@ -82,6 +82,8 @@ type Summary struct {
 	// PolicyTags counts the policies whose tags were converged (none when the
 	// clients cannot tag).
 	PolicyTags Tally
+	// RetainedMessages counts the retained topics (Options.Retained).
+	RetainedMessages Tally
 	// Failures lists every failed resource, in completion order.
 	Failures []Result
 	// Elapsed is the run's wall time.
@@ -92,7 +94,7 @@ type Summary struct {
 
 // Failed returns how many resources failed.
 func (s Summary) Failed() int {
-	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Onboarding.Failed + s.PolicyTags.Failed + s.Things.Failed
+	return s.ThingTypes.Failed + s.ThingGroups.Failed + s.BillingGroups.Failed + s.Onboarding.Failed + s.PolicyTags.Failed + s.Things.Failed + s.RetainedMessages.Failed
 }
 
 // Selector streams the names of the things to sync: it calls yield once per name and
@@ -126,6 +128,10 @@ type Options struct {
 
 	// Shadows also syncs each thing's classic shadow.
 	Shadows bool
+	// Retained also syncs the source's retained messages (payload and QoS), after
+	// the things; SourceRetained and TargetRetained are then needed.
+	Retained                       bool
+	SourceRetained, TargetRetained RetainedAPI
 	// DryRun compares instead of writing; Copied then means "would be changed".
 	DryRun bool
 	// Concurrency bounds how many resources are converged at once (default 32).
@@ -169,6 +175,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if opts.Shadows && (opts.SourceShadows == nil || opts.TargetShadows == nil) {
 		return Summary{}, errors.New("sync: shadows requested without data-plane clients")
 	}
+	if opts.Retained && (opts.SourceRetained == nil || opts.TargetRetained == nil) {
+		return Summary{}, errors.New("sync: retained messages requested without data-plane clients")
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -205,12 +214,14 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
 			SourceBilling: srcBilling, TargetBilling: tgtBilling,
 			SourceTags: srcTags, TargetTags: tgtTags,
+			SourceRetained: opts.SourceRetained, TargetRetained: opts.TargetRetained,
 		}).NewRun(),
 		cmp: &verify.Comparer{
 			Source: opts.Source, Target: opts.Target,
 			SourceShadows: opts.SourceShadows, TargetShadows: opts.TargetShadows,
 			SourceRegion: opts.SourceRegion, TargetRegion: opts.TargetRegion,
 			Shadows: opts.Shadows, SourceProvisioning: opts.SourceProvisioning, TargetProvisioning: opts.TargetProvisioning,
+			SourceRetained: opts.SourceRetained, TargetRetained: opts.TargetRetained,
 		},
 		summary: Summary{DryRun: opts.DryRun},
 	}
@@ -260,6 +271,9 @@ func (e *engine) run(ctx context.Context) error {
 		{"thing groups", replication.ThingGroupNames(e.opts.Source), e.thingGroup},
 		{"billing groups", nil, e.billingGroup},
 	}, e.onboardingPhases(), []phaseSpec{{"things", e.opts.Things, e.thing}, {"policy tags", nil, e.policyTags}})
+	if e.opts.Retained {
+		phases = append(phases, phaseSpec{"retained messages", replication.RetainedTopics(e.opts.SourceRetained), e.retainedMessage})
+	}
 	for _, ph := range phases {
 		if ph.name == "billing groups" {
 			if e.billing == nil {
@@ -335,6 +349,8 @@ func (e *engine) record(r Result) {
 		e.summary.BillingGroups.add(r.Status)
 	case KindPolicyTags:
 		e.summary.PolicyTags.add(r.Status)
+	case KindRetained:
+		e.summary.RetainedMessages.add(r.Status)
 	default:
 		e.summary.Things.add(r.Status)
 		if e.opts.Progress != nil {
@@ -494,6 +510,8 @@ func kindResource(kind string) verify.Resource {
 		return verify.BillingGroup
 	case KindPolicyTags:
 		return verify.Tags
+	case KindRetained:
+		return verify.RetainedMessage
 	}
 	return verify.Thing
 }

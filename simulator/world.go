@@ -211,6 +211,9 @@ func (r *Region) ApplyMarks() *applymark.Marks {
 	return &applymark.Marks{Table: r.Marks, Name: MarkTableName}
 }
 
+// held is r's record of the retained messages its apply converged (in its mark table).
+func (r *Region) held() *applymark.Held { return &applymark.Held{Table: r.Marks, Name: MarkTableName} }
+
 // ApplyProgress is r's apply progress item (in its mark table), as the apply function
 // writes it and the probe's catch-up gate reads it.
 func (r *Region) ApplyProgress() *applymark.Progress {
@@ -232,7 +235,7 @@ func (w *World) Peer(r *Region) *Region {
 // the spec's re-check and sweep state machines there and deploys the capture rules.
 func (w *World) capturePipeline(ctx context.Context, p *Region) error {
 	o := w.opts
-	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Retained: p.Broker.DataPlane(), Billing: p.Registry, Provisioning: p.Registry, Tags: p.Registry,
+	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Retained: p.Broker.DataPlane(), Held: p.held(), Billing: p.Registry, Provisioning: p.Registry, Tags: p.Registry,
 		Store: p.store(), Region: p.Name, Logger: o.Logger,
 		Applying: &applymark.Guard{Marks: p.ApplyMarks(), Progress: p.ApplyProgress()}}
 	fails := p.failures(o)
@@ -291,7 +294,7 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 		SourceTags: view, TargetTags: s.Registry,
 		SourceRegion: w.Peer(s).Name, TargetRegion: s.Name, ClientToken: spec.ApplyClientToken, Logger: o.Logger,
 	}
-	s.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: s.Replicator, Lag: s.Lag, Logger: o.Logger, Marks: s.ApplyMarks()}
+	s.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: s.Replicator, Lag: s.Lag, Logger: o.Logger, Marks: s.ApplyMarks(), Held: s.held()}
 	fails := s.failures(o)
 	h := &apply.Handler{Applier: s.Applier, Failures: fails}
 	gated := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {

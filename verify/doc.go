@@ -14,7 +14,8 @@
 // description, enabled, role, pre-provisioning hook with its Lambda's Region
 // rewritten) and CA certificates (status, auto-registration, registration config,
 // mode: a DEFAULT-mode CA that the replication had to register in SNI_ONLY mode is a
-// difference whose target side says why, replication.ErrCAModeUnavailable).
+// difference whose target side says why, replication.ErrCAModeUnavailable), and, with
+// Comparer.Retained, retained messages (payload and QoS).
 //
 // It is the engine of `iotdr verify` and of `iotdr sync --dry-run`, which uses the
 // per-thing comparison (Comparer.Thing) to tell what a sync would change without
@@ -30,7 +31,8 @@
 // What it is NOT: it never writes, and it does not compare what replication does not
 // copy (dynamic thing groups, tags of other resources, certificates and policies not
 // reachable from a thing, a provisioning template's non-default versions,
-// non-certificate principals), nor retained messages.
+// non-certificate principals), nor retained messages' MQTT 5 user properties (with
+// Comparer.Retained it compares their payload and QoS, in a phase after the things).
 // A certificate shared by several things is compared once per thing. The comparison
 // is not a snapshot: a Region that changes while Run pages through it can yield
 // differences that no longer exist (run it again) or miss ones that appear meanwhile.

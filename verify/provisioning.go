@@ -21,15 +21,11 @@ const (
 // describeBoth describes one resource in both Regions; a side's nil output means
 // not found there.
 func describeBoth[O any](c *Comparer, what, name string, describe func(replication.ProvisioningSource) (*O, error)) (src, tgt *O, err error) {
-	s, err := describe(c.SourceProvisioning)
-	if err != nil && !replication.IsNotFound(err) {
-		return nil, nil, fmt.Errorf("describe %s %s in %s: %w", what, name, c.SourceRegion, err)
+	src, tgt, err = replication.DescribeBoth(c.SourceProvisioning, c.TargetProvisioning, c.SourceRegion, c.TargetRegion, describe)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", what, name, err)
 	}
-	t, err := describe(c.TargetProvisioning)
-	if err != nil && !replication.IsNotFound(err) {
-		return nil, nil, fmt.Errorf("describe %s %s in %s: %w", what, name, c.TargetRegion, err)
-	}
-	return s, t, nil
+	return src, tgt, nil
 }
 
 // presence is the Missing or Extra difference of a resource one side lacks, done

@@ -75,6 +75,7 @@ const (
 	PolicyAttachment Resource = "policy attachment" // Name is "certificate id -> policy"
 	Shadow           Resource = "shadow"            // Name is the thing name
 	NamedShadow      Resource = "named shadow"      // Name is "thing/shadow"
+	RetainedMessage  Resource = "retained message"  // Name is the topic
 )
 
 // Difference is one way in which the target differs from the source.
@@ -124,6 +125,11 @@ type Comparer struct {
 	SourceRegion, TargetRegion string
 	// Shadows also compares classic shadows (Thing includes the thing's shadow).
 	Shadows bool
+	// SourceRetained and TargetRetained are the data-plane clients for retained
+	// messages; needed when Retained is set.
+	SourceRetained, TargetRetained Retained
+	// Retained also compares the Regions' retained messages (a phase after things).
+	Retained bool
 	// SourceProvisioning and TargetProvisioning, when both set, add role aliases,
 	// provisioning templates and CA certificates to Run (provisioning.go).
 	SourceProvisioning, TargetProvisioning replication.ProvisioningReader
@@ -155,6 +161,8 @@ type Report struct {
 	// BillingGroups counts the billing groups checked (0 when the clients cannot
 	// list them).
 	BillingGroups int
+	// RetainedMessages counts the retained topics checked (Comparer.Retained).
+	RetainedMessages int
 	// Differences counts the differences by kind.
 	Differences map[Kind]int
 }
@@ -181,6 +189,9 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 	if c.Shadows && (c.SourceShadows == nil || c.TargetShadows == nil) {
 		return Report{}, errors.New("verify: shadow comparison requested without data-plane clients")
 	}
+	if c.Retained && (c.SourceRetained == nil || c.TargetRetained == nil) {
+		return Report{}, errors.New("verify: retained-message comparison requested without data-plane clients")
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -194,6 +205,12 @@ func (c *Comparer) Run(ctx context.Context, opts RunOptions) (Report, error) {
 		{"onboarding resources", run.provisioning},
 		{"billing groups", run.billingGroups},
 		{"things", run.things},
+	}
+	if c.Retained {
+		phases = append(phases, struct {
+			name string
+			fn   func(context.Context) error
+		}{"retained messages", run.retainedMessages})
 	}
 	for _, ph := range phases {
 		if err := ph.fn(ctx); err != nil {

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -301,5 +302,52 @@ func must(t *testing.T) func(any, error) {
 		if err != nil {
 			t.Fatalf("inject drift: %v", err)
 		}
+	}
+}
+
+// TestRunComparesRetainedMessages: with Retained set, Run pages through both Regions'
+// retained messages and reports a topic missing in the target, one only the target
+// has, and differing payloads and QoS; equal ones are not reported, and without
+// Retained none is compared.
+func TestRunComparesRetainedMessages(t *testing.T) {
+	ctx := context.Background()
+	w := equalWorld(t)
+	publish := func(r *simulator.Region, topic, payload string, qos int32) {
+		t.Helper()
+		if _, err := r.Broker.DataPlane().Publish(ctx, &iotdataplane.PublishInput{Topic: aws.String(topic), Payload: []byte(payload), Qos: qos, Retain: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		publish(r, "config/same", `{"v":1}`, 1)
+	}
+	publish(w.Primary, "config/only-primary", `{"v":1}`, 1)
+	publish(w.Secondary, "config/only-secondary", `{"v":1}`, 1)
+	publish(w.Primary, "config/payload", `{"v":1}`, 1)
+	publish(w.Secondary, "config/payload", `{"v":2}`, 1)
+	publish(w.Primary, "config/qos", `{"v":1}`, 1)
+	publish(w.Secondary, "config/qos", `{"v":1}`, 0)
+
+	if diffs, rep := run(t, w); len(diffs) != 0 || rep.RetainedMessages != 0 {
+		t.Fatalf("without Retained: %d differences, %d retained messages checked, want none", len(diffs), rep.RetainedMessages)
+	}
+	c := comparer(w)
+	c.Retained, c.SourceRetained, c.TargetRetained = true, w.Primary.Broker.DataPlane(), w.Secondary.Broker.DataPlane()
+	var got []string
+	rep, err := c.Run(ctx, verify.RunOptions{OnDifference: func(d verify.Difference) {
+		if d.Resource == verify.RetainedMessage {
+			got = append(got, fmt.Sprintf("%s %s %s", d.Kind, d.Name, d.Field))
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"different config/payload payload", "different config/qos qos", "extra config/only-secondary ", "missing config/only-primary "}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("retained differences = %q, want %q", got, want)
+	}
+	if rep.RetainedMessages != 5 || rep.Total() != 4 {
+		t.Errorf("report = %+v, want 5 retained topics checked and 4 differences", rep)
 	}
 }

@@ -30,8 +30,9 @@ import (
 const syncUsage = `usage: iotdr sync --from REGION --to REGION [flags]
 
 Copies the primary's thing types, thing groups and things (type, attributes, group
-memberships, certificates, policies with the Region rewritten, attachments, and with
---shadows classic shadows) to the secondary, through the replication logic the
+memberships, certificates, policies with the Region rewritten, attachments, with
+--shadows classic and named shadows, and with --retained the retained messages) to the
+secondary, through the replication logic the
 Lambdas run, paced by per-API rate limits at AWS's default quotas (--list-rates).
 Idempotent: an interrupted sync is simply run again. Exit status: 0 when everything
 converged, 1 when some resources failed, 2 when the sync could not run.
@@ -44,7 +45,7 @@ flags:
 type fleetFlags struct {
 	from, to, profile                   string
 	endpoint, iotEndpoint, dataEndpoint string
-	shadows                             bool
+	shadows, retained                   bool
 	onboarding                          bool
 	concurrency                         int
 	rates                               fleetsync.Rates
@@ -72,7 +73,8 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "send every AWS call to this URL (an emulator such as moto_server)")
 	fs.StringVar(&f.iotEndpoint, "iot-endpoint-url", "", "AWS IoT control-plane URL (overrides --endpoint-url)")
 	fs.StringVar(&f.dataEndpoint, "iotdata-endpoint-url", "", "AWS IoT data-plane (shadow) URL (overrides --endpoint-url; default: DescribeEndpoint iot:Data-ATS)")
-	fs.BoolVar(&f.shadows, "shadows", false, "include classic shadows")
+	fs.BoolVar(&f.shadows, "shadows", false, "include classic and named shadows")
+	fs.BoolVar(&f.retained, "retained", false, "include retained messages (payload and QoS)")
 	fs.BoolVar(&f.onboarding, "onboarding", true, "include role aliases, provisioning templates and CA certificates (false for an endpoint without their APIs, such as moto_server)")
 	fs.IntVar(&f.concurrency, "concurrency", fleetsync.DefaultConcurrency, "resources handled at once")
 	fs.Var(rateFlag{f.rates}, "rate", "override one API's rate limit, API=TPS (repeatable; see --list-rates)")
@@ -111,12 +113,13 @@ func (r rateFlag) Set(v string) error { return r.rates.Set(v) }
 
 // fleetRegion is one Region's rate-limited clients.
 type fleetRegion struct {
-	ctl  *fleetsync.LimitedIoT
-	data *fleetsync.LimitedShadows // nil unless shadows are needed
+	ctl      *fleetsync.LimitedIoT
+	data     *fleetsync.LimitedShadows  // nil unless shadows are needed
+	retained *fleetsync.LimitedRetained // nil unless retained messages are needed
 }
 
 // regions returns the rate-limited clients of the source (--from) and target (--to)
-// Regions, with data-plane clients when --shadows is set. The AWS configuration is
+// Regions, with data-plane clients when --shadows or --retained is set. The AWS configuration is
 // loaded and the credentials retrieved once, for both Regions; it fails when either
 // cannot be had, before any API call.
 func (f *fleetFlags) regions(ctx context.Context) (src, tgt *fleetRegion, err error) {
@@ -161,7 +164,7 @@ func (f *fleetFlags) clients(ctx context.Context, cfg aws.Config, region string)
 		}
 	})
 	r := &fleetRegion{ctl: &fleetsync.LimitedIoT{Next: ctl, Limiter: lim}}
-	if !f.shadows {
+	if !f.shadows && !f.retained {
 		return r, nil
 	}
 	var data *iotdataplane.Client
@@ -174,7 +177,12 @@ func (f *fleetFlags) clients(ctx context.Context, cfg aws.Config, region string)
 			return nil, err
 		}
 	}
-	r.data = &fleetsync.LimitedShadows{Next: data, Limiter: lim}
+	if f.shadows {
+		r.data = &fleetsync.LimitedShadows{Next: data, Limiter: lim}
+	}
+	if f.retained {
+		r.retained = &fleetsync.LimitedRetained{Next: data, Limiter: lim}
+	}
 	return r, nil
 }
 
@@ -312,6 +320,9 @@ func syncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ff.shadows {
 		opts.SourceShadows, opts.TargetShadows = src.data, tgt.data
 	}
+	if ff.retained {
+		opts.Retained, opts.SourceRetained, opts.TargetRetained = true, src.retained, tgt.retained
+	}
 	if ff.onboarding {
 		opts.SourceProvisioning, opts.TargetProvisioning = src.ctl, tgt.ctl
 	}
@@ -371,7 +382,10 @@ func printSyncSummary(w io.Writer, from, to string, s fleetsync.Summary) {
 	for _, row := range []struct {
 		name string
 		t    fleetsync.Tally
-	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"onboarding", s.Onboarding}, {"things", s.Things}} {
+	}{{"thing types", s.ThingTypes}, {"thing groups", s.ThingGroups}, {"billing groups", s.BillingGroups}, {"onboarding", s.Onboarding}, {"things", s.Things}, {"retained messages", s.RetainedMessages}} {
+		if row.name == "retained messages" && row.t.Total() == 0 {
+			continue // not asked for (--retained), or none
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", row.name, row.t.Copied, row.t.InSync, row.t.Failed)
 	}
 	tw.Flush()

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
 	"github.com/iot-dr/iot-dr/simserver"
 	"github.com/iot-dr/iot-dr/simulator/pki"
@@ -22,7 +23,8 @@ import (
 // paused so that the fleet exists in the primary only: verify finds it missing, sync
 // copies it (paced under the quotas the simulator enforces), verify finds the Regions
 // equal. A role alias, a fleet provisioning template and a CA certificate (SNI_ONLY)
-// are copied and compared too.
+// are copied and compared too, and with --retained the primary's retained messages,
+// through the AWS front's data plane.
 func TestSyncAndVerifyAgainstSim(t *testing.T) {
 	cfg := simserver.DefaultConfig()
 	cfg.Devices, cfg.Dir = 0, t.TempDir()
@@ -43,21 +45,28 @@ func TestSyncAndVerifyAgainstSim(t *testing.T) {
 	const devices = 4
 	motoFleet(t, endpoint, from, devices)
 	onboardingKinds(ctx, t, srv.World().Primary.Registry)
-	base := []string{"--from", from, "--to", to, "--endpoint-url", endpoint, "--shadows"}
+	for _, topic := range []string{"config/a", "config/b"} {
+		if _, err := srv.World().Primary.Broker.DataPlane().Publish(ctx, &iotdataplane.PublishInput{
+			Topic: aws.String(topic), Payload: []byte(`{"interval":5}`), Qos: 1, Retain: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []string{"--from", from, "--to", to, "--endpoint-url", endpoint, "--shadows", "--retained"}
 
 	code, stdout, stderr := runCmd(t, verifyMain, base...)
-	if code != exitFailed || !strings.Contains(stdout, "Missing in secondary") {
+	if code != exitFailed || !strings.Contains(stdout, "Missing in secondary") || !strings.Contains(normalizeSpaces(stdout), "retained message  config/a") {
 		t.Fatalf("verify before sync: exit %d, want %d with missing resources\n%s%s", code, exitFailed, stdout, stderr)
 	}
 	// The server's unreplicated device (its certificate is in the primary only) is
 	// copied too.
 	// The AWS front serves no DynamoDB: the simulator's own marks are not reachable.
 	code, stdout, stderr = runCmd(t, syncMain, append(base, "--marks-table", "")...)
-	if out := normalizeSpaces(stdout); code != exitOK || !strings.Contains(out, fmt.Sprintf("things  %d  0  0", devices+1)) || !strings.Contains(out, "onboarding  3  0  0") {
-		t.Fatalf("sync: exit %d, want %d with %d things copied\n%s%s", code, exitOK, devices+1, stdout, stderr)
+	if out := normalizeSpaces(stdout); code != exitOK || !strings.Contains(out, fmt.Sprintf("things  %d  0  0", devices+1)) || !strings.Contains(out, "onboarding  3  0  0") ||
+		!strings.Contains(out, "retained messages  2  0  0") {
+		t.Fatalf("sync: exit %d, want %d with %d things, 3 onboarding resources and 2 retained messages copied\n%s%s", code, exitOK, devices+1, stdout, stderr)
 	}
 	code, stdout, stderr = runCmd(t, verifyMain, base...)
-	if code != exitOK || !strings.Contains(stdout, "The Regions are equal.") {
+	if code != exitOK || !strings.Contains(stdout, "The Regions are equal.") || !strings.Contains(stdout, "2 retained messages") {
 		t.Fatalf("verify after sync: exit %d, want %d\n%s%s", code, exitOK, stdout, stderr)
 	}
 }

@@ -77,7 +77,7 @@ func (tg Target) arn(resource, name string) string {
 const ignoreDiffersEnv = "CONFORMANCE_IGNORE_MOTO_DIFFERS"
 
 // behaviours is the whole table.
-var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, onboardingBehaviours, shadowBehaviours)
+var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, onboardingBehaviours, shadowBehaviours, namedShadowBehaviours)
 
 // behaviour is one row of the conformance table.
 type behaviour struct {

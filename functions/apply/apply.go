@@ -72,6 +72,10 @@ type Applier struct {
 	// Marks, when set, records each registry apply's time span in this Region's mark
 	// table, so that this Region's capture skips the registry events the apply causes.
 	Marks *applymark.Marks
+	// Held, when set, records which item each retained message was converged to, so
+	// that this Region's sweep can tell a delete made here from an apply not yet run
+	// (capture.HeldCopies).
+	Held *applymark.Held
 }
 
 // Applied says what applying one key did.
@@ -121,6 +125,11 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 		res.Changes = append(res.Changes, out.Changes...)
 		if err != nil {
 			return res, err
+		}
+		if kind == spec.KindRetained && a.Held != nil {
+			if err := a.Held.Record(ctx, key, it.Ref(), it.Deleted); err != nil {
+				return res, err
+			}
 		}
 		if len(out.Changes) > 0 && it.ChangedAt > 0 {
 			res.Lag = a.now().Sub(time.UnixMilli(it.ChangedAt))

@@ -136,17 +136,21 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	// The capture defers a write over the other Region's item until this Region's
 	// apply has converged it (the marks; for shadows, its progress leases).
 	progress := &applymark.Progress{Table: ddb, Name: markTable, Region: cfg.Region, Logger: log}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Store: store, Region: cfg.Region, Logger: log,
+	// The data-plane client serves the retained messages too: the sweep lists and reads
+	// them, the apply reads and publishes them retained.
+	held := &applymark.Held{Table: ddb, Name: markTable}
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log,
 		Applying: &applymark.Guard{Marks: marks, Progress: progress}}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
 		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,
 		SourceBilling: view, TargetBilling: ctl,
 		SourceTags: view, TargetTags: ctl,
+		SourceRetained: view, TargetRetained: data,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
 	applier := &apply.Applier{
-		Region: cfg.Region, Store: store, Converger: rep, Logger: log, Marks: marks,
+		Region: cfg.Region, Store: store, Converger: rep, Logger: log, Marks: marks, Held: held,
 		Lag: metrics.CloudWatch{Client: cloudwatch.NewFromConfig(cfg), Namespace: os.Getenv(spec.EnvMetricNamespace)},
 	}
 	return &Pipeline{

@@ -37,6 +37,10 @@ type Capturer struct {
 	// Retained is this Region's data plane for retained messages (the sweep's); nil
 	// leaves them out.
 	Retained RetainedMessages
+	// Held is what this Region's apply converged retained messages to
+	// (*applymark.Held); nil: a retained message another Region's item names is
+	// never taken for deleted here.
+	Held HeldCopies
 	// Provisioning is this Region's control plane for role aliases, provisioning
 	// templates and CA certificates (the sweep's); nil leaves them out.
 	Provisioning replication.ProvisioningReader

@@ -20,6 +20,12 @@ type RetainedMessages interface {
 	GetRetainedMessage(ctx context.Context, in *iotdataplane.GetRetainedMessageInput, optFns ...func(*iotdataplane.Options)) (*iotdataplane.GetRetainedMessageOutput, error)
 }
 
+// HeldCopies tells which of another Region's items this Region's apply last
+// converged a resource to (*applymark.Held).
+type HeldCopies interface {
+	HeldRef(ctx context.Context, key string) (ref string, ok bool, err error)
+}
+
 // retainedPage is ListRetainedMessages's largest page.
 const retainedPage = 200
 
@@ -38,6 +44,9 @@ func (c *Capturer) RetainedMessage(ctx context.Context, topic string) (Result, e
 		cur, known, err := c.Store.Get(ctx, spec.KindRetained, topic)
 		if err != nil || !known || cur.Deleted {
 			return res, err // nothing to delete: no tombstone for what was never captured
+		}
+		if deleted, err := c.deletedHere(ctx, cur); err != nil || !deleted {
+			return res, err
 		}
 		return res, c.put(ctx, &res, state.Tombstone(spec.KindRetained, topic), readAt, time.Time{})
 	}
@@ -76,4 +85,23 @@ func (c *Capturer) retainedSweepPage(ctx context.Context, tok *string, record fu
 		}
 	}
 	return visited, written, out.NextToken, nil
+}
+
+// deletedHere reports whether the retained message of cur, missing from this Region,
+// was deleted here. An item this Region wrote was published here. Another Region's
+// item was only if this Region's apply converged the topic to that very item (Held):
+// otherwise the apply has not published it yet, and a tombstone would delete the
+// message in the Region that wrote it.
+func (c *Capturer) deletedHere(ctx context.Context, cur state.Item) (bool, error) {
+	if cur.Origin == c.Region {
+		return true, nil
+	}
+	if c.Held == nil {
+		return false, nil
+	}
+	ref, ok, err := c.Held.HeldRef(ctx, cur.Key())
+	if err != nil {
+		return false, fmt.Errorf("capture: retained message on %s: %w", cur.Name, err)
+	}
+	return ok && ref == cur.Ref(), nil
 }

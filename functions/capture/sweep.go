@@ -247,10 +247,10 @@ func (s *Sweeper) provisioning(ctx context.Context, st SweepState, size int32) (
 	return st, nil
 }
 
-// table is the last stage: one page of the state table, each live thing, type, group
-// or named shadow item of this Region checked for existence with one Describe (or
-// GetThingShadow) call, re-captured
-// (which writes its tombstones) when it is gone.
+// table is the last stage: one page of the state table, each live thing, type, group,
+// named shadow or retained-message item of this Region (and every Region's
+// retained-message item) checked for existence with one Describe (or GetThingShadow,
+// GetRetainedMessage) call, re-captured (which writes its tombstones) when it is gone.
 func (s *Sweeper) table(ctx context.Context, st SweepState, size int32) (SweepState, error) {
 	c := s.Capturer
 	items, next, err := c.Store.ScanPage(ctx, st.Token, size)
@@ -258,7 +258,10 @@ func (s *Sweeper) table(ctx context.Context, st SweepState, size int32) (SweepSt
 		return st, fmt.Errorf("capture: sweep %s: %w", st.Stage, err)
 	}
 	for _, it := range items {
-		if it.Origin != c.Region || it.Deleted {
+		// Another Region's retained message is checked too: deleted here, where the
+		// apply had published it, it raises no event either (Capturer.deletedHere).
+		foreignRetained := it.Kind == spec.KindRetained && c.Held != nil
+		if it.Deleted || (it.Origin != c.Region && !foreignRetained) {
 			continue
 		}
 		gone, err := c.gone(ctx, it.Kind, it.Name)

@@ -53,6 +53,20 @@ type Provisioning interface {
 
 var _ Provisioning = (*iot.Client)(nil)
 
+// DescribeBoth describes one onboarding resource in the source and the target; a
+// side's output is nil where the resource is not found. Other errors name the Region.
+func DescribeBoth[O any](src, tgt ProvisioningSource, srcRegion, tgtRegion string, describe func(ProvisioningSource) (*O, error)) (s, t *O, err error) {
+	s, err = describe(src)
+	if err != nil && !IsNotFound(err) {
+		return nil, nil, fmt.Errorf("describe in %s: %w", srcRegion, err)
+	}
+	t, err = describe(tgt)
+	if err != nil && !IsNotFound(err) {
+		return nil, nil, fmt.Errorf("describe in %s: %w", tgtRegion, err)
+	}
+	return s, t, nil
+}
+
 func (r *Replicator) provisioning() error {
 	if r.SourceProvisioning == nil || r.TargetProvisioning == nil {
 		return invalidf("role alias, provisioning template and CA certificate replication is not configured (no clients)")
@@ -76,16 +90,14 @@ func (r *Replicator) roleAlias(ctx context.Context, name string, rec *recorder) 
 	if err := r.provisioning(); err != nil {
 		return err
 	}
-	src, err := r.SourceProvisioning.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String(name)})
-	gone := IsNotFound(err)
-	if err != nil && !gone {
-		return fmt.Errorf("describe in %s: %w", r.SourceRegion, err)
+	src, tgt, err := DescribeBoth(r.SourceProvisioning, r.TargetProvisioning, r.SourceRegion, r.TargetRegion,
+		func(p ProvisioningSource) (*iot.DescribeRoleAliasOutput, error) {
+			return p.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String(name)})
+		})
+	if err != nil {
+		return err
 	}
-	tgt, err := r.TargetProvisioning.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String(name)})
-	missing := IsNotFound(err)
-	if err != nil && !missing {
-		return fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
-	}
+	gone, missing := src == nil, tgt == nil
 	switch {
 	case gone && missing:
 		return nil
@@ -153,22 +165,26 @@ func (r *Replicator) ProvisioningTemplate(ctx context.Context, name string) (Out
 }
 
 func (r *Replicator) template(ctx context.Context, name string, rec *recorder) error {
+	return r.templateAttempt(ctx, name, rec, false)
+}
+
+// templateAttempt converges a template; a create that finds it created meanwhile (the
+// apply of a CA that names it runs beside the template's own) converges again, once.
+func (r *Replicator) templateAttempt(ctx context.Context, name string, rec *recorder, again bool) error {
 	if name == "" || len(name) > 36 {
 		return invalidf("provisioning template name %q: must be 1 to 36 characters", excerpt(name))
 	}
 	if err := r.provisioning(); err != nil {
 		return err
 	}
-	src, err := r.SourceProvisioning.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String(name)})
-	gone := IsNotFound(err)
-	if err != nil && !gone {
-		return fmt.Errorf("describe in %s: %w", r.SourceRegion, err)
+	src, tgt, err := DescribeBoth(r.SourceProvisioning, r.TargetProvisioning, r.SourceRegion, r.TargetRegion,
+		func(p ProvisioningSource) (*iot.DescribeProvisioningTemplateOutput, error) {
+			return p.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String(name)})
+		})
+	if err != nil {
+		return err
 	}
-	tgt, err := r.TargetProvisioning.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String(name)})
-	missing := IsNotFound(err)
-	if err != nil && !missing {
-		return fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
-	}
+	gone, missing := src == nil, tgt == nil
 	if gone {
 		if missing {
 			return nil
@@ -191,6 +207,9 @@ func (r *Replicator) template(ctx context.Context, name string, rec *recorder) e
 			TemplateName: aws.String(name), TemplateBody: aws.String(body), Type: src.Type, Description: src.Description,
 			Enabled: src.Enabled, ProvisioningRoleArn: src.ProvisioningRoleArn, PreProvisioningHook: hook,
 		})
+		if isAlreadyExists(err) && !again {
+			return r.templateAttempt(ctx, name, rec, true)
+		}
 		if err != nil {
 			return fmt.Errorf("create in %s: %w", r.TargetRegion, err)
 		}
@@ -305,16 +324,14 @@ func (r *Replicator) caCertificate(ctx context.Context, id string, rec *recorder
 	if err := r.provisioning(); err != nil {
 		return err
 	}
-	src, err := r.SourceProvisioning.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(id)})
-	gone := IsNotFound(err)
-	if err != nil && !gone {
-		return fmt.Errorf("describe in %s: %w", r.SourceRegion, err)
+	src, tgt, err := DescribeBoth(r.SourceProvisioning, r.TargetProvisioning, r.SourceRegion, r.TargetRegion,
+		func(p ProvisioningSource) (*iot.DescribeCACertificateOutput, error) {
+			return p.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(id)})
+		})
+	if err != nil {
+		return err
 	}
-	tgt, err := r.TargetProvisioning.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(id)})
-	missing := IsNotFound(err)
-	if err != nil && !missing {
-		return fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
-	}
+	gone, missing := src == nil, tgt == nil
 	if gone {
 		if missing {
 			return nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane/types"
 )
 
 // RetainedSource is what the retained-message replication reads the wanted message
@@ -70,4 +71,26 @@ func (r *Replicator) retained(ctx context.Context, topic string, rec *recorder) 
 	}
 	rec.add("published retained message on %s", topic)
 	return nil
+}
+
+// RetainedTopics lists the topic of every retained message of c, 200 a page
+// (ListRetainedMessages's largest). A failed page is reported as "list retained
+// messages: ...".
+func RetainedTopics(c iotdataplane.ListRetainedMessagesAPIClient) NameLister {
+	return func(ctx context.Context, yield func(string) error) error {
+		p := iotdataplane.NewListRetainedMessagesPaginator(c, &iotdataplane.ListRetainedMessagesInput{},
+			func(o *iotdataplane.ListRetainedMessagesPaginatorOptions) { o.Limit = 200 })
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list retained messages: %w", err)
+			}
+			for _, t := range namesOf(page.RetainedTopics, func(m types.RetainedMessageSummary) *string { return m.Topic }) {
+				if err := yield(t); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
 }

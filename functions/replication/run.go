@@ -36,3 +36,8 @@ func (run *Run) ThingGroup(ctx context.Context, name string) (Outcome, error) {
 func (run *Run) Shadow(ctx context.Context, thing string) (Outcome, error) {
 	return run.r.AllShadows(ctx, thing)
 }
+
+// RetainedMessage is Replicator.RetainedMessage.
+func (run *Run) RetainedMessage(ctx context.Context, topic string) (Outcome, error) {
+	return run.r.RetainedMessage(ctx, topic)
+}

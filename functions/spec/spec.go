@@ -73,6 +73,10 @@ const (
 	// converged the resource to (number): the capture's loop-freedom guard reads it.
 	MarkAttrApplied = "applied"
 	MarkAttrExpires = "expires"
+	// MarkAttrHeld is, on a "held#<state key>" mark, the ref ("<origin>/<seq>") of
+	// the other Region's retained-message item this Region's apply last converged the
+	// topic to (applymark.Held).
+	MarkAttrHeld = "held"
 )
 
 // Error-table attributes.

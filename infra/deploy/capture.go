@@ -85,8 +85,9 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 		Code: args.Code[spec.FunctionSweep], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionSweep],
 		Env: p.env(s, nil),
 		// Scan: the sweep's last stage pages through the state table for deletes whose
-		// event was lost.
-		Statements: append(captureStatements(region, acct, true, true), p.stateReadWrite(), p.recordErrors(),
+		// event was lost; the mark table says which retained messages the apply
+		// published here (applymark.Held).
+		Statements: append(captureStatements(region, acct, true, true), p.stateReadWrite(), p.recordErrors(), p.readMarks(),
 			statement{Sid: "SweepState", Actions: []string{"dynamodb:Scan"}, Resources: []pulumi.StringInput{p.StateTableArn}}),
 	}, child)
 	if err != nil {

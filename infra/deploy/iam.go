@@ -34,6 +34,7 @@ var wildcardActions = map[string]string{
 	"iot:ListThingGroups":              "no resource types",
 	"iot:ListBillingGroups":            "no resource types",
 	"iot:ListPolicies":                 "no resource types",
+	"iot:ListRetainedMessages":         "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
 	"logs:CreateLogDelivery":        "log delivery API has no resource types",
 	"logs:GetLogDelivery":           "log delivery API has no resource types",
@@ -181,9 +182,15 @@ var (
 		"iot:AddThingToBillingGroup", "iot:RemoveThingFromBillingGroup",
 		"iot:TagResource", "iot:UntagResource",
 	}
-	shadowReadActions  = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
-	shadowWriteActions = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
-	iotKinds           = []string{"thing", "thingtype", "thinggroup", "billinggroup", "cert", "policy"}
+	// retainedReadAction reads one topic's retained message (capture.RetainedMessages,
+	// replication.RetainedTarget); retainedWriteActions publish it retained: AWS
+	// authorises a Publish with the retain flag as iot:Publish and iot:RetainPublish.
+	// Both on this Region's topics only.
+	retainedReadAction   = "iot:GetRetainedMessage"
+	retainedWriteActions = []string{"iot:Publish", "iot:RetainPublish"}
+	shadowReadActions    = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
+	shadowWriteActions   = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
+	iotKinds             = []string{"thing", "thingtype", "thinggroup", "billinggroup", "cert", "policy"}
 )
 
 // captureStatements let a function read its own Region's registry (and, with shadows,
@@ -200,11 +207,16 @@ func captureStatements(region, account string, shadows, sweep bool) []statement 
 	}
 	if sweep {
 		out = append(out, statement{
-			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups", "iot:ListPolicies"},
+			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups", "iot:ListPolicies", "iot:ListRetainedMessages"},
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
-		})
+		}, readRetained(region, account))
 	}
 	return out
+}
+
+// readRetained lets a function read the Region's retained messages, topic by topic.
+func readRetained(region, account string) statement {
+	return statement{Sid: "ReadRetained", Actions: []string{retainedReadAction}, Resources: iotResources(region, account, "topic")}
 }
 
 // applyStatements let a function converge its own Region's registry and shadows, and
@@ -224,6 +236,9 @@ func applyStatements(region, account string) []statement {
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
 		},
 		{Sid: "FindDataEndpoint", Actions: []string{"iot:DescribeEndpoint"}, Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region)},
+		// Converging a retained message: read it, publish it retained (or delete it
+		// with an empty retained publish).
+		{Sid: "ConvergeRetained", Actions: slices.Concat([]string{retainedReadAction}, retainedWriteActions), Resources: iotResources(region, account, "topic")},
 	}
 }
 

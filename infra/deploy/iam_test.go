@@ -174,7 +174,7 @@ func TestNoFunctionReachesThePeerRegion(t *testing.T) {
 // (capture, re-check, sweep) holds no IoT write at all.
 func TestApplyHoldsNoWriteOnTheSourceRegion(t *testing.T) {
 	writes := map[string]bool{}
-	for _, a := range slices.Concat(applyWriteActions, shadowWriteActions, []string{"iot:RegisterCertificateWithoutCA"}) {
+	for _, a := range slices.Concat(applyWriteActions, shadowWriteActions, retainedWriteActions, []string{"iot:RegisterCertificateWithoutCA"}) {
 		writes[a] = true
 	}
 	for _, role := range roles {
@@ -219,8 +219,11 @@ func TestApplyHoldsNoWriteOnTheSourceRegion(t *testing.T) {
 type uses struct {
 	iface    reflect.Type
 	service  string
-	resource string // "iot" (this Region's IoT), a table ("state", "errors", "marks"), "recheck" (the re-check machine)
+	resource string // "iot" (this Region's IoT), "topic" (its MQTT topics), a table ("state", "errors", "marks"), "recheck" (the re-check machine)
 	only     []string
+	// implies are the further actions AWS authorises a method's call as (a Publish
+	// with the retain flag is iot:Publish and iot:RetainPublish).
+	implies map[string][]string
 	// except are methods of iface this function never reaches, with the reason.
 	except map[string]string
 }
@@ -238,6 +241,14 @@ var mainCalls = uses{iface: reflect.TypeFor[interface {
 var (
 	sweepOnly     = map[string]string{"ListThings": "sweep only", "ListThingTypes": "sweep only", "ListThingGroups": "sweep only"}
 	reconcileOnly = map[string]string{"ListThingTypes": "a full reconcile only (iotdr sync), no Lambda"}
+
+	// The sweep lists and reads retained messages; a re-capture (the redrive) reads one.
+	readsRetained = uses{iface: reflect.TypeFor[capture.RetainedMessages](), service: "iot", resource: "topic"}
+	// The apply reads a retained message and publishes it retained.
+	convergesRetained = uses{iface: reflect.TypeFor[replication.RetainedTarget](), service: "iot", resource: "topic",
+		implies: map[string][]string{"Publish": {"RetainPublish"}}}
+	// applymark.Held.HeldRef: which retained messages the apply published here.
+	readsHeld = uses{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks", only: []string{"GetItem"}}
 
 	captureUses = []uses{
 		{iface: reflect.TypeFor[replication.Source](), service: "iot", resource: "iot", except: sweepOnly},
@@ -257,6 +268,7 @@ var (
 		{iface: reflect.TypeFor[state.Table](), service: "dynamodb", resource: "state", only: []string{"GetItem"}},
 		{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks"},
 		{iface: reflect.TypeFor[metrics.PutMetricDataAPI](), service: "cloudwatch", resource: "*"},
+		convergesRetained,
 	}
 	// failures.Recorder.Record is all capture and apply call; the redrive also lists
 	// and deletes.
@@ -278,10 +290,11 @@ var (
 			{iface: reflect.TypeFor[capture.BillingGroupReader](), service: "iot", resource: "iot"},
 			{iface: reflect.TypeFor[capture.TagReader](), service: "iot", resource: "iot"},
 			{iface: reflect.TypeFor[state.Scanner](), service: "dynamodb", resource: "state"},
-			recordsFailures,
+			recordsFailures, readsRetained, readsHeld,
 		},
 		spec.FunctionApply: slices.Concat(applyUses, []uses{recordsFailures}),
 		spec.FunctionRedrive: slices.Concat(captureUses, applyUses, []uses{
+			{iface: readsRetained.iface, service: "iot", resource: "topic", only: []string{"GetRetainedMessage"}},
 			{iface: reflect.TypeFor[failures.Table](), service: "dynamodb", resource: "errors"},
 			// state.Store.OthersKeys: the re-apply of the whole replica.
 			{iface: reflect.TypeFor[state.Scanner](), service: "dynamodb", resource: "state"},
@@ -319,14 +332,16 @@ func TestEachFunctionHoldsExactlyWhatItsCodeCalls(t *testing.T) {
 						if _, skip := u.except[m]; skip || (u.only != nil && !slices.Contains(u.only, m)) {
 							continue
 						}
-						a := u.service + ":" + m
-						if want[a] == nil {
-							want[a] = map[string]bool{}
+						for _, call := range slices.Concat([]string{m}, u.implies[m]) {
+							a := u.service + ":" + call
+							if want[a] == nil {
+								want[a] = map[string]bool{}
+							}
+							want[a][u.resource] = true
 						}
-						want[a][u.resource] = true
 						n++
 					}
-					for _, m := range slices.Concat(u.only, slices.Collect(maps.Keys(u.except))) {
+					for _, m := range slices.Concat(u.only, slices.Collect(maps.Keys(u.except)), slices.Collect(maps.Keys(u.implies))) {
 						if _, ok := u.iface.MethodByName(m); !ok {
 							t.Errorf("%s lists %s, which is not a method of %s any more", fn, m, u.iface)
 						}
@@ -365,6 +380,17 @@ func TestEachFunctionHoldsExactlyWhatItsCodeCalls(t *testing.T) {
 								} else if !strings.HasPrefix(r, "arn:aws:iot:"+own+":"+testAccount+":") {
 									t.Errorf("%s holds %s on %s, not this Region's IoT", fn, a, r)
 								}
+							}
+						case "topic":
+							// Retained messages are read and published on this Region's
+							// topics, and on nothing else (ListRetainedMessages has no
+							// resource types).
+							topics := "arn:aws:iot:" + own + ":" + testAccount + ":topic/*"
+							if _, ok := wildcardActions[a]; ok {
+								topics = "*"
+							}
+							if !slices.Equal(got, []string{topics}) {
+								t.Errorf("%s holds %s on %v, want %s", fn, a, got, topics)
 							}
 						case "*":
 							if !slices.Equal(got, []string{"*"}) {

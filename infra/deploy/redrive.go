@@ -36,6 +36,8 @@ func (p *Pipeline) newRedrive(ctx *pulumi.Context, s *settings, args pipelineArg
 		stmts = append(stmts, applyStatements(region, args.Account)...)
 	case args.Halves.Capture:
 		stmts = append(stmts, captureStatements(region, args.Account, true, false)...)
+		// Re-capturing a retained message reads it, and the apply's held copies.
+		stmts = append(stmts, readRetained(region, args.Account), p.readMarks())
 	}
 	if args.Halves.Capture {
 		state = append(state, "dynamodb:PutItem")
