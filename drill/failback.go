@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	dptypes "github.com/aws/aws-sdk-go-v2/service/iotdataplane/types"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
@@ -190,7 +191,8 @@ func retryThrottled(ctx context.Context, call func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := call()
 		var th *iottypes.ThrottlingException
-		if err == nil || !errors.As(err, &th) || attempt == 50 {
+		var dth *dptypes.ThrottlingException
+		if err == nil || !errors.As(err, &th) && !errors.As(err, &dth) || attempt == 50 {
 			return err
 		}
 		t := time.NewTimer(time.Duration(min(attempt, 10)) * 20 * time.Millisecond)
@@ -217,12 +219,22 @@ func reportedField(ctx context.Context, r *simulator.Region, thing, key string) 
 	return fmt.Sprint(v)
 }
 
-// readReported reads a thing's reported shadow state; problem is "none" without a
-// shadow, "unreadable" for a document that is not one.
+// readReported reads a thing's reported shadow state, as a client would: throttled
+// reads are retried (a fleet's own shadow updates share the account's quota). problem
+// is "none" without a shadow, "unreadable" for a document that is not one or a read
+// that failed otherwise.
 func readReported(ctx context.Context, r *simulator.Region, thing string) (reported any, problem string) {
-	out, err := r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
-	if err != nil {
+	var out *iotdataplane.GetThingShadowOutput
+	err := retryThrottled(ctx, func() (err error) {
+		out, err = r.Shadows.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String(thing)})
+		return err
+	})
+	var missing *dptypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
 		return nil, "none"
+	case err != nil:
+		return nil, "unreadable (" + err.Error() + ")"
 	}
 	state, err := replication.ShadowState(out.Payload)
 	if err != nil {

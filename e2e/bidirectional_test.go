@@ -181,10 +181,13 @@ func TestHalfDoneApplyIsNotEchoed(t *testing.T) {
 	if _, err := short.Key(ctx, spec.StateKey(spec.KindThing, "half")); !errors.Is(err, capture.ErrApplyPending) {
 		t.Errorf("capture of the half-applied thing = %v, want ErrApplyPending", err)
 	}
-	// One that waits for the apply, released meanwhile, reads the complete thing.
+	// One that waits for the apply, released meanwhile, reads the complete thing. It
+	// may wait as long as the loaded machine needs to finish the apply.
+	patient := *w.Secondary.Capturer
+	patient.ApplyWait = time.Minute
 	done := make(chan error, 1)
 	go func() {
-		_, err := w.Secondary.Capturer.Key(ctx, spec.StateKey(spec.KindThing, "half"))
+		_, err := patient.Key(ctx, spec.StateKey(spec.KindThing, "half"))
 		done <- err
 	}()
 	time.Sleep(10 * time.Millisecond) // let the capture reach its wait; not needed for correctness

@@ -10,7 +10,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/failures"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
@@ -117,7 +120,13 @@ func newFixture(t *testing.T) *fixture {
 // irrelevant to the fake converger; its seq makes each put a new write.
 func (f *fixture) put(t *testing.T, kind, name, origin string, seq int64) events.DynamoDBEventRecord {
 	t.Helper()
-	it, err := state.NewItem(kind, name, state.Groups{Groups: []string{fmt.Sprint(seq)}})
+	return f.putBody(t, kind, name, origin, seq, state.Groups{Groups: []string{fmt.Sprint(seq)}})
+}
+
+// putBody is put with the item's body.
+func (f *fixture) putBody(t *testing.T, kind, name, origin string, seq int64, body any) events.DynamoDBEventRecord {
+	t.Helper()
+	it, err := state.NewItem(kind, name, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,4 +263,48 @@ func (m *movingConverger) Memberships(ctx context.Context, n string) (replicatio
 		}
 	}
 	return m.fakeConverger.Memberships(ctx, n)
+}
+
+// viewingConverger converges a thing as the replicator does: it reads the thing's
+// principals and groups through the View, within the apply's snapshot.
+type viewingConverger struct {
+	*fakeConverger
+	view *state.View
+}
+
+func (v viewingConverger) Thing(ctx context.Context, n string) (replication.Outcome, error) {
+	if _, err := v.view.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(n)}); err != nil {
+		return replication.Outcome{}, err
+	}
+	if _, err := v.view.ListThingGroupsForThing(ctx, &iot.ListThingGroupsForThingInput{ThingName: aws.String(n)}); err != nil {
+		return replication.Outcome{}, err
+	}
+	return v.do(spec.KindThing, n)
+}
+
+// TestThingApplyMarksWhatItSubsumed: a thing's apply, which converges its principals
+// and groups too (their records subsumed), records them as applied at the items it
+// read, so the capture's guard stops waiting for them.
+func TestThingApplyMarksWhatItSubsumed(t *testing.T) {
+	f := newFixture(t)
+	mt := spec.MarkTable()
+	marks := &applymark.Marks{Table: dynamo.NewTable("eu-west-1", "1", dynamo.Schema{Name: "marks", HashKey: mt.HashKey, TTLAttribute: mt.TTLAttribute}), Name: "marks"}
+	f.h.Applier.Marks = marks
+	f.h.Applier.Converger = viewingConverger{f.conv, &state.View{Store: f.store}}
+	p := f.putBody(t, spec.KindThingPrincipals, "dev-1", "us-east-1", 7, state.Principals{})
+	g := f.putBody(t, spec.KindThingGroups, "dev-1", "us-east-1", 8, state.Groups{})
+	th := f.putBody(t, spec.KindThing, "dev-1", "us-east-1", 9, state.Thing{})
+	resp, err := f.h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{p, g, th}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", resp, err)
+	}
+	if want := []string{"thing#dev-1"}; !slices.Equal(f.conv.got(), want) {
+		t.Fatalf("converged %v, want %v", f.conv.got(), want)
+	}
+	for key, seq := range map[string]int64{"thing#dev-1": 9, "thing-principals#dev-1": 7, "thing-groups#dev-1": 8} {
+		mk, ok, err := marks.Get(context.Background(), key)
+		if err != nil || !ok || mk.Applied != seq {
+			t.Errorf("mark of %s = %+v (found %v, %v), want applied %d", key, mk, ok, err, seq)
+		}
+	}
 }

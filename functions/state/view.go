@@ -57,6 +57,20 @@ func WithSnapshot(ctx context.Context, seed Item) context.Context {
 	return context.WithValue(ctx, snapshotKey{}, s)
 }
 
+// Snapshotted returns the item the View read for key within ctx's snapshot
+// (WithSnapshot), and whether it read one: what an apply converged a resource it
+// consulted to.
+func Snapshotted(ctx context.Context, key string) (Item, bool) {
+	snap, _ := ctx.Value(snapshotKey{}).(*snapshot)
+	if snap == nil {
+		return Item{}, false
+	}
+	snap.mu.Lock()
+	defer snap.mu.Unlock()
+	e, hit := snap.items[key]
+	return e.it, hit && e.ok
+}
+
 func (v *View) get(ctx context.Context, kind, name string, body any) (Item, error) {
 	key := spec.StateKey(kind, name)
 	snap, _ := ctx.Value(snapshotKey{}).(*snapshot)
