@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator/dynamo"
 )
 
 // TestRepresentedFleet: with --fleet-size M equal to --devices N the drill is the
@@ -137,14 +138,12 @@ func TestFailbackHalf(t *testing.T) {
 // a write that changes it, the first write of an item, a write replicated in from the
 // other Region (its origin) and a removal are neither.
 func TestEchoes(t *testing.T) {
-	img := func(origin, hash string) map[string]events.DynamoDBAttributeValue {
-		return map[string]events.DynamoDBAttributeValue{spec.StateAttrOrigin: events.NewStringAttribute(origin),
-			spec.StateAttrHash: events.NewStringAttribute(hash)}
+	img := func(origin, hash string) dynamo.Item {
+		return dynamo.Item{spec.StateAttrOrigin: &ddbtypes.AttributeValueMemberS{Value: origin},
+			spec.StateAttrHash: &ddbtypes.AttributeValueMemberS{Value: hash}}
 	}
-	rec := func(old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
-		return events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: old, NewImage: new}}
-	}
-	recs := []events.DynamoDBEventRecord{
+	rec := func(old, new dynamo.Item) write { return write{old: old, new: new} }
+	recs := []write{
 		rec(nil, img("eu-west-1", "a")),                   // first write
 		rec(img("us-east-1", "a"), img("eu-west-1", "b")), // a change
 		rec(img("us-east-1", "a"), img("eu-west-1", "a")), // the apply's content captured back: echo

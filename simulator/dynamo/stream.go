@@ -68,6 +68,13 @@ type Record struct {
 // SequenceNumber is the record's sequence number.
 func (r Record) SequenceNumber() string { return r.seq }
 
+// NewImage and OldImage are the record's images (nil where the view or the change has
+// none), shared with the table: read-only.
+func (r Record) NewImage() Item { return r.newImg }
+
+// OldImage: see NewImage.
+func (r Record) OldImage() Item { return r.oldImg }
+
 // Event is the record as aws-lambda-go represents it.
 func (r Record) Event() events.DynamoDBEventRecord {
 	rec := events.DynamoDBEventRecord{
