@@ -155,3 +155,37 @@ func TestEchoes(t *testing.T) {
 		t.Errorf("echoes, duplicates = %d, %d, want 1, 1", echo, dup)
 	}
 }
+
+// TestSimulatorBoundText: where this machine connected the fleet more slowly than the
+// quota allows, the report gives the bound with the simulator's time and, when the p99
+// is beyond the settings' bound, says the RTO is the simulator's and how to get a
+// prediction; within the settings' bound it gives no such advice.
+func TestSimulatorBoundText(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		p99, scale float64
+		want, not  string
+	}{
+		{"machine too slow for any time scale", 1295, 0.73, "use fewer live devices standing for the fleet (--fleet-size)", "--time-scale"},
+		{"a lower time scale keeps up", 400, 7.9, "use --time-scale 7 or less", "standing for the fleet"},
+		{"within the settings' bound", 52, 0.73, "", "the RTO above is the simulator's CPU"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Scenario: "region-outage", Devices: 10000, FleetSize: 10000, TimeScale: 50, Passed: true,
+				RTOBound: 86.5, QuotaS: 20, SimulatorConnectS: 1363, RTOBoundWithSimulator: 1429.5, TimeScaleForQuota: tt.scale,
+				RTOP99S: tt.p99, RefusedDevices: []Refusal{}}
+			var b strings.Builder
+			WriteText(&b, r)
+			out := b.String()
+			if !strings.Contains(out, "bound with the simulator's own reconnect time") || !strings.Contains(out, "1429.500s: this machine took 1363.000s to connect the 10000 live devices") {
+				t.Errorf("no bound with the simulator:\n%s", out)
+			}
+			if tt.want != "" && !strings.Contains(out, tt.want) {
+				t.Errorf("lacks %q:\n%s", tt.want, out)
+			}
+			if strings.Contains(out, tt.not) {
+				t.Errorf("says %q:\n%s", tt.not, out)
+			}
+		})
+	}
+}
