@@ -106,7 +106,7 @@ func cloneHook(h *types.ProvisioningHook) *types.ProvisioningHook {
 // pre-provisioning hook (InvalidRequestException), a fleet provisioning template's
 // hook must be a Lambda function ARN of this Region. ProvisioningRoleArn must be an
 // IAM role ARN; the body a JSON object with Resources. An existing name is a
-// ResourceAlreadyExistsException. Tags are ignored.
+// ResourceAlreadyExistsException. Tags are kept on creation (tags.go).
 func (r *Registry) CreateProvisioningTemplate(ctx context.Context, in *iot.CreateProvisioningTemplateInput, _ ...func(*iot.Options)) (*iot.CreateProvisioningTemplateOutput, error) {
 	return call(ctx, r, "CreateProvisioningTemplate", in, func(in *iot.CreateProvisioningTemplateInput) (*iot.CreateProvisioningTemplateOutput, error) {
 		if err := need("CreateProvisioningTemplateInput", member{"TemplateName", in.TemplateName != nil},
@@ -124,6 +124,9 @@ func (r *Registry) CreateProvisioningTemplate(ctx context.Context, in *iot.Creat
 			return nil, err
 		}
 		if err := validRoleARN("provisioningRoleArn", *in.ProvisioningRoleArn); err != nil {
+			return nil, err
+		}
+		if err := createTags(in.Tags); err != nil {
 			return nil, err
 		}
 		typ := in.Type
@@ -158,6 +161,7 @@ func (r *Registry) CreateProvisioningTemplate(ctx context.Context, in *iot.Creat
 			created: now, modified: now,
 		}
 		r.prov.templates[name] = t
+		_ = r.setTags(t.arn, in.Tags) // checked by createTags
 		return &iot.CreateProvisioningTemplateOutput{TemplateArn: aws.String(t.arn), TemplateName: aws.String(name), DefaultVersionId: aws.Int32(1)}, nil
 	})
 }
