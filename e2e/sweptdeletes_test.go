@@ -14,6 +14,27 @@ import (
 	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
+// sweepWrites sweeps each Region in turn and returns how many items the sweeps (and
+// the applies they caused) wrote to the state table.
+func sweepWrites(t testing.TB, w *simulator.World, regions ...*simulator.Region) int64 {
+	t.Helper()
+	before := tableWrites(w)
+	for _, r := range regions {
+		sweep(t, w, r)
+	}
+	return tableWrites(w) - before
+}
+
+// noFailures fails t for any record in either Region's error table.
+func noFailures(t testing.TB, w *simulator.World) {
+	t.Helper()
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		if n := r.Errors.Len(); n != 0 {
+			t.Errorf("%d error-table records in %s", n, r.Name)
+		}
+	}
+}
+
 // sweptKind is one of the kinds only the sweep captures, with what a test does to one
 // resource of it in a Region.
 type sweptKind struct {
@@ -124,9 +145,7 @@ func TestSweptKindsDeleteFromEitherRegion(t *testing.T) {
 				t.Cleanup(tc.deleter.ResumeApply)
 				name := k.create(t, tc.writer, tc.way)
 				sweep(t, w, tc.writer)
-				writes := tableWrites(w)
-				sweep(t, w, tc.deleter)
-				if n := tableWrites(w) - writes; n != 0 {
+				if n := sweepWrites(t, w, tc.deleter); n != 0 {
 					t.Fatalf("a sweep of %s before its apply created the %s wrote %d items, want 0", tc.deleter.Name, k.kind, n)
 				}
 				tc.deleter.ResumeApply()
@@ -138,9 +157,7 @@ func TestSweptKindsDeleteFromEitherRegion(t *testing.T) {
 				}
 
 				k.remove(t, tc.deleter, name)
-				writes = tableWrites(w)
-				sweep(t, w, tc.deleter)
-				if n := tableWrites(w) - writes; n != 1 {
+				if n := sweepWrites(t, w, tc.deleter); n != 1 {
 					t.Errorf("the sweep of %s after the delete wrote %d items, want 1 (the tombstone)", tc.deleter.Name, n)
 				}
 				if k.exists(t, tc.writer, name) {
@@ -152,18 +169,11 @@ func TestSweptKindsDeleteFromEitherRegion(t *testing.T) {
 						t.Errorf("%s's item of the %s: found %v (%v), deleted %v, origin %s; want %s's tombstone", r.Name, k.kind, ok, err, it.Deleted, it.Origin, tc.deleter.Name)
 					}
 				}
-				writes = tableWrites(w)
-				sweep(t, w, tc.writer)
-				sweep(t, w, tc.deleter)
-				if n := tableWrites(w) - writes; n != 0 {
+				if n := sweepWrites(t, w, tc.writer, tc.deleter); n != 0 {
 					t.Errorf("sweeps after the delete replicated wrote %d items, want 0", n)
 				}
 			})
 		}
 	}
-	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
-		if n := r.Errors.Len(); n != 0 {
-			t.Errorf("%d error-table records in %s", n, r.Name)
-		}
-	}
+	noFailures(t, w)
 }

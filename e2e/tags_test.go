@@ -128,10 +128,7 @@ func TestOnboardingTagsReplicateBothWays(t *testing.T) {
 			t.Errorf("%s %s tags in the secondary = %v, want %v", r.typ, r.name, got, want)
 		}
 	}
-	writes := tableWrites(w)
-	sweep(t, w, w.Secondary)
-	sweep(t, w, w.Primary)
-	if n := tableWrites(w) - writes; n != 0 {
+	if n := sweepWrites(t, w, w.Secondary, w.Primary); n != 0 {
 		t.Errorf("sweeps after the tags were applied wrote %d items, want 0 (the apply came back)", n)
 	}
 
