@@ -28,12 +28,19 @@ const (
 // its registration config naming the JITP template "jitp"; it returns the CA's id.
 func registerDefaultCA(t testing.TB, r *simulator.Region, ca *pki.CA) string {
 	t.Helper()
+	return registerCA(t, r, ca, &types.RegistrationConfig{TemplateName: aws.String("jitp")})
+}
+
+// registerCA registers ca in DEFAULT mode in r, ACTIVE, auto-registration on, with
+// the registration config cfg (nil: none, which is JITR); it returns the CA's id.
+func registerCA(t testing.TB, r *simulator.Region, ca *pki.CA, cfg *types.RegistrationConfig) string {
+	t.Helper()
 	ctx := context.Background()
 	code := must(t)(r.Registry.GetRegistrationCode(ctx, &iot.GetRegistrationCodeInput{})).(*iot.GetRegistrationCodeOutput)
 	verification := must(t)(ca.IssueDevice(aws.ToString(code.RegistrationCode))).(*pki.Device)
 	must(t)(r.Registry.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{
 		CaCertificate: aws.String(string(ca.CertPEM())), VerificationCertificate: aws.String(string(verification.CertPEM)),
-		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: &types.RegistrationConfig{TemplateName: aws.String("jitp")},
+		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: cfg,
 	}))
 	return pki.Fingerprint(ca.Cert().Raw)
 }
