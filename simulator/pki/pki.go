@@ -15,6 +15,10 @@
 // is registered and ACTIVE is decided afterwards by the broker's authoriser,
 // from that Region's registry. See ServerTLS.
 //
+// A test can make a CA of its own (NewCA) to stand for a device maker's, register it
+// in a Region for just-in-time provisioning, and issue device certificates with the
+// subject a JITP template reads (IssueDeviceFor).
+//
 // This package is for the simulator and tests only: keys live in memory, there
 // is no revocation (CRL/OCSP), no intermediate CAs, no key rotation, and
 // validity periods are fixed. It is NOT a production CA.
