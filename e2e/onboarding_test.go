@@ -174,14 +174,7 @@ func provisionByClaim(ctx context.Context, t testing.TB, r *simulator.Region, te
 // connected there.
 func connectIn(ctx context.Context, t testing.TB, w *simulator.World, r *simulator.Region, ip, thing string, dev *pki.Device) {
 	t.Helper()
-	f, err := fleet.Start(ctx, []fleet.Device{{Thing: thing, Cert: dev}}, fleet.Options{
-		Domain: w.Options().Domain, Port: w.Port, Roots: w.CA.Pool(), Resolver: fixedIP(ip),
-		TelemetryEvery: 50 * time.Millisecond, Backoff: fleet.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond},
-		Regions: map[string]string{simulator.PrimaryIP: w.Primary.Name, simulator.SecondaryIP: w.Secondary.Name},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := startDevice(ctx, t, w, ip, fleet.Device{Thing: thing, Cert: dev})
 	defer f.Stop()
 	if err := f.WaitConnected(ctx, r.Name, 1); err != nil {
 		t.Fatalf("%s did not connect to %s: %v (refusals %v)", thing, r.Name, err, r.Broker.Refusals())
