@@ -30,7 +30,10 @@
 // Region rewritten; ProvisioningTemplate) and CA certificates (status,
 // auto-registration, registration config; registered in SNI_ONLY mode, since a
 // DEFAULT registration needs a verification certificate signed by the CA's private
-// key: ErrCAModeUnavailable, reported in the Outcome; CACertificate).
+// key: ErrCAModeUnavailable, reported in the Outcome; CACertificate). A device
+// provisioned just in time (JITP) in either Region replicates as any device does,
+// from its thing; a certificate only registered just in time (JITR,
+// PENDING_ACTIVATION, no thing yet) is reached once its handler attaches it.
 //
 // What it is NOT: it does not parse events (the handlers map an event to a resource
 // name), it does not retry (the state machine does; see PermanentError), and it does
