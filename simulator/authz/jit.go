@@ -84,6 +84,9 @@ func (a *Authorizer) justInTime(c broker.ClientInfo) error {
 	if _, err := jit.AutoRegisterCertificate(c.Certificate, ca.ID); err != nil {
 		return refuse("certificate %s could not be registered just in time under CA %s: %v", id, ca.ID, err)
 	}
+	if ca.TemplateBody == "" && ca.TemplateName != "" {
+		return refuse("JITP: the registration config of CA %s names the provisioning template %s, which does not exist", ca.ID, ca.TemplateName)
+	}
 	if ca.TemplateBody == "" {
 		return &Error{Action: iotpolicy.ActionConnect, disconnect: true, Reason: fmt.Sprintf(
 			"JITR: certificate %s is registered PENDING_ACTIVATION under CA %s and the connection closed; it connects once activated", id, ca.ID)}
