@@ -138,8 +138,12 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	progress := &applymark.Progress{Table: ddb, Name: markTable, Region: cfg.Region, Logger: log}
 	// The data-plane client serves the retained messages too: the sweep lists and reads
 	// them, the apply reads and publishes them retained.
+	// The held copies tell the sweep which of these, and of the billing groups and
+	// onboarding kinds, the apply created here (a delete made here, or an apply to come).
 	held := &applymark.Held{Table: ddb, Name: markTable}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log,
+	// The control plane serves role aliases, provisioning templates and CA
+	// certificates too: the sweep lists and reads them, the apply converges them.
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Retained: data, Held: held, Provisioning: ctl, Store: store, Region: cfg.Region, Logger: log,
 		Applying: &applymark.Guard{Marks: marks, Progress: progress}}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
@@ -147,6 +151,7 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 		SourceBilling: view, TargetBilling: ctl,
 		SourceTags: view, TargetTags: ctl,
 		SourceRetained: view, TargetRetained: data,
+		SourceProvisioning: view, TargetProvisioning: ctl,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
 	applier := &apply.Applier{

@@ -17,8 +17,9 @@
 // static thing groups (hierarchy, description, attributes, memberships), billing groups
 // (description; a thing's billing group is converged with the thing, a thing being in
 // at most one; BillingGroup, SourceBilling and TargetBilling), the tags of thing types,
-// thing groups, billing groups and policies (Tags: exactly the source's, AWS's own
-// aws: tags neither copied nor removed), the X.509
+// thing groups, billing groups, policies, role aliases, provisioning templates and CA
+// certificates (Tags: exactly the source's, AWS's own aws: tags neither copied nor
+// removed), the X.509
 // certificates attached to things (registered with RegisterCertificateWithoutCA, status
 // mirrored), the IoT policies attached to those certificates (Region in ARNs rewritten)
 // classic and named shadows (desired and reported state; AllShadows lists a thing's

@@ -52,7 +52,7 @@ const (
 )
 
 // TaggedKinds are the kinds whose resources' tags are replicated.
-var TaggedKinds = []string{KindThingType, KindThingGroup, KindBillingGroup, KindPolicy}
+var TaggedKinds = []string{KindThingType, KindThingGroup, KindBillingGroup, KindPolicy, KindRoleAlias, KindProvisioningTemplate, KindCACertificate}
 
 // TagsKey is the name of a resource's tags item: "<kind>/<name>" (no resource name
 // holds '/').
@@ -178,7 +178,10 @@ func StateTable() Table {
 }
 
 // arnTypes maps the resource types of AWS IoT ARNs to the tagged kinds.
-var arnTypes = map[string]string{"thingtype": KindThingType, "thinggroup": KindThingGroup, "billinggroup": KindBillingGroup, "policy": KindPolicy}
+var arnTypes = map[string]string{
+	"thingtype": KindThingType, "thinggroup": KindThingGroup, "billinggroup": KindBillingGroup, "policy": KindPolicy,
+	"rolealias": KindRoleAlias, "provisioningtemplate": KindProvisioningTemplate, "cacert": KindCACertificate,
+}
 
 // TaggedResourceOfARN returns the kind and name of the taggable resource an AWS IoT
 // ARN names (arn:<partition>:iot:<region>:<account>:<type>/<name>).
