@@ -266,7 +266,10 @@ func TestOnboardingKindsTags(t *testing.T) {
 				_, err := f.CreateRoleAlias(ctx, &iot.CreateRoleAliasInput{RoleAlias: aws.String("cam"), RoleArn: aws.String(testRole), Tags: tags})
 				return err
 			},
-			func() error { _, err := f.DeleteRoleAlias(ctx, &iot.DeleteRoleAliasInput{RoleAlias: aws.String("cam")}); return err }},
+			func() error {
+				_, err := f.DeleteRoleAlias(ctx, &iot.DeleteRoleAliasInput{RoleAlias: aws.String("cam")})
+				return err
+			}},
 		{"provisioning template", "arn:aws:iot:" + testRegion + ":" + testAccount + ":provisioningtemplate/claim",
 			func(tags []types.Tag) error {
 				_, err := f.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{TemplateName: aws.String("claim"),
