@@ -18,6 +18,8 @@ import (
 // JITRegistry is what just-in-time registration and provisioning on connect need of
 // the Region's registry. *registry.Registry implements it.
 type JITRegistry interface {
+	// CertificateStatus returns a certificate's status, if it is registered.
+	CertificateStatus(certID string) (string, bool)
 	// SigningCA returns the registered CA certificate that signed leaf.
 	SigningCA(leaf *x509.Certificate) (registry.CAInfo, bool)
 	// AutoRegisterCertificate registers leaf in PENDING_ACTIVATION under caID and
@@ -50,7 +52,7 @@ func (a *Authorizer) justInTime(c broker.ClientInfo) error {
 		return nil
 	}
 	id := certID(c)
-	if cert, known := a.reg.CertificateByFingerprint(id); known && cert.Status != string(types.CertificateStatusPendingActivation) {
+	if status, known := jit.CertificateStatus(id); known && status != string(types.CertificateStatusPendingActivation) {
 		return nil
 	}
 	ca, ok := jit.SigningCA(c.Certificate)
@@ -81,6 +83,9 @@ func (a *Authorizer) justInTime(c broker.ClientInfo) error {
 	}
 	if _, err := jit.AutoRegisterCertificate(c.Certificate, ca.ID); err != nil {
 		return refuse("certificate %s could not be registered just in time under CA %s: %v", id, ca.ID, err)
+	}
+	if ca.TemplateBody == "" && ca.TemplateName != "" {
+		return refuse("JITP: the registration config of CA %s names the provisioning template %s, which does not exist", ca.ID, ca.TemplateName)
 	}
 	if ca.TemplateBody == "" {
 		return &Error{Action: iotpolicy.ActionConnect, disconnect: true, Reason: fmt.Sprintf(

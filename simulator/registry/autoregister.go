@@ -53,6 +53,18 @@ func (r *Registry) SigningCA(leaf *x509.Certificate) (CAInfo, bool) {
 	return CAInfo{}, false
 }
 
+// CertificateStatus returns the status of the certificate whose id is certID, without
+// the attachments CertificateByFingerprint copies: the broker asks it on every CONNECT.
+func (r *Registry) CertificateStatus(certID string) (string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.certs[strings.ToLower(certID)]
+	if !ok {
+		return "", false
+	}
+	return string(c.status), true
+}
+
 // AutoRegisterCertificate registers leaf, signed by the registered CA caID, in
 // PENDING_ACTIVATION and in the CA's certificate mode, as AWS IoT does when a device
 // first connects with a certificate signed by a CA with auto-registration enabled, and

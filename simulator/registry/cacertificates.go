@@ -328,6 +328,7 @@ func (r *Registry) RegisteredCA(id string) (CAInfo, bool) {
 	}
 	info := CAInfo{ID: c.id, PEM: c.pem, Status: string(c.status), AutoRegistration: c.autoRegistration == types.AutoRegistrationStatusEnable, Mode: string(c.mode)}
 	if cfg := c.config; cfg != nil {
+		info.TemplateName = aws.ToString(cfg.TemplateName)
 		if t := r.prov.templates[aws.ToString(cfg.TemplateName)]; t != nil {
 			info.TemplateBody, info.RoleArn = t.versions[t.defaultVersion].body, t.roleArn
 		} else {
@@ -343,4 +344,7 @@ type CAInfo struct {
 	AutoRegistration      bool
 	// TemplateBody and RoleArn are the JITP template the CA runs; empty without one.
 	TemplateBody, RoleArn string
+	// TemplateName is the template the registration config names, if it names one
+	// (TemplateBody is then empty when that template no longer exists).
+	TemplateName string
 }
