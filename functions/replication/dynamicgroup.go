@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -38,15 +39,18 @@ type GroupIndexing interface {
 
 // SourceIndexing is the GroupIndexing of a source Region's API (iotdr sync): the
 // custom fields the query names are taken from the Region's configuration, read
-// once.
+// once. It is safe for concurrent use.
 type SourceIndexing struct {
 	IoT IndexingReader
+	mu  sync.Mutex
 	cfg *types.ThingIndexingConfiguration
 }
 
 // ThingGroupIndexing returns fleetquery.Needs of the query over the source's
 // configuration.
 func (s *SourceIndexing) ThingGroupIndexing(ctx context.Context, _, query string) (*types.ThingIndexingConfiguration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cfg == nil {
 		out, err := s.IoT.GetIndexingConfiguration(ctx, &iot.GetIndexingConfigurationInput{})
 		if err != nil {
