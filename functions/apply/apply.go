@@ -186,7 +186,7 @@ func (a *Applier) markedConverge(ctx context.Context, it state.Item) (replicatio
 	if kind == spec.KindThing && err == nil {
 		// A thing's converge covers its principals and groups (their records in the
 		// same batch are subsumed): they are applied to the items it read.
-		for _, k := range []string{spec.StateKey(spec.KindThingPrincipals, name), spec.StateKey(spec.KindThingGroups, name)} {
+		for _, k := range applymark.ThingSubsumed(name) {
 			if sub, ok := state.Snapshotted(ctx, k); ok && sub.Origin != a.Region {
 				if merr := a.Marks.SetApplied(ctx, k, sub.Seq); merr != nil {
 					return out, merr

@@ -244,5 +244,11 @@ func Tracked(kind string) bool {
 // ThingKeys are the marks a thing's registry event checks: a thing's apply converges
 // its attributes, principals and groups, each its own item.
 func ThingKeys(thing string) []string {
-	return []string{spec.StateKey(spec.KindThing, thing), spec.StateKey(spec.KindThingPrincipals, thing), spec.StateKey(spec.KindThingGroups, thing)}
+	return append([]string{spec.StateKey(spec.KindThing, thing)}, ThingSubsumed(thing)...)
+}
+
+// ThingSubsumed are the keys of the items a thing's converge covers besides its own:
+// its principals and its groups.
+func ThingSubsumed(thing string) []string {
+	return []string{spec.StateKey(spec.KindThingPrincipals, thing), spec.StateKey(spec.KindThingGroups, thing)}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/iot-dr/iot-dr/simulator/internal/uuid"
 	"sort"
 	"strings"
 	"sync"
@@ -364,25 +365,7 @@ func (r *Registry) arn(resource, name string) string {
 }
 
 // newUUID returns a random RFC 4122 version 4 UUID string.
-func newUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("registry: crypto/rand: %v", err)) // never fails on supported platforms
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
-}
+func newUUID() string { return uuid.New() }
 
 // newHexID returns n random bytes in lower-case hex (policy generation ids).
 func newHexID(n int) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/iot-dr/iot-dr/simulator/internal/uuid"
 	"log/slog"
 	"slices"
 	"sync"
@@ -262,7 +263,7 @@ func (e *Engine) newUUID() string {
 	if e.env.NewUUID != nil {
 		return e.env.NewUUID()
 	}
-	return newUUIDv4()
+	return uuid.New()
 }
 
 func actionName(a Action) string {

@@ -2,11 +2,10 @@ package rules
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/iot-dr/iot-dr/simulator/internal/uuid"
 	"io"
 	"math"
 	"math/bits"
@@ -194,7 +193,7 @@ func (*newUUIDExpr) eval(c *evalCtx) any {
 	if c.env.NewUUID != nil {
 		return c.env.NewUUID()
 	}
-	return newUUIDv4()
+	return uuid.New()
 }
 
 type timestampExpr struct{}
@@ -686,23 +685,4 @@ func outputValue(v any) any {
 		return json.Number(formatDecimal(x))
 	}
 	return v
-}
-
-// newUUIDv4 returns a random RFC 4122 version-4 UUID, as newuuid() does.
-func newUUIDv4() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
 }

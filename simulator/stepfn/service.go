@@ -2,9 +2,9 @@ package stepfn
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/iot-dr/iot-dr/simulator/internal/uuid"
 	"log/slog"
 	mrand "math/rand/v2"
 	"strconv"
@@ -587,10 +587,4 @@ func (s *Service) ListExecutions(ctx context.Context, in *sfn.ListExecutionsInpu
 
 // newUUID returns a random (version 4) UUID, the form AWS uses for
 // generated execution names.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newUUID() string { return uuid.New() }
