@@ -139,13 +139,14 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	// The data-plane client serves the retained messages too: the sweep lists and reads
 	// them, the apply reads and publishes them retained.
 	held := &applymark.Held{Table: ddb, Name: markTable}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log,
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Indexing: ctl, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log,
 		Applying: &applymark.Guard{Marks: marks, Progress: progress}}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
 		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,
 		SourceBilling: view, TargetBilling: ctl,
 		SourceTags: view, TargetTags: ctl,
+		SourceIndexing: view, TargetDynamic: ctl,
 		SourceRetained: view, TargetRetained: data,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
