@@ -90,3 +90,49 @@ func TestFailureBeforeTheFault(t *testing.T) {
 		})
 	}
 }
+
+// TestFailureDuringSetup: a probe that fails during set-up (before the baseline the
+// health checks are judged from) without turning the check unhealthy is reported as a
+// set-up failure by Region, not counted as a failure before the fault, and does not
+// fail the drill.
+func TestFailureDuringSetup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	w, err := simulator.New(ctx, simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	cfg := DefaultConfig()
+	cfg.Threshold = 10 // one failed probe per checker cannot turn the check unhealthy
+	edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: cfg.Wall(cfg.Interval), FailureThreshold: cfg.Threshold, TTL: cfg.Wall(cfg.TTL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { edge.Close() })
+	d := &run{cfg: cfg, w: w, edge: edge, start: time.Now(), rep: &Report{}, replicated: map[string]bool{}, noSNI: map[string]bool{}}
+	primary := edge.Checks[w.Primary.Name]
+	edge.SetProbeFailing(w.Primary.Name, true)
+	pollUntil(ctx, 5*time.Millisecond, func() bool { return len(primary.Failures()) > 0 })
+	edge.SetProbeFailing(w.Primary.Name, false)
+	if !d.waitSteady(ctx, time.Now()) {
+		t.Fatalf("health checks not steady after the set-up failure: %v", d.rep.Failures)
+	}
+	d.baseline = time.Now()
+	d.detection(d.baseline)
+
+	if n := d.rep.HealthChecksFailedDuringSetup[w.Primary.Name]; n == 0 {
+		t.Error("the primary's failed probe during set-up was not counted")
+	}
+	if n := d.rep.HealthChecksFailedBeforeFault[w.Primary.Name]; n != 0 {
+		t.Errorf("%d set-up failures counted as failures before the fault", n)
+	}
+	if len(d.rep.Failures) > 0 {
+		t.Errorf("a set-up failure that moved nothing failed the drill: %v", d.rep.Failures)
+	}
+	if !slices.ContainsFunc(d.rep.Timeline, func(p Phase) bool {
+		return strings.HasPrefix(p.Name, "first failed health check of us-east-1 during set-up, before the baseline (")
+	}) {
+		t.Errorf("timeline %v lacks the set-up failure named by its Region", d.rep.Timeline)
+	}
+}

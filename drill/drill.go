@@ -338,8 +338,23 @@ type Report struct {
 	DetectionS float64 `json:"detection_s"`
 	DNSSwitchS float64 `json:"dns_switch_s"`
 	// HealthChecksFailedBeforeFault counts, per Region, the probes that failed between
-	// the start and the fault: a healthy drill has none.
+	// the baseline (the fleet connected, the pipeline quiet, every checker passing since)
+	// and the fault: a healthy drill has none. HealthChecksFailedDuringSetup counts those
+	// that failed before the baseline, while the fleet was provisioned, replicated and
+	// connected (load of the drill's own making); either fails the drill when it turned
+	// the primary's health check unhealthy.
 	HealthChecksFailedBeforeFault map[string]int `json:"health_checks_failed_before_fault"`
+	HealthChecksFailedDuringSetup map[string]int `json:"health_checks_failed_during_setup"`
+	// SimulatorConnectS is how long this machine took to connect the live fleet before
+	// the quotas applied (wall time less the start spread, in AWS seconds): the
+	// simulator's own reconnect time, which no failover here can beat.
+	// RTOBoundWithSimulator is the bound with it in place of the quota term where it is
+	// longer: a p99 near it and far above rto_bound_s is the simulator's CPU, not the
+	// settings. TimeScaleForQuota, when the simulator is the slower, is the time scale
+	// at which it keeps up with the quota (below 1: fewer live devices, --fleet-size).
+	SimulatorConnectS     float64 `json:"simulator_connect_s"`
+	RTOBoundWithSimulator float64 `json:"rto_bound_with_simulator_s"`
+	TimeScaleForQuota     float64 `json:"time_scale_for_quota,omitempty"`
 	// FailbackS is from the restore to every device being back on the primary.
 	FailbackS float64 `json:"failback_s"`
 	// FailbackBoundS is what the catch-up gate lets the failback take: the catch-up
@@ -431,6 +446,8 @@ type run struct {
 	secondaryChanges []secondaryChange
 	// caughtUpAt is when the pipeline had applied its backlog after the restore.
 	caughtUpAt time.Time
+	// baseline is when the health checks are judged from (zero: the start).
+	baseline time.Time
 }
 
 // Run executes the configured drill. An error means the drill could not run; a drill

@@ -27,6 +27,17 @@ import (
 // failoverDrill is every scenario's script; the scenario supplies the fault.
 func (d *run) failoverDrill(ctx context.Context) error {
 	c := d.cfg
+	devices, err := d.provision(ctx)
+	if err != nil {
+		return err
+	}
+	if err := d.settle(ctx); err != nil {
+		return err
+	}
+	// The probes, health checks and DNS start once the fleet exists, as a deployment's
+	// would be up before its fleet fails over: probing a World busy provisioning costs
+	// a TLS round trip per checker and interval (eight checkers a Region, every 200 ms
+	// at the default time scale) and measures nothing the drill reports.
 	edge, err := d.w.StartEdge(ctx, simulator.EdgeOptions{Interval: c.Wall(c.Interval), FailureThreshold: c.Threshold,
 		TTL: c.Wall(c.TTL), CatchUpMaxAge: c.Wall(probe.DefaultCatchUpMaxAge), CatchUpLinger: c.Wall(probe.DefaultCatchUpLinger)})
 	if err != nil {
@@ -34,12 +45,7 @@ func (d *run) failoverDrill(ctx context.Context) error {
 	}
 	defer edge.Close()
 	d.edge = edge
-
-	devices, err := d.provision(ctx)
-	if err != nil {
-		return err
-	}
-	if err := d.settle(ctx); err != nil {
+	if err := d.settle(ctx); err != nil { // the probes' own certificates and policies
 		return err
 	}
 	for i := range devices {
@@ -70,22 +76,29 @@ func (d *run) failoverDrill(ctx context.Context) error {
 		return fmt.Errorf("start fleet: %w", err)
 	}
 	defer f.Stop()
+	connectStart := time.Now()
 	waitCtx, cancel := context.WithTimeout(ctx, d.waitLimit())
 	err = d.waitFleet(waitCtx, f, d.w.Primary.Name, len(devices))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("fleet did not connect to the primary: %w", err)
 	}
+	d.simulatorConnect(time.Since(connectStart), fleetOpts.StartSpread)
 	d.phase("%d devices connected to %s", len(devices), d.w.Primary.Name)
 	d.w.Primary.Broker.SetQuotas(c.quotas())
 	d.w.Secondary.Broker.SetQuotas(c.quotas())
 
 	stopSampling := d.sample(f)
 	defer stopSampling()
-	// The connect storm can starve the probes (TLS handshakes on few cores): inject the
-	// fault only once every checker of both Regions has passed since, so that what fails
-	// after the fault is the fault's doing.
-	d.waitSteady(ctx, time.Now())
+	// The connect storm can starve the probes (TLS handshakes on few cores): the drill
+	// judges the health checks from a baseline once every checker of both Regions has
+	// passed since the fleet connected, and watches that baseline for threshold
+	// intervals before the fault, so that what fails after it is the fault's doing and
+	// what fails in it is a probe failing without a fault.
+	if d.waitSteady(ctx, time.Now()) {
+		d.baseline = time.Now()
+		_ = sleepCtx(ctx, c.Wall(time.Duration(c.Threshold)*c.Interval))
+	}
 
 	// Fault.
 	t0 := time.Now()
@@ -430,11 +443,24 @@ func (d *run) recovered(f liveFleet, t0 time.Time) map[string]time.Time {
 // caused fails the drill: it says nothing about the fault.
 func (d *run) detection(t0 time.Time) {
 	d.rep.HealthChecksFailedBeforeFault = map[string]int{}
+	d.rep.HealthChecksFailedDuringSetup = map[string]int{}
+	baseline := d.baseline
+	if baseline.IsZero() {
+		baseline = d.start
+	}
 	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
 		hc := d.edge.Checks[r.Name]
-		n, first, last := 0, time.Time{}, ""
+		n, setup, first, firstSetup, last, lastSetup := 0, 0, time.Time{}, time.Time{}, "", ""
 		for _, f := range hc.Failures() {
-			if f.At.Before(t0) && f.At.After(d.start) {
+			switch {
+			case !f.At.After(d.start) || !f.At.Before(t0):
+			case f.At.Before(baseline):
+				if setup == 0 {
+					firstSetup = f.At
+				}
+				setup++
+				lastSetup = f.Error
+			default:
 				if n == 0 {
 					first = f.At
 				}
@@ -443,9 +469,14 @@ func (d *run) detection(t0 time.Time) {
 			}
 		}
 		d.rep.HealthChecksFailedBeforeFault[r.Name] = n
+		d.rep.HealthChecksFailedDuringSetup[r.Name] = setup
+		if setup > 0 {
+			d.mark(firstSetup, "first failed health check of %s during set-up, before the baseline (%d failed then; last: %s)", r.Name, setup, lastSetup)
+		}
 		if n > 0 {
 			d.mark(first, "first failed health check of %s, before the fault (%d failed before it; last: %s)", r.Name, n, last)
 		}
+		// A failover before the fault says nothing about the fault, set-up or not.
 		for _, tr := range hc.History() {
 			if tr.At.Before(t0) {
 				d.mark(tr.At, "%s health check %s, before the fault", r.Name, healthWord(tr.Healthy))
@@ -497,7 +528,7 @@ func healthWord(healthy bool) string {
 // waitSteady waits until both Regions' health checks are steady (every checker passed
 // after since) and DNS answers the primary. A primary that never gets there fails the
 // drill: its probe fails without a fault.
-func (d *run) waitSteady(ctx context.Context, since time.Time) {
+func (d *run) waitSteady(ctx context.Context, since time.Time) bool {
 	ctx, cancel := context.WithTimeout(ctx, d.waitLimit())
 	defer cancel()
 	steady := func() bool {
@@ -508,9 +539,37 @@ func (d *run) waitSteady(ctx context.Context, since time.Time) {
 	if !steady() {
 		d.fail("health checks not steady before the fault (primary healthy %v, secondary healthy %v)",
 			d.edge.Checks[d.w.Primary.Name].Healthy(), d.edge.Checks[d.w.Secondary.Name].Healthy())
-		return
+		return false
 	}
-	d.phase("health checks passing in %s and %s", d.w.Primary.Name, d.w.Secondary.Name)
+	d.phase("health checks passing in %s and %s: the baseline they are judged from", d.w.Primary.Name, d.w.Secondary.Name)
+	return true
+}
+
+// sleepCtx waits for d or until ctx ends (false then).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// simulatorConnect records how long this machine took to connect the live fleet
+// before the quotas apply (wall, less the fleet's deliberate start spread), in AWS
+// time: a failover's reconnect storm cannot be faster, whatever the quota, so it
+// replaces the bound's quota term where it is longer (Report.RTOBoundWithSimulator).
+func (d *run) simulatorConnect(wall, spread time.Duration) {
+	sim := max(wall-spread, 0)
+	d.rep.SimulatorConnectS = d.wallToAWS(sim)
+	d.rep.RTOBoundWithSimulator = d.rep.RTOBound - d.rep.QuotaS + max(d.rep.QuotaS, d.rep.SimulatorConnectS)
+	if sim > 0 && d.rep.SimulatorConnectS > d.rep.QuotaS {
+		// The time scale at which this machine keeps up with the quota: the quota's
+		// term in AWS seconds per wall second the simulator needs.
+		d.rep.TimeScaleForQuota = d.cfg.QuotaTime().Seconds() / sim.Seconds()
+	}
 }
 
 // mark adds a timeline entry at a past moment.

@@ -16,8 +16,9 @@ func WriteHTML(w io.Writer, r *Report) error {
 		Chart       template.HTML
 		Ratio       float64
 		BeforeFault string
+		DuringSetup string
 		Settings    string
-	}{r, chart(r), ratio(r), beforeFault(r), settingsLine(r)}); err != nil {
+	}{r, chart(r), ratio(r), perRegion(r, r.HealthChecksFailedBeforeFault), perRegion(r, r.HealthChecksFailedDuringSetup), settingsLine(r)}); err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
 	return nil
@@ -162,9 +163,11 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 <table>
 <tr><td>detection (health check unhealthy)</td><td>{{printf "%.3f" .R.DetectionS}}s</td></tr>
 <tr><td>DNS switch</td><td>{{printf "%.3f" .R.DNSSwitchS}}s</td></tr>
-<tr><td>health checks failed before the fault</td><td>{{.BeforeFault}}</td></tr>
+<tr><td>health checks failed before the fault (from the baseline)</td><td>{{.BeforeFault}}</td></tr>
+<tr><td>health checks failed during set-up (before the baseline)</td><td>{{.DuringSetup}}</td></tr>
 <tr><td>RTO p50 / p99 / max</td><td>{{printf "%.3f" .R.RTOP50S}}s / {{printf "%.3f" .R.RTOP99S}}s / {{printf "%.3f" .R.RTOMaxS}}s</td></tr>
 <tr><td>bound the settings imply (with devices / CONNECT rate)</td><td>{{printf "%.3f" .R.RTOBound}}s, {{printf "%.3f" .R.QuotaS}}s of it the quota (p99 is {{printf "%.2f" .Ratio}} of it)</td></tr>
+{{if gt .R.RTOBoundWithSimulator .R.RTOBound}}<tr><td>bound with the simulator's own reconnect time (it took {{printf "%.3f" .R.SimulatorConnectS}}s to connect the live devices)</td><td>{{printf "%.3f" .R.RTOBoundWithSimulator}}s</td></tr>{{end}}
 <tr><td>CONNECTs throttled (devices retried)</td><td>{{.R.ConnectsThrottled}}</td></tr>
 <tr><td>devices lost</td><td>{{.R.DevicesLost}}</td></tr>
 <tr><td>messages not delivered / delivered during the outage</td><td>{{.R.MessagesUndelivered}} / {{.R.MessagesDelivered}}</td></tr>

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,14 +20,18 @@ var (
 )
 
 // BenchmarkProvision provisions a drill's fleet in the primary and waits for the
-// secondary to converge, as every drill does before its fleet connects, and reports
-// the provisioning's and the convergence's wall time and devices per second
-// and the converged
-// World's live heap per device (-provision.heapprofile for where it is).
+// secondary to converge, as every drill does before its fleet connects, with the
+// drill's garbage-collector settings (TuneGC), and reports the provisioning's and the
+// convergence's wall time, devices per second, the process's CPU time per device
+// (cpu-ms-per-device: provisioning, capture, replication and apply in both Regions,
+// collection included) and the converged World's live heap per device
+// (-provision.heapprofile for where it is).
 func BenchmarkProvision(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Devices = *provisionDevices
-	var provisionS, settleS, heapPerDevice float64
+	defer debug.SetGCPercent(debug.SetGCPercent(drillGCPercent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(drillMemoryLimit))
+	var provisionS, settleS, heapPerDevice, cpuPerDevice float64
 	for b.Loop() {
 		w, err := simulator.New(context.Background(), simulator.Options{BrokerQuotas: cfg.quotas(),
 			Fidelity: simulator.StrictFidelity(uint64(cfg.Seed))})
@@ -33,7 +39,7 @@ func BenchmarkProvision(b *testing.B) {
 			b.Fatal(err)
 		}
 		d := &run{cfg: cfg, w: w, start: time.Now(), replicated: map[string]bool{}, noSNI: map[string]bool{}, rep: &Report{}}
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		if _, err := d.provision(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -42,6 +48,7 @@ func BenchmarkProvision(b *testing.B) {
 			b.Fatal(err)
 		}
 		settleS = time.Since(start).Seconds() - provisionS
+		cpuPerDevice = (processCPU() - cpu0).Seconds() * 1000 / float64(cfg.Devices)
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
@@ -55,6 +62,16 @@ func BenchmarkProvision(b *testing.B) {
 	b.ReportMetric(settleS, "settle-s")
 	b.ReportMetric(float64(cfg.Devices)/provisionS, "devices/s")
 	b.ReportMetric(heapPerDevice, "heap-B/device")
+	b.ReportMetric(cpuPerDevice, "cpu-ms-per-device")
+}
+
+// processCPU is the CPU time (user and system) this process has used so far.
+func processCPU() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 func writeHeapProfile(tb testing.TB, path string) {

@@ -37,13 +37,23 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintln(tw, "Failover (from the fault)")
 	fmt.Fprintf(tw, "  detection (health check unhealthy)\t%.3fs\n", r.DetectionS)
 	fmt.Fprintf(tw, "  DNS switch\t%.3fs\n", r.DNSSwitchS)
-	fmt.Fprintf(tw, "  health checks failed before the fault\t%s\n", beforeFault(r))
+	fmt.Fprintf(tw, "  health checks failed before the fault (from the baseline)\t%s\n", perRegion(r, r.HealthChecksFailedBeforeFault))
+	fmt.Fprintf(tw, "  health checks failed during set-up (before the baseline)\t%s\n", perRegion(r, r.HealthChecksFailedDuringSetup))
 	fmt.Fprintf(tw, "  RTO p50 / p99 / max\t%.3fs / %.3fs / %.3fs\n", r.RTOP50S, r.RTOP99S, r.RTOMaxS)
 	ratio := 0.0
 	if r.RTOBound > 0 {
 		ratio = r.RTOP99S / r.RTOBound
 	}
 	fmt.Fprintf(tw, "  bound (interval x threshold + probe timeout + TTL + backoff cap + devices / CONNECT rate)\t%.3fs, %.3fs of it the quota (p99 is %.2f of it)\n", r.RTOBound, r.QuotaS, ratio)
+	if r.RTOBoundWithSimulator > r.RTOBound {
+		fmt.Fprintf(tw, "  bound with the simulator's own reconnect time\t%.3fs: this machine took %.3fs to connect the %d live devices, longer than the quota's %.3fs\n",
+			r.RTOBoundWithSimulator, r.SimulatorConnectS, r.Devices, r.QuotaS)
+		if r.TimeScaleForQuota >= 1 {
+			fmt.Fprintf(tw, "  \tthe RTO above is the simulator's CPU, not the settings': for a prediction use --time-scale %.0f or less, or fewer live devices with --fleet-size\n", r.TimeScaleForQuota)
+		} else {
+			fmt.Fprintf(tw, "  \tthe RTO above is the simulator's CPU, not the settings': for a prediction use fewer live devices standing for the fleet (--fleet-size)\n")
+		}
+	}
 	fmt.Fprintf(tw, "  CONNECTs throttled (devices retried)\t%d\n", r.ConnectsThrottled)
 	fmt.Fprintf(tw, "  devices lost\t%d\n", r.DevicesLost)
 	fmt.Fprintf(tw, "  messages not delivered / delivered during the outage\t%d / %d\n", r.MessagesUndelivered, r.MessagesDelivered)
@@ -95,18 +105,18 @@ func settingsLine(r *Report) string {
 		s.Interval, s.Threshold, s.TTL, s.BackoffBase, s.BackoffCap, s.ReplicationDelay, s.ConnectRate, s.DevicesWithoutSNI)
 }
 
-// beforeFault lists the failed probes before the fault per Region, primary first.
-func beforeFault(r *Report) string {
-	if len(r.HealthChecksFailedBeforeFault) == 0 {
+// perRegion lists per-Region counts (failed probes), primary first.
+func perRegion(r *Report, counts map[string]int) string {
+	if len(counts) == 0 {
 		return "none"
 	}
-	regions := slices.Sorted(maps.Keys(r.HealthChecksFailedBeforeFault))
+	regions := slices.Sorted(maps.Keys(counts))
 	if i := slices.Index(regions, r.PrimaryRegion); i > 0 {
 		regions[0], regions[i] = regions[i], regions[0]
 	}
 	var parts []string
 	for _, region := range regions {
-		parts = append(parts, fmt.Sprintf("%s %d", region, r.HealthChecksFailedBeforeFault[region]))
+		parts = append(parts, fmt.Sprintf("%s %d", region, counts[region]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -36,21 +36,11 @@ flags:
 
 // newReadinessAWS builds the AWS clients of one Region; tests replace it.
 var newReadinessAWS = func(ctx context.Context, region, profile, endpoint string) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
-	if profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(profile))
-	}
+	var opts []func(*config.LoadOptions) error
 	if endpoint != "" {
 		opts = append(opts, config.WithBaseEndpoint(endpoint))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		return aws.Config{}, fmt.Errorf("no usable AWS credentials (configure the default chain or pass --profile): %w", err)
-	}
-	return cfg, nil
+	return loadAWS(ctx, region, profile, true, opts...)
 }
 
 func readinessCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {

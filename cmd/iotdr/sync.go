@@ -123,25 +123,11 @@ type fleetRegion struct {
 // loaded and the credentials retrieved once, for both Regions; it fails when either
 // cannot be had, before any API call.
 func (f *fleetFlags) regions(ctx context.Context) (src, tgt *fleetRegion, err error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(f.from),
-		// The limiter retries (through its token bucket); SDK retries would bypass it.
-		config.WithRetryMaxAttempts(1),
-	}
-	if f.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(f.profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	// The limiter retries (through its token bucket); SDK retries would bypass it.
+	// The Regions' copies share the cached credentials.
+	cfg, err := loadAWS(ctx, f.from, f.profile, true, config.WithRetryMaxAttempts(1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	// LoadDefaultConfig succeeds without credentials; find out now, not on the
-	// first call of a long run. The Regions' copies share the cached credentials.
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	_, err = cfg.Credentials.Retrieve(cctx)
-	cancel()
-	if err != nil {
-		return nil, nil, fmt.Errorf("no usable AWS credentials (environment, shared config/--profile, SSO or instance role): %w", err)
+		return nil, nil, err
 	}
 	if src, err = f.clients(ctx, cfg, f.from); err != nil {
 		return nil, nil, err
@@ -189,15 +175,7 @@ func (f *fleetFlags) clients(ctx context.Context, cfg aws.Config, region string)
 // awsConfig loads the AWS configuration for region's DynamoDB calls (the SDK's own
 // retries: these calls are not paced by the limiter).
 func (f *fleetFlags) awsConfig(ctx context.Context, region string) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithRetryMaxAttempts(3)}
-	if f.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(f.profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	return cfg, nil
+	return loadAWS(ctx, region, f.profile, false, config.WithRetryMaxAttempts(3))
 }
 
 // markTable returns the target's mark table, once it has read it: a sync that
