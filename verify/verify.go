@@ -324,10 +324,8 @@ func (r *run) thingGroups(ctx context.Context) error {
 				return nil, nil // deleted meanwhile
 			case err != nil:
 				return nil, fmt.Errorf("describe thing group %s in %s: %w", name, r.c.TargetRegion, err)
-			case t.QueryString != nil:
-				return nil, nil // dynamic: not replicated
 			}
-			return []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}}, nil
+			return []Difference{{Kind: Extra, Resource: ThingGroup, Name: name, Target: groupKind(t)}}, nil
 		},
 	})
 }

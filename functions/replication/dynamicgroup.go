@@ -182,9 +182,9 @@ func (r *Replicator) deleteDynamicThingGroup(ctx context.Context, name string, r
 // isDynamic reports whether a described group is dynamic.
 func isDynamic(d *iot.DescribeThingGroupOutput) bool { return d != nil && d.QueryString != nil }
 
-// dynamicIn reports whether the group is a dynamic group in c; a missing group is
-// not.
-func dynamicIn(ctx context.Context, c interface {
+// IsDynamicGroup reports whether the group is a dynamic group in c; a missing group
+// is not.
+func IsDynamicGroup(ctx context.Context, c interface {
 	DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, optFns ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error)
 }, group string) (bool, error) {
 	d, err := c.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(group)})

@@ -292,7 +292,7 @@ func (r *Replicator) memberships(ctx context.Context, thing string, rec *recorde
 		if have[g] {
 			continue
 		}
-		dyn, err := dynamicIn(ctx, r.Source, g)
+		dyn, err := IsDynamicGroup(ctx, r.Source, g)
 		if err != nil {
 			return fmt.Errorf("describe group %s in %s: %w", g, r.SourceRegion, err)
 		}
@@ -308,7 +308,7 @@ func (r *Replicator) memberships(ctx context.Context, thing string, rec *recorde
 		if want[g] {
 			continue
 		}
-		dyn, err := dynamicIn(ctx, r.Target, g)
+		dyn, err := IsDynamicGroup(ctx, r.Target, g)
 		if err != nil {
 			return fmt.Errorf("describe group %s in %s: %w", g, r.TargetRegion, err)
 		}
