@@ -28,12 +28,19 @@ const (
 // its registration config naming the JITP template "jitp"; it returns the CA's id.
 func registerDefaultCA(t testing.TB, r *simulator.Region, ca *pki.CA) string {
 	t.Helper()
+	return registerCA(t, r, ca, &types.RegistrationConfig{TemplateName: aws.String("jitp")})
+}
+
+// registerCA registers ca in DEFAULT mode in r, ACTIVE, auto-registration on, with
+// the registration config cfg (nil: none, which is JITR); it returns the CA's id.
+func registerCA(t testing.TB, r *simulator.Region, ca *pki.CA, cfg *types.RegistrationConfig) string {
+	t.Helper()
 	ctx := context.Background()
 	code := must(t)(r.Registry.GetRegistrationCode(ctx, &iot.GetRegistrationCodeInput{})).(*iot.GetRegistrationCodeOutput)
 	verification := must(t)(ca.IssueDevice(aws.ToString(code.RegistrationCode))).(*pki.Device)
 	must(t)(r.Registry.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{
 		CaCertificate: aws.String(string(ca.CertPEM())), VerificationCertificate: aws.String(string(verification.CertPEM)),
-		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: &types.RegistrationConfig{TemplateName: aws.String("jitp")},
+		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: cfg,
 	}))
 	return pki.Fingerprint(ca.Cert().Raw)
 }
@@ -167,14 +174,7 @@ func provisionByClaim(ctx context.Context, t testing.TB, r *simulator.Region, te
 // connected there.
 func connectIn(ctx context.Context, t testing.TB, w *simulator.World, r *simulator.Region, ip, thing string, dev *pki.Device) {
 	t.Helper()
-	f, err := fleet.Start(ctx, []fleet.Device{{Thing: thing, Cert: dev}}, fleet.Options{
-		Domain: w.Options().Domain, Port: w.Port, Roots: w.CA.Pool(), Resolver: fixedIP(ip),
-		TelemetryEvery: 50 * time.Millisecond, Backoff: fleet.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond},
-		Regions: map[string]string{simulator.PrimaryIP: w.Primary.Name, simulator.SecondaryIP: w.Secondary.Name},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := startDevice(ctx, t, w, ip, fleet.Device{Thing: thing, Cert: dev})
 	defer f.Stop()
 	if err := f.WaitConnected(ctx, r.Name, 1); err != nil {
 		t.Fatalf("%s did not connect to %s: %v (refusals %v)", thing, r.Name, err, r.Broker.Refusals())

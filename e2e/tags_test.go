@@ -10,7 +10,9 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
 // account is the World's default account.
@@ -90,6 +92,65 @@ func TestTagsReplicateBothWays(t *testing.T) {
 	sweep(t, w, w.Secondary)
 	if got := tagsOf(t, w, w.Primary, "thingtype", "sensor"); !maps.Equal(got, map[string]string{"cost-centre": "43"}) {
 		t.Errorf("sensor's tags in the primary after failback = %v, want the secondary's", got)
+	}
+	assertConverged(t, w)
+}
+
+// TestOnboardingTagsReplicateBothWays: the tags of role aliases, provisioning
+// templates and CA certificates (given at creation, or with TagResource) reach the
+// secondary with the primary's sweep; the apply's tagging does not come back (sweeps
+// of both Regions write nothing); a tag change made in the secondary flows back; a
+// resource's delete tombstones its tags item too.
+func TestOnboardingTagsReplicateBothWays(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, simulator.Options{})
+	owner := []iottypes.Tag{{Key: aws.String("owner"), Value: aws.String("fleet")}}
+	must(t)(w.Primary.Registry.CreateRoleAlias(ctx, &iot.CreateRoleAliasInput{RoleAlias: aws.String("camera"), RoleArn: aws.String(onboardRole), Tags: owner}))
+	must(t)(w.Primary.Registry.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{
+		TemplateName: aws.String("claim"), TemplateBody: aws.String(onboardBody), ProvisioningRoleArn: aws.String(onboardRole), Tags: owner,
+	}))
+	ca := must(t)(pki.NewCA("tagged CA")).(*pki.CA)
+	must(t)(w.Primary.Registry.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{
+		CaCertificate: aws.String(string(ca.CertPEM())), CertificateMode: iottypes.CertificateModeSniOnly, SetAsActive: true, Tags: owner,
+	}))
+	caID := pki.Fingerprint(ca.Cert().Raw)
+	tag(t, w, w.Primary, "cacert", caID, "env", "prod")
+	sweep(t, w, w.Primary)
+	resources := []struct{ typ, kind, name string }{
+		{"rolealias", spec.KindRoleAlias, "camera"}, {"provisioningtemplate", spec.KindProvisioningTemplate, "claim"}, {"cacert", spec.KindCACertificate, caID},
+	}
+	for _, r := range resources {
+		want := map[string]string{"owner": "fleet"}
+		if r.typ == "cacert" {
+			want["env"] = "prod"
+		}
+		if got := tagsOf(t, w, w.Secondary, r.typ, r.name); !maps.Equal(got, want) {
+			t.Errorf("%s %s tags in the secondary = %v, want %v", r.typ, r.name, got, want)
+		}
+	}
+	if n := sweepWrites(t, w, w.Secondary, w.Primary); n != 0 {
+		t.Errorf("sweeps after the tags were applied wrote %d items, want 0 (the apply came back)", n)
+	}
+
+	// Failed over: the secondary retags the template and the CA.
+	tag(t, w, w.Secondary, "provisioningtemplate", "claim", "owner", "onboarding")
+	must(t)(w.Secondary.Registry.UntagResource(ctx, &iot.UntagResourceInput{
+		ResourceArn: aws.String("arn:aws:iot:" + w.Secondary.Name + ":" + account + ":cacert/" + caID), TagKeys: []string{"env"}}))
+	sweep(t, w, w.Secondary)
+	if got := tagsOf(t, w, w.Primary, "provisioningtemplate", "claim"); !maps.Equal(got, map[string]string{"owner": "onboarding"}) {
+		t.Errorf("claim's tags in the primary after failback = %v, want the secondary's", got)
+	}
+	if got := tagsOf(t, w, w.Primary, "cacert", caID); !maps.Equal(got, map[string]string{"owner": "fleet"}) {
+		t.Errorf("the CA's tags in the primary after failback = %v, want the secondary's", got)
+	}
+
+	must(t)(w.Primary.Registry.DeleteRoleAlias(ctx, &iot.DeleteRoleAliasInput{RoleAlias: aws.String("camera")}))
+	sweep(t, w, w.Primary)
+	for _, r := range []*simulator.Region{w.Primary, w.Secondary} {
+		it, ok, err := r.Capturer.Store.Get(ctx, spec.KindTags, spec.TagsKey(spec.KindRoleAlias, "camera"))
+		if err != nil || !ok || !it.Deleted {
+			t.Errorf("%s's tags item of the deleted role alias: found %v (%v), deleted %v; want a tombstone", r.Name, ok, err, it.Deleted)
+		}
 	}
 	assertConverged(t, w)
 }

@@ -39,9 +39,9 @@ func (e *engine) onboarding(kind, stateKind string, converge func(context.Contex
 		if e.opts.DryRun {
 			return dryResult(kind, name, func() ([]verify.Difference, error) { return compare(ctx, name) })
 		}
-		return e.converge(ctx, kind, name, e.marked(ctx, []string{spec.StateKey(stateKind, name)}, func() ([]string, error) {
+		return e.converge(ctx, kind, name, e.marked(ctx, []string{spec.StateKey(stateKind, name)}, e.withTags(ctx, stateKind, name, func() ([]string, error) {
 			o, err := converge(ctx, name)
 			return o.Changes, err
-		}))
+		})))
 	}
 }

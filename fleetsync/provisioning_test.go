@@ -102,3 +102,61 @@ func TestSyncCopiesOnboardingKinds(t *testing.T) {
 		t.Errorf("second run: %+v, %v; want 3 in sync", sum.Onboarding, err)
 	}
 }
+
+// TestSyncCopiesOnboardingTags: sync gives a role alias, a provisioning template and a
+// CA certificate the primary's tags in the secondary, and verify reports a tag
+// difference on them (Resource Tags) until the next sync.
+func TestSyncCopiesOnboardingTags(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	p, s := w.Primary.Registry, w.Secondary.Registry
+	const role = "arn:aws:iam::123456789012:role/provisioning"
+	const body = `{"Resources":{"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"AWS::IoT::Certificate::CommonName"}}}}}`
+	owner := []types.Tag{{Key: aws.String("owner"), Value: aws.String("fleet")}}
+	ra, err := p.CreateRoleAlias(ctx, &iot.CreateRoleAliasInput{RoleAlias: aws.String("camera"), RoleArn: aws.String(role), Tags: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{TemplateName: aws.String("claim"), TemplateBody: aws.String(body),
+		ProvisioningRoleArn: aws.String(role), Tags: owner}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.NewCA("tagged CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := p.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{CaCertificate: aws.String(string(ca.CertPEM())),
+		CertificateMode: types.CertificateModeSniOnly, Tags: owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := options(w)
+	opts.SourceProvisioning, opts.TargetProvisioning = p, s
+	if sum, err := Run(ctx, opts); err != nil || sum.Failed() != 0 || sum.Onboarding != (Tally{Copied: 3}) {
+		t.Fatalf("Run: %+v, %v, failures %+v", sum.Onboarding, err, sum.Failures)
+	}
+	for _, arn := range []string{aws.ToString(ra.RoleAliasArn), "arn:aws:iot:" + w.Primary.Name + ":123456789012:provisioningtemplate/claim", aws.ToString(reg.CertificateArn)} {
+		tgt := strings.Replace(arn, ":"+w.Primary.Name+":", ":"+w.Secondary.Name+":", 1)
+		if got, err := replication.ListTags(ctx, s, tgt); err != nil || got["owner"] != "fleet" || len(got) != 1 {
+			t.Errorf("tags of %s = %v, %v; want the primary's", tgt, got, err)
+		}
+	}
+
+	if _, err := p.TagResource(ctx, &iot.TagResourceInput{ResourceArn: ra.RoleAliasArn, Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := &verify.Comparer{Source: p, Target: s, SourceRegion: w.Primary.Name, TargetRegion: w.Secondary.Name, SourceProvisioning: p, TargetProvisioning: s}
+	var diffs []verify.Difference
+	if _, err := c.Run(ctx, verify.RunOptions{OnDifference: func(d verify.Difference) { diffs = append(diffs, d) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) != 1 || diffs[0].Resource != verify.Tags || diffs[0].Name != "role-alias/camera" {
+		t.Errorf("verify after a tag change in the primary = %v, want one tags difference of role-alias/camera", diffs)
+	}
+	if sum, err := Run(ctx, opts); err != nil || sum.Failed() != 0 {
+		t.Fatalf("second Run: %v, failures %+v", err, sum.Failures)
+	}
+	if got, err := replication.ListTags(ctx, s, strings.Replace(aws.ToString(ra.RoleAliasArn), ":"+w.Primary.Name+":", ":"+w.Secondary.Name+":", 1)); err != nil || got["env"] != "prod" {
+		t.Errorf("role alias tags in the secondary after the second sync = %v, %v", got, err)
+	}
+}

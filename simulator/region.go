@@ -115,6 +115,7 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	serverTLS := pki.ServerTLS(cert, ca.Pool())
 	serverTLS.Certificates, serverTLS.GetCertificate = nil, r.certs.get
 	az := authz.New(r.Registry, name, o.AccountID, o.Logger)
+	az.JustInTime(r.Registry) // JITR and JITP on connect, for CAs registered with auto-registration
 	if !o.SNIOptional {
 		az.RequireSNI(Endpoint(name), o.Domain) // the Region's endpoint and its domain configuration
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/iot-dr/iot-dr/functions/replication"
+	"github.com/iot-dr/iot-dr/functions/spec"
 )
 
 // The onboarding resources compared when the Comparer has clients for them.
@@ -157,19 +158,19 @@ func (r *run) provisioning(ctx context.Context) error {
 	}
 	phases := []phase{
 		{resource: RoleAlias, counter: &r.report.RoleAliases, source: replication.RoleAliasNames(c.SourceProvisioning),
-			target: replication.RoleAliasNames(c.TargetProvisioning), compare: c.RoleAlias,
+			target: replication.RoleAliasNames(c.TargetProvisioning), compare: c.withTags(spec.KindRoleAlias, c.RoleAlias),
 			describe: func(ctx context.Context, name string) error {
 				_, err := c.SourceProvisioning.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: &name})
 				return err
 			}},
 		{resource: ProvisioningTemplate, counter: &r.report.ProvisioningTemplates, source: replication.ProvisioningTemplateNames(c.SourceProvisioning),
-			target: replication.ProvisioningTemplateNames(c.TargetProvisioning), compare: c.ProvisioningTemplate,
+			target: replication.ProvisioningTemplateNames(c.TargetProvisioning), compare: c.withTags(spec.KindProvisioningTemplate, c.ProvisioningTemplate),
 			describe: func(ctx context.Context, name string) error {
 				_, err := c.SourceProvisioning.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: &name})
 				return err
 			}},
 		{resource: CACertificate, counter: &r.report.CACertificates, source: replication.CACertificateIDs(c.SourceProvisioning),
-			target: replication.CACertificateIDs(c.TargetProvisioning), compare: c.CACertificate,
+			target: replication.CACertificateIDs(c.TargetProvisioning), compare: c.withTags(spec.KindCACertificate, c.CACertificate),
 			describe: func(ctx context.Context, id string) error {
 				_, err := c.SourceProvisioning.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: &id})
 				return err

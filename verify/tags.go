@@ -10,7 +10,8 @@ import (
 )
 
 // Tags is the resource of tag differences; its Name is "<kind>/<name>" of the tagged
-// resource (a thing type, thing group, billing group or policy).
+// resource (a thing type, thing group, billing group, policy, role alias,
+// provisioning template or CA certificate).
 const Tags Resource = "tags"
 
 // tagClients returns the tagging sides of c's clients; ok is false when either has
@@ -32,11 +33,15 @@ func (c *Comparer) Tags(ctx context.Context, kind, name string) ([]Difference, e
 	if s, t, ok := c.billingClients(); ok {
 		sb, tb = s, t
 	}
-	sa, sok, err := replication.ResourceARN(ctx, c.Source, sb, kind, name)
+	var sp, tp replication.ProvisioningSource
+	if c.SourceProvisioning != nil && c.TargetProvisioning != nil {
+		sp, tp = c.SourceProvisioning, c.TargetProvisioning
+	}
+	sa, sok, err := replication.ResourceARN(ctx, c.Source, sb, sp, kind, name)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s %s in %s: %w", kind, name, c.SourceRegion, err)
 	}
-	ta, tok, err := replication.ResourceARN(ctx, c.Target, tb, kind, name)
+	ta, tok, err := replication.ResourceARN(ctx, c.Target, tb, tp, kind, name)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s %s in %s: %w", kind, name, c.TargetRegion, err)
 	}

@@ -72,9 +72,10 @@ type Applier struct {
 	// Marks, when set, records each registry apply's time span in this Region's mark
 	// table, so that this Region's capture skips the registry events the apply causes.
 	Marks *applymark.Marks
-	// Held, when set, records which item each retained message was converged to, so
-	// that this Region's sweep can tell a delete made here from an apply not yet run
-	// (capture.HeldCopies).
+	// Held, when set, records which item each resource of the kinds only the sweep
+	// captures (applymark.HeldKind: retained messages, billing groups, the
+	// onboarding kinds) was converged to, so that this Region's sweep can tell a
+	// delete made here from an apply not yet run (capture.HeldCopies).
 	Held *applymark.Held
 }
 
@@ -126,7 +127,7 @@ func (a *Applier) Key(ctx context.Context, key string) (Applied, error) {
 		if err != nil {
 			return res, err
 		}
-		if kind == spec.KindRetained && a.Held != nil {
+		if a.Held != nil && applymark.HeldKind(kind) {
 			if err := a.Held.Record(ctx, key, it.Ref(), it.Deleted); err != nil {
 				return res, err
 			}

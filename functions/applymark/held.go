@@ -15,10 +15,14 @@ import (
 
 // Held records which of another Region's items this Region's apply has converged a
 // resource to, for the kinds whose deletion raises no event and leaves nothing a
-// capture could tell from an apply that has not run yet: retained messages. A
-// retained message missing here whose item another Region wrote is either deleted
-// here (a delete to replicate) or not published here yet (its apply still pending);
-// only a Held record naming that very item tells the first from the second.
+// capture could tell from an apply that has not run yet (HeldKind): retained
+// messages, billing groups, role aliases, provisioning templates and CA
+// certificates. Such a resource missing here whose item another Region wrote is
+// either deleted here (a delete to replicate) or not created here yet (its apply
+// still pending, or failed); only a Held record naming that very item tells the
+// first from the second. The applied marks (Marks.SetApplied) cannot: they are set
+// also when an apply failed for good, and an unmarked item older than their
+// retention counts as applied.
 //
 // One record per resource, "held#<state key>", overwritten by each apply. A live
 // item's record does not expire (the copy lives as long as the message does); a
@@ -32,6 +36,16 @@ type Held struct {
 }
 
 func heldKey(key string) string { return "held#" + key }
+
+// HeldKind reports whether the apply records Held for kind: the kinds only the sweep
+// captures, whose deletes the sweep's table stage must find in either Region.
+func HeldKind(kind string) bool {
+	switch kind {
+	case spec.KindRetained, spec.KindBillingGroup, spec.KindRoleAlias, spec.KindProvisioningTemplate, spec.KindCACertificate:
+		return true
+	}
+	return false
+}
 
 // Record notes that this Region now holds the content of the item ref names
 // ("<origin>/<seq>", state.Item.Ref) for key; deleted is true for a tombstone.

@@ -138,8 +138,12 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	progress := &applymark.Progress{Table: ddb, Name: markTable, Region: cfg.Region, Logger: log}
 	// The data-plane client serves the retained messages too: the sweep lists and reads
 	// them, the apply reads and publishes them retained.
+	// The held copies tell the sweep which of these, and of the billing groups and
+	// onboarding kinds, the apply created here (a delete made here, or an apply to come).
 	held := &applymark.Held{Table: ddb, Name: markTable}
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Indexing: ctl, Retained: data, Held: held, Store: store, Region: cfg.Region, Logger: log,
+	// The control plane serves role aliases, provisioning templates and CA
+	// certificates too: the sweep lists and reads them, the apply converges them.
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Indexing: ctl, Retained: data, Held: held, Provisioning: ctl, Store: store, Region: cfg.Region, Logger: log,
 		Applying: &applymark.Guard{Marks: marks, Progress: progress}}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
@@ -148,6 +152,7 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 		SourceTags: view, TargetTags: ctl,
 		SourceIndexing: view, TargetDynamic: ctl,
 		SourceRetained: view, TargetRetained: data,
+		SourceProvisioning: view, TargetProvisioning: ctl,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,
 	}
 	applier := &apply.Applier{

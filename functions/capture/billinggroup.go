@@ -32,6 +32,16 @@ func (c *Capturer) BillingGroup(ctx context.Context, name string, changedAt time
 	readAt := c.now()
 	d, err := c.Billing.DescribeBillingGroup(ctx, &iot.DescribeBillingGroupInput{BillingGroupName: aws.String(name)})
 	if replication.IsNotFound(err) {
+		cur, known, err := c.Store.Get(ctx, spec.KindBillingGroup, name)
+		if err != nil {
+			return res, err
+		}
+		if known && !cur.Deleted {
+			// Another Region's group not created here yet is no delete made here.
+			if deleted, err := c.deletedHere(ctx, cur); err != nil || !deleted {
+				return res, err
+			}
+		}
 		if err := c.tagsGone(ctx, &res, spec.KindBillingGroup, name, changedAt); err != nil {
 			return res, err
 		}

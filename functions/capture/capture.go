@@ -761,6 +761,26 @@ func (c *Capturer) gone(ctx context.Context, kind, name string) (bool, error) {
 	return false, nil
 }
 
+// deletedHere reports whether the resource of cur, a live item of a kind only the
+// sweep captures (applymark.HeldKind), missing from this Region, was deleted here. An
+// item this Region wrote was created here. Another Region's item was only if this
+// Region's apply converged the resource to that very item (Held): otherwise the
+// apply has not created it yet (or converged an older item, or failed), and a
+// tombstone would delete the resource in the Region that wrote it.
+func (c *Capturer) deletedHere(ctx context.Context, cur state.Item) (bool, error) {
+	if cur.Origin == c.Region {
+		return true, nil
+	}
+	if c.Held == nil {
+		return false, nil
+	}
+	ref, ok, err := c.Held.HeldRef(ctx, cur.Key())
+	if err != nil {
+		return false, fmt.Errorf("capture: %s %s: %w", cur.Kind, cur.Name, err)
+	}
+	return ok && ref == cur.Ref(), nil
+}
+
 // Key captures the resource a state key names, whatever its kind: the redrive's path.
 func (c *Capturer) Key(ctx context.Context, key string) (Result, error) {
 	return again(func() (Result, error) { return c.key(ctx, key) })

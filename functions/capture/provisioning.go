@@ -35,7 +35,10 @@ func (c *Capturer) RoleAlias(ctx context.Context, name string) (Result, error) {
 		return res, fmt.Errorf("capture: describe role alias %s: empty description", name)
 	}
 	body := state.RoleAlias{RoleARN: aws.ToString(a.RoleArn), CredentialDurationSeconds: aws.ToInt32(a.CredentialDurationSeconds)}
-	return res, c.putBody(ctx, &res, spec.KindRoleAlias, name, body, readAt, time.Time{})
+	if err := c.putBody(ctx, &res, spec.KindRoleAlias, name, body, readAt, time.Time{}); err != nil {
+		return res, err
+	}
+	return res, c.resourceTags(ctx, &res, spec.KindRoleAlias, name, aws.ToString(a.RoleAliasArn), time.Time{})
 }
 
 // ProvisioningTemplate captures a provisioning template's default version and
@@ -60,7 +63,10 @@ func (c *Capturer) ProvisioningTemplate(ctx context.Context, name string) (Resul
 	if h := d.PreProvisioningHook; h != nil {
 		body.HookARN, body.HookPayloadVersion = aws.ToString(h.TargetArn), aws.ToString(h.PayloadVersion)
 	}
-	return res, c.putBody(ctx, &res, spec.KindProvisioningTemplate, name, body, readAt, time.Time{})
+	if err := c.putBody(ctx, &res, spec.KindProvisioningTemplate, name, body, readAt, time.Time{}); err != nil {
+		return res, err
+	}
+	return res, c.resourceTags(ctx, &res, spec.KindProvisioningTemplate, name, aws.ToString(d.TemplateArn), time.Time{})
 }
 
 // CACertificate captures a registered CA certificate (DescribeCACertificate).
@@ -87,15 +93,25 @@ func (c *Capturer) CACertificate(ctx context.Context, id string) (Result, error)
 	if rc := d.RegistrationConfig; rc != nil {
 		body.TemplateName, body.TemplateBody, body.RoleARN = aws.ToString(rc.TemplateName), aws.ToString(rc.TemplateBody), aws.ToString(rc.RoleArn)
 	}
-	return res, c.putBody(ctx, &res, spec.KindCACertificate, id, body, readAt, time.Time{})
+	if err := c.putBody(ctx, &res, spec.KindCACertificate, id, body, readAt, time.Time{}); err != nil {
+		return res, err
+	}
+	return res, c.resourceTags(ctx, &res, spec.KindCACertificate, id, aws.ToString(cd.CertificateArn), time.Time{})
 }
 
 // provisioningGone writes the tombstone of a resource the Region no longer has, when
-// the table holds it live.
+// the table holds it live and it was deleted here (not another Region's, not created
+// here yet: Capturer.deletedHere).
 func (c *Capturer) provisioningGone(ctx context.Context, res *Result, kind, name string, readAt time.Time) error {
 	cur, known, err := c.Store.Get(ctx, kind, name)
 	if err != nil || !known || cur.Deleted {
 		return err // nothing to delete: no tombstone for what was never captured
+	}
+	if deleted, err := c.deletedHere(ctx, cur); err != nil || !deleted {
+		return err
+	}
+	if err := c.tagsGone(ctx, res, kind, name, time.Time{}); err != nil {
+		return err
 	}
 	return c.put(ctx, res, state.Tombstone(kind, name), readAt, time.Time{})
 }

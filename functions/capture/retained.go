@@ -86,22 +86,3 @@ func (c *Capturer) retainedSweepPage(ctx context.Context, tok *string, record fu
 	}
 	return visited, written, out.NextToken, nil
 }
-
-// deletedHere reports whether the retained message of cur, missing from this Region,
-// was deleted here. An item this Region wrote was published here. Another Region's
-// item was only if this Region's apply converged the topic to that very item (Held):
-// otherwise the apply has not published it yet, and a tombstone would delete the
-// message in the Region that wrote it.
-func (c *Capturer) deletedHere(ctx context.Context, cur state.Item) (bool, error) {
-	if cur.Origin == c.Region {
-		return true, nil
-	}
-	if c.Held == nil {
-		return false, nil
-	}
-	ref, ok, err := c.Held.HeldRef(ctx, cur.Key())
-	if err != nil {
-		return false, fmt.Errorf("capture: retained message on %s: %w", cur.Name, err)
-	}
-	return ok && ref == cur.Ref(), nil
-}

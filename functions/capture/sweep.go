@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/iot-dr/iot-dr/functions/applymark"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 )
@@ -248,8 +249,8 @@ func (s *Sweeper) provisioning(ctx context.Context, st SweepState, size int32) (
 }
 
 // table is the last stage: one page of the state table, each live thing, type, group,
-// named shadow or retained-message item of this Region (and every Region's
-// retained-message item) checked for existence with one Describe (or GetThingShadow,
+// named shadow or retained-message item of this Region (and every Region's item of
+// the kinds only the sweep captures, applymark.HeldKind) checked for existence with one Describe (or GetThingShadow,
 // GetRetainedMessage) call, re-captured (which writes its tombstones) when it is gone.
 func (s *Sweeper) table(ctx context.Context, st SweepState, size int32) (SweepState, error) {
 	c := s.Capturer
@@ -258,10 +259,11 @@ func (s *Sweeper) table(ctx context.Context, st SweepState, size int32) (SweepSt
 		return st, fmt.Errorf("capture: sweep %s: %w", st.Stage, err)
 	}
 	for _, it := range items {
-		// Another Region's retained message is checked too: deleted here, where the
-		// apply had published it, it raises no event either (Capturer.deletedHere).
-		foreignRetained := it.Kind == spec.KindRetained && c.Held != nil
-		if it.Deleted || (it.Origin != c.Region && !foreignRetained) {
+		// Another Region's retained message, billing group, role alias, provisioning
+		// template or CA certificate is checked too: deleted here, where the apply had
+		// created it, it raises no event either (Capturer.deletedHere).
+		foreignHeld := applymark.HeldKind(it.Kind) && c.Held != nil
+		if it.Deleted || (it.Origin != c.Region && !foreignHeld) {
 			continue
 		}
 		gone, err := c.gone(ctx, it.Kind, it.Name)

@@ -100,6 +100,14 @@ func (c *Capturer) ResourceTags(ctx context.Context, key string) (Result, error)
 		if d, err = c.IoT.GetPolicy(ctx, &iot.GetPolicyInput{PolicyName: aws.String(name)}); err == nil {
 			arn = aws.ToString(d.PolicyArn)
 		}
+	default: // role alias, provisioning template, CA certificate
+		if c.Provisioning == nil {
+			return res, permanent(fmt.Errorf("capture: no client for role aliases, provisioning templates and CA certificates configured"))
+		}
+		arn, _, err = replication.ResourceARN(ctx, nil, nil, c.Provisioning, kind, name)
+		if err == nil && arn == "" {
+			return res, c.tagsGone(ctx, &res, kind, name, time.Time{})
+		}
 	}
 	if replication.IsNotFound(err) {
 		return res, c.tagsGone(ctx, &res, kind, name, time.Time{})

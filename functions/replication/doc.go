@@ -20,8 +20,9 @@
 // are the target's own to derive), billing groups
 // (description; a thing's billing group is converged with the thing, a thing being in
 // at most one; BillingGroup, SourceBilling and TargetBilling), the tags of thing types,
-// thing groups, billing groups and policies (Tags: exactly the source's, AWS's own
-// aws: tags neither copied nor removed), the X.509
+// thing groups, billing groups, policies, role aliases, provisioning templates and CA
+// certificates (Tags: exactly the source's, AWS's own aws: tags neither copied nor
+// removed), the X.509
 // certificates attached to things (registered with RegisterCertificateWithoutCA, status
 // mirrored), the IoT policies attached to those certificates (Region in ARNs rewritten)
 // classic and named shadows (desired and reported state; AllShadows lists a thing's
@@ -32,7 +33,10 @@
 // Region rewritten; ProvisioningTemplate) and CA certificates (status,
 // auto-registration, registration config; registered in SNI_ONLY mode, since a
 // DEFAULT registration needs a verification certificate signed by the CA's private
-// key: ErrCAModeUnavailable, reported in the Outcome; CACertificate).
+// key: ErrCAModeUnavailable, reported in the Outcome; CACertificate). A device
+// provisioned just in time (JITP) in either Region replicates as any device does,
+// from its thing; a certificate only registered just in time (JITR,
+// PENDING_ACTIVATION, no thing yet) is reached once its handler attaches it.
 //
 // What it is NOT: it does not parse events (the handlers map an event to a resource
 // name), it does not retry (the state machine does; see PermanentError), and it does

@@ -75,9 +75,16 @@ type ARNReader interface {
 }
 
 // ResourceARN returns the ARN of a tagged resource (one of spec.TaggedKinds) as c
-// describes it (billing groups with billing); ok is false when c does not have it.
-func ResourceARN(ctx context.Context, c ARNReader, billing BillingGroupSource, kind, name string) (arn string, ok bool, err error) {
+// describes it (billing groups with billing, role aliases, provisioning templates and
+// CA certificates with prov); ok is false when c does not have it.
+func ResourceARN(ctx context.Context, c ARNReader, billing BillingGroupSource, prov ProvisioningSource, kind, name string) (arn string, ok bool, err error) {
 	switch kind {
+	case spec.KindRoleAlias, spec.KindProvisioningTemplate, spec.KindCACertificate:
+		if prov == nil {
+			return "", false, invalidf("role alias, provisioning template and CA certificate replication is not configured (no clients)")
+		}
+		arn, err := onboardingARN(ctx, prov, kind, name)
+		return arn, err == nil, notFoundOK(err)
 	case spec.KindThingType:
 		d, err := c.DescribeThingType(ctx, &iot.DescribeThingTypeInput{ThingTypeName: aws.String(name)})
 		if err == nil {
@@ -109,13 +116,41 @@ func ResourceARN(ctx context.Context, c ARNReader, billing BillingGroupSource, k
 	return "", false, invalidf("tags of %s %s: %v", kind, name, errUntaggable)
 }
 
+// onboardingARN describes a role alias, provisioning template or CA certificate for
+// its ARN.
+func onboardingARN(ctx context.Context, p ProvisioningSource, kind, name string) (string, error) {
+	switch kind {
+	case spec.KindRoleAlias:
+		d, err := p.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String(name)})
+		if err != nil || d.RoleAliasDescription == nil {
+			return "", err
+		}
+		return aws.ToString(d.RoleAliasDescription.RoleAliasArn), nil
+	case spec.KindProvisioningTemplate:
+		d, err := p.DescribeProvisioningTemplate(ctx, &iot.DescribeProvisioningTemplateInput{TemplateName: aws.String(name)})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(d.TemplateArn), nil
+	}
+	d, err := p.DescribeCACertificate(ctx, &iot.DescribeCACertificateInput{CertificateId: aws.String(name)})
+	if err != nil || d.CertificateDescription == nil {
+		return "", err
+	}
+	return aws.ToString(d.CertificateDescription.CertificateArn), nil
+}
+
 // targetARN is ResourceARN in the target.
 func (r *Replicator) targetARN(ctx context.Context, kind, name string) (string, bool, error) {
 	var billing BillingGroupSource
 	if r.TargetBilling != nil {
 		billing = r.TargetBilling
 	}
-	return ResourceARN(ctx, r.Target, billing, kind, name)
+	var prov ProvisioningSource
+	if r.TargetProvisioning != nil {
+		prov = r.TargetProvisioning
+	}
+	return ResourceARN(ctx, r.Target, billing, prov, kind, name)
 }
 
 func notFoundOK(err error) error {
@@ -142,6 +177,12 @@ func (r *Replicator) convergeResource(ctx context.Context, kind, name string, re
 		o, err := r.Policy(ctx, name)
 		rec.changes = append(rec.changes, o.Changes...)
 		return err
+	case spec.KindRoleAlias:
+		return r.roleAlias(ctx, name, rec)
+	case spec.KindProvisioningTemplate:
+		return r.template(ctx, name, rec)
+	case spec.KindCACertificate:
+		return r.caCertificate(ctx, name, rec)
 	}
 	return invalidf("tags of %s %s: %v", kind, name, errUntaggable)
 }

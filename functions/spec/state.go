@@ -44,15 +44,14 @@ const (
 	// registry events; the sweep captures them. A thing's billing group is part of
 	// the thing's item (a thing is in at most one).
 	KindBillingGroup = "billing-group"
-	// KindTags are the tags of one taggable resource (a thing type, thing group,
-	// billing group or policy); its name is TagsKey(kind, name). Tags raise no
+	// KindTags are the tags of one taggable resource (one of TaggedKinds); its name is TagsKey(kind, name). Tags raise no
 	// registry events: the capture of the resource's own change and the sweep read
 	// them.
 	KindTags = "tags"
 )
 
 // TaggedKinds are the kinds whose resources' tags are replicated.
-var TaggedKinds = []string{KindThingType, KindThingGroup, KindBillingGroup, KindPolicy}
+var TaggedKinds = []string{KindThingType, KindThingGroup, KindBillingGroup, KindPolicy, KindRoleAlias, KindProvisioningTemplate, KindCACertificate}
 
 // TagsKey is the name of a resource's tags item: "<kind>/<name>" (no resource name
 // holds '/').
@@ -178,7 +177,10 @@ func StateTable() Table {
 }
 
 // arnTypes maps the resource types of AWS IoT ARNs to the tagged kinds.
-var arnTypes = map[string]string{"thingtype": KindThingType, "thinggroup": KindThingGroup, "billinggroup": KindBillingGroup, "policy": KindPolicy}
+var arnTypes = map[string]string{
+	"thingtype": KindThingType, "thinggroup": KindThingGroup, "billinggroup": KindBillingGroup, "policy": KindPolicy,
+	"rolealias": KindRoleAlias, "provisioningtemplate": KindProvisioningTemplate, "cacert": KindCACertificate,
+}
 
 // TaggedResourceOfARN returns the kind and name of the taggable resource an AWS IoT
 // ARN names (arn:<partition>:iot:<region>:<account>:<type>/<name>).

@@ -30,7 +30,7 @@ func (p *Pipeline) newApply(ctx *pulumi.Context, s *settings, args pipelineArgs,
 		Name: spec.FunctionApply, Description: "iot-dr: converge this Region to the state table's replica",
 		Code: args.Code[spec.FunctionApply], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionApply],
 		Env: p.env(s, pulumi.StringMap{spec.EnvMetricNamespace: pulumi.String(s.MetricNamespace)}),
-		Statements: append(applyStatements(region, args.Account),
+		Statements: append(applyStatements(region, args.Account, s.OnboardingRoles),
 			// Lambda's stream poller reads the stream with the function's own role.
 			statement{
 				Sid:       "ReadReplicaStream",

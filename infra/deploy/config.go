@@ -56,6 +56,13 @@ type Config struct {
 	LagAlarmMS       int           // iotdr:lagAlarmThresholdMs, replication lag and stream iterator age that raise an alarm
 	AlarmTopicARN    string        // iotdr:alarmTopicArn
 
+	// OnboardingRoles (iotdr:onboardingRoles, comma-separated) are the IAM roles the
+	// apply may pass (iam:PassRole) when it creates or updates a role alias or a
+	// provisioning template naming them: role names, with their path, each exact or a
+	// prefix ending in "*" (iot-provisioning, iot-credentials-*). Empty: no role may
+	// be passed, and such applies fail with AccessDenied in the error table.
+	OnboardingRoles []string
+
 	// ReplaceHealthCheck (iotdr:replaceHealthCheck) allows a change of HealthInterval
 	// on the primary, which replaces its health check (see NewPrimary).
 	ReplaceHealthCheck bool
@@ -236,6 +243,11 @@ func (p *parser) config() Config {
 	default:
 		p.fail("replaceHealthCheck", "must be true or false, got %q", v)
 	}
+	if v := p.str("onboardingRoles", ""); v != "" {
+		for r := range strings.SplitSeq(v, ",") {
+			s.OnboardingRoles = append(s.OnboardingRoles, strings.TrimSpace(r))
+		}
+	}
 	if v := p.str("healthCheckRegions", ""); v != "" {
 		for r := range strings.SplitSeq(v, ",") {
 			s.HealthRegions = append(s.HealthRegions, strings.TrimSpace(r))
@@ -348,9 +360,33 @@ func (s *settings) validate(p *parser) {
 			p.fail("alarmTopicArn", "%q is not an SNS topic ARN (arn:%s:sns:<region>:<account>:<topic>)", s.AlarmTopicARN, partition)
 		}
 	}
+	for _, r := range s.OnboardingRoles {
+		if err := validRoleName(r); err != nil {
+			p.fail("onboardingRoles", "%v", err)
+		}
+	}
 	if p.ok("healthCheckInterval") && s.HealthInterval != 10 && s.HealthInterval != 30 {
 		p.fail("healthCheckInterval", "Route 53 supports a request interval of 10 or 30 seconds only, got %d", s.HealthInterval)
 	}
+}
+
+// roleNameRE is an IAM role name with its path (IAM's characters), optionally a
+// prefix ending in "*".
+var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_/-]{1,512}\*?$`)
+
+// validRoleName accepts one iotdr:onboardingRoles entry: a role name (with its path)
+// or a name prefix, never a bare "*", which would let the apply hand IoT any role of
+// the account.
+func validRoleName(r string) error {
+	switch {
+	case r == "" || r == "*" || strings.Trim(r, "/*") == "":
+		return fmt.Errorf("%q: name an IAM role (iot-provisioning) or a name prefix (iot-credentials-*), not every role", r)
+	case strings.HasPrefix(r, "arn:"):
+		return fmt.Errorf("%q: give the role's name (with its path), not its ARN: the stack names roles of its own account", r)
+	case !roleNameRE.MatchString(r):
+		return fmt.Errorf("%q is not an IAM role name (letters, digits and +=,.@_-/), optionally ending in *", r)
+	}
+	return nil
 }
 
 // partition is the one AWS partition iot-dr deploys to.

@@ -37,6 +37,10 @@ var wildcardActions = map[string]string{
 	"iot:ListRetainedMessages":         "no resource types",
 	"iot:GetIndexingConfiguration":     "no resource types (an account-and-Region setting)",
 	"iot:UpdateIndexingConfiguration":  "no resource types (an account-and-Region setting)",
+	"iot:ListRoleAliases":              "no resource types",
+	"iot:ListProvisioningTemplates":    "no resource types",
+	"iot:ListCACertificates":           "no resource types",
+	"iot:RegisterCACertificate":        "no resource types",
 	// Step Functions' CloudWatch Logs delivery: AWS documents these with Resource "*".
 	"logs:CreateLogDelivery":        "log delivery API has no resource types",
 	"logs:GetLogDelivery":           "log delivery API has no resource types",
@@ -193,7 +197,23 @@ var (
 	retainedWriteActions = []string{"iot:Publish", "iot:RetainPublish"}
 	shadowReadActions    = []string{"iot:GetThingShadow", "iot:ListNamedShadowsForThing"}
 	shadowWriteActions   = []string{"iot:UpdateThingShadow", "iot:DeleteThingShadow"}
-	iotKinds             = []string{"thing", "thingtype", "thinggroup", "billinggroup", "cert", "policy"}
+	// onboardingReadActions read one role alias, provisioning template or CA
+	// certificate (replication.ProvisioningSource: the sweep, a re-capture, the
+	// apply); onboardingListActions page them (the sweep; no resource types);
+	// onboardingWriteActions converge them (replication.Provisioning), with
+	// RegisterCACertificate, which has no resource types, in ConvergeUnscoped.
+	onboardingReadActions  = []string{"iot:DescribeRoleAlias", "iot:DescribeProvisioningTemplate", "iot:DescribeCACertificate"}
+	onboardingListActions  = []string{"iot:ListRoleAliases", "iot:ListProvisioningTemplates", "iot:ListCACertificates"}
+	onboardingWriteActions = []string{
+		"iot:CreateRoleAlias", "iot:UpdateRoleAlias", "iot:DeleteRoleAlias",
+		"iot:CreateProvisioningTemplate", "iot:UpdateProvisioningTemplate", "iot:DeleteProvisioningTemplate",
+		"iot:CreateProvisioningTemplateVersion", "iot:ListProvisioningTemplateVersions", "iot:DeleteProvisioningTemplateVersion",
+		"iot:UpdateCACertificate", "iot:DeleteCACertificate",
+	}
+	onboardingKinds = []string{"rolealias", "provisioningtemplate", "cacert"}
+	// iotKinds are the IoT resource types the pipeline reads and converges (and
+	// tags: ListTagsForResource, TagResource and UntagResource name the resource).
+	iotKinds = slices.Concat([]string{"thing", "thingtype", "thinggroup", "billinggroup", "cert", "policy"}, onboardingKinds)
 )
 
 // captureStatements let a function read its own Region's registry (and, with shadows,
@@ -216,11 +236,33 @@ func captureStatements(region, account string, shadows, sweep bool) []statement 
 	}
 	if sweep {
 		out = append(out, statement{
-			Sid: "SweepListRegistry", Actions: []string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups", "iot:ListPolicies", "iot:ListRetainedMessages"},
+			Sid: "SweepListRegistry", Actions: slices.Concat([]string{"iot:ListThingTypes", "iot:ListThingGroups", "iot:ListThings", "iot:ListBillingGroups", "iot:ListPolicies", "iot:ListRetainedMessages"}, onboardingListActions),
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
-		}, readRetained(region, account))
+		}, readRetained(region, account), readOnboarding(region, account))
 	}
 	return out
+}
+
+// readOnboarding lets a function read the Region's role aliases, provisioning
+// templates and CA certificates one by one (the sweep, a re-capture).
+func readOnboarding(region, account string) statement {
+	return statement{Sid: "ReadOnboarding", Actions: onboardingReadActions, Resources: iotResources(region, account, onboardingKinds...)}
+}
+
+// passOnboardingRoles lets the apply hand IoT the roles a role alias or a provisioning
+// template names (CreateRoleAlias, UpdateRoleAlias, CreateProvisioningTemplate and
+// UpdateProvisioningTemplate need iam:PassRole on the role), only those roles
+// (iotdr:onboardingRoles: names or name prefixes), and only to IoT; none when none
+// is configured.
+func passOnboardingRoles(account string, roles []string) []statement {
+	if len(roles) == 0 {
+		return nil
+	}
+	st := statement{Sid: "PassOnboardingRoles", Actions: []string{"iam:PassRole"}}
+	for _, r := range roles {
+		st.Resources = append(st.Resources, pulumi.String(fmt.Sprintf("arn:aws:iam::%s:role/%s", account, r)))
+	}
+	return []statement{st}
 }
 
 // readRetained lets a function read the Region's retained messages, topic by topic.
@@ -229,20 +271,23 @@ func readRetained(region, account string) statement {
 }
 
 // applyStatements let a function converge its own Region's registry and shadows, and
-// nothing else's: every ARN names region, every Resource "*" is held to it.
-func applyStatements(region, account string) []statement {
-	return []statement{
+// nothing else's: every IoT ARN names region, every Resource "*" is held to it; roles
+// are the IAM roles it may pass (passOnboardingRoles).
+func applyStatements(region, account string, roles []string) []statement {
+	return append([]statement{
 		{
-			Sid:       "ConvergeRegistry",
-			Actions:   slices.Concat(captureReadActions, applyReadActions, applyWriteActions, shadowReadActions, shadowWriteActions),
+			Sid: "ConvergeRegistry",
+			Actions: slices.Concat(captureReadActions, applyReadActions, applyWriteActions, shadowReadActions, shadowWriteActions,
+				onboardingReadActions, onboardingWriteActions),
 			Resources: iotResources(region, account, iotKinds...),
 		},
-		// Registering a certificate names none yet; listing child groups (group-tree
-		// deletes) and the things of a type (a type is only deleted when unused) has no
-		// resource types, nor has the Region's fleet indexing, which a dynamic group's
-		// apply raises to what its query needs (merged, never lowered).
+		// Registering a certificate or a CA certificate names none yet; listing child
+		// groups (group-tree deletes) and the things of a type (a type is only deleted
+		// when unused) has no resource types, nor has the Region's fleet indexing,
+		// which a dynamic group's apply raises to what its query needs (merged, never
+		// lowered).
 		{
-			Sid: "ConvergeUnscoped", Actions: []string{"iot:RegisterCertificateWithoutCA", "iot:ListThingGroups", "iot:ListThings",
+			Sid: "ConvergeUnscoped", Actions: []string{"iot:RegisterCertificateWithoutCA", "iot:RegisterCACertificate", "iot:ListThingGroups", "iot:ListThings",
 				"iot:GetIndexingConfiguration", "iot:UpdateIndexingConfiguration"},
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
 		},
@@ -250,7 +295,7 @@ func applyStatements(region, account string) []statement {
 		// Converging a retained message: read it, publish it retained (or delete it
 		// with an empty retained publish).
 		{Sid: "ConvergeRetained", Actions: slices.Concat([]string{retainedReadAction}, retainedWriteActions), Resources: iotResources(region, account, "topic")},
-	}
+	}, passOnboardingRoles(account, roles)...)
 }
 
 // metricStatement allows publishing to namespace only.

@@ -122,7 +122,7 @@ func TestWildcardActionsAreAllGranted(t *testing.T) {
 func TestNoFunctionReachesThePeerRegion(t *testing.T) {
 	for _, role := range roles {
 		t.Run(role, func(t *testing.T) {
-			res := mustDeploy(t, role, nil)
+			res := mustDeploy(t, role, map[string]string{"onboardingRoles": onboardingRolesConfig})
 			own := regionOf(role)
 			iotGrants := map[string]int{}
 			for _, p := range res.m.byType("aws:iam/rolePolicy:RolePolicy") {
@@ -150,6 +150,11 @@ func TestNoFunctionReachesThePeerRegion(t *testing.T) {
 							continue
 						}
 						switch service, region := parts[2], parts[3]; service {
+						case "iam":
+							// IAM is global: only the roles the apply may pass.
+							if region != "" || !strings.HasPrefix(parts[5], "role/") || !slices.Equal(s.Action, []string{"iam:PassRole"}) {
+								t.Errorf("policy %s statement %s grants %v on %s", p.Name, s.Sid, s.Action, r)
+							}
 						case "iot", "dynamodb", "states", "lambda", "sqs", "ssm", "logs", "kms":
 							if region != own {
 								t.Errorf("policy %s statement %s names %s in %q, not this stack's %s: %s", p.Name, s.Sid, service, region, own, r)
@@ -174,7 +179,8 @@ func TestNoFunctionReachesThePeerRegion(t *testing.T) {
 // (capture, re-check, sweep) holds no IoT write at all.
 func TestApplyHoldsNoWriteOnTheSourceRegion(t *testing.T) {
 	writes := map[string]bool{}
-	for _, a := range slices.Concat(applyWriteActions, shadowWriteActions, retainedWriteActions, []string{"iot:RegisterCertificateWithoutCA"}) {
+	for _, a := range slices.Concat(applyWriteActions, shadowWriteActions, retainedWriteActions, onboardingWriteActions,
+		[]string{"iot:RegisterCertificateWithoutCA", "iot:RegisterCACertificate"}) {
 		writes[a] = true
 	}
 	for _, role := range roles {
@@ -224,6 +230,9 @@ type uses struct {
 	// implies are the further actions AWS authorises a method's call as (a Publish
 	// with the retain flag is iot:Publish and iot:RetainPublish).
 	implies map[string][]string
+	// passes are the methods whose call names an IAM role that AWS makes the caller
+	// pass: iam:PassRole on the configured onboarding roles ("roles").
+	passes []string
 	// except are methods of iface this function never reaches, with the reason.
 	except map[string]string
 }
@@ -247,8 +256,23 @@ var (
 	// The apply reads a retained message and publishes it retained.
 	convergesRetained = uses{iface: reflect.TypeFor[replication.RetainedTarget](), service: "iot", resource: "topic",
 		implies: map[string][]string{"Publish": {"RetainPublish"}}}
-	// applymark.Held.HeldRef: which retained messages the apply published here.
+	// applymark.Held.HeldRef: which retained messages, billing groups and onboarding
+	// resources the apply created here.
 	readsHeld = uses{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks", only: []string{"GetItem"}}
+	// The sweep lists and describes role aliases, provisioning templates and CA
+	// certificates (capture.Capturer.Provisioning).
+	readsOnboarding = uses{iface: reflect.TypeFor[replication.ProvisioningReader](), service: "iot", resource: "iot"}
+	// The apply converges them; creating or updating a role alias or a template
+	// passes the role it names.
+	convergesOnboarding = uses{iface: reflect.TypeFor[replication.Provisioning](), service: "iot", resource: "iot",
+		passes: []string{"CreateRoleAlias", "UpdateRoleAlias", "CreateProvisioningTemplate", "UpdateProvisioningTemplate"},
+		except: map[string]string{
+			"ListRoleAliases": "sync and verify only", "ListProvisioningTemplates": "sync and verify only", "ListCACertificates": "sync and verify only",
+		}}
+	// onboardingRolesConfig is the iotdr:onboardingRoles the exact-IAM test deploys
+	// with, onboardingRoleARNs what iam:PassRole must name then.
+	onboardingRolesConfig = "iot-provisioning,fleet/iot-credentials-*"
+	onboardingRoleARNs    = []string{"arn:aws:iam::" + testAccount + ":role/iot-provisioning", "arn:aws:iam::" + testAccount + ":role/fleet/iot-credentials-*"}
 
 	captureUses = []uses{
 		{iface: reflect.TypeFor[replication.Source](), service: "iot", resource: "iot", except: sweepOnly},
@@ -272,7 +296,7 @@ var (
 		{iface: reflect.TypeFor[state.Table](), service: "dynamodb", resource: "state", only: []string{"GetItem"}},
 		{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks"},
 		{iface: reflect.TypeFor[metrics.PutMetricDataAPI](), service: "cloudwatch", resource: "*"},
-		convergesRetained,
+		convergesRetained, convergesOnboarding,
 	}
 	// failures.Recorder.Record is all capture and apply call; the redrive also lists
 	// and deletes.
@@ -294,7 +318,7 @@ var (
 			{iface: reflect.TypeFor[capture.BillingGroupReader](), service: "iot", resource: "iot"},
 			{iface: reflect.TypeFor[capture.TagReader](), service: "iot", resource: "iot"},
 			{iface: reflect.TypeFor[state.Scanner](), service: "dynamodb", resource: "state"},
-			recordsFailures, readsRetained, readsHeld, readsIndexing,
+			recordsFailures, readsRetained, readsHeld, readsOnboarding, readsIndexing,
 		},
 		spec.FunctionApply: slices.Concat(applyUses, []uses{recordsFailures}),
 		spec.FunctionRedrive: slices.Concat(captureUses, applyUses, []uses{
@@ -319,7 +343,7 @@ var (
 // an interface fails here until the function may call it.
 func TestEachFunctionHoldsExactlyWhatItsCodeCalls(t *testing.T) {
 	for _, role := range roles {
-		res := mustDeploy(t, role, nil)
+		res := mustDeploy(t, role, map[string]string{"onboardingRoles": onboardingRolesConfig})
 		own := regionOf(role)
 		table := func(name string) string { return "arn:aws:dynamodb:" + own + ":" + testAccount + ":table/" + name }
 		resources := map[string]string{
@@ -336,16 +360,21 @@ func TestEachFunctionHoldsExactlyWhatItsCodeCalls(t *testing.T) {
 						if _, skip := u.except[m]; skip || (u.only != nil && !slices.Contains(u.only, m)) {
 							continue
 						}
-						for _, call := range slices.Concat([]string{m}, u.implies[m]) {
-							a := u.service + ":" + call
+						grant := func(a, resource string) {
 							if want[a] == nil {
 								want[a] = map[string]bool{}
 							}
-							want[a][u.resource] = true
+							want[a][resource] = true
+						}
+						for _, call := range slices.Concat([]string{m}, u.implies[m]) {
+							grant(u.service+":"+call, u.resource)
+						}
+						if slices.Contains(u.passes, m) {
+							grant("iam:PassRole", "roles")
 						}
 						n++
 					}
-					for _, m := range slices.Concat(u.only, slices.Collect(maps.Keys(u.except)), slices.Collect(maps.Keys(u.implies))) {
+					for _, m := range slices.Concat(u.only, u.passes, slices.Collect(maps.Keys(u.except)), slices.Collect(maps.Keys(u.implies))) {
 						if _, ok := u.iface.MethodByName(m); !ok {
 							t.Errorf("%s lists %s, which is not a method of %s any more", fn, m, u.iface)
 						}
@@ -400,6 +429,11 @@ func TestEachFunctionHoldsExactlyWhatItsCodeCalls(t *testing.T) {
 							if !slices.Equal(got, []string{"*"}) {
 								t.Errorf("%s holds %s on %v", fn, a, got)
 							}
+						case "roles":
+							// Exactly the configured onboarding roles, nothing broader.
+							if !slices.Equal(got, onboardingRoleARNs) {
+								t.Errorf("%s holds %s on %v, want exactly %v", fn, a, got, onboardingRoleARNs)
+							}
 						default:
 							if !slices.Contains(got, resources[kind]) {
 								t.Errorf("%s may not call %s on its %s (%s): granted on %v", fn, a, kind, resources[kind], got)
@@ -422,6 +456,45 @@ func TestEachFunctionHoldsExactlyWhatItsCodeCalls(t *testing.T) {
 				for a := range granted {
 					if want[a] == nil && !(fn == spec.FunctionApply && slices.Contains(platformCalls, a)) {
 						t.Errorf("%s holds %s, which its code never calls", fn, a)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestOnboardingRolesBoundPassRole: iam:PassRole is granted to the apply side only
+// (apply, and redrive, which re-applies), on exactly the roles iotdr:onboardingRoles
+// names (a name prefix stays a prefix of role names), and to nobody when it is unset;
+// the apply still converges role aliases, templates and CA certificates then (its
+// creates of a role-naming resource fail with AccessDenied, recorded).
+func TestOnboardingRolesBoundPassRole(t *testing.T) {
+	for _, tc := range []struct {
+		name, config string
+		want         []string
+	}{
+		{"unset", "", nil},
+		{"names and prefixes", onboardingRolesConfig, onboardingRoleARNs},
+		{"one role", "iot-provisioning", onboardingRoleARNs[:1]},
+	} {
+		for _, role := range roles {
+			t.Run(tc.name+"/"+role, func(t *testing.T) {
+				res := mustDeploy(t, role, map[string]string{"onboardingRoles": tc.config})
+				for _, fn := range spec.PipelineFunctions {
+					var passes []string
+					converges := false
+					for _, s := range policyStatements(t, res.m.one(t, "aws:iam/rolePolicy:RolePolicy", fn)) {
+						if slices.Contains(s.Action, "iam:PassRole") {
+							passes = append(passes, s.Resource...)
+						}
+						converges = converges || slices.Contains(s.Action, "iot:CreateProvisioningTemplate")
+					}
+					applies := fn == spec.FunctionApply || fn == spec.FunctionRedrive
+					if want := tc.want; !applies && len(passes) > 0 || applies && !slices.Equal(passes, want) {
+						t.Errorf("%s may pass %v (applies: %v), want %v", fn, passes, applies, want)
+					}
+					if converges != applies {
+						t.Errorf("%s holds iot:CreateProvisioningTemplate: %v, want %v", fn, converges, applies)
 					}
 				}
 			})

@@ -33,11 +33,12 @@ func (p *Pipeline) newRedrive(ctx *pulumi.Context, s *settings, args pipelineArg
 	switch {
 	case args.Halves.Apply:
 		// Converging reads everything a capture reads, and more.
-		stmts = append(stmts, applyStatements(region, args.Account)...)
+		stmts = append(stmts, applyStatements(region, args.Account, s.OnboardingRoles)...)
 	case args.Halves.Capture:
 		stmts = append(stmts, captureStatements(region, args.Account, true, false)...)
-		// Re-capturing a retained message reads it, and the apply's held copies.
-		stmts = append(stmts, readRetained(region, args.Account), p.readMarks())
+		// Re-capturing a retained message or an onboarding resource reads it, and the
+		// apply's held copies.
+		stmts = append(stmts, readRetained(region, args.Account), readOnboarding(region, args.Account), p.readMarks())
 	}
 	if args.Halves.Capture {
 		state = append(state, "dynamodb:PutItem")

@@ -39,7 +39,13 @@ type Error struct {
 	Resource string
 	// Reason says why, e.g. "no attached policy allows it".
 	Reason string
+	// disconnect makes the error match broker.ErrDisconnect: the connection is closed
+	// rather than refused (a just-in-time registration).
+	disconnect bool
 }
+
+// Is makes an Error that closes the connection match broker.ErrDisconnect.
+func (e *Error) Is(target error) bool { return e.disconnect && target == broker.ErrDisconnect }
 
 // Error returns "<action> on <resource>: <reason>", or only the reason when
 // the certificate was refused before any policy was evaluated.
@@ -61,6 +67,7 @@ type Authorizer struct {
 	policies map[string]*cachedPolicy // by policy name
 	sni      []string                 // names an SNI_ONLY certificate may connect with
 	checkSNI bool                     // RequireSNI was called
+	jit      JITRegistry              // JustInTime was called
 }
 
 // cachedPolicy is one parsed policy document.
@@ -99,6 +106,9 @@ func New(reg Registry, region, account string, logger *slog.Logger) *Authorizer 
 // (RequireSNI); without SNI or with another name it is refused, as AWS IoT Core refuses
 // it. DEFAULT certificates need no SNI.
 func (a *Authorizer) Connect(c broker.ClientInfo) error {
+	if err := a.justInTime(c); err != nil {
+		return err
+	}
 	if err := a.decide(c, iotpolicy.ActionConnect, iotpolicy.ClientARN(a.region, a.account, c.ClientID)); err != nil {
 		return err
 	}
@@ -115,7 +125,7 @@ func (a *Authorizer) Connect(c broker.ClientInfo) error {
 	if c.ServerName == "" {
 		return &Error{Action: iotpolicy.ActionConnect, Reason: fmt.Sprintf("certificate %s is in SNI_ONLY mode and the client sent no SNI (TLS server name)", cert.ID)}
 	}
-	if len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, c.ServerName) }) {
+	if !sniAllowed(names, c.ServerName) {
 		return &Error{Action: iotpolicy.ActionConnect, Reason: fmt.Sprintf("certificate %s is in SNI_ONLY mode and SNI %q names neither %s's endpoint nor a configured domain", cert.ID, c.ServerName, a.region)}
 	}
 	return nil
@@ -130,6 +140,11 @@ func (a *Authorizer) RequireSNI(names ...string) {
 	defer a.mu.Unlock()
 	a.sni = slices.Clone(names)
 	a.checkSNI = true
+}
+
+// sniAllowed reports whether serverName is one of names (any name when there are none).
+func sniAllowed(names []string, serverName string) bool {
+	return len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, serverName) })
 }
 
 func certID(c broker.ClientInfo) string {

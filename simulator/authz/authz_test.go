@@ -343,6 +343,21 @@ func BenchmarkPublish(b *testing.B) {
 	}
 }
 
+// BenchmarkConnect is the CONNECT decision of a registered device with just-in-time
+// registration on, as the simulated Regions run it.
+func BenchmarkConnect(b *testing.B) {
+	e := newEnv(b, newCA(b), region)
+	e.auth.JustInTime(e.reg)
+	alice := e.device("alice", types.CertificateStatusActive, spec.DevicePolicyName)
+	me := client("alice", alice.Leaf)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.auth.Connect(me); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestSNI: a certificate registered without a CA is in SNI_ONLY mode and connects only
 // with an SNI naming the Region's endpoint or a configured domain; one registered with
 // its CA (DEFAULT) needs none. DescribeCertificate reports the mode.

@@ -20,6 +20,22 @@
 //     registered with their CA) need none. AWS refuses such clients too; the
 //     simulator refuses at CONNECT, after the handshake, so the refusal and its
 //     reason are recorded like any other.
+//   - Just in time (JustInTime, which the simulated Regions call): a certificate the
+//     Region does not know, or holds in PENDING_ACTIVATION, that a CA registered in
+//     the Region signed is registered on CONNECT as AWS IoT does. The CA must be
+//     ACTIVE with auto-registration ENABLE, and (under RequireSNI) an SNI_ONLY CA's
+//     device must send SNI naming the Region, a DEFAULT CA's device either SNI or
+//     its CA's certificate after its own; otherwise CONNECT is refused with the
+//     reason. The certificate is then registered PENDING_ACTIVATION in the CA's
+//     mode and announced on $aws/events/certificates/registered/<caId>. Without a
+//     template (JITR) the connection is closed (broker.ErrDisconnect: no CONNACK,
+//     AWS disconnects the client) until something activates the certificate. With
+//     a JITP template in the CA's registration config the template runs through
+//     the registry's RegisterThing with the certificate's subject as parameters
+//     (registry.JITPParameters); a failure refuses CONNECT with the reason, success
+//     closes the first connection too (AWS: "the TLS handshake will fail at the
+//     first connection") and the next is admitted as usual. Both closes are
+//     recorded in the broker's refusals with a reason starting "JITR:" or "JITP:".
 //   - Authorisation: every CONNECT (iot:Connect on client/<clientId>),
 //     PUBLISH (iot:Publish on topic/<topic>), SUBSCRIBE (iot:Subscribe on
 //     topicfilter/<filter>) and delivery (iot:Receive on topic/<topic>) is

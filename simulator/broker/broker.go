@@ -21,6 +21,11 @@ import (
 // ErrClosed is returned by Broker methods called after Close.
 var ErrClosed = errors.New("broker closed")
 
+// ErrDisconnect, matched by an Authorizer's Connect error (errors.Is), closes the
+// connection without a CONNACK instead of refusing it: AWS IoT disconnects a device
+// whose first connection registered its certificate just in time (JITR, JITP).
+var ErrDisconnect = errors.New("connection closed before CONNACK")
+
 // clientReadBuffer is each client connection's read buffer (mochi's bufio.Reader).
 const clientReadBuffer = 512
 
@@ -43,6 +48,9 @@ type ClientInfo struct {
 	// ServerName is the TLS Server Name Indication the client sent; empty without
 	// SNI or on a plain TCP listener.
 	ServerName string
+	// Chain is what the client presented after its leaf certificate (a device
+	// without SNI sends its CA's certificate there for just-in-time registration).
+	Chain []*x509.Certificate
 }
 
 // Authorizer decides each client action as AWS IoT policies would. A nil
@@ -306,6 +314,9 @@ func newClientInfo(cl *mqtt.Client) ClientInfo {
 		if certs := st.PeerCertificates; len(certs) > 0 {
 			info.Certificate = certs[0]
 			info.CertificateID = pki.Fingerprint(certs[0].Raw)
+			if len(certs) > 1 {
+				info.Chain = certs[1:]
+			}
 		}
 	}
 	return info

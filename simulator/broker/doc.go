@@ -47,7 +47,12 @@
 //     as an unauthorised one is; a data-plane Publish answers
 //     RequestEntityTooLargeException.
 //   - The Authorizer sees the TLS Server Name Indication (ClientInfo.ServerName), so
-//     it can refuse certificates in SNI_ONLY mode that connect without it.
+//     it can refuse certificates in SNI_ONLY mode that connect without it, and the
+//     certificates a client sent after its own (ClientInfo.Chain: a device's CA for
+//     just-in-time registration without SNI). A Connect error matching
+//     ErrDisconnect closes the connection without a CONNACK instead of refusing it
+//     (AWS disconnects a device whose certificate it registered just in time); it is
+//     recorded in Refusals like a refusal.
 //
 // # Quotas
 //

@@ -48,7 +48,8 @@ func (h *authHook) Provides(b byte) bool {
 // user name or password" in MQTT 5.
 //
 // A throttled CONNECT (account or client-ID rate) gets no CONNACK: the connection is
-// closed, as AWS IoT Core closes it with the THROTTLED disconnect reason.
+// closed, as AWS IoT Core closes it with the THROTTLED disconnect reason; so does one
+// the Authorizer answers with ErrDisconnect (a just-in-time registration).
 func (h *authHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	info := newClientInfo(cl)
 	if err := h.b.quota.Load().connect(info.ClientID, time.Now()); err != nil {
@@ -58,6 +59,9 @@ func (h *authHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	if h.b.auth != nil {
 		if err := h.b.auth.Connect(info); err != nil {
 			h.b.refuse(info, ActionConnect, info.ClientID, err)
+			if errors.Is(err, ErrDisconnect) {
+				return err // mochi closes the connection; no CONNACK
+			}
 			code := packets.ErrNotAuthorized
 			if cl.Properties.ProtocolVersion < 5 {
 				code = packets.ErrBadUsernameOrPassword // mochi maps it to 3.1.1's 0x05 "not authorized"

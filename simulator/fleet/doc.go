@@ -40,7 +40,10 @@
 //     or a failed dial (a throttled CONNECT is a connection closed before
 //     its CONNACK) the device sleeps rand[0, min(Cap, Base*2^n)) (full
 //     jitter, n the number of consecutive failures) and tries again; n resets
-//     after a successful CONNECT.
+//     after a successful CONNECT. So a device holding a certificate that only a CA
+//     registered for just-in-time provisioning knows (pki.CA.IssueDeviceFor; with
+//     WithoutSNI, pki.Device.WithCA to present the CA too) onboards on its own: the
+//     broker closes its first connection after provisioning it, and it retries.
 //
 // # Observability
 //

@@ -15,6 +15,10 @@
 // is registered and ACTIVE is decided afterwards by the broker's authoriser,
 // from that Region's registry. See ServerTLS.
 //
+// A test can make a CA of its own (NewCA) to stand for a device maker's, register it
+// in a Region for just-in-time provisioning, and issue device certificates with the
+// subject a JITP template reads (IssueDeviceFor).
+//
 // This package is for the simulator and tests only: keys live in memory, there
 // is no revocation (CRL/OCSP), no intermediate CAs, no key rotation, and
 // validity periods are fixed. It is NOT a production CA.
@@ -160,8 +164,15 @@ type Device struct {
 // IssueDevice issues an ECDSA P-256 client certificate (ExtKeyUsageClientAuth)
 // with the given subject common name.
 func (c *CA) IssueDevice(commonName string) (*Device, error) {
+	return c.IssueDeviceFor(pkix.Name{CommonName: commonName})
+}
+
+// IssueDeviceFor is IssueDevice with the whole subject given: a just-in-time
+// provisioning template reads its country, organisation, serial number and so on.
+func (c *CA) IssueDeviceFor(subject pkix.Name) (*Device, error) {
+	commonName := subject.CommonName
 	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: commonName},
+		Subject:     subject,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
@@ -180,6 +191,15 @@ func (c *CA) IssueDevice(commonName string) (*Device, error) {
 		Leaf:    cert.Leaf,
 		ID:      Fingerprint(cert.Leaf.Raw),
 	}, nil
+}
+
+// WithCA returns a copy of d that presents ca's certificate after its own in the TLS
+// handshake, as a device registering just in time without SNI must (AWS's guide
+// concatenates the two: deviceCertAndCACert.crt).
+func (d *Device) WithCA(ca *CA) *Device {
+	out := *d
+	out.TLS.Certificate = append([][]byte{d.TLS.Certificate[0]}, ca.cert.Raw)
+	return &out
 }
 
 // issue fills in the serial, validity and a fresh key, signs tmpl with the CA

@@ -115,7 +115,7 @@ func (r *Registry) validRegistrationConfig(c *types.RegistrationConfig) (*types.
 // ResourceAlreadyExistsException. In SNI_ONLY mode a verification certificate is
 // refused (InvalidRequestException). The same CA twice in this account is a
 // ResourceAlreadyExistsException. SetAsActive makes it ACTIVE (else INACTIVE),
-// AllowAutoRegistration ENABLE (else DISABLE). Tags are ignored.
+// AllowAutoRegistration ENABLE (else DISABLE). Tags are kept on registration (tags.go).
 func (r *Registry) RegisterCACertificate(ctx context.Context, in *iot.RegisterCACertificateInput, _ ...func(*iot.Options)) (*iot.RegisterCACertificateOutput, error) {
 	return call(ctx, r, "RegisterCACertificate", in, func(in *iot.RegisterCACertificateInput) (*iot.RegisterCACertificateOutput, error) {
 		if in.CaCertificate == nil {
@@ -150,6 +150,9 @@ func (r *Registry) RegisterCACertificate(ctx context.Context, in *iot.RegisterCA
 				return nil, certValidation("The verification certificate is not signed by the CA certificate's private key: %v", err)
 			}
 		}
+		if err := createTags(in.Tags); err != nil {
+			return nil, err
+		}
 		id := fingerprint(ca.Raw)
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -182,6 +185,7 @@ func (r *Registry) RegisterCACertificate(ctx context.Context, in *iot.RegisterCA
 			c.autoRegistration = types.AutoRegistrationStatusEnable
 		}
 		r.prov.cas[id] = c
+		_ = r.setTags(c.arn, in.Tags) // checked by createTags
 		return &iot.RegisterCACertificateOutput{CertificateArn: aws.String(c.arn), CertificateId: aws.String(id)}, nil
 	})
 }
@@ -277,6 +281,7 @@ func (r *Registry) DeleteCACertificate(ctx context.Context, in *iot.DeleteCACert
 			return nil, certState("The CA certificate %s is ACTIVE; deactivate it first", c.id)
 		}
 		delete(r.prov.cas, c.id)
+		delete(r.tags, c.arn)
 		return &iot.DeleteCACertificateOutput{}, nil
 	})
 }
@@ -323,6 +328,7 @@ func (r *Registry) RegisteredCA(id string) (CAInfo, bool) {
 	}
 	info := CAInfo{ID: c.id, PEM: c.pem, Status: string(c.status), AutoRegistration: c.autoRegistration == types.AutoRegistrationStatusEnable, Mode: string(c.mode)}
 	if cfg := c.config; cfg != nil {
+		info.TemplateName = aws.ToString(cfg.TemplateName)
 		if t := r.prov.templates[aws.ToString(cfg.TemplateName)]; t != nil {
 			info.TemplateBody, info.RoleArn = t.versions[t.defaultVersion].body, t.roleArn
 		} else {
@@ -338,4 +344,7 @@ type CAInfo struct {
 	AutoRegistration      bool
 	// TemplateBody and RoleArn are the JITP template the CA runs; empty without one.
 	TemplateBody, RoleArn string
+	// TemplateName is the template the registration config names, if it names one
+	// (TemplateBody is then empty when that template no longer exists).
+	TemplateName string
 }

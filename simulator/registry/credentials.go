@@ -88,7 +88,7 @@ func validCredentialDuration(d int32) error {
 
 // CreateRoleAlias creates a role alias: RoleArn must be an IAM role ARN,
 // CredentialDurationSeconds 900 to 43200 (default 3600). An existing alias is a
-// ResourceAlreadyExistsException. Tags are ignored.
+// ResourceAlreadyExistsException. Tags are kept on creation (tags.go).
 func (r *Registry) CreateRoleAlias(ctx context.Context, in *iot.CreateRoleAliasInput, _ ...func(*iot.Options)) (*iot.CreateRoleAliasOutput, error) {
 	return call(ctx, r, "CreateRoleAlias", in, func(in *iot.CreateRoleAliasInput) (*iot.CreateRoleAliasOutput, error) {
 		if err := need("CreateRoleAliasInput", member{"RoleAlias", in.RoleAlias != nil}, member{"RoleArn", in.RoleArn != nil}); err != nil {
@@ -108,6 +108,9 @@ func (r *Registry) CreateRoleAlias(ctx context.Context, in *iot.CreateRoleAliasI
 		if err := validCredentialDuration(d); err != nil {
 			return nil, err
 		}
+		if err := createTags(in.Tags); err != nil {
+			return nil, err
+		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.prov.init()
@@ -117,6 +120,7 @@ func (r *Registry) CreateRoleAlias(ctx context.Context, in *iot.CreateRoleAliasI
 		now := r.now()
 		a := &roleAlias{name: name, arn: r.arn("rolealias", name), roleArn: *in.RoleArn, duration: d, created: now, lastModify: now}
 		r.prov.roleAliases[name] = a
+		_ = r.setTags(a.arn, in.Tags) // checked by createTags
 		return &iot.CreateRoleAliasOutput{RoleAlias: aws.String(name), RoleAliasArn: aws.String(a.arn)}, nil
 	})
 }
@@ -183,10 +187,12 @@ func (r *Registry) DeleteRoleAlias(ctx context.Context, in *iot.DeleteRoleAliasI
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.prov.roleAliases[*in.RoleAlias] == nil {
+		a := r.prov.roleAliases[*in.RoleAlias]
+		if a == nil {
 			return nil, roleAliasNotFound(*in.RoleAlias)
 		}
-		delete(r.prov.roleAliases, *in.RoleAlias)
+		delete(r.prov.roleAliases, a.name)
+		delete(r.tags, a.arn)
 		return &iot.DeleteRoleAliasOutput{}, nil
 	})
 }

@@ -89,8 +89,15 @@
 //     is refused in DEFAULT mode and accepted in SNI_ONLY. A registration config
 //     names a JITP template or carries a body and role. RegisteredCA gives the
 //     simulator what a JITP flow needs. RegisterThing provisions from a template
-//     body (thing, certificate by id, policy by name; literal or Ref values) by
-//     making the calls the template implies, each rate-limited and raising its events.
+//     body (thing, certificate by id, policy by name; literal or Ref values, declared
+//     parameters' defaults) by making the calls the template implies, each
+//     rate-limited and raising its events.
+//   - Just-in-time registration (autoregister.go), for the broker's authoriser:
+//     SigningCA finds the registered CA that signed a certificate;
+//     AutoRegisterCertificate registers it PENDING_ACTIVATION in the CA's mode (no
+//     API rate: it is AWS IoT's own step) and publishes
+//     $aws/events/certificates/registered/<caId>, whatever the event configurations
+//     say; JITPParameters gives a JITP template the certificate's parameters.
 //   - Fleet indexing (indexing.go): the full thing-indexing configuration (modes,
 //     named-shadow filter, custom fields; managed fields listed per mode) and
 //     thing-group indexing, validated as AWS documents; a Region starts with thing
@@ -109,7 +116,7 @@
 // tags on resources other than thing types, thing groups, billing groups and
 // policies, AWS-managed (aws:) tags, fleet-indexing search and aggregation, a CA PEM passed to RegisterCertificate (only checked to have
 // signed the device certificate, not to be registered), template intrinsic functions
-// beyond Ref, pre-provisioning hook invocation, JITP on connect, the MQTT fleet
+// beyond Ref, pre-provisioning hook invocation, the MQTT fleet
 // provisioning API, the credential provider's endpoint, certificate transfer, non-certificate principals and policy
 // targets (Cognito identities, thing groups), policy document semantics beyond
 // "a JSON object of at most 2048 non-space characters", the 5-minute wait

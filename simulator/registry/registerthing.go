@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -40,7 +41,8 @@ func templateValue(raw json.RawMessage, params map[string]string) (string, error
 // attached to the thing and the policy to the certificate. As in AWS it makes the
 // control-plane calls the template implies (CreateThing, UpdateCertificate,
 // AttachPolicy, AttachThingPrincipal), which count against their own rates and raise
-// their own events. Property values are literal strings or {"Ref": parameter}; other
+// their own events. A parameter the template declares with a Default takes it when
+// not given. Property values are literal strings or {"Ref": parameter}; other
 // intrinsic functions, thing groups, inline policy documents and
 // OverrideSettings are not modelled (InvalidRequestException).
 func (r *Registry) RegisterThing(ctx context.Context, in *iot.RegisterThingInput, _ ...func(*iot.Options)) (*iot.RegisterThingOutput, error) {
@@ -51,9 +53,27 @@ func (r *Registry) RegisterThing(ctx context.Context, in *iot.RegisterThingInput
 		if err := validTemplateBody(*in.TemplateBody); err != nil {
 			return nil, err
 		}
-		var doc struct{ Resources map[string]templateResource }
+		var doc struct {
+			Parameters map[string]struct{ Default json.RawMessage }
+			Resources  map[string]templateResource
+		}
 		if err := json.Unmarshal([]byte(*in.TemplateBody), &doc); err != nil {
 			return nil, invalid("The template body does not parse: %v", err)
+		}
+		// A declared parameter not given takes its Default.
+		params := maps.Clone(in.Parameters)
+		if params == nil {
+			params = map[string]string{}
+		}
+		for name, p := range doc.Parameters {
+			if _, given := params[name]; given || p.Default == nil {
+				continue
+			}
+			var s string
+			if json.Unmarshal(p.Default, &s) != nil {
+				s = string(p.Default) // a number or boolean default, as its JSON text
+			}
+			params[name] = s
 		}
 		var thing, certID, certStatus, policy string
 		var thingType string
@@ -66,7 +86,7 @@ func (r *Registry) RegisterThing(ctx context.Context, in *iot.RegisterThingInput
 				if !ok {
 					return "", nil
 				}
-				return templateValue(raw, in.Parameters)
+				return templateValue(raw, params)
 			}
 			var err error
 			switch res.Type {
@@ -79,7 +99,7 @@ func (r *Registry) RegisterThing(ctx context.Context, in *iot.RegisterThingInput
 					var payload map[string]json.RawMessage
 					if err = json.Unmarshal(raw, &payload); err == nil {
 						for k, v := range payload {
-							if attrs[k], err = templateValue(v, in.Parameters); err != nil {
+							if attrs[k], err = templateValue(v, params); err != nil {
 								break
 							}
 						}

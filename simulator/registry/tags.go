@@ -14,7 +14,8 @@ import (
 
 // Tags (TagResource, UntagResource, ListTagsForResource, and the Tags of the
 // Create calls) are kept on thing types, thing groups (static and dynamic),
-// billing groups and policies, keyed by the resource's ARN and dropped with the
+// billing groups, policies, role aliases, provisioning templates and CA
+// certificates, keyed by the resource's ARN and dropped with the
 // resource. AWS's limits: at most 50 tags per resource, keys of 1 to 128
 // characters of [\p{L}\p{Z}\p{N}_.:/=+\-@], values of at most 256; the aws:
 // prefix (any case) is reserved for AWS, so no caller can set or remove such a key
@@ -63,8 +64,14 @@ func (r *Registry) taggable(arn string) error {
 		exists = r.billingGroups[name] != nil
 	case "policy":
 		exists = r.policies[name] != nil
+	case "rolealias":
+		exists = r.prov.roleAliases[name] != nil
+	case "provisioningtemplate":
+		exists = r.prov.templates[name] != nil
+	case "cacert":
+		exists = r.prov.cas[name] != nil
 	default:
-		return invalid("%q is not the ARN of a taggable resource the simulator models (thing type, thing group, billing group, policy)", excerpt(arn))
+		return invalid("%q is not the ARN of a taggable resource the simulator models (thing type, thing group, billing group, policy, role alias, provisioning template, CA certificate)", excerpt(arn))
 	}
 	if !exists {
 		return notFound("Resource %s does not exist", arn)

@@ -106,7 +106,7 @@ func cloneHook(h *types.ProvisioningHook) *types.ProvisioningHook {
 // pre-provisioning hook (InvalidRequestException), a fleet provisioning template's
 // hook must be a Lambda function ARN of this Region. ProvisioningRoleArn must be an
 // IAM role ARN; the body a JSON object with Resources. An existing name is a
-// ResourceAlreadyExistsException. Tags are ignored.
+// ResourceAlreadyExistsException. Tags are kept on creation (tags.go).
 func (r *Registry) CreateProvisioningTemplate(ctx context.Context, in *iot.CreateProvisioningTemplateInput, _ ...func(*iot.Options)) (*iot.CreateProvisioningTemplateOutput, error) {
 	return call(ctx, r, "CreateProvisioningTemplate", in, func(in *iot.CreateProvisioningTemplateInput) (*iot.CreateProvisioningTemplateOutput, error) {
 		if err := need("CreateProvisioningTemplateInput", member{"TemplateName", in.TemplateName != nil},
@@ -124,6 +124,9 @@ func (r *Registry) CreateProvisioningTemplate(ctx context.Context, in *iot.Creat
 			return nil, err
 		}
 		if err := validRoleARN("provisioningRoleArn", *in.ProvisioningRoleArn); err != nil {
+			return nil, err
+		}
+		if err := createTags(in.Tags); err != nil {
 			return nil, err
 		}
 		typ := in.Type
@@ -158,29 +161,51 @@ func (r *Registry) CreateProvisioningTemplate(ctx context.Context, in *iot.Creat
 			created: now, modified: now,
 		}
 		r.prov.templates[name] = t
+		_ = r.setTags(t.arn, in.Tags) // checked by createTags
 		return &iot.CreateProvisioningTemplateOutput{TemplateArn: aws.String(t.arn), TemplateName: aws.String(name), DefaultVersionId: aws.Int32(1)}, nil
 	})
+}
+
+// withTemplate runs f on the template name names, under r.mu (written when write is
+// set): the lookup every call on a template or its versions begins with. No name is a
+// missing member of input, an unknown one a ResourceNotFoundException.
+func withTemplate[O any](r *Registry, input string, name *string, write bool, f func(t *template) (*O, error)) (*O, error) {
+	if name == nil {
+		return nil, required(input, "TemplateName")
+	}
+	if write {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+	} else {
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+	}
+	t := r.prov.templates[*name]
+	if t == nil {
+		return nil, templateNotFound(*name)
+	}
+	return f(t)
+}
+
+// version returns the template's version id, or a ResourceNotFoundException.
+func (t *template) version(id int32) (*templateVersion, error) {
+	if v := t.versions[id]; v != nil {
+		return v, nil
+	}
+	return nil, templateVersionNotFound(t.name, id)
 }
 
 // DescribeProvisioningTemplate returns a template with its default version's body.
 func (r *Registry) DescribeProvisioningTemplate(ctx context.Context, in *iot.DescribeProvisioningTemplateInput, _ ...func(*iot.Options)) (*iot.DescribeProvisioningTemplateOutput, error) {
 	return call(ctx, r, "DescribeProvisioningTemplate", in, func(in *iot.DescribeProvisioningTemplateInput) (*iot.DescribeProvisioningTemplateOutput, error) {
-		if in.TemplateName == nil {
-			return nil, required("DescribeProvisioningTemplateInput", "TemplateName")
-		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		t := r.prov.templates[*in.TemplateName]
-		if t == nil {
-			return nil, templateNotFound(*in.TemplateName)
-		}
-		out := &iot.DescribeProvisioningTemplateOutput{
-			TemplateArn: aws.String(t.arn), TemplateName: aws.String(t.name), Description: aws.String(t.description),
-			CreationDate: timePtr(t.created), LastModifiedDate: timePtr(t.modified), DefaultVersionId: aws.Int32(t.defaultVersion),
-			TemplateBody: aws.String(t.versions[t.defaultVersion].body), Enabled: aws.Bool(t.enabled),
-			ProvisioningRoleArn: aws.String(t.roleArn), PreProvisioningHook: cloneHook(t.hook), Type: t.typ,
-		}
-		return out, nil
+		return withTemplate(r, "DescribeProvisioningTemplateInput", in.TemplateName, false, func(t *template) (*iot.DescribeProvisioningTemplateOutput, error) {
+			return &iot.DescribeProvisioningTemplateOutput{
+				TemplateArn: aws.String(t.arn), TemplateName: aws.String(t.name), Description: aws.String(t.description),
+				CreationDate: timePtr(t.created), LastModifiedDate: timePtr(t.modified), DefaultVersionId: aws.Int32(t.defaultVersion),
+				TemplateBody: aws.String(t.versions[t.defaultVersion].body), Enabled: aws.Bool(t.enabled),
+				ProvisioningRoleArn: aws.String(t.roleArn), PreProvisioningHook: cloneHook(t.hook), Type: t.typ,
+			}, nil
+		})
 	})
 }
 
@@ -190,9 +215,6 @@ func (r *Registry) DescribeProvisioningTemplate(ctx context.Context, in *iot.Des
 // left as they are.
 func (r *Registry) UpdateProvisioningTemplate(ctx context.Context, in *iot.UpdateProvisioningTemplateInput, _ ...func(*iot.Options)) (*iot.UpdateProvisioningTemplateOutput, error) {
 	return call(ctx, r, "UpdateProvisioningTemplate", in, func(in *iot.UpdateProvisioningTemplateInput) (*iot.UpdateProvisioningTemplateOutput, error) {
-		if in.TemplateName == nil {
-			return nil, required("UpdateProvisioningTemplateInput", "TemplateName")
-		}
 		if len(aws.ToString(in.Description)) > maxTemplateDescLen {
 			return nil, invalid("The description is %d characters, over %d", len(aws.ToString(in.Description)), maxTemplateDescLen)
 		}
@@ -211,38 +233,34 @@ func (r *Registry) UpdateProvisioningTemplate(ctx context.Context, in *iot.Updat
 				return nil, err
 			}
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		t := r.prov.templates[*in.TemplateName]
-		if t == nil {
-			return nil, templateNotFound(*in.TemplateName)
-		}
-		if hook != nil && t.typ == types.TemplateTypeJitp {
-			return nil, invalid("A JITP template cannot have a pre-provisioning hook")
-		}
-		if in.DefaultVersionId != nil && t.versions[*in.DefaultVersionId] == nil {
-			return nil, templateVersionNotFound(t.name, *in.DefaultVersionId)
-		}
-		if in.Description != nil {
-			t.description = *in.Description
-		}
-		if in.Enabled != nil {
-			t.enabled = *in.Enabled
-		}
-		if in.DefaultVersionId != nil {
-			t.defaultVersion = *in.DefaultVersionId
-		}
-		if in.ProvisioningRoleArn != nil {
-			t.roleArn = *in.ProvisioningRoleArn
-		}
-		if hook != nil {
-			t.hook = hook
-		}
-		if aws.ToBool(in.RemovePreProvisioningHook) {
-			t.hook = nil
-		}
-		t.modified = r.now()
-		return &iot.UpdateProvisioningTemplateOutput{}, nil
+		return withTemplate(r, "UpdateProvisioningTemplateInput", in.TemplateName, true, func(t *template) (*iot.UpdateProvisioningTemplateOutput, error) {
+			if hook != nil && t.typ == types.TemplateTypeJitp {
+				return nil, invalid("A JITP template cannot have a pre-provisioning hook")
+			}
+			if in.DefaultVersionId != nil {
+				if _, err := t.version(*in.DefaultVersionId); err != nil {
+					return nil, err
+				}
+				t.defaultVersion = *in.DefaultVersionId
+			}
+			if in.Description != nil {
+				t.description = *in.Description
+			}
+			if in.Enabled != nil {
+				t.enabled = *in.Enabled
+			}
+			if in.ProvisioningRoleArn != nil {
+				t.roleArn = *in.ProvisioningRoleArn
+			}
+			if hook != nil {
+				t.hook = hook
+			}
+			if aws.ToBool(in.RemovePreProvisioningHook) {
+				t.hook = nil
+			}
+			t.modified = r.now()
+			return &iot.UpdateProvisioningTemplateOutput{}, nil
+		})
 	})
 }
 
@@ -251,22 +269,16 @@ func (r *Registry) UpdateProvisioningTemplate(ctx context.Context, in *iot.Updat
 // a ResourceNotFoundException.
 func (r *Registry) DeleteProvisioningTemplate(ctx context.Context, in *iot.DeleteProvisioningTemplateInput, _ ...func(*iot.Options)) (*iot.DeleteProvisioningTemplateOutput, error) {
 	return call(ctx, r, "DeleteProvisioningTemplate", in, func(in *iot.DeleteProvisioningTemplateInput) (*iot.DeleteProvisioningTemplateOutput, error) {
-		if in.TemplateName == nil {
-			return nil, required("DeleteProvisioningTemplateInput", "TemplateName")
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		name := *in.TemplateName
-		if r.prov.templates[name] == nil {
-			return nil, templateNotFound(name)
-		}
-		for _, ca := range r.prov.cas {
-			if ca.config != nil && aws.ToString(ca.config.TemplateName) == name {
-				return nil, deleteConflict("The provisioning template %s is used by CA certificate %s", name, ca.id)
+		return withTemplate(r, "DeleteProvisioningTemplateInput", in.TemplateName, true, func(t *template) (*iot.DeleteProvisioningTemplateOutput, error) {
+			for _, ca := range r.prov.cas {
+				if ca.config != nil && aws.ToString(ca.config.TemplateName) == t.name {
+					return nil, deleteConflict("The provisioning template %s is used by CA certificate %s", t.name, ca.id)
+				}
 			}
-		}
-		delete(r.prov.templates, name)
-		return &iot.DeleteProvisioningTemplateOutput{}, nil
+			delete(r.prov.templates, t.name)
+			delete(r.tags, t.arn)
+			return &iot.DeleteProvisioningTemplateOutput{}, nil
+		})
 	})
 }
 
@@ -306,25 +318,21 @@ func (r *Registry) CreateProvisioningTemplateVersion(ctx context.Context, in *io
 		if err := validTemplateBody(*in.TemplateBody); err != nil {
 			return nil, err
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		t := r.prov.templates[*in.TemplateName]
-		if t == nil {
-			return nil, templateNotFound(*in.TemplateName)
-		}
-		if len(t.versions) >= maxTemplateVersions {
-			return nil, &types.VersionsLimitExceededException{Message: aws.String("The provisioning template " + t.name + " already has " + strconv.Itoa(maxTemplateVersions) + " versions")}
-		}
-		v := &templateVersion{id: t.nextVersion, body: *in.TemplateBody, created: r.now()}
-		t.versions[v.id] = v
-		t.nextVersion++
-		if in.SetAsDefault {
-			t.defaultVersion = v.id
-		}
-		t.modified = v.created
-		return &iot.CreateProvisioningTemplateVersionOutput{
-			TemplateArn: aws.String(t.arn), TemplateName: aws.String(t.name), VersionId: aws.Int32(v.id), IsDefaultVersion: t.defaultVersion == v.id,
-		}, nil
+		return withTemplate(r, "CreateProvisioningTemplateVersionInput", in.TemplateName, true, func(t *template) (*iot.CreateProvisioningTemplateVersionOutput, error) {
+			if len(t.versions) >= maxTemplateVersions {
+				return nil, &types.VersionsLimitExceededException{Message: aws.String("The provisioning template " + t.name + " already has " + strconv.Itoa(maxTemplateVersions) + " versions")}
+			}
+			v := &templateVersion{id: t.nextVersion, body: *in.TemplateBody, created: r.now()}
+			t.versions[v.id] = v
+			t.nextVersion++
+			if in.SetAsDefault {
+				t.defaultVersion = v.id
+			}
+			t.modified = v.created
+			return &iot.CreateProvisioningTemplateVersionOutput{
+				TemplateArn: aws.String(t.arn), TemplateName: aws.String(t.name), VersionId: aws.Int32(v.id), IsDefaultVersion: t.defaultVersion == v.id,
+			}, nil
+		})
 	})
 }
 
@@ -332,24 +340,17 @@ func (r *Registry) CreateProvisioningTemplateVersion(ctx context.Context, in *io
 // a template has at most 5).
 func (r *Registry) ListProvisioningTemplateVersions(ctx context.Context, in *iot.ListProvisioningTemplateVersionsInput, _ ...func(*iot.Options)) (*iot.ListProvisioningTemplateVersionsOutput, error) {
 	return call(ctx, r, "ListProvisioningTemplateVersions", in, func(in *iot.ListProvisioningTemplateVersionsInput) (*iot.ListProvisioningTemplateVersionsOutput, error) {
-		if in.TemplateName == nil {
-			return nil, required("ListProvisioningTemplateVersionsInput", "TemplateName")
-		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		t := r.prov.templates[*in.TemplateName]
-		if t == nil {
-			return nil, templateNotFound(*in.TemplateName)
-		}
-		out := &iot.ListProvisioningTemplateVersionsOutput{Versions: []types.ProvisioningTemplateVersionSummary{}}
-		for id := int32(1); id < t.nextVersion; id++ {
-			if v := t.versions[id]; v != nil {
-				out.Versions = append(out.Versions, types.ProvisioningTemplateVersionSummary{
-					VersionId: aws.Int32(id), CreationDate: timePtr(v.created), IsDefaultVersion: id == t.defaultVersion,
-				})
+		return withTemplate(r, "ListProvisioningTemplateVersionsInput", in.TemplateName, false, func(t *template) (*iot.ListProvisioningTemplateVersionsOutput, error) {
+			out := &iot.ListProvisioningTemplateVersionsOutput{Versions: []types.ProvisioningTemplateVersionSummary{}}
+			for id := int32(1); id < t.nextVersion; id++ {
+				if v := t.versions[id]; v != nil {
+					out.Versions = append(out.Versions, types.ProvisioningTemplateVersionSummary{
+						VersionId: aws.Int32(id), CreationDate: timePtr(v.created), IsDefaultVersion: id == t.defaultVersion,
+					})
+				}
 			}
-		}
-		return out, nil
+			return out, nil
+		})
 	})
 }
 
@@ -359,19 +360,15 @@ func (r *Registry) DescribeProvisioningTemplateVersion(ctx context.Context, in *
 		if err := need("DescribeProvisioningTemplateVersionInput", member{"TemplateName", in.TemplateName != nil}, member{"VersionId", in.VersionId != nil}); err != nil {
 			return nil, err
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		t := r.prov.templates[*in.TemplateName]
-		if t == nil {
-			return nil, templateNotFound(*in.TemplateName)
-		}
-		v := t.versions[*in.VersionId]
-		if v == nil {
-			return nil, templateVersionNotFound(t.name, *in.VersionId)
-		}
-		return &iot.DescribeProvisioningTemplateVersionOutput{
-			VersionId: aws.Int32(v.id), TemplateBody: aws.String(v.body), CreationDate: timePtr(v.created), IsDefaultVersion: v.id == t.defaultVersion,
-		}, nil
+		return withTemplate(r, "DescribeProvisioningTemplateVersionInput", in.TemplateName, false, func(t *template) (*iot.DescribeProvisioningTemplateVersionOutput, error) {
+			v, err := t.version(*in.VersionId)
+			if err != nil {
+				return nil, err
+			}
+			return &iot.DescribeProvisioningTemplateVersionOutput{
+				VersionId: aws.Int32(v.id), TemplateBody: aws.String(v.body), CreationDate: timePtr(v.created), IsDefaultVersion: v.id == t.defaultVersion,
+			}, nil
+		})
 	})
 }
 
@@ -382,19 +379,15 @@ func (r *Registry) DeleteProvisioningTemplateVersion(ctx context.Context, in *io
 		if err := need("DeleteProvisioningTemplateVersionInput", member{"TemplateName", in.TemplateName != nil}, member{"VersionId", in.VersionId != nil}); err != nil {
 			return nil, err
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		t := r.prov.templates[*in.TemplateName]
-		if t == nil {
-			return nil, templateNotFound(*in.TemplateName)
-		}
-		if t.versions[*in.VersionId] == nil {
-			return nil, templateVersionNotFound(t.name, *in.VersionId)
-		}
-		if *in.VersionId == t.defaultVersion {
-			return nil, deleteConflict("Version %d is the default version of provisioning template %s", *in.VersionId, t.name)
-		}
-		delete(t.versions, *in.VersionId)
-		return &iot.DeleteProvisioningTemplateVersionOutput{}, nil
+		return withTemplate(r, "DeleteProvisioningTemplateVersionInput", in.TemplateName, true, func(t *template) (*iot.DeleteProvisioningTemplateVersionOutput, error) {
+			if _, err := t.version(*in.VersionId); err != nil {
+				return nil, err
+			}
+			if *in.VersionId == t.defaultVersion {
+				return nil, deleteConflict("Version %d is the default version of provisioning template %s", *in.VersionId, t.name)
+			}
+			delete(t.versions, *in.VersionId)
+			return &iot.DeleteProvisioningTemplateVersionOutput{}, nil
+		})
 	})
 }
