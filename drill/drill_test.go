@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator/dynamo"
 )
 
 // TestRepresentedFleet: with --fleet-size M equal to --devices N the drill is the
@@ -137,14 +138,12 @@ func TestFailbackHalf(t *testing.T) {
 // a write that changes it, the first write of an item, a write replicated in from the
 // other Region (its origin) and a removal are neither.
 func TestEchoes(t *testing.T) {
-	img := func(origin, hash string) map[string]events.DynamoDBAttributeValue {
-		return map[string]events.DynamoDBAttributeValue{spec.StateAttrOrigin: events.NewStringAttribute(origin),
-			spec.StateAttrHash: events.NewStringAttribute(hash)}
+	img := func(origin, hash string) dynamo.Item {
+		return dynamo.Item{spec.StateAttrOrigin: &ddbtypes.AttributeValueMemberS{Value: origin},
+			spec.StateAttrHash: &ddbtypes.AttributeValueMemberS{Value: hash}}
 	}
-	rec := func(old, new map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
-		return events.DynamoDBEventRecord{Change: events.DynamoDBStreamRecord{OldImage: old, NewImage: new}}
-	}
-	recs := []events.DynamoDBEventRecord{
+	rec := func(old, new dynamo.Item) write { return write{old: old, new: new} }
+	recs := []write{
 		rec(nil, img("eu-west-1", "a")),                   // first write
 		rec(img("us-east-1", "a"), img("eu-west-1", "b")), // a change
 		rec(img("us-east-1", "a"), img("eu-west-1", "a")), // the apply's content captured back: echo
@@ -154,5 +153,39 @@ func TestEchoes(t *testing.T) {
 	}
 	if echo, dup := echoes("eu-west-1", recs); echo != 1 || dup != 1 {
 		t.Errorf("echoes, duplicates = %d, %d, want 1, 1", echo, dup)
+	}
+}
+
+// TestSimulatorBoundText: where this machine connected the fleet more slowly than the
+// quota allows, the report gives the bound with the simulator's time and, when the p99
+// is beyond the settings' bound, says the RTO is the simulator's and how to get a
+// prediction; within the settings' bound it gives no such advice.
+func TestSimulatorBoundText(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		p99, scale float64
+		want, not  string
+	}{
+		{"machine too slow for any time scale", 1295, 0.73, "use fewer live devices standing for the fleet (--fleet-size)", "--time-scale"},
+		{"a lower time scale keeps up", 400, 7.9, "use --time-scale 7 or less", "standing for the fleet"},
+		{"within the settings' bound", 52, 0.73, "", "the RTO above is the simulator's CPU"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Scenario: "region-outage", Devices: 10000, FleetSize: 10000, TimeScale: 50, Passed: true,
+				RTOBound: 86.5, QuotaS: 20, SimulatorConnectS: 1363, RTOBoundWithSimulator: 1429.5, TimeScaleForQuota: tt.scale,
+				RTOP99S: tt.p99, RefusedDevices: []Refusal{}}
+			var b strings.Builder
+			WriteText(&b, r)
+			out := b.String()
+			if !strings.Contains(out, "bound with the simulator's own reconnect time") || !strings.Contains(out, "1429.500s: this machine took 1363.000s to connect the 10000 live devices") {
+				t.Errorf("no bound with the simulator:\n%s", out)
+			}
+			if tt.want != "" && !strings.Contains(out, tt.want) {
+				t.Errorf("lacks %q:\n%s", tt.want, out)
+			}
+			if strings.Contains(out, tt.not) {
+				t.Errorf("says %q:\n%s", tt.not, out)
+			}
+		})
 	}
 }

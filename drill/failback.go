@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
@@ -16,6 +16,7 @@ import (
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
 )
 
@@ -385,7 +386,12 @@ func (d *run) failbackLosses(ctx context.Context) error {
 // Writes replicated in from the other Region are not the Region's own.
 func (d *run) echoWrites() (echo, duplicate int) {
 	for _, r := range []*simulator.Region{d.w.Primary, d.w.Secondary} {
-		e, dup := echoes(r.Name, r.State.Stream().Read("", 0))
+		recs, _ := r.State.Stream().ReadShardRecords(-1, "", 0)
+		writes := make([]write, len(recs))
+		for i, rec := range recs {
+			writes[i] = write{old: rec.OldImage(), new: rec.NewImage()}
+		}
+		e, dup := echoes(r.Name, writes)
 		echo += e
 		duplicate += dup
 	}
@@ -395,9 +401,9 @@ func (d *run) echoWrites() (echo, duplicate int) {
 // echoes counts the records of region's state-table stream that are region's own
 // writes leaving an item's hash as it was: echoes where the item came from another
 // Region, duplicates where it was region's own.
-func echoes(region string, recs []events.DynamoDBEventRecord) (echo, duplicate int) {
-	for _, rec := range recs {
-		img, old := rec.Change.NewImage, rec.Change.OldImage
+func echoes(region string, writes []write) (echo, duplicate int) {
+	for _, w := range writes {
+		img, old := w.new, w.old
 		if img == nil || old == nil || attrString(img, spec.StateAttrOrigin) != region ||
 			attrString(img, spec.StateAttrHash) != attrString(old, spec.StateAttrHash) {
 			continue
@@ -411,10 +417,13 @@ func echoes(region string, recs []events.DynamoDBEventRecord) (echo, duplicate i
 	return echo, duplicate
 }
 
-func attrString(img map[string]events.DynamoDBAttributeValue, name string) string {
-	v, ok := img[name]
-	if !ok || v.DataType() != events.DataTypeString {
+// write is one state-table write as its stream record has it: the item before and after.
+type write struct{ old, new dynamo.Item }
+
+func attrString(img dynamo.Item, name string) string {
+	v, ok := img[name].(*ddbtypes.AttributeValueMemberS)
+	if !ok {
 		return ""
 	}
-	return v.String()
+	return v.Value
 }

@@ -25,7 +25,8 @@ var (
 // convergence's wall time, devices per second, the process's CPU time per device
 // (cpu-ms-per-device: provisioning, capture, replication and apply in both Regions,
 // collection included) and the converged World's live heap per device
-// (-provision.heapprofile for where it is).
+// (-provision.heapprofile for where it is). A secondary that differs from the primary
+// once the pipeline is idle fails it.
 func BenchmarkProvision(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Devices = *provisionDevices
@@ -49,6 +50,15 @@ func BenchmarkProvision(b *testing.B) {
 		}
 		settleS = time.Since(start).Seconds() - provisionS
 		cpuPerDevice = (processCPU() - cpu0).Seconds() * 1000 / float64(cfg.Devices)
+		// Converged means equal: a difference left once the pipeline is idle is a
+		// change the pipeline lost (a drill would find it refused or in its RPO).
+		reg, _, err := d.differences(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(reg) > 0 {
+			b.Errorf("the secondary has not converged once the pipeline is idle: %d differences, e.g. %s", len(reg), reg[0])
+		}
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -48,9 +49,11 @@ func WriteText(w io.Writer, r *Report) {
 	if r.RTOBoundWithSimulator > r.RTOBound {
 		fmt.Fprintf(tw, "  bound with the simulator's own reconnect time\t%.3fs: this machine took %.3fs to connect the %d live devices, longer than the quota's %.3fs\n",
 			r.RTOBoundWithSimulator, r.SimulatorConnectS, r.Devices, r.QuotaS)
-		if r.TimeScaleForQuota >= 1 {
-			fmt.Fprintf(tw, "  \tthe RTO above is the simulator's CPU, not the settings': for a prediction use --time-scale %.0f or less, or fewer live devices with --fleet-size\n", r.TimeScaleForQuota)
-		} else {
+		switch {
+		case r.RTOP99S <= r.RTOBound: // within the settings' bound: the simulator kept up
+		case r.TimeScaleForQuota >= 1:
+			fmt.Fprintf(tw, "  \tthe RTO above is the simulator's CPU, not the settings': for a prediction use --time-scale %.0f or less, or fewer live devices with --fleet-size\n", math.Floor(r.TimeScaleForQuota))
+		default:
 			fmt.Fprintf(tw, "  \tthe RTO above is the simulator's CPU, not the settings': for a prediction use fewer live devices standing for the fleet (--fleet-size)\n")
 		}
 	}

@@ -3,7 +3,7 @@
 // attributes), thing types (deprecation, properties), static thing groups (parent,
 // description, attributes), billing groups (description, when both clients have the
 // billing-group calls) and each thing's billing group, the tags of thing types, thing
-// groups, billing groups and policies (aws: tags left out), group memberships, the
+// groups, billing groups, policies and the onboarding kinds (aws: tags left out), group memberships, the
 // certificates attached to things
 // (by certificate id, which is the SHA-256 fingerprint of the DER and therefore the
 // same in both Regions; status), the policies attached to those certificates (default

@@ -44,8 +44,7 @@ const (
 	// registry events; the sweep captures them. A thing's billing group is part of
 	// the thing's item (a thing is in at most one).
 	KindBillingGroup = "billing-group"
-	// KindTags are the tags of one taggable resource (a thing type, thing group,
-	// billing group or policy); its name is TagsKey(kind, name). Tags raise no
+	// KindTags are the tags of one taggable resource (one of TaggedKinds); its name is TagsKey(kind, name). Tags raise no
 	// registry events: the capture of the resource's own change and the sweep read
 	// them.
 	KindTags = "tags"

@@ -25,8 +25,11 @@
 //     set whenever a page stopped because of Limit or size, so the last page of
 //     an exact multiple may be empty.
 //   - The stream (StreamView NEW_IMAGE, NEW_AND_OLD_IMAGES, OLD_IMAGE or
-//     KEYS_ONLY) holds one record per item-level change, in commit order, as
-//     aws-lambda-go events.DynamoDBEventRecord values. A write that does not
+//     KEYS_ONLY) holds one record per item-level change, in commit order, read as
+//     aws-lambda-go events.DynamoDBEventRecord values (Read, ReadShard) or as
+//     Records that write the JSON a Lambda's event carries (ReadShardRecords,
+//     AppendEventJSON); a record's images are the table's own stored items,
+//     shared, not copies. A write that does not
 //     change the item writes no record, as in DynamoDB Streams. Sequence
 //     numbers are zero-padded decimals, so string order equals numeric order.
 //     Records are retained for 24 hours of table-clock time (configurable with

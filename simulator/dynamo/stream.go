@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,9 +31,13 @@ const DefaultStreamRetention = 24 * time.Hour
 // lexical and numeric order agree.
 const seqWidth = 21
 
-// Stream is the single-shard change stream of a Table. It is safe for
-// concurrent use. Records handed out share their attribute maps with the
-// stream and must be treated as read-only.
+// Stream is the change stream of a Table. It is safe for concurrent use.
+//
+// A record keeps the table's own items as its images: a table never changes an item
+// it stores (every write stores a fresh copy), so the stream shares them rather than
+// holding a converted copy of each, and converts a record only when it is read:
+// Read and ReadShard into aws-lambda-go events, ReadShardRecords straight to the JSON
+// a Lambda's event carries (AppendEventJSON), which is what a stream mapping sends.
 type Stream struct {
 	arn       string
 	region    string
@@ -41,10 +47,121 @@ type Stream struct {
 	now       func() time.Time
 
 	mu      sync.Mutex
-	records []events.DynamoDBEventRecord
-	shardOf []int // shard of records[i], with more than one shard
+	records []Record
 	seq     uint64
 	notify  chan struct{} // closed and replaced on every append
+}
+
+// Record is one stream record as the stream holds it. Its images are shared with the
+// table and must be treated as read-only.
+type Record struct {
+	s                    *Stream
+	eventID, eventName   string
+	seq                  string
+	ttl                  bool
+	at                   time.Time
+	size                 int64
+	shard                int
+	keys, oldImg, newImg Item
+}
+
+// SequenceNumber is the record's sequence number.
+func (r Record) SequenceNumber() string { return r.seq }
+
+// NewImage and OldImage are the record's images (nil where the view or the change has
+// none), shared with the table: read-only.
+func (r Record) NewImage() Item { return r.newImg }
+
+// OldImage: see NewImage.
+func (r Record) OldImage() Item { return r.oldImg }
+
+// Event is the record as aws-lambda-go represents it.
+func (r Record) Event() events.DynamoDBEventRecord {
+	rec := events.DynamoDBEventRecord{
+		AWSRegion:      r.s.region,
+		EventID:        r.eventID,
+		EventName:      r.eventName,
+		EventVersion:   "1.1",
+		EventSource:    "aws:dynamodb",
+		EventSourceArn: r.s.arn,
+		Change: events.DynamoDBStreamRecord{
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: r.at},
+			Keys:                        mustEventImage(r.keys),
+			NewImage:                    mustEventImage(r.newImg),
+			OldImage:                    mustEventImage(r.oldImg),
+			SequenceNumber:              r.seq,
+			SizeBytes:                   r.size,
+			StreamViewType:              r.s.view,
+		},
+	}
+	if r.ttl {
+		// The identity AWS puts on deletes made by the TTL process.
+		rec.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
+	}
+	return rec
+}
+
+// mustEventImage converts an image append has checked (checkItem).
+func mustEventImage(it Item) map[string]events.DynamoDBAttributeValue {
+	m, err := ToEventImage(it)
+	if err != nil {
+		panic(fmt.Sprintf("dynamo: stream image unchecked: %v", err))
+	}
+	return m
+}
+
+// AppendJSON appends the record's JSON, byte for byte what encoding/json makes of
+// Event().
+func (r Record) AppendJSON(b []byte) []byte {
+	b = append(b, `{"awsRegion":`...)
+	b = appendJSONString(b, r.s.region)
+	b = append(b, `,"dynamodb":{"ApproximateCreationDateTime":`...)
+	b = strconv.AppendFloat(b, float64(r.at.UnixNano())/1e9, 'f', -1, 64)
+	for _, img := range []struct {
+		name string
+		it   Item
+	}{{"Keys", r.keys}, {"NewImage", r.newImg}, {"OldImage", r.oldImg}} {
+		if len(img.it) == 0 {
+			continue // omitempty
+		}
+		b = append(b, ',', '"')
+		b = append(b, img.name...)
+		b = append(b, '"', ':')
+		b = appendJSONImage(b, img.it)
+	}
+	b = append(b, `,"SequenceNumber":`...)
+	b = appendJSONString(b, r.seq)
+	b = append(b, `,"SizeBytes":`...)
+	b = strconv.AppendInt(b, r.size, 10)
+	b = append(b, `,"StreamViewType":`...)
+	b = appendJSONString(b, r.s.view)
+	b = append(b, `},"eventID":`...)
+	b = appendJSONString(b, r.eventID)
+	b = append(b, `,"eventName":`...)
+	b = appendJSONString(b, r.eventName)
+	b = append(b, `,"eventSource":"aws:dynamodb","eventVersion":"1.1","eventSourceARN":`...)
+	b = appendJSONString(b, r.s.arn)
+	if r.ttl {
+		b = append(b, `,"userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"}`...)
+	}
+	return append(b, '}')
+}
+
+// AppendEventJSON appends the DynamoDB event a stream mapping invokes a function
+// with, {"Records":[...]}, as encoding/json writes events.DynamoDBEvent.
+func AppendEventJSON(b []byte, recs []Record) []byte {
+	b = append(b, `{"Records":`...)
+	if recs == nil {
+		return append(b, `null}`...)
+	}
+	b = append(b, '[')
+	for i, r := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = r.AppendJSON(b)
+	}
+	return append(b, ']', '}')
 }
 
 func newStream(arn, region, view string, shards int, retention time.Duration, now func() time.Time) *Stream {
@@ -77,61 +194,44 @@ type change struct {
 // append turns c into a stream record. The caller holds the table lock, which
 // is what orders records by commit.
 func (s *Stream) append(c change) error {
-	rec := events.DynamoDBEventRecord{
-		AWSRegion:      s.region,
-		EventID:        newEventID(),
-		EventVersion:   "1.1",
-		EventSource:    "aws:dynamodb",
-		EventSourceArn: s.arn,
-	}
+	rec := Record{s: s, eventID: newEventID(), ttl: c.ttl, at: c.at}
 	switch {
 	case c.oldItem == nil:
-		rec.EventName = string(events.DynamoDBOperationTypeInsert)
+		rec.eventName = string(events.DynamoDBOperationTypeInsert)
 	case c.newItem == nil:
-		rec.EventName = string(events.DynamoDBOperationTypeRemove)
+		rec.eventName = string(events.DynamoDBOperationTypeRemove)
 	default:
-		rec.EventName = string(events.DynamoDBOperationTypeModify)
+		rec.eventName = string(events.DynamoDBOperationTypeModify)
 	}
-	if c.ttl {
-		// The identity AWS puts on deletes made by the TTL process.
-		rec.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
-	}
-	keys, err := ToEventImage(c.keys)
-	if err != nil {
+	if err := checkItem(c.keys); err != nil {
 		return fmt.Errorf("stream keys: %w", err)
 	}
-	size := itemSize(c.keys)
-	var newImg, oldImg map[string]events.DynamoDBAttributeValue
+	rec.keys = c.keys
+	rec.size = itemSize(c.keys)
 	if s.view == ViewNewImage || s.view == ViewNewAndOldImages {
-		if newImg, err = ToEventImage(c.newItem); err != nil {
+		if err := checkItem(c.newItem); err != nil {
 			return fmt.Errorf("stream new image: %w", err)
 		}
-		size += itemSize(c.newItem)
+		rec.newImg = c.newItem
+		rec.size += itemSize(c.newItem)
 	}
 	if s.view == ViewOldImage || s.view == ViewNewAndOldImages {
-		if oldImg, err = ToEventImage(c.oldItem); err != nil {
+		if err := checkItem(c.oldItem); err != nil {
 			return fmt.Errorf("stream old image: %w", err)
 		}
-		size += itemSize(c.oldItem)
+		rec.oldImg = c.oldItem
+		rec.size += itemSize(c.oldItem)
+	}
+	if s.shards > 1 {
+		rec.shard = s.shardOfKeys(c.keys)
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	rec.Change = events.DynamoDBStreamRecord{
-		ApproximateCreationDateTime: events.SecondsEpochTime{Time: c.at},
-		Keys:                        keys,
-		NewImage:                    newImg,
-		OldImage:                    oldImg,
-		SequenceNumber:              fmt.Sprintf("%0*d", seqWidth, s.seq),
-		SizeBytes:                   size,
-		StreamViewType:              s.view,
-	}
+	rec.seq = fmt.Sprintf("%0*d", seqWidth, s.seq)
 	s.trimLocked()
 	s.records = append(s.records, rec)
-	if s.shards > 1 {
-		s.shardOf = append(s.shardOf, s.ShardOf(rec))
-	}
 	close(s.notify)
 	s.notify = make(chan struct{})
 	return nil
@@ -142,7 +242,7 @@ func (s *Stream) append(c change) error {
 func (s *Stream) trimLocked() {
 	cutoff := s.now().Add(-s.retention)
 	n := 0
-	for n < len(s.records) && s.records[n].Change.ApproximateCreationDateTime.Before(cutoff) {
+	for n < len(s.records) && s.records[n].at.Before(cutoff) {
 		n++
 	}
 	if n == 0 {
@@ -151,9 +251,6 @@ func (s *Stream) trimLocked() {
 	// Zero the dropped records so their images can be collected.
 	clear(s.records[:n])
 	s.records = s.records[n:]
-	if s.shards > 1 {
-		s.shardOf = s.shardOf[n:]
-	}
 }
 
 // indexAfter returns the index of the first record whose sequence number is
@@ -163,7 +260,7 @@ func (s *Stream) indexAfterLocked(afterSeq string) int {
 		return 0
 	}
 	return sort.Search(len(s.records), func(i int) bool {
-		return s.records[i].Change.SequenceNumber > afterSeq
+		return s.records[i].seq > afterSeq
 	})
 }
 
@@ -172,20 +269,24 @@ func (s *Stream) indexAfterLocked(afterSeq string) int {
 // record (TRIM_HORIZON); otherwise it must be a sequence number from this
 // stream. max <= 0 means no limit.
 func (s *Stream) Read(afterSeq string, max int) []events.DynamoDBEventRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.trimLocked()
-	i := s.indexAfterLocked(afterSeq)
-	end := len(s.records)
-	if max > 0 && end-i > max {
-		end = i + max
-	}
-	if i >= end {
+	return eventsOf(s.readRecords(-1, afterSeq, max))
+}
+
+func eventsOf(recs []Record) []events.DynamoDBEventRecord {
+	if len(recs) == 0 {
 		return nil
 	}
-	out := make([]events.DynamoDBEventRecord, end-i)
-	copy(out, s.records[i:end])
+	out := make([]events.DynamoDBEventRecord, len(recs))
+	for i, r := range recs {
+		out[i] = r.Event()
+	}
 	return out
+}
+
+// readRecords returns up to max records of shard (-1: every shard) after afterSeq.
+func (s *Stream) readRecords(shard int, afterSeq string, max int) []Record {
+	recs, _ := s.ReadShardRecords(shard, afterSeq, max)
+	return recs
 }
 
 // Appended returns how many records the stream has ever held, trimmed ones included:
@@ -221,25 +322,52 @@ func (s *Stream) ShardOf(rec events.DynamoDBEventRecord) int {
 	return int(h.Sum32() % uint32(s.shards))
 }
 
+// shardOfKeys is ShardOf of a record with these keys, hashing the same bytes.
+func (s *Stream) shardOfKeys(keys Item) int {
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	h := fnv.New32a()
+	var b []byte
+	for _, k := range names {
+		_, _ = h.Write([]byte(k))
+		b = appendJSONValue(b[:0], keys[k])
+		_, _ = h.Write(b)
+	}
+	return int(h.Sum32() % uint32(s.shards))
+}
+
 // ReadShard is Read restricted to one shard's records. It also returns the sequence
 // number of the last record it looked at, whatever its shard, for Wait: a reader of
 // one shard waits for records newer than those it has already skipped.
 func (s *Stream) ReadShard(shard int, afterSeq string, max int) (recs []events.DynamoDBEventRecord, scanned string) {
-	if s.shards <= 1 {
-		recs = s.Read(afterSeq, max)
-		scanned = afterSeq
-		if len(recs) > 0 {
-			scanned = recs[len(recs)-1].Change.SequenceNumber
-		}
-		return recs, scanned
-	}
+	rs, scanned := s.ReadShardRecords(shard, afterSeq, max)
+	return eventsOf(rs), scanned
+}
+
+// ReadShardRecords is ReadShard without the conversion (shard -1: every shard): what a
+// stream mapping reads and sends as JSON (AppendEventJSON).
+func (s *Stream) ReadShardRecords(shard int, afterSeq string, max int) (recs []Record, scanned string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.trimLocked()
 	scanned = afterSeq
-	for i := s.indexAfterLocked(afterSeq); i < len(s.records) && (max <= 0 || len(recs) < max); i++ {
-		scanned = s.records[i].Change.SequenceNumber
-		if s.shardOf[i] == shard {
+	i := s.indexAfterLocked(afterSeq)
+	if shard < 0 || s.shards <= 1 {
+		end := len(s.records)
+		if max > 0 && end-i > max {
+			end = i + max
+		}
+		if i >= end {
+			return nil, scanned
+		}
+		return slices.Clone(s.records[i:end]), s.records[end-1].seq
+	}
+	for ; i < len(s.records) && (max <= 0 || len(recs) < max); i++ {
+		scanned = s.records[i].seq
+		if s.records[i].shard == shard {
 			recs = append(recs, s.records[i])
 		}
 	}
@@ -257,7 +385,7 @@ func (s *Stream) Latest() string {
 		}
 		return fmt.Sprintf("%0*d", seqWidth, s.seq)
 	}
-	return s.records[len(s.records)-1].Change.SequenceNumber
+	return s.records[len(s.records)-1].seq
 }
 
 // Len returns the number of retained records.

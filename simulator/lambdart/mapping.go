@@ -187,8 +187,8 @@ type poller struct {
 
 // read returns up to max of this shard's records after afterSeq, and the last
 // sequence number looked at (for Wait).
-func (p *poller) read(afterSeq string, max int) ([]events.DynamoDBEventRecord, string) {
-	return p.s.ReadShard(p.shard, afterSeq, max)
+func (p *poller) read(afterSeq string, max int) ([]dynamo.Record, string) {
+	return p.s.ReadShardRecords(p.shard, afterSeq, max)
 }
 
 // outcome of one invocation.
@@ -199,10 +199,10 @@ type outcome struct {
 
 func (p *poller) run(ctx context.Context, checkpoint string) {
 	var (
-		pending  []events.DynamoDBEventRecord // read, not yet checkpointed
-		curLen   int                          // size of the next batch (a prefix of pending)
-		failures int                          // failed attempts of the current head batch
-		retrying bool                         // the next invocation re-sends records
+		pending  []dynamo.Record // read, not yet checkpointed
+		curLen   int             // size of the next batch (a prefix of pending)
+		failures int             // failed attempts of the current head batch
+		retrying bool            // the next invocation re-sends records
 	)
 	for {
 		if len(pending) == 0 {
@@ -213,7 +213,7 @@ func (p *poller) run(ctx context.Context, checkpoint string) {
 			curLen = len(pending)
 		} else if curLen == len(pending) && len(pending) < p.m.BatchSize {
 			// A retry re-reads from the checkpoint, which may bring newer records.
-			more, _ := p.read(pending[len(pending)-1].Change.SequenceNumber, p.m.BatchSize-len(pending))
+			more, _ := p.read(pending[len(pending)-1].SequenceNumber(), p.m.BatchSize-len(pending))
 			pending = append(pending, more...)
 			curLen = len(pending)
 		}
@@ -228,7 +228,7 @@ func (p *poller) run(ctx context.Context, checkpoint string) {
 
 		switch {
 		case res.err == nil && res.failedAt < 0: // complete success
-			checkpoint = batch[len(batch)-1].Change.SequenceNumber
+			checkpoint = batch[len(batch)-1].SequenceNumber()
 			p.c.records.Add(int64(len(batch)))
 			pending = pending[curLen:]
 			curLen, failures, retrying = len(pending), 0, false
@@ -236,7 +236,7 @@ func (p *poller) run(ctx context.Context, checkpoint string) {
 
 		case res.err == nil: // partial batch failure
 			if i := res.failedAt; i > 0 {
-				checkpoint = batch[i-1].Change.SequenceNumber
+				checkpoint = batch[i-1].SequenceNumber()
 				p.c.records.Add(int64(i))
 				pending = pending[i:]
 				curLen -= i
@@ -244,7 +244,7 @@ func (p *poller) run(ctx context.Context, checkpoint string) {
 			}
 			failures++
 			if p.exhausted(failures) {
-				err := fmt.Errorf("lambdart: function %s reported batch item failure at %s", p.fn, pending[0].Change.SequenceNumber)
+				err := fmt.Errorf("lambdart: function %s reported batch item failure at %s", p.fn, pending[0].SequenceNumber())
 				checkpoint = p.giveUp(pending[:curLen], err)
 				pending = pending[curLen:]
 				curLen, failures, retrying = len(pending), 0, false
@@ -285,8 +285,8 @@ func (p *poller) exhausted(failures int) bool {
 
 // giveUp hands records to the on-failure destination and returns the
 // checkpoint past them.
-func (p *poller) giveUp(recs []events.DynamoDBEventRecord, err error) string {
-	first, last := recs[0].Change.SequenceNumber, recs[len(recs)-1].Change.SequenceNumber
+func (p *poller) giveUp(recs []dynamo.Record, err error) string {
+	first, last := recs[0].SequenceNumber(), recs[len(recs)-1].SequenceNumber()
 	if p.m.OnFailure == nil {
 		p.c.discarded.Add(int64(len(recs)))
 		p.log.Error("retries exhausted, no on-failure destination: records discarded",
@@ -296,13 +296,17 @@ func (p *poller) giveUp(recs []events.DynamoDBEventRecord, err error) string {
 	p.c.failed.Add(int64(len(recs)))
 	p.log.Info("retries exhausted: records sent to on-failure destination",
 		"records", len(recs), "firstSequenceNumber", first, "lastSequenceNumber", last, "error", err)
-	p.m.OnFailure(append([]events.DynamoDBEventRecord(nil), recs...), err)
+	evs := make([]events.DynamoDBEventRecord, len(recs))
+	for i, r := range recs {
+		evs[i] = r.Event()
+	}
+	p.m.OnFailure(evs, err)
 	return last
 }
 
 // fill blocks until records after checkpoint exist and returns up to
 // BatchSize of them, waiting up to MaxBatchingWindow for a full batch.
-func (p *poller) fill(ctx context.Context, checkpoint string) []events.DynamoDBEventRecord {
+func (p *poller) fill(ctx context.Context, checkpoint string) []dynamo.Record {
 	recs, scanned := p.read(checkpoint, p.m.BatchSize)
 	for len(recs) == 0 {
 		if p.s.Wait(ctx, scanned) != nil {
@@ -338,12 +342,11 @@ func (p *poller) sleep(ctx context.Context) bool {
 	}
 }
 
-func (p *poller) invoke(ctx context.Context, batch []events.DynamoDBEventRecord) outcome {
+func (p *poller) invoke(ctx context.Context, batch []dynamo.Record) outcome {
 	p.c.batches.Add(1)
-	payload, err := json.Marshal(events.DynamoDBEvent{Records: batch})
-	if err != nil {
-		return outcome{failedAt: -1, err: fmt.Errorf("lambdart: encode stream batch: %w", err)}
-	}
+	// The event JSON encoding/json would write of the batch's events.DynamoDBEvent,
+	// written straight from the table's items.
+	payload := dynamo.AppendEventJSON(nil, batch)
 	out, err := p.r.Invoke(ctx, p.fn, payload)
 	if err != nil {
 		p.log.Debug("batch failed", "records", len(batch), "error", err)
@@ -362,7 +365,7 @@ func (p *poller) invoke(ctx context.Context, batch []events.DynamoDBEventRecord)
 // sequence number of the batch makes the whole batch a failure; otherwise it
 // returns the index of the lowest failed record. A response that is not a
 // JSON object carries no batchItemFailures and counts as success.
-func parseBatchItemFailures(batch []events.DynamoDBEventRecord, out []byte) (int, error) {
+func parseBatchItemFailures(batch []dynamo.Record, out []byte) (int, error) {
 	out = bytes.TrimSpace(out)
 	if len(out) == 0 || out[0] != '{' {
 		return -1, nil
@@ -381,7 +384,7 @@ func parseBatchItemFailures(batch []events.DynamoDBEventRecord, out []byte) (int
 		}
 		idx := -1
 		for i, rec := range batch {
-			if rec.Change.SequenceNumber == *id {
+			if rec.SequenceNumber() == *id {
 				idx = i
 				break
 			}

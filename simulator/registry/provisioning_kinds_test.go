@@ -241,3 +241,84 @@ func TestRegisterThing(t *testing.T) {
 	_, err = f.RegisterThing(ctx, &iot.RegisterThingInput{TemplateBody: aws.String(`{"Resources":{"x":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Fn::Join":["",["a"]]}}}}}`)})
 	wantErr(t, err, "InvalidRequestException")
 }
+
+// TestOnboardingKindsTags: role aliases, provisioning templates and CA certificates
+// take tags at creation and through TagResource on their ARNs, within AWS's limits
+// (51 tags, an aws: key refused and nothing created), and a deleted resource's tags go
+// with it (a re-created one has none).
+func TestOnboardingKindsTags(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	caPEM, caDER, _, _ := makeCert(t, nil, nil)
+	one := []types.Tag{{Key: aws.String("owner"), Value: aws.String("fleet")}}
+	var many []types.Tag
+	for i := range 51 {
+		many = append(many, types.Tag{Key: aws.String("k" + string(rune('a'+i/26)) + string(rune('a'+i%26))), Value: aws.String("v")})
+	}
+	reserved := []types.Tag{{Key: aws.String("AWS:owner"), Value: aws.String("x")}}
+	kinds := []struct {
+		name, arn string
+		create    func(tags []types.Tag) error
+		remove    func() error
+	}{
+		{"role alias", "arn:aws:iot:" + testRegion + ":" + testAccount + ":rolealias/cam",
+			func(tags []types.Tag) error {
+				_, err := f.CreateRoleAlias(ctx, &iot.CreateRoleAliasInput{RoleAlias: aws.String("cam"), RoleArn: aws.String(testRole), Tags: tags})
+				return err
+			},
+			func() error {
+				_, err := f.DeleteRoleAlias(ctx, &iot.DeleteRoleAliasInput{RoleAlias: aws.String("cam")})
+				return err
+			}},
+		{"provisioning template", "arn:aws:iot:" + testRegion + ":" + testAccount + ":provisioningtemplate/claim",
+			func(tags []types.Tag) error {
+				_, err := f.CreateProvisioningTemplate(ctx, &iot.CreateProvisioningTemplateInput{TemplateName: aws.String("claim"),
+					TemplateBody: aws.String(testTemplateBody), ProvisioningRoleArn: aws.String(testRole), Tags: tags})
+				return err
+			},
+			func() error {
+				_, err := f.DeleteProvisioningTemplate(ctx, &iot.DeleteProvisioningTemplateInput{TemplateName: aws.String("claim")})
+				return err
+			}},
+		{"CA certificate", "arn:aws:iot:" + testRegion + ":" + testAccount + ":cacert/" + fingerprint(caDER),
+			func(tags []types.Tag) error {
+				_, err := f.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{CaCertificate: aws.String(caPEM), CertificateMode: types.CertificateModeSniOnly, Tags: tags})
+				return err
+			},
+			func() error {
+				_, err := f.DeleteCACertificate(ctx, &iot.DeleteCACertificateInput{CertificateId: aws.String(fingerprint(caDER))})
+				return err
+			}},
+	}
+	tagsOf := func(t *testing.T, arn string) map[string]string {
+		t.Helper()
+		out, err := f.ListTagsForResource(ctx, &iot.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+		wantErr(t, err, "")
+		m := map[string]string{}
+		for _, tg := range out.Tags {
+			m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		return m
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			wantErr(t, k.create(many), "LimitExceededException")
+			wantErr(t, k.create(reserved), "InvalidRequestException")
+			_, err := f.ListTagsForResource(ctx, &iot.ListTagsForResourceInput{ResourceArn: aws.String(k.arn)})
+			wantErr(t, err, "ResourceNotFoundException") // neither refused create made it
+			wantErr(t, k.create(one), "")
+			_, err = f.TagResource(ctx, &iot.TagResourceInput{ResourceArn: aws.String(k.arn), Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}})
+			wantErr(t, err, "")
+			if got := tagsOf(t, k.arn); len(got) != 2 || got["owner"] != "fleet" || got["env"] != "prod" {
+				t.Errorf("tags = %v, want owner and env", got)
+			}
+			_, err = f.UntagResource(ctx, &iot.UntagResourceInput{ResourceArn: aws.String(k.arn), TagKeys: []string{"owner"}})
+			wantErr(t, err, "")
+			wantErr(t, k.remove(), "")
+			wantErr(t, k.create(nil), "")
+			if got := tagsOf(t, k.arn); len(got) != 0 {
+				t.Errorf("tags of the re-created resource = %v, want none", got)
+			}
+		})
+	}
+}
