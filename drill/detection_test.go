@@ -25,20 +25,8 @@ func TestFailureBeforeTheFault(t *testing.T) {
 			"DNS answered eu-west-1 at"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			t.Cleanup(cancel)
-			w, err := simulator.New(ctx, simulator.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { w.Close() })
-			cfg := DefaultConfig()
-			edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: cfg.Wall(cfg.Interval), FailureThreshold: cfg.Threshold, TTL: cfg.Wall(cfg.TTL)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { edge.Close() })
-			d := &run{cfg: cfg, w: w, edge: edge, start: time.Now(), rep: &Report{}, replicated: map[string]bool{}, noSNI: map[string]bool{}}
+			ctx, d := edgeRun(t, DefaultConfig())
+			w, edge := d.w, d.edge
 			answers := func(which string) func() bool {
 				return func() bool {
 					a, ok := edge.Zone.Resolve(w.Options().Domain)
@@ -96,21 +84,10 @@ func TestFailureBeforeTheFault(t *testing.T) {
 // set-up failure by Region, not counted as a failure before the fault, and does not
 // fail the drill.
 func TestFailureDuringSetup(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	w, err := simulator.New(ctx, simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
 	cfg := DefaultConfig()
 	cfg.Threshold = 10 // one failed probe per checker cannot turn the check unhealthy
-	edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: cfg.Wall(cfg.Interval), FailureThreshold: cfg.Threshold, TTL: cfg.Wall(cfg.TTL)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { edge.Close() })
-	d := &run{cfg: cfg, w: w, edge: edge, start: time.Now(), rep: &Report{}, replicated: map[string]bool{}, noSNI: map[string]bool{}}
+	ctx, d := edgeRun(t, cfg)
+	w, edge := d.w, d.edge
 	primary := edge.Checks[w.Primary.Name]
 	edge.SetProbeFailing(w.Primary.Name, true)
 	pollUntil(ctx, 5*time.Millisecond, func() bool { return len(primary.Failures()) > 0 })
@@ -135,4 +112,23 @@ func TestFailureDuringSetup(t *testing.T) {
 	}) {
 		t.Errorf("timeline %v lacks the set-up failure named by its Region", d.rep.Timeline)
 	}
+}
+
+// edgeRun is a drill run of cfg on a fresh World with its edge started (no fleet),
+// both closed when the test ends.
+func edgeRun(t *testing.T, cfg Config) (context.Context, *run) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	w, err := simulator.New(ctx, simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	edge, err := w.StartEdge(ctx, simulator.EdgeOptions{Interval: cfg.Wall(cfg.Interval), FailureThreshold: cfg.Threshold, TTL: cfg.Wall(cfg.TTL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { edge.Close() })
+	return ctx, &run{cfg: cfg, w: w, edge: edge, start: time.Now(), rep: &Report{}, replicated: map[string]bool{}, noSNI: map[string]bool{}}
 }
