@@ -68,6 +68,16 @@ var DefaultRates = map[string]float64{
 	"ListThingsInThingGroup":    25,
 	"AddThingToThingGroup":      100,
 	"RemoveThingFromThingGroup": 100,
+	// Dynamic thing groups and fleet indexing: the AWS General Reference lists
+	// CreateDynamicThingGroup, UpdateDynamicThingGroup and DeleteDynamicThingGroup
+	// at 5 TPS; GetIndexingConfiguration and UpdateIndexingConfiguration have no
+	// published default here, so sync keeps them at 1 (each is called once per
+	// dynamic group at most, and the configuration is read once per sync).
+	"CreateDynamicThingGroup":     5,
+	"UpdateDynamicThingGroup":     5,
+	"DeleteDynamicThingGroup":     5,
+	"GetIndexingConfiguration":    1,
+	"UpdateIndexingConfiguration": 1,
 	// Device Shadow service (data plane).
 	"GetThingShadow":    4000,
 	"UpdateThingShadow": 4000,

@@ -203,6 +203,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			srcTags, tgtTags = s, t
 		}
 	}
+	srcIndexing, tgtDynamic := dynamicSides(opts.Source, opts.Target)
 	e := &engine{
 		opts: opts, billing: srcBilling, tagging: srcTags,
 		// One replication.Run per sync: a policy the fleet shares is converged once.
@@ -214,6 +215,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			Logger: opts.Logger, ClientToken: clientToken(opts.Marks),
 			SourceBilling: srcBilling, TargetBilling: tgtBilling,
 			SourceTags: srcTags, TargetTags: tgtTags,
+			SourceIndexing: srcIndexing, TargetDynamic: tgtDynamic,
 			SourceRetained: opts.SourceRetained, TargetRetained: opts.TargetRetained,
 		}).NewRun(),
 		cmp: &verify.Comparer{

@@ -414,7 +414,10 @@ func (c *Checker) indexing(ctx context.Context, r *Region, res resultFunc) Resul
 		mode = out.ThingIndexingConfiguration.ThingIndexingMode
 	}
 	if mode == iottypes.ThingIndexingModeOff || mode == "" {
-		return res(ck, Fail, "thing indexing is OFF (the stacks set REGISTRY; `iotdr sync --query` needs it)")
+		// The stacks no longer set it (the resource replaced the account's whole
+		// setting); `iotdr sync --query` and dynamic groups need it on, and the apply
+		// raises it, merged, for the dynamic groups it replicates.
+		return res(ck, Fail, "thing indexing is OFF (`iotdr sync --query` and dynamic thing groups need it; turn it on with `aws iot update-indexing-configuration`)")
 	}
 	return res(ck, OK, "thing indexing %s", mode)
 }

@@ -14,6 +14,11 @@
 // other name or none the Region's own. The health probe dials its Region's broker
 // naming the domain, so a bad domain certificate fails that Region's health check.
 //
+// Each broker's authoriser registers devices just in time (authz.JustInTime): a
+// certificate signed by a CA registered in the Region with auto-registration is
+// registered on its first CONNECT (JITR), and provisioned by the CA's JITP template
+// when its registration config has one, the first connection closed as AWS closes it.
+//
 // What is not modelled: IAM, CloudWatch, multiple stream shards, Lambda cold starts and
 // timeouts, and any AWS API the functions do not call. The simulator is for tests and
 // drills, never production.

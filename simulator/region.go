@@ -126,6 +126,7 @@ func newRegion(name string, o Options, ca *pki.CA, addr string) (*Region, error)
 	}
 	r.Broker = b
 	r.Shadows = shadow.New(b, f.Shadow(name)...)
+	r.Registry.SetIndexSource(fleetIndex{r})
 	for _, filter := range []string{"$aws/things/+/shadow/+", "$aws/things/+/shadow/name/+/+"} { // classic and named
 		cancel, err := b.Handle(filter, r.Shadows.HandleMQTT)
 		if err != nil {
@@ -314,3 +315,13 @@ func (l *LagRecorder) Reset() {
 	l.samples = nil
 	l.mu.Unlock()
 }
+
+// fleetIndex is what the Region's fleet index reads beyond the registry, for its
+// dynamic thing groups: the shadow service's documents and the broker's connections.
+type fleetIndex struct{ r *Region }
+
+func (f fleetIndex) ShadowFields(thing, shadowName string) (map[string]string, bool) {
+	return f.r.Shadows.IndexedFields(thing, shadowName)
+}
+
+func (f fleetIndex) Connected(thing string) bool { return f.r.Broker.ClientConnected(thing) }

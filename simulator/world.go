@@ -236,7 +236,7 @@ func (w *World) Peer(r *Region) *Region {
 func (w *World) capturePipeline(ctx context.Context, p *Region) error {
 	o := w.opts
 	p.Capturer = &capture.Capturer{IoT: p.Registry, Shadows: p.Shadows, Retained: p.Broker.DataPlane(), Held: p.held(), Billing: p.Registry, Provisioning: p.Registry, Tags: p.Registry,
-		Store: p.store(), Region: p.Name, Logger: o.Logger,
+		Indexing: p.Registry, Store: p.store(), Region: p.Name, Logger: o.Logger,
 		Applying: &applymark.Guard{Marks: p.ApplyMarks(), Progress: p.ApplyProgress()}}
 	fails := p.failures(o)
 	recheck := &capture.Rechecker{Capturer: p.Capturer, Count: o.RecheckCount}
@@ -292,6 +292,7 @@ func (w *World) applyPipeline(ctx context.Context, s *Region) error {
 		SourceProvisioning: view, TargetProvisioning: s.Registry,
 		SourceBilling: view, TargetBilling: s.Registry,
 		SourceTags: view, TargetTags: s.Registry,
+		SourceIndexing: view, TargetDynamic: s.Registry,
 		SourceRegion: w.Peer(s).Name, TargetRegion: s.Name, ClientToken: spec.ApplyClientToken, Logger: o.Logger,
 	}
 	s.Applier = &apply.Applier{Region: s.Name, Store: s.store(), Converger: s.Replicator, Lag: s.Lag, Logger: o.Logger, Marks: s.ApplyMarks(), Held: s.held()}
@@ -394,6 +395,7 @@ func (w *World) DirectReplicator() *replication.Replicator {
 		SourceProvisioning: w.Primary.Registry, TargetProvisioning: w.Secondary.Registry,
 		SourceBilling: w.Primary.Registry, TargetBilling: w.Secondary.Registry,
 		SourceTags: w.Primary.Registry, TargetTags: w.Secondary.Registry,
+		SourceIndexing: &replication.SourceIndexing{IoT: w.Primary.Registry}, TargetDynamic: w.Secondary.Registry,
 		SourceRegion: w.Primary.Name, TargetRegion: w.Secondary.Name, Logger: w.opts.Logger,
 	}
 }

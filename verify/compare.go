@@ -79,16 +79,15 @@ func typeProps(p *types.ThingTypeProperties) *types.ThingTypeProperties {
 	return p
 }
 
-// ThingGroup compares one static thing group: missing or extra in the target, parent,
-// description and attributes. Dynamic groups are not replicated and not compared.
+// ThingGroup compares one thing group: missing or extra in the target, its kind
+// (static or dynamic), parent, description and attributes, and a dynamic group's
+// query string. Members of dynamic groups are each Region's own to derive and are
+// not compared.
 func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, error) {
 	s, err := c.Source.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
 	sMissing := replication.IsNotFound(err)
 	if err != nil && !sMissing {
 		return nil, fmt.Errorf("describe thing group %s in %s: %w", name, c.SourceRegion, err)
-	}
-	if !sMissing && s.QueryString != nil {
-		return nil, nil // dynamic
 	}
 	t, err := c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
 	tMissing := replication.IsNotFound(err)
@@ -96,7 +95,7 @@ func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, e
 		return nil, fmt.Errorf("describe thing group %s in %s: %w", name, c.TargetRegion, err)
 	}
 	switch {
-	case sMissing && (tMissing || t.QueryString != nil):
+	case sMissing && tMissing:
 		return nil, nil
 	case sMissing:
 		return []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}}, nil
@@ -109,6 +108,8 @@ func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, e
 			out = append(out, Difference{Kind: Different, Resource: ThingGroup, Name: name, Field: field, Source: a, Target: b})
 		}
 	}
+	diff("kind", groupKind(s), groupKind(t))
+	diff("query", quote(s.QueryString), quote(t.QueryString))
 	diff("parent", quote(aws.String(replication.ThingGroupParent(s))), quote(aws.String(replication.ThingGroupParent(t))))
 	sp, tp := replication.ThingGroupProperties(s), replication.ThingGroupProperties(t)
 	diff("description", quote(sp.ThingGroupDescription), quote(tp.ThingGroupDescription))
@@ -116,6 +117,13 @@ func (c *Comparer) ThingGroup(ctx context.Context, name string) ([]Difference, e
 		diff("attributes", attrString(a), attrString(b))
 	}
 	return out, nil
+}
+
+func groupKind(d *iot.DescribeThingGroupOutput) string {
+	if d.QueryString != nil {
+		return "dynamic"
+	}
+	return "static"
 }
 
 func parentNote(parent string) string {
@@ -193,15 +201,27 @@ func (c *Comparer) memberships(ctx context.Context, thing string) ([]Difference,
 	if err != nil {
 		return nil, fmt.Errorf("list groups of thing %s in %s: %w", thing, c.TargetRegion, err)
 	}
+	// A dynamic group's members are derived by each Region from its own things (the
+	// thing's own differences are reported with it): only a difference is checked for
+	// a dynamic group, one Describe in the Region that lists it.
 	var out []Difference
-	for _, g := range sg {
-		if !slices.Contains(tg, g) {
-			out = append(out, Difference{Kind: Missing, Resource: Membership, Name: thing + " -> " + g})
-		}
-	}
-	for _, g := range tg {
-		if !slices.Contains(sg, g) {
-			out = append(out, Difference{Kind: Extra, Resource: Membership, Name: thing + " -> " + g})
+	for _, side := range []struct {
+		have, other []string
+		c           IoT
+		region      string
+		kind        Kind
+	}{{sg, tg, c.Source, c.SourceRegion, Missing}, {tg, sg, c.Target, c.TargetRegion, Extra}} {
+		for _, g := range side.have {
+			if slices.Contains(side.other, g) {
+				continue
+			}
+			dyn, err := replication.IsDynamicGroup(ctx, side.c, g)
+			if err != nil {
+				return nil, fmt.Errorf("describe group %s in %s: %w", g, side.region, err)
+			}
+			if !dyn {
+				out = append(out, Difference{Kind: side.kind, Resource: Membership, Name: thing + " -> " + g})
+			}
 		}
 	}
 	return out, nil

@@ -29,7 +29,7 @@
 // Differences are streamed to a callback as they are found.
 //
 // What it is NOT: it never writes, and it does not compare what replication does not
-// copy (dynamic thing groups, tags of other resources, certificates and policies not
+// copy (dynamic thing groups' memberships, tags of other resources, certificates and policies not
 // reachable from a thing, a provisioning template's non-default versions,
 // non-certificate principals), nor retained messages' MQTT 5 user properties (with
 // Comparer.Retained it compares their payload and QoS, in a phase after the things).

@@ -318,15 +318,14 @@ func (r *run) thingGroups(ctx context.Context) error {
 			return err
 		},
 		extra: func(ctx context.Context, name string) ([]Difference, error) {
-			t, err := r.c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
+			_, err := r.c.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: &name})
 			switch {
 			case replication.IsNotFound(err):
 				return nil, nil // deleted meanwhile
 			case err != nil:
 				return nil, fmt.Errorf("describe thing group %s in %s: %w", name, r.c.TargetRegion, err)
-			case t.QueryString != nil:
-				return nil, nil // dynamic: not replicated
 			}
+			// Static or dynamic: both are replicated, and deletes too.
 			return []Difference{{Kind: Extra, Resource: ThingGroup, Name: name}}, nil
 		},
 	})

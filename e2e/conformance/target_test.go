@@ -39,6 +39,7 @@ const (
 type controlPlane interface {
 	replication.IoT
 	replication.Provisioning
+	replication.DynamicGroups
 	GetRegistrationCode(ctx context.Context, in *iot.GetRegistrationCodeInput, optFns ...func(*iot.Options)) (*iot.GetRegistrationCodeOutput, error)
 	SetDefaultPolicyVersion(ctx context.Context, in *iot.SetDefaultPolicyVersionInput, optFns ...func(*iot.Options)) (*iot.SetDefaultPolicyVersionOutput, error)
 	ListCertificates(ctx context.Context, in *iot.ListCertificatesInput, optFns ...func(*iot.Options)) (*iot.ListCertificatesOutput, error)
@@ -77,7 +78,7 @@ func (tg Target) arn(resource, name string) string {
 const ignoreDiffersEnv = "CONFORMANCE_IGNORE_MOTO_DIFFERS"
 
 // behaviours is the whole table.
-var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, onboardingBehaviours, shadowBehaviours, namedShadowBehaviours)
+var behaviours = slices.Concat(registryBehaviours, registryKindBehaviours, dynamicGroupBehaviours, onboardingBehaviours, shadowBehaviours, namedShadowBehaviours)
 
 // behaviour is one row of the conformance table.
 type behaviour struct {

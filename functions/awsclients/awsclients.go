@@ -143,13 +143,14 @@ func NewPipeline(ctx context.Context, log *slog.Logger) (*Pipeline, error) {
 	held := &applymark.Held{Table: ddb, Name: markTable}
 	// The control plane serves role aliases, provisioning templates and CA
 	// certificates too: the sweep lists and reads them, the apply converges them.
-	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Retained: data, Held: held, Provisioning: ctl, Store: store, Region: cfg.Region, Logger: log,
+	capt := &capture.Capturer{IoT: ctl, Shadows: data, Billing: ctl, Tags: ctl, Indexing: ctl, Retained: data, Held: held, Provisioning: ctl, Store: store, Region: cfg.Region, Logger: log,
 		Applying: &applymark.Guard{Marks: marks, Progress: progress}}
 	view := &state.View{Store: store}
 	rep := &replication.Replicator{
 		Source: view, SourceShadows: view, Target: ctl, TargetShadows: data,
 		SourceBilling: view, TargetBilling: ctl,
 		SourceTags: view, TargetTags: ctl,
+		SourceIndexing: view, TargetDynamic: ctl,
 		SourceRetained: view, TargetRetained: data,
 		SourceProvisioning: view, TargetProvisioning: ctl,
 		SourceRegion: peer, TargetRegion: cfg.Region, ClientToken: spec.ApplyClientToken, Logger: log,

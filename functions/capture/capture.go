@@ -21,8 +21,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
+	"github.com/iot-dr/iot-dr/functions/fleetquery"
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/functions/state"
@@ -47,8 +49,11 @@ type Capturer struct {
 	// Billing is this Region's control plane for billing groups; nil leaves them out.
 	Billing BillingGroupReader
 	// Tags is this Region's control plane for tags; nil leaves them out.
-	Tags  TagReader
-	Store *state.Store
+	Tags TagReader
+	// Indexing is this Region's fleet-indexing configuration, read for the custom
+	// fields a dynamic group's query names; nil records none.
+	Indexing replication.IndexingReader
+	Store    *state.Store
 	// Region is this Region; it is written as every item's origin.
 	Region string
 	Logger *slog.Logger
@@ -419,7 +424,9 @@ func (c *Capturer) ThingType(ctx context.Context, name string, changedAt time.Ti
 	return res, c.resourceTags(ctx, &res, spec.KindThingType, name, aws.ToString(d.ThingTypeArn), changedAt)
 }
 
-// ThingGroup captures a thing group (dynamic groups are marked, not replicated).
+// ThingGroup captures a thing group; a dynamic group with its query and what the
+// query needs of fleet indexing (fleetquery.Needs over this Region's configuration,
+// one GetIndexingConfiguration when Indexing is set).
 func (c *Capturer) ThingGroup(ctx context.Context, name string, changedAt time.Time) (Result, error) {
 	var res Result
 	readAt := c.now()
@@ -437,6 +444,18 @@ func (c *Capturer) ThingGroup(ctx context.Context, name string, changedAt time.T
 	body := state.ThingGroup{
 		Parent: replication.ThingGroupParent(d), Description: aws.ToString(p.ThingGroupDescription),
 		Attributes: replication.ThingGroupAttributes(p), Dynamic: d.QueryString != nil,
+	}
+	if q := aws.ToString(d.QueryString); q != "" {
+		body.Query, body.QueryVersion, body.IndexName = q, aws.ToString(d.QueryVersion), aws.ToString(d.IndexName)
+		var have *iottypes.ThingIndexingConfiguration
+		if c.Indexing != nil {
+			out, err := c.Indexing.GetIndexingConfiguration(ctx, &iot.GetIndexingConfigurationInput{})
+			if err != nil {
+				return res, fmt.Errorf("capture: indexing configuration for dynamic group %s: %w", name, err)
+			}
+			have = out.ThingIndexingConfiguration
+		}
+		body.Indexing = state.IndexingOf(fleetquery.Needs(q, have))
 	}
 	if err := c.putBody(ctx, &res, spec.KindThingGroup, name, body, readAt, changedAt); err != nil {
 		return res, err

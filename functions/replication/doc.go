@@ -14,7 +14,10 @@
 // What is replicated: things (type, attributes), thing types (properties, updated in
 // place with UpdateThingType: description, searchable attributes, MQTT 5 propagating
 // attributes; deprecation),
-// static thing groups (hierarchy, description, attributes, memberships), billing groups
+// static thing groups (hierarchy, description, attributes, memberships), dynamic thing
+// groups (query, description, attributes; the target's fleet indexing merged to what
+// the query needs first, never lowered: DynamicGroups, GroupIndexing; their members
+// are the target's own to derive), billing groups
 // (description; a thing's billing group is converged with the thing, a thing being in
 // at most one; BillingGroup, SourceBilling and TargetBilling), the tags of thing types,
 // thing groups, billing groups, policies, role aliases, provisioning templates and CA
@@ -37,7 +40,8 @@
 //
 // What it is NOT: it does not parse events (the handlers map an event to a resource
 // name), it does not retry (the state machine does; see PermanentError), and it does
-// not replicate dynamic thing groups, tags of other resources, a CA certificate's DEFAULT
+// not replicate dynamic groups' memberships (derived in each Region), tags of other
+// resources, a CA certificate's DEFAULT
 // mode (see above), the removal of a CA's registration config, a provisioning
 // template's non-default versions, the pre-provisioning hook's Lambda function itself
 // (deploy it in both Regions), non-certificate principals, exclusive

@@ -120,6 +120,12 @@ type Replicator struct {
 	// SourceTags and TargetTags are the tagging sides; only Tags needs them.
 	SourceTags TagSource
 	TargetTags Tagging
+	// SourceIndexing says what a dynamic group's query needs of fleet indexing
+	// (state.View, or SourceIndexing over the source's API); nil: the query alone.
+	// TargetDynamic converges dynamic groups and the target's indexing; nil leaves
+	// dynamic groups out (logged).
+	SourceIndexing GroupIndexing
+	TargetDynamic  DynamicGroups
 	// SourceRegion and TargetRegion name the Regions; policy ARNs are rewritten from
 	// the one to the other.
 	SourceRegion, TargetRegion string

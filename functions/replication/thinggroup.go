@@ -16,24 +16,27 @@ import (
 const maxGroupDepth = 16
 
 var (
-	// errDynamicGroup says the source group is dynamic (query-based) and therefore
-	// not replicated.
+	// errDynamicGroup says the source group is dynamic and cannot be replicated:
+	// the Replicator has no TargetDynamic, or the group's item predates dynamic
+	// groups' replication (its query is unknown).
 	errDynamicGroup = errors.New("dynamic thing group: not replicated")
 	// errTargetThingMissing says a membership could not be applied because the thing
 	// does not exist in the target yet.
 	errTargetThingMissing = errors.New("thing not in the target yet")
 )
 
-// ThingGroup converges one static thing group: created with its parents first
-// (recursively) and the source's members, description and attributes updated to equal
-// the source's, deleted with its descendants first when the source no longer has it.
-// AWS cannot change a group's parent, so a group whose parent differs is deleted and
-// recreated, with its descendants and members. Dynamic groups are not replicated.
+// ThingGroup converges one thing group. A static group is created with its parents
+// first (recursively) and the source's members, description and attributes updated
+// to equal the source's, deleted with its descendants first when the source no
+// longer has it. AWS cannot change a group's parent, so a group whose parent differs
+// is deleted and recreated, with its descendants and members. A dynamic group is
+// converged with its query, after the target's fleet indexing is raised to what the
+// query needs (dynamicgroup.go); its members are the target's own to derive.
 func (r *Replicator) ThingGroup(ctx context.Context, name string) (Outcome, error) {
 	rec := &recorder{}
 	err := r.thingGroup(ctx, name, rec, 0)
 	if errors.Is(err, errDynamicGroup) {
-		r.log().InfoContext(ctx, "dynamic thing group not replicated", "thing_group", name)
+		r.log().InfoContext(ctx, "dynamic thing group not replicated (no dynamic-group client, or its item predates their replication)", "thing_group", name)
 		err = nil
 	}
 	return r.finish(ctx, "thing group", name, rec, 0, err)
@@ -53,8 +56,8 @@ func (r *Replicator) thingGroup(ctx context.Context, name string, rec *recorder,
 	if err != nil {
 		return fmt.Errorf("describe in %s: %w", r.SourceRegion, err)
 	}
-	if src.QueryString != nil {
-		return errDynamicGroup
+	if isDynamic(src) {
+		return r.dynamicThingGroup(ctx, name, src, rec, depth)
 	}
 	parent := ThingGroupParent(src)
 	for attempt := 0; ; attempt++ {
@@ -68,6 +71,12 @@ func (r *Replicator) thingGroup(ctx context.Context, name string, rec *recorder,
 			return err
 		case err != nil:
 			return fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
+		case isDynamic(tgt):
+			// A group cannot change kind: the target's dynamic one makes room.
+			if err := r.deleteDynamicThingGroup(ctx, name, rec); err != nil {
+				return err
+			}
+			return r.createThingGroup(ctx, name, parent, src.ThingGroupProperties, rec, depth)
 		case ThingGroupParent(tgt) != parent:
 			return r.recreateThingGroup(ctx, name, parent, src.ThingGroupProperties, rec, depth)
 		}
@@ -166,12 +175,15 @@ func (r *Replicator) recreateThingGroup(ctx context.Context, name, parent string
 // deleteThingGroup deletes the group and its descendants from the target, then
 // converges the descendants in case the source still has one of them elsewhere.
 func (r *Replicator) deleteThingGroup(ctx context.Context, name string, rec *recorder, depth int) error {
-	_, err := r.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
+	tgt, err := r.Target.DescribeThingGroup(ctx, &iot.DescribeThingGroupInput{ThingGroupName: aws.String(name)})
 	if IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("describe in %s: %w", r.TargetRegion, err)
+	}
+	if isDynamic(tgt) {
+		return r.deleteDynamicThingGroup(ctx, name, rec)
 	}
 	deleted, err := r.deleteGroupTree(ctx, name, rec, depth)
 	if err != nil {
@@ -272,9 +284,19 @@ func (r *Replicator) memberships(ctx context.Context, thing string, rec *recorde
 	if err != nil {
 		return fmt.Errorf("list groups in %s: %w", r.TargetRegion, err)
 	}
+	// Dynamic groups are in both lists (ListThingGroupsForThing names them) but their
+	// members are each Region's to derive: a difference is checked for dynamic groups
+	// (one Describe each, only where the lists differ) and skipped.
 	have := set(tgtGroups)
 	for _, g := range srcGroups {
 		if have[g] {
+			continue
+		}
+		dyn, err := IsDynamicGroup(ctx, r.Source, g)
+		if err != nil {
+			return fmt.Errorf("describe group %s in %s: %w", g, r.SourceRegion, err)
+		}
+		if dyn {
 			continue
 		}
 		if err := r.addToGroup(ctx, thing, g, rec); err != nil {
@@ -286,7 +308,14 @@ func (r *Replicator) memberships(ctx context.Context, thing string, rec *recorde
 		if want[g] {
 			continue
 		}
-		_, err := r.Target.RemoveThingFromThingGroup(ctx, &iot.RemoveThingFromThingGroupInput{ThingGroupName: aws.String(g), ThingName: aws.String(thing)})
+		dyn, err := IsDynamicGroup(ctx, r.Target, g)
+		if err != nil {
+			return fmt.Errorf("describe group %s in %s: %w", g, r.TargetRegion, err)
+		}
+		if dyn {
+			continue
+		}
+		_, err = r.Target.RemoveThingFromThingGroup(ctx, &iot.RemoveThingFromThingGroupInput{ThingGroupName: aws.String(g), ThingName: aws.String(thing)})
 		if err != nil && !IsNotFound(err) {
 			return fmt.Errorf("remove from group %s: %w", g, err)
 		}

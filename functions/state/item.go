@@ -18,6 +18,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -72,6 +73,9 @@ func Equivalent(a, b Item) bool {
 	}
 	if a.Kind == spec.KindCACertificate {
 		return sameCA(a, b)
+	}
+	if a.Kind == spec.KindThingGroup {
+		return sameThingGroup(a, b)
 	}
 	return bytes.Equal(neutral(a.Body, a.Origin), neutral(b.Body, b.Origin))
 }
@@ -138,14 +142,38 @@ type (
 		ThingAttribute      string `json:"thingAttribute,omitempty"`
 		ConnectionAttribute string `json:"connectionAttribute,omitempty"`
 	}
-	// ThingGroup is a static thing group.
+	// ThingGroup is a thing group: static (with its parent) or dynamic (with its
+	// query and what the query needs of fleet indexing; no parent).
 	ThingGroup struct {
 		Parent      string            `json:"parent,omitempty"`
 		Description string            `json:"description,omitempty"`
 		Attributes  map[string]string `json:"attributes"`
-		// Dynamic marks a dynamic group, which is not replicated (its query needs
-		// fleet indexing); kept so that the applier can say so.
-		Dynamic bool `json:"dynamic,omitempty"`
+		// Dynamic marks a dynamic group. Items from before dynamic groups were
+		// replicated have no Query: the applier skips them, as it did then.
+		Dynamic      bool   `json:"dynamic,omitempty"`
+		Query        string `json:"query,omitempty"`
+		QueryVersion string `json:"queryVersion,omitempty"`
+		IndexName    string `json:"indexName,omitempty"`
+		// Indexing is the least fleet indexing the query needs (fleetquery.Needs
+		// with the origin's configuration): what the applier raises the target's
+		// to.
+		Indexing *Indexing `json:"indexing,omitempty"`
+	}
+	// Indexing is a thing-indexing configuration in the AWS API's terms (modes as
+	// their API values; empty for not needed).
+	Indexing struct {
+		Mode           string        `json:"mode"`
+		Connectivity   string        `json:"connectivity,omitempty"`
+		NamedShadow    string        `json:"namedShadow,omitempty"`
+		NamedShadows   []string      `json:"namedShadows,omitempty"`
+		DeviceDefender string        `json:"deviceDefender,omitempty"`
+		CustomFields   []CustomField `json:"customFields,omitempty"`
+	}
+	// CustomField is a fleet-indexing custom field and its type (String, Number,
+	// Boolean).
+	CustomField struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
 	}
 	// Shadow is a classic shadow's desired and reported state; either may be absent.
 	Shadow struct {
@@ -226,6 +254,13 @@ func canonical(v any) ([]byte, error) {
 	case ThingGroup:
 		if b.Attributes == nil {
 			b.Attributes = map[string]string{}
+		}
+		if b.Indexing != nil {
+			ix := *b.Indexing
+			ix.NamedShadows = sortedUnique(ix.NamedShadows)
+			ix.CustomFields = slices.Clone(ix.CustomFields)
+			slices.SortFunc(ix.CustomFields, func(x, y CustomField) int { return strings.Compare(x.Name, y.Name) })
+			b.Indexing = &ix
 		}
 		v = b
 	case Shadow:

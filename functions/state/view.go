@@ -267,8 +267,12 @@ func (v *View) DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGrou
 	if g.Parent != "" {
 		out.ThingGroupMetadata.ParentGroupName = aws.String(g.Parent)
 	}
-	if g.Dynamic {
-		out.QueryString = aws.String("(dynamic group: not replicated)")
+	switch {
+	case g.Dynamic && g.Query != "":
+		out.QueryString, out.QueryVersion, out.IndexName = aws.String(g.Query), optional(g.QueryVersion), optional(g.IndexName)
+	case g.Dynamic:
+		// Captured before dynamic groups were replicated: the query is unknown.
+		out.QueryString = aws.String("")
 	}
 	return out, nil
 }

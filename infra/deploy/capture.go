@@ -24,20 +24,15 @@ func (p *Pipeline) newCapture(ctx *pulumi.Context, s *settings, args pipelineArg
 	for _, t := range spec.RegistryEventConfigurations() {
 		enabled[t] = pulumi.Bool(true)
 	}
-	// EventConfigurations and IndexingConfiguration are per-account-and-Region
-	// singletons: adopting them changes settings other stacks might also manage.
+	// EventConfigurations is a per-account-and-Region singleton: adopting it changes
+	// settings other stacks might also manage. Fleet indexing (IndexingConfiguration,
+	// another) is not deployed: the resource replaces the account's whole setting, and
+	// Pulumi cannot read and merge it, so the apply function raises it, merged, to what
+	// a replicated dynamic group's query needs (replication.Replicator.raiseIndexing).
 	if _, err := iot.NewEventConfigurations(ctx, "registry-events", &iot.EventConfigurationsArgs{
 		EventConfigurations: enabled,
 	}, child); err != nil {
 		return fmt.Errorf("registry events: %w", err)
-	}
-	// Fleet indexing serves `iotdr sync --query`; the pipeline itself does not search.
-	if _, err := iot.NewIndexingConfiguration(ctx, "thing-indexing", &iot.IndexingConfigurationArgs{
-		ThingIndexingConfiguration: &iot.IndexingConfigurationThingIndexingConfigurationArgs{
-			ThingIndexingMode: pulumi.String("REGISTRY"),
-		},
-	}, child); err != nil {
-		return fmt.Errorf("thing indexing: %w", err)
 	}
 
 	// The re-check function: one pass over a new thing's attachments, called by the

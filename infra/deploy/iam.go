@@ -35,6 +35,8 @@ var wildcardActions = map[string]string{
 	"iot:ListBillingGroups":            "no resource types",
 	"iot:ListPolicies":                 "no resource types",
 	"iot:ListRetainedMessages":         "no resource types",
+	"iot:GetIndexingConfiguration":     "no resource types (an account-and-Region setting)",
+	"iot:UpdateIndexingConfiguration":  "no resource types (an account-and-Region setting)",
 	"iot:ListRoleAliases":              "no resource types",
 	"iot:ListProvisioningTemplates":    "no resource types",
 	"iot:ListCACertificates":           "no resource types",
@@ -181,6 +183,7 @@ var (
 		"iot:AttachPolicy", "iot:DetachPolicy",
 		"iot:CreateThingType", "iot:UpdateThingType", "iot:DeprecateThingType", "iot:DeleteThingType",
 		"iot:CreateThingGroup", "iot:UpdateThingGroup", "iot:DeleteThingGroup",
+		"iot:CreateDynamicThingGroup", "iot:UpdateDynamicThingGroup", "iot:DeleteDynamicThingGroup",
 		"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup",
 		"iot:CreateBillingGroup", "iot:UpdateBillingGroup", "iot:DeleteBillingGroup",
 		"iot:AddThingToBillingGroup", "iot:RemoveThingFromBillingGroup",
@@ -224,6 +227,12 @@ func captureStatements(region, account string, shadows, sweep bool) []statement 
 		{Sid: "CaptureReadRegistry", Actions: read, Resources: iotResources(region, account, iotKinds...)},
 		// Looking up the data endpoint at cold start (awsclients.DataPlane).
 		{Sid: "FindDataEndpoint", Actions: []string{"iot:DescribeEndpoint"}, Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region)},
+	}
+	if shadows {
+		// Every capture but the re-check's (which reads a thing's attachments only)
+		// captures thing groups, and reads the Region's fleet indexing for a dynamic
+		// group's query (capture.Capturer.Indexing).
+		out = append(out, statement{Sid: "ReadIndexing", Actions: []string{"iot:GetIndexingConfiguration"}, Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region)})
 	}
 	if sweep {
 		out = append(out, statement{
@@ -274,9 +283,12 @@ func applyStatements(region, account string, roles []string) []statement {
 		},
 		// Registering a certificate or a CA certificate names none yet; listing child
 		// groups (group-tree deletes) and the things of a type (a type is only deleted
-		// when unused) has no resource types.
+		// when unused) has no resource types, nor has the Region's fleet indexing,
+		// which a dynamic group's apply raises to what its query needs (merged, never
+		// lowered).
 		{
-			Sid: "ConvergeUnscoped", Actions: []string{"iot:RegisterCertificateWithoutCA", "iot:RegisterCACertificate", "iot:ListThingGroups", "iot:ListThings"},
+			Sid: "ConvergeUnscoped", Actions: []string{"iot:RegisterCertificateWithoutCA", "iot:RegisterCACertificate", "iot:ListThingGroups", "iot:ListThings",
+				"iot:GetIndexingConfiguration", "iot:UpdateIndexingConfiguration"},
 			Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region),
 		},
 		{Sid: "FindDataEndpoint", Actions: []string{"iot:DescribeEndpoint"}, Resources: []pulumi.StringInput{anyResource}, Condition: inRegion(region)},

@@ -282,12 +282,16 @@ var (
 		// without the listing).
 		{iface: reflect.TypeFor[capture.BillingGroupReader](), service: "iot", resource: "iot", except: map[string]string{"ListBillingGroups": "sweep only"}},
 		{iface: reflect.TypeFor[capture.TagReader](), service: "iot", resource: "iot", except: map[string]string{"ListPolicies": "sweep only"}},
+		// A dynamic group's capture reads the Region's fleet indexing.
+		readsIndexing,
 	}
-	applyUses = []uses{
+	readsIndexing = uses{iface: reflect.TypeFor[replication.IndexingReader](), service: "iot", resource: "iot"}
+	applyUses     = []uses{
 		{iface: reflect.TypeFor[replication.IoT](), service: "iot", resource: "iot", except: reconcileOnly},
 		{iface: reflect.TypeFor[replication.Shadows](), service: "iot", resource: "iot"},
 		{iface: reflect.TypeFor[replication.BillingGroups](), service: "iot", resource: "iot"},
 		{iface: reflect.TypeFor[replication.Tagging](), service: "iot", resource: "iot"},
+		{iface: reflect.TypeFor[replication.DynamicGroups](), service: "iot", resource: "iot"},
 		// The applier reads items (state.Store.Get, state.View) and never writes them.
 		{iface: reflect.TypeFor[state.Table](), service: "dynamodb", resource: "state", only: []string{"GetItem"}},
 		{iface: reflect.TypeFor[applymark.Table](), service: "dynamodb", resource: "marks"},
@@ -314,7 +318,7 @@ var (
 			{iface: reflect.TypeFor[capture.BillingGroupReader](), service: "iot", resource: "iot"},
 			{iface: reflect.TypeFor[capture.TagReader](), service: "iot", resource: "iot"},
 			{iface: reflect.TypeFor[state.Scanner](), service: "dynamodb", resource: "state"},
-			recordsFailures, readsRetained, readsHeld, readsOnboarding,
+			recordsFailures, readsRetained, readsHeld, readsOnboarding, readsIndexing,
 		},
 		spec.FunctionApply: slices.Concat(applyUses, []uses{recordsFailures}),
 		spec.FunctionRedrive: slices.Concat(captureUses, applyUses, []uses{

@@ -52,8 +52,14 @@ func (a *Authorizer) justInTime(c broker.ClientInfo) error {
 		return nil
 	}
 	id := certID(c)
-	if status, known := jit.CertificateStatus(id); known && status != string(types.CertificateStatusPendingActivation) {
+	status, known := jit.CertificateStatus(id)
+	if known && status != string(types.CertificateStatusPendingActivation) {
 		return nil
+	}
+	// what names the certificate's state in the refusals
+	what := fmt.Sprintf("certificate %s is not registered in %s", id, a.region)
+	if known {
+		what = fmt.Sprintf("certificate %s is PENDING_ACTIVATION in %s", id, a.region)
 	}
 	ca, ok := jit.SigningCA(c.Certificate)
 	if !ok {
@@ -68,18 +74,18 @@ func (a *Authorizer) justInTime(c broker.ClientInfo) error {
 	if checkSNI {
 		switch {
 		case c.ServerName == "" && ca.Mode == string(types.CertificateModeSniOnly):
-			return refuse("certificate %s is not registered in %s and its CA %s is in SNI_ONLY mode: it registers just in time only with SNI (TLS server name)", id, a.region, ca.ID)
+			return refuse("%s and its CA %s is in SNI_ONLY mode: it registers just in time only with SNI (TLS server name)", what, ca.ID)
 		case c.ServerName == "" && !presented(c.Chain, ca.ID):
-			return refuse("certificate %s is not registered in %s and the client sent no SNI: without SNI it registers just in time only if it presents its CA's certificate (%s) with its own", id, a.region, ca.ID)
+			return refuse("%s and the client sent no SNI: without SNI it registers just in time only if it presents its CA's certificate (%s) with its own", what, ca.ID)
 		case c.ServerName != "" && !sniAllowed(names, c.ServerName):
-			return refuse("certificate %s is not registered in %s and SNI %q names neither %s's endpoint nor a configured domain", id, a.region, c.ServerName, a.region)
+			return refuse("%s and SNI %q names neither %s's endpoint nor a configured domain", what, c.ServerName, a.region)
 		}
 	}
 	if ca.Status != string(types.CACertificateStatusActive) {
-		return refuse("certificate %s is not registered in %s and its CA %s is %s: no just-in-time registration", id, a.region, ca.ID, ca.Status)
+		return refuse("%s and its CA %s is %s: no just-in-time registration", what, ca.ID, ca.Status)
 	}
 	if !ca.AutoRegistration {
-		return refuse("certificate %s is not registered in %s and its CA %s has auto-registration disabled", id, a.region, ca.ID)
+		return refuse("%s and its CA %s has auto-registration disabled", what, ca.ID)
 	}
 	if _, err := jit.AutoRegisterCertificate(c.Certificate, ca.ID); err != nil {
 		return refuse("certificate %s could not be registered just in time under CA %s: %v", id, ca.ID, err)

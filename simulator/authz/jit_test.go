@@ -268,11 +268,16 @@ func TestJITRefusals(t *testing.T) {
 
 	// A DEFAULT CA's device without SNI that presents its CA's certificate registers.
 	j := newJITEnv(t)
-	j.registerCA(j.ca, types.CertificateModeDefault, true, true, nil)
+	caID := j.registerCA(j.ca, types.CertificateModeDefault, true, true, nil)
 	dev := issue(t, j.ca, pkix.Name{CommonName: "dev-2"})
 	c := client("dev-2", dev.Leaf)
 	c.ServerName, c.Chain = "", []*x509.Certificate{j.ca.Cert()}
 	disconnected(t, j.auth.Connect(c), "JITR")
+	// Pending, it is refused once its CA is deactivated, and told so.
+	if _, err := j.reg.UpdateCACertificate(context.Background(), &iot.UpdateCACertificateInput{CertificateId: aws.String(caID), NewStatus: types.CACertificateStatusInactive}); err != nil {
+		t.Fatal(err)
+	}
+	check(t, j.auth.Connect(c), false, "certificate "+dev.ID+" is PENDING_ACTIVATION in "+region+" and its CA "+caID+" is INACTIVE")
 
 	// A certificate no registered CA signed is refused as unregistered, as before.
 	stranger := issue(t, newCA(t), pkix.Name{CommonName: "dev-3"})

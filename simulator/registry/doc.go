@@ -75,8 +75,7 @@
 //     type on CreateThing/UpdateThing is a ResourceNotFoundException, a
 //     deprecated one an InvalidRequestException.
 //   - Account settings (settings.go): the registry event types start on and one
-//     switched off (UpdateEventConfigurations) publishes nothing; the indexing mode
-//     is recorded; domain configurations are created, described and enabled or
+//     switched off (UpdateEventConfigurations) publishes nothing; domain configurations are created, described and enabled or
 //     disabled, and DomainEnabled tells the broker whether to serve a domain.
 //   - Role aliases, provisioning templates and CA certificates (credentials.go,
 //     templates.go, cacertificates.go) raise no registry events, as in AWS. A role
@@ -99,12 +98,23 @@
 //     API rate: it is AWS IoT's own step) and publishes
 //     $aws/events/certificates/registered/<caId>, whatever the event configurations
 //     say; JITPParameters gives a JITP template the certificate's parameters.
+//   - Fleet indexing (indexing.go): the full thing-indexing configuration (modes,
+//     named-shadow filter, custom fields; managed fields listed per mode) and
+//     thing-group indexing, validated as AWS documents; a Region starts with thing
+//     indexing REGISTRY. A change that would leave an existing dynamic group's query
+//     uncovered is refused. SearchIndex is not served.
+//   - Dynamic thing groups (dynamicgroups.go): created only when indexing covers the
+//     query (functions/fleetquery's subset of the query language), no parent, no
+//     AddThingToThingGroup; members are evaluated from the registry (and, wired by
+//     SetIndexSource, shadows and connections) on every read, so membership is
+//     immediate where AWS's is eventual; no membership events; a dynamic group does
+//     not count toward a thing's 10 groups.
 //
 // # Not modelled
 //
-// Dynamic thing groups, billing group quotas (unverified defaults, left unlimited),
+// Billing group quotas (unverified defaults, left unlimited),
 // tags on resources other than thing types, thing groups, billing groups and
-// policies, AWS-managed (aws:) tags, fleet indexing, a CA PEM passed to RegisterCertificate (only checked to have
+// policies, AWS-managed (aws:) tags, fleet-indexing search and aggregation, a CA PEM passed to RegisterCertificate (only checked to have
 // signed the device certificate, not to be registered), template intrinsic functions
 // beyond Ref, pre-provisioning hook invocation, the MQTT fleet
 // provisioning API, the credential provider's endpoint, certificate transfer, non-certificate principals and policy

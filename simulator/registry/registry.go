@@ -142,6 +142,9 @@ type Registry struct {
 	model  delivery.Model
 
 	settings settings
+	// index supplies shadows and connectivity to dynamic groups' queries
+	// (dynamicgroups.go); nil when not wired.
+	index IndexSource
 }
 
 // New returns an empty registry.
@@ -166,7 +169,7 @@ func New(opts Options) *Registry {
 		dataEndpoint:  opts.DataEndpoint,
 	}
 	r.deliv = delivery.New(r.model)
-	r.settings = settings{eventsOff: map[types.EventType]bool{}, indexing: types.ThingIndexingModeRegistry, domains: map[string]*domainConfiguration{}}
+	r.settings = settings{eventsOff: map[types.EventType]bool{}, indexing: defaultIndexing(), domains: map[string]*domainConfiguration{}}
 	if r.now == nil {
 		r.now = time.Now
 	}

@@ -19,7 +19,7 @@ import (
 type settings struct {
 	mu        sync.RWMutex
 	eventsOff map[types.EventType]bool
-	indexing  types.ThingIndexingMode
+	indexing  indexing // indexing.go
 	domains   map[string]*domainConfiguration
 }
 
@@ -97,38 +97,6 @@ func (r *Registry) UpdateEventConfigurations(ctx context.Context, in *iot.Update
 			r.settings.eventsOff[types.EventType(k)] = !c.Enabled
 		}
 		return &iot.UpdateEventConfigurationsOutput{}, nil
-	})
-}
-
-// GetIndexingConfiguration returns the thing-indexing mode, REGISTRY until
-// UpdateIndexingConfiguration changes it (as the stacks set it), and thing-group
-// indexing off. The mode is only recorded: fleet indexing is not modelled.
-func (r *Registry) GetIndexingConfiguration(ctx context.Context, in *iot.GetIndexingConfigurationInput, _ ...func(*iot.Options)) (*iot.GetIndexingConfigurationOutput, error) {
-	return call(ctx, r, "GetIndexingConfiguration", in, func(*iot.GetIndexingConfigurationInput) (*iot.GetIndexingConfigurationOutput, error) {
-		r.settings.mu.RLock()
-		defer r.settings.mu.RUnlock()
-		return &iot.GetIndexingConfigurationOutput{
-			ThingIndexingConfiguration:      &types.ThingIndexingConfiguration{ThingIndexingMode: r.settings.indexing},
-			ThingGroupIndexingConfiguration: &types.ThingGroupIndexingConfiguration{ThingGroupIndexingMode: types.ThingGroupIndexingModeOff},
-		}, nil
-	})
-}
-
-// UpdateIndexingConfiguration records the thing-indexing mode (an unknown mode is an
-// InvalidRequestException); thing-group settings are accepted and ignored.
-func (r *Registry) UpdateIndexingConfiguration(ctx context.Context, in *iot.UpdateIndexingConfigurationInput, _ ...func(*iot.Options)) (*iot.UpdateIndexingConfigurationOutput, error) {
-	return call(ctx, r, "UpdateIndexingConfiguration", in, func(in *iot.UpdateIndexingConfigurationInput) (*iot.UpdateIndexingConfigurationOutput, error) {
-		if in.ThingIndexingConfiguration == nil {
-			return &iot.UpdateIndexingConfigurationOutput{}, nil
-		}
-		mode := in.ThingIndexingConfiguration.ThingIndexingMode
-		if !slices.Contains(mode.Values(), mode) {
-			return nil, invalid("thingIndexingConfiguration.thingIndexingMode: %q is not one of %v", mode, mode.Values())
-		}
-		r.settings.mu.Lock()
-		defer r.settings.mu.Unlock()
-		r.settings.indexing = mode
-		return &iot.UpdateIndexingConfigurationOutput{}, nil
 	})
 }
 

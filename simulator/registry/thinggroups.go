@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ type thingGroup struct {
 	version       int64
 	created       time.Time
 	things        map[string]struct{}
+	dynamic       *dynamicGroup // nil for a static group (dynamicgroups.go)
 }
 
 // maxGroupDepth is AWS's limit on the depth of a thing group hierarchy.
@@ -102,7 +104,7 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if g := r.groups[name]; g != nil {
-			if g.parent == parentName && equalStringPtr(g.description, description) && sameAttributes(g.attrs, attrs) {
+			if g.dynamic == nil && g.parent == parentName && equalStringPtr(g.description, description) && sameAttributes(g.attrs, attrs) {
 				return &iot.CreateThingGroupOutput{ThingGroupArn: aws.String(g.arn), ThingGroupId: aws.String(g.id), ThingGroupName: aws.String(name)}, nil
 			}
 			return nil, alreadyExists(g.id, g.arn, "Thing group %s already exists with different properties", name)
@@ -111,6 +113,9 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 		if parentName != "" {
 			if parent = r.groups[parentName]; parent == nil {
 				return nil, unmodelled(groupNotFound(parentName))
+			}
+			if parent.dynamic != nil {
+				return nil, invalid("Thing group %s is a dynamic thing group and cannot be a parent", parentName)
 			}
 			if depth := len(r.ancestors(parent)) + 2; depth > maxGroupDepth {
 				return nil, invalid("Thing group hierarchy would be %d levels deep, the maximum is %d", depth, maxGroupDepth)
@@ -135,8 +140,8 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 	})
 }
 
-// DescribeThingGroup returns a static thing group with its properties,
-// parent chain and version.
+// DescribeThingGroup returns a thing group with its properties, parent chain
+// and version; a dynamic group's with its query, query version, index and status.
 func (r *Registry) DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, _ ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error) {
 	return call(ctx, r, "DescribeThingGroup", in, func(in *iot.DescribeThingGroupInput) (*iot.DescribeThingGroupOutput, error) {
 		if in.ThingGroupName == nil {
@@ -152,14 +157,20 @@ func (r *Registry) DescribeThingGroup(ctx context.Context, in *iot.DescribeThing
 		for _, a := range r.ancestors(g) {
 			meta.RootToParentThingGroups = append(meta.RootToParentThingGroups, types.GroupNameAndArn{GroupArn: aws.String(a.arn), GroupName: aws.String(a.name)})
 		}
-		return &iot.DescribeThingGroupOutput{
+		out := &iot.DescribeThingGroupOutput{
 			ThingGroupArn: aws.String(g.arn), ThingGroupId: aws.String(g.id), ThingGroupName: aws.String(g.name),
 			ThingGroupMetadata: meta, Version: g.version,
 			ThingGroupProperties: &types.ThingGroupProperties{
 				AttributePayload:      &types.AttributePayload{Attributes: copyMap(g.attrs)},
 				ThingGroupDescription: cloneString(g.description),
 			},
-		}, nil
+		}
+		if d := g.dynamic; d != nil {
+			// The query is evaluated on read, so the group is never BUILDING.
+			out.QueryString, out.QueryVersion, out.IndexName = aws.String(d.query), aws.String(d.queryVersion), aws.String(d.indexName)
+			out.Status = types.DynamicGroupStatusActive
+		}
+		return out, nil
 	})
 }
 
@@ -183,6 +194,9 @@ func (r *Registry) UpdateThingGroup(ctx context.Context, in *iot.UpdateThingGrou
 		g := r.groups[*in.ThingGroupName]
 		if g == nil {
 			return nil, groupNotFound(*in.ThingGroupName)
+		}
+		if g.dynamic != nil {
+			return nil, invalid("Thing group %s is a dynamic thing group: use UpdateDynamicThingGroup", g.name)
 		}
 		if in.ExpectedVersion != nil && *in.ExpectedVersion != g.version {
 			return nil, versionConflict("thing group", g.name, *in.ExpectedVersion, g.version)
@@ -221,6 +235,9 @@ func (r *Registry) DeleteThingGroup(ctx context.Context, in *iot.DeleteThingGrou
 		}
 		if in.ExpectedVersion != nil && *in.ExpectedVersion != g.version {
 			return nil, versionConflict("thing group", g.name, *in.ExpectedVersion, g.version)
+		}
+		if g.dynamic != nil {
+			return nil, invalid("Thing group %s is a dynamic thing group: use DeleteDynamicThingGroup", g.name)
 		}
 		if len(g.children) > 0 {
 			return nil, invalid("Cannot delete thing group %s because it has child groups", g.name)
@@ -353,6 +370,9 @@ func (r *Registry) AddThingToThingGroup(ctx context.Context, in *iot.AddThingToT
 		if err != nil {
 			return nil, err
 		}
+		if g.dynamic != nil {
+			return nil, invalid("Cannot add things to dynamic thing group %s: its query decides its members", g.name)
+		}
 		if _, ok := t.groups[g.name]; ok {
 			return &iot.AddThingToThingGroupOutput{}, nil
 		}
@@ -378,6 +398,9 @@ func (r *Registry) RemoveThingFromThingGroup(ctx context.Context, in *iot.Remove
 		if err != nil {
 			return nil, err
 		}
+		if g.dynamic != nil {
+			return nil, invalid("Cannot remove things from dynamic thing group %s: its query decides its members", g.name)
+		}
 		id, ok := t.groups[g.name]
 		if !ok {
 			return &iot.RemoveThingFromThingGroupOutput{}, nil
@@ -390,11 +413,13 @@ func (r *Registry) RemoveThingFromThingGroup(ctx context.Context, in *iot.Remove
 }
 
 // ListThingGroupsForThing lists the groups a thing is a direct member of, by
-// name.
+// name: its static groups and the dynamic groups whose query matches it.
 func (r *Registry) ListThingGroupsForThing(ctx context.Context, in *iot.ListThingGroupsForThingInput, _ ...func(*iot.Options)) (*iot.ListThingGroupsForThingOutput, error) {
 	return call(ctx, r, "ListThingGroupsForThing", in, func(in *iot.ListThingGroupsForThingInput) (*iot.ListThingGroupsForThingOutput, error) {
 		names, next, err := r.listPage("ListThingGroupsForThing", "ThingName", in.ThingName, in.NextToken, in.MaxResults,
-			r.thingNames(func(t *thing) []string { return sortedSet(t.groups) }))
+			r.thingNames(func(t *thing) []string {
+				return slices.Sorted(slices.Values(append(sortedSet(t.groups), r.dynamicGroupsOf(t)...)))
+			}))
 		if err != nil {
 			return nil, err
 		}
@@ -403,7 +428,8 @@ func (r *Registry) ListThingGroupsForThing(ctx context.Context, in *iot.ListThin
 }
 
 // ListThingsInThingGroup lists the names of a group's things, with Recursive
-// also those of its descendant groups (each name once), sorted.
+// also those of its descendant groups (each name once), sorted; a dynamic group's
+// are the things its query matches now.
 func (r *Registry) ListThingsInThingGroup(ctx context.Context, in *iot.ListThingsInThingGroupInput, _ ...func(*iot.Options)) (*iot.ListThingsInThingGroupOutput, error) {
 	return call(ctx, r, "ListThingsInThingGroup", in, func(in *iot.ListThingsInThingGroupInput) (*iot.ListThingsInThingGroupOutput, error) {
 		if in.ThingGroupName == nil {
@@ -420,6 +446,10 @@ func (r *Registry) ListThingsInThingGroup(ctx context.Context, in *iot.ListThing
 			return nil, groupNotFound(*in.ThingGroupName)
 		}
 		members := g.things
+		if g.dynamic != nil {
+			names, next := p.page("ListThingsInThingGroup", r.dynamicMembers(g), nil)
+			return &iot.ListThingsInThingGroupOutput{Things: nonNil(names), NextToken: next}, nil
+		}
 		if in.Recursive {
 			members = make(map[string]struct{}, len(g.things))
 			for _, n := range append(r.descendants(g), g.name) {
