@@ -93,25 +93,8 @@ func (r *Registry) CreateDynamicThingGroup(ctx context.Context, in *iot.CreateDy
 			return nil, err
 		}
 		name := *in.ThingGroupName
-		if err := validName("Thing group", name); err != nil {
-			return nil, err
-		}
-		var description *string
-		var payload map[string]string
-		if p := in.ThingGroupProperties; p != nil {
-			description = cloneString(p.ThingGroupDescription)
-			if p.AttributePayload != nil {
-				payload = p.AttributePayload.Attributes
-			}
-		}
-		if err := validateAttributes(payload); err != nil {
-			return nil, err
-		}
-		attrs := applyAttributes(nil, payload, false)
-		if err := checkAttributeLimits(attrs); err != nil {
-			return nil, err
-		}
-		if err := createTags(in.Tags); err != nil {
+		description, attrs, err := newGroupProperties(name, in.ThingGroupProperties, in.Tags)
+		if err != nil {
 			return nil, err
 		}
 		d, err := r.parseDynamic(in.QueryString, in.QueryVersion, in.IndexName)

@@ -78,28 +78,11 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 			return nil, required("CreateThingGroupInput", "ThingGroupName")
 		}
 		name := *in.ThingGroupName
-		if err := validName("Thing group", name); err != nil {
-			return nil, err
-		}
-		var description *string
-		var payload map[string]string
-		if p := in.ThingGroupProperties; p != nil {
-			description = cloneString(p.ThingGroupDescription)
-			if p.AttributePayload != nil {
-				payload = p.AttributePayload.Attributes
-			}
-		}
-		if err := validateAttributes(payload); err != nil {
-			return nil, err
-		}
-		attrs := applyAttributes(nil, payload, false)
-		if err := checkAttributeLimits(attrs); err != nil {
+		description, attrs, err := newGroupProperties(name, in.ThingGroupProperties, in.Tags)
+		if err != nil {
 			return nil, err
 		}
 		parentName := aws.ToString(in.ParentGroupName)
-		if err := createTags(in.Tags); err != nil {
-			return nil, err
-		}
 
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -138,6 +121,33 @@ func (r *Registry) CreateThingGroup(ctx context.Context, in *iot.CreateThingGrou
 		}
 		return &iot.CreateThingGroupOutput{ThingGroupArn: aws.String(g.arn), ThingGroupId: aws.String(g.id), ThingGroupName: aws.String(name)}, nil
 	})
+}
+
+// newGroupProperties checks a new group's name, properties and tags (static or
+// dynamic) and returns its description and attributes.
+func newGroupProperties(name string, p *types.ThingGroupProperties, tags []types.Tag) (*string, map[string]string, error) {
+	if err := validName("Thing group", name); err != nil {
+		return nil, nil, err
+	}
+	var description *string
+	var payload map[string]string
+	if p != nil {
+		description = cloneString(p.ThingGroupDescription)
+		if p.AttributePayload != nil {
+			payload = p.AttributePayload.Attributes
+		}
+	}
+	if err := validateAttributes(payload); err != nil {
+		return nil, nil, err
+	}
+	attrs := applyAttributes(nil, payload, false)
+	if err := checkAttributeLimits(attrs); err != nil {
+		return nil, nil, err
+	}
+	if err := createTags(tags); err != nil {
+		return nil, nil, err
+	}
+	return description, attrs, nil
 }
 
 // DescribeThingGroup returns a thing group with its properties, parent chain
