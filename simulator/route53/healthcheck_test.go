@@ -320,7 +320,9 @@ func TestHTTPPerCheckerFailures(t *testing.T) {
 func TestStartStop(t *testing.T) {
 	noLeak(t)
 	e := newEndpoint(t)
-	h, err := NewHealthCheck(CheckConfig{URL: e.srv.URL, Interval: tick, FailureThreshold: 1}, nil)
+	// A probe that timed out counts as a check the server may never have seen: the
+	// generous timeout keeps a loaded machine from timing any out (seen at load 25).
+	h, err := NewHealthCheck(CheckConfig{URL: e.srv.URL, Interval: tick, FailureThreshold: 1, Timeout: 2 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
