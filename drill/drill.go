@@ -373,6 +373,11 @@ type Report struct {
 	ChangesDuringOutage        int `json:"registry_changes_during_outage"`
 	ChangesRefusedDuringOutage int `json:"registry_changes_refused_during_outage"`
 
+	// DifferencesAfterProvisioning are the registry differences once the pipeline was
+	// idle after provisioning: attachments made after their thing's re-checks ended,
+	// which the drill's run of the capture sweep (hourly in the stacks) then replicated.
+	DifferencesAfterProvisioning int `json:"differences_after_provisioning"`
+
 	// RPO: what the secondary lacked while the primary was down.
 	ReplicationPendingAtFault int      `json:"replication_pending_at_fault"`
 	ReplicationLagAtFaultMS   float64  `json:"replication_lag_at_fault_ms"`

@@ -1,13 +1,20 @@
 package drill
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
+	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 )
 
@@ -187,5 +194,60 @@ func TestSimulatorBoundText(t *testing.T) {
 				t.Errorf("says %q:\n%s", tt.not, out)
 			}
 		})
+	}
+}
+
+// TestSweepAfterProvisioning: a certificate attached to a thing after its capture
+// (an attachment raises no event) leaves the secondary behind once the pipeline is
+// idle; the drill counts the difference and runs the capture sweep, after which the
+// Regions agree.
+func TestSweepAfterProvisioning(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	w, err := simulator.New(ctx, simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	cfg := DefaultConfig()
+	cfg.Devices = 2
+	d := &run{cfg: cfg, w: w, start: time.Now(), rep: &Report{}, replicated: map[string]bool{}, noSNI: map[string]bool{}}
+	if _, err := d.provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := w.CA.IssueDevice("late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := w.Primary.Registry
+	cert, err := reg.RegisterCertificate(ctx, &iot.RegisterCertificateInput{CertificatePem: aws.String(string(dev.CertPEM)),
+		CaCertificatePem: aws.String(string(w.CA.CertPEM())), Status: iottypes.CertificateStatusActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String(d.things[0]), Principal: cert.CertificateArn}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.sweepIfBehind(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d.rep.DifferencesAfterProvisioning == 0 {
+		t.Fatal("the late attachment made no difference: the test shows nothing")
+	}
+	diff, err := replication.Diff(ctx, w.Primary.Registry, w.Secondary.Registry, w.Primary.Name, w.Secondary.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diff) > 0 {
+		t.Errorf("after the sweep the Regions still differ: %v", diff)
+	}
+	if !strings.Contains(d.rep.Timeline[len(d.rep.Timeline)-1].Name, "capture sweep") {
+		t.Errorf("the sweep is not on the timeline: %v", d.rep.Timeline)
 	}
 }

@@ -73,6 +73,9 @@ type Mark struct {
 	// Applied is the Seq of the newest state item an apply converged the resource to
 	// (0: none recorded).
 	Applied int64
+	// AppliedAt is when (epoch ms) an apply last finished with the resource, whatever
+	// its outcome (0: none recorded).
+	AppliedAt int64
 }
 
 // Covers reports whether a change at epoch ms at happened during one of the applies.
@@ -130,6 +133,7 @@ func (m *Marks) EndApplied(ctx context.Context, key string, sp Span, seq int64) 
 	}
 	mk.Applied = max(mk.Applied, seq)
 	end := m.now().UnixMilli()
+	mk.AppliedAt = end
 	found := false
 	for i := range mk.Spans {
 		if mk.Spans[i].Start == sp.Start && mk.Spans[i].End == 0 {
@@ -143,16 +147,15 @@ func (m *Marks) EndApplied(ctx context.Context, key string, sp Span, seq int64) 
 }
 
 // SetApplied records that the apply converged the resource to the state item with Seq
-// seq, for a kind whose applies have no span (Marked is false).
+// seq, now, for a kind whose applies have no span (Marked is false). It writes even
+// when seq is not newer: the apply may have changed the resource again.
 func (m *Marks) SetApplied(ctx context.Context, key string, seq int64) error {
 	mk, _, err := m.Get(ctx, key)
 	if err != nil {
 		return err
 	}
-	if mk.Applied >= seq {
-		return nil
-	}
-	mk.Applied = seq
+	mk.Applied = max(mk.Applied, seq)
+	mk.AppliedAt = m.now().UnixMilli()
 	return m.put(ctx, key, mk)
 }
 
@@ -168,6 +171,9 @@ func (m *Marks) put(ctx context.Context, key string, mk Mark) error {
 	}
 	if mk.Applied > 0 {
 		item[spec.MarkAttrApplied] = &types.AttributeValueMemberN{Value: strconv.FormatInt(mk.Applied, 10)}
+	}
+	if mk.AppliedAt > 0 {
+		item[spec.MarkAttrAppliedAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(mk.AppliedAt, 10)}
 	}
 	_, err = m.Table.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(m.Name), Item: item})
 	if err != nil {
@@ -197,6 +203,11 @@ func (m *Marks) Get(ctx context.Context, key string) (Mark, bool, error) {
 	if a, ok := out.Item[spec.MarkAttrApplied].(*types.AttributeValueMemberN); ok {
 		if mk.Applied, err = strconv.ParseInt(a.Value, 10, 64); err != nil {
 			return Mark{}, false, fmt.Errorf("applymark: mark %s: %s %q is not an integer", key, spec.MarkAttrApplied, a.Value)
+		}
+	}
+	if a, ok := out.Item[spec.MarkAttrAppliedAt].(*types.AttributeValueMemberN); ok {
+		if mk.AppliedAt, err = strconv.ParseInt(a.Value, 10, 64); err != nil {
+			return Mark{}, false, fmt.Errorf("applymark: mark %s: %s %q is not an integer", key, spec.MarkAttrAppliedAt, a.Value)
 		}
 	}
 	return mk, true, nil

@@ -27,17 +27,25 @@ type Guard struct {
 }
 
 // ApplyPending reports whether this Region's apply has yet to converge cur, another
-// Region's item.
-func (g *Guard) ApplyPending(ctx context.Context, cur state.Item) (bool, error) {
+// Region's item, and when an apply last finished with the resource (zero if unknown,
+// and for the kinds that are not Tracked). A capture that read the resource before
+// that time may have read the apply half done even though it has converged since:
+// it must read again.
+func (g *Guard) ApplyPending(ctx context.Context, cur state.Item) (bool, time.Time, error) {
 	if !Tracked(cur.Kind) {
-		return g.Progress.ApplyPending(ctx)
+		pending, err := g.Progress.ApplyPending(ctx)
+		return pending, time.Time{}, err
 	}
 	mk, ok, err := g.Marks.Get(ctx, cur.Key())
 	if err != nil {
-		return false, err
+		return false, time.Time{}, err
+	}
+	var at time.Time
+	if mk.AppliedAt > 0 {
+		at = time.UnixMilli(mk.AppliedAt)
 	}
 	if ok && mk.Applied >= cur.Seq {
-		return false, nil
+		return false, at, nil
 	}
-	return g.Marks.now().Sub(time.UnixMilli(cur.CapturedAt)) < AppliedRetention, nil
+	return g.Marks.now().Sub(time.UnixMilli(cur.CapturedAt)) < AppliedRetention, at, nil
 }

@@ -25,11 +25,20 @@ func TestGuardWaitsForTheApplyOfTheItem(t *testing.T) {
 	g := &applymark.Guard{Marks: marks, Progress: &applymark.Progress{Table: table, Name: "marks", Region: "us-east-1", Now: clock}}
 	pending := func(it state.Item) bool {
 		t.Helper()
-		ok, err := g.ApplyPending(ctx, it)
+		ok, _, err := g.ApplyPending(ctx, it)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ok
+	}
+	// appliedAt is when the guard says an apply last finished with it.
+	appliedAt := func(it state.Item) time.Time {
+		t.Helper()
+		_, at, err := g.ApplyPending(ctx, it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
 	}
 	item := func(kind, name string, seq int64, captured time.Time) state.Item {
 		return state.Item{Kind: kind, Name: name, Origin: "eu-west-1", Seq: seq, CapturedAt: captured.UnixMilli()}
@@ -51,6 +60,9 @@ func TestGuardWaitsForTheApplyOfTheItem(t *testing.T) {
 	}
 	if pending(principals) {
 		t.Error("an applied item is still pending")
+	}
+	if at := appliedAt(principals); !at.Equal(now) {
+		t.Errorf("applied at %v, want the apply's end %v: a capture that read before it must read again", at, now)
 	}
 	if newer := item(spec.KindThingPrincipals, "t1", 101, now); !pending(newer) {
 		t.Error("a newer item than the one applied is not pending")
@@ -77,6 +89,14 @@ func TestGuardWaitsForTheApplyOfTheItem(t *testing.T) {
 	}
 	if pending(cert) {
 		t.Error("an applied certificate is still pending")
+	}
+	// An apply of the same item again changes the resource again: its time moves.
+	now = now.Add(time.Minute)
+	if err := marks.SetApplied(ctx, cert.Key(), 7); err != nil {
+		t.Fatal(err)
+	}
+	if at := appliedAt(cert); !at.Equal(now) {
+		t.Errorf("certificate applied at %v after its second apply, want %v", at, now)
 	}
 
 	if old := item(spec.KindThing, "t2", 5, now.Add(-applymark.AppliedRetention-time.Minute)); pending(old) {

@@ -72,8 +72,14 @@ type Capturer struct {
 // reads may be an apply half done (a thing created, its certificate not yet attached)
 // or the Region's state from before the item arrived, so capture does not write it
 // over the other Region's item (ErrApplyPending): loop-freedom.
+//
+// It also says when the apply last finished with the resource: a capture that read
+// before then read what may be the apply half done (its read began before the apply
+// ended, its write comes after), so it reads again. That compares two clocks of one
+// Region (the apply's and the capture's Lambdas), which AWS keeps in step to well
+// under a millisecond (Amazon Time Sync); the simulator has one.
 type ApplyProgress interface {
-	ApplyPending(ctx context.Context, cur state.Item) (bool, error)
+	ApplyPending(ctx context.Context, cur state.Item) (pending bool, appliedAt time.Time, err error)
 }
 
 // ErrApplyPending is the deferral of a capture whose content differs from another
@@ -98,8 +104,10 @@ func again[T any](f func() (T, error)) (T, error) {
 // be older than the apply: it must read the resource again.
 var errApplied = errors.New("capture: the apply finished while the capture waited; read again")
 
-// guard defers a write over another Region's item while this Region applies.
-func (c *Capturer) guard(ctx context.Context) func(cur state.Item) error {
+// guard defers a write over another Region's item while this Region applies, and
+// sends a capture that read at readAt, before the apply last finished with the
+// resource, back to read again (errApplied).
+func (c *Capturer) guard(ctx context.Context, readAt time.Time) func(cur state.Item) error {
 	if c.Applying == nil {
 		return nil
 	}
@@ -110,11 +118,13 @@ func (c *Capturer) guard(ctx context.Context) func(cur state.Item) error {
 		}
 		deadline := time.Now().Add(wait)
 		for waited := false; ; waited = true {
-			pending, err := c.Applying.ApplyPending(ctx, cur)
+			pending, appliedAt, err := c.Applying.ApplyPending(ctx, cur)
 			if err != nil {
 				return fmt.Errorf("capture: apply progress: %w", err)
 			}
-			if !pending && waited {
+			// Milliseconds on both sides: an apply that ended in the millisecond the
+			// read began counts as after it.
+			if !pending && (waited || appliedAt.UnixMilli() >= readAt.UnixMilli()) {
 				return errApplied
 			}
 			if !pending {
@@ -191,7 +201,7 @@ func (c *Capturer) stamp(it state.Item, readAt time.Time, changedAt time.Time) s
 }
 
 func (c *Capturer) put(ctx context.Context, res *Result, it state.Item, readAt, changedAt time.Time) error {
-	o, err := c.Store.PutGuarded(ctx, c.stamp(it, readAt, changedAt), c.guard(ctx))
+	o, err := c.Store.PutGuarded(ctx, c.stamp(it, readAt, changedAt), c.guard(ctx, readAt))
 	if err != nil {
 		return err
 	}
@@ -595,7 +605,7 @@ func (c *Capturer) shadowPut(ctx context.Context, kind, name string, order int64
 			return res, nil
 		}
 		if ok && stored.Origin != c.Region {
-			if g := c.guard(ctx); g != nil {
+			if g := c.guard(ctx, readAt); g != nil {
 				if err := g(stored); errors.Is(err, errApplied) {
 					continue // the document is this Region's own change; merge with the applied item
 				} else if err != nil {

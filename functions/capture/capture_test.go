@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -272,5 +273,79 @@ func TestRecheckOnlyForIncompleteThings(t *testing.T) {
 	}
 	if len(recs) != 1 || recs[0].ID != "capture#thing#late" || recs[0].Error != "RecheckThrottled" {
 		t.Errorf("error records %+v, want capture#thing#late RecheckThrottled", recs)
+	}
+}
+
+// applyAfterRead is a Region whose apply finishes converging another Region's thing
+// item just after the capture's first read: the read saw the apply half done.
+type applyAfterRead struct {
+	*registry.Registry
+	mu      sync.Mutex
+	reads   int
+	applied time.Time // zero until the apply has finished
+}
+
+func (a *applyAfterRead) DescribeThing(ctx context.Context, in *iot.DescribeThingInput, opts ...func(*iot.Options)) (*iot.DescribeThingOutput, error) {
+	out, err := a.Registry.DescribeThing(ctx, in, opts...)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.reads++; a.reads == 1 {
+		// The apply ends while this read's answer travels back: it writes the
+		// other Region's attributes and records that it has applied the item.
+		if _, err := a.Registry.UpdateThing(ctx, &iot.UpdateThingInput{ThingName: in.ThingName,
+			AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"v": "new"}}}); err != nil {
+			return nil, err
+		}
+		a.applied = time.Now().Add(time.Millisecond)
+	}
+	return out, err
+}
+
+func (a *applyAfterRead) ApplyPending(context.Context, state.Item) (bool, time.Time, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.applied.IsZero(), a.applied, nil
+}
+
+// TestCaptureThatReadBeforeTheApplyEndedReadsAgain: a capture whose read began before
+// this Region's apply finished converging another Region's item, and whose write comes
+// after, must not write what it read (the apply half done) over that item: it reads
+// again. Without the check the stale attributes replaced the other Region's item, and
+// its apply would have rolled the other Region back.
+func TestCaptureThatReadBeforeTheApplyEndedReadsAgain(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.reg.CreateThing(ctx, &iot.CreateThingInput{ThingName: aws.String("dev-1"),
+		AttributePayload: &iottypes.AttributePayload{Attributes: map[string]string{"v": "old"}}}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := state.NewItem(spec.KindThing, "dev-1", state.Thing{Attributes: map[string]string{"v": "new"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Origin, other.Seq, other.CapturedAt = "eu-west-1", time.Now().Add(-time.Second).UnixMicro(), time.Now().UnixMilli()
+	store := f.h.Capturer.Store
+	if _, err := store.Put(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	region := &applyAfterRead{Registry: f.reg}
+	c := f.h.Capturer
+	c.IoT, c.Applying = region, region
+	if _, err := c.Key(ctx, spec.StateKey(spec.KindThing, "dev-1")); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := store.Get(ctx, spec.KindThing, "dev-1")
+	if err != nil || !ok {
+		t.Fatalf("thing item: %v, %v", ok, err)
+	}
+	var body state.Thing
+	if err := got.Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if got.Origin != "eu-west-1" || body.Attributes["v"] != "new" {
+		t.Errorf("thing item from %s with attributes %v, want eu-west-1's {v: new} kept: the capture wrote its stale read", got.Origin, body.Attributes)
+	}
+	if region.reads < 2 {
+		t.Errorf("%d reads of the thing, want a second one after the apply ended", region.reads)
 	}
 }

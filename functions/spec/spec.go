@@ -72,7 +72,11 @@ const (
 	// MarkAttrApplied is the Seq of the newest state item the Region's apply has
 	// converged the resource to (number): the capture's loop-freedom guard reads it.
 	MarkAttrApplied = "applied"
-	MarkAttrExpires = "expires"
+	// MarkAttrAppliedAt is when (epoch ms) the Region's apply last finished changing
+	// the resource (number): a capture that read before it may have read the apply
+	// half done.
+	MarkAttrAppliedAt = "appliedAt"
+	MarkAttrExpires   = "expires"
 	// MarkAttrHeld is, on a "held#<state key>" mark, the ref ("<origin>/<seq>") of
 	// the other Region's retained-message item this Region's apply last converged the
 	// topic to (applymark.Held).
