@@ -68,11 +68,10 @@ var DefaultRates = map[string]float64{
 	"ListThingsInThingGroup":    25,
 	"AddThingToThingGroup":      100,
 	"RemoveThingFromThingGroup": 100,
-	// Dynamic thing groups and fleet indexing: the AWS General Reference lists
-	// CreateDynamicThingGroup, UpdateDynamicThingGroup and DeleteDynamicThingGroup
-	// at 5 TPS; GetIndexingConfiguration and UpdateIndexingConfiguration have no
-	// published default here, so sync keeps them at 1 (each is called once per
-	// dynamic group at most, and the configuration is read once per sync).
+	// Dynamic thing groups and fleet indexing: defaults not verified against the AWS
+	// General Reference; kept low (5 TPS for the dynamic-group writes, 1 for the
+	// indexing configuration, which sync reads once and writes at most once per
+	// dynamic group) until they are. --rate overrides them.
 	"CreateDynamicThingGroup":     5,
 	"UpdateDynamicThingGroup":     5,
 	"DeleteDynamicThingGroup":     5,
