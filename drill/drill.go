@@ -23,6 +23,7 @@ import (
 	"github.com/iot-dr/iot-dr/simulator"
 	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
+	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
 // Scenario is one drill.
@@ -449,6 +450,9 @@ type run struct {
 	// secondaryChanges every change made there, to look for in the primary.
 	newInSecondary   []fleet.Device
 	secondaryChanges []secondaryChange
+	// factory is the CA of the devices that onboard by just-in-time provisioning
+	// (setUpJITP); nil until it is registered.
+	factory *pki.CA
 	// caughtUpAt is when the pipeline had applied its backlog after the restore.
 	caughtUpAt time.Time
 	// baseline is when the health checks are judged from (zero: the start).

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"time"
@@ -16,8 +17,10 @@ import (
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
+	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
+	"github.com/iot-dr/iot-dr/simulator/pki"
 )
 
 // The failback half of every scenario: while the fleet is failed over, operators and
@@ -140,6 +143,7 @@ func (d *run) changesInSecondary(ctx context.Context) {
 			d.things = append(d.things, name)
 		}
 	}
+	d.onboardByJITP(ctx)
 	err := retryThrottled(ctx, func() error {
 		_, err := s.Registry.DeleteThing(ctx, &iot.DeleteThingInput{ThingName: aws.String(retiredThing)})
 		return err
@@ -153,6 +157,113 @@ func (d *run) changesInSecondary(ctx context.Context) {
 		return false, "still there", err
 	})
 	d.phase("changes made in %s while failed over: %d (%d new devices)", s.Name, d.rep.ChangesMadeInSecondary, len(d.newInSecondary))
+}
+
+// jitpTemplateName names the drill's just-in-time provisioning template.
+const jitpTemplateName = "iotdr-drill-jitp"
+
+// setUpJITP sets up just-in-time provisioning in the primary before the fleet is
+// provisioned (a factory CA with auto-registration and a JITP template), and sweeps
+// the primary so that both reach the secondary: neither raises a registry event, and
+// the sweep of a registry still empty costs nothing.
+func (d *run) setUpJITP(ctx context.Context) error {
+	ca, err := pki.NewCA("iot-dr drill factory CA")
+	if err != nil {
+		return err
+	}
+	role := "arn:aws:iam::" + d.w.Options().AccountID + ":role/iotdr-drill-provisioning"
+	id, err := simulator.SetUpJITP(ctx, d.w.Primary, ca, jitpTemplateName, role)
+	if err != nil {
+		return err
+	}
+	if _, err := d.w.Sweep(ctx, d.w.Primary); err != nil {
+		return err
+	}
+	if err := d.settle(ctx); err != nil {
+		return err
+	}
+	if _, ok := d.w.Secondary.Registry.RegisteredCA(id); !ok {
+		return fmt.Errorf("the factory CA %s set up for JITP in %s did not reach %s", id, d.w.Primary.Name, d.w.Secondary.Name)
+	}
+	d.factory = ca
+	d.phase("just-in-time provisioning set up in %s (template %s, factory CA), carried to %s by the sweep",
+		d.w.Primary.Name, jitpTemplateName, d.w.Secondary.Name)
+	return nil
+}
+
+// onboardByJITP onboards new devices in the secondary while failed over as a factory's
+// devices do: certificates the factory CA signed, which no Region has seen, connect
+// (DNS sends them to the secondary, with SNI: the CA is SNI_ONLY there); the first
+// connection runs the JITP template and is closed, the retry connects. Each is a change
+// made in the secondary that failback must carry home, and a device the primary must
+// accept afterwards.
+func (d *run) onboardByJITP(ctx context.Context) {
+	if d.factory == nil {
+		return
+	}
+	s := d.w.Secondary.Name
+	var devs []fleet.Device
+	for i := range d.cfg.newDevices() {
+		name := fmt.Sprintf("jitp-device-%04d", i)
+		cert, err := d.factory.IssueDeviceFor(pkix.Name{CommonName: name, Country: []string{"NL"}})
+		if err != nil {
+			d.fail("issue %s's certificate: %v", name, err)
+			return
+		}
+		devs = append(devs, fleet.Device{Thing: name, Cert: cert})
+	}
+	opts := d.fleetOptions(len(devs))
+	opts.StartSpread = 0
+	f, err := fleet.Start(ctx, devs, opts)
+	if err != nil {
+		d.fail("start the devices onboarding by JITP in %s: %v", s, err)
+		return
+	}
+	defer f.Stop()
+	wctx, cancel := context.WithTimeout(ctx, d.waitLimit())
+	defer cancel()
+	_ = f.Wait(wctx, func() bool {
+		for _, dev := range devs {
+			if !publishedIn(f, dev.Thing, s) {
+				return false
+			}
+		}
+		return true
+	})
+	onboarded := 0
+	for _, dev := range devs {
+		if !publishedIn(f, dev.Thing, s) {
+			d.fail("device %s did not onboard by JITP in %s (its connects were refused: %v)", dev.Thing, s, connectRefusals(d.w.Secondary, dev.Thing))
+			continue
+		}
+		onboarded++
+		name := dev.Thing
+		d.record(1, fmt.Sprintf("device %s onboarded by JITP (thing, certificate, device policy)", name), func(ctx context.Context) (bool, string, error) {
+			out, err := d.w.Primary.Registry.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
+			var nf *iottypes.ResourceNotFoundException
+			if errors.As(err, &nf) {
+				return false, "no such thing", nil
+			}
+			if err != nil {
+				return false, "", err
+			}
+			return len(out.Principals) > 0, fmt.Sprintf("%d certificates attached", len(out.Principals)), nil
+		})
+		d.newInSecondary = append(d.newInSecondary, dev)
+		d.things = append(d.things, name)
+	}
+	d.phase("devices onboarded by JITP in %s: %d of %d", s, onboarded, len(devs))
+}
+
+// connectRefusals are the reasons r's broker gave client's CONNECTs.
+func connectRefusals(r *simulator.Region, client string) []string {
+	var out []string
+	for _, x := range r.Broker.Refusals() {
+		if x.ClientID == client && x.Action == broker.ActionConnect {
+			out = append(out, x.Reason)
+		}
+	}
+	return out
 }
 
 // recordOne counts one change made in the secondary (err nil) or fails the drill.

@@ -27,6 +27,9 @@ import (
 // failoverDrill is every scenario's script; the scenario supplies the fault.
 func (d *run) failoverDrill(ctx context.Context) error {
 	c := d.cfg
+	if err := d.setUpJITP(ctx); err != nil {
+		return err
+	}
 	devices, err := d.provision(ctx)
 	if err != nil {
 		return err

@@ -21,15 +21,8 @@ import (
 	"github.com/iot-dr/iot-dr/simulator/registry"
 )
 
-// jitpTemplate is a JITP template as AWS's example has it: the thing named by the
-// certificate's common name with its country as an attribute, the certificate
-// activated, the device policy attached.
-const jitpTemplate = `{"Parameters":{"AWS::IoT::Certificate::CommonName":{"Type":"String"},"AWS::IoT::Certificate::Country":{"Type":"String"},` +
-	`"AWS::IoT::Certificate::Id":{"Type":"String"}},"Resources":{` +
-	`"thing":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Ref":"AWS::IoT::Certificate::CommonName"},` +
-	`"AttributePayload":{"onboarded":"by-jitp","country":{"Ref":"AWS::IoT::Certificate::Country"}}}},` +
-	`"certificate":{"Type":"AWS::IoT::Certificate","Properties":{"CertificateId":{"Ref":"AWS::IoT::Certificate::Id"},"Status":"ACTIVE"}},` +
-	`"policy":{"Type":"AWS::IoT::Policy","Properties":{"PolicyName":"` + spec.DevicePolicyName + `"}}}}`
+// jitpTemplate is the simulator's example JITP template.
+const jitpTemplate = simulator.JITPTemplate
 
 // startDevice starts one device pinned to the Region at ip; the caller waits on it.
 func startDevice(ctx context.Context, t testing.TB, w *simulator.World, ip string, d fleet.Device) *fleet.Fleet {

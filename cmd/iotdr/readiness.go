@@ -36,7 +36,9 @@ flags:
 
 // newReadinessAWS builds the AWS clients of one Region; tests replace it.
 var newReadinessAWS = func(ctx context.Context, region, profile, endpoint string) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+	// Read-only calls, a few per check: retried past throttling (the indexing
+	// configuration's quota is a call a second) rather than failing the check.
+	opts := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(8)}
 	if endpoint != "" {
 		opts = append(opts, config.WithBaseEndpoint(endpoint))
 	}
