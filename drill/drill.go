@@ -391,13 +391,17 @@ type Report struct {
 	// lacks after catching up, the conflicts the pipeline recorded, how long the
 	// catch-up took from the restore, and the devices provisioned in the secondary
 	// that the primary refused after failback.
-	ChangesMadeInSecondary      int       `json:"changes_made_in_secondary"`
-	ChangesLostOnFailback       int       `json:"changes_lost_on_failback"`
-	LostOnFailback              []string  `json:"lost_on_failback_examples,omitempty"`
-	Conflicts                   int       `json:"conflicts"`
-	FailbackCatchUpS            float64   `json:"failback_catch_up_s"`
-	DevicesRefusedAfterFailback int       `json:"devices_refused_after_failback"`
-	RefusedAfterFailback        []Refusal `json:"refused_after_failback,omitempty"`
+	ChangesMadeInSecondary      int      `json:"changes_made_in_secondary"`
+	ChangesLostOnFailback       int      `json:"changes_lost_on_failback"`
+	LostOnFailback              []string `json:"lost_on_failback_examples,omitempty"`
+	Conflicts                   int      `json:"conflicts"`
+	FailbackCatchUpS            float64  `json:"failback_catch_up_s"`
+	DevicesRefusedAfterFailback int      `json:"devices_refused_after_failback"`
+	// DevicesOnboardedByJITP are the new devices that onboarded in the secondary by
+	// just-in-time provisioning while failed over (their certificates signed by a
+	// factory CA the primary's sweep carried there); each is also a change made there.
+	DevicesOnboardedByJITP int       `json:"devices_onboarded_by_jitp"`
+	RefusedAfterFailback   []Refusal `json:"refused_after_failback,omitempty"`
 	// EchoWrites are the state-table writes of the whole drill in which a Region's
 	// capture wrote back, unchanged, an item that came from the other Region (the echo
 	// of an apply): they fail the drill. DuplicateCaptureWrites are a Region's captures
@@ -453,6 +457,9 @@ type run struct {
 	// factory is the CA of the devices that onboard by just-in-time provisioning
 	// (setUpJITP); nil until it is registered.
 	factory *pki.CA
+	// justInTime are the devices that onboarded by JITP: their first connection is
+	// closed by design, which is no refusal.
+	justInTime map[string]bool
 	// caughtUpAt is when the pipeline had applied its backlog after the restore.
 	caughtUpAt time.Time
 	// baseline is when the health checks are judged from (zero: the start).

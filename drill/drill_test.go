@@ -101,14 +101,18 @@ func TestFailbackHalf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2 things x (shadow + attribute), 1 new device, 1 deletion.
-	if want := 2*2 + 1 + 1; rep.ChangesMadeInSecondary != want {
+	// 2 things x (shadow + attribute), 1 new device, 1 device onboarded by JITP, 1
+	// deletion.
+	if want := 2*2 + 1 + 1 + 1; rep.ChangesMadeInSecondary != want {
 		t.Errorf("changes made in the secondary = %d, want %d; failures %v", rep.ChangesMadeInSecondary, want, rep.Failures)
 	}
 	// Both Regions capture and apply: nothing made in the secondary is lost, and the
 	// device provisioned there is accepted by the primary.
 	if rep.ChangesLostOnFailback != 0 || len(rep.LostOnFailback) != 0 {
 		t.Errorf("changes lost on failback = %d of %d (e.g. %v); want 0", rep.ChangesLostOnFailback, rep.ChangesMadeInSecondary, rep.LostOnFailback)
+	}
+	if rep.DevicesOnboardedByJITP != 1 {
+		t.Errorf("%d devices onboarded by JITP in the secondary, want 1", rep.DevicesOnboardedByJITP)
 	}
 	if rep.DevicesRefusedAfterFailback != 0 {
 		t.Errorf("devices refused after failback = %d: %v", rep.DevicesRefusedAfterFailback, rep.RefusedAfterFailback)

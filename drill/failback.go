@@ -238,6 +238,10 @@ func (d *run) onboardByJITP(ctx context.Context) {
 		}
 		onboarded++
 		name := dev.Thing
+		if d.justInTime == nil {
+			d.justInTime = map[string]bool{}
+		}
+		d.justInTime[name] = true
 		d.record(1, fmt.Sprintf("device %s onboarded by JITP (thing, certificate, device policy)", name), func(ctx context.Context) (bool, string, error) {
 			out, err := d.w.Primary.Registry.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
 			var nf *iottypes.ResourceNotFoundException
@@ -252,6 +256,7 @@ func (d *run) onboardByJITP(ctx context.Context) {
 		d.newInSecondary = append(d.newInSecondary, dev)
 		d.things = append(d.things, name)
 	}
+	d.rep.DevicesOnboardedByJITP = onboarded
 	d.phase("devices onboarded by JITP in %s: %d of %d", s, onboarded, len(devs))
 }
 

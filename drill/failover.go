@@ -668,7 +668,7 @@ func (d *run) refusals(t0 time.Time) {
 	seen := map[string]bool{}
 	noSNI, example := 0, ""
 	for _, r := range d.w.Secondary.Broker.Refusals() {
-		if r.Time.Before(t0) || r.Throttled || seen[r.ClientID] {
+		if r.Time.Before(t0) || r.Throttled || seen[r.ClientID] || d.justInTime[r.ClientID] {
 			continue
 		}
 		seen[r.ClientID] = true

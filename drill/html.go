@@ -180,6 +180,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 <tr><td>of them lost on failback (not in the primary after catch-up)</td><td>{{.R.ChangesLostOnFailback}}</td></tr>
 <tr><td>conflicts (same resource changed in both Regions)</td><td>{{.R.Conflicts}}</td></tr>
 <tr><td>catch-up (primary applied its backlog, from the restore)</td><td>{{printf "%.3f" .R.FailbackCatchUpS}}s</td></tr>
+<tr><td>devices onboarded by JITP in the secondary</td><td>{{.R.DevicesOnboardedByJITP}}</td></tr>
 <tr><td>devices provisioned in the secondary refused by the primary</td><td>{{.R.DevicesRefusedAfterFailback}}</td></tr>
 <tr><td>state-table writes: echoes of an apply / duplicate captures</td><td>{{.R.EchoWrites}} / {{.R.DuplicateCaptureWrites}}</td></tr>
 </table>

@@ -67,6 +67,7 @@ func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintf(tw, "  of them lost on failback (not in the primary after catch-up)\t%d\n", r.ChangesLostOnFailback)
 	fmt.Fprintf(tw, "  conflicts (same resource changed in both Regions)\t%d\n", r.Conflicts)
 	fmt.Fprintf(tw, "  catch-up (primary applied its backlog)\t%.3fs\n", r.FailbackCatchUpS)
+	fmt.Fprintf(tw, "  devices onboarded by JITP in the secondary\t%d\n", r.DevicesOnboardedByJITP)
 	fmt.Fprintf(tw, "  devices provisioned in the secondary refused by the primary\t%d\n", r.DevicesRefusedAfterFailback)
 	fmt.Fprintf(tw, "  state-table writes: echoes of an apply / duplicate captures\t%d / %d\n", r.EchoWrites, r.DuplicateCaptureWrites)
 	fmt.Fprintln(tw, "RPO (at the fault)")
