@@ -33,9 +33,10 @@ func TestDrillJSONReport(t *testing.T) {
 		}
 	}
 	// Failed over, the drill changes the secondary: 10 things x (shadow + attribute), one
-	// new device, one deleted thing. What the primary lacks after failback fails it.
-	if rep["changes_made_in_secondary"] != float64(22) {
-		t.Errorf("changes made in the secondary = %v, want 22", rep["changes_made_in_secondary"])
+	// new device, one device onboarded by JITP, one deleted thing. What the primary
+	// lacks after failback fails it.
+	if rep["changes_made_in_secondary"] != float64(23) || rep["devices_onboarded_by_jitp"] != float64(1) {
+		t.Errorf("changes made in the secondary = %v (%v onboarded by JITP), want 23 (1)", rep["changes_made_in_secondary"], rep["devices_onboarded_by_jitp"])
 	}
 	if code != exitOK || rep["changes_lost_on_failback"] != float64(0) || rep["devices_refused_after_failback"] != float64(0) {
 		t.Fatalf("exit %d, want %d (failback lost %v changes, refused %v devices); stderr:\n%s\nstdout:\n%s", code, exitOK,
