@@ -107,6 +107,13 @@ func (m *Marks) Begin(ctx context.Context, key string) (Span, error) {
 	sp := Span{Start: now.UnixMilli()}
 	var keep []Span
 	for _, old := range mk.Spans {
+		if limit := max(spec.ApplyTimeout, spec.RedriveTimeout); old.End == 0 && old.Start < now.Add(-limit).UnixMilli() {
+			// Still running past the applying functions' timeouts: the apply crashed or
+			// timed out, and made its changes before then. Left open it would cover
+			// every later change to the resource, which the capture would then skip as
+			// the apply's own.
+			old.End = old.Start + limit.Milliseconds()
+		}
 		if old.End == 0 || old.End >= now.Add(-Retention).UnixMilli() {
 			keep = append(keep, old)
 		}

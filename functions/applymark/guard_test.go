@@ -106,3 +106,45 @@ func TestGuardWaitsForTheApplyOfTheItem(t *testing.T) {
 		t.Error("a shadow is pending while no apply batch runs")
 	}
 }
+
+// TestCrashedApplyStopsCoveringChanges: an apply that never closed its span (the
+// function crashed or timed out) covers the resource's changes only until the
+// applying functions' timeout; after that, a change made in the Region is its own
+// again, and the capture must not skip it as the apply's.
+func TestCrashedApplyStopsCoveringChanges(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	mt := spec.MarkTable()
+	table := dynamo.NewTable("us-east-1", "123456789012", dynamo.Schema{Name: "marks", HashKey: mt.HashKey, TTLAttribute: mt.TTLAttribute})
+	marks := &applymark.Marks{Table: table, Name: "marks", Now: func() time.Time { return now }}
+	key := spec.StateKey(spec.KindThing, "t1")
+	if _, err := marks.Begin(ctx, key); err != nil { // never ended
+		t.Fatal(err)
+	}
+	covered := func(at time.Time) bool {
+		t.Helper()
+		ok, err := marks.Covered(ctx, at.UnixMilli(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !covered(now.Add(time.Second)) {
+		t.Fatal("a running apply does not cover a change made while it runs")
+	}
+	limit := max(spec.ApplyTimeout, spec.RedriveTimeout)
+	now = now.Add(limit + time.Minute)
+	sp, err := marks.Begin(ctx, key) // the retry
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := marks.End(ctx, key, sp); err != nil {
+		t.Fatal(err)
+	}
+	if at := now.Add(time.Second); covered(at) {
+		t.Errorf("a change %v after the crashed apply began is still covered by it", at.Sub(now.Add(-limit-time.Minute)))
+	}
+	if !covered(now.Add(-limit - time.Minute).Add(time.Second)) {
+		t.Error("a change made while the crashed apply ran is no longer covered")
+	}
+}

@@ -1,5 +1,7 @@
 package spec
 
+import "time"
+
 // Function names: one folder under functions/cmd per Lambda, deployed with this name
 // prefixed by the stack's resource prefix.
 const (
@@ -29,6 +31,14 @@ var FunctionMemoryMB = map[string]int{
 	FunctionCapture: 256, FunctionRecheck: 256, FunctionSweep: 512,
 	FunctionApply: 512, FunctionRedrive: 512, FunctionHealthProbe: 512,
 }
+
+// ApplyTimeout and RedriveTimeout are the timeouts of the two functions that apply,
+// as the stacks deploy them: an apply of a resource still marked running after the
+// longer of them has crashed or timed out (applymark).
+const (
+	ApplyTimeout   = 300 * time.Second
+	RedriveTimeout = 900 * time.Second
+)
 
 // Environment variables the stacks set and the mains read. Handlers never read them.
 const (

@@ -28,7 +28,7 @@ func (p *Pipeline) newApply(ctx *pulumi.Context, s *settings, args pipelineArgs,
 	}
 	apply, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionApply, Description: "iot-dr: converge this Region to the state table's replica",
-		Code: args.Code[spec.FunctionApply], Timeout: 300, MemoryMB: spec.FunctionMemoryMB[spec.FunctionApply],
+		Code: args.Code[spec.FunctionApply], Timeout: int(spec.ApplyTimeout.Seconds()), MemoryMB: spec.FunctionMemoryMB[spec.FunctionApply],
 		Env: p.env(s, pulumi.StringMap{spec.EnvMetricNamespace: pulumi.String(s.MetricNamespace)}),
 		Statements: append(applyStatements(region, args.Account, s.OnboardingRoles),
 			// Lambda's stream poller reads the stream with the function's own role.

@@ -52,7 +52,7 @@ func (p *Pipeline) newRedrive(ctx *pulumi.Context, s *settings, args pipelineArg
 	stmts = append(stmts, statement{Sid: "RedriveState", Actions: state, Resources: []pulumi.StringInput{p.StateTableArn}})
 	redrive, err := p.addFunction(ctx, s, functionArgs{
 		Name: spec.FunctionRedrive, Description: "iot-dr: re-run what the error table holds",
-		Code: args.Code[spec.FunctionRedrive], Timeout: 900, MemoryMB: spec.FunctionMemoryMB[spec.FunctionRedrive],
+		Code: args.Code[spec.FunctionRedrive], Timeout: int(spec.RedriveTimeout.Seconds()), MemoryMB: spec.FunctionMemoryMB[spec.FunctionRedrive],
 		Env: p.env(s, env), Statements: stmts,
 	}, child)
 	if err != nil {
