@@ -127,17 +127,7 @@ func (d *run) changesInSecondary(ctx context.Context) {
 			dev, err = d.provisionIn(ctx, s, name, i)
 			return err
 		})
-		d.recordOne(err, fmt.Sprintf("device %s provisioned (thing, certificate, device policy)", name), func(ctx context.Context) (bool, string, error) {
-			out, err := d.w.Primary.Registry.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
-			var nf *iottypes.ResourceNotFoundException
-			if errors.As(err, &nf) {
-				return false, "no such thing", nil
-			}
-			if err != nil {
-				return false, "", err
-			}
-			return len(out.Principals) > 0, fmt.Sprintf("%d certificates attached", len(out.Principals)), nil
-		})
+		d.recordOne(err, fmt.Sprintf("device %s provisioned (thing, certificate, device policy)", name), d.deviceInPrimary(name))
 		if err == nil {
 			d.newInSecondary = append(d.newInSecondary, dev)
 			d.things = append(d.things, name)
@@ -242,17 +232,7 @@ func (d *run) onboardByJITP(ctx context.Context) {
 			d.justInTime = map[string]bool{}
 		}
 		d.justInTime[name] = true
-		d.record(1, fmt.Sprintf("device %s onboarded by JITP (thing, certificate, device policy)", name), func(ctx context.Context) (bool, string, error) {
-			out, err := d.w.Primary.Registry.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
-			var nf *iottypes.ResourceNotFoundException
-			if errors.As(err, &nf) {
-				return false, "no such thing", nil
-			}
-			if err != nil {
-				return false, "", err
-			}
-			return len(out.Principals) > 0, fmt.Sprintf("%d certificates attached", len(out.Principals)), nil
-		})
+		d.record(1, fmt.Sprintf("device %s onboarded by JITP (thing, certificate, device policy)", name), d.deviceInPrimary(name))
 		d.newInSecondary = append(d.newInSecondary, dev)
 		d.things = append(d.things, name)
 	}
@@ -269,6 +249,22 @@ func connectRefusals(r *simulator.Region, client string) []string {
 		}
 	}
 	return out
+}
+
+// deviceInPrimary reports whether the primary has the new device name: its thing, with
+// a certificate attached.
+func (d *run) deviceInPrimary(name string) func(context.Context) (bool, string, error) {
+	return func(ctx context.Context) (bool, string, error) {
+		out, err := d.w.Primary.Registry.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String(name)})
+		var nf *iottypes.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return false, "no such thing", nil
+		}
+		if err != nil {
+			return false, "", err
+		}
+		return len(out.Principals) > 0, fmt.Sprintf("%d certificates attached", len(out.Principals)), nil
+	}
 }
 
 // recordOne counts one change made in the secondary (err nil) or fails the drill.
