@@ -17,7 +17,6 @@ import (
 	"github.com/iot-dr/iot-dr/functions/replication"
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
-	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/dynamo"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
 	"github.com/iot-dr/iot-dr/simulator/pki"
@@ -223,7 +222,7 @@ func (d *run) onboardByJITP(ctx context.Context) {
 	onboarded := 0
 	for _, dev := range devs {
 		if !publishedIn(f, dev.Thing, s) {
-			d.fail("device %s did not onboard by JITP in %s (its connects were refused: %v)", dev.Thing, s, connectRefusals(d.w.Secondary, dev.Thing))
+			d.fail("device %s did not onboard by JITP in %s (its connects were refused: %v)", dev.Thing, s, d.w.Secondary.Broker.ConnectRefusals(dev.Thing))
 			continue
 		}
 		onboarded++
@@ -238,17 +237,6 @@ func (d *run) onboardByJITP(ctx context.Context) {
 	}
 	d.rep.DevicesOnboardedByJITP = onboarded
 	d.phase("devices onboarded by JITP in %s: %d of %d", s, onboarded, len(devs))
-}
-
-// connectRefusals are the reasons r's broker gave client's CONNECTs.
-func connectRefusals(r *simulator.Region, client string) []string {
-	var out []string
-	for _, x := range r.Broker.Refusals() {
-		if x.ClientID == client && x.Action == broker.ActionConnect {
-			out = append(out, x.Reason)
-		}
-	}
-	return out
 }
 
 // deviceInPrimary reports whether the primary has the new device name: its thing, with

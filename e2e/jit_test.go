@@ -15,7 +15,6 @@ import (
 
 	"github.com/iot-dr/iot-dr/functions/spec"
 	"github.com/iot-dr/iot-dr/simulator"
-	"github.com/iot-dr/iot-dr/simulator/broker"
 	"github.com/iot-dr/iot-dr/simulator/fleet"
 	"github.com/iot-dr/iot-dr/simulator/pki"
 	"github.com/iot-dr/iot-dr/simulator/registry"
@@ -37,17 +36,6 @@ func startDevice(ctx context.Context, t testing.TB, w *simulator.World, ip strin
 	}
 	t.Cleanup(f.Stop)
 	return f
-}
-
-// connectRefusals returns the reasons r's broker gave client for its CONNECTs.
-func connectRefusals(r *simulator.Region, client string) []string {
-	var out []string
-	for _, x := range r.Broker.Refusals() {
-		if x.ClientID == client && x.Action == broker.ActionConnect {
-			out = append(out, x.Reason)
-		}
-	}
-	return out
 }
 
 func anyContains(reasons []string, want string) bool {
@@ -92,10 +80,10 @@ func TestDevicesOnboardByJITPInSecondaryDuringOutage(t *testing.T) {
 		born[serial] = must(t)(factory.IssueDeviceFor(pkix.Name{CommonName: serial, Country: []string{"NL"}})).(*pki.Device)
 		f := startDevice(ctx, t, w, simulator.SecondaryIP, fleet.Device{Thing: serial, Cert: born[serial]})
 		if err := f.WaitConnected(ctx, w.Secondary.Name, 1); err != nil {
-			t.Fatalf("%s did not connect to the secondary: %v (refusals %v)", serial, err, connectRefusals(w.Secondary, serial))
+			t.Fatalf("%s did not connect to the secondary: %v (refusals %v)", serial, err, w.Secondary.Broker.ConnectRefusals(serial))
 		}
 		f.Stop()
-		if reasons := connectRefusals(w.Secondary, serial); !anyContains(reasons, "JITP: certificate "+born[serial].ID+" provisioned") {
+		if reasons := w.Secondary.Broker.ConnectRefusals(serial); !anyContains(reasons, "JITP: certificate "+born[serial].ID+" provisioned") {
 			t.Errorf("%s connected without a JITP first connection: %v", serial, reasons)
 		}
 		info, _ := w.Secondary.Registry.CertificateByFingerprint(born[serial].ID)
@@ -107,7 +95,7 @@ func TestDevicesOnboardByJITPInSecondaryDuringOutage(t *testing.T) {
 	quiet := must(t)(factory.IssueDeviceFor(pkix.Name{CommonName: "no-sni", Country: []string{"NL"}})).(*pki.Device)
 	f := startDevice(ctx, t, w, simulator.SecondaryIP, fleet.Device{Thing: "no-sni", Cert: quiet.WithCA(factory), WithoutSNI: true})
 	waitUntil(t, ctx, "the device without SNI refused", func() bool {
-		return anyContains(connectRefusals(w.Secondary, "no-sni"), "is in SNI_ONLY mode: it registers just in time only with SNI")
+		return anyContains(w.Secondary.Broker.ConnectRefusals("no-sni"), "is in SNI_ONLY mode: it registers just in time only with SNI")
 	})
 	f.Stop()
 	if _, ok := w.Secondary.Registry.CertificateByFingerprint(quiet.ID); ok {
@@ -124,7 +112,7 @@ func TestDevicesOnboardByJITPInSecondaryDuringOutage(t *testing.T) {
 			t.Fatalf("%s in the primary after failback: %+v, %v", serial, d, err)
 		}
 		connectIn(ctx, t, w, w.Primary, simulator.PrimaryIP, serial, dev)
-		if reasons := connectRefusals(w.Primary, serial); anyContains(reasons, "JIT") {
+		if reasons := w.Primary.Broker.ConnectRefusals(serial); anyContains(reasons, "JIT") {
 			t.Errorf("%s was registered just in time again in the primary: %v", serial, reasons)
 		}
 	}
@@ -166,7 +154,7 @@ func TestJITRDeviceConnectsOnceActivated(t *testing.T) {
 	select {
 	case id = <-announced:
 	case <-ctx.Done():
-		t.Fatalf("no registration announced (refusals %v)", connectRefusals(w.Primary, "jitr-1"))
+		t.Fatalf("no registration announced (refusals %v)", w.Primary.Broker.ConnectRefusals("jitr-1"))
 	}
 	if id != dev.ID {
 		t.Fatalf("announced certificate %s, want %s", id, dev.ID)
@@ -178,7 +166,7 @@ func TestJITRDeviceConnectsOnceActivated(t *testing.T) {
 	select {
 	case <-announced:
 	case <-ctx.Done():
-		t.Fatalf("the pending certificate's next attempt was not announced (refusals %v)", connectRefusals(w.Primary, "jitr-1"))
+		t.Fatalf("the pending certificate's next attempt was not announced (refusals %v)", w.Primary.Broker.ConnectRefusals("jitr-1"))
 	}
 
 	// A JITR handler's work.
@@ -188,7 +176,7 @@ func TestJITRDeviceConnectsOnceActivated(t *testing.T) {
 	must(t)(p.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: aws.String("jitr-1"), Principal: aws.String(info.ARN)}))
 	must(t)(p.AttachPolicy(ctx, &iot.AttachPolicyInput{PolicyName: aws.String(spec.DevicePolicyName), Target: aws.String(info.ARN)}))
 	connectIn(ctx, t, w, w.Primary, simulator.PrimaryIP, "jitr-1", dev)
-	if reasons := connectRefusals(w.Primary, "jitr-1"); !anyContains(reasons, "JITR: certificate "+id+" is registered PENDING_ACTIVATION") {
+	if reasons := w.Primary.Broker.ConnectRefusals("jitr-1"); !anyContains(reasons, "JITR: certificate "+id+" is registered PENDING_ACTIVATION") {
 		t.Errorf("refusals of the JITR device %v, want its closed first connections", reasons)
 	}
 }

@@ -35,14 +35,11 @@ func registerDefaultCA(t testing.TB, r *simulator.Region, ca *pki.CA) string {
 // the registration config cfg (nil: none, which is JITR); it returns the CA's id.
 func registerCA(t testing.TB, r *simulator.Region, ca *pki.CA, cfg *types.RegistrationConfig) string {
 	t.Helper()
-	ctx := context.Background()
-	code := must(t)(r.Registry.GetRegistrationCode(ctx, &iot.GetRegistrationCodeInput{})).(*iot.GetRegistrationCodeOutput)
-	verification := must(t)(ca.IssueDevice(aws.ToString(code.RegistrationCode))).(*pki.Device)
-	must(t)(r.Registry.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{
-		CaCertificate: aws.String(string(ca.CertPEM())), VerificationCertificate: aws.String(string(verification.CertPEM)),
-		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: cfg,
-	}))
-	return pki.Fingerprint(ca.Cert().Raw)
+	id, err := simulator.RegisterCA(context.Background(), r, ca, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // TestOnboardingKindsReplicateBothWays: a role alias, a fleet provisioning template

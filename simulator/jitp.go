@@ -33,6 +33,13 @@ func SetUpJITP(ctx context.Context, r *Region, ca *pki.CA, template, roleARN str
 		TemplateBody: aws.String(JITPTemplate), ProvisioningRoleArn: aws.String(roleARN), Type: types.TemplateTypeJitp}); err != nil {
 		return "", fmt.Errorf("simulator: JITP template in %s: %w", r.Name, err)
 	}
+	return RegisterCA(ctx, r, ca, &types.RegistrationConfig{TemplateName: aws.String(template)})
+}
+
+// RegisterCA registers ca in r in DEFAULT mode (verified with the Region's
+// registration code), ACTIVE, with auto-registration on and the registration config
+// cfg (nil: none, which is just-in-time registration), and returns its id.
+func RegisterCA(ctx context.Context, r *Region, ca *pki.CA, cfg *types.RegistrationConfig) (string, error) {
 	code, err := r.Registry.GetRegistrationCode(ctx, &iot.GetRegistrationCodeInput{})
 	if err != nil {
 		return "", fmt.Errorf("simulator: registration code of %s: %w", r.Name, err)
@@ -43,7 +50,7 @@ func SetUpJITP(ctx context.Context, r *Region, ca *pki.CA, template, roleARN str
 	}
 	if _, err := r.Registry.RegisterCACertificate(ctx, &iot.RegisterCACertificateInput{
 		CaCertificate: aws.String(string(ca.CertPEM())), VerificationCertificate: aws.String(string(verification.CertPEM)),
-		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: &types.RegistrationConfig{TemplateName: aws.String(template)},
+		SetAsActive: true, AllowAutoRegistration: true, RegistrationConfig: cfg,
 	}); err != nil {
 		return "", fmt.Errorf("simulator: CA certificate in %s: %w", r.Name, err)
 	}

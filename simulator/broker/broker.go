@@ -260,6 +260,18 @@ func (b *Broker) Refusals() []Refusal {
 	return append(out, b.refusals[:b.refusalsAt]...)
 }
 
+// ConnectRefusals returns the reasons given for client's refused CONNECTs, oldest
+// first.
+func (b *Broker) ConnectRefusals(client string) []string {
+	var out []string
+	for _, r := range b.Refusals() {
+		if r.ClientID == client && r.Action == ActionConnect {
+			out = append(out, r.Reason)
+		}
+	}
+	return out
+}
+
 // Close cuts every connection, stops the listener and the server, and waits
 // for their goroutines. It is safe to call more than once.
 func (b *Broker) Close() error {
