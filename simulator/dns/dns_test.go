@@ -361,18 +361,25 @@ func TestLookupConcurrent(t *testing.T) {
 		t.Errorf("server saw %d queries for %d callers", q, callers)
 	}
 
-	// A warm cache serves everyone without a single query.
-	before := s.Queries()
+	// A warm cache serves everyone without a single query. Its own server and
+	// resolver: a retransmission left over from the storm above (a UDP query the
+	// loaded machine answered late) would otherwise count against it.
+	warmSrv := newServer(t, src)
+	warm := NewResolver(warmSrv.Addr(), WithClock(clock.Now))
+	if _, _, err := warm.Lookup(context.Background(), "mqtt."+zone); err != nil {
+		t.Fatal(err)
+	}
+	before := warmSrv.Queries()
 	for range callers {
 		wg.Go(func() {
-			if _, _, err := r.Lookup(context.Background(), "mqtt."+zone); err != nil {
+			if _, _, err := warm.Lookup(context.Background(), "mqtt."+zone); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	if s.Queries() != before {
-		t.Errorf("warm cache sent %d queries", s.Queries()-before)
+	if warmSrv.Queries() != before {
+		t.Errorf("warm cache sent %d queries", warmSrv.Queries()-before)
 	}
 }
 
